@@ -1,0 +1,138 @@
+public import Foundation
+
+/// A value together with the place in orch.json it came from, for diagnostics.
+public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
+    public var value: Value
+    public var path: String
+}
+
+/// A name and a value, kept in file order (env variables, headers).
+public struct NameValue: Sendable, Hashable {
+    public var name: String
+    public var value: String
+}
+
+/// orch.json, decoded and typed. Produced by `DocumentDecoder`, consumed by `PolicyCompiler`.
+public struct Document: Sendable {
+    public var gateway = GatewaySettings()
+    public var roles: [RoleSpec] = []
+    public var orgs: [OrgSpec] = []
+    public var users: [UserSpec] = []
+    public var tests: [TestSpec] = []
+}
+
+public struct GatewaySettings: Sendable, Hashable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Base URL for client configs and endpoint lists, without a trailing slash.
+    public var publicURL = "http://127.0.0.1:8080"
+    public var allowedOrigins: [String] = []
+    /// `-` for standard output, else a path relative to orch.json's folder.
+    public var audit = "-"
+    public var limits = Limits()
+
+    public var listen: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+public struct Limits: Sendable, Hashable {
+    public var maxBodyBytes = 4 << 20
+    public var sessionIdleSeconds = 600
+    public var maxSessionsPerKey = 32
+    public var callTimeoutSeconds = 120
+}
+
+public struct RoleSpec: Sendable, Hashable {
+    public var name: String
+    public var path: String
+    public var description: String?
+    public var allow: [Rule] = []
+    public var deny: [Rule] = []
+}
+
+public struct OrgSpec: Sendable, Hashable {
+    public var name: String
+    public var path: String
+    public var displayName: String?
+    public var members: [MemberSpec] = []
+    public var teams: [TeamSpec] = []
+    public var servers: [ServerSpec] = []
+}
+
+public struct MemberSpec: Sendable, Hashable {
+    public var user: Located<String>
+    public var roles: [Located<String>]
+}
+
+public struct TeamSpec: Sendable, Hashable {
+    public var name: String
+    public var path: String
+    public var members: [Located<String>] = []
+    public var roles: [Located<String>] = []
+}
+
+public struct ServerSpec: Sendable, Hashable {
+    public enum Transport: Sendable, Hashable {
+        case stdio(command: String, args: [String], env: [NameValue], cwd: String?)
+        case remote(url: String, kind: RemoteKind, headers: [NameValue])
+    }
+
+    public enum RemoteKind: String, Sendable, Hashable {
+        case streamableHTTP = "streamable-http"
+        case sse
+    }
+
+    public var name: String
+    public var org: String
+    public var path: String
+    public var description: String?
+    public var disabled = false
+    public var timeoutSeconds: Int?
+    public var tools = ToolFilter()
+    /// With every `${env:…}` expanded: holds secrets, never printed.
+    public var transport: Transport
+}
+
+/// A server's tool filter, applied to everyone: a tool is hidden when it matches a deny glob, or
+/// when `allow` is given and it matches none.
+public struct ToolFilter: Sendable, Hashable {
+    public var allow: [Glob]? = nil
+    public var deny: [Glob] = []
+
+    public var isEmpty: Bool { allow == nil && deny.isEmpty }
+
+    /// Why the filter hides `tool`, or nil when it lets it through.
+    public func hiding(_ tool: String) -> String? {
+        if let glob = deny.first(where: { $0.matches(tool) }) { return "tools.deny \"\(glob)\"" }
+        if let allow, !allow.contains(where: { $0.matches(tool) }) { return "no tools.allow glob" }
+        return nil
+    }
+}
+
+public struct UserSpec: Sendable, Hashable {
+    public var name: String
+    public var path: String
+    public var displayName: String?
+    public var email: String?
+    public var disabled = false
+    public var admin = false
+    public var keys: [KeySpec] = []
+}
+
+public struct KeySpec: Sendable, Hashable {
+    public var id: String
+    public var path: String
+    public var hash: KeyHash
+    public var created: Date?
+    public var expires: Date?
+    public var scope: [ScopeGlob]?
+    public var description: String?
+}
+
+public struct TestSpec: Sendable, Hashable {
+    public var path: String
+    public var user: Located<String>
+    public var key: Located<String>?
+    public var at: Date?
+    public var allow: [Located<Target>] = []
+    public var deny: [Located<Target>] = []
+}

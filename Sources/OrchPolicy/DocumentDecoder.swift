@@ -1,0 +1,392 @@
+import Foundation
+import OrchJSON
+
+/// Turns parsed orch.json into a typed `Document`, collecting every shape problem (unknown keys,
+/// wrong types, bad names, malformed rules, plaintext tokens, missing variables) with its path.
+/// References between parts (a member's role, a test's server) are the compiler's job.
+struct DocumentDecoder {
+    var log = DiagnosticLog()
+    let environment: [String: String]
+
+    static let topKeys = ["$schema", "version", "gateway", "roles", "orgs", "users", "tests"]
+
+    mutating func decode(_ root: JSONValue) -> Document {
+        var document = Document()
+        guard let top = ObjectReader(root, path: "", known: Self.topKeys, log: &log) else { return document }
+        if let version = top.required("version", &log) {
+            if version != .integer(1) {
+                log.error("version", "unsupported version \(ObjectReader.shortDescription(version)): this orch reads version 1")
+            }
+        }
+        _ = top.string("$schema", &log)
+        if let gateway = top["gateway"] { document.gateway = decodeGateway(gateway, path: "gateway") }
+        if let roles = top["roles"] {
+            for (name, value, path) in named(roles, path: "roles", what: "role") {
+                if let role = decodeRole(name, value, path: path) { document.roles.append(role) }
+            }
+        }
+        if let orgs = top["orgs"] {
+            for (name, value, path) in named(orgs, path: "orgs", what: "org") {
+                if let org = decodeOrg(name, value, path: path) { document.orgs.append(org) }
+            }
+        }
+        if let users = top["users"] {
+            for (name, value, path) in named(users, path: "users", what: "user") {
+                if let user = decodeUser(name, value, path: path) { document.users.append(user) }
+            }
+        }
+        if let tests = top["tests"] {
+            if case .array(let items) = tests {
+                for (i, item) in items.enumerated() {
+                    if let test = decodeTest(item, path: Path.item("tests", i)) { document.tests.append(test) }
+                }
+            } else {
+                log.error("tests", "expected an array, found \(tests.typeDescription)")
+            }
+        }
+        return document
+    }
+
+    /// The members of an object whose keys are names, with their paths; bad names are logged.
+    private mutating func named(_ value: JSONValue, path: String, what: String) -> [(String, JSONValue, String)] {
+        guard case .object(let object) = value else {
+            log.error(path, "expected an object of \(what)s, found \(value.typeDescription)")
+            return []
+        }
+        var out: [(String, JSONValue, String)] = []
+        out.reserveCapacity(object.count)
+        for (name, member) in object {
+            let memberPath = Path.member(path, name)
+            guard Name.isValid(name) else {
+                log.error(memberPath, "\"\(name)\" is not a valid \(what) name: \(Name.ruleDescription)")
+                continue
+            }
+            out.append((name, member, memberPath))
+        }
+        return out
+    }
+
+    // MARK: gateway
+
+    private mutating func decodeGateway(_ value: JSONValue, path: String) -> GatewaySettings {
+        var settings = GatewaySettings()
+        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "audit", "limits"], log: &log) else {
+            return settings
+        }
+        if let listen = r.string("listen", &log) {
+            if let (host, port) = Self.hostPort(listen) {
+                settings.host = host
+                settings.port = port
+            } else {
+                log.error(r.at("listen"), "\"\(listen)\" is not HOST:PORT (for example 127.0.0.1:8080 or [::1]:8080)")
+            }
+        }
+        settings.publicURL = "http://" + settings.listen
+        if let url = r.string("publicURL", &log) {
+            if Self.isHTTPURL(url, allowPath: true) {
+                settings.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            } else {
+                log.error(r.at("publicURL"), "\"\(url)\" is not an http:// or https:// URL without query or fragment")
+            }
+        }
+        for origin in r.strings("allowedOrigins", &log) ?? [] {
+            if origin.value != "*" && !Self.isHTTPURL(origin.value, allowPath: false) {
+                log.error(origin.path, "\"\(origin.value)\" is not an origin (scheme://host[:port], no path)")
+            } else {
+                settings.allowedOrigins.append(origin.value)
+            }
+        }
+        if let audit = r.string("audit", &log) {
+            if audit.isEmpty { log.error(r.at("audit"), "must be a file path or \"-\" for standard output") } else { settings.audit = audit }
+        }
+        if let limits = r["limits"],
+            let l = ObjectReader(limits, path: r.at("limits"), known: ["maxBodyBytes", "sessionIdleSeconds", "maxSessionsPerKey", "callTimeoutSeconds"], log: &log)
+        {
+            settings.limits.maxBodyBytes = l.positiveInt("maxBodyBytes", &log) ?? settings.limits.maxBodyBytes
+            settings.limits.sessionIdleSeconds = l.positiveInt("sessionIdleSeconds", &log) ?? settings.limits.sessionIdleSeconds
+            settings.limits.maxSessionsPerKey = l.positiveInt("maxSessionsPerKey", &log) ?? settings.limits.maxSessionsPerKey
+            settings.limits.callTimeoutSeconds = l.positiveInt("callTimeoutSeconds", &log) ?? settings.limits.callTimeoutSeconds
+        }
+        return settings
+    }
+
+    static func hostPort(_ text: String) -> (String, Int)? {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return (String(host), port)
+    }
+
+    static func isHTTPURL(_ text: String, allowPath: Bool, allowQuery: Bool = false) -> Bool {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty,
+            allowQuery || components.query == nil, components.fragment == nil, components.user == nil
+        else { return false }
+        return allowPath || components.path.isEmpty
+    }
+
+    // MARK: roles
+
+    private mutating func decodeRole(_ name: String, _ value: JSONValue, path: String) -> RoleSpec? {
+        guard let r = ObjectReader(value, path: path, known: ["description", "allow", "deny"], log: &log) else { return nil }
+        var role = RoleSpec(name: name, path: path, description: r.string("description", &log))
+        role.allow = rules(r.strings("allow", required: true, &log) ?? [])
+        role.deny = rules(r.strings("deny", &log) ?? [])
+        return role
+    }
+
+    private mutating func rules(_ texts: [Located<String>]) -> [Rule] {
+        texts.compactMap { text in
+            switch Rule.parse(text.value) {
+            case .success(let rule): return rule
+            case .failure(let error):
+                log.error(text.path, "bad rule \"\(text.value)\": \(error.message)")
+                return nil
+            }
+        }
+    }
+
+    // MARK: orgs
+
+    private mutating func decodeOrg(_ name: String, _ value: JSONValue, path: String) -> OrgSpec? {
+        guard let r = ObjectReader(value, path: path, known: ["displayName", "members", "teams", "servers"], log: &log) else { return nil }
+        var org = OrgSpec(name: name, path: path, displayName: r.string("displayName", &log))
+        if let members = r.required("members", &log) {
+            guard case .object(let object) = members else {
+                log.error(r.at("members"), "expected an object of user: role, found \(members.typeDescription)")
+                return org
+            }
+            for (user, roles) in object {
+                let memberPath = Path.member(r.at("members"), user)
+                var located: [Located<String>] = []
+                switch roles {
+                case .string(let role): located = [Located(value: role, path: memberPath)]
+                case .array: located = ObjectReader.strings(roles, path: memberPath, &log) ?? []
+                default: log.error(memberPath, "expected a role name or an array of role names, found \(roles.typeDescription)")
+                }
+                org.members.append(MemberSpec(user: Located(value: user, path: memberPath), roles: located))
+            }
+        }
+        if let teams = r["teams"] {
+            for (team, value, teamPath) in named(teams, path: r.at("teams"), what: "team") {
+                guard let t = ObjectReader(value, path: teamPath, known: ["members", "roles"], log: &log) else { continue }
+                org.teams.append(TeamSpec(
+                    name: team, path: teamPath,
+                    members: t.strings("members", required: true, &log) ?? [],
+                    roles: t.strings("roles", required: true, &log) ?? []))
+            }
+        }
+        if let servers = r.required("servers", &log) {
+            for (server, value, serverPath) in named(servers, path: r.at("servers"), what: "server") {
+                if let spec = decodeServer(server, org: name, value, path: serverPath) { org.servers.append(spec) }
+            }
+        }
+        return org
+    }
+
+    static let serverKeys = ["description", "disabled", "timeoutSeconds", "tools", "command", "args", "env", "cwd", "url", "transport", "headers"]
+
+    private mutating func decodeServer(_ name: String, org: String, _ value: JSONValue, path: String) -> ServerSpec? {
+        guard let r = ObjectReader(value, path: path, known: Self.serverKeys, log: &log) else { return nil }
+        let description = r.string("description", &log)
+        let disabled = r.bool("disabled", &log) ?? false
+        let timeout = r.positiveInt("timeoutSeconds", &log)
+        var filter = ToolFilter()
+        if let tools = r["tools"], let t = ObjectReader(tools, path: r.at("tools"), known: ["allow", "deny"], log: &log) {
+            filter.allow = t.strings("allow", &log).map(globs)
+            filter.deny = (t.strings("deny", &log)).map(globs) ?? []
+        }
+        let transport: ServerSpec.Transport
+        switch (r["command"], r["url"]) {
+        case (nil, nil):
+            log.error(path, "a server needs \"command\" (stdio) or \"url\" (remote)")
+            return nil
+        case (.some, .some):
+            log.error(path, "a server has \"command\" (stdio) or \"url\" (remote), not both")
+            return nil
+        case (.some, nil):
+            for key in ["transport", "headers"] where r[key] != nil {
+                log.error(r.at(key), "\"\(key)\" applies to url servers only")
+            }
+            let command = expanded(r.string("command", &log), path: r.at("command"))
+            if command?.isEmpty == true { log.error(r.at("command"), "must not be empty") }
+            let args = (r.strings("args", &log) ?? []).map { expanded($0.value, path: $0.path) ?? "" }
+            let env = nameValues(r["env"], path: r.at("env"), what: "environment variable")
+            let cwd = expanded(r.string("cwd", &log), path: r.at("cwd"))
+            guard let command else { return nil }
+            transport = .stdio(command: command, args: args, env: env, cwd: cwd)
+        case (nil, .some):
+            for key in ["args", "env", "cwd"] where r[key] != nil {
+                log.error(r.at(key), "\"\(key)\" applies to command servers only")
+            }
+            var kind = ServerSpec.RemoteKind.streamableHTTP
+            if let text = r.string("transport", &log) {
+                if let k = ServerSpec.RemoteKind(rawValue: text) {
+                    kind = k
+                } else {
+                    log.error(r.at("transport"), "unknown transport \"\(text)\": use \"streamable-http\" or \"sse\"")
+                }
+            }
+            let headers = nameValues(r["headers"], path: r.at("headers"), what: "header")
+            guard let url = expanded(r.string("url", &log), path: r.at("url")) else { return nil }
+            // The expanded URL may hold a secret, so the message does not repeat it.
+            if !Self.isHTTPURL(url, allowPath: true, allowQuery: true) {
+                log.error(r.at("url"), "is not an http:// or https:// URL")
+            }
+            transport = .remote(url: url, kind: kind, headers: headers)
+        }
+        return ServerSpec(
+            name: name, org: org, path: path, description: description, disabled: disabled,
+            timeoutSeconds: timeout, tools: filter, transport: transport)
+    }
+
+    private func globs(_ texts: [Located<String>]) -> [Glob] {
+        texts.map { Glob($0.value) }
+    }
+
+    /// Expands `${env:…}`; logs a missing or malformed reference (never the value) and returns nil.
+    private mutating func expanded(_ text: String?, path: String) -> String? {
+        guard let text else { return nil }
+        switch EnvExpansion.expand(text, environment: environment) {
+        case .success(let value):
+            return value
+        case .failure(.missing(let name)):
+            log.error(path, "environment variable \(name) is not set (write ${env:\(name):-default} for a default)")
+        case .failure(.malformed(let message)):
+            log.error(path, message)
+        }
+        return nil
+    }
+
+    /// An object of string values (env, headers): expanded, with the secret-in-file warning.
+    private mutating func nameValues(_ value: JSONValue?, path: String, what: String) -> [NameValue] {
+        guard let value else { return [] }
+        guard case .object(let object) = value else {
+            log.error(path, "expected an object of \(what) names to strings, found \(value.typeDescription)")
+            return []
+        }
+        var out: [NameValue] = []
+        for (name, raw) in object {
+            let itemPath = Path.member(path, name)
+            guard let text = ObjectReader.string(raw, path: itemPath, &log) else { continue }
+            if Self.looksSecret(name: name) && !EnvExpansion.usesEnvironment(text) && !text.isEmpty {
+                log.warning(itemPath, "looks like a secret written into the file; write \"${env:VARIABLE}\" and set VARIABLE where orch runs")
+            }
+            if let v = expanded(text, path: itemPath) { out.append(NameValue(name: name, value: v)) }
+        }
+        return out
+    }
+
+    static func looksSecret(name: String) -> Bool {
+        let upper = name.uppercased()
+        return ["TOKEN", "SECRET", "KEY", "PASSWORD", "AUTH"].contains { upper.contains($0) }
+    }
+
+    // MARK: users
+
+    private mutating func decodeUser(_ name: String, _ value: JSONValue, path: String) -> UserSpec? {
+        guard let r = ObjectReader(value, path: path, known: ["displayName", "email", "disabled", "admin", "keys"], log: &log) else { return nil }
+        var user = UserSpec(name: name, path: path, displayName: r.string("displayName", &log), email: r.string("email", &log))
+        user.disabled = r.bool("disabled", &log) ?? false
+        user.admin = r.bool("admin", &log) ?? false
+        if let keys = r["keys"] {
+            guard case .array(let items) = keys else {
+                log.error(r.at("keys"), "expected an array of keys, found \(keys.typeDescription)")
+                return user
+            }
+            var ids: Set<String> = []
+            for (i, item) in items.enumerated() {
+                guard let key = decodeKey(item, path: Path.item(r.at("keys"), i)) else { continue }
+                if !ids.insert(key.id).inserted {
+                    log.error(Path.member(key.path, "id"), "user \(name) has two keys with id \"\(key.id)\"")
+                }
+                user.keys.append(key)
+            }
+        }
+        return user
+    }
+
+    static let keyKeys = ["id", "sha256", "created", "expires", "scope", "description", "token"]
+
+    private mutating func decodeKey(_ value: JSONValue, path: String) -> KeySpec? {
+        guard let r = ObjectReader(value, path: path, known: Self.keyKeys, log: &log) else { return nil }
+        if r["token"] != nil {
+            log.error(r.at("token"), "plaintext tokens never go in orch.json: pipe the token to `orch keys hash` and store the output as \"sha256\"")
+        }
+        let id = r.string("id", required: true, &log)
+        if let id, !Name.isValid(id) {
+            log.error(r.at("id"), "\"\(id)\" is not a valid key id: \(Name.ruleDescription)")
+        }
+        var hash: KeyHash? = nil
+        if let hex = r.string("sha256", required: r["token"] == nil, &log) {
+            if let h = KeyHash(hex: hex) {
+                hash = h
+            } else if hex.count == 64, KeyHash(hex: hex.lowercased()) != nil {
+                log.error(r.at("sha256"), "must be lowercase hex")
+            } else {
+                log.error(r.at("sha256"), "is not a SHA-256 hex digest (64 characters); if it is a token, never store it: pipe it to `orch keys hash` and store the output")
+            }
+        }
+        let created = date(r, "created")
+        let expires = date(r, "expires")
+        var scope: [ScopeGlob]? = nil
+        if let entries = r.strings("scope", &log) {
+            scope = entries.compactMap { entry in
+                switch ScopeGlob.parse(entry.value) {
+                case .success(let glob): return glob
+                case .failure(let error):
+                    log.error(entry.path, "bad scope \"\(entry.value)\": \(error.message)")
+                    return nil
+                }
+            }
+        }
+        let description = r.string("description", &log)
+        guard let id, let hash else { return nil }
+        return KeySpec(id: id, path: path, hash: hash, created: created, expires: expires, scope: scope, description: description)
+    }
+
+    private mutating func date(_ r: ObjectReader, _ key: String) -> Date? {
+        guard let text = r.string(key, &log) else { return nil }
+        guard let date = Timestamp.parse(text) else {
+            log.error(r.at(key), "\"\(text)\" is not a date (YYYY-MM-DD) or an RFC 3339 time (2027-06-30T12:00:00Z)")
+            return nil
+        }
+        return date
+    }
+
+    // MARK: tests
+
+    private mutating func decodeTest(_ value: JSONValue, path: String) -> TestSpec? {
+        guard let r = ObjectReader(value, path: path, known: ["user", "key", "at", "allow", "deny"], log: &log) else { return nil }
+        let user = r.string("user", required: true, &log)
+        let key = r.string("key", &log)
+        let at = date(r, "at")
+        let allow = targets(r.strings("allow", &log) ?? [])
+        let deny = targets(r.strings("deny", &log) ?? [])
+        guard let user else { return nil }
+        return TestSpec(
+            path: path, user: Located(value: user, path: r.at("user")),
+            key: key.map { Located(value: $0, path: r.at("key")) }, at: at, allow: allow, deny: deny)
+    }
+
+    private mutating func targets(_ texts: [Located<String>]) -> [Located<Target>] {
+        texts.compactMap { text in
+            switch Target.parse(text.value) {
+            case .success(let target): return Located(value: target, path: text.path)
+            case .failure(let error):
+                log.error(text.path, error.message)
+                return nil
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// Expands `${env:NAME}` and `${env:NAME:-default}` in server fields; `$$` is a literal `$`.
+/// The result is a secret: it is never echoed back in a diagnostic.
+public enum EnvExpansion {
+    public enum Failure: Error, Sendable, Hashable {
+        case missing(String)
+        case malformed(String)
+    }
+
+    public static func expand(_ text: String, environment: [String: String]) -> Result<String, Failure> {
+        guard text.contains("$") else { return .success(text) }
+        var out = ""
+        var i = text.startIndex
+        while i < text.endIndex {
+            let c = text[i]
+            guard c == "$" else {
+                out.append(c)
+                i = text.index(after: i)
+                continue
+            }
+            let next = text.index(after: i)
+            if next < text.endIndex, text[next] == "$" {
+                out.append("$")
+                i = text.index(after: next)
+                continue
+            }
+            guard next < text.endIndex, text[next] == "{" else {
+                out.append("$")
+                i = next
+                continue
+            }
+            guard let close = text[next...].firstIndex(of: "}") else {
+                return .failure(.malformed("\"${\" without a closing \"}\"; write \"$$\" for a literal \"$\""))
+            }
+            let body = text[text.index(after: next)..<close]
+            guard body.hasPrefix("env:") else {
+                return .failure(.malformed("\"${\(body)}\" is not supported: write ${env:NAME} or ${env:NAME:-default}"))
+            }
+            let spec = body.dropFirst(4)
+            let name: Substring
+            var fallback: Substring? = nil
+            if let range = spec.range(of: ":-") {
+                name = spec[..<range.lowerBound]
+                fallback = spec[range.upperBound...]
+            } else {
+                name = spec
+            }
+            guard isVariableName(name) else {
+                return .failure(.malformed("\"\(name)\" is not an environment variable name"))
+            }
+            if let value = environment[String(name)] {
+                out += value
+            } else if let fallback {
+                out += fallback
+            } else {
+                return .failure(.missing(String(name)))
+            }
+            i = text.index(after: close)
+        }
+        return .success(out)
+    }
+
+    /// True when the text takes a value from the environment rather than writing it literally.
+    public static func usesEnvironment(_ text: String) -> Bool {
+        text.contains("${env:")
+    }
+
+    static func isVariableName(_ name: Substring) -> Bool {
+        guard let first = name.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { return false }
+        return name.utf8.allSatisfy {
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_")
+        }
+    }
+}

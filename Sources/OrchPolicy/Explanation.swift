@@ -1,0 +1,155 @@
+public import Foundation
+public import OrchJSON
+
+/// Everything one user can reach, for `orch explain`: orgs and roles (and through which team),
+/// each reachable server with the rules that apply to it and its filter, and the user's keys.
+public struct Explanation: Sendable {
+    public struct RuleRef: Sendable, Hashable {
+        public let role: String
+        public let team: String?
+        public let rule: String
+
+        var text: String { "\"\(rule)\" (role \(role)\(team.map { ", team \($0)" } ?? ""))" }
+        var json: JSONValue { ["role": .string(role), "team": .optional(team), "rule": .string(rule)] }
+    }
+
+    public struct ServerAccess: Sendable {
+        public let id: String
+        public let transport: String
+        public let description: String?
+        public let allow: [RuleRef]
+        public let deny: [RuleRef]
+        public let filter: ToolFilter
+    }
+
+    public struct KeyStatus: Sendable {
+        public let id: String
+        public let status: String
+        public let expires: Date?
+        public let scope: [String]?
+    }
+
+    public let user: String
+    public let displayName: String?
+    public let email: String?
+    public let admin: Bool
+    public let disabled: Bool
+    public let orgs: [(org: String, roles: [(role: String, team: String?)])]
+    public let servers: [ServerAccess]
+    public let keys: [KeyStatus]
+
+    public var json: JSONValue {
+        [
+            "user": .string(user), "displayName": .optional(displayName), "email": .optional(email),
+            "admin": .bool(admin), "disabled": .bool(disabled),
+            "orgs": .array(orgs.map { org in
+                ["org": .string(org.org), "roles": .array(org.roles.map { ["role": .string($0.role), "team": .optional($0.team)] })]
+            }),
+            "servers": .array(servers.map { s in
+                [
+                    "id": .string(s.id), "transport": .string(s.transport), "description": .optional(s.description),
+                    "allow": .array(s.allow.map(\.json)), "deny": .array(s.deny.map(\.json)),
+                    "tools": [
+                        "allow": s.filter.allow.map { .strings($0.map(\.pattern)) } ?? .null,
+                        "deny": .strings(s.filter.deny.map(\.pattern)),
+                    ],
+                ]
+            }),
+            "keys": .array(keys.map { k in
+                [
+                    "id": .string(k.id), "status": .string(k.status),
+                    "expires": .optional(k.expires.map(Timestamp.format)),
+                    "scope": k.scope.map { .strings($0) } ?? .null,
+                ]
+            }),
+        ]
+    }
+
+    public var text: String {
+        var lines: [String] = []
+        var head = user
+        if let displayName { head += " (\(displayName))" }
+        if let email { head += " <\(email)>" }
+        if admin { head += ", gateway admin" }
+        if disabled { head += ", DISABLED" }
+        lines.append(head)
+        lines.append("orgs:")
+        if orgs.isEmpty { lines.append("  (none)") }
+        for org in orgs {
+            lines.append("  \(org.org): " + org.roles.map { $0.role + ($0.team.map { " (team \($0))" } ?? "") }.joined(separator: ", "))
+        }
+        lines.append("servers:")
+        if servers.isEmpty { lines.append("  (none)") }
+        for s in servers {
+            lines.append("  \(s.id)  [\(s.transport)]" + (s.description.map { "  \($0)" } ?? ""))
+            lines.append("    allow: " + s.allow.map(\.text).joined(separator: ", "))
+            if !s.deny.isEmpty { lines.append("    deny: " + s.deny.map(\.text).joined(separator: ", ")) }
+            if let allow = s.filter.allow { lines.append("    server tools.allow: " + allow.map(\.pattern).joined(separator: ", ")) }
+            if !s.filter.deny.isEmpty { lines.append("    server tools.deny: " + s.filter.deny.map(\.pattern).joined(separator: ", ")) }
+        }
+        lines.append("keys:")
+        if keys.isEmpty { lines.append("  (none)") }
+        for k in keys {
+            var line = "  \(k.id)  \(k.status)"
+            if let expires = k.expires { line += "  expires \(Timestamp.format(expires))" }
+            line += "  scope: " + (k.scope?.joined(separator: ", ") ?? "all the user may reach")
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Policy {
+    /// What `user` can reach at `time` (without a key's scope).
+    public func explain(_ user: UserID, at time: Date) -> Explanation {
+        let u = users[user.index]
+        let orgRoles = u.memberships.map { m in
+            (org: orgs[m.org.index].name, roles: m.grants.map { (role: roles[$0.role.index].name, team: $0.team) })
+        }
+        var access: [Explanation.ServerAccess] = []
+        for m in u.memberships {
+            for id in orgs[m.org.index].servers where decide(user: user, server: id, tool: nil, key: nil, at: time).allowed {
+                let server = servers[id.index]
+                var allow: [Explanation.RuleRef] = []
+                var deny: [Explanation.RuleRef] = []
+                for grant in m.grants {
+                    let role = roles[grant.role.index].spec
+                    let rules = server.rulesByRole[grant.role.index]
+                    allow += rules.allow.map { Explanation.RuleRef(role: role.name, team: grant.team, rule: role.allow[$0].text) }
+                    deny += rules.deny.map { Explanation.RuleRef(role: role.name, team: grant.team, rule: role.deny[$0].text) }
+                }
+                access.append(Explanation.ServerAccess(
+                    id: serverPath(id), transport: server.spec.transportName, description: server.spec.description,
+                    allow: allow, deny: deny, filter: server.spec.tools))
+            }
+        }
+        let keyStatus = u.keys.map { id in
+            let key = keys[id.index]
+            return Explanation.KeyStatus(
+                id: key.spec.id, status: key.status(at: time), expires: key.spec.expires, scope: key.spec.scope?.map(\.text))
+        }
+        return Explanation(
+            user: u.name, displayName: u.spec.displayName, email: u.spec.email, admin: u.spec.admin,
+            disabled: u.spec.disabled, orgs: orgRoles, servers: access, keys: keyStatus)
+    }
+}
+
+extension Policy.Key {
+    /// `valid`, `expires soon` (within 14 days) or `expired`.
+    public func status(at time: Date) -> String {
+        guard let expires = spec.expires else { return "valid" }
+        if expires <= time { return "expired" }
+        if expires <= time.addingTimeInterval(14 * 86_400) { return "expires soon" }
+        return "valid"
+    }
+}
+
+extension ServerSpec {
+    /// `stdio`, `streamable-http` or `sse`.
+    public var transportName: String {
+        switch transport {
+        case .stdio: "stdio"
+        case .remote(_, let kind, _): kind.rawValue
+        }
+    }
+}

@@ -1,0 +1,140 @@
+public import Foundation
+
+public struct UserID: Sendable, Hashable { public let index: Int }
+public struct OrgID: Sendable, Hashable { public let index: Int }
+public struct ServerID: Sendable, Hashable { public let index: Int }
+public struct RoleID: Sendable, Hashable { public let index: Int }
+public struct KeyID: Sendable, Hashable { public let index: Int }
+
+/// A compiled orch.json: immutable, shared by every request, replaced whole on reload.
+///
+/// Everything a decision needs is resolved to indexes at compile time: which rules of each role
+/// touch each server, which roles each user holds in each org, and a hash index of key digests.
+public final class Policy: Sendable {
+    public struct Role: Sendable {
+        public let spec: RoleSpec
+        public var name: String { spec.name }
+    }
+
+    public struct Org: Sendable {
+        public let spec: OrgSpec
+        public let servers: [ServerID]
+        let serverIndex: [String: ServerID]
+        public var name: String { spec.name }
+    }
+
+    public struct Server: Sendable {
+        public let id: ServerID
+        public let org: OrgID
+        public let spec: ServerSpec
+        /// For each role (by index), the rules whose server glob matches this server.
+        let rulesByRole: [RoleRules]
+        public var name: String { spec.name }
+    }
+
+    struct RoleRules: Sendable {
+        var allow: [Int] = []
+        var deny: [Int] = []
+    }
+
+    public struct User: Sendable {
+        public let spec: UserSpec
+        public let keys: [KeyID]
+        public let memberships: [Membership]
+        public var name: String { spec.name }
+
+        func grants(in org: OrgID) -> [RoleGrant] {
+            for m in memberships where m.org == org { return m.grants }
+            return []
+        }
+    }
+
+    /// The roles a user holds in one org.
+    public struct Membership: Sendable {
+        public let org: OrgID
+        public let grants: [RoleGrant]
+    }
+
+    /// One role held, directly (`team == nil`) or through a team of the org.
+    public struct RoleGrant: Sendable, Hashable {
+        public let role: RoleID
+        public let team: String?
+    }
+
+    public struct Key: Sendable {
+        public let id: KeyID
+        public let user: UserID
+        public let spec: KeySpec
+
+        public func isExpired(at time: Date) -> Bool {
+            spec.expires.map { time >= $0 } ?? false
+        }
+    }
+
+    public let digest: String
+    public let settings: GatewaySettings
+    public let roles: [Role]
+    public let orgs: [Org]
+    public let servers: [Server]
+    public let users: [User]
+    public let keys: [Key]
+    public let testCount: Int
+    let userIndex: [String: UserID]
+    let orgIndex: [String: OrgID]
+    let roleIndex: [String: RoleID]
+    let keyIndex: [KeyHash: KeyID]
+
+    init(
+        digest: String, settings: GatewaySettings, roles: [Role], orgs: [Org], servers: [Server], users: [User],
+        keys: [Key], testCount: Int, userIndex: [String: UserID], orgIndex: [String: OrgID], roleIndex: [String: RoleID],
+        keyIndex: [KeyHash: KeyID]
+    ) {
+        self.digest = digest
+        self.settings = settings
+        self.roles = roles
+        self.orgs = orgs
+        self.servers = servers
+        self.users = users
+        self.keys = keys
+        self.testCount = testCount
+        self.userIndex = userIndex
+        self.orgIndex = orgIndex
+        self.roleIndex = roleIndex
+        self.keyIndex = keyIndex
+    }
+
+    // MARK: lookups
+
+    public func user(named name: String) -> UserID? { userIndex[name] }
+    public func org(named name: String) -> OrgID? { orgIndex[name] }
+    public func role(named name: String) -> RoleID? { roleIndex[name] }
+
+    public func server(org: String, name: String) -> ServerID? {
+        orgIndex[org].flatMap { orgs[$0.index].serverIndex[name] }
+    }
+
+    public func server(_ id: ServerID) -> Server { servers[id.index] }
+    public func user(_ id: UserID) -> User { users[id.index] }
+    public func key(_ id: KeyID) -> Key { keys[id.index] }
+    public func org(_ id: OrgID) -> Org { orgs[id.index] }
+
+    /// `ORG/SERVER` of a server.
+    public func serverPath(_ id: ServerID) -> String {
+        let server = servers[id.index]
+        return "\(orgs[server.org.index].name)/\(server.name)"
+    }
+
+    /// The key a bearer token belongs to: one SHA-256 and one hash probe.
+    public func key(forToken token: String) -> KeyID? {
+        keyIndex[KeyHash(token: token)]
+    }
+
+    /// The key of a user by its id.
+    public func key(user: UserID, id: String) -> KeyID? {
+        users[user.index].keys.first { keys[$0.index].spec.id == id }
+    }
+
+    public var counts: (orgs: Int, users: Int, keys: Int, servers: Int, tests: Int) {
+        (orgs.count, users.count, keys.count, servers.count, testCount)
+    }
+}

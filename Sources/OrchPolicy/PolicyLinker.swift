@@ -1,0 +1,174 @@
+import Foundation
+
+/// Resolves the references of a decoded `Document` (members' roles, teams, tests' servers), builds
+/// the indexes of `Policy`, runs the file's `tests` and adds the warnings.
+struct PolicyLinker {
+    let document: Document
+    let digest: String
+    var log: DiagnosticLog
+    let now: Date
+
+    mutating func link() -> Policy {
+        var roleIndex: [String: RoleID] = [:]
+        for (i, role) in document.roles.enumerated() { roleIndex[role.name] = RoleID(index: i) }
+        var userIndex: [String: UserID] = [:]
+        for (i, user) in document.users.enumerated() { userIndex[user.name] = UserID(index: i) }
+        var orgIndex: [String: OrgID] = [:]
+        for (i, org) in document.orgs.enumerated() { orgIndex[org.name] = OrgID(index: i) }
+
+        // Servers, and which rules of each role touch each of them.
+        var servers: [Policy.Server] = []
+        var orgs: [Policy.Org] = []
+        for (o, org) in document.orgs.enumerated() {
+            var ids: [ServerID] = []
+            var byName: [String: ServerID] = [:]
+            for spec in org.servers {
+                let id = ServerID(index: servers.count)
+                let rules = document.roles.map { role in
+                    Policy.RoleRules(
+                        allow: role.allow.indices.filter { role.allow[$0].server.matches(spec.name) },
+                        deny: role.deny.indices.filter { role.deny[$0].server.matches(spec.name) })
+                }
+                servers.append(Policy.Server(id: id, org: OrgID(index: o), spec: spec, rulesByRole: rules))
+                ids.append(id)
+                byName[spec.name] = id
+            }
+            orgs.append(Policy.Org(spec: org, servers: ids, serverIndex: byName))
+        }
+
+        // Memberships: direct roles and team roles, per user and org.
+        var grants = [[(OrgID, Policy.RoleGrant)]](repeating: [], count: document.users.count)
+        var heldRoles: Set<String> = []
+        for (o, org) in document.orgs.enumerated() {
+            let orgID = OrgID(index: o)
+            for member in org.members {
+                guard let user = resolveUser(member.user, userIndex) else { continue }
+                for role in member.roles {
+                    guard let r = resolveRole(role, roleIndex) else { continue }
+                    heldRoles.insert(role.value)
+                    grants[user.index].append((orgID, Policy.RoleGrant(role: r, team: nil)))
+                }
+            }
+            for team in org.teams {
+                let roleIDs = team.roles.compactMap { role -> RoleID? in
+                    let r = resolveRole(role, roleIndex)
+                    if r != nil { heldRoles.insert(role.value) }
+                    return r
+                }
+                for member in team.members {
+                    guard let user = resolveUser(member, userIndex) else { continue }
+                    for r in roleIDs { grants[user.index].append((orgID, Policy.RoleGrant(role: r, team: team.name))) }
+                }
+            }
+        }
+
+        // Keys, and the hash index.
+        var keys: [Policy.Key] = []
+        var keyIndex: [KeyHash: KeyID] = [:]
+        keyIndex.reserveCapacity(document.users.reduce(0) { $0 + $1.keys.count })
+        var users: [Policy.User] = []
+        users.reserveCapacity(document.users.count)
+        for (u, spec) in document.users.enumerated() {
+            var ids: [KeyID] = []
+            for key in spec.keys {
+                let id = KeyID(index: keys.count)
+                if let other = keyIndex[key.hash] {
+                    log.error(Path.member(key.path, "sha256"), "same hash as \(keys[other.index].spec.path); every key needs its own token")
+                    continue
+                }
+                keyIndex[key.hash] = id
+                keys.append(Policy.Key(id: id, user: UserID(index: u), spec: key))
+                ids.append(id)
+            }
+            var memberships: [Policy.Membership] = []
+            for (org, grant) in grants[u] {
+                if let i = memberships.firstIndex(where: { $0.org == org }) {
+                    if !memberships[i].grants.contains(grant) {
+                        memberships[i] = Policy.Membership(org: org, grants: memberships[i].grants + [grant])
+                    }
+                } else {
+                    memberships.append(Policy.Membership(org: org, grants: [grant]))
+                }
+            }
+            users.append(Policy.User(spec: spec, keys: ids, memberships: memberships))
+        }
+
+        let policy = Policy(
+            digest: digest, settings: document.gateway, roles: document.roles.map { Policy.Role(spec: $0) },
+            orgs: orgs, servers: servers, users: users, keys: keys, testCount: document.tests.count,
+            userIndex: userIndex, orgIndex: orgIndex, roleIndex: roleIndex, keyIndex: keyIndex)
+
+        runTests(policy)
+        warn(policy, heldRoles: heldRoles)
+        return policy
+    }
+
+    private mutating func resolveUser(_ name: Located<String>, _ index: [String: UserID]) -> UserID? {
+        if let id = index[name.value] { return id }
+        log.error(name.path, "no user \"\(name.value)\" in users" + Name.didYouMean(name.value, among: index.keys.sorted()))
+        return nil
+    }
+
+    private mutating func resolveRole(_ name: Located<String>, _ index: [String: RoleID]) -> RoleID? {
+        if let id = index[name.value] { return id }
+        log.error(name.path, "no role \"\(name.value)\" in roles" + Name.didYouMean(name.value, among: index.keys.sorted()))
+        return nil
+    }
+
+    /// The file's own tests. They run only on a file without other errors, so that one mistake is
+    /// not reported again as every test it breaks.
+    private mutating func runTests(_ policy: Policy) {
+        let hadErrors = log.hasErrors
+        for test in document.tests {
+            guard let user = policy.user(named: test.user.value) else {
+                log.error(test.user.path, "no user \"\(test.user.value)\" in users" + Name.didYouMean(test.user.value, among: document.users.map(\.name)))
+                continue
+            }
+            if let key = test.key, policy.key(user: user, id: key.value) == nil {
+                log.error(key.path, "user \(test.user.value) has no key \"\(key.value)\"")
+                continue
+            }
+            let cases = test.allow.map { ($0, true) } + test.deny.map { ($0, false) }
+            for (target, expected) in cases {
+                guard policy.server(org: target.value.org, name: target.value.server) != nil else {
+                    log.error(target.path, "no server \(target.value.serverID)")
+                    continue
+                }
+                if hadErrors { continue }
+                let decision = policy.decide(user: test.user.value, target: target.value, key: test.key?.value, at: test.at ?? now)
+                if decision.allowed != expected {
+                    let got = decision.allowed ? "allowed" : "denied"
+                    log.error(target.path, "test failed: expected \(test.user.value) to be \(expected ? "allowed" : "denied") \(target.value), but \(got): \(policy.describe(decision.reason))")
+                }
+            }
+        }
+    }
+
+    private mutating func warn(_ policy: Policy, heldRoles: Set<String>) {
+        for role in document.roles where !heldRoles.contains(role.name) {
+            log.warning(role.path, "role \(role.name) is held by no member or team")
+        }
+        for user in policy.users where user.memberships.isEmpty {
+            log.warning(user.spec.path, "user \(user.name) is a member of no org")
+        }
+        var membersByOrg = [[UserID]](repeating: [], count: policy.orgs.count)
+        for (u, user) in policy.users.enumerated() {
+            for m in user.memberships { membersByOrg[m.org.index].append(UserID(index: u)) }
+        }
+        for server in policy.servers where !server.spec.disabled {
+            let reachable = membersByOrg[server.org.index].contains { user in
+                policy.decide(user: user, server: server.id, tool: nil, key: nil, at: now).allowed
+            }
+            if !reachable { log.warning(server.spec.path, "no one can reach server \(policy.serverPath(server.id))") }
+        }
+        let soon = now.addingTimeInterval(14 * 86_400)
+        for key in policy.keys {
+            guard let expires = key.spec.expires else { continue }
+            if expires <= now {
+                log.warning(Path.member(key.spec.path, "expires"), "key \(key.spec.id) of \(policy.users[key.user.index].name) expired at \(Timestamp.format(expires))")
+            } else if expires <= soon {
+                log.warning(Path.member(key.spec.path, "expires"), "key \(key.spec.id) of \(policy.users[key.user.index].name) expires within 14 days, at \(Timestamp.format(expires))")
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+public import OrchJSON
+
+/// The JSON Schema (2020-12) of orch.json v1, for editors. `samples/orch.schema.json` is this
+/// value, pretty-printed; a test keeps the two equal.
+public enum PolicySchema {
+    static let namePattern = "^[a-z0-9][a-z0-9_-]{0,62}$"
+
+    static func strings(_ description: String? = nil) -> JSONValue {
+        var o: JSONObject = ["type": "array", "items": ["type": "string"]]
+        if let description { o["description"] = .string(description) }
+        return .object(o)
+    }
+
+    static func stringMap(_ description: String) -> JSONValue {
+        ["type": "object", "description": .string(description), "additionalProperties": ["type": "string"]]
+    }
+
+    static func named(_ ref: String, _ description: String) -> JSONValue {
+        [
+            "type": "object", "description": .string(description),
+            "propertyNames": ["pattern": .string(namePattern)],
+            "additionalProperties": ["$ref": .string("#/$defs/\(ref)")],
+        ]
+    }
+
+    static let positive: JSONValue = ["type": "integer", "minimum": 1]
+    static let time: JSONValue = [
+        "type": "string", "description": "RFC 3339 time, or YYYY-MM-DD meaning 00:00:00Z that day",
+        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$",
+    ]
+
+    public static let json: JSONValue = [
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://mcp-orch.dev/schemas/orch.schema.json",
+        "title": "orch.json",
+        "description": "mcp-orch policy file, version 1: orgs, users, roles, teams, hashed API keys and MCP servers.",
+        "type": "object",
+        "required": ["version"],
+        "additionalProperties": false,
+        "properties": [
+            "$schema": ["type": "string"],
+            "version": ["const": 1, "description": "The file format version."],
+            "gateway": ["$ref": "#/$defs/gateway"],
+            "roles": named("role", "Role name to its rules."),
+            "orgs": named("org", "Org name to its members, teams and servers."),
+            "users": named("user", "User name to the user's details and keys."),
+            "tests": ["type": "array", "items": ["$ref": "#/$defs/test"], "description": "Decisions that must hold, or the file does not compile."],
+        ],
+        "$defs": [
+            "gateway": [
+                "type": "object", "additionalProperties": false,
+                "properties": [
+                    "listen": ["type": "string", "description": "HOST:PORT to listen on (default 127.0.0.1:8080)."],
+                    "publicURL": ["type": "string", "format": "uri", "description": "Base URL used in client configs and endpoint lists."],
+                    "allowedOrigins": strings("Origins allowed to call the gateway; a request with another Origin gets 403."),
+                    "audit": ["type": "string", "description": "Audit log file, relative to orch.json's folder, or - for stdout."],
+                    "limits": [
+                        "type": "object", "additionalProperties": false,
+                        "properties": [
+                            "maxBodyBytes": positive, "sessionIdleSeconds": positive,
+                            "maxSessionsPerKey": positive, "callTimeoutSeconds": positive,
+                        ],
+                    ],
+                ],
+            ],
+            "rules": [
+                "type": "array", "description": "SERVER or SERVER:TOOL globs; * matches any run of characters.",
+                "items": ["type": "string", "pattern": "^[a-z0-9_*-]+(:.+)?$"],
+            ],
+            "role": [
+                "type": "object", "required": ["allow"], "additionalProperties": false,
+                "properties": [
+                    "description": ["type": "string"],
+                    "allow": ["$ref": "#/$defs/rules"],
+                    "deny": ["$ref": "#/$defs/rules"],
+                ],
+            ],
+            "org": [
+                "type": "object", "required": ["members", "servers"], "additionalProperties": false,
+                "properties": [
+                    "displayName": ["type": "string"],
+                    "members": [
+                        "type": "object", "description": "User name to a role or a list of roles.",
+                        "propertyNames": ["pattern": .string(namePattern)],
+                        "additionalProperties": ["oneOf": [["type": "string"], strings()]],
+                    ],
+                    "teams": named("team", "Team name to its members and roles."),
+                    "servers": named("server", "Server name to how to reach it."),
+                ],
+            ],
+            "team": [
+                "type": "object", "required": ["members", "roles"], "additionalProperties": false,
+                "properties": ["members": strings(), "roles": strings()],
+            ],
+            "server": [
+                "type": "object", "additionalProperties": false,
+                "oneOf": [["required": ["command"]], ["required": ["url"]]],
+                "properties": [
+                    "description": ["type": "string"],
+                    "disabled": ["type": "boolean"],
+                    "timeoutSeconds": positive,
+                    "tools": [
+                        "type": "object", "additionalProperties": false,
+                        "properties": ["allow": strings("Tool globs to show."), "deny": strings("Tool globs to hide.")],
+                    ],
+                    "command": ["type": "string", "description": "stdio server: the program to start. ${env:NAME} is expanded."],
+                    "args": strings(),
+                    "env": stringMap("Environment of the server process."),
+                    "cwd": ["type": "string"],
+                    "url": ["type": "string", "description": "Remote server: its MCP endpoint."],
+                    "transport": ["enum": ["streamable-http", "sse"]],
+                    "headers": stringMap("Headers sent to the remote server."),
+                ],
+            ],
+            "user": [
+                "type": "object", "additionalProperties": false,
+                "properties": [
+                    "displayName": ["type": "string"],
+                    "email": ["type": "string"],
+                    "disabled": ["type": "boolean"],
+                    "admin": ["type": "boolean", "description": "Grants the gateway admin API, no server access."],
+                    "keys": ["type": "array", "items": ["$ref": "#/$defs/key"]],
+                ],
+            ],
+            "key": [
+                "type": "object", "required": ["id", "sha256"], "additionalProperties": false,
+                "properties": [
+                    "id": ["type": "string", "pattern": .string(namePattern)],
+                    "sha256": ["type": "string", "pattern": "^[0-9a-f]{64}$", "description": "Lowercase hex SHA-256 of the token (orch keys hash)."],
+                    "created": time,
+                    "expires": time,
+                    "scope": ["type": "array", "items": ["type": "string", "pattern": "^[a-z0-9_*-]+/[a-z0-9_*-]+(:.+)?$"]],
+                    "description": ["type": "string"],
+                ],
+            ],
+            "test": [
+                "type": "object", "required": ["user"], "additionalProperties": false,
+                "properties": [
+                    "user": ["type": "string"],
+                    "key": ["type": "string"],
+                    "at": time,
+                    "allow": strings("ORG/SERVER or ORG/SERVER:TOOL targets that must be allowed."),
+                    "deny": strings("ORG/SERVER or ORG/SERVER:TOOL targets that must be denied."),
+                ],
+            ],
+        ],
+    ]
+}

@@ -1,0 +1,178 @@
+import ArgumentParser
+import Foundation
+import OrchJSON
+import OrchPolicy
+
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mint, hash and list API keys.",
+        subcommands: [New.self, Hash.self, List.self]
+    )
+
+    struct New: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Mint a token for a user.",
+            discussion: """
+                Prints the token once on stdout (it is never stored) and the key object to add to
+                users.USER.keys on stderr. With --write the key is added to FILE, which is compiled
+                first so a bad result is never written.
+
+                Example: orch keys new --user bob --id laptop --expires 2027-06-30 --scope 'acme/excel:read_*' --write
+                """
+        )
+
+        @OptionGroup var options: ConfigOption
+        @Argument(help: ArgumentHelp("The orch.json.", valueName: "FILE")) var file: String?
+        @Option(help: "The user the key belongs to.") var user: String
+        @Option(help: "The key's id (default: today's date, YYYYMMDD).") var id: String?
+        @Option(help: ArgumentHelp("When the key stops working: YYYY-MM-DD or RFC 3339.", valueName: "TIME")) var expires: String?
+        @Option(help: ArgumentHelp("Narrow the key to ORG/SERVER or ORG/SERVER:TOOL globs (repeatable).", valueName: "GLOB")) var scope: [String] = []
+        @Option(help: "A note about the key.") var description: String?
+        @Flag(help: "Add the key to FILE.") var write = false
+        @Flag(help: "Print {\"token\",\"key\"} on stdout.") var json = false
+
+        func validate() throws {
+            if let expires, Timestamp.parse(expires) == nil {
+                throw ValidationError("--expires \(expires) is not a date (YYYY-MM-DD) or an RFC 3339 time")
+            }
+            if let id, !Name.isValid(id) { throw ValidationError("--id \(id): \(Name.ruleDescription)") }
+            for s in scope {
+                if case .failure(let error) = ScopeGlob.parse(s) { throw ValidationError("--scope \(s): \(error.message)") }
+            }
+        }
+
+        func run() throws {
+            let loaded = try options.load(positional: file)
+            guard let userID = loaded.policy.user(named: user) else {
+                Console.error("orch: no user \(user) in \(loaded.path)")
+                throw ExitCode(2)
+            }
+            let existing = Set(loaded.policy.user(userID).keys.map { loaded.policy.key($0).spec.id })
+            let keyID = id ?? Self.defaultID(taken: existing)
+            if existing.contains(keyID) {
+                Console.error("orch: user \(user) already has a key \"\(keyID)\"; choose another --id")
+                throw ExitCode(2)
+            }
+            let token = Token.mint()
+            var key: JSONObject = ["id": .string(keyID), "sha256": .string(KeyHash(token: token).hex)]
+            key["created"] = .string(Timestamp.format(Date()))
+            if let expires { key["expires"] = .string(expires) }
+            if !scope.isEmpty { key["scope"] = .strings(scope) }
+            if let description { key["description"] = .string(description) }
+
+            if write { try Self.add(key: key, user: user, to: loaded) }
+            if json {
+                JSONValue.object(["token": .string(token), "key": .object(key)]).printLine()
+            } else {
+                Console.out(token)
+            }
+            if write {
+                Console.error("added key \(keyID) to users.\(user).keys in \(loaded.path); the token above is shown only now")
+            } else if !json {
+                Console.error("add this key to users.\(user).keys in \(loaded.path) (the token above is shown only now):")
+                Console.error(JSONValue.object(key).pretty)
+            }
+        }
+
+        static func defaultID(taken: Set<String>) -> String {
+            let base = Timestamp.format(Date()).prefix(10).replacingOccurrences(of: "-", with: "")
+            if !taken.contains(base) { return base }
+            var n = 2
+            while taken.contains("\(base)-\(n)") { n += 1 }
+            return "\(base)-\(n)"
+        }
+
+        /// Adds the key to the file, keeping key order, compiling the result before replacing the file.
+        static func add(key: JSONObject, user: String, to loaded: LoadedPolicy) throws {
+            guard case .object(var root) = try JSONValue.parse(loaded.bytes),
+                case .object(var users) = root["users"], case .object(var entry) = users[user]
+            else { throw ExitCode(2) }
+            var keys = entry["keys"]?.arrayValue ?? []
+            keys.append(.object(key))
+            entry["keys"] = .array(keys)
+            users[user] = .object(entry)
+            root["users"] = .object(users)
+            let bytes = Array((JSONValue.object(root).pretty + "\n").utf8)
+            let result = PolicyCompiler.compile(bytes)
+            guard result.ok else {
+                for d in result.errors { Console.error(d.rendered(file: loaded.path)) }
+                Console.error("orch: \(loaded.path) was not changed")
+                throw ExitCode(2)
+            }
+            do {
+                try Data(bytes).write(to: URL(fileURLWithPath: loaded.path), options: .atomic)
+            } catch {
+                Console.error("orch: cannot write \(loaded.path): \(error.localizedDescription)")
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    struct Hash: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read a token on stdin and print its SHA-256 hex, the value orch.json stores.",
+            discussion: "Example: printf %s \"$TOKEN\" | orch keys hash"
+        )
+
+        func run() throws {
+            let input = FileHandle.standardInput.readDataToEndOfFile()
+            let token = String(decoding: input, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty else {
+                Console.error("orch: no token on stdin")
+                throw ExitCode(2)
+            }
+            Console.out(KeyHash(token: token).hex)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List keys: ids, users, expiry status and scope (hashes only as a short prefix).",
+            discussion: "Example: orch keys list --user bob"
+        )
+
+        @OptionGroup var options: ConfigOption
+        @Argument(help: ArgumentHelp("The orch.json.", valueName: "FILE")) var file: String?
+        @Option(help: "Only this user's keys.") var user: String?
+        @Flag(help: "Print one JSON object a line.") var json = false
+
+        func run() throws {
+            let policy = try options.load(positional: file).policy
+            if let user, policy.user(named: user) == nil {
+                Console.error("orch: no user \(user)")
+                throw ExitCode(2)
+            }
+            let now = Date()
+            var rows: [[String]] = [["USER", "KEY", "STATUS", "EXPIRES", "SCOPE", "HASH"]]
+            for key in policy.keys {
+                let owner = policy.user(key.user)
+                if let user, owner.name != user { continue }
+                let status = owner.spec.disabled ? "user disabled" : key.status(at: now)
+                let expires = key.spec.expires.map(Timestamp.format)
+                let scope = key.spec.scope?.map(\.text)
+                if json {
+                    JSONValue.object([
+                        "user": .string(owner.name), "key": .string(key.spec.id), "status": .string(status),
+                        "expires": .optional(expires), "scope": scope.map { .strings($0) } ?? .null,
+                        "sha256Prefix": .string(key.spec.hash.shortHex),
+                    ]).printLine()
+                } else {
+                    rows.append([owner.name, key.spec.id, status, expires ?? "-", scope?.joined(separator: ",") ?? "*", key.spec.hash.shortHex + "…"])
+                }
+            }
+            if !json { Console.out(Table.render(rows)) }
+        }
+    }
+}
+
+/// Left-aligned columns separated by two spaces.
+enum Table {
+    static func render(_ rows: [[String]]) -> String {
+        let widths = (0..<(rows.first?.count ?? 0)).map { c in rows.map { $0[c].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { c, cell in
+                c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}

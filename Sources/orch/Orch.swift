@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Orch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "orch",
+        abstract: "One authenticated gateway in front of a team's MCP servers, configured by one orch.json.",
+        discussion: """
+            FILE defaults to $ORCH_CONFIG, else ./orch.json. Exit status: 0 success, 1 the check or
+            decision said no, 2 usage, I/O or invalid-config error.
+            """,
+        version: "0.1.0",
+        subcommands: [Check.self, Can.self, Explain.self, Keys.self, Schema.self]
+    )
+
+    /// Runs the command, mapping argument errors to exit status 2 as DESIGN.md's CLI contract asks
+    /// (ArgumentParser's own default is 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            Console.error(fullMessage(for: error))
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// Where output goes: stdout for results, stderr for diagnostics and guidance.
+enum Console {
+    static func out(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}
