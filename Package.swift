@@ -37,6 +37,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(name: "orch-bench", dependencies: ["OrchJSON", "OrchPolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchJSONTests", dependencies: ["OrchJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchPolicyTests", dependencies: ["OrchPolicy", "OrchJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchCLITests", dependencies: ["orch", "OrchJSON"], swiftSettings: swiftSettings),

@@ -32,37 +32,35 @@ extension Policy {
     /// Decides for compiled ids: the request path. `tool == nil` asks whether the user may connect
     /// to the server at all. Follows DESIGN.md "Decisions" step by step.
     public func decide(user: UserID, server: ServerID, tool: String?, key: KeyID?, at time: Date) -> Decision {
-        let u = users[user.index]
-        if u.spec.disabled { return .deny(.userDisabled(user)) }
-        var scope: [ScopeGlob]? = nil
+        // Fields are read through the arrays rather than copied out whole, so that a decision
+        // retains little and allocates nothing.
+        if users[user.index].disabled { return .deny(.userDisabled(user)) }
         if let key {
-            let k = keys[key.index]
-            if k.user != user { return .deny(.keyNotOfUser(key, user)) }
-            if k.isExpired(at: time) { return .deny(.keyExpired(key)) }
-            scope = k.spec.scope
+            if keys[key.index].user != user { return .deny(.keyNotOfUser(key, user)) }
+            if let expires = keys[key.index].expires, time >= expires { return .deny(.keyExpired(key)) }
         }
-        let s = servers[server.index]
-        if s.spec.disabled { return .deny(.serverDisabled(server)) }
-        let grants = u.grants(in: s.org)
-        if grants.isEmpty { return .deny(.notMember(user, s.org)) }
+        if servers[server.index].disabled { return .deny(.serverDisabled(server)) }
+        let org = servers[server.index].org
+        let grants = users[user.index].grants(in: org)
+        if grants.isEmpty { return .deny(.notMember(user, org)) }
 
         var allowedBy: (Policy.RoleGrant, Int)? = nil
         if let tool {
             for grant in grants {
-                let rules = s.rulesByRole[grant.role.index]
-                let role = roles[grant.role.index].spec
-                for i in rules.deny where role.deny[i].matches(tool: tool) {
-                    return .deny(.deniedByRule(grant, rule: i, server: server, tool: tool))
+                let rules = servers[server.index].rulesByRole[grant.role.index]
+                for entry in rules.deny where entry.matches(tool) {
+                    return .deny(.deniedByRule(grant, rule: entry.index, server: server, tool: tool))
                 }
-                if allowedBy == nil, let i = rules.allow.first(where: { role.allow[$0].matches(tool: tool) }) {
-                    allowedBy = (grant, i)
+                if allowedBy == nil, let entry = rules.allow.first(where: { $0.matches(tool) }) {
+                    allowedBy = (grant, entry.index)
                 }
             }
             guard let (grant, rule) = allowedBy else { return .deny(.noAllowRule(user, server: server, tool: tool)) }
-            if s.spec.tools.hiding(tool) != nil { return .deny(.hiddenByServerFilter(server, tool: tool)) }
-            if let scope, let key {
-                let org = orgs[s.org.index].name
-                if !scope.contains(where: { $0.matches(org: org, server: s.spec.name, tool: tool) }) {
+            if servers[server.index].filter.hides(tool) { return .deny(.hiddenByServerFilter(server, tool: tool)) }
+            if let key, let scope = keys[key.index].scope {
+                let orgName = orgs[org.index].spec.name
+                let serverName = servers[server.index].spec.name
+                if !scope.contains(where: { $0.matches(org: orgName, server: serverName, tool: tool) }) {
                     return .deny(.outsideKeyScope(key, server: server, tool: tool))
                 }
             }
@@ -70,17 +68,17 @@ extension Policy {
         }
 
         for grant in grants {
-            let rules = s.rulesByRole[grant.role.index]
-            let role = roles[grant.role.index].spec
-            for i in rules.deny where role.deny[i].coversWholeServer {
-                return .deny(.deniedByRule(grant, rule: i, server: server, tool: nil))
+            let rules = servers[server.index].rulesByRole[grant.role.index]
+            for entry in rules.deny where entry.coversWholeServer {
+                return .deny(.deniedByRule(grant, rule: entry.index, server: server, tool: nil))
             }
-            if allowedBy == nil, let i = rules.allow.first { allowedBy = (grant, i) }
+            if allowedBy == nil, let entry = rules.allow.first { allowedBy = (grant, entry.index) }
         }
         guard let (grant, rule) = allowedBy else { return .deny(.noAllowRule(user, server: server, tool: nil)) }
-        if let scope, let key {
-            let org = orgs[s.org.index].name
-            if !scope.contains(where: { $0.matches(org: org, server: s.spec.name) }) {
+        if let key, let scope = keys[key.index].scope {
+            let orgName = orgs[org.index].spec.name
+            let serverName = servers[server.index].spec.name
+            if !scope.contains(where: { $0.matches(org: orgName, server: serverName) }) {
                 return .deny(.outsideKeyScope(key, server: server, tool: nil))
             }
         }

@@ -6,7 +6,7 @@ public enum Crypto {
     /// The SHA-256 of `bytes`, 32 bytes.
     public static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: 32) { out, count in
-            _ = SHA256(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, out.baseAddress)
+            orch_sha256(bytes.baseAddress, bytes.count, out.baseAddress)
             count = 32
         }
     }
@@ -14,7 +14,7 @@ public enum Crypto {
     /// Writes the SHA-256 of `bytes` into `out`, which must hold 32 bytes.
     public static func sha256(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
         precondition(out.count >= 32)
-        _ = SHA256(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, out.baseAddress?.assumingMemoryBound(to: UInt8.self))
+        orch_sha256(bytes.baseAddress, bytes.count, out.baseAddress?.assumingMemoryBound(to: UInt8.self))
     }
 
     public static func sha256(_ bytes: [UInt8]) -> [UInt8] {

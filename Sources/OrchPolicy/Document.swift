@@ -100,6 +100,13 @@ public struct ToolFilter: Sendable, Hashable {
 
     public var isEmpty: Bool { allow == nil && deny.isEmpty }
 
+    /// True when the filter hides `tool`. Allocates nothing.
+    public func hides(_ tool: String) -> Bool {
+        if deny.contains(where: { $0.matches(tool) }) { return true }
+        if let allow { return !allow.contains(where: { $0.matches(tool) }) }
+        return false
+    }
+
     /// Why the filter hides `tool`, or nil when it lets it through.
     public func hiding(_ tool: String) -> String? {
         if let glob = deny.first(where: { $0.matches(tool) }) { return "tools.deny \"\(glob)\"" }

@@ -115,8 +115,8 @@ extension Policy {
                 for grant in m.grants {
                     let role = roles[grant.role.index].spec
                     let rules = server.rulesByRole[grant.role.index]
-                    allow += rules.allow.map { Explanation.RuleRef(role: role.name, team: grant.team, rule: role.allow[$0].text) }
-                    deny += rules.deny.map { Explanation.RuleRef(role: role.name, team: grant.team, rule: role.deny[$0].text) }
+                    allow += rules.allow.map { Explanation.RuleRef(role: role.name, team: grant.team, rule: role.allow[$0.index].text) }
+                    deny += rules.deny.map { Explanation.RuleRef(role: role.name, team: grant.team, rule: role.deny[$0.index].text) }
                 }
                 access.append(Explanation.ServerAccess(
                     id: serverPath(id), transport: server.spec.transportName, description: server.spec.description,

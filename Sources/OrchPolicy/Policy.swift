@@ -27,21 +27,50 @@ public final class Policy: Sendable {
         public let id: ServerID
         public let org: OrgID
         public let spec: ServerSpec
+        // Hot fields, copied out of `spec` so a decision reads nothing else.
+        let disabled: Bool
+        let filter: ToolFilter
         /// For each role (by index), the rules whose server glob matches this server.
         let rulesByRole: [RoleRules]
         public var name: String { spec.name }
+
+        init(id: ServerID, org: OrgID, spec: ServerSpec, rulesByRole: [RoleRules]) {
+            self.id = id
+            self.org = org
+            self.spec = spec
+            self.disabled = spec.disabled
+            self.filter = spec.tools
+            self.rulesByRole = rulesByRole
+        }
     }
 
+    /// The rules of one role that touch one server: indexes into the role's `allow` and `deny`,
+    /// with each rule's tool glob beside it.
     struct RoleRules: Sendable {
-        var allow: [Int] = []
-        var deny: [Int] = []
+        struct Entry: Sendable {
+            let index: Int
+            let tool: Glob?
+            func matches(_ name: String) -> Bool { tool?.matches(name) ?? true }
+            var coversWholeServer: Bool { tool?.matchesEverything ?? true }
+        }
+
+        var allow: [Entry] = []
+        var deny: [Entry] = []
     }
 
     public struct User: Sendable {
         public let spec: UserSpec
         public let keys: [KeyID]
         public let memberships: [Membership]
+        let disabled: Bool
         public var name: String { spec.name }
+
+        init(spec: UserSpec, keys: [KeyID], memberships: [Membership]) {
+            self.spec = spec
+            self.keys = keys
+            self.memberships = memberships
+            self.disabled = spec.disabled
+        }
 
         func grants(in org: OrgID) -> [RoleGrant] {
             for m in memberships where m.org == org { return m.grants }
@@ -65,9 +94,19 @@ public final class Policy: Sendable {
         public let id: KeyID
         public let user: UserID
         public let spec: KeySpec
+        let expires: Date?
+        let scope: [ScopeGlob]?
+
+        init(id: KeyID, user: UserID, spec: KeySpec) {
+            self.id = id
+            self.user = user
+            self.spec = spec
+            self.expires = spec.expires
+            self.scope = spec.scope
+        }
 
         public func isExpired(at time: Date) -> Bool {
-            spec.expires.map { time >= $0 } ?? false
+            expires.map { time >= $0 } ?? false
         }
     }
 

@@ -26,8 +26,10 @@ struct PolicyLinker {
                 let id = ServerID(index: servers.count)
                 let rules = document.roles.map { role in
                     Policy.RoleRules(
-                        allow: role.allow.indices.filter { role.allow[$0].server.matches(spec.name) },
-                        deny: role.deny.indices.filter { role.deny[$0].server.matches(spec.name) })
+                        allow: role.allow.indices.filter { role.allow[$0].server.matches(spec.name) }
+                            .map { Policy.RoleRules.Entry(index: $0, tool: role.allow[$0].tool) },
+                        deny: role.deny.indices.filter { role.deny[$0].server.matches(spec.name) }
+                            .map { Policy.RoleRules.Entry(index: $0, tool: role.deny[$0].tool) })
                 }
                 servers.append(Policy.Server(id: id, org: OrgID(index: o), spec: spec, rulesByRole: rules))
                 ids.append(id)
