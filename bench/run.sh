@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 out=bench/out
 mkdir -p "$out"
 
-command -v hyperfine >/dev/null || { echo "installing hyperfine"; sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get install -y -qq hyperfine; }
+command -v hyperfine >/dev/null || { echo "installing hyperfine"; sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq hyperfine; }
 swift build -c release --product orch >/dev/null
 swift build -c release --product orch-bench >/dev/null
 orch=.build/release/orch

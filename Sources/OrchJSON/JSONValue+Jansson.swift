@@ -30,15 +30,18 @@ extension JSONValue {
         if buffer.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             return .failure(JSONParseError(line: 1, column: 1, position: 0, message: "empty input: expected a JSON value"))
         }
-        if let violation = JSONDepthScanner.firstViolation(in: buffer, maxDepth: limits.maxDepth) {
-            return .failure(violation)
-        }
+        // Jansson bounds its own recursion (2048 levels), so it may run first; whichever problem
+        // comes earlier in the input is the one reported.
+        let violation = JSONDepthScanner.firstViolation(in: buffer, maxDepth: limits.maxDepth)
         var error = json_error_t()
         let flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL
         guard let root = json_loadb(buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count, Int(flags), &error) else {
-            return .failure(JSONParseError(jansson: error))
+            let syntax = JSONParseError(jansson: error)
+            if let violation, violation.position < syntax.position { return .failure(violation) }
+            return .failure(syntax)
         }
         defer { orch_json_decref(root) }
+        if let violation { return .failure(violation) }
         return .success(JSONValue(jansson: root))
     }
 

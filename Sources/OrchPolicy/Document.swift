@@ -10,6 +10,11 @@ public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
 public struct NameValue: Sendable, Hashable {
     public var name: String
     public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
 }
 
 /// orch.json, decoded and typed. Produced by `DocumentDecoder`, consumed by `PolicyCompiler`.
@@ -31,7 +36,29 @@ public struct GatewaySettings: Sendable, Hashable {
     public var audit = "-"
     public var limits = Limits()
 
+    public init() {}
+
     public var listen: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Splits `HOST:PORT` or `[IPv6]:PORT`; nil when it is neither.
+    public static func hostPort(_ text: String) -> (String, Int)? {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard !host.isEmpty, !portText.isEmpty, portText.allSatisfy(\.isASCII), portText.allSatisfy(\.isNumber),
+            let port = Int(portText), (0...65535).contains(port)
+        else { return nil }
+        return (String(host), port)
+    }
 }
 
 public struct Limits: Sendable, Hashable {
@@ -39,6 +66,8 @@ public struct Limits: Sendable, Hashable {
     public var sessionIdleSeconds = 600
     public var maxSessionsPerKey = 32
     public var callTimeoutSeconds = 120
+
+    public init() {}
 }
 
 public struct RoleSpec: Sendable, Hashable {

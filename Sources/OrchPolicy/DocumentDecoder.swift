@@ -15,7 +15,7 @@ struct DocumentDecoder {
         guard let top = ObjectReader(root, path: "", known: Self.topKeys, log: &log) else { return document }
         if let version = top.required("version", &log) {
             if version != .integer(1) {
-                log.error("version", "unsupported version \(ObjectReader.shortDescription(version)): this orch reads version 1")
+                log.error("version", "unsupported version \(version.compact): this orch reads version 1 (the number 1)")
             }
         }
         _ = top.string("$schema", &log)
@@ -74,7 +74,7 @@ struct DocumentDecoder {
             return settings
         }
         if let listen = r.string("listen", &log) {
-            if let (host, port) = Self.hostPort(listen) {
+            if let (host, port) = GatewaySettings.hostPort(listen) {
                 settings.host = host
                 settings.port = port
             } else {
@@ -108,23 +108,6 @@ struct DocumentDecoder {
             settings.limits.callTimeoutSeconds = l.positiveInt("callTimeoutSeconds", &log) ?? settings.limits.callTimeoutSeconds
         }
         return settings
-    }
-
-    static func hostPort(_ text: String) -> (String, Int)? {
-        let host: Substring
-        let portText: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
-            host = text[text.index(after: text.startIndex)..<close]
-            portText = text[text.index(close, offsetBy: 2)...]
-        } else {
-            guard let colon = text.lastIndex(of: ":") else { return nil }
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-            if host.contains(":") { return nil }
-        }
-        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
-        return (String(host), port)
     }
 
     static func isHTTPURL(_ text: String, allowPath: Bool, allowQuery: Bool = false) -> Bool {
@@ -162,9 +145,9 @@ struct DocumentDecoder {
         guard let r = ObjectReader(value, path: path, known: ["displayName", "members", "teams", "servers"], log: &log) else { return nil }
         var org = OrgSpec(name: name, path: path, displayName: r.string("displayName", &log))
         if let members = r.required("members", &log) {
-            guard case .object(let object) = members else {
+            let object = members.objectValue ?? [:]
+            if members.objectValue == nil {
                 log.error(r.at("members"), "expected an object of user: role, found \(members.typeDescription)")
-                return org
             }
             for (user, roles) in object {
                 let memberPath = Path.member(r.at("members"), user)

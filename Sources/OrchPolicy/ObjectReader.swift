@@ -48,7 +48,7 @@ struct ObjectReader {
     func positiveInt(_ key: String, _ log: inout DiagnosticLog) -> Int? {
         guard let value = object[key] else { return nil }
         guard case .integer(let i) = value, i > 0, i <= Int64(Int32.max) else {
-            log.error(at(key), "expected a whole number greater than 0, found \(Self.shortDescription(value))")
+            log.error(at(key), "expected a whole number from 1 to \(Int32.max), found \(Self.shortDescription(value))")
             return nil
         }
         return Int(i)

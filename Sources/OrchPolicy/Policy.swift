@@ -168,6 +168,9 @@ public final class Policy: Sendable {
         keyIndex[KeyHash(token: token)]
     }
 
+    /// The key with this hash.
+    public func key(hash: KeyHash) -> KeyID? { keyIndex[hash] }
+
     /// The key of a user by its id.
     public func key(user: UserID, id: String) -> KeyID? {
         users[user.index].keys.first { keys[$0.index].spec.id == id }

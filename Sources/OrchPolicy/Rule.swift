@@ -76,6 +76,9 @@ public struct ScopeGlob: Sendable, Hashable, CustomStringConvertible {
         }
         let orgPart = text[..<slash]
         let rest = text[text.index(after: slash)...]
+        if rest.prefix(while: { $0 != ":" }).contains("/") {
+            return .failure(RuleError("a scope entry has one '/', between ORG and SERVER"))
+        }
         if let problem = Rule.serverGlobProblem(orgPart, what: "org") { return .failure(RuleError(problem)) }
         switch Rule.parse(String(rest)) {
         case .failure(let error): return .failure(error)

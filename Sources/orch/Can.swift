@@ -7,15 +7,16 @@ struct Can: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask whether a user may use servers or tools.",
         discussion: """
-            Prints `allow TARGET  REASON` or `deny TARGET  REASON` for each target (ORG/SERVER or
+            Prints `allow TARGET  REASON` or `deny TARGET  REASON` for each target (ORG/SERVER or \
             ORG/SERVER:TOOL). Exit status 0 when every target is allowed, 1 when any is denied.
 
-            With --stdin (and no USER or TARGET), reads one JSON query a line,
-            {"user","target","key"?,"at"?}, and answers each with one JSON line, in order.
+            With --stdin (and no USER or TARGET), reads one JSON query a line, \
+            {"user","target","key"?,"at"?}, and answers each with one JSON line, in order; --key and \
+            --at give the defaults for queries without them.
 
             Examples:
-              orch can bob acme/excel:read_sheet acme/excel:delete_sheet
-              orch can --key ci --at 2027-01-01 --json bob acme/excel
+              orch can bob acme/notes:write_note acme/notes:delete_note
+              orch can --key ci --at 2027-01-01 --json bob acme/clock
             """
     )
 
@@ -36,6 +37,9 @@ struct Can: ParsableCommand {
         if let at, Timestamp.parse(at) == nil {
             throw ValidationError("--at \(at) is not a date (YYYY-MM-DD) or an RFC 3339 time")
         }
+        for text in targets {
+            if case .failure(let error) = Target.parse(text) { throw ValidationError(error.message) }
+        }
     }
 
     func run() throws {
@@ -45,22 +49,15 @@ struct Can: ParsableCommand {
             var allAllowed = true
             while let line = readLine(strippingNewline: true) {
                 if line.allSatisfy(\.isWhitespace) { continue }
-                let answer = Self.answer(query: line, policy: policy, defaultTime: time)
+                let answer = Self.answer(query: line, policy: policy, defaultKey: key, defaultTime: time)
                 if answer["decision"] != "allow" { allAllowed = false }
                 answer.printLine()
             }
             if !allAllowed { throw ExitCode(1) }
             return
         }
-        var parsed: [Target] = []
-        for text in targets {
-            switch Target.parse(text) {
-            case .success(let target): parsed.append(target)
-            case .failure(let error): throw ValidationError(error.message)
-            }
-        }
         var allAllowed = true
-        for target in parsed {
+        for target in targets.compactMap({ try? Target.parse($0).get() }) {
             let decision = policy.decide(user: user!, target: target, key: key, at: time)
             allAllowed = allAllowed && decision.allowed
             let reason = policy.describe(decision.reason)
@@ -82,13 +79,19 @@ struct Can: ParsableCommand {
 
     /// One bulk query. Anything wrong with the query itself is a deny that says what was wrong, so
     /// that answers stay one a line and in order.
-    static func answer(query line: String, policy: Policy, defaultTime: Date) -> JSONValue {
+    static func answer(query line: String, policy: Policy, defaultKey: String?, defaultTime: Date) -> JSONValue {
         guard let query = try? JSONValue.parse(line), case .object(let object) = query else {
             return record(user: nil, target: nil, key: nil, allowed: false, reason: "invalid query: expected a JSON object a line")
         }
         let user = object["user"]?.stringValue
         let targetText = object["target"]?.stringValue
-        let key = object["key"]?.stringValue
+        let key = object["key"]?.stringValue ?? defaultKey
+        if let unknown = object.keys.first(where: { !["user", "target", "key", "at"].contains($0) }) {
+            return record(user: user, target: targetText, key: key, allowed: false, reason: "invalid query: unknown field \"\(unknown)\"")
+        }
+        if let k = object["key"], k.stringValue == nil {
+            return record(user: user, target: targetText, key: nil, allowed: false, reason: "invalid query: \"key\" must be a string")
+        }
         guard let user, let targetText else {
             return record(user: user, target: targetText, key: key, allowed: false, reason: "invalid query: \"user\" and \"target\" strings are required")
         }

@@ -6,8 +6,8 @@ struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validate and compile orch.json and run its tests.",
         discussion: """
-            Prints every problem on stderr, one a line, and on success a summary line with the
-            policy digest. Exit status 0 when the file compiles, 1 when it does not, 2 when it cannot
+            Prints every problem on stderr, one a line, and on success a summary line with the \
+            policy digest. Exit status 0 when the file compiles, 1 when it does not, 2 when it cannot \
             be read.
             """
     )

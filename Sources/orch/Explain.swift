@@ -6,8 +6,8 @@ struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show everything a user can reach.",
         discussion: """
-            Orgs and roles (and through which team), each reachable server with the allow and deny
-            rules that apply to it and the server's own tool filter, and the user's keys with scope
+            Orgs and roles (and through which team), each reachable server with the allow and deny \
+            rules that apply to it and the server's own tool filter, and the user's keys with scope \
             and expiry status.
 
             Example: orch explain bob
@@ -22,7 +22,7 @@ struct Explain: ParsableCommand {
         let policy = try options.load().policy
         guard let id = policy.user(named: user) else {
             Console.error("orch: no user \(user) in \(options.path())")
-            throw ExitCode(1)
+            throw ExitCode(2)
         }
         let explanation = policy.explain(id, at: Date())
         if json { explanation.json.printLine() } else { Console.out(explanation.text) }

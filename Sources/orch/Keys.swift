@@ -13,11 +13,11 @@ struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Mint a token for a user.",
             discussion: """
-                Prints the token once on stdout (it is never stored) and the key object to add to
-                users.USER.keys on stderr. With --write the key is added to FILE, which is compiled
+                Prints the token once on stdout (it is never stored) and the key object to add to \
+                users.USER.keys on stderr. With --write the key is added to FILE, which is compiled \
                 first so a bad result is never written.
 
-                Example: orch keys new --user bob --id laptop --expires 2027-06-30 --scope 'acme/excel:read_*' --write
+                Example: orch keys new --user bob --id laptop --expires 2027-06-30 --scope 'acme/notes:echo' --write
                 """
         )
 
@@ -94,13 +94,17 @@ struct Keys: ParsableCommand {
             root["users"] = .object(users)
             let bytes = Array((JSONValue.object(root).pretty + "\n").utf8)
             let result = PolicyCompiler.compile(bytes)
+            for d in result.diagnostics { Console.error(d.rendered(file: loaded.path)) }
             guard result.ok else {
-                for d in result.errors { Console.error(d.rendered(file: loaded.path)) }
                 Console.error("orch: \(loaded.path) was not changed")
                 throw ExitCode(2)
             }
+            // Write through a symlink (a ConfigMap or a checkout elsewhere) and keep the file's mode.
+            let target = URL(fileURLWithPath: loaded.path).resolvingSymlinksInPath()
             do {
-                try Data(bytes).write(to: URL(fileURLWithPath: loaded.path), options: .atomic)
+                let mode = try FileManager.default.attributesOfItem(atPath: target.path)[.posixPermissions]
+                try Data(bytes).write(to: target, options: .atomic)
+                if let mode { try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: target.path) }
             } catch {
                 Console.error("orch: cannot write \(loaded.path): \(error.localizedDescription)")
                 throw ExitCode(2)
@@ -139,7 +143,7 @@ struct Keys: ParsableCommand {
         func run() throws {
             let policy = try options.load(positional: file).policy
             if let user, policy.user(named: user) == nil {
-                Console.error("orch: no user \(user)")
+                Console.error("orch: no user \(user) in \(options.path(positional: file))")
                 throw ExitCode(2)
             }
             let now = Date()

@@ -7,7 +7,7 @@ struct Orch: AsyncParsableCommand {
         commandName: "orch",
         abstract: "One authenticated gateway in front of a team's MCP servers, configured by one orch.json.",
         discussion: """
-            FILE defaults to $ORCH_CONFIG, else ./orch.json. Exit status: 0 success, 1 the check or
+            FILE defaults to $ORCH_CONFIG, else ./orch.json. Exit status: 0 success, 1 the check or \
             decision said no, 2 usage, I/O or invalid-config error.
             """,
         version: "0.1.0",

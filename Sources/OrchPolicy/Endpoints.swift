@@ -1,0 +1,13 @@
+/// The gateway's URL layout, shared by the REST API, the MCP routes and client configs.
+public enum Endpoints {
+    /// `/orgs/ORG/servers/SERVER`; the transports hang below it (`/mcp`, `/sse`, `/messages`).
+    public static func serverPath(org: String, server: String) -> String {
+        "/orgs/\(org)/servers/\(server)"
+    }
+
+    /// The Streamable HTTP and legacy SSE URLs of a server under `publicURL`.
+    public static func urls(publicURL: String, org: String, server: String) -> (streamableHTTP: String, sse: String) {
+        let base = publicURL + serverPath(org: org, server: server)
+        return (base + "/mcp", base + "/sse")
+    }
+}
