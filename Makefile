@@ -21,14 +21,22 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# Serves the demo orch.json on 127.0.0.1:8080 with the demo-only tokens of samples/demo-tokens.env.
 run: build
 	@ORCH_BIN=$(CURDIR)/$(ORCH) $(ORCH) check orch.json
-	@echo
-	@$(ORCH) explain bob
+	@. samples/demo-tokens.env; \
+	echo; \
+	echo "mcp-orch demo on http://127.0.0.1:8080 (tokens are demo-only, from samples/demo-tokens.env):"; \
+	echo "  curl http://127.0.0.1:8080/healthz"; \
+	echo "  curl -H 'Authorization: Bearer $$BOB_TOKEN' http://127.0.0.1:8080/api/v1/servers"; \
+	echo "  curl -H 'Authorization: Bearer $$ALICE_TOKEN' http://127.0.0.1:8080/api/v1/policy"; \
+	echo; \
+	ORCH_BIN=$(CURDIR)/$(ORCH) exec $(ORCH) serve orch.json
 
 test: deps
 	$(SWIFT) build
 	$(SWIFT) test
+	ORCH_BIN=$(CURDIR)/$(ORCH) python3 -m unittest discover -s tests/e2e -v
 
 bench: deps
 	bench/run.sh

@@ -9,12 +9,17 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "mcp-orch",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "orch", targets: ["orch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -29,17 +34,38 @@ let package = Package(
         ),
         .target(name: "OrchJSON", dependencies: ["CJansson"], swiftSettings: swiftSettings),
         .target(name: "OrchPolicy", dependencies: ["OrchJSON", "COpenSSL"], swiftSettings: swiftSettings),
+        .target(
+            name: "OrchGateway",
+            dependencies: [
+                "OrchJSON", "OrchPolicy",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "orch",
             dependencies: [
-                "OrchJSON", "OrchPolicy",
+                "OrchJSON", "OrchPolicy", "OrchGateway",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "orch-bench", dependencies: ["OrchJSON", "OrchPolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchJSONTests", dependencies: ["OrchJSON"], swiftSettings: swiftSettings),
-        .testTarget(name: "OrchPolicyTests", dependencies: ["OrchPolicy", "OrchJSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "OrchPolicyTests", dependencies: ["OrchPolicy", "OrchJSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OrchGatewayTests",
+            dependencies: [
+                "OrchGateway", "OrchPolicy", "OrchJSON",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "OrchCLITests", dependencies: ["orch", "OrchJSON"], swiftSettings: swiftSettings),
     ]
 )

@@ -7,6 +7,9 @@ out=bench/out
 mkdir -p "$out"
 
 command -v hyperfine >/dev/null || { echo "installing hyperfine"; sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq hyperfine; }
+for tool in wrk nginx; do
+  command -v $tool >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq wrk nginx-light; }
+done
 swift build -c release --product orch >/dev/null
 swift build -c release --product orch-bench >/dev/null
 orch=.build/release/orch
@@ -50,8 +53,9 @@ $harness
 MD
 )
 
+write_section() {
 [ -f BENCHMARKS.md ] || printf '# mcp-orch benchmarks\n\nEvery number here is written by `make bench`; rerun it to refresh them.\n' > BENCHMARKS.md
-python3 - "$section" <<'PY'
+python3 - "$1" <<'PY'
 import re, sys
 section = sys.argv[1]
 text = open("BENCHMARKS.md").read()
@@ -60,4 +64,9 @@ pattern = re.compile(r"<!-- %s:start -->.*?<!-- %s:end -->" % (name, name), re.S
 text = pattern.sub(lambda m: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
 open("BENCHMARKS.md", "w").write(text)
 PY
-echo "$section"
+echo "$1"
+}
+write_section "$section"
+
+# Section: the gateway under wrk, next to nginx.
+write_section "$(bench/gateway.sh)"

@@ -88,10 +88,13 @@ extension Policy {
     /// Decides by names, as the CLI and the file's `tests` ask: an unknown user, key or server is a
     /// deny that says so.
     public func decide(user name: String, target: Target, key keyName: String? = nil, at time: Date) -> Decision {
+        // Step 1 (user, then key) answers before an unknown server does, as in the id-based path.
         guard let user = userIndex[name] else { return .deny(.unknownUser(name)) }
+        if users[user.index].disabled { return .deny(.userDisabled(user)) }
         var key: KeyID? = nil
         if let keyName {
             guard let k = self.key(user: user, id: keyName) else { return .deny(.unknownKey(keyName)) }
+            if keys[k.index].isExpired(at: time) { return .deny(.keyExpired(k)) }
             key = k
         }
         guard let server = server(org: target.org, name: target.server) else {

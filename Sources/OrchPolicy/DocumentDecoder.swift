@@ -7,6 +7,9 @@ import OrchJSON
 struct DocumentDecoder {
     var log = DiagnosticLog()
     let environment: [String: String]
+    /// `ORG/SERVER` of servers present in the file but too broken to decode, so that a test naming
+    /// one is not reported again as naming a missing server.
+    var brokenServers: Set<String> = []
 
     static let topKeys = ["$schema", "version", "gateway", "roles", "orgs", "users", "tests"]
 
@@ -171,7 +174,11 @@ struct DocumentDecoder {
         }
         if let servers = r.required("servers", &log) {
             for (server, value, serverPath) in named(servers, path: r.at("servers"), what: "server") {
-                if let spec = decodeServer(server, org: name, value, path: serverPath) { org.servers.append(spec) }
+                if let spec = decodeServer(server, org: name, value, path: serverPath) {
+                    org.servers.append(spec)
+                } else {
+                    brokenServers.insert("\(name)/\(server)")
+                }
             }
         }
         return org
@@ -224,7 +231,7 @@ struct DocumentDecoder {
             guard let url = expanded(r.string("url", &log), path: r.at("url")) else { return nil }
             // The expanded URL may hold a secret, so the message does not repeat it.
             if !Self.isHTTPURL(url, allowPath: true, allowQuery: true) {
-                log.error(r.at("url"), "is not an http:// or https:// URL")
+                log.error(r.at("url"), "is not an http:// or https:// URL without user info or fragment")
             }
             transport = .remote(url: url, kind: kind, headers: headers)
         }

@@ -40,7 +40,7 @@ public enum PolicyCompiler {
         }
         var decoder = DocumentDecoder(environment: options.environment)
         let document = decoder.decode(root)
-        var linker = PolicyLinker(document: document, digest: digest, log: decoder.log, now: options.now)
+        var linker = PolicyLinker(document: document, digest: digest, log: decoder.log, now: options.now, brokenServers: decoder.brokenServers)
         let policy = linker.link()
         var diagnostics = linker.log.all
         if options.strict {

@@ -80,6 +80,9 @@ public struct ScopeGlob: Sendable, Hashable, CustomStringConvertible {
             return .failure(RuleError("a scope entry has one '/', between ORG and SERVER"))
         }
         if let problem = Rule.serverGlobProblem(orgPart, what: "org") { return .failure(RuleError(problem)) }
+        if rest.hasSuffix(":") && rest.filter({ $0 == ":" }).count == 1 {
+            return .failure(RuleError("the tool part after ':' is empty; write \"\(orgPart)/\(rest.dropLast())\" for every tool"))
+        }
         switch Rule.parse(String(rest)) {
         case .failure(let error): return .failure(error)
         case .success(let rule): return .success(ScopeGlob(text: text, org: Glob(String(orgPart)), server: rule.server, tool: rule.tool))

@@ -1,0 +1,108 @@
+import Foundation
+import Hummingbird
+import OrchJSON
+import OrchPolicy
+
+extension Gateway {
+    /// `/healthz`, `/readyz` and `/metrics`: no authentication.
+    func addHealthRoutes(to router: Router<GatewayContext>) {
+        router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
+        router.get("readyz") { _, _ in
+            guard let policy = self.store.policy else {
+                return Response.json(["status": "not ready", "policy": nil], status: .serviceUnavailable)
+            }
+            return Response.json(["status": "ready", "policy": .string(policy.digest)])
+        }
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.metrics.render())))
+        }
+    }
+
+    /// The REST API under `/api/v1`, behind `AuthMiddleware`.
+    func addAPIRoutes(to api: RouterGroup<GatewayContext>) {
+        api.get("me") { _, context in
+            let caller = try context.requireCaller()
+            let policy = caller.policy
+            let user = policy.user(caller.user)
+            let key = policy.key(caller.key)
+            return Response.json([
+                "user": .string(user.name), "displayName": .optional(user.spec.displayName), "admin": .bool(user.spec.admin),
+                "key": ["id": .string(key.spec.id), "expires": .optional(key.spec.expires.map(Timestamp.format))],
+                "orgs": .array(user.memberships.map { m in
+                    var roles: [String] = []
+                    for grant in m.grants where !roles.contains(policy.roles[grant.role.index].name) {
+                        roles.append(policy.roles[grant.role.index].name)
+                    }
+                    return ["org": .string(policy.org(m.org).name), "roles": .strings(roles)]
+                }),
+            ])
+        }
+        api.get("servers") { _, context in
+            let caller = try context.requireCaller()
+            return Response.json(["servers": .array(self.reachableServers(caller).map { self.describe($0, caller.policy) })])
+        }
+        api.get("orgs/{org}/servers") { request, context in
+            let caller = try context.requireCaller()
+            let name = context.parameters.get("org") ?? ""
+            let policy = caller.policy
+            // An org the caller is not in answers exactly like one that does not exist.
+            guard let org = policy.org(named: name), policy.user(caller.user).memberships.contains(where: { $0.org == org }) else {
+                let reason = policy.org(named: name) == nil ? "no org \(name)" : "\(caller.userName) is not a member of \(name)"
+                self.audit(context, request: request, caller: caller, decision: "deny", reason: reason, status: 404, started: .now, org: name)
+                throw GatewayError.notFound("no org \(name)")
+            }
+            let servers = self.reachableServers(caller).filter { policy.server($0).org == org }
+            return Response.json(["servers": .array(servers.map { self.describe($0, policy) })])
+        }
+        api.get("policy") { request, context in
+            let caller = try context.requireCaller()
+            guard caller.policy.user(caller.user).spec.admin else {
+                self.audit(context, request: request, caller: caller, decision: "deny", reason: "\(caller.userName) is not a gateway admin", status: 403, started: .now)
+                throw GatewayError.forbidden("the policy API is for gateway admins")
+            }
+            return Response.json(self.policyStatus())
+        }
+    }
+
+    /// Servers the caller's key may connect to, in file order.
+    func reachableServers(_ caller: Caller) -> [ServerID] {
+        let policy = caller.policy
+        let now = Date()
+        return policy.user(caller.user).memberships.flatMap { policy.org($0.org).servers }.filter { server in
+            policy.decide(user: caller.user, server: server, tool: nil, key: caller.key, at: now).allowed
+        }
+    }
+
+    /// A server as the API shows it: never its command, env, URL or headers.
+    func describe(_ id: ServerID, _ policy: Policy) -> JSONValue {
+        let server = policy.server(id)
+        let org = policy.org(server.org).name
+        let urls = Endpoints.urls(publicURL: policy.settings.publicURL, org: org, server: server.name)
+        return [
+            "id": .string("\(org)/\(server.name)"), "org": .string(org), "name": .string(server.name),
+            "description": .optional(server.spec.description), "transport": .string(server.spec.transportName),
+            "endpoints": ["streamableHttp": .string(urls.streamableHTTP), "sse": .string(urls.sse)],
+        ]
+    }
+
+    /// `/api/v1/policy`: what is loaded and how the last reload went.
+    func policyStatus() -> JSONValue {
+        let snapshot = store.snapshot
+        var counts: JSONValue = nil
+        if let c = snapshot.policy?.counts {
+            counts = [
+                "orgs": .integer(Int64(c.orgs)), "users": .integer(Int64(c.users)), "keys": .integer(Int64(c.keys)),
+                "servers": .integer(Int64(c.servers)), "tests": .integer(Int64(c.tests)),
+            ]
+        }
+        let last: JSONValue = snapshot.lastReload.map { r in
+            ["at": .string(Timestamp.format(r.at)), "ok": .bool(r.ok), "diagnostics": .array(r.diagnostics.map(\.json))]
+        } ?? nil
+        return [
+            "digest": .optional(snapshot.policy?.digest), "source": .string(store.source),
+            "loadedAt": .optional(snapshot.loadedAt.map(Timestamp.format)), "counts": counts, "lastReload": last,
+        ]
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// What identifies the contents behind a path without reading them: the resolved target (for
+/// Kubernetes' `..data` symlink swaps), device, inode, size and modification time.
+struct FileFingerprint: Equatable {
+    let target: String
+    let device: UInt64
+    let inode: UInt64
+    let size: Int64
+    let mtime: Int64
+    let mtimeNanos: Int64
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { _ in
+            URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        } ?? path
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        mtime = Int64(info.st_mtim.tv_sec)
+        mtimeNanos = Int64(info.st_mtim.tv_nsec)
+    }
+}
+
+/// inotify on a folder: calls `onEvent` for anything that happens in it (writes, renames into it,
+/// creations, deletions, symlink swaps), from a thread of its own. nil where inotify is missing.
+final class FolderWatch: Sendable {
+    private let fd: Int32
+    private let stopped = Atomic<Bool>(false)
+
+    init?(folder: String) {
+        let fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        guard fd >= 0 else { return nil }
+        let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+        guard inotify_add_watch(fd, folder, mask) >= 0 else {
+            close(fd)
+            return nil
+        }
+        self.fd = fd
+    }
+
+    func start(onEvent: @escaping @Sendable () -> Void) {
+        let thread = Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while !stopped.load(ordering: .relaxed) {
+                var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&descriptor, 1, 200) > 0 else { continue }
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n > 0 { onEvent() }
+            }
+            close(fd)
+        }
+        thread.name = "orch-inotify"
+        thread.start()
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,79 @@
+public import Foundation
+public import Hummingbird
+import HummingbirdCore
+public import Logging
+import NIOCore
+public import OrchPolicy
+public import ServiceLifecycle
+import UnixSignals
+
+/// The gateway's shared parts: the policy store, the audit log and the metrics. Routes and
+/// middleware read them; nothing here changes after start but the store's policy.
+public final class Gateway: Sendable {
+    public let store: PolicyStore
+    public let audit: AuditLog
+    public let metrics: GatewayMetrics
+    public let logger: Logger
+
+    public init(store: PolicyStore, audit: AuditLog, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
+        self.store = store
+        self.audit = audit
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// The body limit in force: the running policy's, or the default before one is loaded.
+    var maxBodyBytes: Int { store.policy?.settings.limits.maxBodyBytes ?? Limits().maxBodyBytes }
+
+    public func router() -> Router<GatewayContext> {
+        let router = Router(context: GatewayContext.self)
+        router.add(middleware: RequestMiddleware(gateway: self))
+        router.add(middleware: OriginMiddleware(gateway: self))
+        addHealthRoutes(to: router)
+        let api = router.group("api/v1").add(middleware: AuthMiddleware(gateway: self))
+        addAPIRoutes(to: api)
+        return router
+    }
+
+    /// The HTTP application: bounded connections, header sizes and idle time, plus `services`
+    /// (the reload watcher) run beside the server.
+    public func application(
+        host: String, port: Int, services: [any Service] = [], maxConnections: Int = 1024,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(),
+            server: .http1(configuration: .init(
+                idleTimeout: .seconds(75),
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 100))),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "orch",
+                availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
+            services: services,
+            onServerRunning: onServerRunning,
+            logger: logger)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish and returns. Logs the
+    /// bound address once listening (port 0 picks a free one).
+    public func run(host: String, port: Int, services: [any Service]) async throws {
+        let logger = self.logger
+        let source = store.source
+        let app = application(host: host, port: port, services: services) { channel in
+            let address = channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
+            logger.info("orch is serving \(source) on http://\(address)")
+        }
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+
+    /// Writes an audit record of a request's outcome.
+    func audit(
+        _ context: GatewayContext, request: Request, caller: Caller?, decision: String, reason: String, status: Int,
+        started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil
+    ) {
+        audit.write(AuditRecord(
+            policy: caller?.policy.digest ?? store.policy?.digest, user: caller?.userName ?? user, key: caller?.keyName ?? key,
+            remote: context.remote, org: org, server: server, method: "\(request.method) \(request.uri.path)",
+            decision: decision, reason: reason, status: status, ms: (ContinuousClock.now - started).milliseconds))
+    }
+}

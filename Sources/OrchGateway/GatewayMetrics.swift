@@ -1,0 +1,65 @@
+import Metrics
+import Prometheus
+import Synchronization
+
+/// The gateway's Prometheus metrics, recorded through swift-metrics into a registry of its own
+/// (so that several gateways in one test process do not share counters).
+public final class GatewayMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+    private let policyInfo = Mutex<(digest: String, gauge: Prometheus.Gauge)?>(nil)
+
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2_500),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        self.factory = factory
+    }
+
+    /// One HTTP request: counted by route pattern and status, timed by route.
+    func request(route: String, method: String, status: Int, duration: Duration) {
+        Counter(label: "orch_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
+            .increment()
+        Metrics.Timer(label: "orch_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+            .recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// One reload attempt: `ok`, `error` (did not compile) or `unchanged`.
+    func reload(result: String) {
+        Counter(label: "orch_reloads_total", dimensions: [("result", result)], factory: factory).increment()
+    }
+
+    /// `orch_policy_info{digest="sha256:…"} 1` for the running policy only.
+    func policyLoaded(digest: String) {
+        policyInfo.withLock { current in
+            if current?.digest == digest { return }
+            if let old = current { registry.unregisterGauge(old.gauge) }
+            let gauge = registry.makeGauge(name: "orch_policy_info", labels: [("digest", digest)], help: "The running policy's digest.")
+            gauge.set(Int64(1))
+            current = (digest, gauge)
+        }
+    }
+
+    /// Authentication failures by reason (`missing`, `unknown`, `expired`, `disabled`).
+    func authFailure(_ reason: String) {
+        Counter(label: "orch_auth_failures_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    /// The Prometheus text exposition.
+    public func render() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+
+    var milliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+    }
+}

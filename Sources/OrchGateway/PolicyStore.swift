@@ -1,0 +1,96 @@
+public import Foundation
+public import OrchPolicy
+import Synchronization
+
+/// Holds the running policy. Readers take the current one in a single short lock (never waiting on
+/// a compile, which happens before `install`); a new policy replaces the old one whole.
+public final class PolicyStore: Sendable {
+    public struct ReloadStatus: Sendable {
+        public let at: Date
+        public let ok: Bool
+        public let diagnostics: [Diagnostic]
+    }
+
+    public struct Snapshot: Sendable {
+        public var policy: Policy?
+        public var loadedAt: Date?
+        public var lastReload: ReloadStatus?
+    }
+
+    /// The orch.json this store is loaded from.
+    public let source: String
+    private let state = Mutex(Snapshot())
+    private let listeners = Mutex<[@Sendable (PolicyChange) -> Void]>([])
+
+    public init(source: String) {
+        self.source = source
+    }
+
+    public var policy: Policy? { state.withLock { $0.policy } }
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    /// Records a compile. A result with a policy replaces the running one and listeners hear which
+    /// keys and grants went away; a failed one only becomes `lastReload`, the old policy stays.
+    @discardableResult
+    public func install(_ result: CompileResult, at time: Date = Date()) -> Bool {
+        let status = ReloadStatus(at: time, ok: result.ok, diagnostics: result.diagnostics)
+        guard let new = result.policy else {
+            state.withLock { $0.lastReload = status }
+            return false
+        }
+        let old = state.withLock { snapshot -> Policy? in
+            let old = snapshot.policy
+            snapshot.policy = new
+            snapshot.loadedAt = time
+            snapshot.lastReload = status
+            return old
+        }
+        let change = PolicyChange(old: old, new: new, at: time)
+        for listener in listeners.withLock({ $0 }) { listener(change) }
+        return true
+    }
+
+    /// Records a reload that could not even read the file.
+    public func recordFailure(_ diagnostic: Diagnostic, at time: Date = Date()) {
+        state.withLock { $0.lastReload = ReloadStatus(at: time, ok: false, diagnostics: [diagnostic]) }
+    }
+
+    /// Called after every successful swap, on the reloading task.
+    public func onChange(_ listener: @escaping @Sendable (PolicyChange) -> Void) {
+        listeners.withLock { $0.append(listener) }
+    }
+}
+
+/// One swap of policies, as listeners see it.
+public struct PolicyChange: Sendable {
+    public let old: Policy?
+    public let new: Policy
+    public let at: Date
+
+    /// Hashes of keys that authenticated under the old policy and no longer do: removed, expired,
+    /// or their user removed or disabled.
+    public var revokedKeys: [KeyHash] {
+        guard let old else { return [] }
+        return old.keys.compactMap { key in
+            let user = old.user(key.user)
+            let wasValid = !user.spec.disabled && !key.isExpired(at: at)
+            return wasValid && !survives(key: key.spec.hash, user: user.name) ? key.spec.hash : nil
+        }
+    }
+
+    /// Whether a live session opened with key `hash` by `user` on `org/server` keeps its
+    /// permission under the new policy.
+    public func survives(key hash: KeyHash, user: String, org: String, server: String) -> Bool {
+        guard survives(key: hash, user: user), let key = new.key(hash: hash),
+            let serverID = new.server(org: org, name: server)
+        else { return false }
+        return new.decide(user: new.key(key).user, server: serverID, tool: nil, key: key, at: at).allowed
+    }
+
+    private func survives(key hash: KeyHash, user: String) -> Bool {
+        guard let key = new.key(hash: hash) else { return false }
+        let k = new.key(key)
+        let u = new.user(k.user)
+        return u.name == user && !u.spec.disabled && !k.isExpired(at: at)
+    }
+}

@@ -1,0 +1,129 @@
+public import Foundation
+public import Logging
+public import OrchPolicy
+public import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// Reloads the policy when its file changes, as a service beside the HTTP server.
+///
+/// It watches the file's folder with inotify (so in-place writes, write-and-rename, `git checkout`
+/// and ConfigMap `..data` symlink swaps are all seen), polls as a fallback, and reloads on SIGHUP
+/// (which also reopens the audit log). Bursts are debounced. Each reload runs the same compile as
+/// `orch check`; a file that fails leaves the running policy in place.
+public final class ReloadWatcher: Service, Sendable {
+    public let path: String
+    let gateway: Gateway
+    let pollInterval: Duration
+    let debounce: Duration
+    let useInotify: Bool
+    let environment: @Sendable () -> [String: String]
+    /// The fingerprint of the file as last read, so that a change between two looks is never missed.
+    private let lastRead = Mutex<FileFingerprint?>(nil)
+
+    /// `useInotify: false` forces the polling fallback (for tests, and file systems where inotify
+    /// sees nothing, such as some network mounts).
+    public init(
+        path: String, gateway: Gateway, pollInterval: Duration = .seconds(2), debounce: Duration = .milliseconds(100),
+        useInotify: Bool = true,
+        environment: @escaping @Sendable () -> [String: String] = { ProcessInfo.processInfo.environment }
+    ) {
+        self.path = path
+        self.gateway = gateway
+        self.pollInterval = pollInterval
+        self.debounce = debounce
+        self.useInotify = useInotify
+        self.environment = environment
+    }
+
+    enum Trigger { case changed, signal }
+
+    public func run() async throws {
+        let (triggers, continuation) = AsyncStream.makeStream(of: Trigger.self, bufferingPolicy: .bufferingNewest(16))
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let watch = useInotify ? FolderWatch(folder: folder) : nil
+        if let watch {
+            watch.start { continuation.yield(.changed) }
+        } else {
+            gateway.logger.warning("inotify unavailable; polling \(path) every \(pollInterval)")
+        }
+        defer { watch?.stop() }
+        // Whatever changed between the first load and now is picked up at once.
+        continuation.yield(.changed)
+        // Ends quietly on graceful shutdown or cancellation: stopping is not a failure.
+        try? await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) { continuation.yield(.signal) }
+                }
+                group.addTask {
+                    // With inotify the poll is only a safety net, so it can be slow.
+                    let interval = watch == nil ? self.pollInterval : self.pollInterval * 5
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        continuation.yield(.changed)
+                    }
+                }
+                group.addTask { await self.consume(triggers) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func consume(_ triggers: AsyncStream<Trigger>) async {
+        var iterator = triggers.makeAsyncIterator()
+        while let trigger = await iterator.next() {
+            let forced = trigger == .signal
+            // Debounce: let a burst of events (an editor's write, rename and chmod) settle first;
+            // the rest of the burst then finds the fingerprint unchanged.
+            try? await Task.sleep(for: debounce)
+            if forced {
+                gateway.audit.reopen()
+                gateway.logger.info("SIGHUP: reloading \(path) and reopening the audit log")
+            }
+            if !forced && FileFingerprint(path: path) == lastRead.withLock({ $0 }) { continue }
+            reload(force: forced)
+        }
+    }
+
+    /// Reads and compiles the file now; installs it if it compiles and differs from the running one.
+    @discardableResult
+    public func reload(force: Bool = false) -> Bool {
+        // Taken before reading: a write that lands during the read shows up as a change next time.
+        let fingerprint = FileFingerprint(path: path)
+        lastRead.withLock { $0 = fingerprint }
+        let bytes: [UInt8]
+        do {
+            bytes = try PolicyFileError.read(path)
+        } catch {
+            gateway.logger.error("reload failed: cannot read \(error.path): \(error.reason); keeping the running policy")
+            gateway.store.recordFailure(Diagnostic(.error, path: "", message: "cannot read \(error.path): \(error.reason)"))
+            gateway.metrics.reload(result: "error")
+            return false
+        }
+        if !force, let running = gateway.store.policy, running.digest == Token.digest(of: bytes) {
+            gateway.metrics.reload(result: "unchanged")
+            return false
+        }
+        return Self.install(PolicyCompiler.compile(bytes, options: CompileOptions(environment: environment())), path: path, gateway: gateway)
+    }
+
+    /// Installs a compile result in the gateway's store, logging and counting it either way.
+    @discardableResult
+    public static func install(_ result: CompileResult, path: String, gateway: Gateway) -> Bool {
+        for d in result.diagnostics where d.severity == .warning {
+            gateway.logger.warning("\(d.rendered(file: path))")
+        }
+        guard gateway.store.install(result) else {
+            for d in result.errors { gateway.logger.error("\(d.rendered(file: path))") }
+            gateway.logger.error("\(path) does not compile (\(result.errors.count) errors); keeping the running policy")
+            gateway.metrics.reload(result: "error")
+            return false
+        }
+        gateway.metrics.reload(result: "ok")
+        gateway.metrics.policyLoaded(digest: result.digest)
+        gateway.logger.info("loaded \(path) \(result.digest)")
+        return true
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OrchGateway
+import OrchPolicy
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway.",
+        discussion: """
+            Serves the REST API and the MCP endpoints for the policy in FILE, reloading it when the \
+            file changes or on SIGHUP (which also reopens the audit log). SIGTERM or SIGINT let \
+            in-flight requests finish, then stop. A file that does not compile at start is reported \
+            and the gateway waits, not ready (/readyz answers 503), until it does.
+
+            Example: orch serve orch.json --listen 127.0.0.1:8080
+            """
+    )
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: ArgumentHelp("The orch.json to serve.", valueName: "FILE")) var file: String?
+    @Option(help: ArgumentHelp("HOST:PORT to listen on (default: gateway.listen of the file).", valueName: "ADDR")) var listen: String?
+
+    func validate() throws {
+        if let listen, GatewaySettings.hostPort(listen) == nil {
+            throw ValidationError("--listen \(listen) is not HOST:PORT")
+        }
+    }
+
+    func run() async throws {
+        let path = options.path(positional: file)
+        var logger = Logger(label: "orch")
+        logger.logLevel = ProcessInfo.processInfo.environment["ORCH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+
+        let initial: CompileResult?
+        do {
+            initial = try PolicyCompiler.compile(file: path)
+        } catch {
+            logger.error("cannot read \(error.path): \(error.reason); waiting for it")
+            initial = nil
+        }
+        let settings = initial?.policy?.settings ?? GatewaySettings()
+        let auditPath = settings.audit == "-" || settings.audit.hasPrefix("/")
+            ? settings.audit
+            : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(settings.audit).path
+        let audit: AuditLog
+        do {
+            audit = try AuditLog(destination: auditPath)
+        } catch {
+            Console.error("orch: cannot open audit log \(auditPath): \(error)")
+            throw ExitCode(2)
+        }
+        let gateway = Gateway(store: PolicyStore(source: path), audit: audit, logger: logger)
+        if let initial { ReloadWatcher.install(initial, path: path, gateway: gateway) }
+
+        let (host, port) = listen.flatMap(GatewaySettings.hostPort) ?? (settings.host, settings.port)
+        let watcher = ReloadWatcher(path: path, gateway: gateway)
+        try await gateway.run(host: host, port: port, services: [watcher])
+    }
+}

@@ -1,0 +1,135 @@
+"""End-to-end: the built `orch serve` on a loopback port, driven over HTTP."""
+import json
+import os
+import shutil
+import signal
+import tempfile
+import unittest
+
+from orchserver import OrchServer, sha256
+
+ADMIN = "orch_e2e_admin_token_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+MEMBER = "orch_e2e_member_token_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+NEWCOMER = "orch_e2e_newcomer_token_cccccccccccccccccccccccccccccccc"
+
+
+def policy(extra_users=None, audit="audit.jsonl"):
+    users = {
+        "ada": {"admin": True, "keys": [{"id": "k", "sha256": sha256(ADMIN)}]},
+        "max": {"keys": [{"id": "k", "sha256": sha256(MEMBER)}]},
+    }
+    users.update(extra_users or {})
+    return {
+        "version": 1,
+        "gateway": {"audit": audit, "publicURL": "https://orch.example.com"},
+        "roles": {"admin": {"allow": ["*"]}, "member": {"allow": ["notes:read_*"]}},
+        "orgs": {"acme": {
+            "members": {name: ("admin" if name == "ada" else "member") for name in users},
+            "servers": {"notes": {"command": "orch", "args": ["sample-server"]},
+                        "vault": {"url": "https://vault.example.com/mcp", "headers": {"Authorization": "Bearer ${env:VAULT_TOKEN:-vault-secret-value}"}}},
+        }},
+        "users": users,
+    }
+
+
+class GatewayEndToEnd(unittest.TestCase):
+    def setUp(self):
+        self.folder = tempfile.mkdtemp(prefix="orch-e2e-")
+        self.path = os.path.join(self.folder, "orch.json")
+        self.write(policy())
+        self.server = OrchServer(self.path)
+
+    def tearDown(self):
+        self.server.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def write(self, document):
+        temp = self.path + ".tmp"
+        with open(temp, "w") as f:
+            json.dump(document, f, indent=2)
+        os.replace(temp, self.path)
+
+    def audit_records(self, name="audit.jsonl"):
+        path = os.path.join(self.folder, name)
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def test_health_and_readiness_need_no_token(self):
+        status, _, body = self.server.request("/healthz")
+        self.assertEqual((status, body), (200, {"status": "ok"}))
+        status, _, body = self.server.request("/readyz")
+        self.assertEqual(status, 200)
+        self.assertEqual(body["status"], "ready")
+        self.assertTrue(body["policy"].startswith("sha256:"))
+
+    def test_authentication_and_the_rest_api(self):
+        status, headers, body = self.server.request("/api/v1/me")
+        self.assertEqual(status, 401)
+        self.assertEqual(headers["WWW-Authenticate"], 'Bearer realm="orch"')
+        self.assertEqual(body["error"]["code"], "unauthorized")
+
+        status, _, body = self.server.request("/api/v1/me", token=MEMBER)
+        self.assertEqual(status, 200)
+        self.assertEqual(body["user"], "max")
+        self.assertEqual(body["orgs"], [{"org": "acme", "roles": ["member"]}])
+
+        status, _, body = self.server.request("/api/v1/servers", token=MEMBER)
+        self.assertEqual([s["id"] for s in body["servers"]], ["acme/notes"])
+        self.assertEqual(body["servers"][0]["endpoints"]["streamableHttp"], "https://orch.example.com/orgs/acme/servers/notes/mcp")
+
+        status, _, text = self.server.request("/api/v1/servers", token=ADMIN)
+        self.assertNotIn("vault-secret-value", json.dumps(text))
+        self.assertNotIn("vault.example.com", json.dumps(text))
+
+        self.assertEqual(self.server.request("/api/v1/policy", token=MEMBER)[0], 403)
+        status, _, body = self.server.request("/api/v1/policy", token=ADMIN)
+        self.assertEqual(status, 200)
+        self.assertEqual(body["counts"]["users"], 2)
+
+        status, _, text = self.server.request("/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn("orch_policy_info{digest=", text)
+
+        records = self.audit_records()
+        self.assertTrue(any(r["reason"] == "missing bearer token" for r in records))
+        self.assertTrue(any(r["status"] == 403 and r["user"] == "max" for r in records))
+        for raw in open(os.path.join(self.folder, "audit.jsonl")):
+            self.assertNotIn(MEMBER, raw)
+            self.assertNotIn(sha256(MEMBER), raw)
+
+    def test_file_change_is_reloaded_and_a_broken_file_keeps_the_running_policy(self):
+        self.assertEqual(self.server.request("/api/v1/me", token=NEWCOMER)[0], 401)
+        self.write(policy({"nia": {"keys": [{"id": "k", "sha256": sha256(NEWCOMER)}]}}))
+        self.assertTrue(self.server.wait_until(lambda: self.server.request("/api/v1/me", token=NEWCOMER)[0] == 200))
+
+        with open(self.path, "w") as f:
+            f.write('{"version": 1, "users": {')
+        self.assertTrue(self.server.wait_until(
+            lambda: self.server.request("/api/v1/policy", token=ADMIN)[2]["lastReload"]["ok"] is False))
+        status, _, body = self.server.request("/api/v1/policy", token=ADMIN)
+        self.assertEqual(body["counts"]["users"], 3)
+        self.assertEqual(body["lastReload"]["diagnostics"][0]["line"], 1)
+        self.assertEqual(self.server.request("/api/v1/me", token=NEWCOMER)[0], 200)
+
+        self.write(policy())
+        self.assertTrue(self.server.wait_until(lambda: self.server.request("/api/v1/me", token=NEWCOMER)[0] == 401))
+
+    def test_sighup_reloads_and_reopens_the_audit_log(self):
+        self.server.request("/api/v1/me")
+        self.assertEqual(len(self.audit_records()), 1)
+        os.rename(os.path.join(self.folder, "audit.jsonl"), os.path.join(self.folder, "audit.jsonl.1"))
+        self.server.signal(signal.SIGHUP)
+        self.server.wait_for_log("SIGHUP")
+        self.server.request("/api/v1/me")
+        self.assertTrue(self.server.wait_until(lambda: len(self.audit_records()) == 1))
+        self.assertEqual(len(self.audit_records("audit.jsonl.1")), 1)
+
+    def test_sigterm_stops_cleanly(self):
+        self.server.signal(signal.SIGTERM)
+        self.assertEqual(self.server.process.wait(timeout=15), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
