@@ -7,4 +7,5 @@
 static inline void orch_json_decref(json_t *json) { json_decref(json); }
 static inline int orch_json_typeof(const json_t *json) { return (int)json_typeof(json); }
 static inline size_t orch_json_flags_indent(int n) { return JSON_INDENT(n); }
+static inline size_t orch_json_flags_real_precision(int n) { return JSON_REAL_PRECISION(n); }
 #endif

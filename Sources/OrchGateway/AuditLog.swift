@@ -77,7 +77,7 @@ public final class AuditLog: Sendable {
     }
 
     public func write(_ record: AuditRecord, at time: Date = Date()) {
-        let line = Array((record.json(at: time).compact + "\n").utf8)
+        let line = Array((record.json(at: time).compact(realDigits: 12) + "\n").utf8)
         fd.withLock { fd in
             line.withUnsafeBytes { buffer in
                 var offset = 0

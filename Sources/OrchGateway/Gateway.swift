@@ -14,12 +14,27 @@ public final class Gateway: Sendable {
     public let audit: AuditLog
     public let metrics: GatewayMetrics
     public let logger: Logger
+    let sessions = SessionTable()
 
     public init(store: PolicyStore, audit: AuditLog, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
         self.store = store
         self.audit = audit
         self.metrics = metrics
         self.logger = logger
+        // A reload that takes a key or a grant away ends the sessions that relied on it at once.
+        let sessions = self.sessions
+        store.onChange { change in sessions.apply(change) }
+    }
+
+    /// Live MCP sessions (for tests and metrics).
+    public var sessionCount: Int { sessions.all.count }
+
+    /// The pids of the live sessions' upstream processes (for tests).
+    public var upstreamPIDs: [Int32] { sessions.all.compactMap(\.upstream.pid) }
+
+    /// The service that ends idle sessions, and every session at shutdown; run it beside the server.
+    public func sessionSweeper(interval: Duration = .seconds(5)) -> some Service {
+        SessionSweeper(gateway: self, interval: interval)
     }
 
     /// The body limit in force: the running policy's, or the default before one is loaded.
@@ -30,6 +45,7 @@ public final class Gateway: Sendable {
         router.add(middleware: RequestMiddleware(gateway: self))
         router.add(middleware: OriginMiddleware(gateway: self))
         addHealthRoutes(to: router)
+        addMCPRoutes(to: router)
         let api = router.group("api/v1").add(middleware: AuthMiddleware(gateway: self))
         addAPIRoutes(to: api)
         return router
@@ -59,7 +75,7 @@ public final class Gateway: Sendable {
     public func run(host: String, port: Int, services: [any Service]) async throws {
         let logger = self.logger
         let source = store.source
-        let app = application(host: host, port: port, services: services) { channel in
+        let app = application(host: host, port: port, services: services + [sessionSweeper()]) { channel in
             let address = channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
             logger.info("orch is serving \(source) on http://\(address)")
         }
@@ -69,11 +85,13 @@ public final class Gateway: Sendable {
     /// Writes an audit record of a request's outcome.
     func audit(
         _ context: GatewayContext, request: Request, caller: Caller?, decision: String, reason: String, status: Int,
-        started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil
+        started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
+        session: String? = nil, mcpMethod: String? = nil, tool: String? = nil
     ) {
         audit.write(AuditRecord(
             policy: caller?.policy.digest ?? store.policy?.digest, user: caller?.userName ?? user, key: caller?.keyName ?? key,
-            remote: context.remote, org: org, server: server, method: "\(request.method) \(request.uri.path)",
+            remote: context.remote, org: org, server: server, session: session,
+            method: mcpMethod ?? "\(request.method) \(request.uri.path)", tool: tool,
             decision: decision, reason: reason, status: status, ms: (ContinuousClock.now - started).milliseconds))
     }
 }

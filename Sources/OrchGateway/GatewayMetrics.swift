@@ -48,6 +48,23 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "orch_auth_failures_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
+    /// One `tools/call`, by server and decision.
+    func toolCall(server: String, allowed: Bool) {
+        let org = server.split(separator: "/").first.map(String.init) ?? ""
+        Counter(label: "orch_tool_calls_total", dimensions: [("org", org), ("server", server), ("decision", allowed ? "allow" : "deny")], factory: factory).increment()
+    }
+
+    /// Live sessions of a server; each has one upstream process.
+    func sessionsChanged(server: String, count: Int) {
+        Gauge(label: "orch_sessions_active", dimensions: [("server", server)], factory: factory).record(count)
+        Gauge(label: "orch_upstream_processes", dimensions: [("server", server)], factory: factory).record(count)
+    }
+
+    /// An upstream that could not start or died under a session.
+    func upstreamFailure(server: String) {
+        Counter(label: "orch_upstream_failures_total", dimensions: [("server", server)], factory: factory).increment()
+    }
+
     /// The Prometheus text exposition.
     public func render() -> [UInt8] {
         registry.emitToBuffer()

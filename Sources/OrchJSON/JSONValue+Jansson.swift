@@ -92,6 +92,12 @@ extension JSONValue {
     /// The value as JSON text indented by two spaces, keys in order, without a trailing newline.
     public var pretty: String { serialized(flags: orch_json_flags_indent(2)) }
 
+    /// Compact JSON with reals written to `digits` significant digits (1-17). Fewer than 17 can
+    /// lose the last bit of a double, so it is for measurements (`0.004`, not `0.0040000000000000001`).
+    public func compact(realDigits digits: Int) -> String {
+        serialized(flags: Int(JSON_COMPACT) | Int(orch_json_flags_real_precision(Int32(max(1, min(17, digits))))))
+    }
+
     private func serialized(flags: Int) -> String {
         let root = makeJansson()
         defer { orch_json_decref(root) }

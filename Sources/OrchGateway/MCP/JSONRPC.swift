@@ -1,0 +1,51 @@
+import OrchJSON
+
+/// What a JSON-RPC message is, read once so routing needs no second parse.
+enum JSONRPCMessage {
+    case request(id: JSONValue, method: String, params: JSONObject)
+    case notification(method: String)
+    case response(id: JSONValue)
+
+    /// nil when the value is not a JSON-RPC 2.0 object of any of the three kinds.
+    init?(_ value: JSONValue) {
+        guard case .object(let object) = value, object["jsonrpc"] == "2.0" else { return nil }
+        if let method = object["method"]?.stringValue {
+            if let id = object["id"] {
+                guard Self.isValidID(id) else { return nil }
+                self = .request(id: id, method: method, params: object["params"]?.objectValue ?? [:])
+            } else {
+                self = .notification(method: method)
+            }
+        } else if let id = object["id"], object["result"] != nil || object["error"] != nil {
+            self = .response(id: id)
+        } else {
+            return nil
+        }
+    }
+
+    static func isValidID(_ id: JSONValue) -> Bool {
+        switch id {
+        case .string, .integer, .real: true
+        default: false
+        }
+    }
+}
+
+enum JSONRPC {
+    static let parseError: Int64 = -32700
+    static let invalidRequest: Int64 = -32600
+    static let methodNotFound: Int64 = -32601
+    static let invalidParams: Int64 = -32602
+    static let internalError: Int64 = -32603
+    static let requestTimeout: Int64 = -32001
+
+    static func error(id: JSONValue?, code: Int64, _ message: String) -> JSONValue {
+        ["jsonrpc": "2.0", "id": id ?? .null, "error": ["code": .integer(code), "message": .string(message)]]
+    }
+
+    /// The key under which a request id is remembered: its compact JSON (`1` and `"1"` differ).
+    static func key(_ id: JSONValue) -> String { id.compact }
+
+    /// Protocol versions the gateway speaks downstream (MCP-Protocol-Version header).
+    static let supportedVersions: Set<String> = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+import OrchPolicy
+import Synchronization
+
+/// One MCP server process for one session: newline-delimited JSON on its stdin and stdout, its
+/// stderr logged with the server's name. Started with the server's own env plus a minimal
+/// PATH/HOME, never the gateway's other variables.
+final class StdioUpstream: Upstream {
+    static let maxLineBytes = 16 << 20
+
+    let messages: AsyncStream<[UInt8]>
+    private let continuation: AsyncStream<[UInt8]>.Continuation
+    private let process: Process
+    private let stdin: FileHandle
+    private let writes = DispatchQueue(label: "orch.stdio.write")
+    private let stopped = Atomic<Bool>(false)
+    let label: String
+
+    init(command: String, args: [String], env: [NameValue], cwd: String?, label: String, logger: Logger) throws {
+        self.label = label
+        let gatewayEnvironment = ProcessInfo.processInfo.environment
+        var environment: [String: String] = [:]
+        for name in ["PATH", "HOME"] { environment[name] = gatewayEnvironment[name] }
+        for pair in env { environment[pair.name] = pair.value }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.resolve(command, path: environment["PATH"] ?? "/usr/bin:/bin"))
+        process.arguments = args
+        process.environment = environment
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        (messages, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .unbounded)
+        self.process = process
+        self.stdin = input.fileHandleForWriting
+        let continuation = self.continuation
+        process.terminationHandler = { _ in continuation.finish() }
+        try process.run()
+
+        let readStdout = Thread {
+            var reader = LineReader(handle: output.fileHandleForReading, maxLine: Self.maxLineBytes)
+            while let line = reader.next() {
+                if line.isEmpty { continue }
+                continuation.yield(line)
+            }
+            if reader.overflowed { logger.error("\(label): a message over \(Self.maxLineBytes) bytes; stopping the server") }
+            continuation.finish()
+        }
+        readStdout.start()
+        let readStderr = Thread {
+            var reader = LineReader(handle: errors.fileHandleForReading, maxLine: 64 * 1024)
+            while let line = reader.next() {
+                logger.info("\(String(decoding: line, as: UTF8.self))", metadata: ["server": "\(label)"])
+            }
+        }
+        readStderr.start()
+    }
+
+    /// The absolute path of `command`, searched in `path` when it has no slash.
+    static func resolve(_ command: String, path: String) throws -> String {
+        if command.contains("/") { return command }
+        for folder in path.split(separator: ":") {
+            let candidate = "\(folder)/\(command)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw GatewayError.upstreamUnavailable("command \(command) not found")
+    }
+
+    /// Writes one message as one line. Newlines can only be whitespace in JSON text (inside strings
+    /// they are escaped), so turning them into spaces keeps every other byte as the client sent it.
+    func send(_ message: [UInt8]) async {
+        let line = message.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 } + [0x0A]
+        let stdin = self.stdin
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            writes.async {
+                try? stdin.write(contentsOf: line)
+                done.resume()
+            }
+        }
+    }
+
+    var isRunning: Bool { process.isRunning }
+    var pid: Int32? { process.processIdentifier }
+
+    /// Stops the process: close stdin, then SIGTERM, then SIGKILL, a second apart.
+    func stop() async {
+        guard !stopped.exchange(true, ordering: .relaxed) else {
+            // Someone else is stopping it: wait for the same outcome.
+            for _ in 0..<70 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+            return
+        }
+        try? stdin.close()
+        for signal in [SIGTERM, SIGKILL] {
+            for _ in 0..<20 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+            if process.isRunning { kill(process.processIdentifier, signal) }
+        }
+        for _ in 0..<20 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+        continuation.finish()
+    }
+}
+
+/// Splits a pipe into lines without holding more than `maxLine` bytes of one.
+struct LineReader {
+    let handle: FileHandle
+    let maxLine: Int
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private(set) var overflowed = false
+    private var eof = false
+
+    init(handle: FileHandle, maxLine: Int) {
+        self.handle = handle
+        self.maxLine = maxLine
+    }
+
+    mutating func next() -> [UInt8]? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: 0x0A) {
+                let line = Array(buffer[start..<newline])
+                start = newline + 1
+                if start > 65536 { buffer.removeFirst(start); start = 0 }
+                return line
+            }
+            if buffer.count - start > maxLine {
+                overflowed = true
+                return nil
+            }
+            if eof {
+                guard start < buffer.count else { return nil }
+                let line = Array(buffer[start...])
+                start = buffer.count
+                return line
+            }
+            let chunk = handle.availableData
+            if chunk.isEmpty { eof = true } else { buffer.append(contentsOf: chunk) }
+        }
+    }
+}
