@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(
             name: "OrchGatewayTests",
             dependencies: [
-                "OrchGateway", "OrchPolicy", "OrchJSON",
+                "OrchGateway", "OrchPolicy", "OrchJSON", "orch",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

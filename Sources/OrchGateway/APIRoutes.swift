@@ -56,6 +56,7 @@ extension Gateway {
             let servers = self.reachableServers(caller).filter { policy.server($0).org == org }
             return Response.json(["servers": .array(servers.map { self.describe($0, policy) })])
         }
+        api.get("tools") { request, context in try await self.toolsResponse(request, context) }
         api.get("policy") { request, context in
             let caller = try context.requireCaller()
             guard caller.policy.user(caller.user).spec.admin else {

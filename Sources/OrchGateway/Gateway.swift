@@ -15,6 +15,7 @@ public final class Gateway: Sendable {
     public let metrics: GatewayMetrics
     public let logger: Logger
     let sessions = SessionTable()
+    let catalog = ToolCatalog()
 
     public init(store: PolicyStore, audit: AuditLog, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
         self.store = store
@@ -31,6 +32,11 @@ public final class Gateway: Sendable {
 
     /// The pids of the live sessions' upstream processes (for tests).
     public var upstreamPIDs: [Int32] { sessions.all.compactMap(\.upstream.pid) }
+
+    /// Runs the session sweeper until cancelled (tests; `run` adds it as a service).
+    public func sweepSessions(every interval: Duration) async throws {
+        try await SessionSweeper(gateway: self, interval: interval).run()
+    }
 
     /// The service that ends idle sessions, and every session at shutdown; run it beside the server.
     public func sessionSweeper(interval: Duration = .seconds(5)) -> some Service {

@@ -117,21 +117,8 @@ extension Gateway {
             audit(context, request: request, caller: caller, decision: "deny", reason: "key \(key.spec.id) has \(limit) sessions open", status: 429, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
             throw GatewayError.tooManySessions("key \(key.spec.id) already has \(limit) open sessions; end one (DELETE) or wait for it to idle out")
         }
-        let spec = policy.server(server.id).spec
         let label = "\(server.org)/\(server.name)"
-        let upstream: any Upstream
-        switch spec.transport {
-        case .stdio(let command, let args, let env, let cwd):
-            do {
-                upstream = try StdioUpstream(command: command, args: args, env: env, cwd: cwd, label: label, logger: logger)
-            } catch {
-                logger.error("cannot start \(label): \(error)")
-                metrics.upstreamFailure(server: label)
-                throw GatewayError.upstreamUnavailable("the server \(label) could not be started")
-            }
-        case .remote(let url, let kind, let headers):
-            upstream = RemoteUpstream(url: url, kind: kind, headers: headers, label: label, logger: logger)
-        }
+        let upstream = try makeUpstream(policy.server(server.id).spec, label: label)
         let policyDigest = policy.digest
         let remote = context.remote
         let session = MCPSession(
