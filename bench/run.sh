@@ -70,3 +70,6 @@ write_section "$section"
 
 # Section: the gateway under wrk, next to nginx.
 write_section "$(bench/gateway.sh)"
+
+# Section: MCP tool calls through orch, next to mcp-proxy.
+write_section "$(bench/mcp.sh)"
