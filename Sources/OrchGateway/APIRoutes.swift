@@ -57,6 +57,7 @@ extension Gateway {
             return Response.json(["servers": .array(servers.map { self.describe($0, policy) })])
         }
         api.get("tools") { request, context in try await self.toolsResponse(request, context) }
+        api.get("client-config") { request, context in try self.clientConfigResponse(request, context) }
         api.get("policy") { request, context in
             let caller = try context.requireCaller()
             guard caller.policy.user(caller.user).spec.admin else {
@@ -74,6 +75,52 @@ extension Gateway {
         return policy.user(caller.user).memberships.flatMap { policy.org($0.org).servers }.filter { server in
             policy.decide(user: caller.user, server: server, tool: nil, key: caller.key, at: now).allowed
         }
+    }
+
+    /// `GET /api/v1/client-config?client=C[&server=ORG/SERVER]…[&transport=T]`: the same document
+    /// `orch client-config` prints, for the caller's key (its scope applies) with the caller's own
+    /// token in it: the caller has just proved it holds it. Pretty-printed, ready to save as a file.
+    func clientConfigResponse(_ request: Request, _ context: GatewayContext) throws -> Response {
+        let caller = try context.requireCaller()
+        let policy = caller.policy
+        let query = request.uri.queryParameters
+        guard let clientName = query.get("client") else {
+            throw GatewayError.badRequest("give client=C; valid clients: \(MCPClient.validNames)")
+        }
+        guard let client = MCPClient(rawValue: clientName) else { throw GatewayError.badRequest(MCPClient.unknownMessage(clientName)) }
+        let transportName = query.get("transport") ?? ClientTransport.streamableHTTP.rawValue
+        guard let transport = ClientTransport(rawValue: transportName) else {
+            throw GatewayError.badRequest(ClientTransport.unknownMessage(transportName))
+        }
+        // Authentication passed, so the header holds the token.
+        guard let token = AuthMiddleware.bearerToken(request.headers[.authorization]) else {
+            throw GatewayError.unauthorized("missing bearer token")
+        }
+        let now = Date()
+        let reachable = policy.reachableServers(user: caller.user, key: caller.key, at: now)
+        var selected: [ServerID]? = nil
+        let wanted = query.getAll("server")
+        if !wanted.isEmpty {
+            switch policy.selectServers(wanted, reachable: reachable, user: caller.user, key: caller.key, at: now) {
+            case .success(let ids):
+                selected = ids
+            case .failure(.notAServer(let text)):
+                throw GatewayError.badRequest("server=\(text) is not ORG/SERVER")
+            case .failure(.unknown(let text)):
+                audit(context, request: request, caller: caller, decision: "deny", reason: "no server \(text)", status: 404, started: .now, server: text)
+                throw GatewayError.notFound("no server \(text)")
+            case .failure(.unreachable(let text, let reason)):
+                // A server the caller may not reach answers exactly like one that does not exist;
+                // the audit log keeps the real reason.
+                audit(context, request: request, caller: caller, decision: "deny", reason: reason, status: 404, started: .now, server: text)
+                throw GatewayError.notFound("no server \(text)")
+            }
+        }
+        let config = policy.clientConfig(
+            user: caller.user, client: client, transport: transport, token: .value(token), reachable: reachable, servers: selected)
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: config.document.pretty + "\n")))
     }
 
     /// A server as the API shows it: never its command, env, URL or headers.

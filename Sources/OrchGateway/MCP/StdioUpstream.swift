@@ -15,6 +15,8 @@ final class StdioUpstream: Upstream {
     private let stdin: FileHandle
     private let writes = DispatchQueue(label: "orch.stdio.write")
     private let stopped = Atomic<Bool>(false)
+    /// Lines waiting on the write queue.
+    private let queuedWrites = Mutex<Int>(0)
     let label: String
 
     init(command: String, args: [String], env: [NameValue], cwd: String?, label: String, logger: Logger) throws {
@@ -36,6 +38,10 @@ final class StdioUpstream: Upstream {
         (messages, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .unbounded)
         self.process = process
         self.stdin = input.fileHandleForWriting
+        let writeEnd = input.fileHandleForWriting.fileDescriptor
+        _ = fcntl(writeEnd, F_SETFL, fcntl(writeEnd, F_GETFL) | O_NONBLOCK)
+        // A server that exits must not kill the gateway with SIGPIPE on the next write.
+        signal(SIGPIPE, SIG_IGN)
         let continuation = self.continuation
         process.terminationHandler = { _ in continuation.finish() }
         try process.run()
@@ -71,12 +77,49 @@ final class StdioUpstream: Upstream {
 
     /// Writes one message as one line. Newlines can only be whitespace in JSON text (inside strings
     /// they are escaped), so turning them into spaces keeps every other byte as the client sent it.
+    ///
+    /// The pipe is non-blocking: a message that fits goes straight in from the calling task (no
+    /// thread hop on the request path); when the pipe is full, or earlier writes are still
+    /// queued, it waits its turn on the upstream's write queue.
     func send(_ message: [UInt8]) async {
         let line = message.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 } + [0x0A]
-        let stdin = self.stdin
+        let fd = stdin.fileDescriptor
+        // Under the lock: either the pipe takes the whole line now, or the rest joins the queue
+        // before anyone else may write, so lines never interleave.
+        let rest: [UInt8]? = queuedWrites.withLock { queued in
+            var offset = 0
+            if queued == 0 {
+                offset = line.withUnsafeBytes { buffer in
+                    var offset = 0
+                    while offset < buffer.count {
+                        let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                        if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { break }
+                    }
+                    return offset
+                }
+            }
+            if offset == line.count { return nil }
+            queued += 1
+            return Array(line[offset...])
+        }
+        guard let rest else { return }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             writes.async {
-                try? stdin.write(contentsOf: line)
+                rest.withUnsafeBytes { buffer in
+                    var offset = 0
+                    while offset < buffer.count {
+                        let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                        if n > 0 {
+                            offset += n
+                        } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
+                            var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                            _ = poll(&descriptor, 1, 1000)
+                        } else {
+                            break  // the process is gone; its session ends when its stdout closes
+                        }
+                    }
+                }
+                self.queuedWrites.withLock { $0 -= 1 }
                 done.resume()
             }
         }
