@@ -61,7 +61,7 @@ let package = Package(
         ),
         .executableTarget(name: "orch-bench", dependencies: ["OrchJSON", "OrchPolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchJSONTests", dependencies: ["OrchJSON"], swiftSettings: swiftSettings),
-        .testTarget(name: "OrchPolicyTests", dependencies: ["OrchPolicy", "OrchJSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "OrchPolicyTests", dependencies: ["OrchPolicy", "OrchJSON"], exclude: ["Fixtures", "ClientConfigFixtures"], swiftSettings: swiftSettings),
         .testTarget(
             name: "OrchGatewayTests",
             dependencies: [

@@ -59,6 +59,9 @@ extension JSONValue {
                 let length = json_object_iter_key_len(it)
                 keys.append(String(decoding: UnsafeRawBufferPointer(start: key, count: length), as: UTF8.self))
                 values.append(JSONValue(jansson: json_object_iter_value(it)!))
+                // Free each subtree once converted, so the Swift values reuse its memory instead
+                // of faulting in fresh pages (null is a static singleton: no allocation).
+                json_object_iter_set_new(value, it, json_null())
                 iterator = json_object_iter_next(value, it)
             }
             self = .object(JSONObject(uniqueKeys: keys, values: values))
@@ -68,6 +71,7 @@ extension JSONValue {
             items.reserveCapacity(count)
             for i in 0..<count {
                 items.append(JSONValue(jansson: json_array_get(value, i)!))
+                json_array_set_new(value, i, json_null())
             }
             self = .array(items)
         case JSON_STRING:

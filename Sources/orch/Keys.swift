@@ -15,9 +15,13 @@ struct Keys: ParsableCommand {
             discussion: """
                 Prints the token once on stdout (it is never stored) and the key object to add to \
                 users.USER.keys on stderr. With --write the key is added to FILE, which is compiled \
-                first so a bad result is never written.
+                first so a bad result is never written. With --client C, stdout carries that client's \
+                config (see `orch client-config`) with the new token in it instead of the bare token, \
+                listing the servers the user may reach within the key's scope.
 
-                Example: orch keys new --user bob --id laptop --expires 2027-06-30 --scope 'acme/notes:echo' --write
+                Examples:
+                  orch keys new --user bob --id laptop --expires 2027-06-30 --scope 'acme/notes:echo' --write
+                  orch keys new --user bob --id cursor --client cursor --write > ~/.cursor/mcp.json
                 """
         )
 
@@ -29,7 +33,10 @@ struct Keys: ParsableCommand {
         @Option(help: ArgumentHelp("Narrow the key to ORG/SERVER or ORG/SERVER:TOOL globs (repeatable).", valueName: "GLOB")) var scope: [String] = []
         @Option(help: "A note about the key.") var description: String?
         @Flag(help: "Add the key to FILE.") var write = false
-        @Flag(help: "Print {\"token\",\"key\"} on stdout.") var json = false
+        @Flag(help: "Print {\"token\",\"key\"} on stdout (and \"config\" with --client).") var json = false
+        @Option(help: ArgumentHelp("Print this client's config with the new token instead of the bare token: \(MCPClient.validNames).", valueName: "CLIENT"))
+        var client: String?
+        @Option(help: ArgumentHelp("With --client: streamable-http (default) or sse.", valueName: "TRANSPORT")) var transport: String?
 
         func validate() throws {
             if let expires, Timestamp.parse(expires) == nil {
@@ -38,6 +45,11 @@ struct Keys: ParsableCommand {
             if let id, !Name.isValid(id) { throw ValidationError("--id \(id): \(Name.ruleDescription)") }
             for s in scope {
                 if case .failure(let error) = ScopeGlob.parse(s) { throw ValidationError("--scope \(s): \(error.message)") }
+            }
+            if let client, MCPClient(rawValue: client) == nil { throw ValidationError(MCPClient.unknownMessage(client)) }
+            if let transport {
+                if client == nil { throw ValidationError("--transport goes with --client") }
+                if ClientTransport(rawValue: transport) == nil { throw ValidationError(ClientTransport.unknownMessage(transport)) }
             }
         }
 
@@ -61,17 +73,32 @@ struct Keys: ParsableCommand {
             if let description { key["description"] = .string(description) }
 
             if write { try Self.add(key: key, user: user, to: loaded) }
+            let config = client.map { clientConfig(MCPClient(rawValue: $0)!, token: token, user: userID, policy: loaded.policy) }
             if json {
-                JSONValue.object(["token": .string(token), "key": .object(key)]).printLine()
+                var answer: JSONObject = ["token": .string(token), "key": .object(key)]
+                if let config { answer["config"] = config.document }
+                JSONValue.object(answer).printLine()
+            } else if let config {
+                Console.out(config.document.pretty)
             } else {
                 Console.out(token)
             }
+            let shown = config == nil || json ? "the token above" : "the token in the config above"
             if write {
-                Console.error("added key \(keyID) to users.\(user).keys in \(loaded.path); the token above is shown only now")
+                Console.error("added key \(keyID) to users.\(user).keys in \(loaded.path); \(shown) is shown only now")
             } else if !json {
-                Console.error("add this key to users.\(user).keys in \(loaded.path) (the token above is shown only now):")
+                Console.error("add this key to users.\(user).keys in \(loaded.path) (\(shown) is shown only now):")
                 Console.error(JSONValue.object(key).pretty)
             }
+            if let config { for line in ClientConfigCommand.guidance(config) { Console.error(line) } }
+        }
+
+        /// The client config for the new key: the user's servers within its `--scope`.
+        private func clientConfig(_ client: MCPClient, token: String, user: UserID, policy: Policy) -> ClientConfig {
+            let scope = scope.isEmpty ? nil : scope.compactMap { try? ScopeGlob.parse($0).get() }
+            let reachable = policy.reachableServers(user: user, scope: scope, at: Date())
+            let transport = transport.flatMap(ClientTransport.init(rawValue:)) ?? .streamableHTTP
+            return policy.clientConfig(user: user, client: client, transport: transport, token: .value(token), reachable: reachable)
         }
 
         static func defaultID(taken: Set<String>) -> String {

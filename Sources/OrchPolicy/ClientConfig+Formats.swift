@@ -1,0 +1,76 @@
+import OrchJSON
+
+/// The six clients' document shapes, exactly as DESIGN.md section 6 gives them. Each entry is built
+/// from the entry's name and gateway URL and the token text: nothing else goes in.
+enum ClientConfigFormat {
+    static func document(_ config: ClientConfig) -> JSONValue {
+        switch config.client {
+        case .vscode: return vscode(config)
+        case .cline, .claudeCode, .cursor, .windsurf, .claudeDesktop:
+            var servers = JSONObject()
+            for entry in config.entries { servers[entry.name] = self.entry(entry, config) }
+            return ["mcpServers": .object(servers)]
+        }
+    }
+
+    /// `Bearer TOKEN`, `Bearer ${env:VAR}` / `Bearer ${VAR}`, or `Bearer <ORCH_TOKEN>`.
+    static func authorization(_ config: ClientConfig) -> String {
+        switch config.token {
+        case .value(let token): "Bearer \(token)"
+        case .environment(let variable): "Bearer \(config.client.environmentReference(variable) ?? ClientToken.placeholderText)"
+        case .placeholder: "Bearer \(ClientToken.placeholderText)"
+        }
+    }
+
+    private static func entry(_ entry: ClientConfig.Entry, _ config: ClientConfig) -> JSONValue {
+        let headers: JSONValue = ["Authorization": .string(authorization(config))]
+        let sse = config.transport == .sse
+        switch config.client {
+        case .cline:
+            return [
+                "type": sse ? "sse" : "streamableHttp", "url": .string(entry.url), "headers": headers,
+                "disabled": false, "timeout": 60, "autoApprove": [],
+            ]
+        case .claudeCode:
+            return ["type": sse ? "sse" : "http", "url": .string(entry.url), "headers": headers]
+        case .cursor:
+            // Cursor has no type field: it tells Streamable HTTP from SSE by talking to the URL.
+            return ["url": .string(entry.url), "headers": headers]
+        case .windsurf:
+            return ["serverUrl": .string(entry.url), "headers": headers]
+        case .claudeDesktop:
+            // Claude Desktop starts only stdio servers, so the mcp-remote bridge carries the header.
+            // The header text sits in env (mcp-remote expands ${AUTH_HEADER} in its arguments)
+            // because some launchers split arguments at the space in "Bearer TOKEN".
+            var args: [JSONValue] = ["-y", "mcp-remote", .string(entry.url), "--header", "Authorization:${AUTH_HEADER}"]
+            // mcp-remote tries Streamable HTTP first by default; the legacy endpoint only speaks SSE.
+            if sse { args += ["--transport", "sse-only"] }
+            return ["command": "npx", "args": .array(args), "env": ["AUTH_HEADER": .string(authorization(config))]]
+        case .vscode:
+            return nil  // built by `vscode(_:)`
+        }
+    }
+
+    static let vscodeInput = "orch-token"
+
+    /// VS Code asks for the token once (the `orch-token` input) and keeps it in its secret store,
+    /// so `.vscode/mcp.json` can be committed. A token orch already has (API caller, minted key)
+    /// becomes the prompt's `default`, so the document still works on first paste; an environment
+    /// variable is named in the prompt's description.
+    private static func vscode(_ config: ClientConfig) -> JSONValue {
+        var description = "orch token for \(config.user)"
+        if case .environment(let variable) = config.token { description += " (the value of $\(variable))" }
+        var input: JSONObject = [
+            "type": "promptString", "id": .string(vscodeInput), "description": .string(description), "password": true,
+        ]
+        if case .value(let token) = config.token { input["default"] = .string(token) }
+        var servers = JSONObject()
+        for entry in config.entries {
+            servers[entry.name] = [
+                "type": config.transport == .sse ? "sse" : "http", "url": .string(entry.url),
+                "headers": ["Authorization": .string("Bearer ${input:\(vscodeInput)}")],
+            ]
+        }
+        return ["inputs": [.object(input)], "servers": .object(servers)]
+    }
+}

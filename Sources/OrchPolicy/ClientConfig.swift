@@ -1,0 +1,123 @@
+public import Foundation
+public import OrchJSON
+
+/// A ready-to-paste MCP client configuration for one user (DESIGN.md section 6): one entry per
+/// server the user may reach, each pointing at the gateway's endpoint for that server with
+/// `Authorization: Bearer TOKEN`. It is built from names and the public URL only, so no upstream
+/// command, argument, env value, header or URL can reach it.
+public struct ClientConfig: Sendable {
+    /// One server in the document.
+    public struct Entry: Sendable, Hashable {
+        /// The key in the client's server map: `SERVER`, or `ORG-SERVER` when the user reaches
+        /// servers of that name in more than one org.
+        public let name: String
+        public let org: String
+        public let server: String
+        /// `publicURL` + `/orgs/ORG/servers/SERVER/mcp` (or `/sse`).
+        public let url: String
+    }
+
+    public let client: MCPClient
+    public let transport: ClientTransport
+    public let token: ClientToken
+    /// The user the document is for (VS Code's token prompt names them).
+    public let user: String
+    public let entries: [Entry]
+
+    /// The document in the client's own format; `document.pretty` is what the CLI prints.
+    public var document: JSONValue { ClientConfigFormat.document(self) }
+}
+
+/// Why a `--server` / `server=` selection cannot be used.
+public enum ServerSelectionError: Error, Sendable, Hashable {
+    /// The text is not `ORG/SERVER`.
+    case notAServer(String)
+    /// No such server in the file.
+    case unknown(String)
+    /// The server exists but the user (or key) may not connect to it; `reason` says why, as
+    /// `Policy.describe` words it.
+    case unreachable(String, reason: String)
+}
+
+extension Policy {
+    /// The servers `user` may connect to at `time`, in file order: the server-level decision of
+    /// DESIGN.md "Decisions", with `key` (its scope and expiry) when one is given, narrowed further
+    /// by `scope` when given (the scope of a key being minted, not yet in the file).
+    public func reachableServers(user: UserID, key: KeyID? = nil, scope: [ScopeGlob]? = nil, at time: Date) -> [ServerID] {
+        servers.map(\.id).filter { id in
+            guard decide(user: user, server: id, tool: nil, key: key, at: time).allowed else { return false }
+            guard let scope else { return true }
+            let org = orgs[servers[id.index].org.index].name
+            return scope.contains { $0.matches(org: org, server: servers[id.index].name) }
+        }
+    }
+
+    /// The servers named by `selection` (`ORG/SERVER` each), in file order without repeats; each
+    /// must be in `reachable`. Decisions for the error are taken with `key` at `time`.
+    public func selectServers(
+        _ selection: [String], reachable: [ServerID], user: UserID, key: KeyID? = nil, at time: Date
+    ) -> Result<[ServerID], ServerSelectionError> {
+        var chosen = Set<ServerID>()
+        for text in selection {
+            guard case .success(let target) = Target.parse(text), target.tool == nil else { return .failure(.notAServer(text)) }
+            guard let id = server(org: target.org, name: target.server) else { return .failure(.unknown(text)) }
+            guard reachable.contains(id) else {
+                let decision = decide(user: user, server: id, tool: nil, key: key, at: time)
+                // Allowed by roles and key, so it is the extra scope that leaves it out.
+                let reason = decision.allowed ? "outside the key's scope" : describe(decision.reason)
+                return .failure(.unreachable(text, reason: reason))
+            }
+            chosen.insert(id)
+        }
+        return .success(reachable.filter(chosen.contains))
+    }
+
+    /// The client config for `user` listing `servers` (default: all of `reachable`). Entry names
+    /// are chosen among all of `reachable`, so a server keeps its name whichever subset is asked for.
+    public func clientConfig(
+        user: UserID, client: MCPClient, transport: ClientTransport = .streamableHTTP, token: ClientToken,
+        reachable: [ServerID], servers selected: [ServerID]? = nil
+    ) -> ClientConfig {
+        let names = ClientConfig.entryNames(reachable.map { (org: orgs[servers[$0.index].org.index].name, server: servers[$0.index].name) })
+        let wanted = Set(selected ?? reachable)
+        var entries: [ClientConfig.Entry] = []
+        for (id, name) in zip(reachable, names) where wanted.contains(id) {
+            let org = orgs[servers[id.index].org.index].name
+            let server = servers[id.index].name
+            let urls = Endpoints.urls(publicURL: settings.publicURL, org: org, server: server)
+            let url = transport == .sse ? urls.sse : urls.streamableHTTP
+            entries.append(ClientConfig.Entry(name: name, org: org, server: server, url: url))
+        }
+        return ClientConfig(client: client, transport: transport, token: token, user: users[user.index].name, entries: entries)
+    }
+}
+
+extension ClientConfig {
+    /// Entry names for servers in order: `SERVER` when no other server in the list has that name,
+    /// else `ORG-SERVER`. Should two names still collide (org `a` server `b-c` beside org `a-b`
+    /// server `c`, or a server literally named like another's `ORG-SERVER`), later ones get `-2`,
+    /// `-3`…, so every entry keeps a distinct, stable name.
+    static func entryNames(_ servers: [(org: String, server: String)]) -> [String] {
+        var count: [String: Int] = [:]
+        for s in servers { count[s.server, default: 0] += 1 }
+        var names = servers.map { count[$0.server] == 1 ? $0.server : "\($0.org)-\($0.server)" }
+        // A short name that equals another server's full name yields to the full form too.
+        var uses: [String: Int] = [:]
+        for name in names { uses[name, default: 0] += 1 }
+        for i in names.indices where uses[names[i]]! > 1 && names[i] == servers[i].server {
+            names[i] = "\(servers[i].org)-\(servers[i].server)"
+        }
+        var taken = Set<String>()
+        for i in names.indices {
+            var candidate = names[i]
+            var n = 2
+            while taken.contains(candidate) {
+                candidate = "\(names[i])-\(n)"
+                n += 1
+            }
+            names[i] = candidate
+            taken.insert(candidate)
+        }
+        return names
+    }
+}

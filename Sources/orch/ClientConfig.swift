@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import OrchJSON
+import OrchPolicy
+
+struct ClientConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client-config",
+        abstract: "Print a user's MCP client configuration for the servers they may reach.",
+        discussion: """
+            Clients: \(MCPClient.validNames). The document goes to stdout as pretty JSON, one \
+            entry per server the user may reach (named SERVER, or ORG-SERVER when the user reaches \
+            servers of that name in several orgs), pointing at the gateway's publicURL with \
+            `Authorization: Bearer TOKEN`. No upstream command, argument, env, header or URL is ever \
+            written. Where each client keeps its file: README.md, "Client configs".
+
+            The token: --token-stdin reads it from standard input and writes it in; --token-env VAR \
+            writes the client's reference to environment variable VAR instead (VS Code always asks \
+            for the token in a prompt); with neither, the document carries the placeholder \
+            \(ClientToken.placeholderText) and stderr says how to fill it. A token on stdin that is \
+            one of the user's keys narrows the servers to that key's scope, as --key does.
+
+            Examples:
+              orch client-config --user bob --client claude-code --token-env ORCH_TOKEN > .mcp.json
+              printf %s "$TOKEN" | orch client-config --user bob --client cline --token-stdin
+              orch client-config --user bob --client cursor --server acme/notes --transport sse
+            """
+    )
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: ArgumentHelp("The orch.json.", valueName: "FILE")) var file: String?
+    @Option(help: "The user the config is for.") var user: String
+    @Option(help: ArgumentHelp("The client: \(MCPClient.validNames).", valueName: "CLIENT")) var client: String
+    @Option(name: .customLong("server"), help: ArgumentHelp("Only this server, ORG/SERVER (repeatable).", valueName: "ORG/SERVER"))
+    var servers: [String] = []
+    @Option(help: ArgumentHelp("The gateway endpoint: streamable-http (/mcp) or sse (/sse).", valueName: "TRANSPORT"))
+    var transport: String = ClientTransport.streamableHTTP.rawValue
+    @Option(help: ArgumentHelp("List only what this key of the user may reach (its scope and expiry apply).", valueName: "ID"))
+    var key: String?
+    @Option(help: ArgumentHelp("Write a reference to environment variable VAR instead of the token.", valueName: "VAR"))
+    var tokenEnv: String?
+    @Flag(help: "Read the token from standard input and write it into the config.") var tokenStdin = false
+
+    func validate() throws {
+        if MCPClient(rawValue: client) == nil { throw ValidationError(MCPClient.unknownMessage(client)) }
+        if ClientTransport(rawValue: transport) == nil { throw ValidationError(ClientTransport.unknownMessage(transport)) }
+        if tokenEnv != nil && tokenStdin { throw ValidationError("give --token-env or --token-stdin, not both") }
+        if let tokenEnv, !ClientToken.isValidVariable(tokenEnv) {
+            throw ValidationError("--token-env \(tokenEnv) is not an environment variable name (letters, digits and '_', not starting with a digit)")
+        }
+        for s in servers {
+            guard case .success(let target) = Target.parse(s), target.tool == nil else {
+                throw ValidationError("--server \(s) is not ORG/SERVER")
+            }
+        }
+    }
+
+    func run() throws {
+        let loaded = try options.load(positional: file)
+        let policy = loaded.policy
+        guard let userID = policy.user(named: user) else { throw Self.fail("no user \(user) in \(loaded.path)") }
+        var keyID: KeyID? = nil
+        if let key {
+            guard let id = policy.key(user: userID, id: key) else { throw Self.fail("user \(user) has no key \"\(key)\" in \(loaded.path)") }
+            keyID = id
+        }
+        var token = ClientToken.placeholder
+        if let tokenEnv { token = .environment(tokenEnv) }
+        if tokenStdin {
+            let (text, owned) = try readToken(policy: policy, user: userID, path: loaded.path)
+            token = .value(text)
+            if let owned {
+                if let keyID, keyID != owned {
+                    throw Self.fail("the token on stdin is key \"\(policy.key(owned).spec.id)\", not --key \(key ?? "")")
+                }
+                keyID = owned
+            }
+        }
+        let now = Date()
+        if policy.user(userID).spec.disabled { throw Self.fail("user \(user) is disabled: no client could use a config for them") }
+        if let keyID, policy.key(keyID).isExpired(at: now) {
+            let k = policy.key(keyID)
+            throw Self.fail("key \(k.spec.id) of \(user) expired at \(k.spec.expires.map(Timestamp.format) ?? "?"): no client could use it")
+        }
+
+        let reachable = policy.reachableServers(user: userID, key: keyID, at: now)
+        var selected: [ServerID]? = nil
+        if !servers.isEmpty {
+            switch policy.selectServers(servers, reachable: reachable, user: userID, key: keyID, at: now) {
+            case .success(let ids): selected = ids
+            case .failure(.notAServer(let text)): throw Self.fail("--server \(text) is not ORG/SERVER")
+            case .failure(.unknown(let text)): throw Self.fail("no server \(text) in \(loaded.path)")
+            case .failure(.unreachable(let text, let reason)): throw Self.fail("\(user) may not use \(text): \(reason)")
+            }
+        }
+        let config = policy.clientConfig(
+            user: userID, client: MCPClient(rawValue: client)!, transport: ClientTransport(rawValue: transport)!,
+            token: token, reachable: reachable, servers: selected)
+        Console.out(config.document.pretty)
+        for line in Self.guidance(config) { Console.error(line) }
+    }
+
+    /// The token on stdin, and the key of `user` it is, if it is one. A key of another user is an
+    /// error; a token the file does not know yet is only a warning, since it may be about to be added.
+    private func readToken(policy: Policy, user: UserID, path: String) throws -> (String, KeyID?) {
+        let input = FileHandle.standardInput.readDataToEndOfFile()
+        let text = String(decoding: input, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw Self.fail("no token on stdin") }
+        guard ClientToken.isValidToken(text) else { throw Self.fail("the token on stdin has spaces or control characters") }
+        guard let key = policy.key(forToken: text) else {
+            Console.error("orch: warning: the token on stdin is no key in \(path); the gateway refuses it until its hash (orch keys hash) is added to users.\(self.user).keys")
+            return (text, nil)
+        }
+        guard policy.key(key).user == user else { throw Self.fail("the token on stdin is a key of another user, not \(self.user)") }
+        return (text, key)
+    }
+
+    static func fail(_ message: String) -> ExitCode {
+        Console.error("orch: \(message)")
+        return ExitCode(2)
+    }
+
+    /// What the person still has to do with the document, for stderr.
+    static func guidance(_ config: ClientConfig) -> [String] {
+        var lines: [String] = []
+        if config.entries.isEmpty {
+            lines.append("orch: \(config.user) may reach no server; the config lists none")
+        }
+        let client = config.client
+        switch (config.token, client) {
+        case (.placeholder, .vscode):
+            lines.append("orch: VS Code asks for \(config.user)'s orch token (input \"orch-token\") the first time it starts one of these servers, and keeps it in its secret storage")
+        case (.placeholder, _):
+            lines.append("orch: replace \(ClientToken.placeholderText) with \(config.user)'s orch token, or run again with --token-stdin (the token on standard input) or --token-env VAR (\(client.displayName) reads it from $VAR)")
+            lines.append("orch: no token yet? `orch keys new --user \(config.user) --client \(client.rawValue)` mints a key and prints this config with it")
+        case (.environment(let variable), .vscode):
+            lines.append("orch: VS Code does not take the token from $\(variable) here: it asks for it (input \"orch-token\") the first time it starts one of these servers, and keeps it in its secret storage")
+        case (.environment(let variable), .claudeDesktop):
+            lines.append("orch: set \(variable) in the environment Claude Desktop starts from; AUTH_HEADER reads \"Bearer ${\(variable)}\", and where Claude Desktop passes env values unexpanded, write the token there instead")
+        case (.environment(let variable), _):
+            lines.append("orch: \(client.displayName) reads the token from $\(variable) (\(client.environmentReference(variable) ?? "")): set \(variable) in the environment it starts from")
+        case (.value, _):
+            break
+        }
+        return lines
+    }
+}
