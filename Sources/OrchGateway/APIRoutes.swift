@@ -117,7 +117,8 @@ extension Gateway {
             }
         }
         let config = policy.clientConfig(
-            user: caller.user, client: client, transport: transport, token: .value(token), reachable: reachable, servers: selected)
+            user: caller.user, client: client, transport: transport, token: .value(token), reachable: reachable, servers: selected,
+            publicURL: publicURL(for: policy))
         return Response(
             status: .ok, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: config.document.pretty + "\n")))
@@ -127,7 +128,7 @@ extension Gateway {
     func describe(_ id: ServerID, _ policy: Policy) -> JSONValue {
         let server = policy.server(id)
         let org = policy.org(server.org).name
-        let urls = Endpoints.urls(publicURL: policy.settings.publicURL, org: org, server: server.name)
+        let urls = Endpoints.urls(publicURL: publicURL(for: policy), org: org, server: server.name)
         return [
             "id": .string("\(org)/\(server.name)"), "org": .string(org), "name": .string(server.name),
             "description": .optional(server.spec.description), "transport": .string(server.spec.transportName),

@@ -5,6 +5,7 @@ public import Logging
 import NIOCore
 public import OrchPolicy
 public import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// The gateway's shared parts: the policy store, the audit log and the metrics. Routes and
@@ -16,6 +17,8 @@ public final class Gateway: Sendable {
     public let logger: Logger
     let sessions = SessionTable()
     let catalog = ToolCatalog()
+    /// `http://HOST:PORT` the server is bound to, once it is.
+    private let boundURL = Mutex<String?>(nil)
 
     public init(store: PolicyStore, audit: AuditLog, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
         self.store = store
@@ -25,6 +28,12 @@ public final class Gateway: Sendable {
         // A reload that takes a key or a grant away ends the sessions that relied on it at once.
         let sessions = self.sessions
         store.onChange { change in sessions.apply(change) }
+    }
+
+    /// The base URL for endpoint lists and client configs: the file's `publicURL` when it sets one,
+    /// else the address actually listened on.
+    func publicURL(for policy: Policy) -> String {
+        policy.settings.publicURLIsExplicit ? policy.settings.publicURL : boundURL.withLock { $0 } ?? policy.settings.publicURL
     }
 
     /// Live MCP sessions (for tests and metrics).
@@ -83,6 +92,7 @@ public final class Gateway: Sendable {
         let source = store.source
         let app = application(host: host, port: port, services: services + [sessionSweeper()]) { channel in
             let address = channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
+            self.boundURL.withLock { $0 = "http://\(address)" }
             logger.info("orch is serving \(source) on http://\(address)")
         }
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])

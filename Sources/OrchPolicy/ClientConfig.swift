@@ -76,7 +76,7 @@ extension Policy {
     /// are chosen among all of `reachable`, so a server keeps its name whichever subset is asked for.
     public func clientConfig(
         user: UserID, client: MCPClient, transport: ClientTransport = .streamableHTTP, token: ClientToken,
-        reachable: [ServerID], servers selected: [ServerID]? = nil
+        reachable: [ServerID], servers selected: [ServerID]? = nil, publicURL: String? = nil
     ) -> ClientConfig {
         let names = ClientConfig.entryNames(reachable.map { (org: orgs[servers[$0.index].org.index].name, server: servers[$0.index].name) })
         let wanted = Set(selected ?? reachable)
@@ -84,7 +84,7 @@ extension Policy {
         for (id, name) in zip(reachable, names) where wanted.contains(id) {
             let org = orgs[servers[id.index].org.index].name
             let server = servers[id.index].name
-            let urls = Endpoints.urls(publicURL: settings.publicURL, org: org, server: server)
+            let urls = Endpoints.urls(publicURL: publicURL ?? settings.publicURL, org: org, server: server)
             let url = transport == .sse ? urls.sse : urls.streamableHTTP
             entries.append(ClientConfig.Entry(name: name, org: org, server: server, url: url))
         }

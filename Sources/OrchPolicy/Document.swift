@@ -31,6 +31,9 @@ public struct GatewaySettings: Sendable, Hashable {
     public var port = 8080
     /// Base URL for client configs and endpoint lists, without a trailing slash.
     public var publicURL = "http://127.0.0.1:8080"
+    /// False when `publicURL` was derived from `listen`: the gateway then uses the address it
+    /// actually listens on (`orch serve --listen` may differ from the file).
+    public var publicURLIsExplicit = false
     public var allowedOrigins: [String] = []
     /// `-` for standard output, else a path relative to orch.json's folder.
     public var audit = "-"

@@ -88,6 +88,7 @@ struct DocumentDecoder {
         if let url = r.string("publicURL", &log) {
             if Self.isHTTPURL(url, allowPath: true) {
                 settings.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+                settings.publicURLIsExplicit = true
             } else {
                 log.error(r.at("publicURL"), "\"\(url)\" is not an http:// or https:// URL without query or fragment")
             }
