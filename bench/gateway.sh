@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 out=bench/out
 orch=.build/release/orch
 duration=${BENCH_SECONDS:-10}
-token=$(sed -n 2p "$out/tokens.txt")   # user u000-000's first key: an admin of org000
+token=$(sed -n 1p "$out/tokens.txt")   # user u000-000, key k0: an admin of org000
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -31,6 +31,7 @@ error_log $work/nginx-error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
+  map_hash_bucket_size 128;
   map \$http_authorization \$authorized { "Bearer $token" 1; default 0; }
   server {
     listen 127.0.0.1:18081;
