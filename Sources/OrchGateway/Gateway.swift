@@ -85,17 +85,24 @@ public final class Gateway: Sendable {
             logger: logger)
     }
 
-    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish and returns. Logs the
-    /// bound address once listening (port 0 picks a free one).
+    /// Serves until SIGTERM or SIGINT, then shuts down in order: `services` (the reload watcher),
+    /// then the sessions (their streams end and their processes stop, so no SSE stream holds the
+    /// server open), then the server, which lets in-flight requests finish. Logs the bound address
+    /// once listening (port 0 picks a free one).
     public func run(host: String, port: Int, services: [any Service]) async throws {
         let logger = self.logger
         let source = store.source
-        let app = application(host: host, port: port, services: services + [sessionSweeper()]) { channel in
+        let app = application(host: host, port: port) { channel in
             let address = channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
             self.boundURL.withLock { $0 = "http://\(address)" }
             logger.info("orch is serving \(source) on http://\(address)")
         }
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        // A service group shuts its services down last-listed first.
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: app), .init(service: sessionSweeper())] + services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
     }
 
     /// Writes an audit record of a request's outcome.

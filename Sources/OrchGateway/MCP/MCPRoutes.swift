@@ -194,11 +194,14 @@ extension Gateway {
         await session.forward(request: bytes, id: id, method: method, target: target, timeout: callTimeout(caller, server), transform: transform, onReply: onReply)
     }
 
+    static func discoverRefusal(_ id: JSONValue) -> JSONValue {
+        JSONRPC.error(id: id, code: JSONRPC.methodNotFound, "Method not found: server/discover (use initialize)")
+    }
+
     // MARK: Streamable HTTP
 
     func streamablePOST(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let caller = try context.requireCaller()
-        try checkProtocolVersion(request)
         let parsed: (bytes: [UInt8], value: JSONValue, message: JSONRPCMessage)
         switch try await readMessage(request) {
         case .success(let p): parsed = p
@@ -206,9 +209,11 @@ extension Gateway {
         }
         let sessionID = request.headers[.mcpSessionID]
         if case .request(let id, "server/discover", _) = parsed.message, sessionID == nil {
-            // Protocol 2026-07-28 clients probe first; "method not found" makes them fall back to initialize.
-            return Response.json(JSONRPC.error(id: id, code: JSONRPC.methodNotFound, "Method not found: server/discover (use initialize)"))
+            // Protocol 2026-07-28 clients probe first, with their newer MCP-Protocol-Version;
+            // "method not found" (before any version check) makes them fall back to initialize.
+            return Response.json(Self.discoverRefusal(id))
         }
+        try checkProtocolVersion(request)
         let server = try resolve(request, context, hasOrg: hasOrg, method: parsed.message.method ?? "message")
         let wantsSSE = (request.headers[.accept] ?? "").contains("text/event-stream")
 
@@ -218,6 +223,13 @@ extension Gateway {
             await session.forward(request: parsed.bytes, id: id, method: "initialize", target: .request(continuation, interim: false), timeout: callTimeout(caller, server))
             var reply: [UInt8] = []
             for await message in stream { reply = message }
+            if session.isEnded || !session.upstream.isRunning {
+                // The upstream could not be reached or exited at once: no session to hand out.
+                session.end(reason: "upstream unavailable at initialize")
+                audit(context, request: request, caller: caller, decision: "deny", reason: "upstream \(server.org)/\(server.name) unavailable", status: 502,
+                      started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
+                throw GatewayError.upstreamUnavailable("the server \(server.org)/\(server.name) is unavailable")
+            }
             audit(context, request: request, caller: caller, decision: "allow", reason: caller.policy.describe(server.decision.reason), status: 200,
                   started: .now, org: server.org, server: server.name, session: session.id, mcpMethod: "initialize")
             var response = wantsSSE && !(request.headers[.accept] ?? "").contains("application/json") ? sseResponse(events: [reply]) : jsonResponse(reply)
@@ -249,7 +261,7 @@ extension Gateway {
             throw GatewayError(.notAcceptable, code: "bad_request", "the GET stream needs Accept: text/event-stream")
         }
         let (stream, generation) = session.attachStream()
-        return sseResponse(stream: stream, keepAlive: true) { session.streamClosed(generation: generation) }
+        return sseResponse(stream: stream, keepAlive: true, channel: context.channel) { session.streamClosed(generation: generation) }
     }
 
     func streamableDELETE(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
@@ -270,7 +282,7 @@ extension Gateway {
               started: .now, org: server.org, server: server.name, session: session.id, mcpMethod: "GET sse")
         let (stream, generation) = session.attachStream()
         let endpoint = "\(server.base)/messages?sessionId=\(session.id)"
-        return sseResponse(stream: stream, keepAlive: true, first: "event: endpoint\ndata: \(endpoint)\n\n") {
+        return sseResponse(stream: stream, keepAlive: true, first: "event: endpoint\ndata: \(endpoint)\n\n", channel: context.channel) {
             session.streamClosed(generation: generation)
         }
     }
@@ -287,6 +299,8 @@ extension Gateway {
         switch parsed.message {
         case .notification, .response:
             await session.forward(notification: parsed.bytes)
+        case .request(let id, "server/discover", _):
+            session.answer(Self.discoverRefusal(id), to: .sessionStream)
         case .request(let id, let method, let params):
             await dispatch(request, context, caller, server, session, bytes: parsed.bytes, id: id, method: method, params: params, target: .sessionStream)
         }
@@ -312,9 +326,12 @@ extension Gateway {
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody(byteBuffer: buffer))
     }
 
-    /// An SSE response carrying `stream` (with `:` comments every 15 s when `keepAlive`), calling
+    /// An SSE response carrying `stream` (with `:` comments every 5 s when `keepAlive`), calling
     /// `closed` once it ends or the client goes away.
-    func sseResponse(stream: AsyncStream<[UInt8]>, keepAlive: Bool = false, first: String? = nil, closed: @escaping @Sendable () -> Void = {}) -> Response {
+    func sseResponse(
+        stream: AsyncStream<[UInt8]>, keepAlive: Bool = false, first: String? = nil, channel: (any Channel)? = nil,
+        closed: @escaping @Sendable () -> Void = {}
+    ) -> Response {
         enum Event: Sendable { case message([UInt8]), ping, end }
         let body = ResponseBody { writer in
             let (events, continuation) = AsyncStream.makeStream(of: Event.self)
@@ -324,13 +341,21 @@ extension Gateway {
             }
             let ping = Task {
                 while keepAlive && !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(15))
+                    try? await Task.sleep(for: .seconds(5))
                     continuation.yield(.ping)
                 }
+            }
+            // A client that hangs up only half-closes the connection (HTTP/1 allows it), which the
+            // server cannot see; the next keep-alive comment draws a reset, the connection closes,
+            // and the stream ends here. So a gone client is noticed within about 5 s.
+            let hangUp = Task {
+                try? await channel?.closeFuture.get()
+                if channel != nil { continuation.yield(.end) }
             }
             defer {
                 forward.cancel()
                 ping.cancel()
+                hangUp.cancel()
                 continuation.finish()
                 closed()
             }
