@@ -2,7 +2,6 @@
 SWIFT ?= swift
 ORCH := .build/debug/orch
 SYSTEM_PACKAGES := libjansson-dev libssl-dev pkg-config
-VENV := .venv
 
 .PHONY: deps build run test bench clean
 
@@ -36,10 +35,10 @@ run: build
 test: deps
 	$(SWIFT) build
 	$(SWIFT) test
-	ORCH_BIN=$(CURDIR)/$(ORCH) python3 -m unittest discover -s tests/e2e -v
+	ORCH_BIN=$(CURDIR)/$(ORCH) tests/e2e/run.sh
 
 bench: deps
 	bench/run.sh
 
 clean:
-	rm -rf .build $(VENV)
+	rm -rf .build .venv-mcp1 .venv-mcp2 .venv-bench

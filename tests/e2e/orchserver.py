@@ -30,9 +30,15 @@ class OrchServer:
         self.process = subprocess.Popen(
             [ORCH, "serve", config_path, "--listen", "127.0.0.1:0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, text=True)
-        for stream in (self.process.stdout, self.process.stderr):
-            threading.Thread(target=self._drain, args=(stream,), daemon=True).start()
-        line = self.wait_for_log(r"orch is serving .* on http://([0-9.]+):(\d+)")
+        self._drains = [threading.Thread(target=self._drain, args=(stream,), daemon=True)
+                        for stream in (self.process.stdout, self.process.stderr)]
+        for thread in self._drains:
+            thread.start()
+        try:
+            line = self.wait_for_log(r"orch is serving .* on http://([0-9.]+):(\d+)")
+        except BaseException:
+            self.stop()  # never leave a half-started gateway behind
+            raise
         match = re.search(r"on http://([0-9.]+):(\d+)", line)
         self.base = "http://%s:%s" % (match.group(1), match.group(2))
 
@@ -86,6 +92,29 @@ class OrchServer:
     def signal(self, sig):
         self.process.send_signal(sig)
 
+    def wait_for_exit(self, timeout):
+        """(exit status, seconds waited), or (None, timeout) if still running after `timeout`."""
+        started = time.time()
+        try:
+            return self.process.wait(timeout=timeout), time.time() - started
+        except subprocess.TimeoutExpired:
+            return None, timeout
+
+    def child_pids(self):
+        """The pids of the gateway's direct children (its stdio upstream processes)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                pids.append(int(entry))
+        return pids
+
     def stop(self):
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -94,3 +123,7 @@ class OrchServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        for thread, stream in zip(self._drains, (self.process.stdout, self.process.stderr)):
+            thread.join(timeout=5)
+            if not thread.is_alive() and not stream.closed:
+                stream.close()

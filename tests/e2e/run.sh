@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# End-to-end tests of the built `orch`: the stdlib HTTP tests with the system python3, then the
+# official MCP Python SDK tests, 1.x (mcp<2) and 2.x (mcp>=2), each in its own venv.
+#
+#   tests/e2e/run.sh                      # uses .build/debug/orch
+#   ORCH_BIN=/path/to/orch tests/e2e/run.sh
+#
+# The venvs are .venv-mcp1 and .venv-mcp2 at the repository root (override with MCP1_VENV /
+# MCP2_VENV); missing ones are created with `python3 -m venv` and pip. The remote-upstream tests
+# run their FastMCP server with the 1.x venv's python. Exits non-zero if any suite fails.
+set -u
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+export ORCH_BIN="${ORCH_BIN:-$ROOT/.build/debug/orch}"
+MCP1_VENV="${MCP1_VENV:-$ROOT/.venv-mcp1}"
+MCP2_VENV="${MCP2_VENV:-$ROOT/.venv-mcp2}"
+
+if [ ! -x "$ORCH_BIN" ]; then
+    echo "run.sh: no orch binary at $ORCH_BIN (build it with 'swift build', or set ORCH_BIN)" >&2
+    exit 2
+fi
+
+# ensure_venv DIR CHECK PIP-ARGS...: create DIR and install PIP-ARGS unless DIR's python can CHECK.
+ensure_venv() {
+    local venv="$1" check="$2"
+    shift 2
+    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$check" 2>/dev/null; then
+        return 0
+    fi
+    echo "== creating $venv ($*)"
+    "$PYTHON" -m venv "$venv" &&
+        "$venv/bin/python" -m pip install --quiet --upgrade pip &&
+        "$venv/bin/python" -m pip install --quiet "$@" &&
+        "$venv/bin/python" -c "$check"
+}
+
+failed=()
+
+run_suite() {
+    local name="$1"
+    shift
+    echo
+    echo "== $name: $*"
+    if (cd "$HERE" && "$@"); then
+        echo "== $name: passed"
+    else
+        echo "== $name: FAILED"
+        failed+=("$name")
+    fi
+}
+
+run_suite "gateway (stdlib)" "$PYTHON" test_gateway.py
+
+if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn, httpx" 'mcp<2' uvicorn; then
+    export ORCH_FASTMCP_PYTHON="$MCP1_VENV/bin/python"
+    run_suite "MCP SDK 1.x" "$MCP1_VENV/bin/python" test_mcp_sdk1.py
+    run_suite "client configs (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_client_configs_sdk1.py
+else
+    echo "== MCP SDK 1.x: FAILED (could not set up $MCP1_VENV)"
+    failed+=("MCP SDK 1.x (venv)")
+fi
+
+if ensure_venv "$MCP2_VENV" "from mcp import Client; import uvicorn, httpx2" 'mcp>=2' uvicorn; then
+    run_suite "MCP SDK 2.x" "$MCP2_VENV/bin/python" test_mcp_sdk2.py
+else
+    echo "== MCP SDK 2.x: FAILED (could not set up $MCP2_VENV)"
+    failed+=("MCP SDK 2.x (venv)")
+fi
+
+echo
+if [ "${#failed[@]}" -gt 0 ]; then
+    printf '== failed: %s\n' "${failed[@]}"
+    exit 1
+fi
+echo "== all e2e suites passed"
