@@ -26,6 +26,8 @@ final class MCPSession: Sendable {
         let transform: (@Sendable (JSONValue) -> JSONValue)?
         /// Told the reply just before it is delivered (the audit of a tool call).
         let onReply: (@Sendable ([UInt8]) -> Void)?
+        /// Fires the timeout; cancelled when the reply comes first.
+        var timer: Task<Void, Never>? = nil
     }
 
     struct State: Sendable {
@@ -76,6 +78,7 @@ final class MCPSession: Sendable {
         guard let value = try? JSONValue.parse(bytes) else { return }
         if case .response(let id)? = JSONRPCMessage(value) {
             guard let pending = state.withLock({ $0.pending.removeValue(forKey: JSONRPC.key(id)) }) else { return }
+            pending.timer?.cancel()
             let reply = pending.transform.map { Array($0(value).compact.utf8) } ?? bytes
             pending.onReply?(reply)
             deliver(reply, to: pending.target, final: true)
@@ -124,10 +127,17 @@ final class MCPSession: Sendable {
             return
         }
         await upstream.send(bytes)
-        Task { [weak self] in
+        let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)
+            if Task.isCancelled { return }
             await self?.timeOut(key: key, id: id, after: timeout)
         }
+        let stillPending = state.withLock { state -> Bool in
+            guard state.pending[key] != nil else { return false }
+            state.pending[key]?.timer = timer
+            return true
+        }
+        if !stillPending { timer.cancel() }
     }
 
     private func timeOut(key: String, id: JSONValue, after timeout: Duration) async {
@@ -204,6 +214,7 @@ final class MCPSession: Sendable {
         }
         guard let snapshot else { return }
         for (key, pending) in snapshot.pending {
+            pending.timer?.cancel()
             let id = (try? JSONValue.parse(key)) ?? .null
             deliver(Array(JSONRPC.error(id: id, code: JSONRPC.internalError, "the session ended: \(reason)").compact.utf8), to: pending.target, final: true)
         }
