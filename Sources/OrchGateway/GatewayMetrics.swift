@@ -21,11 +21,28 @@ public final class GatewayMetrics: Sendable {
 
     /// One HTTP request: counted by route pattern and status, timed by route.
     func request(route: String, method: String, status: Int, duration: Duration) {
-        Counter(label: "orch_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
-            .increment()
-        Metrics.Timer(label: "orch_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
-            .recordNanoseconds(duration.nanoseconds)
+        // The handles are kept per route, method and status: resolving labels in the registry on
+        // every request costs more than the request's own policy work.
+        let key = RequestKey(route: route, method: method, status: status)
+        let (counter, timer) = requestHandles.withLock { handles in
+            if let known = handles[key] { return known }
+            let made = (
+                Metrics.Counter(label: "orch_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory),
+                Metrics.Timer(label: "orch_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+            )
+            handles[key] = made
+            return made
+        }
+        counter.increment()
+        timer.recordNanoseconds(duration.nanoseconds)
     }
+
+    private struct RequestKey: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+    private let requestHandles = Mutex<[RequestKey: (Metrics.Counter, Metrics.Timer)]>([:])
 
     /// One reload attempt: `ok`, `error` (did not compile) or `unchanged`.
     func reload(result: String) {
