@@ -40,8 +40,18 @@ struct AuthMiddleware: RouterMiddleware {
 
     /// The token of an `Authorization: Bearer …` header (scheme case-insensitive), or nil.
     static func bearerToken(_ header: String?) -> String? {
-        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
-        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
+        // Byte comparisons: this runs on every request, and Foundation's case folding and
+        // character sets cost more than the SHA-256 that follows.
+        guard let header else { return nil }
+        let bytes = header.utf8
+        let scheme = "bearer ".utf8
+        guard bytes.count > scheme.count,
+            zip(bytes, scheme).allSatisfy({ (byte, expected) in ((0x41...0x5A).contains(byte) ? byte | 0x20 : byte) == expected })
+        else { return nil }
+        let rest = bytes.dropFirst(scheme.count)
+        guard let start = rest.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
+            let end = rest.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
+        else { return nil }
+        return String(Substring(header.utf8[start...end]))
     }
 }

@@ -5,6 +5,7 @@ remote test, a FastMCP server over Streamable HTTP), the built `orch serve` on a
 readers for the gateway's audit log.
 """
 import json
+import secrets
 import os
 import queue
 import re
@@ -30,10 +31,10 @@ WAIT = 30  # seconds: every wait in these tests is bounded by this
 PROMPT = 10
 
 # Tokens (never stored: orch.json holds their sha256 only).
-CALLER = "orch_e2e_sdk_caller_token_dddddddddddddddddddddddddddddddddd"      # eve: notes:echo, notes:add
-ADMIN = "orch_e2e_sdk_admin_token_eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"      # ada: everything in acme
-OUTSIDER = "orch_e2e_sdk_outsider_token_ffffffffffffffffffffffffffffffff"    # oli: only in globex
-WRONG = "orch_e2e_sdk_wrong_token_0000000000000000000000000000000000000"     # no such key
+CALLER = "orch_" + secrets.token_urlsafe(32)      # eve: notes:echo, notes:add
+ADMIN = "orch_" + secrets.token_urlsafe(32)      # ada: everything in acme
+OUTSIDER = "orch_" + secrets.token_urlsafe(32)    # oli: only in globex
+WRONG = "orch_" + secrets.token_urlsafe(32)     # no such key
 
 ALL_SAMPLE_TOOLS = ["add", "delete_note", "echo", "now", "write_note"]
 

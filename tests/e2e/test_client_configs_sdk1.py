@@ -11,6 +11,7 @@ with exactly the document's `url` and `headers` through the SDK's Streamable HTT
 for `transport=sse`, its SSE client), listing tools.
 """
 import datetime
+import secrets
 import json
 import os
 import shutil
@@ -29,8 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from orchserver import ORCH, OrchServer, sha256  # noqa: E402
 
 WAIT = 30  # seconds: every wait is bounded by this
-TOKEN = "orch_e2e_client_config_token_kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
-OTHER = "orch_e2e_client_config_other_llllllllllllllllllllllllllllllll"
+TOKEN = "orch_" + secrets.token_urlsafe(32)
+OTHER = "orch_" + secrets.token_urlsafe(32)
 UPSTREAM_SECRET = "upstream-secret-never-in-a-client-config"
 SAMPLE_TOOLS = {"add", "delete_note", "echo", "now", "write_note"}
 

@@ -1,5 +1,6 @@
 """End-to-end: the built `orch serve` on a loopback port, driven over HTTP."""
 import json
+import secrets
 import os
 import shutil
 import signal
@@ -8,9 +9,9 @@ import unittest
 
 from orchserver import OrchServer, sha256
 
-ADMIN = "orch_e2e_admin_token_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-MEMBER = "orch_e2e_member_token_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-NEWCOMER = "orch_e2e_newcomer_token_cccccccccccccccccccccccccccccccc"
+ADMIN = "orch_" + secrets.token_urlsafe(32)
+MEMBER = "orch_" + secrets.token_urlsafe(32)
+NEWCOMER = "orch_" + secrets.token_urlsafe(32)
 
 
 def policy(extra_users=None, audit="audit.jsonl"):
