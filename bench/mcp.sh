@@ -11,7 +11,7 @@ venv=.venv-bench
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-token=orch_bench_mcp_token_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+token="orch_$(head -c 32 /dev/urandom | base64 | tr "+/" "-_" | tr -d "=\n")"  # made per run
 cat > "$work/orch.json" <<JSON
 { "version": 1, "gateway": { "listen": "127.0.0.1:18083", "audit": "audit.jsonl" },
   "roles": { "user": { "allow": ["echo"] } },
