@@ -7,13 +7,11 @@ readers for the gateway's audit log.
 import json
 import secrets
 import os
-import queue
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -21,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from orchserver import ORCH, ROOT, OrchServer, sha256  # noqa: E402
+from orchserver import ORCH, ROOT, OrchServer, ProcessOutput, sha256  # noqa: E402
 
 ORG = "acme"
 AUDIT = "gateway.audit"
@@ -111,13 +109,8 @@ class GatewayFixture:
             return f.read()
 
     def log_text(self):
-        # Collect whatever orch has printed so far without blocking.
-        while True:
-            try:
-                self.server.log.append(self.server.lines.get_nowait())
-            except queue.Empty:
-                break
-        return "\n".join(self.server.log)
+        # Whatever orch has printed so far, without waiting.
+        return "\n".join(self.server.output.collect())
 
     def close(self):
         try:
@@ -171,36 +164,18 @@ class RemoteUpstream:
 
     def __init__(self, key, record_path):
         self.record_path = record_path
-        self.lines = queue.Queue()
-        self.log = []
         env = dict(os.environ, UPSTREAM_EXPECTED_KEY=key, UPSTREAM_RECORD=record_path)
         self.process = subprocess.Popen(
             [venv_with_fastmcp(), os.path.join(HERE, "remote_upstream.py")],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        self._drainer = threading.Thread(target=self._drain, daemon=True)
-        self._drainer.start()
-        line = self._wait_for(r"remote upstream listening on 127\.0\.0\.1:(\d+)")
+        self.output = ProcessOutput(self.process, (self.process.stdout,))
+        try:
+            line = self.output.wait_for(r"remote upstream listening on 127\.0\.0\.1:(\d+)", WAIT)
+        except AssertionError:
+            self.stop()
+            raise
         self.port = int(re.search(r":(\d+)", line).group(1))
         self.url = "http://127.0.0.1:%d/mcp" % self.port
-
-    def _drain(self):
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def _wait_for(self, pattern):
-        deadline = time.time() + WAIT
-        while time.time() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    break
-                continue
-            self.log.append(line)
-            if re.search(pattern, line):
-                return line
-        self.stop()
-        raise AssertionError("remote upstream did not start; output:\n" + "\n".join(self.log))
 
     def records(self):
         if not os.path.exists(self.record_path):
@@ -216,9 +191,7 @@ class RemoteUpstream:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._drainer.join(timeout=5)
-        if not self._drainer.is_alive() and not self.process.stdout.closed:
-            self.process.stdout.close()
+        self.output.close()
 
 
 # --- what the SDK's HTTP client saw ------------------------------------------------------------

@@ -19,34 +19,33 @@ def sha256(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class OrchServer:
-    """`orch serve FILE --listen 127.0.0.1:0`, its stderr collected line by line."""
+class ProcessOutput:
+    """Collects a subprocess's output streams line by line (on threads, so its pipes never fill)
+    and waits for a line matching a pattern."""
 
-    def __init__(self, config_path, env=None):
-        self.config_path = config_path
+    def __init__(self, process, streams):
+        self.process = process
+        self.streams = streams
         self.lines = queue.Queue()
         self.log = []
-        full_env = dict(os.environ, ORCH_BIN=ORCH, **(env or {}))
-        self.process = subprocess.Popen(
-            [ORCH, "serve", config_path, "--listen", "127.0.0.1:0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, text=True)
-        self._drains = [threading.Thread(target=self._drain, args=(stream,), daemon=True)
-                        for stream in (self.process.stdout, self.process.stderr)]
-        for thread in self._drains:
+        self._threads = [threading.Thread(target=self._drain, args=(stream,), daemon=True) for stream in streams]
+        for thread in self._threads:
             thread.start()
-        try:
-            line = self.wait_for_log(r"orch is serving .* on http://([0-9.]+):(\d+)")
-        except BaseException:
-            self.stop()  # never leave a half-started gateway behind
-            raise
-        match = re.search(r"on http://([0-9.]+):(\d+)", line)
-        self.base = "http://%s:%s" % (match.group(1), match.group(2))
 
     def _drain(self, stream):
         for line in stream:
             self.lines.put(line.rstrip("\n"))
 
-    def wait_for_log(self, pattern, timeout=15):
+    def collect(self):
+        """Moves whatever has arrived into `log`, without waiting; returns `log`."""
+        while True:
+            try:
+                self.log.append(self.lines.get_nowait())
+            except queue.Empty:
+                return self.log
+
+    def wait_for(self, pattern, timeout=15):
+        """The first line, old or new, matching `pattern`; AssertionError after `timeout`."""
         deadline = time.time() + timeout
         for line in self.log:
             if re.search(pattern, line):
@@ -61,7 +60,40 @@ class OrchServer:
             self.log.append(line)
             if re.search(pattern, line):
                 return line
-        raise AssertionError("no log line matching %r; log so far:\n%s" % (pattern, "\n".join(self.log)))
+        raise AssertionError("no output line matching %r; output so far:\n%s" % (pattern, "\n".join(self.log)))
+
+    def close(self):
+        """After the process ended: join the readers and close the pipes."""
+        for thread, stream in zip(self._threads, self.streams):
+            thread.join(timeout=5)
+            if not thread.is_alive() and not stream.closed:
+                stream.close()
+
+
+class OrchServer:
+    """`orch serve FILE --listen 127.0.0.1:0`, its stderr collected line by line."""
+
+    def __init__(self, config_path, env=None):
+        self.config_path = config_path
+        full_env = dict(os.environ, ORCH_BIN=ORCH, **(env or {}))
+        self.process = subprocess.Popen(
+            [ORCH, "serve", config_path, "--listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, text=True)
+        self.output = ProcessOutput(self.process, (self.process.stdout, self.process.stderr))
+        try:
+            line = self.wait_for_log(r"orch is serving .* on http://([0-9.]+):(\d+)")
+        except BaseException:
+            self.stop()  # never leave a half-started gateway behind
+            raise
+        match = re.search(r"on http://([0-9.]+):(\d+)", line)
+        self.base = "http://%s:%s" % (match.group(1), match.group(2))
+
+    @property
+    def log(self):
+        return self.output.log
+
+    def wait_for_log(self, pattern, timeout=15):
+        return self.output.wait_for(pattern, timeout)
 
     def request(self, path, token=None, method="GET", headers=None, body=None):
         """(status, headers, parsed JSON or text)."""
@@ -123,7 +155,4 @@ class OrchServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for thread, stream in zip(self._drains, (self.process.stdout, self.process.stderr)):
-            thread.join(timeout=5)
-            if not thread.is_alive() and not stream.closed:
-                stream.close()
+        self.output.close()

@@ -200,7 +200,6 @@ final class MCPSession: Sendable {
         state.withLock { $0.pending.isEmpty && $0.stream == nil && now - $0.lastActivity > limit }
     }
 
-    func touch() { state.withLock { $0.lastActivity = .now } }
 
     /// Ends the session once: answers what is pending, closes the streams, stops the process.
     func end(reason: String) {
