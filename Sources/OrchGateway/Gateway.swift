@@ -17,6 +17,7 @@ public final class Gateway: Sendable {
     public let logger: Logger
     let sessions = SessionTable()
     let catalog = ToolCatalog()
+    let upstreams: UpstreamFactory
     /// `http://HOST:PORT` the server is bound to, once it is.
     private let boundURL = Mutex<String?>(nil)
 
@@ -25,6 +26,7 @@ public final class Gateway: Sendable {
         self.audit = audit
         self.metrics = metrics
         self.logger = logger
+        self.upstreams = UpstreamFactory(logger: logger, metrics: metrics)
         // A reload that takes a key or a grant away ends the sessions that relied on it at once.
         let sessions = self.sessions
         store.onChange { change in sessions.apply(change) }
@@ -40,16 +42,26 @@ public final class Gateway: Sendable {
     public var sessionCount: Int { sessions.all.count }
 
     /// The pids of the live sessions' upstream processes (for tests).
-    public var upstreamPIDs: [Int32] { sessions.all.compactMap(\.upstream.pid) }
+    public var upstreamPIDs: [Int32] { sessions.all.compactMap { $0.upstream?.pid } }
 
-    /// Runs the session sweeper until cancelled (tests; `run` adds it as a service).
-    public func sweepSessions(every interval: Duration) async throws {
-        try await SessionSweeper(gateway: self, interval: interval).run()
+    /// Upstream processes running now, for sessions and catalog fetches (for tests).
+    public var upstreamProcessCount: Int { sessions.processCount }
+
+    /// The service that answers requests past their deadline, sends keep-alives, ends idle
+    /// sessions, and ends every session at shutdown; run it beside the server.
+    public func sessionTicker(keepAliveInterval: Duration = .seconds(5)) -> some Service {
+        SessionTicker(gateway: self, keepAliveInterval: keepAliveInterval)
     }
 
-    /// The service that ends idle sessions, and every session at shutdown; run it beside the server.
-    public func sessionSweeper(interval: Duration = .seconds(5)) -> some Service {
-        SessionSweeper(gateway: self, interval: interval)
+    /// Bookkeeping when a session ends: the table, metrics and the audit log.
+    func sessionEnded(_ session: MCPSession, reason: UpstreamError, policy: String, remote: String) {
+        sessions.remove(session)
+        metrics.sessionsChanged(server: session.serverPath, count: sessions.count(server: session.serverPath), processes: sessions.processCount)
+        metrics.sessionEnded(server: session.serverPath, reason: reason)
+        if reason.kind != .stopped { metrics.upstreamFailure(server: session.serverPath, reason: reason) }
+        audit.write(AuditRecord(
+            policy: policy, user: session.user, key: session.keyID, remote: remote, org: session.org,
+            server: session.server, session: session.id, method: "session end", decision: "end", reason: reason.message, status: 0, ms: 0))
     }
 
     /// The body limit in force: the running policy's, or the default before one is loaded.
@@ -60,7 +72,7 @@ public final class Gateway: Sendable {
         router.add(middleware: RequestMiddleware(gateway: self))
         router.add(middleware: OriginMiddleware(gateway: self))
         addHealthRoutes(to: router)
-        addMCPRoutes(to: router)
+        MCPRoutes(gateway: self).addRoutes(to: router)
         let api = router.group("api/v1").add(middleware: AuthMiddleware(gateway: self))
         addAPIRoutes(to: api)
         return router
@@ -99,7 +111,7 @@ public final class Gateway: Sendable {
         }
         // A service group shuts its services down last-listed first.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: app), .init(service: sessionSweeper())] + services.map { .init(service: $0) },
+            services: [.init(service: app), .init(service: sessionTicker())] + services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

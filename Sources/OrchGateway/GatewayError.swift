@@ -29,6 +29,11 @@ public struct GatewayError: HTTPResponseError, Sendable {
     public static func upstreamUnavailable(_ message: String) -> Self { .init(.badGateway, code: "upstream_unavailable", message) }
     public static func timeout(_ message: String) -> Self { .init(.gatewayTimeout, code: "timeout", message) }
     public static func internalError(_ message: String = "internal error") -> Self { .init(.internalServerError, code: "internal", message) }
+    /// The gateway-wide cap on upstream processes is reached: try again shortly.
+    static func processLimit(_ limit: Int) -> Self {
+        .init(.serviceUnavailable, code: "unavailable", "the gateway runs its maximum of \(limit) upstream processes; retry later",
+              headers: [.retryAfter: "5"])
+    }
     public static func notReady() -> Self { .init(.serviceUnavailable, code: "unavailable", "no policy is loaded yet") }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {

@@ -72,14 +72,20 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// Live sessions of a server; each has one upstream process.
-    func sessionsChanged(server: String, count: Int) {
+    /// A session opened or ended: the server's open sessions, and the gateway's upstream processes.
+    func sessionsChanged(server: String, count: Int, processes: Int) {
         Gauge(label: "orch_sessions_active", dimensions: [("server", server)], factory: factory).record(count)
-        Gauge(label: "orch_upstream_processes", dimensions: [("server", server)], factory: factory).record(count)
+        Gauge(label: "orch_upstream_processes", factory: factory).record(processes)
     }
 
-    /// An upstream that could not start or died under a session.
-    func upstreamFailure(server: String) {
-        Counter(label: "orch_upstream_failures_total", dimensions: [("server", server)], factory: factory).increment()
+    /// A session ended, by why (`stopped` for DELETE, idle, reload and shutdown).
+    func sessionEnded(server: String, reason: UpstreamError) {
+        Counter(label: "orch_sessions_ended_total", dimensions: [("server", server), ("reason", reason.label)], factory: factory).increment()
+    }
+
+    /// An upstream that could not start, died under a session, timed out or broke a bound.
+    func upstreamFailure(server: String, reason: UpstreamError) {
+        Counter(label: "orch_upstream_failures_total", dimensions: [("server", server), ("reason", reason.label)], factory: factory).increment()
     }
 
     /// The Prometheus text exposition.

@@ -67,8 +67,11 @@ public struct GatewaySettings: Sendable, Hashable {
 public struct Limits: Sendable, Hashable {
     public var maxBodyBytes = 4 << 20
     public var sessionIdleSeconds = 600
+    /// Sessions one key may hold open on one server.
     public var maxSessionsPerKey = 32
     public var callTimeoutSeconds = 120
+    /// Upstream processes the gateway runs at once (sessions and tool-catalog fetches).
+    public var maxUpstreamProcesses = 256
 
     public init() {}
 }

@@ -104,12 +104,13 @@ struct DocumentDecoder {
             if audit.isEmpty { log.error(r.at("audit"), "must be a file path or \"-\" for standard output") } else { settings.audit = audit }
         }
         if let limits = r["limits"],
-            let l = ObjectReader(limits, path: r.at("limits"), known: ["maxBodyBytes", "sessionIdleSeconds", "maxSessionsPerKey", "callTimeoutSeconds"], log: &log)
+            let l = ObjectReader(limits, path: r.at("limits"), known: ["maxBodyBytes", "sessionIdleSeconds", "maxSessionsPerKey", "callTimeoutSeconds", "maxUpstreamProcesses"], log: &log)
         {
             settings.limits.maxBodyBytes = l.positiveInt("maxBodyBytes", &log) ?? settings.limits.maxBodyBytes
             settings.limits.sessionIdleSeconds = l.positiveInt("sessionIdleSeconds", &log) ?? settings.limits.sessionIdleSeconds
             settings.limits.maxSessionsPerKey = l.positiveInt("maxSessionsPerKey", &log) ?? settings.limits.maxSessionsPerKey
             settings.limits.callTimeoutSeconds = l.positiveInt("callTimeoutSeconds", &log) ?? settings.limits.callTimeoutSeconds
+            settings.limits.maxUpstreamProcesses = l.positiveInt("maxUpstreamProcesses", &log) ?? settings.limits.maxUpstreamProcesses
         }
         return settings
     }

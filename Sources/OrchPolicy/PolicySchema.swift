@@ -58,7 +58,7 @@ public enum PolicySchema {
                         "type": "object", "additionalProperties": false,
                         "properties": [
                             "maxBodyBytes": positive, "sessionIdleSeconds": positive,
-                            "maxSessionsPerKey": positive, "callTimeoutSeconds": positive,
+                            "maxSessionsPerKey": positive, "callTimeoutSeconds": positive, "maxUpstreamProcesses": positive,
                         ],
                     ],
                 ],

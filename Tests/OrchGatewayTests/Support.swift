@@ -78,9 +78,16 @@ struct TestGateway {
         ((try? String(contentsOfFile: auditPath, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
+    /// Runs `body` against the router, with the session ticker running (deadlines, keep-alives
+    /// every 500 ms, idle ends); afterwards every session is ended and its upstream stopped.
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let app = Application(router: gateway.router())
-        try await app.test(.router, body)
+        let ticker = gateway.sessionTicker(keepAliveInterval: .milliseconds(500))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await ticker.run() }
+            defer { group.cancelAll() }
+            try await app.test(.router, body)
+        }
     }
 }
 

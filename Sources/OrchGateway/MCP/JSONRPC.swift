@@ -3,7 +3,7 @@ import OrchJSON
 /// What a JSON-RPC message is, read once so routing needs no second parse.
 enum JSONRPCMessage {
     case request(id: JSONValue, method: String, params: JSONObject)
-    case notification(method: String)
+    case notification(method: String, params: JSONObject)
     case response(id: JSONValue)
 
     /// nil when the value is not a JSON-RPC 2.0 object of any of the three kinds.
@@ -14,7 +14,7 @@ enum JSONRPCMessage {
                 guard Self.isValidID(id) else { return nil }
                 self = .request(id: id, method: method, params: object["params"]?.objectValue ?? [:])
             } else {
-                self = .notification(method: method)
+                self = .notification(method: method, params: object["params"]?.objectValue ?? [:])
             }
         } else if let id = object["id"], object["result"] != nil || object["error"] != nil {
             self = .response(id: id)
@@ -38,6 +38,8 @@ enum JSONRPC {
     static let invalidParams: Int64 = -32602
     static let internalError: Int64 = -32603
     static let requestTimeout: Int64 = -32001
+    /// The request was cancelled (the code the SDKs use for it).
+    static let requestCancelled: Int64 = -32800
 
     static func error(id: JSONValue?, code: Int64, _ message: String) -> JSONValue {
         ["jsonrpc": "2.0", "id": id ?? .null, "error": ["code": .integer(code), "message": .string(message)]]
@@ -46,6 +48,19 @@ enum JSONRPC {
     /// The key under which a request id is remembered: its compact JSON (`1` and `"1"` differ).
     static func key(_ id: JSONValue) -> String { id.compact }
 
+    static func discoverRefusal(_ id: JSONValue) -> JSONValue {
+        error(id: id, code: methodNotFound, "Method not found: server/discover (use initialize)")
+    }
+
     /// Protocol versions the gateway speaks downstream (MCP-Protocol-Version header).
     static let supportedVersions: Set<String> = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
+}
+
+extension JSONRPCMessage {
+    var method: String? {
+        switch self {
+        case .request(_, let method, _), .notification(let method, _): method
+        case .response: nil
+        }
+    }
 }

@@ -1,43 +1,13 @@
-import Foundation
-import Logging
+import NIOCore
 import OrchJSON
 import OrchPolicy
 import Synchronization
 
 /// One downstream MCP session: a gateway-issued id bound to the key and server that opened it, and
-/// the upstream process that serves it alone. It routes upstream messages: replies to the request
-/// waiting for them, everything else to the session's stream (the GET stream, or the legacy SSE
-/// stream), else to an open request stream, else a short backlog.
+/// the upstream that serves it alone. Its rules live in `SessionStateMachine`; this class holds the
+/// machine under a lock, computes an action there, and carries it out outside the lock.
 final class MCPSession: Sendable {
     enum Transport: Sendable { case streamableHTTP, legacySSE }
-
-    /// Where a reply goes.
-    enum Target: Sendable {
-        /// A POST waiting for its answer; `interim` when its response is an SSE stream that may
-        /// also carry the server's other messages.
-        case request(AsyncStream<[UInt8]>.Continuation, interim: Bool)
-        /// The session stream (legacy SSE: every message goes there).
-        case sessionStream
-    }
-
-    struct Pending: Sendable {
-        let method: String
-        let target: Target
-        let transform: (@Sendable (JSONValue) -> JSONValue)?
-        /// Told the reply just before it is delivered (the audit of a tool call).
-        let onReply: (@Sendable ([UInt8]) -> Void)?
-        /// Fires the timeout; cancelled when the reply comes first.
-        var timer: Task<Void, Never>? = nil
-    }
-
-    struct State: Sendable {
-        var pending: [String: Pending] = [:]
-        var stream: AsyncStream<[UInt8]>.Continuation? = nil
-        var streamGeneration = 0
-        var backlog: [[UInt8]] = []
-        var lastActivity = ContinuousClock.now
-        var ended = false
-    }
 
     let id: String
     let keyHash: KeyHash
@@ -46,13 +16,22 @@ final class MCPSession: Sendable {
     let org: String
     let server: String
     let transport: Transport
-    let upstream: any Upstream
-    private let state = Mutex(State())
-    private let onEnd: @Sendable (MCPSession, String) -> Void
+    /// A stdio session holds one of the gateway's upstream processes.
+    let usesProcess: Bool
+    private let machine: Mutex<SessionStateMachine>
+    private let upstreamSlot = Mutex<(any Upstream)?>(nil)
+    private let stopTask = Mutex<Task<Void, Never>?>(nil)
+    /// How many of this session's queues are over their high-water mark: while any is, the
+    /// upstream is not read.
+    private let fullQueues = Mutex<Int>(0)
+    /// The client declared sampling, elicitation or roots at initialize: the server may send it
+    /// requests in the middle of a call, so calls are answered as SSE streams.
+    private let clientTakesRequests = Atomic<Bool>(false)
+    private let onEnd: @Sendable (MCPSession, UpstreamError) -> Void
 
     init(
-        keyHash: KeyHash, user: String, keyID: String, org: String, server: String, transport: Transport,
-        upstream: any Upstream, onEnd: @escaping @Sendable (MCPSession, String) -> Void
+        keyHash: KeyHash, user: String, keyID: String, org: String, server: String, transport: Transport, usesProcess: Bool,
+        limits: SessionStateMachine.Limits = .init(), onEnd: @escaping @Sendable (MCPSession, UpstreamError) -> Void
     ) {
         self.id = Hex.encode(Crypto.randomBytes(16))
         self.keyHash = keyHash
@@ -61,164 +40,233 @@ final class MCPSession: Sendable {
         self.org = org
         self.server = server
         self.transport = transport
-        self.upstream = upstream
+        self.usesProcess = usesProcess
+        // Legacy SSE sessions open with their stream; the client's initialize is an ordinary message.
+        self.machine = Mutex(SessionStateMachine(now: .now(), limits: limits, open: transport == .legacySSE))
         self.onEnd = onEnd
     }
 
     var serverPath: String { "\(org)/\(server)" }
-    var isEnded: Bool { state.withLock { $0.ended } }
+    var phase: SessionStateMachine.Phase { machine.withLock { $0.phase } }
+    var isEnded: Bool { phase == .ended }
+    var upstream: (any Upstream)? { upstreamSlot.withLock { $0 } }
+    var requestsClientMidCall: Bool { clientTakesRequests.load(ordering: .relaxed) }
 
-    /// Reads the upstream until it ends, then ends the session.
-    func pump() async {
-        for await message in upstream.messages { route(message) }
-        end(reason: "upstream exited")
-    }
-
-    private func route(_ bytes: [UInt8]) {
-        guard let value = try? JSONValue.parse(bytes) else { return }
-        if case .response(let id)? = JSONRPCMessage(value) {
-            guard let pending = state.withLock({ $0.pending.removeValue(forKey: JSONRPC.key(id)) }) else { return }
-            pending.timer?.cancel()
-            let reply = pending.transform.map { Array($0(value).compact.utf8) } ?? bytes
-            pending.onReply?(reply)
-            deliver(reply, to: pending.target, final: true)
+    /// Connects the started upstream; a session that ended meanwhile stops it at once.
+    func attach(_ upstream: any Upstream) {
+        let ended = upstreamSlot.withLock { slot -> Bool in
+            slot = upstream
+            return machine.withLock { $0.phase == .ended }
+        }
+        if ended {
+            stopUpstream()
             return
         }
-        state.withLock { state in
-            if let stream = state.stream {
-                stream.yield(bytes)
-            } else if let open = state.pending.values.first(where: { if case .request(_, true) = $0.target { true } else { false } }),
-                case .request(let continuation, _) = open.target
-            {
-                continuation.yield(bytes)
-            } else {
-                state.backlog.append(bytes)
-                if state.backlog.count > 256 { state.backlog.removeFirst() }
-            }
-        }
+        upstream.start(UpstreamEvents(
+            receive: { [weak self] message in self?.received(message) },
+            closed: { [weak self] error in self?.end(error) }))
     }
 
-    private func deliver(_ bytes: [UInt8], to target: Target, final: Bool) {
-        switch target {
-        case .request(let continuation, _):
-            continuation.yield(bytes)
-            if final { continuation.finish() }
-        case .sessionStream:
-            _ = state.withLock { $0.stream?.yield(bytes) }
-        }
+    /// `initialize` answered: the session is usable.
+    func opened() { machine.withLock { $0.opened() } }
+
+    /// Remembers what the client said it can do (from `initialize`'s params).
+    func clientCapabilities(_ capabilities: JSONValue?) {
+        let takes = ["sampling", "elicitation", "roots"].contains { capabilities?[$0] != nil }
+        clientTakesRequests.store(takes, ordering: .relaxed)
     }
 
-    /// Forwards a request; its reply (transformed, if asked) goes to `target`. After `timeout` the
-    /// caller gets a JSON-RPC error and the upstream a `notifications/cancelled`.
+    /// A new queue for one of this session's responses, wired to pause the upstream while full.
+    func makeQueue() -> MessageQueue {
+        MessageQueue { [weak self] in self?.queueDrained() }
+    }
+
+    // MARK: client → upstream
+
+    /// Forwards a request; its reply goes to `target`. The deadline starts now, before the send.
     func forward(
-        request bytes: [UInt8], id: JSONValue, method: String, target: Target, timeout: Duration,
-        transform: (@Sendable (JSONValue) -> JSONValue)? = nil, onReply: (@Sendable ([UInt8]) -> Void)? = nil
-    ) async {
-        let key = JSONRPC.key(id)
-        let accepted = state.withLock { state -> Bool in
-            guard !state.ended, state.pending[key] == nil else { return false }
-            state.pending[key] = Pending(method: method, target: target, transform: transform, onReply: onReply)
-            state.lastActivity = .now
-            return true
+        request bytes: [UInt8], id: JSONValue, method: String, params: JSONObject, target: SessionStateMachine.Target,
+        timeout: TimeAmount, hooks: ReplyHooks = .none
+    ) {
+        let token = params["_meta"]?["progressToken"].map(\.compact)
+        let action = machine.withLock {
+            $0.request(id: id, method: method, target: target, hooks: hooks, timeout: timeout, progressToken: token, now: .now())
         }
-        guard accepted else {
-            let message = isEnded ? "the session has ended" : "a request with this id is already in progress"
-            deliver(Array(JSONRPC.error(id: id, code: JSONRPC.invalidRequest, message).compact.utf8), to: target, final: true)
-            return
+        switch action {
+        case .forward:
+            upstream?.send(bytes)
+        case .reject(let message):
+            answer(JSONRPC.error(id: id, code: JSONRPC.invalidRequest, message), to: target)
         }
-        await upstream.send(bytes)
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            if Task.isCancelled { return }
-            await self?.timeOut(key: key, id: id, after: timeout)
-        }
-        let stillPending = state.withLock { state -> Bool in
-            guard state.pending[key] != nil else { return false }
-            state.pending[key]?.timer = timer
-            return true
-        }
-        if !stillPending { timer.cancel() }
     }
 
-    private func timeOut(key: String, id: JSONValue, after timeout: Duration) async {
-        guard let pending = state.withLock({ $0.pending.removeValue(forKey: key) }) else { return }
-        let cancel: JSONValue = [
-            "jsonrpc": "2.0", "method": "notifications/cancelled",
-            "params": ["requestId": id, "reason": "the gateway's call timeout passed"],
-        ]
-        await upstream.send(Array(cancel.compact.utf8))
-        let seconds = timeout.components.seconds
-        let reply = Array(JSONRPC.error(id: id, code: JSONRPC.requestTimeout, "\(pending.method) timed out after \(seconds) s").compact.utf8)
-        pending.onReply?(reply)
-        deliver(reply, to: pending.target, final: true)
-    }
-
-    /// Forwards a notification or a response of the client.
-    func forward(notification bytes: [UInt8]) async {
-        state.withLock { $0.lastActivity = .now }
-        await upstream.send(bytes)
-    }
-
-    /// Answers a request on the gateway's behalf (a refused tool call), where its reply would go.
-    func answer(_ reply: JSONValue, to target: Target) {
-        deliver(Array(reply.compact.utf8), to: target, final: true)
-    }
-
-    /// Attaches the stream for server messages (a new GET stream replaces an older one). Backlogged
-    /// messages are sent first.
-    func attachStream() -> (stream: AsyncStream<[UInt8]>, generation: Int) {
-        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(1024))
-        let (old, generation) = state.withLock { state -> (AsyncStream<[UInt8]>.Continuation?, Int) in
-            let old = state.stream
-            if state.ended {
-                continuation.finish()
-                return (old, -1)
+    /// Forwards a notification or a response of the client. `notifications/cancelled` also ends
+    /// the cancelled request's response.
+    func forward(notification bytes: [UInt8], method: String?, params: JSONObject) {
+        let now = NIODeadline.now()
+        if method == "notifications/cancelled", let requestID = params["requestId"] {
+            if let (request, queue, finish) = machine.withLock({ $0.cancelled(key: JSONRPC.key(requestID), now: now) }) {
+                request.hooks.outcome?(.failed(.stopped("cancelled by the client")))
+                if let queue, finish {
+                    // A streamed request ends without a reply, as the client asked; a JSON one
+                    // needs an answer to its POST.
+                    if case .response(_, interim: false) = request.target {
+                        _ = queue.push(Self.encode(JSONRPC.error(id: request.id, code: JSONRPC.requestCancelled, "request cancelled by the client")))
+                    }
+                    queue.finish()
+                }
             }
-            state.stream = continuation
-            state.streamGeneration += 1
-            for message in state.backlog { continuation.yield(message) }
-            state.backlog = []
-            state.lastActivity = .now
-            return (old, state.streamGeneration)
+        } else {
+            machine.withLock { $0.touch(now: now) }
         }
-        old?.finish()
-        return (stream, generation)
+        upstream?.send(bytes)
+    }
+
+    /// Answers a request on the gateway's behalf (a refused call), where its reply would go.
+    func answer(_ reply: JSONValue, to target: SessionStateMachine.Target) {
+        switch target {
+        case .response(let queue, _):
+            _ = queue.push(Self.encode(reply))
+            queue.finish()
+        case .sessionStream:
+            if let stream = machine.withLock({ $0.openStreams.first }) { push(Self.encode(reply), to: stream) }
+        }
+    }
+
+    // MARK: upstream → client
+
+    private func received(_ bytes: [UInt8]) {
+        guard let value = try? JSONValue.parse(bytes) else { return }
+        let incoming: SessionStateMachine.Incoming
+        switch JSONRPCMessage(value) {
+        case .response(let id)?: incoming = .response(key: JSONRPC.key(id))
+        case .notification("notifications/progress", _)?:
+            incoming = value["params"]?["progressToken"].map { .progress(token: $0.compact) } ?? .other
+        default: incoming = .other
+        }
+        let action = machine.withLock { $0.received(incoming, message: bytes, now: .now()) }
+        switch action {
+        case .reply(let request, let queue, let finish):
+            var reply = bytes
+            if let transform = request.hooks.transform { reply = Self.encode(transform(value)) }
+            request.hooks.outcome?(.replied(value))
+            if let queue {
+                push(reply, to: queue)
+                if finish { queue.finish() }
+            }
+        case .deliver(let queue):
+            push(bytes, to: queue)
+        case .none:
+            break
+        case .end(let error):
+            end(error)
+        }
+    }
+
+    private func push(_ message: [UInt8], to queue: MessageQueue) {
+        switch queue.push(message) {
+        case .accepted, .closed: break
+        case .full:
+            let first = fullQueues.withLock { count -> Bool in
+                count += 1
+                return count == 1
+            }
+            if first { upstream?.setReading(false) }
+        case .overflow:
+            end(.flooded("the client does not read its stream and the server keeps sending"))
+        }
+    }
+
+    private func queueDrained() {
+        let last = fullQueues.withLock { count -> Bool in
+            count -= 1
+            return count == 0
+        }
+        if last { upstream?.setReading(true) }
+    }
+
+    // MARK: time
+
+    /// Answers the requests whose deadline has passed with -32001 and tells the upstream they are
+    /// cancelled.
+    func expire(now: NIODeadline) {
+        let expired = machine.withLock { $0.expire(now: now) }
+        for item in expired {
+            let request = item.request
+            let cancel: JSONValue = [
+                "jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": ["requestId": request.id, "reason": "the gateway's call timeout passed"],
+            ]
+            upstream?.send(Self.encode(cancel))
+            let seconds = request.timeout.nanoseconds / 1_000_000_000
+            request.hooks.outcome?(.failed(.timedOut("\(request.method) timed out after \(seconds) s")))
+            if let queue = item.queue {
+                push(Self.encode(JSONRPC.error(id: request.id, code: JSONRPC.requestTimeout, "\(request.method) timed out after \(seconds) s")), to: queue)
+                if item.finish { queue.finish() }
+            }
+        }
+    }
+
+    /// Wakes the streams a client is waiting on, so each sends a keep-alive comment.
+    func keepAlive() {
+        for queue in machine.withLock({ $0.openStreams }) { queue.keepAlive() }
+    }
+
+    func isIdle(now: NIODeadline, limit: TimeAmount) -> Bool {
+        machine.withLock { $0.isIdle(now: now, limit: limit) }
+    }
+
+    // MARK: streams
+
+    /// Attaches the stream for server messages (a new GET stream replaces an older one, which
+    /// ends). Backlogged messages go first. Nil when the session has ended.
+    func attachStream(_ queue: MessageQueue) -> Int? {
+        guard let (generation, replaced, backlog) = machine.withLock({ $0.attach(queue, now: .now()) }) else { return nil }
+        replaced?.finish()
+        for message in backlog { push(message, to: queue) }
+        return generation
     }
 
     /// The response writing stream `generation` is gone (the client hung up, or it was replaced).
     func streamClosed(generation: Int) {
-        state.withLock { state in
-            state.lastActivity = .now
-            if state.streamGeneration == generation { state.stream = nil }
-        }
+        machine.withLock { $0.detach(generation: generation, now: .now()) }
         // The legacy SSE stream is the session: when the client hangs up, the session ends.
-        if transport == .legacySSE { end(reason: "client closed the SSE stream") }
+        if transport == .legacySSE { end(.stopped("the client closed the SSE stream")) }
     }
 
-    /// Idle: nothing pending, no stream open, no activity for `limit`.
-    func isIdle(longerThan limit: Duration, now: ContinuousClock.Instant) -> Bool {
-        state.withLock { $0.pending.isEmpty && $0.stream == nil && now - $0.lastActivity > limit }
-    }
+    // MARK: end
 
-
-    /// Ends the session once: answers what is pending, closes the streams, stops the process.
-    func end(reason: String) {
-        let snapshot = state.withLock { state -> State? in
-            guard !state.ended else { return nil }
-            state.ended = true
-            let copy = state
-            state.pending = [:]
-            state.stream = nil
-            return copy
+    /// Ends the session once: answers what is pending, finishes the streams, stops the upstream.
+    func end(_ reason: UpstreamError) {
+        guard let (pending, stream) = machine.withLock({ $0.end() }) else { return }
+        for request in pending {
+            request.hooks.outcome?(.failed(reason))
+            let error = Self.encode(JSONRPC.error(id: request.id, code: JSONRPC.internalError, "the session ended: \(reason.message)"))
+            switch request.target {
+            case .response(let queue, _):
+                _ = queue.push(error)
+                queue.finish()
+            case .sessionStream:
+                _ = stream?.push(error)
+            }
         }
-        guard let snapshot else { return }
-        for (key, pending) in snapshot.pending {
-            pending.timer?.cancel()
-            let id = (try? JSONValue.parse(key)) ?? .null
-            deliver(Array(JSONRPC.error(id: id, code: JSONRPC.internalError, "the session ended: \(reason)").compact.utf8), to: pending.target, final: true)
-        }
-        snapshot.stream?.finish()
+        stream?.finish()
         onEnd(self, reason)
-        Task { await upstream.stop() }
+        stopUpstream()
     }
+
+    private func stopUpstream() {
+        guard let upstream else { return }
+        stopTask.withLock { task in
+            guard task == nil else { return }
+            task = Task { await upstream.stop() }
+        }
+    }
+
+    /// Waits until the upstream has stopped (after `end`).
+    func waitUntilStopped() async {
+        await stopTask.withLock { $0 }?.value
+    }
+
+    static func encode(_ value: JSONValue) -> [UInt8] { Array(value.compact.utf8) }
 }

@@ -6,13 +6,23 @@ struct SSEParser {
         var data: [UInt8]
     }
 
+    /// The largest event (or unfinished line) kept; a stream that passes it is refused.
+    let maxEventBytes: Int
     private var buffer: [UInt8] = []
     private var name = ""
     private var data: [UInt8] = []
     private var hasData = false
 
-    /// Feeds bytes; returns the events they complete.
-    mutating func feed(_ bytes: some Sequence<UInt8>) -> [Event] {
+    init(maxEventBytes: Int = 16 << 20) {
+        self.maxEventBytes = maxEventBytes
+    }
+
+    /// Feeds bytes; returns the events they complete. Throws once an event, or a line without its
+    /// end, grows past `maxEventBytes`.
+    mutating func feed(_ bytes: some Collection<UInt8>) throws(UpstreamError) -> [Event] {
+        guard buffer.count + bytes.count + data.count <= maxEventBytes else {
+            throw .flooded("the server sent an event over \(maxEventBytes >> 20) MiB")
+        }
         buffer.append(contentsOf: bytes)
         var events: [Event] = []
         var start = 0

@@ -1,55 +1,123 @@
-import Foundation
+import NIOCore
 import OrchPolicy
 import ServiceLifecycle
 import Synchronization
 
-/// Every live MCP session, by id. It enforces `maxSessionsPerKey`, ends idle sessions, ends the
-/// sessions a reload takes the permission from, and stops every upstream at shutdown.
+/// Every MCP session, by id, and the gateway's count of upstream processes. A session takes its
+/// slot (per key and server, and a process when it runs one) under the lock, before its upstream
+/// starts, so concurrent initializes can never pass a limit.
 final class SessionTable: Sendable {
-    private let sessions = Mutex<[String: MCPSession]>([:])
+    private struct SlotKey: Hashable {
+        let key: KeyHash
+        let server: String
+    }
 
-    func insert(_ session: MCPSession) { sessions.withLock { $0[session.id] = session } }
-    func remove(_ session: MCPSession) { _ = sessions.withLock { $0.removeValue(forKey: session.id) } }
-    func session(_ id: String) -> MCPSession? { sessions.withLock { $0[id] } }
-    var all: [MCPSession] { sessions.withLock { Array($0.values) } }
+    private struct State {
+        var sessions: [String: MCPSession] = [:]
+        var perKeyServer: [SlotKey: Int] = [:]
+        var processes = 0
+    }
 
-    func count(key: KeyHash) -> Int { sessions.withLock { $0.values.count { $0.keyHash == key } } }
+    enum Refusal: Error, Equatable {
+        /// The key already holds `limit` sessions on the server.
+        case perKeyServer(limit: Int)
+        /// The gateway already runs `limit` upstream processes.
+        case processes(limit: Int)
+    }
 
-    func count(server: String) -> Int { sessions.withLock { $0.values.count { $0.serverPath == server } } }
+    private let state = Mutex(State())
+
+    /// Registers `session`, taking its slots; refuses past a limit.
+    func insert(_ session: MCPSession, limit: Int, processLimit: Int) throws(Refusal) {
+        try state.withLock { (state: inout State) throws(Refusal) in
+            let slot = SlotKey(key: session.keyHash, server: session.serverPath)
+            let held = state.perKeyServer[slot, default: 0]
+            guard held < limit else { throw .perKeyServer(limit: limit) }
+            if session.usesProcess {
+                guard state.processes < processLimit else { throw .processes(limit: processLimit) }
+                state.processes += 1
+            }
+            state.perKeyServer[slot] = held + 1
+            state.sessions[session.id] = session
+        }
+    }
+
+    /// Unregisters `session` and gives its slots back (once).
+    func remove(_ session: MCPSession) {
+        state.withLock { state in
+            guard state.sessions.removeValue(forKey: session.id) != nil else { return }
+            let slot = SlotKey(key: session.keyHash, server: session.serverPath)
+            let held = state.perKeyServer[slot, default: 1] - 1
+            state.perKeyServer[slot] = held > 0 ? held : nil
+            if session.usesProcess { state.processes -= 1 }
+        }
+    }
+
+    /// Takes a process slot for work outside a session (a tool-catalog fetch).
+    func reserveProcess(limit: Int) -> Bool {
+        state.withLock { state in
+            guard state.processes < limit else { return false }
+            state.processes += 1
+            return true
+        }
+    }
+
+    func releaseProcess() { state.withLock { $0.processes -= 1 } }
+
+    var processCount: Int { state.withLock { $0.processes } }
+
+    /// The open session `id` (one still initializing or already ended is not handed out).
+    func session(_ id: String) -> MCPSession? {
+        guard let session = state.withLock({ $0.sessions[id] }), session.phase == .open else { return nil }
+        return session
+    }
+
+    var all: [MCPSession] { state.withLock { Array($0.sessions.values) } }
+
+    func count(server: String) -> Int { state.withLock { $0.sessions.values.count { $0.serverPath == server } } }
 
     /// After a reload: end each session whose key, user or server grant is gone.
     func apply(_ change: PolicyChange) {
         for session in all where !change.survives(key: session.keyHash, user: session.user, org: session.org, server: session.server) {
-            session.end(reason: "permission removed by a policy reload")
+            session.end(.stopped("permission removed by a policy reload"))
         }
     }
 
-    func endIdle(longerThan limit: Duration) {
-        let now = ContinuousClock.now
-        for session in all where session.isIdle(longerThan: limit, now: now) {
-            session.end(reason: "idle for more than \(limit.components.seconds) s")
-        }
-    }
-
-    /// Ends every session and waits until their processes have stopped.
+    /// Ends every session and waits until their upstreams have stopped (each bounded by its stop
+    /// sequence), all at once.
     func endAll(reason: String) async {
         let sessions = all
-        for session in sessions { session.end(reason: reason) }
-        for session in sessions { await session.upstream.stop() }
+        for session in sessions { session.end(.stopped(reason)) }
+        await withTaskGroup(of: Void.self) { group in
+            for session in sessions { group.addTask { await session.waitUntilStopped() } }
+        }
     }
 }
 
-/// Ends idle sessions every few seconds, and every session at shutdown (stopping their processes).
-struct SessionSweeper: Service {
+/// The sessions' clock: every `tick` it answers requests past their deadline; every
+/// `keepAliveInterval` it wakes idle SSE streams for a keep-alive comment and ends idle sessions.
+/// One loop for all sessions, so a request costs no timer of its own. At shutdown it ends every
+/// session and waits for their upstreams to stop.
+struct SessionTicker: Service {
     let gateway: Gateway
-    let interval: Duration
+    var tick: Duration = .milliseconds(100)
+    var keepAliveInterval: Duration = .seconds(5)
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
+            var lastKeepAlive = ContinuousClock.now
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                let idle = gateway.store.policy?.settings.limits.sessionIdleSeconds ?? 600
-                gateway.sessions.endIdle(longerThan: .seconds(idle))
+                try? await Task.sleep(for: tick)
+                let now = NIODeadline.now()
+                let sessions = gateway.sessions.all
+                for session in sessions { session.expire(now: now) }
+                guard ContinuousClock.now - lastKeepAlive >= keepAliveInterval else { continue }
+                lastKeepAlive = .now
+                let idle = TimeAmount.seconds(Int64(gateway.store.policy?.settings.limits.sessionIdleSeconds ?? 600))
+                for session in sessions {
+                    session.keepAlive()
+                    if session.isIdle(now: now, limit: idle) { session.end(.stopped("idle for more than \(idle.nanoseconds / 1_000_000_000) s")) }
+                }
             }
         }
         await gateway.sessions.endAll(reason: "the gateway is shutting down")

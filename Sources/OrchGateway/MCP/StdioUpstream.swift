@@ -1,184 +1,246 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOExtras
+import NIOPosix
 import OrchPolicy
 import Synchronization
 
+/// How long a stopping server gets at each step: after its stdin closes, then after SIGTERM to its
+/// process group; then the group gets SIGKILL.
+struct StopGrace: Sendable {
+    var afterClose: Duration = .seconds(1)
+    var afterTerm: Duration = .seconds(2)
+}
+
 /// One MCP server process for one session: newline-delimited JSON on its stdin and stdout, its
-/// stderr logged with the server's name. Started with the server's own env plus a minimal
-/// PATH/HOME, never the gateway's other variables.
+/// stderr logged with the server's name. Both pipes are NIO channels on the shared event loops, so
+/// a session costs no thread. Started with the server's own env plus a minimal PATH/HOME, never
+/// the gateway's other variables.
 final class StdioUpstream: Upstream {
     static let maxLineBytes = 16 << 20
+    /// Bytes written to stdin that the process has not taken yet, past which it is judged not to
+    /// read its input and the session ends.
+    static let maxUnreadInput = 32 << 20
 
-    let messages: AsyncStream<[UInt8]>
-    private let continuation: AsyncStream<[UInt8]>.Continuation
-    private let process: Process
-    private let stdin: FileHandle
-    private let writes = DispatchQueue(label: "orch.stdio.write")
-    private let stopped = Atomic<Bool>(false)
-    /// Lines waiting on the write queue.
-    private let queuedWrites = Mutex<Int>(0)
     let label: String
+    private let child: ChildProcess
+    private let channel: any Channel
+    private let stderrChannel: any Channel
+    private let sink: EventSink
+    private let grace: StopGrace
+    private let unreadInput = Atomic<Int>(0)
+    private let stopping = Mutex<StopState>(.running)
 
-    init(command: String, args: [String], env: [NameValue], cwd: String?, label: String, logger: Logger) throws {
+    private enum StopState {
+        case running
+        case stopping([CheckedContinuation<Void, Never>])
+        case stopped
+    }
+
+    private init(label: String, child: ChildProcess, channel: any Channel, stderrChannel: any Channel, sink: EventSink, grace: StopGrace) {
         self.label = label
+        self.child = child
+        self.channel = channel
+        self.stderrChannel = stderrChannel
+        self.sink = sink
+        self.grace = grace
+    }
+
+    var pid: Int32? { child.pid }
+
+    /// Starts the server. Its output is not read until `start`.
+    static func launch(
+        command: String, args: [String], env: [NameValue], cwd: String?, label: String, logger: Logger, grace: StopGrace = StopGrace()
+    ) async throws(UpstreamError) -> StdioUpstream {
         let gatewayEnvironment = ProcessInfo.processInfo.environment
         var environment: [String: String] = [:]
         for name in ["PATH", "HOME"] { environment[name] = gatewayEnvironment[name] }
         for pair in env { environment[pair.name] = pair.value }
+        let executable = try ChildProcess.resolve(command, path: environment["PATH"] ?? "/usr/bin:/bin")
+        let child = try ChildProcess.spawn(executable: executable, arguments: args, environment: environment, cwd: cwd)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.resolve(command, path: environment["PATH"] ?? "/usr/bin:/bin"))
-        process.arguments = args
-        process.environment = environment
-        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        (messages, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .unbounded)
-        self.process = process
-        self.stdin = input.fileHandleForWriting
-        let writeEnd = input.fileHandleForWriting.fileDescriptor
-        _ = fcntl(writeEnd, F_SETFL, fcntl(writeEnd, F_GETFL) | O_NONBLOCK)
-        // A server that exits must not kill the gateway with SIGPIPE on the next write.
-        signal(SIGPIPE, SIG_IGN)
-        let continuation = self.continuation
-        process.terminationHandler = { _ in continuation.finish() }
-        try process.run()
-
-        let readStdout = Thread {
-            var reader = LineReader(handle: output.fileHandleForReading, maxLine: Self.maxLineBytes)
-            while let line = reader.next() {
-                if line.isEmpty { continue }
-                continuation.yield(line)
-            }
-            if reader.overflowed { logger.error("\(label): a message over \(Self.maxLineBytes) bytes; stopping the server") }
-            continuation.finish()
+        let sink = EventSink()
+        let group = MultiThreadedEventLoopGroup.singleton
+        let loop = group.next()
+        do {
+            let channel = try await NIOPipeBootstrap(group: loop)
+                .channelOption(.autoRead, value: false)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maxLineBytes))
+                        try channel.pipeline.syncOperations.addHandler(MessageHandler(sink: sink))
+                    }
+                }
+                .takingOwnershipOfDescriptors(input: child.stdout, output: child.stdin).get()
+            let stderrChannel = try await NIOPipeBootstrap(group: loop)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(StderrLogHandler(label: label, logger: logger))
+                    }
+                }
+                .takingOwnershipOfDescriptor(input: child.stderr).get()
+            return StdioUpstream(label: label, child: child, channel: channel, stderrChannel: stderrChannel, sink: sink, grace: grace)
+        } catch {
+            child.signalGroup(SIGKILL)
+            _ = child.reap()
+            throw .couldNotStart("cannot attach to the process's pipes: \(error)")
         }
-        readStdout.start()
-        let readStderr = Thread {
-            var reader = LineReader(handle: errors.fileHandleForReading, maxLine: 64 * 1024)
-            while let line = reader.next() {
-                logger.info("\(String(decoding: line, as: UTF8.self))", metadata: ["server": "\(label)"])
-            }
-        }
-        readStderr.start()
     }
 
-    /// The absolute path of `command`, searched in `path` when it has no slash.
-    static func resolve(_ command: String, path: String) throws -> String {
-        if command.contains("/") { return command }
-        for folder in path.split(separator: ":") {
-            let candidate = "\(folder)/\(command)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw GatewayError.upstreamUnavailable("command \(command) not found")
+    func start(_ events: UpstreamEvents) {
+        sink.set(events)
+        channel.setOption(.autoRead, value: true).whenFailure { [sink] _ in sink.closed(.exited()) }
     }
 
     /// Writes one message as one line. Newlines can only be whitespace in JSON text (inside strings
     /// they are escaped), so turning them into spaces keeps every other byte as the client sent it.
-    ///
-    /// The pipe is non-blocking: a message that fits goes straight in from the calling task (no
-    /// thread hop on the request path); when the pipe is full, or earlier writes are still
-    /// queued, it waits its turn on the upstream's write queue.
-    func send(_ message: [UInt8]) async {
-        let line = message.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 } + [0x0A]
-        let fd = stdin.fileDescriptor
-        // Under the lock: either the pipe takes the whole line now, or the rest joins the queue
-        // before anyone else may write, so lines never interleave.
-        let rest: [UInt8]? = queuedWrites.withLock { queued in
-            var offset = 0
-            if queued == 0 {
-                offset = line.withUnsafeBytes { buffer in
-                    var offset = 0
-                    while offset < buffer.count {
-                        let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                        if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { break }
-                    }
-                    return offset
-                }
-            }
-            if offset == line.count { return nil }
-            queued += 1
-            return Array(line[offset...])
+    func send(_ message: [UInt8]) {
+        var buffer = channel.allocator.buffer(capacity: message.count + 1)
+        if message.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
+            buffer.writeBytes(message.lazy.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 })
+        } else {
+            buffer.writeBytes(message)
         }
-        guard let rest else { return }
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            writes.async {
-                rest.withUnsafeBytes { buffer in
-                    var offset = 0
-                    while offset < buffer.count {
-                        let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                        if n > 0 {
-                            offset += n
-                        } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
-                            var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                            _ = poll(&descriptor, 1, 1000)
-                        } else {
-                            break  // the process is gone; its session ends when its stdout closes
-                        }
-                    }
+        buffer.writeInteger(UInt8(0x0A))
+        let size = buffer.readableBytes
+        if unreadInput.add(size, ordering: .relaxed).newValue > Self.maxUnreadInput {
+            sink.closed(.flooded("the server does not read its input (more than \(Self.maxUnreadInput >> 20) MiB waiting)"))
+            return
+        }
+        channel.writeAndFlush(buffer).whenComplete { _ in self.unreadInput.subtract(size, ordering: .relaxed) }
+    }
+
+    func setReading(_ on: Bool) {
+        channel.setOption(.autoRead, value: on).whenFailure { _ in }
+    }
+
+    /// Stops the process group: close stdin, SIGTERM, SIGKILL, with the grace periods between.
+    func stop() async {
+        let first = stopping.withLock { state -> Bool in
+            guard case .running = state else { return false }
+            state = .stopping([])
+            return true
+        }
+        if !first {
+            await waitUntilStopped()
+            return
+        }
+        sink.silence()
+        try? await channel.close(mode: .output).get()
+        var exited = await poll(for: grace.afterClose) { child.reap() && !child.groupIsAlive }
+        if !exited {
+            child.signalGroup(SIGTERM)
+            exited = await poll(for: grace.afterTerm) { child.reap() && !child.groupIsAlive }
+        }
+        if !exited {
+            child.signalGroup(SIGKILL)
+            _ = await poll(for: .seconds(2)) { child.reap() }
+        }
+        try? await channel.close().get()
+        try? await stderrChannel.close().get()
+        let waiters = stopping.withLock { state -> [CheckedContinuation<Void, Never>] in
+            defer { state = .stopped }
+            if case .stopping(let waiters) = state { return waiters }
+            return []
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func waitUntilStopped() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let done = stopping.withLock { state -> Bool in
+                if case .stopping(var waiters) = state {
+                    waiters.append(waiter)
+                    state = .stopping(waiters)
+                    return false
                 }
-                self.queuedWrites.withLock { $0 -= 1 }
-                done.resume()
+                return true
             }
+            if done { waiter.resume() }
         }
     }
 
-    var isRunning: Bool { process.isRunning }
-    var pid: Int32? { process.processIdentifier }
-
-    /// Stops the process: close stdin, then SIGTERM, then SIGKILL, a second apart.
-    func stop() async {
-        guard !stopped.exchange(true, ordering: .relaxed) else {
-            // Someone else is stopping it: wait for the same outcome.
-            for _ in 0..<70 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
-            return
+    /// Checks `condition` every 10 ms for up to `limit`; true once it holds.
+    private func poll(for limit: Duration, _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
         }
-        try? stdin.close()
-        for signal in [SIGTERM, SIGKILL] {
-            for _ in 0..<20 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
-            if process.isRunning { kill(process.processIdentifier, signal) }
-        }
-        for _ in 0..<20 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
-        continuation.finish()
+        return condition()
     }
 }
 
-/// Splits a pipe into lines without holding more than `maxLine` bytes of one.
-struct LineReader {
-    let handle: FileHandle
-    let maxLine: Int
-    private var buffer: [UInt8] = []
-    private var start = 0
-    private(set) var overflowed = false
-    private var eof = false
+/// Passes each line of the server's stdout on; ends the upstream on EOF, a broken line or a line
+/// over the limit.
+private final class MessageHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let sink: EventSink
 
-    init(handle: FileHandle, maxLine: Int) {
-        self.handle = handle
-        self.maxLine = maxLine
+    init(sink: EventSink) { self.sink = sink }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let line = unwrapInboundIn(data)
+        guard line.readableBytes > 0 else { return }
+        sink.receive(Array(line.readableBytesView))
     }
 
-    mutating func next() -> [UInt8]? {
-        while true {
-            if let newline = buffer[start...].firstIndex(of: 0x0A) {
-                let line = Array(buffer[start..<newline])
-                start = newline + 1
-                if start > 65536 { buffer.removeFirst(start); start = 0 }
-                return line
-            }
-            if buffer.count - start > maxLine {
-                overflowed = true
-                return nil
-            }
-            if eof {
-                guard start < buffer.count else { return nil }
-                let line = Array(buffer[start...])
-                start = buffer.count
-                return line
-            }
-            let chunk = handle.availableData
-            if chunk.isEmpty { eof = true } else { buffer.append(contentsOf: chunk) }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is ByteToMessageDecoderError.PayloadTooLargeError {
+            sink.closed(.flooded("the server sent a message over \(StdioUpstream.maxLineBytes >> 20) MiB"))
+        } else if error is NIOExtrasErrors.LeftOverBytesError {
+            sink.closed(.exited("the server closed its output in the middle of a message"))
+        } else {
+            sink.closed(.exited("the server's output failed: \(error)"))
         }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        sink.closed(.exited())
+        context.fireChannelInactive()
+    }
+}
+
+/// Logs the server's stderr a line at a time, cutting lines at 8 KiB so a chatty server can
+/// neither grow the gateway's memory nor block on a full pipe.
+private final class StderrLogHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    static let maxLine = 8 * 1024
+    let label: String
+    let logger: Logger
+    private var pending: [UInt8] = []
+
+    init(label: String, logger: Logger) {
+        self.label = label
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        while let byte = buffer.readInteger(as: UInt8.self) {
+            if byte == 0x0A {
+                flush()
+            } else if pending.count < Self.maxLine {
+                pending.append(byte)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        flush()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    private func flush() {
+        guard !pending.isEmpty else { return }
+        logger.info("\(String(decoding: pending, as: UTF8.self))", metadata: ["server": "\(label)"])
+        pending.removeAll(keepingCapacity: true)
     }
 }

@@ -1,69 +1,128 @@
 import Foundation
 import Hummingbird
-import Logging
+import NIOCore
 import OrchJSON
 import OrchPolicy
 import Synchronization
 
 /// The tools each server offers, fetched through a short-lived upstream session of the gateway's
-/// own (initialize, then every page of `tools/list`) and cached per server for a short time. What
-/// a caller sees is then filtered by the policy.
+/// own (initialize, then every page of `tools/list`) and cached per server: a list for 30 s, a
+/// failure for 5 s. Concurrent requests for the same server share one fetch. What a caller sees is
+/// then filtered by the policy.
 final class ToolCatalog: Sendable {
-    private struct Entry {
-        let fetched: ContinuousClock.Instant
-        let tools: [JSONValue]
+    typealias Outcome = Result<[JSONValue], UpstreamError>
+
+    private enum Entry {
+        case fetched(at: ContinuousClock.Instant, Outcome)
+        case inFlight([CheckedContinuation<Outcome, Never>])
     }
     private let cache = Mutex<[String: Entry]>([:])
     let ttl: Duration
+    let failureTTL: Duration
 
-    init(ttl: Duration = .seconds(30)) {
+    init(ttl: Duration = .seconds(30), failureTTL: Duration = .seconds(5)) {
         self.ttl = ttl
+        self.failureTTL = failureTTL
     }
 
     /// `cacheKey` names the server and the policy it comes from, so a reload that changes the
     /// server's command or URL is never answered from the old one's cache.
-    func tools(cacheKey: String, timeout: Duration, makeUpstream: () throws -> any Upstream) async throws -> [JSONValue] {
-        if let entry = cache.withLock({ $0[cacheKey] }), ContinuousClock.now - entry.fetched < ttl {
-            return entry.tools
-        }
-        let upstream = try makeUpstream()
-        defer { Task { await upstream.stop() } }
-        let tools = try await withThrowingTaskGroup(of: [JSONValue].self) { group in
-            group.addTask { try await Self.fetch(from: upstream) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw GatewayError.timeout("tools/list did not answer within \(timeout.components.seconds) s")
+    func tools(cacheKey: String, fetch: @escaping @Sendable () async -> Outcome) async -> Outcome {
+        enum Step { case done(Outcome), wait, fetch }
+        let now = ContinuousClock.now
+        let step = cache.withLock { cache -> Step in
+            switch cache[cacheKey] {
+            case .fetched(let at, let outcome)?:
+                let fresh = if case .success = outcome { now - at < ttl } else { now - at < failureTTL }
+                if fresh { return .done(outcome) }
+            case .inFlight?:
+                return .wait
+            case nil:
+                break
             }
-            defer { group.cancelAll() }
-            return try await group.next()!
+            cache[cacheKey] = .inFlight([])
+            return .fetch
         }
-        cache.withLock { $0[cacheKey] = Entry(fetched: .now, tools: tools) }
-        return tools
+        switch step {
+        case .done(let outcome):
+            return outcome
+        case .wait:
+            return await withCheckedContinuation { waiter in
+                let ready = cache.withLock { cache -> Outcome? in
+                    switch cache[cacheKey] {
+                    case .inFlight(var waiters)?:
+                        waiters.append(waiter)
+                        cache[cacheKey] = .inFlight(waiters)
+                        return nil
+                    case .fetched(_, let outcome)?: return outcome
+                    case nil: return .failure(.exited("the fetch was abandoned"))
+                    }
+                }
+                if let ready { waiter.resume(returning: ready) }
+            }
+        case .fetch:
+            let outcome = await fetch()
+            let waiters = cache.withLock { cache -> [CheckedContinuation<Outcome, Never>] in
+                defer { cache[cacheKey] = .fetched(at: .now, outcome) }
+                if case .inFlight(let waiters)? = cache[cacheKey] { return waiters }
+                return []
+            }
+            for waiter in waiters { waiter.resume(returning: outcome) }
+            return outcome
+        }
     }
 
-    private static func fetch(from upstream: any Upstream) async throws -> [JSONValue] {
-        var messages = upstream.messages.makeAsyncIterator()
+    /// Lists every tool of `upstream`: initialize, then every page of `tools/list`, within `timeout`.
+    static func fetch(from upstream: any Upstream, timeout: Duration) async -> Outcome {
+        let (messages, continuation) = AsyncStream.makeStream(of: Result<[UInt8], UpstreamError>.self, bufferingPolicy: .bufferingOldest(1024))
+        upstream.start(UpstreamEvents(
+            receive: { continuation.yield(.success($0)) },
+            closed: { error in
+                continuation.yield(.failure(error))
+                continuation.finish()
+            }))
+        defer { continuation.finish() }
+        do {
+            return .success(try await withThrowingTaskGroup(of: [JSONValue].self) { group in
+                group.addTask { try await list(upstream, messages) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw UpstreamError.timedOut("tools/list did not answer within \(timeout.components.seconds) s")
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            })
+        } catch let error as UpstreamError {
+            return .failure(error)
+        } catch {
+            return .failure(.exited("\(error)"))
+        }
+    }
+
+    private static func list(_ upstream: any Upstream, _ messages: AsyncStream<Result<[UInt8], UpstreamError>>) async throws -> [JSONValue] {
+        var iterator = messages.makeAsyncIterator()
         var nextID: Int64 = 1
         func call(_ method: String, _ params: JSONValue) async throws -> JSONValue {
             let id = nextID
             nextID += 1
             let request: JSONValue = ["jsonrpc": "2.0", "id": .integer(id), "method": .string(method), "params": params]
-            await upstream.send(Array(request.compact.utf8))
-            while let bytes = await messages.next() {
+            upstream.send(Array(request.compact.utf8))
+            while let next = await iterator.next() {
+                let bytes = try next.get()
                 guard let reply = try? JSONValue.parse(bytes), reply["id"] == .integer(id) else { continue }
                 if let error = reply["error"] {
-                    throw GatewayError.upstreamUnavailable("\(method) failed: \(error["message"]?.stringValue ?? "error")")
+                    throw UpstreamError.refused("\(method) failed: \(error["message"]?.stringValue ?? "error")")
                 }
                 return reply["result"] ?? .null
             }
-            throw GatewayError.upstreamUnavailable("the server closed before answering \(method)")
+            throw UpstreamError.exited("the server closed before answering \(method)")
         }
         _ = try await call("initialize", [
             "protocolVersion": "2025-06-18", "capabilities": [:],
             "clientInfo": ["name": "orch-gateway", "version": "0.1.0"],
         ])
         let initialized: JSONValue = ["jsonrpc": "2.0", "method": "notifications/initialized"]
-        await upstream.send(Array(initialized.compact.utf8))
+        upstream.send(Array(initialized.compact.utf8))
         var tools: [JSONValue] = []
         var cursor: String? = nil
         repeat {
@@ -76,22 +135,6 @@ final class ToolCatalog: Sendable {
 }
 
 extension Gateway {
-    /// A new upstream for a server: its process, or a connection to the remote server.
-    func makeUpstream(_ spec: ServerSpec, label: String) throws -> any Upstream {
-        switch spec.transport {
-        case .stdio(let command, let args, let env, let cwd):
-            do {
-                return try StdioUpstream(command: command, args: args, env: env, cwd: cwd, label: label, logger: logger)
-            } catch {
-                logger.error("cannot start \(label): \(error)")
-                metrics.upstreamFailure(server: label)
-                throw GatewayError.upstreamUnavailable("the server \(label) could not be started")
-            }
-        case .remote(let url, let kind, let headers):
-            return RemoteUpstream(url: url, kind: kind, headers: headers, label: label, logger: logger)
-        }
-    }
-
     /// `GET /api/v1/tools[?server=ORG/SERVER]`: every reachable server's tools that this key may
     /// call; a server that fails is listed in `errors`, not fatal.
     func toolsResponse(_ request: Request, _ context: GatewayContext) async throws -> Response {
@@ -105,23 +148,11 @@ extension Gateway {
                 throw GatewayError.notFound("no server \(only)")
             }
         }
-        let results = await withTaskGroup(of: (Int, Result<[JSONValue], any Error>).self) { group in
+        let results = await withTaskGroup(of: (Int, ToolCatalog.Outcome).self) { group in
             for (index, id) in servers.enumerated() {
-                group.addTask {
-                    let path = policy.serverPath(id)
-                    let spec = policy.server(id).spec
-                    let timeout = Duration.seconds(spec.timeoutSeconds ?? policy.settings.limits.callTimeoutSeconds)
-                    do {
-                        let tools = try await self.catalog.tools(cacheKey: "\(policy.digest) \(path)", timeout: timeout) {
-                            try self.makeUpstream(spec, label: path)
-                        }
-                        return (index, .success(tools))
-                    } catch {
-                        return (index, .failure(error))
-                    }
-                }
+                group.addTask { (index, await self.catalogTools(policy, id)) }
             }
-            var all: [(Int, Result<[JSONValue], any Error>)] = []
+            var all: [(Int, ToolCatalog.Outcome)] = []
             for await result in group { all.append(result) }
             return all.sorted { $0.0 < $1.0 }
         }
@@ -143,10 +174,37 @@ extension Gateway {
                     ])
                 }
             case .failure(let error):
-                let message = (error as? GatewayError)?.message ?? "the server could not be reached"
-                errors.append(["server": .string(path), "message": .string(message)])
+                errors.append(["server": .string(path), "message": .string(error.message)])
             }
         }
         return Response.json(["tools": .array(tools), "errors": .array(errors)])
+    }
+
+    /// One server's tool list from the catalog; a fetch takes one of the gateway's process slots.
+    private func catalogTools(_ policy: Policy, _ id: ServerID) async -> ToolCatalog.Outcome {
+        let path = policy.serverPath(id)
+        let spec = policy.server(id).spec
+        let timeout = Duration.seconds(spec.timeoutSeconds ?? policy.settings.limits.callTimeoutSeconds)
+        let processLimit = policy.settings.limits.maxUpstreamProcesses
+        let usesProcess = if case .stdio = spec.transport { true } else { false }
+        return await catalog.tools(cacheKey: "\(policy.digest) \(path)") {
+            if usesProcess {
+                guard self.sessions.reserveProcess(limit: processLimit) else {
+                    return .failure(.refused("the gateway runs its maximum of \(processLimit) upstream processes; retry later"))
+                }
+            }
+            defer { if usesProcess { self.sessions.releaseProcess() } }
+            let upstream: any Upstream
+            do {
+                upstream = try await self.upstreams.make(spec, label: path)
+            } catch let error as UpstreamError {
+                return .failure(error)
+            } catch {
+                return .failure(.couldNotStart("\(error)"))
+            }
+            let outcome = await ToolCatalog.fetch(from: upstream, timeout: timeout)
+            await upstream.stop()
+            return outcome
+        }
     }
 }

@@ -1,0 +1,67 @@
+import Hummingbird
+import NIOCore
+import OrchJSON
+import OrchPolicy
+
+/// The legacy HTTP+SSE transport: GET opens the session and its one stream, whose first event
+/// names the endpoint for POSTs; every reply and server message travels on that stream.
+struct LegacySSEEndpoint: Sendable {
+    let gateway: Gateway
+    let resolver: ServerResolver
+    let opener: SessionOpener
+    let guardian: CallGuard
+
+    init(gateway: Gateway) {
+        self.gateway = gateway
+        resolver = ServerResolver(gateway: gateway)
+        opener = SessionOpener(gateway: gateway)
+        guardian = CallGuard(gateway: gateway)
+    }
+
+    func stream(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
+        let started = ContinuousClock.now
+        let caller = try context.requireCaller()
+        let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: "GET sse")
+        let session = try await opener.open(request, context, server, transport: .legacySSE)
+        gateway.audit(context, request: request, caller: caller, decision: "allow", reason: caller.policy.describe(server.decision.reason), status: 200,
+                      started: started, org: server.org, server: server.name, session: session.id, mcpMethod: "GET sse")
+        let queue = session.makeQueue()
+        guard let generation = session.attachStream(queue) else { throw GatewayError(UpstreamError.exited("the server ended at once"), server: server.path) }
+        context.channel.closeFuture.whenComplete { _ in queue.hangUp() }
+        let endpoint = "\(server.base)/messages?sessionId=\(session.id)"
+        return SSEEncoder.response(queue: queue, first: SSEEncoder.event(Array(endpoint.utf8), name: "endpoint")) {
+            session.streamClosed(generation: generation)
+        }
+    }
+
+    func post(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
+        let started = ContinuousClock.now
+        let caller = try context.requireCaller()
+        let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: "POST messages")
+        let sessionID: String? = request.uri.queryParameters.get("sessionId").map { String($0) }
+        let session = try resolver.session(sessionID, server, caller)
+        let incoming: IncomingMessage
+        switch try await IncomingMessage.read(request, limit: gateway.maxBodyBytes) {
+        case .success(let message): incoming = message
+        case .failure(let error): return Response.json(error.value, status: .badRequest)
+        }
+        switch incoming.message {
+        case .notification(let method, let params):
+            session.forward(notification: incoming.bytes, method: method, params: params)
+        case .response:
+            session.forward(notification: incoming.bytes, method: nil, params: [:])
+        case .request(let id, "server/discover", _):
+            session.answer(JSONRPC.discoverRefusal(id), to: .sessionStream)
+        case .request(let id, let method, let params):
+            if method == "initialize" { session.clientCapabilities(params["capabilities"]) }
+            switch guardian.admit(request, context, caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
+            case .forward(let hooks):
+                session.forward(request: incoming.bytes, id: id, method: method, params: params, target: .sessionStream,
+                                timeout: resolver.callTimeout(caller, server), hooks: hooks)
+            case .refuse(let reply):
+                session.answer(reply, to: .sessionStream)
+            }
+        }
+        return Response(status: .accepted)
+    }
+}

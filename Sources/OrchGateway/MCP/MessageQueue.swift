@@ -1,0 +1,143 @@
+import DequeModule
+import Synchronization
+
+/// The messages waiting for one response (a JSON reply, a POST's SSE stream, a GET or legacy SSE
+/// stream): one producer (the session), one consumer (the response writer). Bounded in bytes: past
+/// `highWater` the producer is told to stop reading its upstream, and told to go on once the
+/// consumer has drained half of it, so a slow client slows its upstream and never grows the
+/// gateway; past `hardCap` (only an upstream that cannot be paused gets there) a push fails.
+final class MessageQueue: Sendable {
+    enum Event: Sendable, Equatable {
+        case message([UInt8])
+        /// Nothing to send for a while: time for an SSE comment.
+        case keepAlive
+        /// The queue was finished and is drained, or the consumer went away.
+        case end
+    }
+
+    enum PushResult: Equatable {
+        case accepted
+        /// Accepted, and now over the high-water mark: pause the upstream.
+        case full
+        /// Refused: the hard cap would be passed.
+        case overflow
+        /// Refused: the queue is finished or its consumer is gone.
+        case closed
+    }
+
+    struct Limits: Sendable {
+        var highWater = 1 << 20
+        var hardCap = 48 << 20
+    }
+
+    private struct State {
+        var items = Deque<[UInt8]>()
+        var bytes = 0
+        var finished = false
+        var hungUp = false
+        var full = false
+        var waiter: CheckedContinuation<Event, Never>?
+    }
+
+    private let state = Mutex(State())
+    let limits: Limits
+    /// Called, outside the lock, when a queue that reported `.full` has drained to half its
+    /// high-water mark or ended.
+    private let onDrain: @Sendable () -> Void
+
+    init(limits: Limits = Limits(), onDrain: @escaping @Sendable () -> Void = {}) {
+        self.limits = limits
+        self.onDrain = onDrain
+    }
+
+    func push(_ message: [UInt8]) -> PushResult {
+        let (result, waiter) = state.withLock { state -> (PushResult, CheckedContinuation<Event, Never>?) in
+            guard !state.finished, !state.hungUp else { return (.closed, nil) }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return (.accepted, waiter)
+            }
+            guard state.bytes + message.count <= limits.hardCap else { return (.overflow, nil) }
+            state.items.append(message)
+            state.bytes += message.count
+            if !state.full && state.bytes > limits.highWater {
+                state.full = true
+                return (.full, nil)
+            }
+            return (.accepted, nil)
+        }
+        waiter?.resume(returning: .message(message))
+        return result
+    }
+
+    /// No more messages: the consumer gets what is queued, then `.end`.
+    func finish() {
+        let waiter = state.withLock { state -> CheckedContinuation<Event, Never>? in
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.items.isEmpty ? state.waiter : nil
+        }
+        waiter?.resume(returning: .end)
+    }
+
+    /// The consumer is gone (the client hung up): drop what is queued and end.
+    func hangUp() {
+        let (waiter, wasFull) = state.withLock { state -> (CheckedContinuation<Event, Never>?, Bool) in
+            state.hungUp = true
+            state.items.removeAll()
+            state.bytes = 0
+            let wasFull = state.full
+            state.full = false
+            defer { state.waiter = nil }
+            return (state.waiter, wasFull)
+        }
+        waiter?.resume(returning: .end)
+        if wasFull { onDrain() }
+    }
+
+    /// Wakes a waiting consumer with `.keepAlive`.
+    func keepAlive() {
+        let waiter = state.withLock { state -> CheckedContinuation<Event, Never>? in
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: .keepAlive)
+    }
+
+    var isEnded: Bool { state.withLock { $0.hungUp || ($0.finished && $0.items.isEmpty) } }
+
+    /// The next event. A cancelled consumer gets `.end` (and counts as gone).
+    func next() async -> Event {
+        var drained = false
+        let ready = state.withLock { state -> Event? in
+            if state.hungUp { return .end }
+            if let message = state.items.popFirst() {
+                state.bytes -= message.count
+                if state.full && state.bytes <= limits.highWater / 2 {
+                    state.full = false
+                    drained = true
+                }
+                return .message(message)
+            }
+            return state.finished ? .end : nil
+        }
+        if drained { onDrain() }
+        if let ready { return ready }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Event, Never>) in
+                let immediate = state.withLock { state -> Event? in
+                    if state.hungUp || state.finished { return .end }
+                    if let message = state.items.popFirst() {
+                        state.bytes -= message.count
+                        return .message(message)
+                    }
+                    state.waiter = waiter
+                    return nil
+                }
+                if let immediate { waiter.resume(returning: immediate) }
+            }
+        } onCancel: {
+            hangUp()
+        }
+    }
+}

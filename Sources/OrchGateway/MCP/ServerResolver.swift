@@ -1,0 +1,77 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import OrchPolicy
+
+extension HTTPField.Name {
+    static let mcpSessionID = HTTPField.Name("Mcp-Session-Id")!
+    static let mcpProtocolVersion = HTTPField.Name("MCP-Protocol-Version")!
+}
+
+/// The server a request's path names, resolved for its caller.
+struct ResolvedServer: Sendable {
+    let id: ServerID
+    let org: String
+    let name: String
+    let decision: Decision
+    /// `/orgs/ORG/servers/NAME` or, for the short form, `/servers/NAME`.
+    let base: String
+
+    var path: String { "\(org)/\(name)" }
+}
+
+/// Finds the server and the session a request names, for its caller, and refuses what the caller
+/// may not reach with a 404 exactly like a missing one's (the audit log records the real reason).
+struct ServerResolver: Sendable {
+    let gateway: Gateway
+
+    func resolve(_ request: Request, _ context: GatewayContext, hasOrg: Bool, method: String) throws -> ResolvedServer {
+        let caller = try context.requireCaller()
+        let policy = caller.policy
+        let name = context.parameters.get("server") ?? ""
+        let now = Date()
+        var candidates: [ServerID] = []
+        if hasOrg {
+            let org = context.parameters.get("org") ?? ""
+            if let id = policy.server(org: org, name: name) { candidates = [id] }
+        } else {
+            candidates = gateway.reachableServers(caller).filter { policy.server($0).name == name }
+        }
+        let shown = hasOrg ? "\(context.parameters.get("org") ?? "")/\(name)" : name
+        guard candidates.count == 1, let id = candidates.first else {
+            let reason = candidates.isEmpty ? "no server \(shown) for \(caller.userName)" : "\(name) is ambiguous: \(caller.userName) reaches \(candidates.count) servers of that name"
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: reason, status: 404, started: .now, server: name, mcpMethod: method)
+            throw GatewayError.notFound("no server \(shown)")
+        }
+        let decision = policy.decide(user: caller.user, server: id, tool: nil, key: caller.key, at: now)
+        let org = policy.org(policy.server(id).org).name
+        guard decision.allowed else {
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: policy.describe(decision.reason), status: 404, started: .now, org: org, server: name, mcpMethod: method)
+            throw GatewayError.notFound("no server \(shown)")
+        }
+        let base = hasOrg ? Endpoints.serverPath(org: org, server: name) : "/servers/\(name)"
+        return ResolvedServer(id: id, org: org, name: name, decision: decision, base: base)
+    }
+
+    /// The open session `id`, if it belongs to this key and server. A missing id is 400; an
+    /// unknown or ended one 404, which tells a client to initialize again.
+    func session(_ id: String?, _ server: ResolvedServer, _ caller: Caller) throws -> MCPSession {
+        guard let id else { throw GatewayError.badRequest("missing Mcp-Session-Id header: send initialize first") }
+        guard let session = gateway.sessions.session(id), session.keyHash == caller.policy.key(caller.key).spec.hash,
+            session.org == server.org, session.server == server.name
+        else { throw GatewayError.notFound("unknown or ended session: initialize again") }
+        return session
+    }
+
+    func checkProtocolVersion(_ request: Request) throws {
+        if let version = request.headers[.mcpProtocolVersion], !JSONRPC.supportedVersions.contains(version) {
+            throw GatewayError.badRequest("unsupported MCP-Protocol-Version \(version)")
+        }
+    }
+
+    /// The timeout for one request to this server.
+    func callTimeout(_ caller: Caller, _ server: ResolvedServer) -> TimeAmount {
+        .seconds(Int64(caller.policy.server(server.id).spec.timeoutSeconds ?? caller.policy.settings.limits.callTimeoutSeconds))
+    }
+}

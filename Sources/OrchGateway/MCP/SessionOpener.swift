@@ -1,0 +1,87 @@
+import Hummingbird
+import NIOCore
+import OrchJSON
+import OrchPolicy
+import Synchronization
+
+/// Opens sessions: takes the slots (per key and server, and a process) before anything starts,
+/// starts the upstream, and runs `initialize` under a deadline. A session whose upstream fails or
+/// times out at initialize is ended and never handed out.
+struct SessionOpener: Sendable {
+    let gateway: Gateway
+
+    /// Registers a session for the caller on `server` and starts its upstream.
+    func open(_ request: Request, _ context: GatewayContext, _ server: ResolvedServer, transport: MCPSession.Transport) async throws -> MCPSession {
+        let caller = try context.requireCaller()
+        let policy = caller.policy
+        let key = policy.key(caller.key)
+        let spec = policy.server(server.id).spec
+        let limits = policy.settings.limits
+        let usesProcess = if case .stdio = spec.transport { true } else { false }
+        let gateway = self.gateway
+        let (digest, remote) = (policy.digest, context.remote)
+        let session = MCPSession(
+            keyHash: key.spec.hash, user: caller.userName, keyID: key.spec.id, org: server.org, server: server.name,
+            transport: transport, usesProcess: usesProcess
+        ) { session, reason in
+            gateway.sessionEnded(session, reason: reason, policy: digest, remote: remote)
+        }
+        do {
+            try gateway.sessions.insert(session, limit: limits.maxSessionsPerKey, processLimit: limits.maxUpstreamProcesses)
+        } catch .perKeyServer(let limit) {
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "key \(key.spec.id) has \(limit) sessions open on \(server.path)",
+                          status: 429, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
+            throw GatewayError.tooManySessions("key \(key.spec.id) already has \(limit) open sessions on \(server.path); end one (DELETE) or wait for it to idle out")
+        } catch .processes(let limit) {
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "the gateway runs its maximum of \(limit) upstream processes",
+                          status: 503, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
+            throw GatewayError.processLimit(limit)
+        }
+        gateway.metrics.sessionsChanged(server: server.path, count: gateway.sessions.count(server: server.path), processes: gateway.sessions.processCount)
+        do {
+            session.attach(try await gateway.upstreams.make(spec, label: server.path))
+        } catch {
+            session.end(error)
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "upstream \(server.path) could not start: \(error.message)",
+                          status: 502, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
+            throw GatewayError(error, server: server.path)
+        }
+        return session
+    }
+
+    enum Initialized {
+        /// The upstream answered: the session is open.
+        case opened(reply: [UInt8])
+        /// The upstream answered with a JSON-RPC error: no session.
+        case refused(reply: [UInt8])
+        /// No answer (timeout, exit, unreachable): no session.
+        case failed(UpstreamError)
+    }
+
+    /// Forwards the client's `initialize` and waits for its answer, at most `timeout`.
+    func initialize(_ session: MCPSession, _ message: IncomingMessage, id: JSONValue, params: JSONObject, timeout: TimeAmount) async -> Initialized {
+        session.clientCapabilities(params["capabilities"])
+        let outcome = Mutex<ReplyOutcome?>(nil)
+        let queue = session.makeQueue()
+        session.forward(
+            request: message.bytes, id: id, method: "initialize", params: params, target: .response(queue, interim: false), timeout: timeout,
+            hooks: ReplyHooks(outcome: { result in outcome.withLock { $0 = result } }))
+        let event = await queue.next()
+        switch (outcome.withLock { $0 }, event) {
+        case (.replied(let value)?, .message(let reply)):
+            if value["error"] != nil {
+                session.end(.refused("the server refused initialize"))
+                return .refused(reply: reply)
+            }
+            session.opened()
+            return .opened(reply: reply)
+        case (.failed(let error)?, _):
+            session.end(error)
+            return .failed(error)
+        default:
+            let error = UpstreamError.exited("the server ended before answering initialize")
+            session.end(error)
+            return .failed(error)
+        }
+    }
+}

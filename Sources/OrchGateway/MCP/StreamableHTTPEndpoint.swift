@@ -1,0 +1,126 @@
+import Hummingbird
+import NIOCore
+import OrchJSON
+import OrchPolicy
+
+/// The Streamable HTTP transport: POST for messages, GET for the server's stream, DELETE to end.
+struct StreamableHTTPEndpoint: Sendable {
+    let gateway: Gateway
+    let resolver: ServerResolver
+    let opener: SessionOpener
+    let guardian: CallGuard
+
+    init(gateway: Gateway) {
+        self.gateway = gateway
+        resolver = ServerResolver(gateway: gateway)
+        opener = SessionOpener(gateway: gateway)
+        guardian = CallGuard(gateway: gateway)
+    }
+
+    func post(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
+        let started = ContinuousClock.now
+        let caller = try context.requireCaller()
+        let incoming: IncomingMessage
+        switch try await IncomingMessage.read(request, limit: gateway.maxBodyBytes) {
+        case .success(let message): incoming = message
+        case .failure(let error): return Response.json(error.value, status: .badRequest)
+        }
+        let sessionID = request.headers[.mcpSessionID]
+        if case .request(let id, "server/discover", _) = incoming.message, sessionID == nil {
+            // Protocol 2026-07-28 clients probe first, with their newer MCP-Protocol-Version;
+            // "method not found" (before any version check) makes them fall back to initialize.
+            return Response.json(JSONRPC.discoverRefusal(id))
+        }
+        try resolver.checkProtocolVersion(request)
+        let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: incoming.message.method ?? "message")
+        let accepts = AcceptedReplies(request.headers[.accept])
+
+        if case .request(let id, "initialize", let params) = incoming.message {
+            return try await initialize(request, context, caller, server, incoming, id: id, params: params, accepts: accepts, started: started)
+        }
+        let session = try resolver.session(sessionID, server, caller)
+        switch incoming.message {
+        case .notification(let method, let params):
+            session.forward(notification: incoming.bytes, method: method, params: params)
+            return Response(status: .accepted)
+        case .response:
+            session.forward(notification: incoming.bytes, method: nil, params: [:])
+            return Response(status: .accepted)
+        case .request(let id, let method, let params):
+            let hooks: ReplyHooks
+            switch guardian.admit(request, context, caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
+            case .forward(let admitted): hooks = admitted
+            case .refuse(let reply): return accepts.json ? Response.json(reply) : SSEEncoder.response(events: [MCPSession.encode(reply)])
+            }
+            // JSON when the client takes it and nothing can come before the reply; else a stream
+            // that also carries the server's messages for this call.
+            let mayInterleave = params["_meta"]?["progressToken"] != nil || session.requestsClientMidCall
+            let streamed = accepts.sse && (!accepts.json || mayInterleave)
+            let queue = session.makeQueue()
+            session.forward(request: incoming.bytes, id: id, method: method, params: params, target: .response(queue, interim: streamed),
+                            timeout: resolver.callTimeout(caller, server), hooks: hooks)
+            if streamed { return SSEEncoder.response(queue: queue) }
+            guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
+            return Self.json(reply)
+        }
+    }
+
+    private func initialize(
+        _ request: Request, _ context: GatewayContext, _ caller: Caller, _ server: ResolvedServer, _ incoming: IncomingMessage,
+        id: JSONValue, params: JSONObject, accepts: AcceptedReplies, started: ContinuousClock.Instant
+    ) async throws -> Response {
+        let session = try await opener.open(request, context, server, transport: .streamableHTTP)
+        let result = await opener.initialize(session, incoming, id: id, params: params, timeout: resolver.callTimeout(caller, server))
+        switch result {
+        case .opened(let reply):
+            gateway.audit(context, request: request, caller: caller, decision: "allow", reason: caller.policy.describe(server.decision.reason), status: 200,
+                          started: started, org: server.org, server: server.name, session: session.id, mcpMethod: "initialize")
+            var response = accepts.json ? Self.json(reply) : SSEEncoder.response(events: [reply])
+            response.headers[.mcpSessionID] = session.id
+            return response
+        case .refused(let reply):
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "upstream \(server.path) refused initialize", status: 200,
+                          started: started, org: server.org, server: server.name, mcpMethod: "initialize")
+            return Self.json(reply)
+        case .failed(let error):
+            let gatewayError = GatewayError(error, server: server.path)
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "upstream \(server.path): \(error.message)",
+                          status: Int(gatewayError.status.code), started: started, org: server.org, server: server.name, mcpMethod: "initialize")
+            let code = error.kind == .timedOut ? JSONRPC.requestTimeout : JSONRPC.internalError
+            return Response.json(JSONRPC.error(id: id, code: code, gatewayError.message), status: gatewayError.status)
+        }
+    }
+
+    /// GET: the session's stream of server messages. Without a session there is no stream to
+    /// offer, which the specification answers with 405 (clients treat it as "no GET stream" and
+    /// carry on, where a 400 makes some reconnect in a loop).
+    func get(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
+        let caller = try context.requireCaller()
+        try resolver.checkProtocolVersion(request)
+        let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: "GET stream")
+        guard let sessionID = request.headers[.mcpSessionID] else {
+            throw GatewayError(.methodNotAllowed, code: "bad_request", "no stream without a session: send initialize first, then GET with its Mcp-Session-Id",
+                               headers: [.allow: "POST, DELETE"])
+        }
+        let session = try resolver.session(sessionID, server, caller)
+        guard AcceptedReplies(request.headers[.accept]).sse else {
+            throw GatewayError(.notAcceptable, code: "bad_request", "the GET stream needs Accept: text/event-stream")
+        }
+        let queue = session.makeQueue()
+        guard let generation = session.attachStream(queue) else { throw GatewayError.notFound("unknown or ended session: initialize again") }
+        context.channel.closeFuture.whenComplete { _ in queue.hangUp() }
+        return SSEEncoder.response(queue: queue) { session.streamClosed(generation: generation) }
+    }
+
+    func delete(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
+        let caller = try context.requireCaller()
+        let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: "DELETE")
+        let session = try resolver.session(request.headers[.mcpSessionID], server, caller)
+        session.end(.stopped("the client ended the session (DELETE)"))
+        return Response(status: .noContent)
+    }
+
+    static func json(_ message: [UInt8]) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: message)))
+    }
+}

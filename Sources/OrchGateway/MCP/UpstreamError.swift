@@ -1,0 +1,56 @@
+import Hummingbird
+
+/// Why an upstream failed or ended: a domain error of the upstream layer. Routes map it to an HTTP
+/// status in one place (`GatewayError(_:)`); transports never choose a status.
+struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
+    enum Kind: Sendable, Equatable {
+        /// The process could not start (command missing, bad cwd) or the remote was unreachable.
+        case couldNotStart
+        /// The process exited, or the remote session or stream ended.
+        case exited
+        /// No answer within the deadline.
+        case timedOut
+        /// The upstream broke the framing or a bound: a line or event too large, too much output
+        /// nobody reads, input it does not read.
+        case flooded
+        /// A remote answered with something the gateway refuses: an HTTP error, a redirect, an
+        /// endpoint on another origin.
+        case refused
+        /// The gateway ended it (DELETE, idle, reload, shutdown).
+        case stopped
+    }
+
+    let kind: Kind
+    let message: String
+
+    var description: String { message }
+
+    static func couldNotStart(_ message: String) -> Self { .init(kind: .couldNotStart, message: message) }
+    static func exited(_ message: String = "the server exited") -> Self { .init(kind: .exited, message: message) }
+    static func timedOut(_ message: String) -> Self { .init(kind: .timedOut, message: message) }
+    static func flooded(_ message: String) -> Self { .init(kind: .flooded, message: message) }
+    static func refused(_ message: String) -> Self { .init(kind: .refused, message: message) }
+    static func stopped(_ message: String) -> Self { .init(kind: .stopped, message: message) }
+
+    /// The metric label of the kind.
+    var label: String {
+        switch kind {
+        case .couldNotStart: "could_not_start"
+        case .exited: "exited"
+        case .timedOut: "timed_out"
+        case .flooded: "flooded"
+        case .refused: "refused"
+        case .stopped: "stopped"
+        }
+    }
+}
+
+extension GatewayError {
+    /// The HTTP answer for an upstream failure: 504 for a timeout, 502 otherwise.
+    init(_ error: UpstreamError, server: String) {
+        switch error.kind {
+        case .timedOut: self = .timeout("the server \(server) did not answer in time: \(error.message)")
+        default: self = .upstreamUnavailable("the server \(server) is unavailable: \(error.message)")
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOPosix
+import OrchPolicy
+
+/// Starts upstreams: a server's process, or a connection to its remote URL.
+struct UpstreamFactory: Sendable {
+    let logger: Logger
+    let metrics: GatewayMetrics
+    var grace = StopGrace()
+
+    /// The gateway's own HTTP client for remote servers: redirects are never followed (a redirect
+    /// would carry the server's configured secret headers to wherever it points), connecting is
+    /// bounded, and reads are bounded by each request's deadline instead.
+    static let remoteClient = HTTPClient(
+        eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: nil)))
+
+    func make(_ spec: ServerSpec, label: String) async throws(UpstreamError) -> any Upstream {
+        switch spec.transport {
+        case .stdio(let command, let args, let env, let cwd):
+            do {
+                return try await StdioUpstream.launch(command: command, args: args, env: env, cwd: cwd, label: label, logger: logger, grace: grace)
+            } catch {
+                logger.error("cannot start \(label): \(error.message)")
+                metrics.upstreamFailure(server: label, reason: error)
+                throw error
+            }
+        case .remote(let url, let kind, let headers):
+            return RemoteUpstream(url: url, kind: kind, headers: headers, label: label, logger: logger, client: Self.remoteClient)
+        }
+    }
+}
