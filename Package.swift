@@ -74,6 +74,7 @@ let package = Package(
             dependencies: [
                 "OrchGateway", "OrchPolicy", "OrchJSON", "orch",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

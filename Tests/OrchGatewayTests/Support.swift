@@ -5,6 +5,7 @@ import Logging
 import OrchGateway
 import OrchJSON
 import OrchPolicy
+import ServiceLifecycle
 
 /// Tokens for the test policy; their hashes go into the JSON.
 enum Tokens {

@@ -57,6 +57,7 @@ if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn,
     export ORCH_FASTMCP_PYTHON="$MCP1_VENV/bin/python"
     run_suite "MCP SDK 1.x" "$MCP1_VENV/bin/python" test_mcp_sdk1.py
     run_suite "client configs (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_client_configs_sdk1.py
+    run_suite "interactive (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_interactive_sdk1.py
 else
     echo "== MCP SDK 1.x: FAILED (could not set up $MCP1_VENV)"
     failed+=("MCP SDK 1.x (venv)")

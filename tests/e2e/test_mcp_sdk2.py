@@ -386,14 +386,15 @@ class RemoteUpstreamStreamableHTTP(RemoteUpstreamCase):
     transport = "streamable-http"
 
     def test_initialize_through_a_refusing_remote_upstream_answers_502_without_a_session(self):
-        # The design's error for an upstream that cannot be reached is `upstream_unavailable` 502,
-        # as the gateway answers when a stdio upstream cannot be started. (Legacy SSE opens its
-        # session at GET /sse, before any message, so this is Streamable HTTP's initialize only.)
+        # An upstream that cannot be reached answers initialize with 502 and a JSON-RPC error whose
+        # data.code is the gateway's `upstream_unavailable`. (Legacy SSE opens its session at
+        # GET /sse, before any message, so this is Streamable HTTP's initialize only.)
         self.connect_fails(CALLER, server="nokey")
         opening = self.opening_entries()
         self.assertEqual([(e["status"], e["session"]) for e in opening], [(502, None)],
                          "initialize should be refused with 502 and no Mcp-Session-Id\n" + self.diagnostics())
-        self.assertEqual(opening[0]["body"]["error"]["code"], "upstream_unavailable")
+        self.assertEqual(opening[0]["body"]["error"]["code"], -32603)
+        self.assertEqual(opening[0]["body"]["error"]["data"]["code"], "upstream_unavailable")
 
 
 class RemoteUpstreamLegacySSE(RemoteUpstreamCase):

@@ -22,7 +22,12 @@ struct LegacySSEEndpoint: Sendable {
         let started = ContinuousClock.now
         let caller = try context.requireCaller()
         let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: "GET sse")
-        let session = try await opener.open(request, context, server, transport: .legacySSE)
+        let session: MCPSession
+        do {
+            session = try await opener.open(request, context, server, transport: .legacySSE)
+        } catch let error as UpstreamError {
+            throw GatewayError(error, server: server.path)
+        }
         gateway.audit(context, request: request, caller: caller, decision: "allow", reason: caller.policy.describe(server.decision.reason), status: 200,
                       started: started, org: server.org, server: server.name, session: session.id, mcpMethod: "GET sse")
         let queue = session.makeQueue()

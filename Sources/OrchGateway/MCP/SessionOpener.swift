@@ -10,7 +10,8 @@ import Synchronization
 struct SessionOpener: Sendable {
     let gateway: Gateway
 
-    /// Registers a session for the caller on `server` and starts its upstream.
+    /// Registers a session for the caller on `server` and starts its upstream. Throws a
+    /// `GatewayError` past a limit, an `UpstreamError` when the upstream cannot start.
     func open(_ request: Request, _ context: GatewayContext, _ server: ResolvedServer, transport: MCPSession.Transport) async throws -> MCPSession {
         let caller = try context.requireCaller()
         let policy = caller.policy
@@ -44,7 +45,7 @@ struct SessionOpener: Sendable {
             session.end(error)
             gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "upstream \(server.path) could not start: \(error.message)",
                           status: 502, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
-            throw GatewayError(error, server: server.path)
+            throw error
         }
         return session
     }

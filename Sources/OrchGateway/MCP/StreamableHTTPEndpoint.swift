@@ -69,8 +69,14 @@ struct StreamableHTTPEndpoint: Sendable {
         _ request: Request, _ context: GatewayContext, _ caller: Caller, _ server: ResolvedServer, _ incoming: IncomingMessage,
         id: JSONValue, params: JSONObject, accepts: AcceptedReplies, started: ContinuousClock.Instant
     ) async throws -> Response {
-        let session = try await opener.open(request, context, server, transport: .streamableHTTP)
-        let result = await opener.initialize(session, incoming, id: id, params: params, timeout: resolver.callTimeout(caller, server))
+        let result: SessionOpener.Initialized
+        let session: MCPSession
+        do {
+            session = try await opener.open(request, context, server, transport: .streamableHTTP)
+            result = await opener.initialize(session, incoming, id: id, params: params, timeout: resolver.callTimeout(caller, server))
+        } catch let error as UpstreamError {
+            return Self.initializeFailure(id: id, error, server: server)
+        }
         switch result {
         case .opened(let reply):
             gateway.audit(context, request: request, caller: caller, decision: "allow", reason: caller.policy.describe(server.decision.reason), status: 200,
@@ -83,12 +89,25 @@ struct StreamableHTTPEndpoint: Sendable {
                           started: started, org: server.org, server: server.name, mcpMethod: "initialize")
             return Self.json(reply)
         case .failed(let error):
-            let gatewayError = GatewayError(error, server: server.path)
+            let response = Self.initializeFailure(id: id, error, server: server)
             gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "upstream \(server.path): \(error.message)",
-                          status: Int(gatewayError.status.code), started: started, org: server.org, server: server.name, mcpMethod: "initialize")
-            let code = error.kind == .timedOut ? JSONRPC.requestTimeout : JSONRPC.internalError
-            return Response.json(JSONRPC.error(id: id, code: code, gatewayError.message), status: gatewayError.status)
+                          status: Int(response.status.code), started: started, org: server.org, server: server.name, mcpMethod: "initialize")
+            return response
         }
+    }
+
+    /// An initialize the upstream could not answer: 504 for a timeout, else 502, with a JSON-RPC
+    /// error (so an MCP client can show it) whose `data.code` is the gateway's error code.
+    static func initializeFailure(id: JSONValue, _ error: UpstreamError, server: ResolvedServer) -> Response {
+        let gatewayError = GatewayError(error, server: server.path)
+        let code = error.kind == .timedOut ? JSONRPC.requestTimeout : JSONRPC.internalError
+        var reply = JSONRPC.error(id: id, code: code, gatewayError.message)
+        if case .object(var object) = reply, case .object(var body) = object["error"] {
+            body["data"] = ["code": .string(gatewayError.code)]
+            object["error"] = .object(body)
+            reply = .object(object)
+        }
+        return Response.json(reply, status: gatewayError.status)
     }
 
     /// GET: the session's stream of server messages. Without a session there is no stream to
