@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end tests of the built `orch`: the stdlib HTTP tests with the system python3, then the
-# official MCP Python SDK tests, 1.x (mcp<2) and 2.x (mcp>=2), each in its own venv.
+# End-to-end tests of the built `orch`: the stdlib HTTP and fault-injection tests with the system
+# python3, then the official MCP Python SDK tests, 1.x (mcp<2) and 2.x (mcp>=2), each in its own venv.
 #
 #   tests/e2e/run.sh                      # uses .build/debug/orch
 #   ORCH_BIN=/path/to/orch tests/e2e/run.sh
@@ -52,6 +52,7 @@ run_suite() {
 }
 
 run_suite "gateway (stdlib)" "$PYTHON" test_gateway.py
+run_suite "faults (stdlib)" "$PYTHON" test_faults.py
 
 if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn, httpx" 'mcp<2' uvicorn; then
     export ORCH_FASTMCP_PYTHON="$MCP1_VENV/bin/python"

@@ -239,7 +239,7 @@ final class MCPSession: Sendable {
     /// Ends the session once: answers what is pending, finishes the streams, stops the upstream.
     func end(_ reason: UpstreamError) {
         guard let (pending, stream) = machine.withLock({ $0.end() }) else { return }
-        let message = reason.kind == .stopped ? "the session ended: \(reason.message)" : "the server \(serverPath) is unavailable: \(reason.message)"
+        let message = reason.kind == .stopped ? "the session ended: \(reason.message)" : "the session ended: the server \(serverPath) is unavailable: \(reason.message)"
         for request in pending {
             request.hooks.outcome?(.failed(reason))
             let error = Self.encode(JSONRPC.error(id: request.id, code: JSONRPC.internalError, message))
