@@ -11,7 +11,9 @@ struct MCPRoutes: Sendable {
         let legacy = LegacySSEEndpoint(gateway: gateway)
         for (group, hasOrg) in [(router.group("orgs/{org}/servers/{server}").add(middleware: auth), true),
                                 (router.group("servers/{server}").add(middleware: auth), false)] {
-            group.post("mcp") { request, context in try await streamable.post(request, context, hasOrg: hasOrg) }
+            group.post("mcp") { request, context in
+                try await EventLoopExecutor.run(on: context.channel.eventLoop) { try await streamable.post(request, context, hasOrg: hasOrg) }
+            }
             group.get("mcp") { request, context in try await streamable.get(request, context, hasOrg: hasOrg) }
             group.delete("mcp") { request, context in try await streamable.delete(request, context, hasOrg: hasOrg) }
             group.get("sse") { request, context in try await legacy.stream(request, context, hasOrg: hasOrg) }

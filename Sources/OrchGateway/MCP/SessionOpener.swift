@@ -40,7 +40,7 @@ struct SessionOpener: Sendable {
         }
         gateway.metrics.sessionsChanged(server: server.path, count: gateway.sessions.count(server: server.path), processes: gateway.sessions.processCount)
         do {
-            session.attach(try await gateway.upstreams.make(spec, label: server.path))
+            session.attach(try await gateway.upstreams.make(spec, label: server.path, eventLoop: EventLoopExecutor.shared(context.channel.eventLoop)))
         } catch {
             session.end(error)
             gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "upstream \(server.path) could not start: \(error.message)",

@@ -51,7 +51,8 @@ final class StdioUpstream: Upstream {
 
     /// Starts the server. Its output is not read until `start`.
     static func launch(
-        command: String, args: [String], env: [NameValue], cwd: String?, label: String, logger: Logger, grace: StopGrace = StopGrace()
+        command: String, args: [String], env: [NameValue], cwd: String?, label: String, logger: Logger, grace: StopGrace = StopGrace(),
+        eventLoop loop: any EventLoop
     ) async throws(UpstreamError) -> StdioUpstream {
         let gatewayEnvironment = ProcessInfo.processInfo.environment
         var environment: [String: String] = [:]
@@ -61,8 +62,6 @@ final class StdioUpstream: Upstream {
         let child = try ChildProcess.spawn(executable: executable, arguments: args, environment: environment, cwd: cwd)
 
         let sink = EventSink()
-        let group = MultiThreadedEventLoopGroup.singleton
-        let loop = group.next()
         do {
             let channel = try await NIOPipeBootstrap(group: loop)
                 .channelOption(.autoRead, value: false)

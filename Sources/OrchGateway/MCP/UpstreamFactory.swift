@@ -17,11 +17,14 @@ struct UpstreamFactory: Sendable {
         eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
         configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: nil)))
 
-    func make(_ spec: ServerSpec, label: String) async throws(UpstreamError) -> any Upstream {
+    /// `eventLoop`: where a stdio server's pipes live (the HTTP connection's loop that opened the
+    /// session, so its requests and its pipes share a thread); any loop when nil.
+    func make(_ spec: ServerSpec, label: String, eventLoop: (any EventLoop)? = nil) async throws(UpstreamError) -> any Upstream {
         switch spec.transport {
         case .stdio(let command, let args, let env, let cwd):
             do {
-                return try await StdioUpstream.launch(command: command, args: args, env: env, cwd: cwd, label: label, logger: logger, grace: grace)
+                return try await StdioUpstream.launch(command: command, args: args, env: env, cwd: cwd, label: label, logger: logger, grace: grace,
+                                                   eventLoop: eventLoop ?? MultiThreadedEventLoopGroup.singleton.next())
             } catch {
                 logger.error("cannot start \(label): \(error.message)")
                 metrics.upstreamFailure(server: label, reason: error)
