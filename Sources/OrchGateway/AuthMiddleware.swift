@@ -18,24 +18,39 @@ struct AuthMiddleware: RouterMiddleware {
     func authenticate(_ request: Request, context: Context) throws -> Caller {
         let start = ContinuousClock.now
         guard let policy = gateway.store.policy else { throw GatewayError.notReady() }
-        func refuse(_ reason: String, _ kind: String, user: String? = nil, key: String? = nil) -> GatewayError {
-            gateway.metrics.authFailure(kind)
-            gateway.audit(context, request: request, caller: nil, decision: "deny", reason: reason, status: 401, started: start, user: user, key: key)
-            return .unauthorized(reason)
+        switch Self.authenticate(request.headers[.authorization], policy: policy) {
+        case .success(let caller):
+            return caller
+        case .failure(let refusal):
+            gateway.metrics.authFailure(refusal.kind)
+            gateway.audit(context, request: request, caller: nil, decision: "deny", reason: refusal.reason, status: 401, started: start,
+                          user: refusal.user, key: refusal.key)
+            throw GatewayError.unauthorized(refusal.reason)
         }
-        guard let token = Self.bearerToken(request.headers[.authorization]) else {
-            throw refuse("missing bearer token", "missing")
-        }
-        guard let keyID = policy.key(forToken: token) else { throw refuse("unknown token", "unknown") }
+    }
+
+    /// Why a token was refused: the audit's reason, the metric's kind, and whose key it was.
+    struct Refusal: Error {
+        let reason: String
+        let kind: String
+        var user: String? = nil
+        var key: String? = nil
+    }
+
+    /// The caller an `Authorization` header proves, on `policy` and the clock; no side effects.
+    static func authenticate(_ authorization: String?, policy: Policy) -> Result<Caller, Refusal> {
+        guard let token = bearerToken(authorization) else { return .failure(Refusal(reason: "missing bearer token", kind: "missing")) }
+        guard let keyID = policy.key(forToken: token) else { return .failure(Refusal(reason: "unknown token", kind: "unknown")) }
         let key = policy.key(keyID)
         let user = policy.user(key.user)
         if key.isExpired(at: Date()) {
-            throw refuse("key \(key.spec.id) expired at \(key.spec.expires.map(Timestamp.format) ?? "")", "expired", user: user.name, key: key.spec.id)
+            return .failure(Refusal(reason: "key \(key.spec.id) expired at \(key.spec.expires.map(Timestamp.format) ?? "")", kind: "expired",
+                                    user: user.name, key: key.spec.id))
         }
         if user.spec.disabled {
-            throw refuse("user \(user.name) is disabled", "disabled", user: user.name, key: key.spec.id)
+            return .failure(Refusal(reason: "user \(user.name) is disabled", kind: "disabled", user: user.name, key: key.spec.id))
         }
-        return Caller(policy: policy, user: key.user, key: keyID)
+        return .success(Caller(policy: policy, user: key.user, key: keyID))
     }
 
     /// The token of an `Authorization: Bearer …` header (scheme case-insensitive), or nil.

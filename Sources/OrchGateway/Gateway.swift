@@ -86,9 +86,10 @@ public final class Gateway: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             router: router(),
-            server: .http1(configuration: .init(
+            server: .orch(configuration: .init(
                 idleTimeout: .seconds(75),
-                httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 100))),
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 100)),
+                gateway: self),
             configuration: .init(
                 address: .hostname(host, port: port), serverName: "orch",
                 availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
@@ -123,10 +124,37 @@ public final class Gateway: Sendable {
         started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
         session: String? = nil, mcpMethod: String? = nil, tool: String? = nil
     ) {
+        audit(RequestOrigin(context, request), caller: caller, decision: decision, reason: reason, status: status, started: started,
+              org: org, server: server, user: user, key: key, session: session, mcpMethod: mcpMethod, tool: tool)
+    }
+
+    /// Writes an audit record of a request's outcome, for a request known by its origin.
+    func audit(
+        _ origin: RequestOrigin, caller: Caller?, decision: String, reason: String, status: Int,
+        started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
+        session: String? = nil, mcpMethod: String? = nil, tool: String? = nil
+    ) {
         audit.write(AuditRecord(
             policy: caller?.policy.digest ?? store.policy?.digest, user: caller?.userName ?? user, key: caller?.keyName ?? key,
-            remote: context.remote, org: org, server: server, session: session,
-            method: mcpMethod ?? "\(request.method) \(request.uri.path)", tool: tool,
+            remote: origin.remote, org: org, server: server, session: session,
+            method: mcpMethod ?? "\(origin.method) \(origin.path)", tool: tool,
             decision: decision, reason: reason, status: status, ms: (ContinuousClock.now - started).milliseconds))
+    }
+}
+
+/// Where a request came from and what it asked, for the audit log.
+struct RequestOrigin: Sendable {
+    let remote: String
+    let method: String
+    let path: String
+
+    init(remote: String, method: String, path: String) {
+        self.remote = remote
+        self.method = method
+        self.path = path
+    }
+
+    init(_ context: GatewayContext, _ request: Request) {
+        self.init(remote: context.remote, method: request.method.rawValue, path: request.uri.path)
     }
 }

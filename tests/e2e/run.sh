@@ -53,6 +53,7 @@ run_suite() {
 
 run_suite "gateway (stdlib)" "$PYTHON" test_gateway.py
 run_suite "faults (stdlib)" "$PYTHON" test_faults.py
+run_suite "fast path (stdlib)" "$PYTHON" test_fast_path.py
 
 if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn, httpx" 'mcp<2' uvicorn; then
     export ORCH_FASTMCP_PYTHON="$MCP1_VENV/bin/python"

@@ -15,7 +15,7 @@ struct CallGuard: Sendable {
     }
 
     func admit(
-        _ request: Request, _ context: GatewayContext, caller: Caller, server: ResolvedServer, session: MCPSession,
+        _ origin: RequestOrigin, caller: Caller, server: ResolvedServer, session: MCPSession,
         id: JSONValue, method: String, params: JSONObject, started: ContinuousClock.Instant
     ) -> Admission {
         switch method {
@@ -28,7 +28,7 @@ struct CallGuard: Sendable {
             let reason = policy.describe(decision.reason)
             gateway.metrics.toolCall(server: server.path, allowed: decision.allowed)
             guard decision.allowed else {
-                gateway.audit(context, request: request, caller: caller, decision: "deny", reason: reason, status: 200, started: started,
+                gateway.audit(origin, caller: caller, decision: "deny", reason: reason, status: 200, started: started,
                               org: server.org, server: server.name, session: session.id, mcpMethod: method, tool: tool)
                 return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "Tool \(tool) is not permitted for \(caller.userName) on \(server.path)"))
             }
@@ -39,7 +39,7 @@ struct CallGuard: Sendable {
                 case .replied: ""
                 case .failed(let error): " (\(error.message))"
                 }
-                gateway.audit(context, request: request, caller: caller, decision: "allow", reason: reason + note, status: 200, started: started,
+                gateway.audit(origin, caller: caller, decision: "allow", reason: reason + note, status: 200, started: started,
                               org: server.org, server: server.name, session: session.id, mcpMethod: method, tool: tool)
             }))
         default:

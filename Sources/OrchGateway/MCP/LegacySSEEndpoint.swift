@@ -59,7 +59,7 @@ struct LegacySSEEndpoint: Sendable {
             session.answer(JSONRPC.discoverRefusal(id), to: .sessionStream)
         case .request(let id, let method, let params):
             if method == "initialize" { session.clientCapabilities(params["capabilities"]) }
-            switch guardian.admit(request, context, caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
+            switch guardian.admit(RequestOrigin(context, request), caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
             case .forward(let hooks):
                 session.forward(request: incoming.bytes, id: id, method: method, params: params, target: .sessionStream,
                                 timeout: resolver.callTimeout(caller, server), hooks: hooks)

@@ -44,13 +44,29 @@ final class MessageQueue: Sendable {
     /// Called, outside the lock, when a queue that reported `.full` has drained to half its
     /// high-water mark or ended.
     private let onDrain: @Sendable () -> Void
+    /// A consumer that takes each event as it comes, on the producer's thread, instead of a task
+    /// awaiting `next()` (the fast path's JSON replies); it then holds nothing.
+    private let consumer: (@Sendable (Event) -> Void)?
 
     init(limits: Limits = Limits(), onDrain: @escaping @Sendable () -> Void = {}) {
         self.limits = limits
         self.onDrain = onDrain
+        self.consumer = nil
+    }
+
+    /// A queue whose every event goes straight to `consumer`.
+    init(consumer: @escaping @Sendable (Event) -> Void) {
+        self.limits = Limits()
+        self.onDrain = {}
+        self.consumer = consumer
     }
 
     func push(_ message: [UInt8]) -> PushResult {
+        if let consumer {
+            guard state.withLock({ !$0.finished && !$0.hungUp }) else { return .closed }
+            consumer(.message(message))
+            return .accepted
+        }
         let (result, waiter) = state.withLock { state -> (PushResult, CheckedContinuation<Event, Never>?) in
             guard !state.finished, !state.hungUp else { return (.closed, nil) }
             if let waiter = state.waiter {
@@ -72,6 +88,14 @@ final class MessageQueue: Sendable {
 
     /// No more messages: the consumer gets what is queued, then `.end`.
     func finish() {
+        if let consumer {
+            let first = state.withLock { state -> Bool in
+                defer { state.finished = true }
+                return !state.finished && !state.hungUp
+            }
+            if first { consumer(.end) }
+            return
+        }
         let waiter = state.withLock { state -> CheckedContinuation<Event, Never>? in
             state.finished = true
             defer { state.waiter = nil }

@@ -26,6 +26,27 @@ struct ResolvedServer: Sendable {
 struct ServerResolver: Sendable {
     let gateway: Gateway
 
+    /// The server `org`/`name` (or, without an org, the one server of that name the caller
+    /// reaches) if the caller's key may connect to it; nil otherwise. No audit: the fast path
+    /// hands anything else to `resolve`.
+    func find(_ caller: Caller, org: String?, name: String) -> ResolvedServer? {
+        let policy = caller.policy
+        let id: ServerID
+        if let org {
+            guard let found = policy.server(org: org, name: name) else { return nil }
+            id = found
+        } else {
+            let candidates = gateway.reachableServers(caller).filter { policy.server($0).name == name }
+            guard candidates.count == 1 else { return nil }
+            id = candidates[0]
+        }
+        let decision = policy.decide(user: caller.user, server: id, tool: nil, key: caller.key, at: Date())
+        guard decision.allowed else { return nil }
+        let orgName = policy.org(policy.server(id).org).name
+        let base = org != nil ? Endpoints.serverPath(org: orgName, server: name) : "/servers/\(name)"
+        return ResolvedServer(id: id, org: orgName, name: name, decision: decision, base: base)
+    }
+
     func resolve(_ request: Request, _ context: GatewayContext, hasOrg: Bool, method: String) throws -> ResolvedServer {
         let caller = try context.requireCaller()
         let policy = caller.policy

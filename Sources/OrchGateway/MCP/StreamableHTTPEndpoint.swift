@@ -48,7 +48,7 @@ struct StreamableHTTPEndpoint: Sendable {
             return Response(status: .accepted)
         case .request(let id, let method, let params):
             let hooks: ReplyHooks
-            switch guardian.admit(request, context, caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
+            switch guardian.admit(RequestOrigin(context, request), caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
             case .forward(let admitted): hooks = admitted
             case .refuse(let reply): return accepts.json ? Response.json(reply) : SSEEncoder.response(events: [MCPSession.encode(reply)])
             }
