@@ -67,6 +67,7 @@ let package = Package(
                 "OrchJSON", "OrchPolicy", "OrchGateway",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -26,8 +26,11 @@ struct FileFingerprint: Equatable {
     }
 }
 
-/// inotify on a folder: calls `onEvent` for anything that happens in it (writes, renames into it,
-/// creations, deletions, symlink swaps), from a thread of its own. nil where inotify is missing.
+/// inotify on a folder: calls `onEvent` for anything that happens in it (finished writes, renames
+/// into it, creations, deletions, symlink swaps), from a thread of its own. nil where inotify is
+/// missing. Not for every single write (`IN_MODIFY`): the audit log often lives in the same folder
+/// and is written on every call; an editor, `git` or a ConfigMap swap closes or renames the file,
+/// and the periodic check catches anything else.
 final class FolderWatch: Sendable {
     private let fd: Int32
     private let stopped = Atomic<Bool>(false)
@@ -35,7 +38,7 @@ final class FolderWatch: Sendable {
     init?(folder: String) {
         let fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         guard fd >= 0 else { return nil }
-        let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+        let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
         guard inotify_add_watch(fd, folder, mask) >= 0 else {
             close(fd)
             return nil

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import OrchGateway
 import OrchPolicy
 
@@ -28,6 +29,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let loops = ProcessInfo.processInfo.environment["ORCH_EVENT_LOOPS"].flatMap(Int.init), loops > 0 {
+            NIOSingletons.groupLoopCountSuggestion = loops
+        }
         let path = options.path(positional: file)
         var logger = Logger(label: "orch")
         logger.logLevel = ProcessInfo.processInfo.environment["ORCH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info

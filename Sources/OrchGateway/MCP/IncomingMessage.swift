@@ -1,3 +1,4 @@
+import Glibc
 import Hummingbird
 import NIOCore
 import OrchJSON
@@ -39,8 +40,28 @@ struct AcceptedReplies {
     let sse: Bool
 
     init(_ header: String?) {
-        let header = header ?? ""
-        sse = header.contains("text/event-stream")
-        json = header.isEmpty || header.contains("application/json") || header.contains("*/*") || !sse
+        // Byte searches: this runs on every request, and String.contains works on characters.
+        var header = header ?? ""
+        let (sse, json, any) = header.withUTF8 { bytes in
+            (bytes.contains("text/event-stream"), bytes.contains("application/json"), bytes.contains("*/*"))
+        }
+        self.sse = sse
+        self.json = header.isEmpty || json || any || !sse
+    }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    /// Whether the ASCII `needle` occurs in these bytes.
+    func contains(_ needle: StaticString) -> Bool {
+        let length = needle.utf8CodeUnitCount
+        guard length > 0, count >= length else { return length == 0 }
+        let pattern = needle.utf8Start
+        let first = pattern[0]
+        var index = 0
+        while index <= count - length {
+            if self[index] == first, memcmp(baseAddress! + index, pattern, length) == 0 { return true }
+            index += 1
+        }
+        return false
     }
 }

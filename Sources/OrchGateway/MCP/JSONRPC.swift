@@ -46,7 +46,13 @@ enum JSONRPC {
     }
 
     /// The key under which a request id is remembered: its compact JSON (`1` and `"1"` differ).
-    static func key(_ id: JSONValue) -> String { id.compact }
+    static func key(_ id: JSONValue) -> String {
+        switch id {
+        case .integer(let number): String(number)
+        case .string(let text): "\"" + text + "\""  // never equal to a number's key
+        default: id.compact
+        }
+    }
 
     static func discoverRefusal(_ id: JSONValue) -> JSONValue {
         error(id: id, code: methodNotFound, "Method not found: server/discover (use initialize)")

@@ -23,8 +23,8 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum State {
         case idle
-        /// A candidate's head and body so far, and when it arrived.
-        case collecting(HTTPRequest, ByteBuffer, ContinuousClock.Instant)
+        /// A candidate's head, route and body so far, and when it arrived.
+        case collecting(HTTPRequest, Route, ByteBuffer, ContinuousClock.Instant)
         /// The rest of a request the router has.
         case passing
         /// A fast request waits for its answer: `route` and `started` are for its metrics.
@@ -76,14 +76,14 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPRequestPart, _ context: ChannelHandlerContext) {
         switch (state, part) {
         case (.idle, .head(let head)):
-            if routerRequests == 0, isCandidate(head) {
-                state = .collecting(head, context.channel.allocator.buffer(capacity: 0), .now)
+            if routerRequests == 0, let route = candidate(head) {
+                state = .collecting(head, route, context.channel.allocator.buffer(capacity: 0), .now)
             } else {
                 routerRequests += 1
                 state = .passing
                 pass(part, context)
             }
-        case (.collecting(let head, var body, let started), .body(var chunk)):
+        case (.collecting(let head, let route, var body, let started), .body(var chunk)):
             if body.readableBytes + chunk.readableBytes > gateway.maxBodyBytes {
                 routerRequests += 1
                 state = .passing
@@ -92,10 +92,10 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 pass(part, context)
             } else {
                 body.writeBuffer(&chunk)
-                state = .collecting(head, body, started)
+                state = .collecting(head, route, body, started)
             }
-        case (.collecting(let head, let body, let started), .end(let trailers)):
-            if !answer(head, body, started, context) {
+        case (.collecting(let head, let route, let body, let started), .end(let trailers)):
+            if !answer(head, route, body, started, context) {
                 routerRequests += 1
                 state = .idle
                 pass(.head(head), context)
@@ -116,33 +116,51 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Worth holding back from the router: a POST to an MCP endpoint with a session and a token,
     /// no Origin (the router checks those), within the body limit, keeping the connection.
-    private func isCandidate(_ head: HTTPRequest) -> Bool {
-        guard head.method == .post, Self.route(head.path) != nil,
+    private func candidate(_ head: HTTPRequest) -> Route? {
+        guard head.method == .post, let route = head.path.flatMap(Route.init),
             head.headerFields[.mcpSessionID] != nil, head.headerFields[.authorization] != nil,
             head.headerFields[.origin] == nil, head.headerFields[.connection] == nil, head.headerFields[.expect] == nil
-        else { return false }
-        if let length = head.headerFields[.contentLength].flatMap(Int.init), length > gateway.maxBodyBytes { return false }
-        return true
+        else { return nil }
+        if let length = head.headerFields[.contentLength].flatMap(Int.init), length > gateway.maxBodyBytes { return nil }
+        return route
     }
 
-    /// `(org, server, route pattern)` of `/orgs/ORG/servers/SERVER/mcp` or `/servers/SERVER/mcp`.
-    static func route(_ path: String?) -> (org: String?, server: String, route: String)? {
-        guard let path, !path.contains("%") else { return nil }
-        let parts = (path.split(separator: "?", maxSplits: 1).first ?? "").split(separator: "/", omittingEmptySubsequences: false)
-        if parts.count == 6, parts[0].isEmpty, parts[1] == "orgs", parts[3] == "servers", parts[5] == "mcp", !parts[2].isEmpty, !parts[4].isEmpty {
-            return (String(parts[2]), String(parts[4]), "/orgs/{org}/servers/{server}/mcp")
+    /// `/orgs/ORG/servers/SERVER/mcp` or `/servers/SERVER/mcp`, read byte by byte.
+    struct Route {
+        let org: String?
+        let server: String
+        /// The path without its query, for the audit log.
+        let path: String
+        /// The route's pattern, for metrics.
+        let pattern: String
+
+        init?(_ target: String) {
+            guard !target.utf8.contains(UInt8(ascii: "%")) else { return nil }
+            let path = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(target[..<$0]) } ?? target
+            let segments = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+            func text(_ index: Int) -> String { String(Substring(segments[index])) }
+            func equals(_ index: Int, _ word: StaticString) -> Bool {
+                segments[index].elementsEqual(UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
+            }
+            if segments.count == 6, segments[0].isEmpty, equals(1, "orgs"), equals(3, "servers"), equals(5, "mcp"),
+                !segments[2].isEmpty, !segments[4].isEmpty
+            {
+                (org, server, pattern) = (text(2), text(4), "/orgs/{org}/servers/{server}/mcp")
+            } else if segments.count == 4, segments[0].isEmpty, equals(1, "servers"), equals(3, "mcp"), !segments[2].isEmpty {
+                (org, server, pattern) = (nil, text(2), "/servers/{server}/mcp")
+            } else {
+                return nil
+            }
+            self.path = path
         }
-        if parts.count == 4, parts[0].isEmpty, parts[1] == "servers", parts[3] == "mcp", !parts[2].isEmpty {
-            return (nil, String(parts[2]), "/servers/{server}/mcp")
-        }
-        return nil
     }
 
     /// Answers the request here if it is an ordinary one; false hands it to the router.
-    private func answer(_ head: HTTPRequest, _ body: ByteBuffer, _ started: ContinuousClock.Instant, _ context: ChannelHandlerContext) -> Bool {
-        guard let policy = gateway.store.policy, let (org, name, route) = Self.route(head.path),
+    private func answer(_ head: HTTPRequest, _ target: Route, _ body: ByteBuffer, _ started: ContinuousClock.Instant, _ context: ChannelHandlerContext) -> Bool {
+        let route = target.pattern
+        guard let policy = gateway.store.policy,
             case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy),
-            let server = resolver.find(caller, org: org, name: name),
+            let server = resolver.find(caller, org: target.org, name: target.server),
             let session = try? resolver.session(head.headerFields[.mcpSessionID], server, caller),
             head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true
         else { return false }
@@ -161,7 +179,7 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let accepts = AcceptedReplies(head.headerFields[.accept])
             guard method != "initialize", accepts.json, params["_meta"]?["progressToken"] == nil, !session.requestsClientMidCall else { return false }
             state = .answering(route: route, started: started)
-            let origin = RequestOrigin(remote: remote, method: "POST", path: String(head.path?.split(separator: "?").first ?? ""))
+            let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)
             switch guardian.admit(origin, caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
             case .refuse(let reply):
                 respond(.ok, json: MCPSession.encode(reply))
