@@ -40,14 +40,24 @@ public struct AuditRecord: Sendable {
         self.ms = ms
     }
 
-    func json(at time: Date) -> JSONValue {
-        [
-            "ts": .string(AuditLog.timestamp(time)), "policy": .optional(policy), "user": .optional(user),
-            "key": .optional(key), "remote": .string(remote), "org": .optional(org), "server": .optional(server),
-            "session": .optional(session), "method": .string(method), "tool": .optional(tool),
-            "decision": .string(decision), "reason": .string(reason), "status": .integer(Int64(status)),
-            "ms": .real((ms * 1000).rounded() / 1000),
-        ]
+    /// The record as one JSON line.
+    func line(at time: Date) -> [UInt8] {
+        var writer = JSONLineWriter()
+        writer.string("ts", AuditLog.timestamp(time))
+        writer.string("policy", policy)
+        writer.string("user", user)
+        writer.string("key", key)
+        writer.string("remote", remote)
+        writer.string("org", org)
+        writer.string("server", server)
+        writer.string("session", session)
+        writer.string("method", method)
+        writer.string("tool", tool)
+        writer.string("decision", decision)
+        writer.string("reason", reason)
+        writer.integer("status", Int64(status))
+        writer.milliseconds("ms", ms)
+        return writer.line()
     }
 }
 
@@ -77,7 +87,7 @@ public final class AuditLog: Sendable {
     }
 
     public func write(_ record: AuditRecord, at time: Date = Date()) {
-        let line = Array((record.json(at: time).compact(realDigits: 12) + "\n").utf8)
+        let line = record.line(at: time)
         fd.withLock { fd in
             line.withUnsafeBytes { buffer in
                 var offset = 0
@@ -100,10 +110,18 @@ public final class AuditLog: Sendable {
         }
     }
 
+    /// The RFC 3339 time with milliseconds; the part up to the second is formatted once a second.
     static func timestamp(_ date: Date) -> String {
-        let base = Timestamp.format(date)
-        let millis = Int((date.timeIntervalSince1970 * 1000).rounded(.down)) % 1000
+        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let second = milliseconds / 1000
+        let base = lastSecond.withLock { cached -> Substring in
+            if cached.second != second { cached = (second, Timestamp.format(date).dropLast()) }
+            return cached.base
+        }
+        let millis = milliseconds % 1000
         let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return base.dropLast() + ".\(ms)Z"
+        return base + ".\(ms)Z"
     }
+
+    private static let lastSecond = Mutex<(second: Int, base: Substring)>((-1, ""))
 }

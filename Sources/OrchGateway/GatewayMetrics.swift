@@ -67,9 +67,22 @@ public final class GatewayMetrics: Sendable {
 
     /// One `tools/call`, by server and decision.
     func toolCall(server: String, allowed: Bool) {
-        let org = server.split(separator: "/").first.map(String.init) ?? ""
-        Counter(label: "orch_tool_calls_total", dimensions: [("org", org), ("server", server), ("decision", allowed ? "allow" : "deny")], factory: factory).increment()
+        let key = ToolCallKey(server: server, allowed: allowed)
+        let counter = toolCallCounters.withLock { counters in
+            if let known = counters[key] { return known }
+            let org = server.split(separator: "/").first.map(String.init) ?? ""
+            let made = Counter(label: "orch_tool_calls_total", dimensions: [("org", org), ("server", server), ("decision", allowed ? "allow" : "deny")], factory: factory)
+            counters[key] = made
+            return made
+        }
+        counter.increment()
     }
+
+    private struct ToolCallKey: Hashable {
+        let server: String
+        let allowed: Bool
+    }
+    private let toolCallCounters = Mutex<[ToolCallKey: Metrics.Counter]>([:])
 
     /// Live sessions of a server; each has one upstream process.
     /// A session opened or ended: the server's open sessions, and the gateway's upstream processes.

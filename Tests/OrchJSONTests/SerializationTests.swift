@@ -111,3 +111,27 @@ func realsRoundTripThroughText(value: Double) throws {
     #expect(try JSONValue.parse(value.pretty) == value)
     #expect(try JSONValue.parse(value.compact) == value)
 }
+
+@Test func jsonLineWriterEscapesLikeJanssonAndRoundTrips() throws {
+    let nasty = "quote \" backslash \\ newline \n tab \t bell \u{07} nul \u{00} é ☃ 😀 </script>"
+    var writer = JSONLineWriter()
+    writer.string("s", nasty)
+    writer.string("n", nil)
+    writer.integer("i", -42)
+    writer.milliseconds("a", 0)
+    writer.milliseconds("b", 12.5)
+    writer.milliseconds("c", 0.0004)
+    writer.milliseconds("d", 3.14159)
+    let line = writer.line()
+    #expect(line.last == 0x0A)
+    #expect(!line.dropLast().contains(0x0A))
+    let value = try JSONValue.parse(Array(line.dropLast()))
+    #expect(value["s"] == .string(nasty))
+    #expect(value["n"] == .null)
+    #expect(value["i"] == .integer(-42))
+    #expect(value["a"] == .integer(0))
+    #expect(value["b"] == .real(12.5))
+    #expect(value["c"] == .integer(0))
+    #expect(value["d"] == .real(3.142))
+    #expect(String(decoding: line, as: UTF8.self).hasPrefix(#"{"s":"quote \"#))
+}
