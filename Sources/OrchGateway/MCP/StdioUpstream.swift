@@ -30,7 +30,6 @@ final class StdioUpstream: Upstream {
     private let sink: EventSink
     private let grace: StopGrace
     private let unreadInput = Atomic<Int>(0)
-    private let flushPending = Atomic<Bool>(false)
     private let stopping = Mutex<StopState>(.running)
 
     private enum StopState {
@@ -109,15 +108,7 @@ final class StdioUpstream: Upstream {
             sink.closed(.flooded("the server does not read its input (more than \(Self.maxUnreadInput >> 20) MiB waiting)"))
             return
         }
-        channel.write(buffer).whenComplete { _ in self.unreadInput.subtract(size, ordering: .relaxed) }
-        // One flush per event-loop tick: the messages of every request read in that tick leave in
-        // one write.
-        if !flushPending.exchange(true, ordering: .acquiringAndReleasing) {
-            channel.eventLoop.execute {
-                self.flushPending.store(false, ordering: .releasing)
-                self.channel.flush()
-            }
-        }
+        channel.writeAndFlush(buffer).whenComplete { _ in self.unreadInput.subtract(size, ordering: .relaxed) }
     }
 
     func setReading(_ on: Bool) {
