@@ -73,3 +73,6 @@ write_section "$(bench/gateway.sh)"
 
 # Section: MCP tool calls through orch, next to mcp-proxy.
 write_section "$(bench/mcp.sh)"
+
+# Section: gateway memory per idle session.
+write_section "$(python3 bench/sessions.py "$PWD/$orch" 500)"
