@@ -12,10 +12,7 @@ struct LegacySSEEndpoint: Sendable {
     let guardian: CallGuard
 
     init(gateway: Gateway) {
-        self.gateway = gateway
-        resolver = ServerResolver(gateway: gateway)
-        opener = SessionOpener(gateway: gateway)
-        guardian = CallGuard(gateway: gateway)
+        (self.gateway, resolver, opener, guardian) = MCPEndpointParts.make(gateway)
     }
 
     func stream(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {

@@ -96,3 +96,10 @@ struct ServerResolver: Sendable {
         .seconds(Int64(caller.policy.server(server.id).spec.timeoutSeconds ?? caller.policy.settings.limits.callTimeoutSeconds))
     }
 }
+
+/// What both MCP transports' endpoints work with.
+enum MCPEndpointParts {
+    static func make(_ gateway: Gateway) -> (Gateway, ServerResolver, SessionOpener, CallGuard) {
+        (gateway, ServerResolver(gateway: gateway), SessionOpener(gateway: gateway), CallGuard(gateway: gateway))
+    }
+}

@@ -11,10 +11,7 @@ struct StreamableHTTPEndpoint: Sendable {
     let guardian: CallGuard
 
     init(gateway: Gateway) {
-        self.gateway = gateway
-        resolver = ServerResolver(gateway: gateway)
-        opener = SessionOpener(gateway: gateway)
-        guardian = CallGuard(gateway: gateway)
+        (self.gateway, resolver, opener, guardian) = MCPEndpointParts.make(gateway)
     }
 
     func post(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
