@@ -5,15 +5,8 @@ import OrchPolicy
 
 /// The legacy HTTP+SSE transport: GET opens the session and its one stream, whose first event
 /// names the endpoint for POSTs; every reply and server message travels on that stream.
-struct LegacySSEEndpoint: Sendable {
+struct LegacySSEEndpoint: MCPEndpoint {
     let gateway: Gateway
-    let resolver: ServerResolver
-    let opener: SessionOpener
-    let guardian: CallGuard
-
-    init(gateway: Gateway) {
-        (self.gateway, resolver, opener, guardian) = MCPEndpointParts.make(gateway)
-    }
 
     func stream(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let started = ContinuousClock.now

@@ -33,22 +33,20 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let gateway: Gateway
     private let remote: String
-    private let resolver: ServerResolver
-    private let guardian: CallGuard
     private var state = State.idle
     /// Requests handed to the router whose response has not ended yet.
     private var routerRequests = 0
     /// Parts that arrived while a fast answer was pending.
     private var held: [HTTPRequestPart] = []
     private var context: ChannelHandlerContext?
+    private var resolver: ServerResolver { ServerResolver(gateway: gateway) }
+    private var guardian: CallGuard { CallGuard(gateway: gateway) }
     /// The `Date` header of the current second.
     private var date: (second: Int, value: String) = (0, "")
 
     init(gateway: Gateway, remote: SocketAddress?) {
         self.gateway = gateway
         self.remote = remote.flatMap { address in address.ipAddress.map { ip in address.port.map { "\(ip):\($0)" } ?? ip } } ?? "-"
-        resolver = ServerResolver(gateway: gateway)
-        guardian = CallGuard(gateway: gateway)
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }

@@ -97,9 +97,14 @@ struct ServerResolver: Sendable {
     }
 }
 
-/// What both MCP transports' endpoints work with.
-enum MCPEndpointParts {
-    static func make(_ gateway: Gateway) -> (Gateway, ServerResolver, SessionOpener, CallGuard) {
-        (gateway, ServerResolver(gateway: gateway), SessionOpener(gateway: gateway), CallGuard(gateway: gateway))
-    }
+/// Something that answers MCP requests: the parts it works with are views of the gateway, made
+/// where they are used.
+protocol MCPEndpoint: Sendable {
+    var gateway: Gateway { get }
+}
+
+extension MCPEndpoint {
+    var resolver: ServerResolver { ServerResolver(gateway: gateway) }
+    var opener: SessionOpener { SessionOpener(gateway: gateway) }
+    var guardian: CallGuard { CallGuard(gateway: gateway) }
 }

@@ -4,15 +4,8 @@ import OrchJSON
 import OrchPolicy
 
 /// The Streamable HTTP transport: POST for messages, GET for the server's stream, DELETE to end.
-struct StreamableHTTPEndpoint: Sendable {
+struct StreamableHTTPEndpoint: MCPEndpoint {
     let gateway: Gateway
-    let resolver: ServerResolver
-    let opener: SessionOpener
-    let guardian: CallGuard
-
-    init(gateway: Gateway) {
-        (self.gateway, resolver, opener, guardian) = MCPEndpointParts.make(gateway)
-    }
 
     func post(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let started = ContinuousClock.now
