@@ -56,7 +56,9 @@ extension Gateway {
             let servers = self.reachableServers(caller).filter { policy.server($0).org == org }
             return Response.json(["servers": .array(servers.map { self.describe($0, policy) })])
         }
-        api.get("tools") { request, context in try await self.toolsResponse(request, context) }
+        api.get("tools") { request, context in try await self.catalogResponse(.tool, request, context) }
+        api.get("prompts") { request, context in try await self.catalogResponse(.prompt, request, context) }
+        api.get("resources") { request, context in try await self.catalogResponse(.resource, request, context) }
         api.get("client-config") { request, context in try self.clientConfigResponse(request, context) }
         api.get("policy") { request, context in
             let caller = try context.requireCaller()

@@ -1,7 +1,7 @@
 public import Foundation
 import Glibc
 import OrchJSON
-import OrchPolicy
+public import OrchPolicy
 import Synchronization
 
 /// One audit record: a decision that matters. Never holds a token, hash or secret.
@@ -14,7 +14,12 @@ public struct AuditRecord: Sendable {
     public var server: String?
     public var session: String?
     public var method: String
+    /// The tool of a tool decision (also in `kind` and `target`).
     public var tool: String?
+    /// `tool`, `prompt` or `resource`, for a decision on one item.
+    public var kind: String?
+    /// The item decided on: a tool or prompt name, a resource URI.
+    public var target: String?
     public var decision: String
     public var reason: String
     public var status: Int
@@ -22,7 +27,7 @@ public struct AuditRecord: Sendable {
 
     public init(
         policy: String?, user: String? = nil, key: String? = nil, remote: String, org: String? = nil,
-        server: String? = nil, session: String? = nil, method: String, tool: String? = nil,
+        server: String? = nil, session: String? = nil, method: String, item: Item? = nil,
         decision: String, reason: String, status: Int, ms: Double
     ) {
         self.policy = policy
@@ -33,7 +38,9 @@ public struct AuditRecord: Sendable {
         self.server = server
         self.session = session
         self.method = method
-        self.tool = tool
+        self.tool = item?.kind == .tool ? item?.name : nil
+        self.kind = item?.kind.description
+        self.target = item?.name
         self.decision = decision
         self.reason = reason
         self.status = status
@@ -53,6 +60,8 @@ public struct AuditRecord: Sendable {
         writer.string("session", session)
         writer.string("method", method)
         writer.string("tool", tool)
+        writer.string("kind", kind)
+        writer.string("target", target)
         writer.string("decision", decision)
         writer.string("reason", reason)
         writer.integer("status", Int64(status))

@@ -16,7 +16,7 @@ public final class Gateway: Sendable {
     public let metrics: GatewayMetrics
     public let logger: Logger
     let sessions = SessionTable()
-    let catalog = ToolCatalog()
+    let catalog = Catalog()
     let upstreams: UpstreamFactory
     /// `http://HOST:PORT` the server is bound to, once it is.
     private let boundURL = Mutex<String?>(nil)
@@ -122,22 +122,22 @@ public final class Gateway: Sendable {
     func audit(
         _ context: GatewayContext, request: Request, caller: Caller?, decision: String, reason: String, status: Int,
         started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
-        session: String? = nil, mcpMethod: String? = nil, tool: String? = nil
+        session: String? = nil, mcpMethod: String? = nil, item: Item? = nil
     ) {
         audit(RequestOrigin(context, request), caller: caller, decision: decision, reason: reason, status: status, started: started,
-              org: org, server: server, user: user, key: key, session: session, mcpMethod: mcpMethod, tool: tool)
+              org: org, server: server, user: user, key: key, session: session, mcpMethod: mcpMethod, item: item)
     }
 
     /// Writes an audit record of a request's outcome, for a request known by its origin.
     func audit(
         _ origin: RequestOrigin, caller: Caller?, decision: String, reason: String, status: Int,
         started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
-        session: String? = nil, mcpMethod: String? = nil, tool: String? = nil
+        session: String? = nil, mcpMethod: String? = nil, item: Item? = nil
     ) {
         audit.write(AuditRecord(
             policy: caller?.policy.digest ?? store.policy?.digest, user: caller?.userName ?? user, key: caller?.keyName ?? key,
             remote: origin.remote, org: org, server: server, session: session,
-            method: mcpMethod ?? "\(origin.method) \(origin.path)", tool: tool,
+            method: mcpMethod ?? "\(origin.method) \(origin.path)", item: item,
             decision: decision, reason: reason, status: status, ms: (ContinuousClock.now - started).milliseconds))
     }
 }

@@ -1,4 +1,5 @@
 import Metrics
+import OrchPolicy
 import Prometheus
 import Synchronization
 
@@ -65,24 +66,30 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "orch_auth_failures_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
-    /// One `tools/call`, by server and decision.
-    func toolCall(server: String, allowed: Bool) {
-        let key = ToolCallKey(server: server, allowed: allowed)
-        let counter = toolCallCounters.withLock { counters in
+    /// One decision on a tool, prompt or resource (`tools/call`, `prompts/get`, `resources/read`, …),
+    /// by server, kind and decision. Tool decisions also count in `orch_tool_calls_total`.
+    func itemDecision(_ kind: ItemKind, server: String, allowed: Bool) {
+        let key = DecisionKey(kind: kind, server: server, allowed: allowed)
+        let counters = decisionCounters.withLock { counters in
             if let known = counters[key] { return known }
             let org = server.split(separator: "/").first.map(String.init) ?? ""
-            let made = Counter(label: "orch_tool_calls_total", dimensions: [("org", org), ("server", server), ("decision", allowed ? "allow" : "deny")], factory: factory)
+            let decision = allowed ? "allow" : "deny"
+            var made = [Counter(label: "orch_mcp_decisions_total", dimensions: [("org", org), ("server", server), ("kind", kind.description), ("decision", decision)], factory: factory)]
+            if kind == .tool {
+                made.append(Counter(label: "orch_tool_calls_total", dimensions: [("org", org), ("server", server), ("decision", decision)], factory: factory))
+            }
             counters[key] = made
             return made
         }
-        counter.increment()
+        for counter in counters { counter.increment() }
     }
 
-    private struct ToolCallKey: Hashable {
+    private struct DecisionKey: Hashable {
+        let kind: ItemKind
         let server: String
         let allowed: Bool
     }
-    private let toolCallCounters = Mutex<[ToolCallKey: Metrics.Counter]>([:])
+    private let decisionCounters = Mutex<[DecisionKey: [Metrics.Counter]]>([:])
 
     /// Live sessions of a server; each has one upstream process.
     /// A session opened or ended: the server's open sessions, and the gateway's upstream processes.

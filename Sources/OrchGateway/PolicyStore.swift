@@ -87,6 +87,31 @@ public struct PolicyChange: Sendable {
         return new.decide(user: new.key(key).user, server: serverID, tool: nil, key: key, at: at).allowed
     }
 
+    /// What a swap does to a live session opened with key `hash` by `user` on `org/server`.
+    public enum SessionEffect: Sendable, Equatable {
+        /// The session must end, for this reason.
+        case ends(String)
+        /// The session goes on; what it may see of these kinds changed.
+        case changes([ItemKind])
+        case none
+    }
+
+    public func effect(onSessionOf hash: KeyHash, user: String, org: String, server: String) -> SessionEffect {
+        guard survives(key: hash, user: user) else { return .ends("its key was removed, expired or disabled by a policy reload") }
+        guard survives(key: hash, user: user, org: org, server: server) else { return .ends("permission removed by a policy reload") }
+        guard let old, let oldKey = old.key(hash: hash), let oldServer = old.server(org: org, name: server),
+            let newKey = new.key(hash: hash), let newServer = new.server(org: org, name: server)
+        else { return .changes(ItemKind.allCases) }
+        if old.server(oldServer).spec.transport != new.server(newServer).spec.transport {
+            return .ends("the server's definition changed in a policy reload")
+        }
+        let changed = ItemKind.allCases.filter { kind in
+            old.basis(of: kind, user: old.key(oldKey).user, server: oldServer, key: oldKey)
+                != new.basis(of: kind, user: new.key(newKey).user, server: newServer, key: newKey)
+        }
+        return changed.isEmpty ? .none : .changes(changed)
+    }
+
     private func survives(key hash: KeyHash, user: String) -> Bool {
         guard let key = new.key(hash: hash) else { return false }
         let k = new.key(key)

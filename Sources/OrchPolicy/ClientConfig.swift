@@ -59,7 +59,7 @@ extension Policy {
     ) -> Result<[ServerID], ServerSelectionError> {
         var chosen = Set<ServerID>()
         for text in selection {
-            guard case .success(let target) = Target.parse(text), target.tool == nil else { return .failure(.notAServer(text)) }
+            guard case .success(let target) = Target.parse(text), target.item == nil else { return .failure(.notAServer(text)) }
             guard let id = server(org: target.org, name: target.server) else { return .failure(.unknown(text)) }
             guard reachable.contains(id) else {
                 let decision = decide(user: user, server: id, tool: nil, key: key, at: time)

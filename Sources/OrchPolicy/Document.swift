@@ -122,30 +122,50 @@ public struct ServerSpec: Sendable, Hashable {
     public var description: String?
     public var disabled = false
     public var timeoutSeconds: Int?
-    public var tools = ToolFilter()
+    public var tools = NameFilter()
+    public var prompts = NameFilter()
+    public var resources = NameFilter()
     /// With every `${env:…}` expanded: holds secrets, never printed.
     public var transport: Transport
 }
 
-/// A server's tool filter, applied to everyone: a tool is hidden when it matches a deny glob, or
-/// when `allow` is given and it matches none.
-public struct ToolFilter: Sendable, Hashable {
+extension ServerSpec {
+    /// The server's filter of one kind: `tools`, `prompts` or `resources`.
+    public func filter(_ kind: ItemKind) -> NameFilter {
+        switch kind {
+        case .tool: tools
+        case .prompt: prompts
+        case .resource: resources
+        }
+    }
+}
+
+/// A server's filter of one kind (tools, prompts or resources), applied to everyone: an item is
+/// hidden when its name (a resource's URI) matches a deny glob, or when `allow` is given and it
+/// matches none.
+public struct NameFilter: Sendable, Hashable {
     public var allow: [Glob]? = nil
     public var deny: [Glob] = []
 
     public var isEmpty: Bool { allow == nil && deny.isEmpty }
 
-    /// True when the filter hides `tool`. Allocates nothing.
-    public func hides(_ tool: String) -> Bool {
-        if deny.contains(where: { $0.matches(tool) }) { return true }
-        if let allow { return !allow.contains(where: { $0.matches(tool) }) }
+    /// True when the filter hides `name`. Allocates nothing.
+    public func hides(_ name: String) -> Bool {
+        if deny.contains(where: { $0.matches(name) }) { return true }
+        if let allow { return !allow.contains(where: { $0.matches(name) }) }
         return false
     }
 
-    /// Why the filter hides `tool`, or nil when it lets it through.
-    public func hiding(_ tool: String) -> String? {
-        if let glob = deny.first(where: { $0.matches(tool) }) { return "tools.deny \"\(glob)\"" }
-        if let allow, !allow.contains(where: { $0.matches(tool) }) { return "no tools.allow glob" }
+    /// True when the filter hides every name.
+    public var hidesEverything: Bool {
+        deny.contains(where: \.matchesEverything) || allow?.isEmpty == true
+    }
+
+    /// Why the filter (the server's `field`: tools, prompts or resources) hides `name`, or nil
+    /// when it lets it through.
+    public func hiding(_ name: String, field: String) -> String? {
+        if let glob = deny.first(where: { $0.matches(name) }) { return "\(field).deny \"\(glob)\"" }
+        if let allow, !allow.contains(where: { $0.matches(name) }) { return "no \(field).allow glob" }
         return nil
     }
 }

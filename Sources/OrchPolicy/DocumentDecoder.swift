@@ -186,18 +186,14 @@ struct DocumentDecoder {
         return org
     }
 
-    static let serverKeys = ["description", "disabled", "timeoutSeconds", "tools", "command", "args", "env", "cwd", "url", "transport", "headers"]
+    static let serverKeys = ["description", "disabled", "timeoutSeconds", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers"]
 
     private mutating func decodeServer(_ name: String, org: String, _ value: JSONValue, path: String) -> ServerSpec? {
         guard let r = ObjectReader(value, path: path, known: Self.serverKeys, log: &log) else { return nil }
         let description = r.string("description", &log)
         let disabled = r.bool("disabled", &log) ?? false
         let timeout = r.positiveInt("timeoutSeconds", &log)
-        var filter = ToolFilter()
-        if let tools = r["tools"], let t = ObjectReader(tools, path: r.at("tools"), known: ["allow", "deny"], log: &log) {
-            filter.allow = t.strings("allow", &log).map(globs)
-            filter.deny = (t.strings("deny", &log)).map(globs) ?? []
-        }
+        let tools = filter(r, "tools"), prompts = filter(r, "prompts"), resources = filter(r, "resources")
         let transport: ServerSpec.Transport
         switch (r["command"], r["url"]) {
         case (nil, nil):
@@ -239,7 +235,17 @@ struct DocumentDecoder {
         }
         return ServerSpec(
             name: name, org: org, path: path, description: description, disabled: disabled,
-            timeoutSeconds: timeout, tools: filter, transport: transport)
+            timeoutSeconds: timeout, tools: tools, prompts: prompts, resources: resources, transport: transport)
+    }
+
+    /// A server's `tools`, `prompts` or `resources` filter: `{allow?, deny?}` globs.
+    private mutating func filter(_ r: ObjectReader, _ field: String) -> NameFilter {
+        var filter = NameFilter()
+        if let value = r[field], let f = ObjectReader(value, path: r.at(field), known: ["allow", "deny"], log: &log) {
+            filter.allow = f.strings("allow", &log).map(globs)
+            filter.deny = f.strings("deny", &log).map(globs) ?? []
+        }
+        return filter
     }
 
     private func globs(_ texts: [Located<String>]) -> [Glob] {

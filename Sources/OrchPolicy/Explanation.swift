@@ -13,13 +13,42 @@ public struct Explanation: Sendable {
         var json: JSONValue { ["role": .string(role), "team": .optional(team), "rule": .string(rule)] }
     }
 
+    /// The rules that apply to one kind of item on a server: whole-server rules and the kind's own.
+    public struct KindRules: Sendable {
+        public let kind: ItemKind
+        public let allow: [RuleRef]
+        public let deny: [RuleRef]
+        /// The server's filter of this kind.
+        public let filter: NameFilter
+    }
+
     public struct ServerAccess: Sendable {
         public let id: String
         public let transport: String
         public let description: String?
+        /// Every rule of a held role that touches the server.
         public let allow: [RuleRef]
         public let deny: [RuleRef]
-        public let filter: ToolFilter
+        /// Tools, prompts and resources, in that order.
+        public let kinds: [KindRules]
+
+        /// `rules` holds each kind's rules; `tools`, `prompts` and `resources` the server's filters.
+        var json: JSONValue {
+            var object: JSONObject = [
+                "id": .string(id), "transport": .string(transport), "description": .optional(description),
+                "allow": .array(allow.map(\.json)), "deny": .array(deny.map(\.json)),
+            ]
+            object["rules"] = .object(JSONObject(kinds.map { k in
+                (k.kind.plural, ["allow": .array(k.allow.map(\.json)), "deny": .array(k.deny.map(\.json))] as JSONValue)
+            }))
+            for k in kinds {
+                object[k.kind.plural] = [
+                    "allow": k.filter.allow.map { .strings($0.map(\.pattern)) } ?? .null,
+                    "deny": .strings(k.filter.deny.map(\.pattern)),
+                ]
+            }
+            return .object(object)
+        }
     }
 
     public struct KeyStatus: Sendable {
@@ -45,16 +74,7 @@ public struct Explanation: Sendable {
             "orgs": .array(orgs.map { org in
                 ["org": .string(org.org), "roles": .array(org.roles.map { ["role": .string($0.role), "team": .optional($0.team)] })]
             }),
-            "servers": .array(servers.map { s in
-                [
-                    "id": .string(s.id), "transport": .string(s.transport), "description": .optional(s.description),
-                    "allow": .array(s.allow.map(\.json)), "deny": .array(s.deny.map(\.json)),
-                    "tools": [
-                        "allow": s.filter.allow.map { .strings($0.map(\.pattern)) } ?? .null,
-                        "deny": .strings(s.filter.deny.map(\.pattern)),
-                    ],
-                ]
-            }),
+            "servers": .array(servers.map(\.json)),
             "keys": .array(keys.map { k in
                 [
                     "id": .string(k.id), "status": .string(k.status),
@@ -82,10 +102,13 @@ public struct Explanation: Sendable {
         if servers.isEmpty { lines.append("  (none)") }
         for s in servers {
             lines.append("  \(s.id)  [\(s.transport)]" + (s.description.map { "  \($0)" } ?? ""))
-            lines.append("    allow: " + s.allow.map(\.text).joined(separator: ", "))
-            if !s.deny.isEmpty { lines.append("    deny: " + s.deny.map(\.text).joined(separator: ", ")) }
-            if let allow = s.filter.allow { lines.append("    server tools.allow: " + allow.map(\.pattern).joined(separator: ", ")) }
-            if !s.filter.deny.isEmpty { lines.append("    server tools.deny: " + s.filter.deny.map(\.pattern).joined(separator: ", ")) }
+            for k in s.kinds {
+                let name = k.kind.plural
+                lines.append("    \(name) allow: " + (k.allow.isEmpty ? "none" : k.allow.map(\.text).joined(separator: ", ")))
+                if !k.deny.isEmpty { lines.append("    \(name) deny: " + k.deny.map(\.text).joined(separator: ", ")) }
+                if let allow = k.filter.allow { lines.append("    server \(name).allow: " + allow.map(\.pattern).joined(separator: ", ")) }
+                if !k.filter.deny.isEmpty { lines.append("    server \(name).deny: " + k.filter.deny.map(\.pattern).joined(separator: ", ")) }
+            }
         }
         lines.append("keys:")
         if keys.isEmpty { lines.append("  (none)") }
@@ -110,17 +133,25 @@ extension Policy {
         for m in u.memberships {
             for id in orgs[m.org.index].servers where decide(user: user, server: id, tool: nil, key: nil, at: time).allowed {
                 let server = servers[id.index]
-                var allow: [Explanation.RuleRef] = []
-                var deny: [Explanation.RuleRef] = []
-                for grant in m.grants {
-                    let role = roles[grant.role.index].spec
-                    let rules = server.rulesByRole[grant.role.index]
-                    allow += rules.allow.map { Explanation.RuleRef(role: role.name, team: grant.team, rule: role.allow[$0.index].text) }
-                    deny += rules.deny.map { Explanation.RuleRef(role: role.name, team: grant.team, rule: role.deny[$0.index].text) }
+                func refs(_ rules: (RoleRules) -> (allow: [RoleRules.Entry], deny: [RoleRules.Entry])) -> (allow: [Explanation.RuleRef], deny: [Explanation.RuleRef]) {
+                    var allow: [Explanation.RuleRef] = []
+                    var deny: [Explanation.RuleRef] = []
+                    for grant in m.grants {
+                        let role = roles[grant.role.index].spec
+                        let touching = rules(server.rulesByRole[grant.role.index])
+                        allow += touching.allow.map { Explanation.RuleRef(role: role.name, team: grant.team, rule: role.allow[$0.index].text) }
+                        deny += touching.deny.map { Explanation.RuleRef(role: role.name, team: grant.team, rule: role.deny[$0.index].text) }
+                    }
+                    return (allow, deny)
+                }
+                let all = refs { ($0.allow, $0.deny) }
+                let kinds = ItemKind.allCases.map { kind in
+                    let deciding = refs { $0.deciding(kind) }
+                    return Explanation.KindRules(kind: kind, allow: deciding.allow, deny: deciding.deny, filter: server.spec.filter(kind))
                 }
                 access.append(Explanation.ServerAccess(
                     id: serverPath(id), transport: server.spec.transportName, description: server.spec.description,
-                    allow: allow, deny: deny, filter: server.spec.tools))
+                    allow: all.allow, deny: all.deny, kinds: kinds))
             }
         }
         let keyStatus = u.keys.map { id in

@@ -29,7 +29,8 @@ public final class Policy: Sendable {
         public let spec: ServerSpec
         // Hot fields, copied out of `spec` so a decision reads nothing else.
         let disabled: Bool
-        let filter: ToolFilter
+        /// The tools, prompts and resources filters, by `ItemKind.rawValue`.
+        let filters: [NameFilter]
         /// For each role (by index), the rules whose server glob matches this server.
         let rulesByRole: [RoleRules]
         public var name: String { spec.name }
@@ -39,23 +40,53 @@ public final class Policy: Sendable {
             self.org = org
             self.spec = spec
             self.disabled = spec.disabled
-            self.filter = spec.tools
+            self.filters = ItemKind.allCases.map(spec.filter)
             self.rulesByRole = rulesByRole
         }
     }
 
     /// The rules of one role that touch one server: indexes into the role's `allow` and `deny`,
-    /// with each rule's tool glob beside it.
+    /// with each rule's item glob beside it.
     struct RoleRules: Sendable {
         struct Entry: Sendable {
             let index: Int
-            let tool: Glob?
-            func matches(_ name: String) -> Bool { tool?.matches(name) ?? true }
-            var coversWholeServer: Bool { tool?.matchesEverything ?? true }
+            /// nil for a whole-server rule.
+            let item: ItemGlob?
+
+            /// As an allow rule: a whole-server rule, or one of the same kind that matches.
+            func allows(_ kind: ItemKind, _ name: String) -> Bool {
+                item?.matches(kind, name) ?? true
+            }
+
+            /// As a deny rule: a whole-server rule (`SERVER` or `SERVER:*`), or one of the same
+            /// kind that matches.
+            func denies(_ kind: ItemKind, _ name: String) -> Bool {
+                deniesWholeServer || item!.matches(kind, name)
+            }
+
+            /// `SERVER` or `SERVER:*` as a deny rule: every kind, and connecting at all.
+            var deniesWholeServer: Bool {
+                guard let item else { return true }
+                return item.kind == .tool && item.glob.matchesEverything
+            }
+
+            /// As a deny rule: denies every item of `kind`.
+            func deniesEvery(_ kind: ItemKind) -> Bool {
+                deniesWholeServer || (item!.kind == kind && item!.glob.matchesEverything)
+            }
+
+            /// As an allow rule: grants some item of `kind`.
+            func grantsSome(_ kind: ItemKind) -> Bool { item.map { $0.kind == kind } ?? true }
         }
 
         var allow: [Entry] = []
         var deny: [Entry] = []
+
+        /// The rules that decide items of `kind`: allow rules of the whole server or of that kind,
+        /// deny rules of the whole server (`SERVER`, `SERVER:*`) or of that kind.
+        func deciding(_ kind: ItemKind) -> (allow: [Entry], deny: [Entry]) {
+            (allow.filter { $0.grantsSome(kind) }, deny.filter { $0.deniesWholeServer || $0.item?.kind == kind })
+        }
     }
 
     public struct User: Sendable {

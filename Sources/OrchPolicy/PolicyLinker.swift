@@ -28,9 +28,9 @@ struct PolicyLinker {
                 let rules = document.roles.map { role in
                     Policy.RoleRules(
                         allow: role.allow.indices.filter { role.allow[$0].server.matches(spec.name) }
-                            .map { Policy.RoleRules.Entry(index: $0, tool: role.allow[$0].tool) },
+                            .map { Policy.RoleRules.Entry(index: $0, item: role.allow[$0].item) },
                         deny: role.deny.indices.filter { role.deny[$0].server.matches(spec.name) }
-                            .map { Policy.RoleRules.Entry(index: $0, tool: role.deny[$0].tool) })
+                            .map { Policy.RoleRules.Entry(index: $0, item: role.deny[$0].item) })
                 }
                 servers.append(Policy.Server(id: id, org: OrgID(index: o), spec: spec, rulesByRole: rules))
                 ids.append(id)

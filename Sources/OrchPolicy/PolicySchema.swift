@@ -23,6 +23,14 @@ public enum PolicySchema {
         ]
     }
 
+    /// A server's filter of one kind, applied to everyone.
+    static func filter(_ what: String) -> JSONValue {
+        [
+            "type": "object", "additionalProperties": false,
+            "properties": ["allow": strings("\(what) globs to show."), "deny": strings("\(what) globs to hide.")],
+        ]
+    }
+
     static let positive: JSONValue = ["type": "integer", "minimum": 1]
     static let time: JSONValue = [
         "type": "string", "description": "RFC 3339 time, or YYYY-MM-DD meaning 00:00:00Z that day",
@@ -64,7 +72,8 @@ public enum PolicySchema {
                 ],
             ],
             "rules": [
-                "type": "array", "description": "SERVER or SERVER:TOOL globs; * matches any run of characters.",
+                "type": "array",
+                "description": "SERVER (the whole server), SERVER:TOOL, SERVER:prompts/NAME or SERVER:resources/URI globs; * matches any run of characters.",
                 "items": ["type": "string", "pattern": "^[a-z0-9_*-]+(:.+)?$"],
             ],
             "role": [
@@ -99,10 +108,9 @@ public enum PolicySchema {
                     "description": ["type": "string"],
                     "disabled": ["type": "boolean"],
                     "timeoutSeconds": positive,
-                    "tools": [
-                        "type": "object", "additionalProperties": false,
-                        "properties": ["allow": strings("Tool globs to show."), "deny": strings("Tool globs to hide.")],
-                    ],
+                    "tools": filter("Tool"),
+                    "prompts": filter("Prompt"),
+                    "resources": filter("Resource URI"),
                     "command": ["type": "string", "description": "stdio server: the program to start. ${env:NAME} is expanded."],
                     "args": strings(),
                     "env": stringMap("Environment of the server process."),
@@ -129,7 +137,10 @@ public enum PolicySchema {
                     "sha256": ["type": "string", "pattern": "^[0-9a-f]{64}$", "description": "Lowercase hex SHA-256 of the token (orch keys hash)."],
                     "created": time,
                     "expires": time,
-                    "scope": ["type": "array", "items": ["type": "string", "pattern": "^[a-z0-9_*-]+/[a-z0-9_*-]+(:.+)?$"]],
+                    "scope": [
+                        "type": "array", "description": "ORG/SERVER or ORG/SERVER:ITEM globs (ITEM as in a rule): the key can only narrow its user's access.",
+                        "items": ["type": "string", "pattern": "^[a-z0-9_*-]+/[a-z0-9_*-]+(:.+)?$"],
+                    ],
                     "description": ["type": "string"],
                 ],
             ],
@@ -139,8 +150,8 @@ public enum PolicySchema {
                     "user": ["type": "string"],
                     "key": ["type": "string"],
                     "at": time,
-                    "allow": strings("ORG/SERVER or ORG/SERVER:TOOL targets that must be allowed."),
-                    "deny": strings("ORG/SERVER or ORG/SERVER:TOOL targets that must be denied."),
+                    "allow": strings("ORG/SERVER, ORG/SERVER:TOOL, ORG/SERVER:prompts/NAME or ORG/SERVER:resources/URI targets that must be allowed."),
+                    "deny": strings("ORG/SERVER, ORG/SERVER:TOOL, ORG/SERVER:prompts/NAME or ORG/SERVER:resources/URI targets that must be denied."),
                 ],
             ],
         ],

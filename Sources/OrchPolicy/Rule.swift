@@ -1,37 +1,100 @@
-/// A role rule: `SERVER` (every tool of matching servers) or `SERVER:TOOL`, each part a glob.
-/// Server globs are relative to the org in which the role is held.
+/// What a rule, a scope entry, a filter or a target names inside a server.
+public enum ItemKind: Int, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case tool, prompt, resource
+
+    /// `tool`, `prompt` or `resource`: the word for one item.
+    public var description: String {
+        switch self {
+        case .tool: "tool"
+        case .prompt: "prompt"
+        case .resource: "resource"
+        }
+    }
+
+    /// `tools`, `prompts` or `resources`: the server filter's field and the MCP method family.
+    public var plural: String { description + "s" }
+
+    /// What the item part starts with in a rule or target: nothing for a tool.
+    var prefix: String { self == .tool ? "" : plural + "/" }
+}
+
+/// The part of a rule or scope entry after `SERVER:`: a tool glob, `prompts/GLOB` or
+/// `resources/GLOB` (a resource glob matches URIs, `/` and `:` included).
+public struct ItemGlob: Sendable, Hashable, CustomStringConvertible {
+    public let kind: ItemKind
+    public let glob: Glob
+
+    public var description: String { kind.prefix + glob.pattern }
+
+    public func matches(_ kind: ItemKind, _ name: String) -> Bool {
+        self.kind == kind && glob.matches(name)
+    }
+
+    /// Reads an item part. `whole` is the rule or entry before the part, for hints.
+    static func parse(_ part: Substring, before whole: Substring) -> Result<ItemGlob, RuleError> {
+        if part.isEmpty {
+            return .failure(RuleError("the part after ':' is empty; write \"\(whole)\" for the whole server"))
+        }
+        for kind in [ItemKind.prompt, .resource] where part.hasPrefix(kind.prefix) {
+            let rest = part.dropFirst(kind.prefix.count)
+            if rest.isEmpty {
+                return .failure(RuleError("the \(kind) part after '\(kind.prefix)' is empty; write \"\(whole):\(kind.prefix)*\" for every \(kind)"))
+            }
+            return .success(ItemGlob(kind: kind, glob: Glob(String(rest))))
+        }
+        // A near miss of a prefix (a tool name has no '/') is a mistake, not a tool.
+        if let slash = part.firstIndex(of: "/") {
+            let head = part[..<slash].lowercased()
+            let rest = part[part.index(after: slash)...]
+            switch head {
+            case "prompt", "prompts":
+                return .failure(RuleError("write \"\(whole):prompts/\(rest)\" for a prompt (lowercase \"prompts/\")"))
+            case "resource", "resources", "res":
+                return .failure(RuleError("write \"\(whole):resources/\(rest)\" for a resource (lowercase \"resources/\")"))
+            case "tool", "tools":
+                return .failure(RuleError("tools take no prefix: write \"\(whole):\(rest)\""))
+            default:
+                break
+            }
+        }
+        return .success(ItemGlob(kind: .tool, glob: Glob(String(part))))
+    }
+}
+
+/// A role rule: `SERVER` (the whole server: every tool, prompt and resource), `SERVER:TOOL`,
+/// `SERVER:prompts/NAME` or `SERVER:resources/URI`, each part a glob. Server globs are relative
+/// to the org in which the role is held.
 public struct Rule: Sendable, Hashable, CustomStringConvertible {
     public let text: String
     public let server: Glob
-    /// nil when the rule names no tool part: it covers every tool.
-    public let tool: Glob?
+    /// nil when the rule names no item: it covers the whole server.
+    public let item: ItemGlob?
 
     public var description: String { text }
-
-    /// True when the rule covers every tool of the servers it matches.
-    public var coversWholeServer: Bool { tool?.matchesEverything ?? true }
-
-    public func matches(tool name: String) -> Bool { tool?.matches(name) ?? true }
 
     /// Parses a rule, or says what is wrong with it.
     public static func parse(_ text: String) -> Result<Rule, RuleError> {
         let serverPart: Substring
-        let toolPart: Substring?
+        let itemPart: Substring?
         if let colon = text.firstIndex(of: ":") {
             serverPart = text[..<colon]
-            toolPart = text[text.index(after: colon)...]
+            itemPart = text[text.index(after: colon)...]
         } else {
             serverPart = Substring(text)
-            toolPart = nil
+            itemPart = nil
         }
         if serverPart.contains("/") {
             return .failure(RuleError("server globs are relative to the org where the role is held; write \"\(serverPart.split(separator: "/").last ?? "")\" without the org"))
         }
         if let problem = serverGlobProblem(serverPart) { return .failure(RuleError(problem)) }
-        if let toolPart, toolPart.isEmpty {
-            return .failure(RuleError("the tool part after ':' is empty; write \"\(serverPart)\" for every tool"))
+        var item: ItemGlob? = nil
+        if let itemPart {
+            switch ItemGlob.parse(itemPart, before: serverPart) {
+            case .success(let parsed): item = parsed
+            case .failure(let error): return .failure(error)
+            }
         }
-        return .success(Rule(text: text, server: Glob(String(serverPart)), tool: toolPart.map { Glob(String($0)) }))
+        return .success(Rule(text: text, server: Glob(String(serverPart)), item: item))
     }
 
     /// nil when `part` is a valid server (or org) glob: name characters and `*`.
@@ -52,13 +115,13 @@ public struct RuleError: Error, Sendable, Hashable {
     init(_ message: String) { self.message = message }
 }
 
-/// A key scope entry: `ORG/SERVER` or `ORG/SERVER:TOOL`, every part a glob. A scope entry without a
-/// tool part covers every tool of the servers it matches.
+/// A key scope entry: `ORG/SERVER` (the whole server) or `ORG/SERVER:ITEM` with an item part as
+/// in a rule; every part a glob.
 public struct ScopeGlob: Sendable, Hashable, CustomStringConvertible {
     public let text: String
     public let org: Glob
     public let server: Glob
-    public let tool: Glob?
+    public let item: ItemGlob?
 
     public var description: String { text }
 
@@ -66,66 +129,96 @@ public struct ScopeGlob: Sendable, Hashable, CustomStringConvertible {
         org.matches(o) && server.matches(s)
     }
 
-    public func matches(org o: String, server s: String, tool t: String) -> Bool {
-        org.matches(o) && server.matches(s) && (tool?.matches(t) ?? true)
+    /// Whether the entry covers item `name` of `kind` on `o/s`: a whole-server entry covers all.
+    public func matches(org o: String, server s: String, _ kind: ItemKind, _ name: String) -> Bool {
+        org.matches(o) && server.matches(s) && (item?.matches(kind, name) ?? true)
     }
 
     public static func parse(_ text: String) -> Result<ScopeGlob, RuleError> {
         guard let slash = text.firstIndex(of: "/") else {
-            return .failure(RuleError("a scope entry is ORG/SERVER or ORG/SERVER:TOOL"))
+            return .failure(RuleError("a scope entry is ORG/SERVER or ORG/SERVER:ITEM (a tool, prompts/NAME or resources/URI)"))
         }
         let orgPart = text[..<slash]
-        let rest = text[text.index(after: slash)...]
-        if rest.prefix(while: { $0 != ":" }).contains("/") {
+        let colon = text.firstIndex(of: ":") ?? text.endIndex
+        let serverPart = text[text.index(after: slash)..<max(colon, text.index(after: slash))]
+        if serverPart.contains("/") || colon < slash {
             return .failure(RuleError("a scope entry has one '/', between ORG and SERVER"))
         }
-        if let problem = Rule.serverGlobProblem(orgPart, what: "org") { return .failure(RuleError(problem)) }
-        if rest.hasSuffix(":") && rest.filter({ $0 == ":" }).count == 1 {
-            return .failure(RuleError("the tool part after ':' is empty; write \"\(orgPart)/\(rest.dropLast())\" for every tool"))
+        if let problem = Rule.serverGlobProblem(orgPart, what: "org") ?? Rule.serverGlobProblem(serverPart) {
+            return .failure(RuleError(problem))
         }
-        switch Rule.parse(String(rest)) {
-        case .failure(let error): return .failure(error)
-        case .success(let rule): return .success(ScopeGlob(text: text, org: Glob(String(orgPart)), server: rule.server, tool: rule.tool))
+        var item: ItemGlob? = nil
+        if colon < text.endIndex {
+            switch ItemGlob.parse(text[text.index(after: colon)...], before: text[..<colon]) {
+            case .success(let parsed): item = parsed
+            case .failure(let error): return .failure(error)
+            }
         }
+        return .success(ScopeGlob(text: text, org: Glob(String(orgPart)), server: Glob(String(serverPart)), item: item))
     }
 }
 
-/// A concrete target: `ORG/SERVER` (may the user connect at all) or `ORG/SERVER:TOOL`.
+/// A concrete item of a server: a tool, a prompt or a resource, by name (a resource by URI).
+public struct Item: Sendable, Hashable, CustomStringConvertible {
+    public let kind: ItemKind
+    public let name: String
+
+    public init(_ kind: ItemKind, _ name: String) {
+        self.kind = kind
+        self.name = name
+    }
+
+    /// `NAME` for a tool, `prompts/NAME`, `resources/URI`: as written after `SERVER:`.
+    public var description: String { kind.prefix + name }
+}
+
+/// A concrete target: `ORG/SERVER` (may the user connect at all), `ORG/SERVER:TOOL`,
+/// `ORG/SERVER:prompts/NAME` or `ORG/SERVER:resources/URI`.
 public struct Target: Sendable, Hashable, CustomStringConvertible {
     public let org: String
     public let server: String
-    public let tool: String?
+    public let item: Item?
 
-    public init(org: String, server: String, tool: String? = nil) {
+    public init(org: String, server: String, item: Item? = nil) {
         self.org = org
         self.server = server
-        self.tool = tool
+        self.item = item
+    }
+
+    public init(org: String, server: String, tool: String?) {
+        self.init(org: org, server: server, item: tool.map { Item(.tool, $0) })
     }
 
     public var description: String {
-        tool.map { "\(org)/\(server):\($0)" } ?? "\(org)/\(server)"
+        item.map { "\(org)/\(server):\($0)" } ?? "\(org)/\(server)"
     }
 
     /// The `ORG/SERVER` part.
     public var serverID: String { "\(org)/\(server)" }
 
+    static let forms = "write ORG/SERVER, ORG/SERVER:TOOL, ORG/SERVER:prompts/NAME or ORG/SERVER:resources/URI"
+
     public static func parse(_ text: String) -> Result<Target, RuleError> {
         guard let slash = text.firstIndex(of: "/") else {
-            return .failure(RuleError("\"\(text)\" is not a target: write ORG/SERVER or ORG/SERVER:TOOL"))
+            return .failure(RuleError("\"\(text)\" is not a target: \(forms)"))
         }
         let org = String(text[..<slash])
         let rest = text[text.index(after: slash)...]
         let server: String
-        var tool: String? = nil
+        var item: Item? = nil
         if let colon = rest.firstIndex(of: ":") {
             server = String(rest[..<colon])
-            tool = String(rest[rest.index(after: colon)...])
+            let part = rest[rest.index(after: colon)...]
+            switch ItemGlob.parse(part, before: text[..<colon]) {
+            case .failure(let error): return .failure(RuleError("\"\(text)\" is not a target: \(error.message)"))
+            case .success(let parsed): item = Item(parsed.kind, parsed.glob.pattern)
+            }
         } else {
             server = String(rest)
         }
-        guard Name.isValid(org), Name.isValid(server), tool.map({ !$0.isEmpty }) ?? true else {
-            return .failure(RuleError("\"\(text)\" is not a target: write ORG/SERVER or ORG/SERVER:TOOL"))
+        guard Name.isValid(org), Name.isValid(server) else {
+            return .failure(RuleError("\"\(text)\" is not a target: \(forms)"))
         }
-        return .success(Target(org: org, server: server, tool: tool))
+        return .success(Target(org: org, server: server, item: item))
     }
 }

@@ -7,8 +7,9 @@ struct Can: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask whether a user may use servers or tools.",
         discussion: """
-            Prints `allow TARGET  REASON` or `deny TARGET  REASON` for each target (ORG/SERVER or \
-            ORG/SERVER:TOOL). Exit status 0 when every target is allowed, 1 when any is denied.
+            Prints `allow TARGET  REASON` or `deny TARGET  REASON` for each target: ORG/SERVER (may \
+            the user connect), ORG/SERVER:TOOL, ORG/SERVER:prompts/NAME or ORG/SERVER:resources/URI. \
+            Exit status 0 when every target is allowed, 1 when any is denied.
 
             With --stdin (and no USER or TARGET), reads one JSON query a line, \
             {"user","target","key"?,"at"?}, and answers each with one JSON line, in order; --key and \
@@ -16,6 +17,7 @@ struct Can: ParsableCommand {
 
             Examples:
               orch can bob acme/notes:write_note acme/notes:delete_note
+              orch can bob acme/notes:prompts/summarize acme/notes:resources/notes://index
               orch can --key ci --at 2027-01-01 --json bob acme/clock
             """
     )
@@ -26,7 +28,7 @@ struct Can: ParsableCommand {
     @Flag(help: "Print one JSON object a line.") var json = false
     @Flag(help: "Read JSON queries from stdin, one a line, and answer each with a JSON line.") var stdin = false
     @Argument(help: "The user.") var user: String?
-    @Argument(help: ArgumentHelp("ORG/SERVER or ORG/SERVER:TOOL.", valueName: "TARGET")) var targets: [String] = []
+    @Argument(help: ArgumentHelp("ORG/SERVER, ORG/SERVER:TOOL, ORG/SERVER:prompts/NAME or ORG/SERVER:resources/URI.", valueName: "TARGET")) var targets: [String] = []
 
     func validate() throws {
         if stdin {

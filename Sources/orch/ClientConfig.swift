@@ -49,7 +49,7 @@ struct ClientConfigCommand: ParsableCommand {
             throw ValidationError("--token-env \(tokenEnv) is not an environment variable name (letters, digits and '_', not starting with a digit)")
         }
         for s in servers {
-            guard case .success(let target) = Target.parse(s), target.tool == nil else {
+            guard case .success(let target) = Target.parse(s), target.item == nil else {
                 throw ValidationError("--server \(s) is not ORG/SERVER")
             }
         }

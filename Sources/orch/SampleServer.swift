@@ -9,12 +9,19 @@ struct SampleServerCommand: ParsableCommand {
         abstract: "A small MCP server on stdio, for the demo orch.json and the tests.",
         discussion: """
             Tools: echo {text, delayMs?}, add {a, b}, now, write_note {name, text}, delete_note {name}. \
-            One resource (notes://index) and one prompt (summarize). Reads newline-delimited JSON-RPC \
-            on stdin and answers on stdout. write_note also sends notifications/resources/list_changed.
+            Resources: notes://index (every note), notes://readme and notes://note/NAME for each note, \
+            with the template notes://note/{name}. Prompts: summarize {topic}, draft_note {name, tone?}. \
+            Completions: note names for summarize's topic and for the template's name. \
+            resources/subscribe and resources/unsubscribe keep a set of URIs; write_note and delete_note \
+            send notifications/resources/list_changed, then notifications/resources/updated for the \
+            subscribed ones of notes://note/NAME and notes://index. As a test aid for gateways that must \
+            filter these notifications, subscribing to the literal URI notes://* sends updated for both \
+            whatever else is subscribed. --page-size pages tools/list, prompts/list, resources/list and \
+            resources/templates/list. Reads newline-delimited JSON-RPC on stdin and answers on stdout.
             """
     )
 
-    @Option(help: "Tools per tools/list page (0: all on one page).") var pageSize = 0
+    @Option(help: "Items per page of tools/list, prompts/list, resources/list and resources/templates/list (0: all on one page).") var pageSize = 0
 
     func run() throws {
         var server = SampleServer(pageSize: pageSize)
@@ -31,6 +38,7 @@ struct SampleServerCommand: ParsableCommand {
 struct SampleServer {
     let pageSize: Int
     var notes: [String: String] = [:]
+    var subscriptions: Set<String> = []
 
     static let versions = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
 
@@ -42,11 +50,36 @@ struct SampleServer {
         tool("write_note", "Write a note.", ["name": ["type": "string"], "text": ["type": "string"]], required: ["name", "text"]),
     ]
 
+    static let prompts: [JSONValue] = [
+        ["name": "summarize", "description": "Summarize the notes on a topic.", "arguments": [["name": "topic", "required": true]]],
+        [
+            "name": "draft_note", "description": "Draft a new note.",
+            "arguments": [["name": "name", "required": true], ["name": "tone", "required": false]],
+        ],
+    ]
+
+    static let resourceTemplates: [JSONValue] = [
+        ["uriTemplate": "notes://note/{name}", "name": "note", "description": "A note by name", "mimeType": "text/plain"],
+    ]
+
+    static let notePrefix = "notes://note/"
+    static let readme = "The orch sample server keeps notes in memory: write_note and delete_note change them, and each note reads as notes://note/NAME."
+
     static func tool(_ name: String, _ description: String, _ properties: JSONObject, required: [String]) -> JSONValue {
         [
             "name": .string(name), "description": .string(description),
             "inputSchema": ["type": "object", "properties": .object(properties), "required": .strings(required)],
         ]
+    }
+
+    static func resource(_ uri: String, _ name: String) -> JSONValue {
+        ["uri": .string(uri), "name": .string(name), "mimeType": "text/plain"]
+    }
+
+    /// notes://index, notes://readme, then one resource per note in name order.
+    var resources: [JSONValue] {
+        [Self.resource("notes://index", "index"), Self.resource("notes://readme", "readme")]
+            + notes.keys.sorted().map { Self.resource(Self.notePrefix + $0, $0) }
     }
 
     mutating func handle(_ line: String) -> [JSONValue] {
@@ -61,38 +94,104 @@ struct SampleServer {
             let requested = params["protocolVersion"]?.stringValue ?? ""
             return [Self.result(id: id, [
                 "protocolVersion": .string(Self.versions.contains(requested) ? requested : Self.versions.last!),
-                "capabilities": ["tools": ["listChanged": true], "resources": [:], "prompts": [:], "logging": [:]],
+                "capabilities": [
+                    "tools": ["listChanged": true], "resources": ["subscribe": true, "listChanged": true],
+                    "prompts": ["listChanged": true], "completions": [:], "logging": [:],
+                ],
                 "serverInfo": ["name": "orch-sample-server", "version": "0.1.0"],
             ])]
         case "ping", "logging/setLevel":
             return [Self.result(id: id, [:])]
         case "tools/list":
-            let start = params["cursor"]?.stringValue.flatMap(Int.init) ?? 0
-            let size = pageSize > 0 ? pageSize : Self.tools.count
-            let end = min(start + size, Self.tools.count)
-            guard start >= 0, start <= end else { return [Self.error(id: id, code: -32602, "Invalid cursor")] }
-            var result: JSONObject = ["tools": .array(Array(Self.tools[start..<end]))]
-            if end < Self.tools.count { result["nextCursor"] = .string(String(end)) }
-            return [Self.result(id: id, .object(result))]
+            return [page(id: id, "tools", Self.tools, cursor: params["cursor"])]
         case "tools/call":
             return call(id: id, name: params["name"]?.stringValue ?? "", arguments: params["arguments"]?.objectValue ?? [:])
         case "resources/list":
-            return [Self.result(id: id, ["resources": [["uri": "notes://index", "name": "index", "mimeType": "text/plain"]]])]
+            return [page(id: id, "resources", resources, cursor: params["cursor"])]
+        case "resources/templates/list":
+            return [page(id: id, "resourceTemplates", Self.resourceTemplates, cursor: params["cursor"])]
         case "resources/read":
-            guard params["uri"] == "notes://index" else { return [Self.error(id: id, code: -32002, "Resource not found")] }
-            let text = notes.keys.sorted().map { "\($0): \(notes[$0]!)" }.joined(separator: "\n")
-            return [Self.result(id: id, ["contents": [["uri": "notes://index", "mimeType": "text/plain", "text": .string(text)]]])]
+            let uri = params["uri"]?.stringValue ?? ""
+            let text: String
+            if uri == "notes://index" {
+                text = notes.keys.sorted().map { "\($0): \(notes[$0]!)" }.joined(separator: "\n")
+            } else if uri == "notes://readme" {
+                text = Self.readme
+            } else if uri.hasPrefix(Self.notePrefix), let note = notes[String(uri.dropFirst(Self.notePrefix.count))] {
+                text = note
+            } else {
+                return [Self.error(id: id, code: -32002, "Resource not found: \(uri)")]
+            }
+            return [Self.result(id: id, ["contents": [["uri": .string(uri), "mimeType": "text/plain", "text": .string(text)]]])]
+        case "resources/subscribe", "resources/unsubscribe":
+            guard let uri = params["uri"]?.stringValue else { return [Self.error(id: id, code: -32602, "\(method) needs a string \"uri\"")] }
+            if method == "resources/subscribe" { subscriptions.insert(uri) } else { subscriptions.remove(uri) }
+            return [Self.result(id: id, [:])]
         case "prompts/list":
-            return [Self.result(id: id, ["prompts": [[
-                "name": "summarize", "description": "Summarize the notes on a topic.",
-                "arguments": [["name": "topic", "required": true]],
-            ]]])]
+            return [page(id: id, "prompts", Self.prompts, cursor: params["cursor"])]
         case "prompts/get":
-            let topic = params["arguments"]?["topic"]?.stringValue ?? "everything"
-            return [Self.result(id: id, ["messages": [["role": "user", "content": ["type": "text", "text": .string("Summarize the notes about \(topic).")]]]])]
+            return getPrompt(id: id, name: params["name"]?.stringValue ?? "", arguments: params["arguments"]?.objectValue ?? [:])
+        case "completion/complete":
+            return [complete(id: id, ref: params["ref"], argument: params["argument"])]
         default:
             return [Self.error(id: id, code: -32601, "Method not found: \(method)")]
         }
+    }
+
+    /// One page of `items` under `key`: `--page-size` items from the offset the cursor names.
+    private func page(id: JSONValue, _ key: String, _ items: [JSONValue], cursor: JSONValue?) -> JSONValue {
+        var start = 0
+        if let cursor, !cursor.isNull {
+            guard let offset = cursor.stringValue.flatMap(Int.init), (0...items.count).contains(offset) else {
+                return Self.error(id: id, code: -32602, "Invalid cursor")
+            }
+            start = offset
+        }
+        let end = start + min(pageSize > 0 ? pageSize : items.count, items.count - start)
+        var result: JSONObject = [key: .array(Array(items[start..<end]))]
+        if end < items.count { result["nextCursor"] = .string(String(end)) }
+        return Self.result(id: id, .object(result))
+    }
+
+    private func getPrompt(id: JSONValue, name: String, arguments: JSONObject) -> [JSONValue] {
+        let text: String
+        switch name {
+        case "summarize":
+            text = "Summarize the notes about \(arguments["topic"]?.stringValue ?? "everything")."
+        case "draft_note":
+            guard let note = arguments["name"]?.stringValue else { return [Self.error(id: id, code: -32602, "draft_note needs a string argument \"name\"")] }
+            text = "Draft a note called \(note)" + (arguments["tone"]?.stringValue.map { " in a \($0) tone" } ?? "")
+        default:
+            return [Self.error(id: id, code: -32602, "Unknown prompt: \(name)")]
+        }
+        return [Self.result(id: id, ["messages": [["role": "user", "content": ["type": "text", "text": .string(text)]]]])]
+    }
+
+    /// Note names for summarize's topic and for the note template's name; nothing for anything else.
+    private func complete(id: JSONValue, ref: JSONValue?, argument: JSONValue?) -> JSONValue {
+        let type = ref?["type"]?.stringValue ?? ""
+        guard let key = ["ref/prompt": "name", "ref/resource": "uri"][type], let target = ref?[key]?.stringValue else {
+            return Self.error(id: id, code: -32602, "Invalid completion ref")
+        }
+        let completing = (type, target, argument?["name"]?.stringValue ?? "")
+        var values: [String] = []
+        if completing == ("ref/prompt", "summarize", "topic") || completing == ("ref/resource", "notes://note/{name}", "name") {
+            let prefix = argument?["value"]?.stringValue ?? ""
+            values = notes.keys.filter { $0.hasPrefix(prefix) }.sorted()
+        }
+        return Self.result(id: id, ["completion": [
+            "values": .strings(values.prefix(100)), "total": .integer(Int64(values.count)), "hasMore": .bool(values.count > 100),
+        ]])
+    }
+
+    /// The notifications for a change to note `name`: list_changed, then updated for each subscribed
+    /// URI of the note and the index (both when the test aid notes://* is subscribed).
+    private func noteChanged(_ name: String) -> [JSONValue] {
+        var lines: [JSONValue] = [["jsonrpc": "2.0", "method": "notifications/resources/list_changed"]]
+        for uri in [Self.notePrefix + name, "notes://index"] where subscriptions.contains(uri) || subscriptions.contains("notes://*") {
+            lines.append(["jsonrpc": "2.0", "method": "notifications/resources/updated", "params": ["uri": .string(uri)]])
+        }
+        return lines
     }
 
     private mutating func call(id: JSONValue, name: String, arguments: JSONObject) -> [JSONValue] {
@@ -117,10 +216,11 @@ struct SampleServer {
                 return [text("write_note needs strings \"name\" and \"text\"", error: true)]
             }
             notes[note] = body
-            return [["jsonrpc": "2.0", "method": "notifications/resources/list_changed"], text("wrote \(note)")]
+            return noteChanged(note) + [text("wrote \(note)")]
         case "delete_note":
             guard let note = arguments["name"]?.stringValue else { return [text("delete_note needs a string \"name\"", error: true)] }
-            return [text(notes.removeValue(forKey: note) == nil ? "no note \(note)" : "deleted \(note)")]
+            guard notes.removeValue(forKey: note) != nil else { return [text("no note \(note)")] }
+            return noteChanged(note) + [text("deleted \(note)")]
         default:
             return [Self.error(id: id, code: -32602, "Unknown tool: \(name)")]
         }

@@ -110,7 +110,7 @@ func canUsageErrorsExit2WithoutAnAnswer(arguments: [String]) throws {
 @Test func canNamesTheBadTarget() throws {
     let run = try policySandbox().run(["can", "bob", "acme"])
     #expect(run.status == 2)
-    #expect(run.err.first == #"Error: "acme" is not a target: write ORG/SERVER or ORG/SERVER:TOOL"#)
+    #expect(run.err.first == #"Error: "acme" is not a target: write ORG/SERVER, ORG/SERVER:TOOL, ORG/SERVER:prompts/NAME or ORG/SERVER:resources/URI"#)
 }
 
 @Test func canStdinAnswersEachQueryInOrder() throws {
@@ -169,7 +169,7 @@ func canUsageErrorsExit2WithoutAnAnswer(arguments: [String]) throws {
         #"{"user":"bob","target":"acme/notes","key":null,"decision":"allow","reason":"role reader allows \"notes:read_*\""}"#,
         #"{"user":null,"target":null,"key":null,"decision":"deny","reason":"invalid query: expected a JSON object a line"}"#,
         #"{"user":"bob","target":null,"key":null,"decision":"deny","reason":"invalid query: \"user\" and \"target\" strings are required"}"#,
-        #"{"user":"bob","target":"acme","key":null,"decision":"deny","reason":"invalid query: \"acme\" is not a target: write ORG/SERVER or ORG/SERVER:TOOL"}"#,
+        #"{"user":"bob","target":"acme","key":null,"decision":"deny","reason":"invalid query: \"acme\" is not a target: write ORG/SERVER, ORG/SERVER:TOOL, ORG/SERVER:prompts/NAME or ORG/SERVER:resources/URI"}"#,
         #"{"user":"bob","target":"acme/notes","key":null,"decision":"deny","reason":"invalid query: \"at\" is not a date or an RFC 3339 time"}"#,
     ])
 }

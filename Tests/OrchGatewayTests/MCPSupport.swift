@@ -28,7 +28,7 @@ func mcpPolicyJSON(limits: String = #""maxSessionsPerKey": 3, "callTimeoutSecond
       "gateway": { "limits": { \(limits) } },
       "roles": {
         "admin": { "allow": ["*"] },
-        "member": { "allow": ["notes:echo", "notes:add", "notes:write_note", "notes:now", "clock"], "deny": ["notes:write_note"] }
+        "member": { "allow": ["notes:echo", "notes:add", "notes:write_note", "notes:now", "notes:resources/notes://index", "clock"], "deny": ["notes:write_note"] }
       },
       "orgs": {
         "acme": {

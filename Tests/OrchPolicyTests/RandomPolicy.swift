@@ -23,8 +23,17 @@ enum RandomPolicy {
     static let userNames = ["alice", "bob", "carol", "dave", "erin"]
     static let teamNames = ["data", "ops"]
     static let tools = ["read_sheet", "write_sheet", "delete_sheet", "get_info", "read_", "search", "run"]
+    /// Items as written after `SERVER:` in a target: tools, prompts and resources.
+    static let items = tools + ["prompts/summarize", "prompts/read_sheet", "prompts/draft_note",
+                                "resources/file:///srv/a.txt", "resources/file:///srv/shared/b", "resources/mem://x:y"]
     static let serverGlobs = ["*", "excel", "ex*", "*e*", "s*", "mail", "*h", "exchange", "*x*l", "nomatch"]
     static let toolGlobs = ["*", "read_*", "*_sheet", "get_*", "*e*", "run", "delete_sheet", "*_*", "r*n", "*_"]
+    static let promptGlobs = ["*", "summ*", "*_note", "read_*", "draft_note", "*e*"]
+    static let resourceGlobs = ["*", "file:///*", "file:///srv/shared/*", "mem://*", "*.txt", "*:*", "*/b"]
+    /// Rule item parts of every kind: mostly tools, as files have them.
+    static var itemGlobs: [String] {
+        toolGlobs + toolGlobs + promptGlobs.map { "prompts/" + $0 } + resourceGlobs.map { "resources/" + $0 }
+    }
     static let orgGlobs = ["*", "acme", "globex", "a*", "*x"]
     /// Expiry as written in the file, and the instant it means (computed here, not by the parser).
     static let expiries: [(String, Date)] = [
@@ -45,7 +54,12 @@ enum RandomPolicy {
         func some<T>(_ items: [T], _ range: ClosedRange<Int>) -> [T] {
             Array(items.shuffled(using: &rng).prefix(Int.random(in: range, using: &rng)))
         }
-        func rule() -> String { chance(0.35) ? pick(serverGlobs) : "\(pick(serverGlobs)):\(pick(toolGlobs))" }
+        func rule() -> String { chance(0.35) ? pick(serverGlobs) : "\(pick(serverGlobs)):\(pick(itemGlobs))" }
+        func filter(_ globs: [String]) -> ModelPolicy.Filter? {
+            let allow: [String]? = chance(0.25) ? some(globs, 1...2) : nil
+            let deny: [String] = chance(0.3) ? some(globs, 1...1) : []
+            return allow == nil && deny.isEmpty ? nil : ModelPolicy.Filter(allow: allow, deny: deny)
+        }
 
         var model = ModelPolicy()
         let roleNames = some(Self.roleNames, 3...4)
@@ -75,8 +89,8 @@ enum RandomPolicy {
             let servers = some(serverNames, 3...5).map { server in
                 ModelPolicy.Server(
                     name: server, disabled: chance(0.15),
-                    toolsAllow: chance(0.25) ? some(toolGlobs, 1...2) : nil,
-                    toolsDeny: chance(0.3) ? some(toolGlobs, 1...1) : [])
+                    filters: ["tools": filter(toolGlobs), "prompts": filter(promptGlobs), "resources": filter(resourceGlobs)]
+                        .compactMapValues { $0 })
             }
             return ModelPolicy.Org(name: name, members: members, teams: teams, servers: servers)
         }
@@ -100,10 +114,13 @@ enum RandomPolicy {
             let servers = org.servers.map { s in
                 var fields = ["\"command\": \"mcp-\(s.name)\""]
                 if s.disabled { fields.append("\"disabled\": true") }
-                var filter: [String] = []
-                if let allow = s.toolsAllow { filter.append("\"allow\": \(list(allow))") }
-                if !s.toolsDeny.isEmpty { filter.append("\"deny\": \(list(s.toolsDeny))") }
-                if !filter.isEmpty { fields.append("\"tools\": { " + filter.joined(separator: ", ") + " }") }
+                for field in ["tools", "prompts", "resources"] {
+                    guard let f = s.filters[field] else { continue }
+                    var filter: [String] = []
+                    if let allow = f.allow { filter.append("\"allow\": \(list(allow))") }
+                    if !f.deny.isEmpty { filter.append("\"deny\": \(list(f.deny))") }
+                    fields.append("\"\(field)\": { " + filter.joined(separator: ", ") + " }")
+                }
                 return "\"\(s.name)\": { " + fields.joined(separator: ", ") + " }"
             }
             var parts = ["\"members\": " + object(members, indent: "      ")]

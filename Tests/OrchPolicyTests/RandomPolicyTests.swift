@@ -21,7 +21,7 @@ enum RandomDecisions {
 
     /// Checks one compiled decision against the reference: same step of the design answered, and a
     /// rule cited as the reason really is a rule of a role the user holds there, and matches.
-    static func mismatch(_ policy: Policy, _ model: ModelPolicy, _ q: Query, org: String, server: String, tool: String?,
+    static func mismatch(_ policy: Policy, _ model: ModelPolicy, _ q: Query, org: String, server: String, item: String?,
                          decision: Decision, expected: ExpectedReason) -> String? {
         let text = policy.describe(decision.reason)
         func fail(_ why: String) -> String { "\(q): expected \(expected), got \(decision.allowed ? "allow" : "deny") \"\(text)\" (\(why))" }
@@ -38,8 +38,9 @@ enum RandomDecisions {
                 return fail("cites role \(role.name) via team \(grant.team ?? "-"), which the user does not hold so in \(org)")
             }
             let matches: Bool
-            switch (tool, isAllow) {
-            case (let t?, _): matches = Reference.ruleMatches(ruleText, server: server, tool: t)
+            switch (item, isAllow) {
+            case (let i?, true): matches = Reference.ruleAllows(ruleText, server: server, item: i)
+            case (let i?, false): matches = Reference.ruleDenies(ruleText, server: server, item: i)
             case (nil, true): matches = Reference.globMatches(Reference.split(rule: ruleText).server, server)
             case (nil, false): matches = Reference.ruleDeniesWholeServer(ruleText, server: server)
             }
@@ -86,10 +87,10 @@ extension RandomDecisions {
 
         var clock = SplitMix64(seed: ~seed)
         func someTime() -> Date { RandomPolicy.times.randomElement(using: &clock)! }
-        func check(_ q: Query, org: String, server: String, tool: String?, decision: Decision, expected: ExpectedReason) {
+        func check(_ q: Query, org: String, server: String, item: String?, decision: Decision, expected: ExpectedReason) {
             findings.decisions += 1
             findings.reached[expected.description, default: 0] += 1
-            guard let m = mismatch(policy, model, q, org: org, server: server, tool: tool, decision: decision, expected: expected) else { return }
+            guard let m = mismatch(policy, model, q, org: org, server: server, item: item, decision: decision, expected: expected) else { return }
             if decision.allowed != (expected == .allowed) { findings.wrongDecisions.append(m) } else { findings.wrongReasons.append(m) }
         }
 
@@ -98,15 +99,16 @@ extension RandomDecisions {
             let ids = (model.users.first { $0.name == user }?.keys.map(\.id) ?? []) + ["k9"]
             for org in RandomPolicy.orgNames + ["nowhere"] {
                 for server in RandomPolicy.serverNames {
-                    for tool in [nil] + RandomPolicy.tools {
-                        let target = Target(org: org, server: server, tool: tool)
+                    for item in [nil] + RandomPolicy.items {
+                        // The target is parsed by the project, from the text a file would hold.
+                        let target = try Target.parse(item.map { "\(org)/\(server):\($0)" } ?? "\(org)/\(server)").get()
                         for key in [nil] + ids {
                             let at = someTime()
                             let q = Query(user: user, target: "\(target)", key: key ?? "-", at: at)
                             let decision = policy.decide(user: user, target: target, key: key, at: at)
-                            let expected = Reference.decide(model, user: user, org: org, server: server, tool: tool,
+                            let expected = Reference.decide(model, user: user, org: org, server: server, item: item,
                                                             key: key.map { .named($0) } ?? .none, at: at)
-                            check(q, org: org, server: server, tool: tool, decision: decision, expected: expected)
+                            check(q, org: org, server: server, item: item, decision: decision, expected: expected)
                         }
                     }
                 }
@@ -120,16 +122,16 @@ extension RandomDecisions {
             for org in model.orgs {
                 for server in org.servers {
                     let serverID = try #require(policy.server(org: org.name, name: server.name))
-                    for tool in [nil] + RandomPolicy.tools {
+                    for item in [nil] + RandomPolicy.items {
+                        let target = try Target.parse(item.map { "\(org.name)/\(server.name):\($0)" } ?? "\(org.name)/\(server.name)").get()
                         for token in tokens {
                             let keyID = try #require(policy.key(forToken: token), "no key for token \(token)\n\(findings.header)")
                             let at = someTime()
-                            let target = Target(org: org.name, server: server.name, tool: tool)
                             let q = Query(user: user.name, target: "\(target)", key: "with token \(token)", at: at)
-                            let decision = policy.decide(user: userID, server: serverID, tool: tool, key: keyID, at: at)
-                            let expected = Reference.decide(model, user: user.name, org: org.name, server: server.name, tool: tool,
+                            let decision = policy.decide(user: userID, server: serverID, item: target.item, key: keyID, at: at)
+                            let expected = Reference.decide(model, user: user.name, org: org.name, server: server.name, item: item,
                                                             key: .token(token), at: at)
-                            check(q, org: org.name, server: server.name, tool: tool, decision: decision, expected: expected)
+                            check(q, org: org.name, server: server.name, item: item, decision: decision, expected: expected)
                         }
                     }
                 }
@@ -188,9 +190,16 @@ func randomPoliciesGiveTheReasonOfTheFirstFailingStep(index: Int) throws {
     #expect(!Reference.globMatches("excel", "excels"))
     #expect(Reference.ruleDeniesWholeServer("ex*:*", server: "excel"))
     #expect(!Reference.ruleDeniesWholeServer("excel:delete_*", server: "excel"))
-    #expect(Reference.scopeMatches("a*/ex*:get_*", org: "acme", server: "excel", tool: "get_info"))
-    #expect(Reference.scopeMatches("a*/ex*:get_*", org: "acme", server: "excel", tool: nil))
-    #expect(!Reference.scopeMatches("a*/ex*:get_*", org: "acme", server: "excel", tool: "read"))
+    #expect(Reference.scopeMatches("a*/ex*:get_*", org: "acme", server: "excel", item: "get_info"))
+    #expect(Reference.scopeMatches("a*/ex*:get_*", org: "acme", server: "excel", item: nil))
+    #expect(!Reference.scopeMatches("a*/ex*:get_*", org: "acme", server: "excel", item: "read"))
+    #expect(!Reference.scopeMatches("a*/ex*:get_*", org: "acme", server: "excel", item: "prompts/get_x"))
+    #expect(Reference.scopeMatches("a*/ex*", org: "acme", server: "excel", item: "resources/mem://x"))
+    #expect(Reference.ruleAllows("ex*:resources/file:///*", server: "excel", item: "resources/file:///srv/a:b"))
+    #expect(!Reference.ruleAllows("ex*:*", server: "excel", item: "prompts/summarize"))
+    #expect(Reference.ruleDenies("ex*:*", server: "excel", item: "prompts/summarize"))
+    #expect(!Reference.ruleDenies("ex*:prompts/*", server: "excel", item: "read_sheet"))
+    #expect(!Reference.ruleDeniesWholeServer("ex*:prompts/*", server: "excel"))
 }
 
 @Test func randomPoliciesAreReproducibleFromTheirSeed() {

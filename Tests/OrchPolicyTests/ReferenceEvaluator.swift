@@ -7,7 +7,10 @@ import Foundation
 struct ModelPolicy {
     struct Role { var name: String; var allow: [String]; var deny: [String] }
     struct Team { var name: String; var members: [String]; var roles: [String] }
-    struct Server { var name: String; var disabled: Bool; var toolsAllow: [String]?; var toolsDeny: [String] }
+    /// A server's filter of one kind: `allow` (nil when absent) and `deny` globs.
+    struct Filter { var allow: [String]?; var deny: [String] }
+    /// `filters` by the kind's field name: "tools", "prompts", "resources".
+    struct Server { var name: String; var disabled: Bool; var filters: [String: Filter] }
     struct Org { var name: String; var members: [(user: String, roles: [String], asList: Bool)]; var teams: [Team]; var servers: [Server] }
     struct Key { var id: String; var token: String; var expiresText: String?; var expires: Date?; var scope: [String]? }
     struct User { var name: String; var disabled: Bool; var keys: [Key] }
@@ -36,7 +39,7 @@ enum ExpectedReason: Equatable, CustomStringConvertible {
         case .notMember: "not a member"
         case .deniedByRule: "denied by a rule"
         case .noAllowRule: "no allow rule"
-        case .hiddenByServerFilter: "hidden by the server's tools filter"
+        case .hiddenByServerFilter: "hidden by the server's filter"
         case .outsideKeyScope: "outside the key's scope"
         case .allowed: "allowed"
         }
@@ -58,33 +61,56 @@ enum Reference {
         globMatches(pattern[...], subject[...])
     }
 
-    /// A rule `SERVER` or `SERVER:TOOL` split at its first colon.
-    static func split(rule: String) -> (server: String, tool: String?) {
+    /// A rule `SERVER` or `SERVER:ITEM` split at its first colon.
+    static func split(rule: String) -> (server: String, item: String?) {
         guard let colon = rule.firstIndex(of: ":") else { return (rule, nil) }
         return (String(rule[..<colon]), String(rule[rule.index(after: colon)...]))
     }
 
-    /// Does a role rule match server `s` and, for a tool target, tool `t`? A rule without a tool
-    /// part means every tool.
-    static func ruleMatches(_ rule: String, server s: String, tool t: String) -> Bool {
-        let (server, tool) = split(rule: rule)
-        return globMatches(server, s) && (tool.map { globMatches($0, t) } ?? true)
+    /// An item as written after `SERVER:` in a rule or target: `prompts/NAME`, `resources/URI`,
+    /// or a tool name. Returns the filter field of its kind and the name (or glob).
+    static func kind(of item: String) -> (field: String, name: String) {
+        for field in ["prompts", "resources"] where item.hasPrefix(field + "/") {
+            return (field, String(item.dropFirst(field.count + 1)))
+        }
+        return ("tools", item)
+    }
+
+    /// Does an item part of a rule (nil: the whole server) match the item? Same kind, and the glob
+    /// matches its name.
+    static func partMatches(_ part: String?, item: String) -> Bool {
+        guard let part else { return true }
+        let (ruleKind, glob) = kind(of: part)
+        let (itemKind, name) = kind(of: item)
+        return ruleKind == itemKind && globMatches(glob, name)
+    }
+
+    /// Does an allow rule match server `s` and the item (`TOOL`, `prompts/NAME`, `resources/URI`)?
+    static func ruleAllows(_ rule: String, server s: String, item: String) -> Bool {
+        let (server, part) = split(rule: rule)
+        return globMatches(server, s) && partMatches(part, item: item)
+    }
+
+    /// Does a deny rule match? A deny of the whole server (`SERVER` or `SERVER:*`) denies every kind.
+    static func ruleDenies(_ rule: String, server s: String, item: String) -> Bool {
+        ruleDeniesWholeServer(rule, server: s) || ruleAllows(rule, server: s, item: item)
     }
 
     /// Does the rule deny the whole server: server glob matches and tool part absent or `*`?
     static func ruleDeniesWholeServer(_ rule: String, server s: String) -> Bool {
-        let (server, tool) = split(rule: rule)
-        return globMatches(server, s) && (tool == nil || tool == "*")
+        let (server, part) = split(rule: rule)
+        return globMatches(server, s) && (part == nil || part == "*")
     }
 
-    /// A scope entry `ORG/SERVER` or `ORG/SERVER:TOOL` split at its first slash.
-    static func scopeMatches(_ entry: String, org o: String, server s: String, tool t: String?) -> Bool {
+    /// A scope entry `ORG/SERVER` or `ORG/SERVER:ITEM` split at its first slash; without an item
+    /// it covers the whole server.
+    static func scopeMatches(_ entry: String, org o: String, server s: String, item: String?) -> Bool {
         let slash = entry.firstIndex(of: "/")!
         let org = String(entry[..<slash])
-        let (server, tool) = split(rule: String(entry[entry.index(after: slash)...]))
+        let (server, part) = split(rule: String(entry[entry.index(after: slash)...]))
         guard globMatches(org, o), globMatches(server, s) else { return false }
-        guard let t, let tool else { return true }
-        return globMatches(tool, t)
+        guard let item else { return true }
+        return partMatches(part, item: item)
     }
 
     /// A role held by `user` in `org`, and the team it came through (nil when held directly).
@@ -112,7 +138,7 @@ enum Reference {
 
     /// DESIGN.md "Decisions", steps 1 to 5, in order.
     static func decide(_ model: ModelPolicy, user name: String, org orgName: String, server serverName: String,
-                       tool: String?, key choice: KeyChoice, at now: Date) -> ExpectedReason {
+                       item: String?, key choice: KeyChoice, at now: Date) -> ExpectedReason {
         // 1. The user exists and is not disabled; a key is one of theirs and not expired.
         guard let user = model.users.first(where: { $0.name == name }) else { return .unknownUser }
         if user.disabled { return .userDisabled }
@@ -139,19 +165,21 @@ enum Reference {
         let roles = held(by: name, in: org).compactMap { h in model.roles.first { $0.name == h.role } }
         if roles.isEmpty { return .notMember }
 
-        if let tool {
-            // 4. Deny wins; then an allow rule is needed; then the server filter; then the scope.
-            if roles.contains(where: { $0.deny.contains { ruleMatches($0, server: serverName, tool: tool) } }) {
+        if let item {
+            // 4. Deny wins; then an allow rule is needed; then the server filter of the item's
+            // kind; then the scope.
+            if roles.contains(where: { $0.deny.contains { ruleDenies($0, server: serverName, item: item) } }) {
                 return .deniedByRule
             }
-            if !roles.contains(where: { $0.allow.contains { ruleMatches($0, server: serverName, tool: tool) } }) {
+            if !roles.contains(where: { $0.allow.contains { ruleAllows($0, server: serverName, item: item) } }) {
                 return .noAllowRule
             }
-            if server.toolsDeny.contains(where: { globMatches($0, tool) }) { return .hiddenByServerFilter }
-            if let allow = server.toolsAllow, !allow.contains(where: { globMatches($0, tool) }) {
-                return .hiddenByServerFilter
+            let (field, name) = kind(of: item)
+            if let filter = server.filters[field] {
+                if filter.deny.contains(where: { globMatches($0, name) }) { return .hiddenByServerFilter }
+                if let allow = filter.allow, !allow.contains(where: { globMatches($0, name) }) { return .hiddenByServerFilter }
             }
-            if let scope = key?.scope, !scope.contains(where: { scopeMatches($0, org: orgName, server: serverName, tool: tool) }) {
+            if let scope = key?.scope, !scope.contains(where: { scopeMatches($0, org: orgName, server: serverName, item: item) }) {
                 return .outsideKeyScope
             }
             return .allowed
@@ -164,7 +192,7 @@ enum Reference {
         if !roles.contains(where: { $0.allow.contains { globMatches(split(rule: $0).server, serverName) } }) {
             return .noAllowRule
         }
-        if let scope = key?.scope, !scope.contains(where: { scopeMatches($0, org: orgName, server: serverName, tool: nil) }) {
+        if let scope = key?.scope, !scope.contains(where: { scopeMatches($0, org: orgName, server: serverName, item: nil) }) {
             return .outsideKeyScope
         }
         return .allowed

@@ -3,9 +3,53 @@ import Hummingbird
 import OrchJSON
 import OrchPolicy
 
-/// Decides a client's request before it is forwarded: a tool call the caller may not make is
-/// answered here and never reaches the server; a tool list is filtered on its way back; a tool
-/// call's outcome and real duration go to the audit log.
+/// How the gateway treats each method a client sends (README, "What each MCP method may do").
+enum MethodRule: Equatable {
+    /// Forwarded as it is.
+    case forward
+    /// A list whose items are filtered, page by page.
+    case list(ItemKind)
+    /// `resources/templates/list`: listed only to a caller holding some resource grant.
+    case templates
+    /// One item, named by a parameter: decided before it is forwarded.
+    case item(ItemKind, param: String)
+    /// `completion/complete`: decided on its reference.
+    case completion
+    /// Not a method the gateway forwards.
+    case unknown
+
+    init(_ method: String) {
+        switch method {
+        case "tools/list": self = .list(.tool)
+        case "prompts/list": self = .list(.prompt)
+        case "resources/list": self = .list(.resource)
+        case "resources/templates/list": self = .templates
+        case "tools/call": self = .item(.tool, param: "name")
+        case "prompts/get": self = .item(.prompt, param: "name")
+        case "resources/read", "resources/subscribe", "resources/unsubscribe": self = .item(.resource, param: "uri")
+        case "completion/complete": self = .completion
+        case "initialize", "ping", "logging/setLevel", "tasks/get", "tasks/result", "tasks/list", "tasks/cancel": self = .forward
+        default: self = .unknown
+        }
+    }
+
+    /// The notifications a client may send a server. `notifications/tasks/status` is the client's
+    /// answer as the receiver of a task-augmented request of the server.
+    static func forwardsNotification(_ method: String) -> Bool {
+        switch method {
+        case "notifications/initialized", "notifications/cancelled", "notifications/progress",
+            "notifications/roots/list_changed", "notifications/tasks/status":
+            true
+        default:
+            false
+        }
+    }
+}
+
+/// Decides a client's message before it is forwarded: a tool call, prompt, resource or
+/// completion the caller may not use is answered here and never reaches the server; lists are
+/// filtered on their way back under the policy running when they arrive; unknown methods are
+/// refused; every decision on one item goes to the audit log with its outcome.
 struct CallGuard: Sendable {
     let gateway: Gateway
 
@@ -18,47 +62,114 @@ struct CallGuard: Sendable {
         _ origin: RequestOrigin, caller: Caller, server: ResolvedServer, session: MCPSession,
         id: JSONValue, method: String, params: JSONObject, started: ContinuousClock.Instant
     ) -> Admission {
-        switch method {
-        case "tools/list":
-            return .forward(ReplyHooks(transform: toolsFilter(caller, server)))
-        case "tools/call":
-            let tool = params["name"]?.stringValue ?? ""
-            let policy = caller.policy
-            let decision = policy.decide(user: caller.user, server: server.id, tool: tool, key: caller.key, at: Date())
-            let reason = policy.describe(decision.reason)
-            gateway.metrics.toolCall(server: server.path, allowed: decision.allowed)
-            guard decision.allowed else {
-                gateway.audit(origin, caller: caller, decision: "deny", reason: reason, status: 200, started: started,
-                              org: server.org, server: server.name, session: session.id, mcpMethod: method, tool: tool)
-                return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "Tool \(tool) is not permitted for \(caller.userName) on \(server.path)"))
+        let decided = Decided(gateway: gateway, origin: origin, caller: caller, server: server, session: session, method: method, started: started)
+        switch MethodRule(method) {
+        case .forward:
+            return .forward(.none)
+        case .list(let kind):
+            return .forward(ReplyHooks(transform: Self.listFilter(kind, session.access)))
+        case .templates:
+            return .forward(ReplyHooks(transform: Self.templatesFilter(session.access)))
+        case .item(let kind, let param):
+            guard let name = params[param]?.stringValue else {
+                return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "\(method) needs a string params.\(param)"))
             }
-            let gateway = self.gateway
+            let item = Item(kind, name)
+            let decision = caller.policy.decide(user: caller.user, server: server.id, item: item, key: caller.key, at: Date())
+            return decided.item(item, allowed: decision.allowed, reason: caller.policy.describe(decision.reason), id: id)
+        case .completion:
+            let ref = params["ref"]
+            switch (ref?["type"]?.stringValue, ref?["name"]?.stringValue, ref?["uri"]?.stringValue) {
+            case ("ref/prompt", let name?, _):
+                let item = Item(.prompt, name)
+                let decision = caller.policy.decide(user: caller.user, server: server.id, item: item, key: caller.key, at: Date())
+                return decided.item(item, allowed: decision.allowed, reason: caller.policy.describe(decision.reason), id: id)
+            case ("ref/resource", _, let uri?):
+                let allowed = caller.policy.grantsSome(.resource, user: caller.user, server: server.id, key: caller.key, at: Date())
+                let reason = allowed ? "\(caller.userName) may read some resource of \(server.path)" : "\(caller.userName) may read no resource of \(server.path)"
+                return decided.item(Item(.resource, uri), allowed: allowed, reason: reason, id: id, template: true)
+            default:
+                return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "completion/complete needs params.ref: {type: \"ref/prompt\", name} or {type: \"ref/resource\", uri}"))
+            }
+        case .unknown:
+            decided.audit("deny", "the gateway does not forward \(method)")
+            return .refuse(JSONRPC.error(id: id, code: JSONRPC.methodNotFound, "Method not found: \(method)"))
+        }
+    }
+
+    /// Whether a client notification goes on to the server. A request method sent without an id,
+    /// and any notification a client does not send, is dropped and audited.
+    func admitNotification(_ origin: RequestOrigin, caller: Caller, server: ResolvedServer, session: MCPSession, method: String) -> Bool {
+        if MethodRule.forwardsNotification(method) { return true }
+        let decided = Decided(gateway: gateway, origin: origin, caller: caller, server: server, session: session, method: method, started: .now)
+        decided.audit("deny", MethodRule(method) == .unknown
+            ? "dropped notification \(method): not one a client sends"
+            : "dropped \(method) sent without an id: a request is never forwarded as a notification")
+        return false
+    }
+
+    /// One message's decision, audited and counted.
+    private struct Decided {
+        let gateway: Gateway
+        let origin: RequestOrigin
+        let caller: Caller
+        let server: ResolvedServer
+        let session: MCPSession
+        let method: String
+        let started: ContinuousClock.Instant
+
+        func audit(_ decision: String, _ reason: String, item: Item? = nil) {
+            gateway.audit(origin, caller: caller, decision: decision, reason: reason, status: 200, started: started,
+                          org: server.org, server: server.name, session: session.id, mcpMethod: method, item: item)
+        }
+
+        /// Refuses with -32602 naming the item, or forwards and audits the outcome when it comes.
+        func item(_ item: Item, allowed: Bool, reason: String, id: JSONValue, template: Bool = false) -> Admission {
+            gateway.metrics.itemDecision(item.kind, server: server.path, allowed: allowed)
+            guard allowed else {
+                audit("deny", reason, item: item)
+                let what = template ? "Completion of resource template" : item.kind.description.capitalized
+                return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "\(what) \(item.name) is not permitted for \(caller.userName) on \(server.path)"))
+            }
+            let decided = self
             return .forward(ReplyHooks(outcome: { outcome in
                 let note: String = switch outcome {
                 case .replied where outcome.isFailure: " (the call failed)"
                 case .replied: ""
                 case .failed(let error): " (\(error.message))"
                 }
-                gateway.audit(origin, caller: caller, decision: "allow", reason: reason + note, status: 200, started: started,
-                              org: server.org, server: server.name, session: session.id, mcpMethod: method, tool: tool)
+                decided.audit("allow", reason + note, item: item)
             }))
-        default:
-            return .forward(.none)
         }
     }
 
-    /// The `tools/list` reply with only the tools this key may call, decided on the caller's policy.
-    private func toolsFilter(_ caller: Caller, _ server: ResolvedServer) -> @Sendable (JSONValue) -> JSONValue {
-        let policy = caller.policy, user = caller.user, key = caller.key, id = server.id
+    /// A list reply (`tools`, `prompts` or `resources`) with only the items the session may use
+    /// under the policy running when the reply arrives.
+    static func listFilter(_ kind: ItemKind, _ access: SessionAccess) -> @Sendable (JSONValue) -> JSONValue {
+        let key = kind == .resource ? "uri" : "name"
         return { reply in
             guard case .object(var object) = reply, case .object(var result) = object["result"],
-                let tools = result["tools"]?.arrayValue
+                let items = result[kind.plural]?.arrayValue
             else { return reply }
             let now = Date()
-            result["tools"] = .array(tools.filter { tool in
-                guard let name = tool["name"]?.stringValue else { return false }
-                return policy.decide(user: user, server: id, tool: name, key: key, at: now).allowed
+            let current = access.current
+            result[kind.plural] = .array(items.filter { entry in
+                guard let r = current, let name = entry[key]?.stringValue else { return false }
+                return r.policy.decide(user: r.user, server: r.server, item: Item(kind, name), key: r.key, at: now).allowed
             })
+            object["result"] = .object(result)
+            return .object(object)
+        }
+    }
+
+    /// A `resources/templates/list` reply, emptied for a session that may read no resource.
+    static func templatesFilter(_ access: SessionAccess) -> @Sendable (JSONValue) -> JSONValue {
+        { reply in
+            guard !access.grantsSome(.resource), case .object(var object) = reply, case .object(var result) = object["result"],
+                result["resourceTemplates"] != nil
+            else { return reply }
+            result["resourceTemplates"] = .array([])
+            result["nextCursor"] = nil
             object["result"] = .object(result)
             return .object(object)
         }

@@ -42,7 +42,9 @@ struct LegacySSEEndpoint: MCPEndpoint {
         }
         switch incoming.message {
         case .notification(let method, let params):
-            session.forward(notification: incoming.bytes, method: method, params: params)
+            if guardian.admitNotification(RequestOrigin(context, request), caller: caller, server: server, session: session, method: method) {
+                session.forward(notification: incoming.bytes, method: method, params: params)
+            }
         case .response:
             session.forward(notification: incoming.bytes, method: nil, params: [:])
         case .request(let id, "server/discover", _):

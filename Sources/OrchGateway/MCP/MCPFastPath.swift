@@ -167,7 +167,10 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         switch message {
         case .notification(let method, let params):
             state = .answering(route: route, started: started)
-            session.forward(notification: bytes, method: method, params: params)
+            let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)
+            if guardian.admitNotification(origin, caller: caller, server: server, session: session, method: method) {
+                session.forward(notification: bytes, method: method, params: params)
+            }
             respond(.accepted, json: nil)
         case .response:
             state = .answering(route: route, started: started)

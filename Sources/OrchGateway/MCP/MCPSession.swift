@@ -10,11 +10,10 @@ final class MCPSession: Sendable {
     enum Transport: Sendable { case streamableHTTP, legacySSE }
 
     let id: String
-    let keyHash: KeyHash
+    /// The key and server the session is bound to, and what it may use under the running policy.
+    let access: SessionAccess
     let user: String
     let keyID: String
-    let org: String
-    let server: String
     let transport: Transport
     /// A stdio session holds one of the gateway's upstream processes.
     let usesProcess: Bool
@@ -30,15 +29,13 @@ final class MCPSession: Sendable {
     private let onEnd: @Sendable (MCPSession, UpstreamError) -> Void
 
     init(
-        keyHash: KeyHash, user: String, keyID: String, org: String, server: String, transport: Transport, usesProcess: Bool,
+        access: SessionAccess, user: String, keyID: String, transport: Transport, usesProcess: Bool,
         limits: SessionStateMachine.Limits = .init(), onEnd: @escaping @Sendable (MCPSession, UpstreamError) -> Void
     ) {
         self.id = Hex.encode(Crypto.randomBytes(16))
-        self.keyHash = keyHash
+        self.access = access
         self.user = user
         self.keyID = keyID
-        self.org = org
-        self.server = server
         self.transport = transport
         self.usesProcess = usesProcess
         // Legacy SSE sessions open with their stream; the client's initialize is an ordinary message.
@@ -46,6 +43,9 @@ final class MCPSession: Sendable {
         self.onEnd = onEnd
     }
 
+    var keyHash: KeyHash { access.keyHash }
+    var org: String { access.org }
+    var server: String { access.server }
     var serverPath: String { "\(org)/\(server)" }
     var phase: SessionStateMachine.Phase { machine.withLock { $0.phase } }
     var isEnded: Bool { phase == .ended }
@@ -142,6 +142,10 @@ final class MCPSession: Sendable {
         case .response(let id)?: incoming = .response(key: JSONRPC.key(id))
         case .notification("notifications/progress", _)?:
             incoming = value["params"]?["progressToken"].map { .progress(token: $0.compact) } ?? .other
+        case .notification("notifications/resources/updated", let params)?:
+            // Only for a resource the caller may read now.
+            guard let uri = params["uri"]?.stringValue, access.permits(Item(.resource, uri)) else { return }
+            incoming = .other
         default: incoming = .other
         }
         let action = machine.withLock { $0.received(incoming, message: bytes, now: .now()) }
@@ -160,6 +164,17 @@ final class MCPSession: Sendable {
             break
         case .end(let error):
             end(error)
+        }
+    }
+
+    /// Sends the client a message of the gateway's own (a list_changed after a reload), where the
+    /// server's own messages would go.
+    func notify(_ message: JSONValue) {
+        let bytes = Self.encode(message)
+        switch machine.withLock({ $0.received(.other, message: bytes, now: .now()) }) {
+        case .deliver(let queue): push(bytes, to: queue)
+        case .end(let error): end(error)
+        case .none, .reply: break
         }
     }
 

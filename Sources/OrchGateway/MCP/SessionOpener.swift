@@ -21,9 +21,9 @@ struct SessionOpener: Sendable {
         let usesProcess = if case .stdio = spec.transport { true } else { false }
         let gateway = self.gateway
         let (digest, remote) = (policy.digest, context.remote)
+        let access = SessionAccess(store: gateway.store, keyHash: key.spec.hash, org: server.org, server: server.name)
         let session = MCPSession(
-            keyHash: key.spec.hash, user: caller.userName, keyID: key.spec.id, org: server.org, server: server.name,
-            transport: transport, usesProcess: usesProcess
+            access: access, user: caller.userName, keyID: key.spec.id, transport: transport, usesProcess: usesProcess
         ) { session, reason in
             gateway.sessionEnded(session, reason: reason, policy: digest, remote: remote)
         }
@@ -59,6 +59,26 @@ struct SessionOpener: Sendable {
         case failed(UpstreamError)
     }
 
+    /// The server's `initialize` result with `listChanged: true` on each of its tools, prompts and
+    /// resources capabilities, since the gateway itself tells the client when a reload changes what
+    /// it may see; nil when nothing needs to change.
+    static func announcingListChanges(_ reply: JSONValue) -> [UInt8]? {
+        guard case .object(var object) = reply, case .object(var result) = object["result"],
+            case .object(var capabilities) = result["capabilities"]
+        else { return nil }
+        var changed = false
+        for field in ["tools", "prompts", "resources"] {
+            guard case .object(var capability) = capabilities[field], capability["listChanged"] != .bool(true) else { continue }
+            capability["listChanged"] = .bool(true)
+            capabilities[field] = .object(capability)
+            changed = true
+        }
+        guard changed else { return nil }
+        result["capabilities"] = .object(capabilities)
+        object["result"] = .object(result)
+        return MCPSession.encode(.object(object))
+    }
+
     /// Forwards the client's `initialize` and waits for its answer, at most `timeout`.
     func initialize(_ session: MCPSession, _ message: IncomingMessage, id: JSONValue, params: JSONObject, timeout: TimeAmount) async -> Initialized {
         session.clientCapabilities(params["capabilities"])
@@ -75,7 +95,7 @@ struct SessionOpener: Sendable {
                 return .refused(reply: reply)
             }
             session.opened()
-            return .opened(reply: reply)
+            return .opened(reply: Self.announcingListChanges(value) ?? reply)
         case (.failed(let error)?, _):
             session.end(error)
             return .failed(error)

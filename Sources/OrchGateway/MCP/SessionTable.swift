@@ -1,4 +1,6 @@
+import Foundation
 import NIOCore
+import OrchJSON
 import OrchPolicy
 import ServiceLifecycle
 import Synchronization
@@ -76,10 +78,21 @@ final class SessionTable: Sendable {
 
     func count(server: String) -> Int { state.withLock { $0.sessions.values.count { $0.serverPath == server } } }
 
-    /// After a reload: end each session whose key, user or server grant is gone.
+    /// After a reload: end each session whose key or server grant is gone or whose server's
+    /// definition changed; tell the others which of their lists changed (their next lists and
+    /// calls are decided under the new policy anyway).
     func apply(_ change: PolicyChange) {
-        for session in all where !change.survives(key: session.keyHash, user: session.user, org: session.org, server: session.server) {
-            session.end(.stopped("permission removed by a policy reload"))
+        for session in all {
+            switch change.effect(onSessionOf: session.keyHash, user: session.user, org: session.org, server: session.server) {
+            case .ends(let reason):
+                session.end(.stopped(reason))
+            case .changes(let kinds):
+                for kind in kinds {
+                    session.notify(["jsonrpc": "2.0", "method": .string("notifications/\(kind.plural)/list_changed")])
+                }
+            case .none:
+                break
+            }
         }
     }
 
@@ -110,7 +123,12 @@ struct SessionTicker: Service {
                 try? await Task.sleep(for: tick)
                 let now = NIODeadline.now()
                 let sessions = gateway.sessions.all
-                for session in sessions { session.expire(now: now) }
+                let time = Date()
+                for session in sessions {
+                    session.expire(now: now)
+                    // A key expires on the clock, without a reload.
+                    if session.access.keyExpired(at: time) { session.end(.stopped("key \(session.keyID) expired")) }
+                }
                 guard ContinuousClock.now - lastKeepAlive >= keepAliveInterval else { continue }
                 lastKeepAlive = .now
                 let idle = TimeAmount.seconds(Int64(gateway.store.policy?.settings.limits.sessionIdleSeconds ?? 600))

@@ -31,7 +31,9 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
         let session = try resolver.session(sessionID, server, caller)
         switch incoming.message {
         case .notification(let method, let params):
-            session.forward(notification: incoming.bytes, method: method, params: params)
+            if guardian.admitNotification(RequestOrigin(context, request), caller: caller, server: server, session: session, method: method) {
+                session.forward(notification: incoming.bytes, method: method, params: params)
+            }
             return Response(status: .accepted)
         case .response:
             session.forward(notification: incoming.bytes, method: nil, params: [:])

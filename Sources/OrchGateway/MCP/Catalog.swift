@@ -5,12 +5,28 @@ import OrchJSON
 import OrchPolicy
 import Synchronization
 
-/// The tools each server offers, fetched through a short-lived upstream session of the gateway's
-/// own (initialize, then every page of `tools/list`) and cached per server: a list for 30 s, a
-/// failure for 5 s. Concurrent requests for the same server share one fetch. What a caller sees is
-/// then filtered by the policy.
-final class ToolCatalog: Sendable {
-    typealias Outcome = Result<[JSONValue], UpstreamError>
+/// What one server offers: every page of its tools, prompts, resources and resource templates.
+struct ServerListing: Sendable {
+    var tools: [JSONValue] = []
+    var prompts: [JSONValue] = []
+    var resources: [JSONValue] = []
+    var resourceTemplates: [JSONValue] = []
+
+    func items(_ kind: ItemKind) -> [JSONValue] {
+        switch kind {
+        case .tool: tools
+        case .prompt: prompts
+        case .resource: resources
+        }
+    }
+}
+
+/// What each server offers, fetched through a short-lived upstream session of the gateway's own
+/// (initialize, then every page of each list the server declares) and cached per server: a
+/// listing for 30 s, a failure for 5 s. Concurrent requests for the same server share one fetch.
+/// What a caller sees is then filtered by the policy.
+final class Catalog: Sendable {
+    typealias Outcome = Result<ServerListing, UpstreamError>
 
     private enum Entry {
         case fetched(at: ContinuousClock.Instant, Outcome)
@@ -27,7 +43,7 @@ final class ToolCatalog: Sendable {
 
     /// `cacheKey` names the server and the policy it comes from, so a reload that changes the
     /// server's command or URL is never answered from the old one's cache.
-    func tools(cacheKey: String, fetch: @escaping @Sendable () async -> Outcome) async -> Outcome {
+    func listing(cacheKey: String, fetch: @escaping @Sendable () async -> Outcome) async -> Outcome {
         enum Step { case done(Outcome), wait, fetch }
         let now = ContinuousClock.now
         let step = cache.withLock { cache -> Step in
@@ -72,7 +88,9 @@ final class ToolCatalog: Sendable {
         }
     }
 
-    /// Lists every tool of `upstream`: initialize, then every page of `tools/list`, within `timeout`.
+    /// Lists what `upstream` offers: initialize, then every page of `tools/list` and, where the
+    /// server declares them, of `prompts/list`, `resources/list` and `resources/templates/list`,
+    /// all within `timeout`.
     static func fetch(from upstream: any Upstream, timeout: Duration) async -> Outcome {
         let (messages, continuation) = AsyncStream.makeStream(of: Result<[UInt8], UpstreamError>.self, bufferingPolicy: .bufferingOldest(1024))
         upstream.start(UpstreamEvents(
@@ -83,11 +101,11 @@ final class ToolCatalog: Sendable {
             }))
         defer { continuation.finish() }
         do {
-            return .success(try await withThrowingTaskGroup(of: [JSONValue].self) { group in
+            return .success(try await withThrowingTaskGroup(of: ServerListing.self) { group in
                 group.addTask { try await list(upstream, messages) }
                 group.addTask {
                     try await Task.sleep(for: timeout)
-                    throw UpstreamError.timedOut("tools/list did not answer within \(timeout.components.seconds) s")
+                    throw UpstreamError.timedOut("the server's lists did not answer within \(timeout.components.seconds) s")
                 }
                 defer { group.cancelAll() }
                 return try await group.next()!
@@ -99,10 +117,11 @@ final class ToolCatalog: Sendable {
         }
     }
 
-    private static func list(_ upstream: any Upstream, _ messages: AsyncStream<Result<[UInt8], UpstreamError>>) async throws -> [JSONValue] {
+    private static func list(_ upstream: any Upstream, _ messages: AsyncStream<Result<[UInt8], UpstreamError>>) async throws -> ServerListing {
         var iterator = messages.makeAsyncIterator()
         var nextID: Int64 = 1
-        func call(_ method: String, _ params: JSONValue) async throws -> JSONValue {
+        /// The result, or nil when the server does not know the method.
+        func call(_ method: String, _ params: JSONValue) async throws -> JSONValue? {
             let id = nextID
             nextID += 1
             let request: JSONValue = ["jsonrpc": "2.0", "id": .integer(id), "method": .string(method), "params": params]
@@ -111,33 +130,48 @@ final class ToolCatalog: Sendable {
                 let bytes = try next.get()
                 guard let reply = try? JSONValue.parse(bytes), reply["id"] == .integer(id) else { continue }
                 if let error = reply["error"] {
+                    if error["code"] == .integer(JSONRPC.methodNotFound) && method != "initialize" { return nil }
                     throw UpstreamError.refused("\(method) failed: \(error["message"]?.stringValue ?? "error")")
                 }
                 return reply["result"] ?? .null
             }
             throw UpstreamError.exited("the server closed before answering \(method)")
         }
-        _ = try await call("initialize", [
+        /// Every page of a list.
+        func pages(_ method: String, _ field: String) async throws -> [JSONValue] {
+            var items: [JSONValue] = []
+            var cursor: String? = nil
+            repeat {
+                guard let page = try await call(method, cursor.map { ["cursor": .string($0)] } ?? [:]) else { return items }
+                items += page[field]?.arrayValue ?? []
+                cursor = page["nextCursor"]?.stringValue
+            } while cursor != nil && items.count < 10_000
+            return items
+        }
+        let initialized = try await call("initialize", [
             "protocolVersion": "2025-06-18", "capabilities": [:],
             "clientInfo": ["name": "orch-gateway", "version": "0.1.0"],
         ])
-        let initialized: JSONValue = ["jsonrpc": "2.0", "method": "notifications/initialized"]
-        upstream.send(Array(initialized.compact.utf8))
-        var tools: [JSONValue] = []
-        var cursor: String? = nil
-        repeat {
-            let page = try await call("tools/list", cursor.map { ["cursor": .string($0)] } ?? [:])
-            tools += page["tools"]?.arrayValue ?? []
-            cursor = page["nextCursor"]?.stringValue
-        } while cursor != nil && tools.count < 10_000
-        return tools
+        let capabilities = initialized?["capabilities"]
+        let notification: JSONValue = ["jsonrpc": "2.0", "method": "notifications/initialized"]
+        upstream.send(Array(notification.compact.utf8))
+        var listing = ServerListing()
+        listing.tools = try await pages("tools/list", "tools")
+        if capabilities?["prompts"] != nil { listing.prompts = try await pages("prompts/list", "prompts") }
+        if capabilities?["resources"] != nil {
+            listing.resources = try await pages("resources/list", "resources")
+            listing.resourceTemplates = try await pages("resources/templates/list", "resourceTemplates")
+        }
+        return listing
     }
 }
 
 extension Gateway {
-    /// `GET /api/v1/tools[?server=ORG/SERVER]`: every reachable server's tools that this key may
-    /// call; a server that fails is listed in `errors`, not fatal.
-    func toolsResponse(_ request: Request, _ context: GatewayContext) async throws -> Response {
+    /// `GET /api/v1/tools`, `/prompts` and `/resources` (`?server=ORG/SERVER` for one): what every
+    /// reachable server offers that this key may use; a server that fails is listed in `errors`,
+    /// not fatal. Resources come with the resource templates of the servers where the key may read
+    /// some resource.
+    func catalogResponse(_ kind: ItemKind, _ request: Request, _ context: GatewayContext) async throws -> Response {
         let caller = try context.requireCaller()
         let policy = caller.policy
         var servers = reachableServers(caller)
@@ -148,46 +182,71 @@ extension Gateway {
                 throw GatewayError.notFound("no server \(only)")
             }
         }
-        let results = await withTaskGroup(of: (Int, ToolCatalog.Outcome).self) { group in
+        let results = await withTaskGroup(of: (Int, Catalog.Outcome).self) { group in
             for (index, id) in servers.enumerated() {
-                group.addTask { (index, await self.catalogTools(policy, id)) }
+                group.addTask { (index, await self.catalogListing(policy, id)) }
             }
-            var all: [(Int, ToolCatalog.Outcome)] = []
+            var all: [(Int, Catalog.Outcome)] = []
             for await result in group { all.append(result) }
             return all.sorted { $0.0 < $1.0 }
         }
-        var tools: [JSONValue] = []
+        var items: [JSONValue] = []
+        var templates: [JSONValue] = []
         var errors: [JSONValue] = []
         let now = Date()
         for (index, result) in results {
             let id = servers[index]
             let path = policy.serverPath(id)
             switch result {
-            case .success(let list):
-                for tool in list {
-                    guard let name = tool["name"]?.stringValue,
-                        policy.decide(user: caller.user, server: id, tool: name, key: caller.key, at: now).allowed
+            case .success(let listing):
+                for entry in listing.items(kind) {
+                    guard let name = entry[kind == .resource ? "uri" : "name"]?.stringValue,
+                        policy.decide(user: caller.user, server: id, item: Item(kind, name), key: caller.key, at: now).allowed
                     else { continue }
-                    tools.append([
-                        "server": .string(path), "name": .string(name), "description": tool["description"] ?? .null,
-                        "inputSchema": tool["inputSchema"] ?? .null,
-                    ])
+                    items.append(Self.catalogEntry(kind, entry, server: path))
+                }
+                if kind == .resource, policy.grantsSome(.resource, user: caller.user, server: id, key: caller.key, at: now) {
+                    templates += listing.resourceTemplates.map { template in
+                        [
+                            "server": .string(path), "uriTemplate": template["uriTemplate"] ?? .null, "name": template["name"] ?? .null,
+                            "title": template["title"] ?? .null, "description": template["description"] ?? .null,
+                            "mimeType": template["mimeType"] ?? .null,
+                        ]
+                    }
                 }
             case .failure(let error):
                 errors.append(["server": .string(path), "message": .string(error.message)])
             }
         }
-        return Response.json(["tools": .array(tools), "errors": .array(errors)])
+        var body: JSONObject = [kind.plural: .array(items)]
+        if kind == .resource { body["resourceTemplates"] = .array(templates) }
+        body["errors"] = .array(errors)
+        return Response.json(.object(body))
     }
 
-    /// One server's tool list from the catalog; a fetch takes one of the gateway's process slots.
-    private func catalogTools(_ policy: Policy, _ id: ServerID) async -> ToolCatalog.Outcome {
+    /// One item as the REST API shows it, with the server it comes from.
+    private static func catalogEntry(_ kind: ItemKind, _ entry: JSONValue, server: String) -> JSONValue {
+        switch kind {
+        case .tool:
+            ["server": .string(server), "name": entry["name"] ?? .null, "description": entry["description"] ?? .null,
+             "inputSchema": entry["inputSchema"] ?? .null]
+        case .prompt:
+            ["server": .string(server), "name": entry["name"] ?? .null, "title": entry["title"] ?? .null,
+             "description": entry["description"] ?? .null, "arguments": entry["arguments"] ?? .array([])]
+        case .resource:
+            ["server": .string(server), "uri": entry["uri"] ?? .null, "name": entry["name"] ?? .null, "title": entry["title"] ?? .null,
+             "description": entry["description"] ?? .null, "mimeType": entry["mimeType"] ?? .null]
+        }
+    }
+
+    /// One server's listing from the catalog; a fetch takes one of the gateway's process slots.
+    private func catalogListing(_ policy: Policy, _ id: ServerID) async -> Catalog.Outcome {
         let path = policy.serverPath(id)
         let spec = policy.server(id).spec
         let timeout = Duration.seconds(spec.timeoutSeconds ?? policy.settings.limits.callTimeoutSeconds)
         let processLimit = policy.settings.limits.maxUpstreamProcesses
         let usesProcess = if case .stdio = spec.transport { true } else { false }
-        return await catalog.tools(cacheKey: "\(policy.digest) \(path)") {
+        return await catalog.listing(cacheKey: "\(policy.digest) \(path)") {
             if usesProcess {
                 guard self.sessions.reserveProcess(limit: processLimit) else {
                     return .failure(.refused("the gateway runs its maximum of \(processLimit) upstream processes; retry later"))
@@ -202,7 +261,7 @@ extension Gateway {
             } catch {
                 return .failure(.couldNotStart("\(error)"))
             }
-            let outcome = await ToolCatalog.fetch(from: upstream, timeout: timeout)
+            let outcome = await Catalog.fetch(from: upstream, timeout: timeout)
             await upstream.stop()
             return outcome
         }
