@@ -48,7 +48,10 @@ print("compile_ms \(String(format: "%.1f", milliseconds(best)))")
 // Queries resolved to ids up front, as the gateway holds them per session.
 var generator = SystemRandomNumberGenerator()
 let tools = ["read_sheet", "write_sheet", "delete_sheet", "get_page", "list_items", "status", "logs_tail", "run_macro"]
-struct Query { let user: UserID; let server: ServerID; let tool: String?; let key: KeyID? }
+// Items of every kind, made up front as the gateway has them from a request's params.
+let items = tools.map { Item(.tool, $0) } + ["summarize", "draft_note"].map { Item(.prompt, $0) }
+    + ["file:///srv/shared/plan.txt", "notes://index"].map { Item(.resource, $0) }
+struct Query { let user: UserID; let server: ServerID; let item: Item?; let key: KeyID? }
 var queries: [Query] = []
 for _ in 0..<100_000 {
     let key = policy.keys[Int.random(in: 0..<policy.keys.count, using: &generator)].id
@@ -56,15 +59,15 @@ for _ in 0..<100_000 {
     guard let org = policy.user(user).memberships.first?.org else { continue }
     let servers = policy.org(org).servers
     let server = servers[Int.random(in: 0..<servers.count, using: &generator)]
-    let tool: String? = Bool.random(using: &generator) ? tools.randomElement(using: &generator) : nil
-    queries.append(Query(user: user, server: server, tool: tool, key: Bool.random(using: &generator) ? key : nil))
+    let item: Item? = Bool.random(using: &generator) ? items.randomElement(using: &generator) : nil
+    queries.append(Query(user: user, server: server, item: item, key: Bool.random(using: &generator) ? key : nil))
 }
 let now = Date()
 var allowed = 0
 let rounds = 20
 let decideStart = clock.now
 for _ in 0..<rounds {
-    for q in queries where policy.decide(user: q.user, server: q.server, tool: q.tool, key: q.key, at: now).allowed {
+    for q in queries where policy.decide(user: q.user, server: q.server, item: q.item, key: q.key, at: now).allowed {
         allowed += 1
     }
 }

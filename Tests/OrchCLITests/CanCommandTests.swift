@@ -199,3 +199,22 @@ func canUsageErrorsExit2WithoutAnAnswer(arguments: [String]) throws {
         #"{"user":"bob","target":"acme/notes:write_file","key":null,"decision":"deny","reason":"invalid query: unknown field \"kye\""}"#,
     ])
 }
+
+@Test func canDecidesPromptAndResourceTargets() throws {
+    let run = try policySandbox().run(["can", "--key", "ci", "bob", "acme/notes:read_file", "acme/notes:prompts/summarize",
+                                       "acme/notes:resources/file:///srv/a.txt"])
+    #expect(run.status == 1)
+    #expect(run.out == [
+        #"allow acme/notes:read_file  role reader allows "notes:read_*""#,
+        "deny acme/notes:prompts/summarize  key ci is scoped to acme/notes:read_*, which does not include acme/notes:prompts/summarize",
+        "deny acme/notes:resources/file:///srv/a.txt  key ci is scoped to acme/notes:read_*, which does not include acme/notes:resources/file:///srv/a.txt",
+    ])
+    let unscoped = try policySandbox().run(["can", "bob", "acme/notes:prompts/summarize", "acme/clock:resources/x://y"])
+    #expect(unscoped.out == [
+        #"allow acme/notes:prompts/summarize  role editor (team data) allows "notes""#,
+        "deny acme/clock:resources/x://y  no role of bob allows acme/clock:resources/x://y (roles: reader, editor)",
+    ])
+    let typo = try policySandbox().run(["can", "bob", "acme/notes:prompt/summarize"])
+    #expect(typo.status == 2)
+    #expect(typo.err.first == #"Error: "acme/notes:prompt/summarize" is not a target: write "acme/notes:prompts/summarize" for a prompt (lowercase "prompts/")"#)
+}

@@ -29,7 +29,7 @@ WAIT = 30  # seconds: every wait in these tests is bounded by this
 PROMPT = 10
 
 # Tokens (never stored: orch.json holds their sha256 only).
-CALLER = "orch_" + secrets.token_urlsafe(32)      # eve: notes:echo, notes:add
+CALLER = "orch_" + secrets.token_urlsafe(32)      # eve: notes:echo, notes:add, notes://index
 ADMIN = "orch_" + secrets.token_urlsafe(32)      # ada: everything in acme
 OUTSIDER = "orch_" + secrets.token_urlsafe(32)    # oli: only in globex
 WRONG = "orch_" + secrets.token_urlsafe(32)     # no such key
@@ -48,12 +48,14 @@ def policy(extra_servers=None, extra_allow=(), extra_deny=()):
     """The orch.json document of the SDK tests.
 
     acme/notes is `orch sample-server`, acme/paged the same with `--page-size 2`. eve's role
-    allows echo and add on both (and `extra_allow`), ada's everything in acme, and oli is a
-    member of globex only, so acme's servers answer him 404.
+    allows echo and add on both, reading acme/notes's `notes://index` resource (which the tests
+    read to see that a refused write_note never ran), and `extra_allow`; ada's role allows
+    everything in acme, and oli is a member of globex only, so acme's servers answer him 404.
     """
     servers = {"notes": sample_server(), "paged": sample_server(page_size=2)}
     servers.update(extra_servers or {})
-    caller = {"allow": ["notes:echo", "notes:add", "paged:echo", "paged:add"] + list(extra_allow)}
+    caller = {"allow": ["notes:echo", "notes:add", "notes:resources/notes://index", "paged:echo", "paged:add"]
+              + list(extra_allow)}
     if extra_deny:
         caller["deny"] = list(extra_deny)
     return {

@@ -627,15 +627,18 @@ class FaultTestCase(unittest.TestCase):
         pretty = self.fake(PrettySSEUpstream())
         self.start_gateway({"pretty": remote_server(pretty.origin + "/mcp")})
 
-        # initialize as SSE
+        # initialize as SSE. The gateway rewrites the initialize result (it sets listChanged on
+        # the tools/prompts/resources capabilities, since it announces policy changes itself), so
+        # this reply is the gateway's own message: well framed, and the upstream's result with
+        # only that capability changed.
         reply = self.post("pretty", initialize_message(1), accept="text/event-stream")
         self.assertEqual(reply.status, 200, "%s\n%s" % (reply, self.diagnostics()))
         session = reply.session
         self.assertTrue(session, str(reply))
-        lines = self.assert_sse_framing(reply)
-        self.assertGreater(len([line for line in lines if line.startswith("data: ")]), 1,
-                           "expected the multi-line payload as several data: lines:\n%s" % reply.text)
-        self.assertEqual(reply.json, pretty.sent[0], "the client could not get the upstream's message back:\n%s" % reply.text)
+        self.assert_sse_framing(reply)
+        expected = json.loads(json.dumps(pretty.sent[0]))
+        expected["result"]["capabilities"]["tools"]["listChanged"] = True
+        self.assertEqual(reply.json, expected, "the client could not get the upstream's message back:\n%s" % reply.text)
         self.assertEqual(self.post("pretty", {"jsonrpc": "2.0", "method": "notifications/initialized"},
                                    session=session).status, 202)
 
@@ -643,7 +646,9 @@ class FaultTestCase(unittest.TestCase):
         called = self.post("pretty", rpc(2, "tools/call", {"name": "work", "arguments": {}}),
                            session=session, accept="text/event-stream")
         self.assertEqual(called.status, 200, "%s\n%s" % (called, self.diagnostics()))
-        self.assert_sse_framing(called)
+        lines = self.assert_sse_framing(called)
+        self.assertGreater(len([line for line in lines if line.startswith("data: ")]), 1,
+                           "expected the multi-line payload as several data: lines:\n%s" % called.text)
         self.assertEqual(called.json, PrettySSEUpstream.call_result(2), "tools/call reply:\n%s" % called.text)
         self.assertEqual(called.json["result"]["content"][0]["text"], "line one\nline two")
 
