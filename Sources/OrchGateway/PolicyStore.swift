@@ -50,6 +50,17 @@ public final class PolicyStore: Sendable {
         return true
     }
 
+    /// Records a reload that found the running policy's own file: the file on disk is fine again,
+    /// so an earlier failure no longer stands. True when that cleared a failure.
+    @discardableResult
+    public func recordUnchanged(at time: Date = Date()) -> Bool {
+        state.withLock { snapshot in
+            guard snapshot.lastReload?.ok == false else { return false }
+            snapshot.lastReload = ReloadStatus(at: time, ok: true, diagnostics: [])
+            return true
+        }
+    }
+
     /// Records a reload that could not even read the file.
     public func recordFailure(_ diagnostic: Diagnostic, at time: Date = Date()) {
         state.withLock { $0.lastReload = ReloadStatus(at: time, ok: false, diagnostics: [diagnostic]) }

@@ -104,6 +104,9 @@ public final class ReloadWatcher: Service, Sendable {
         }
         if !force, let running = gateway.store.policy, running.digest == Token.digest(of: bytes) {
             gateway.metrics.reload(result: "unchanged")
+            if gateway.store.recordUnchanged() {
+                gateway.logger.info("\(path) is back to the running policy \(running.digest); the earlier reload error no longer applies")
+            }
             return false
         }
         return Self.install(PolicyCompiler.compile(bytes, options: CompileOptions(environment: environment())), path: path, gateway: gateway)

@@ -120,6 +120,21 @@ let erinJSON = #", "erin": { "keys": [] }"#
     }
 }
 
+@Test func revertingABrokenFileToTheRunningOneClearsTheError() async throws {
+    let f = try ReloadFixture()
+    try policyBytes().write(to: URL(fileURLWithPath: f.path))
+    try await f.watching {
+        let good = try #require(f.digest)
+        try Data(#"{"version": 1, "orgs": 3}"#.utf8).write(to: URL(fileURLWithPath: f.path))
+        #expect(try await f.eventually { f.gateway.store.snapshot.lastReload?.ok == false })
+        // Back to the very file that is running: nothing to install, and no error any more.
+        try policyBytes().write(to: URL(fileURLWithPath: f.path))
+        #expect(try await f.eventually { f.gateway.store.snapshot.lastReload?.ok == true })
+        #expect(f.digest == good)
+        #expect(f.gateway.store.snapshot.lastReload?.diagnostics.isEmpty == true)
+    }
+}
+
 @Test func deletedFileKeepsTheOldPolicy() async throws {
     let f = try ReloadFixture()
     try policyBytes().write(to: URL(fileURLWithPath: f.path))

@@ -4,6 +4,7 @@ A temp folder with an orch.json whose servers are `orch sample-server` over stdi
 remote test, a FastMCP server over Streamable HTTP), the built `orch serve` on a free port, and
 readers for the gateway's audit log.
 """
+import hashlib
 import json
 import secrets
 import os
@@ -92,6 +93,25 @@ class GatewayFixture:
             shutil.rmtree(self.folder, ignore_errors=True)
             raise
         self.base = self.server.base
+
+    def digest(self):
+        """The digest of the policy the gateway runs now, as /readyz shows it."""
+        return self.server.request("/readyz")[2]["policy"]
+
+    def reload(self, document, timeout=WAIT):
+        """Replace orch.json with `document` as an editor does (a temp file in the same folder,
+        renamed over it) and wait until the gateway runs it: /readyz shows its digest, the
+        sha256 of the file's bytes. Returns the new digest."""
+        data = json.dumps(document, indent=2).encode()
+        expected = "sha256:" + hashlib.sha256(data).hexdigest()
+        temp = self.path + ".tmp"
+        with open(temp, "wb") as f:
+            f.write(data)
+        os.replace(temp, self.path)
+        if not self.server.wait_until(lambda: self.digest() == expected, timeout=timeout):
+            raise AssertionError("the gateway did not load the new orch.json (%s) within %d s; it runs %s; log:\n%s"
+                                 % (expected, timeout, self.digest(), self.log_text()))
+        return expected
 
     def url(self, server="notes", transport="mcp", org=ORG):
         return "%s/orgs/%s/servers/%s/%s" % (self.base, org, server, transport)

@@ -60,6 +60,7 @@ if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn,
     run_suite "MCP SDK 1.x" "$MCP1_VENV/bin/python" test_mcp_sdk1.py
     run_suite "client configs (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_client_configs_sdk1.py
     run_suite "interactive (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_interactive_sdk1.py
+    run_suite "authorization (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_authz_sdk1.py
 else
     echo "== MCP SDK 1.x: FAILED (could not set up $MCP1_VENV)"
     failed+=("MCP SDK 1.x (venv)")
@@ -67,6 +68,7 @@ fi
 
 if ensure_venv "$MCP2_VENV" "from mcp import Client; import uvicorn, httpx2" 'mcp>=2' uvicorn; then
     run_suite "MCP SDK 2.x" "$MCP2_VENV/bin/python" test_mcp_sdk2.py
+    run_suite "authorization (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_authz_sdk2.py
 else
     echo "== MCP SDK 2.x: FAILED (could not set up $MCP2_VENV)"
     failed+=("MCP SDK 2.x (venv)")
