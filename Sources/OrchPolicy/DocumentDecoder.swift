@@ -208,7 +208,12 @@ struct DocumentDecoder {
             }
             let command = expanded(r.string("command", &log), path: r.at("command"))
             if command?.isEmpty == true { log.error(r.at("command"), "must not be empty") }
-            let args = (r.strings("args", &log) ?? []).map { expanded($0.value, path: $0.path) ?? "" }
+            let args = (r.strings("args", &log) ?? []).map { arg in
+                if arg.value.replacingOccurrences(of: "$$", with: "").contains("${env:") {
+                    log.warning(arg.path, "an expanded ${env:…} in args is visible to every local user (ps, /proc); pass the value in \"env\" instead and let the server read it from there")
+                }
+                return expanded(arg.value, path: arg.path) ?? ""
+            }
             let env = nameValues(r["env"], path: r.at("env"), what: "environment variable")
             let cwd = expanded(r.string("cwd", &log), path: r.at("cwd"))
             guard let command else { return nil }
