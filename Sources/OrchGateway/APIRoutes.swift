@@ -121,8 +121,9 @@ extension Gateway {
         let config = policy.clientConfig(
             user: caller.user, client: client, transport: transport, token: .value(token), reachable: reachable, servers: selected,
             publicURL: publicURL(for: policy))
+        // The document carries the caller's token: no cache may keep it.
         return Response(
-            status: .ok, headers: [.contentType: "application/json"],
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: config.document.pretty + "\n")))
     }
 

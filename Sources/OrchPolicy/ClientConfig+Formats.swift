@@ -54,16 +54,14 @@ enum ClientConfigFormat {
     static let vscodeInput = "orch-token"
 
     /// VS Code asks for the token once (the `orch-token` input) and keeps it in its secret store,
-    /// so `.vscode/mcp.json` can be committed. A token orch already has (API caller, minted key)
-    /// becomes the prompt's `default`, so the document still works on first paste; an environment
-    /// variable is named in the prompt's description.
+    /// so `.vscode/mcp.json` can be committed: the document never holds the token, not even as the
+    /// prompt's `default`. An environment variable is named in the prompt's description.
     private static func vscode(_ config: ClientConfig) -> JSONValue {
         var description = "orch token for \(config.user)"
         if case .environment(let variable) = config.token { description += " (the value of $\(variable))" }
-        var input: JSONObject = [
+        let input: JSONObject = [
             "type": "promptString", "id": .string(vscodeInput), "description": .string(description), "password": true,
         ]
-        if case .value(let token) = config.token { input["default"] = .string(token) }
         var servers = JSONObject()
         for entry in config.entries {
             servers[entry.name] = [

@@ -26,6 +26,9 @@ public struct ClientConfig: Sendable {
 
     /// The document in the client's own format; `document.pretty` is what the CLI prints.
     public var document: JSONValue { ClientConfigFormat.document(self) }
+
+    /// Whether the document holds the token. VS Code's never does: VS Code asks for it.
+    public var holdsToken: Bool { client != .vscode }
 }
 
 /// Why a `--server` / `server=` selection cannot be used.

@@ -139,6 +139,8 @@ struct ClientConfigCommand: ParsableCommand {
             lines.append("orch: set \(variable) in the environment Claude Desktop starts from; AUTH_HEADER reads \"Bearer ${\(variable)}\", and where Claude Desktop passes env values unexpanded, write the token there instead")
         case (.environment(let variable), _):
             lines.append("orch: \(client.displayName) reads the token from $\(variable) (\(client.environmentReference(variable) ?? "")): set \(variable) in the environment it starts from")
+        case (.value, .vscode):
+            lines.append("orch: VS Code asks for \(config.user)'s orch token (input \"orch-token\") the first time it starts one of these servers, and keeps it in its secret storage; the file never holds it")
         case (.value, _):
             break
         }

@@ -80,10 +80,12 @@ struct Keys: ParsableCommand {
                 JSONValue.object(answer).printLine()
             } else if let config {
                 Console.out(config.document.pretty)
+                // A config that does not hold the token (VS Code's): the token goes to the terminal.
+                if !config.holdsToken { Console.error("the token, to enter when \(config.client.displayName) asks for it: \(token)") }
             } else {
                 Console.out(token)
             }
-            let shown = config == nil || json ? "the token above" : "the token in the config above"
+            let shown = config == nil || json ? "the token above" : config!.holdsToken ? "the token in the config above" : "the token above"
             if write {
                 Console.error("added key \(keyID) to users.\(user).keys in \(loaded.path); \(shown) is shown only now")
             } else if !json {

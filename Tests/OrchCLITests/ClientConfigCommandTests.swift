@@ -217,7 +217,23 @@ private let placeholderGuidance = [
         #expect(run.status == 0)
         let answer = try JSONValue.parse(run.stdout)
         #expect(answer.objectValue?.keys == ["token", "key", "config"])
-        #expect(answer["config"]?["inputs"]?.arrayValue?.first?["default"] == answer["token"])
+        // The token is in the answer, never in VS Code's document, which may be committed.
+        let token = try #require(answer["token"]?.stringValue)
+        #expect(answer["config"]?["inputs"]?.arrayValue?.first?["default"] == nil)
+        #expect(!(answer["config"]?.compact.contains(token) ?? true))
+    }
+
+    @Test func keysNewForVSCodeShowsTheTokenOnTheTerminalNotInTheFile() throws {
+        let sandbox = try Sandbox()
+        try sandbox.write("orch.json", Fixtures.policy)
+        let run = try sandbox.run(["keys", "new", "--user", "bob", "--id", "x", "--client", "vscode", "--write"])
+        #expect(run.status == 0)
+        let line = try #require(run.err.first { $0.hasPrefix("the token, to enter when VS Code asks for it: ") })
+        let token = String(line.dropFirst("the token, to enter when VS Code asks for it: ".count))
+        #expect(token.hasPrefix("orch_"))
+        #expect(!run.stdout.contains(token))
+        let written = try JSONValue.parse(try sandbox.read("orch.json"))
+        #expect(written["users"]?["bob"]?["keys"]?.arrayValue?.last?["sha256"] == .string(SHA256.hex(token)))
     }
 
     @Test(arguments: [

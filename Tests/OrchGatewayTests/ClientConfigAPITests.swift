@@ -14,6 +14,8 @@ private let base = "https://orch.example.com/orgs"
             try await client.execute(uri: "/api/v1/client-config?client=cline", method: .get, headers: bearer(Tokens.bob)) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "application/json")
+                // The body carries the token: never cached.
+                #expect(response.headers[.cacheControl] == "no-store")
                 func entry(_ server: String) -> JSONValue {
                     [
                         "type": "streamableHttp", "url": .string("\(base)/acme/servers/\(server)/mcp"),
@@ -36,6 +38,18 @@ private let base = "https://orch.example.com/orgs"
                     let expected = policy.clientConfig(user: alice, client: name, transport: .sse, token: .value(Tokens.alice), reachable: reachable)
                     #expect(String(buffer: response.body) == expected.document.pretty + "\n")
                 }
+            }
+        }
+    }
+
+    @Test func aVSCodeConfigNeverHoldsTheToken() async throws {
+        try await TestGateway().test { client in
+            try await client.execute(uri: "/api/v1/client-config?client=vscode", method: .get, headers: bearer(Tokens.bob)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.cacheControl] == "no-store")
+                #expect(!String(buffer: response.body).contains(Tokens.bob))
+                #expect(response.json["inputs"]?.arrayValue?.first?["default"] == nil)
+                #expect(response.json["servers"]?["notes"]?["headers"]?["Authorization"] == "Bearer ${input:orch-token}")
             }
         }
     }

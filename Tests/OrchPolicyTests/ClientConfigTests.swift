@@ -38,9 +38,12 @@ private func names(_ config: ClientConfig) -> [String] { config.entries.map(\.na
         #expect(vscode["inputs"]?.arrayValue?.first?["description"] == "orch token for bob (the value of $T)")
     }
 
-    @Test func vscodeKeepsItsPromptAndOffersAKnownTokenAsTheDefault() throws {
-        let withToken = try ClientFixture.config(.vscode, .streamableHTTP, .value("orch_abc")).document
-        #expect(withToken["inputs"] == [["type": "promptString", "id": "orch-token", "description": "orch token for bob", "password": true, "default": "orch_abc"]])
+    @Test func vscodeKeepsItsPromptAndNeverHoldsTheToken() throws {
+        // .vscode/mcp.json is meant to be committed: a known token is not even the prompt's default.
+        let withToken = try ClientFixture.config(.vscode, .streamableHTTP, .value("orch_abc"))
+        #expect(withToken.document["inputs"] == [["type": "promptString", "id": "orch-token", "description": "orch token for bob", "password": true]])
+        #expect(!withToken.document.compact.contains("orch_abc"))
+        #expect(!withToken.holdsToken)
         let placeholder = try ClientFixture.config(.vscode, .streamableHTTP, .placeholder).document
         #expect(placeholder["inputs"]?.arrayValue?.first?["default"] == nil)
         #expect(!placeholder.compact.contains(ClientToken.placeholderText))
