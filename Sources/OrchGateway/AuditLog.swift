@@ -47,23 +47,28 @@ public struct AuditRecord: Sendable {
         self.ms = ms
     }
 
+    /// The longest a field may be in a record (UTF-8 bytes; the reason may be twice as long).
+    /// Paths, origins, server and tool names come from clients: longer ones are cut.
+    static let fieldLimit = 256
+
     /// The record as one JSON line.
     func line(at time: Date) -> [UInt8] {
+        let limit = Self.fieldLimit
         var writer = JSONLineWriter()
         writer.string("ts", AuditLog.timestamp(time))
         writer.string("policy", policy)
-        writer.string("user", user)
-        writer.string("key", key)
-        writer.string("remote", remote)
-        writer.string("org", org)
-        writer.string("server", server)
-        writer.string("session", session)
-        writer.string("method", method)
-        writer.string("tool", tool)
-        writer.string("kind", kind)
-        writer.string("target", target)
-        writer.string("decision", decision)
-        writer.string("reason", reason)
+        writer.string("user", user, limit: limit)
+        writer.string("key", key, limit: limit)
+        writer.string("remote", remote, limit: limit)
+        writer.string("org", org, limit: limit)
+        writer.string("server", server, limit: limit)
+        writer.string("session", session, limit: limit)
+        writer.string("method", method, limit: limit)
+        writer.string("tool", tool, limit: limit)
+        writer.string("kind", kind, limit: limit)
+        writer.string("target", target, limit: limit)
+        writer.string("decision", decision, limit: limit)
+        writer.string("reason", reason, limit: 2 * limit)
         writer.integer("status", Int64(status))
         writer.milliseconds("ms", ms)
         return writer.line()
@@ -75,6 +80,9 @@ public struct AuditRecord: Sendable {
 public final class AuditLog: Sendable {
     public let destination: String
     private let fd: Mutex<Int32>
+    /// Called after a write fails, with errno and how many writes have failed so far.
+    private let failureHandler = Mutex<(@Sendable (Int32, Int) -> Void)?>(nil)
+    private let failures = Atomic<Int>(0)
 
     /// `destination` is `-` for stdout or a file path, created if missing and appended to.
     public init(destination: String) throws {
@@ -97,17 +105,31 @@ public final class AuditLog: Sendable {
 
     public func write(_ record: AuditRecord, at time: Date = Date()) {
         let line = record.line(at: time)
-        fd.withLock { fd in
+        let error: Int32? = fd.withLock { fd in
             line.withUnsafeBytes { buffer in
                 var offset = 0
                 while offset < buffer.count {
                     let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
                     if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
+                    if n < 0 { return errno }
+                    if n == 0 { return EIO }
                     offset += n
                 }
+                return nil
             }
         }
+        if let error {
+            let count = failures.add(1, ordering: .relaxed).newValue
+            failureHandler.withLock { $0 }?(error, count)
+        }
+    }
+
+    /// Audit writes that failed (a full disk, a removed file system).
+    public var failedWrites: Int { failures.load(ordering: .relaxed) }
+
+    /// Sets what happens when a write fails: the gateway counts it and logs some.
+    public func onFailure(_ handler: @escaping @Sendable (_ errno: Int32, _ count: Int) -> Void) {
+        failureHandler.withLock { $0 = handler }
     }
 
     /// Reopens the file (after logrotate moved it). Keeps writing to the old one if that fails.
@@ -133,4 +155,61 @@ public final class AuditLog: Sendable {
     }
 
     private static let lastSecond = Mutex<(second: Int, base: Substring)>((-1, ""))
+}
+
+/// Bounds the audit records of refused unauthenticated requests (a missing or wrong token, a
+/// forbidden origin) per client address, so that nobody without a token can grow the log at will:
+/// at most `limit` records per address in each `window`; the rest are counted, and the next
+/// window's first record from that address is preceded by one that says how many were left out.
+final class AuditThrottle: Sendable {
+    private struct Client {
+        var windowStart: ContinuousClock.Instant
+        var written = 0
+        var suppressed = 0
+    }
+
+    let limit: Int
+    let window: Duration
+    /// Addresses tracked at once; past it the table starts afresh (a flood from many addresses
+    /// is bounded by the limit times the addresses, which the connection limits bound).
+    let capacity: Int
+    private let clients = Mutex<[String: Client]>([:])
+
+    init(limit: Int = 20, window: Duration = .seconds(10), capacity: Int = 10_000) {
+        self.limit = limit
+        self.window = window
+        self.capacity = capacity
+    }
+
+    enum Verdict: Equatable {
+        /// Write the record; first, if `suppressed > 0`, a summary of that many left out.
+        case write(suppressed: Int)
+        case suppress
+    }
+
+    func admit(_ remote: String, now: ContinuousClock.Instant = .now) -> Verdict {
+        let address = Self.address(remote)
+        return clients.withLock { clients in
+            if clients[address] == nil && clients.count >= capacity { clients.removeAll(keepingCapacity: true) }
+            var client = clients[address] ?? Client(windowStart: now)
+            var carried = 0
+            if now - client.windowStart >= window {
+                carried = client.suppressed
+                client = Client(windowStart: now)
+            }
+            defer { clients[address] = client }
+            guard client.written < limit else {
+                client.suppressed += 1
+                return .suppress
+            }
+            client.written += 1
+            return .write(suppressed: carried)
+        }
+    }
+
+    /// The address part of `HOST:PORT` (IPv6 addresses hold colons of their own).
+    static func address(_ remote: String) -> String {
+        guard let colon = remote.lastIndex(of: ":") else { return remote }
+        return String(remote[..<colon])
+    }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 public import Hummingbird
+import Glibc
 import HummingbirdCore
 public import Logging
 import NIOCore
@@ -18,6 +19,8 @@ public final class Gateway: Sendable {
     let sessions = SessionTable()
     let catalog = Catalog()
     let upstreams: UpstreamFactory
+    /// Bounds the records of refused unauthenticated requests per client address.
+    let unauthenticatedAudit = AuditThrottle()
     /// `http://HOST:PORT` the server is bound to, once it is.
     private let boundURL = Mutex<String?>(nil)
 
@@ -27,6 +30,13 @@ public final class Gateway: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.upstreams = UpstreamFactory(logger: logger, metrics: metrics)
+        // A failed audit write is counted always and logged on the first and every 1,000th.
+        audit.onFailure { [destination = audit.destination] error, count in
+            metrics.auditWriteFailed()
+            if count == 1 || count % 1000 == 0 {
+                logger.error("cannot write the audit log \(destination): \(String(cString: strerror(error))) (\(count) records lost so far)")
+            }
+        }
         // A reload that takes a key or a grant away ends the sessions that relied on it at once.
         let sessions = self.sessions
         store.onChange { change in sessions.apply(change) }
@@ -73,6 +83,7 @@ public final class Gateway: Sendable {
         router.add(middleware: OriginMiddleware(gateway: self))
         addHealthRoutes(to: router)
         MCPRoutes(gateway: self).addRoutes(to: router)
+        router.get(RouterPath(OpenAPIDocument.path)) { _, _ in OpenAPIDocument.response() }  // no authentication
         let api = router.group("api/v1").add(middleware: AuthMiddleware(gateway: self))
         addAPIRoutes(to: api)
         return router
@@ -134,6 +145,20 @@ public final class Gateway: Sendable {
         started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
         session: String? = nil, mcpMethod: String? = nil, item: Item? = nil
     ) {
+        if caller == nil && (status == 401 || status == 403) {
+            switch unauthenticatedAudit.admit(origin.remote) {
+            case .suppress:
+                metrics.auditSuppressed()
+                return
+            case .write(let suppressed) where suppressed > 0:
+                audit.write(AuditRecord(
+                    policy: store.policy?.digest, remote: origin.remote, method: "audit", decision: "suppressed",
+                    reason: "\(suppressed) refused unauthenticated requests from \(AuditThrottle.address(origin.remote)) were not recorded (more than \(unauthenticatedAudit.limit) in \(unauthenticatedAudit.window))",
+                    status: 0, ms: 0))
+            case .write:
+                break
+            }
+        }
         audit.write(AuditRecord(
             policy: caller?.policy.digest ?? store.policy?.digest, user: caller?.userName ?? user, key: caller?.keyName ?? key,
             remote: origin.remote, org: org, server: server, session: session,

@@ -61,6 +61,16 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
+    /// An audit record that could not be written.
+    func auditWriteFailed() {
+        Counter(label: "orch_audit_write_failures_total", factory: factory).increment()
+    }
+
+    /// A refused unauthenticated request left out of the audit log (past its per-client bound).
+    func auditSuppressed() {
+        Counter(label: "orch_audit_suppressed_total", factory: factory).increment()
+    }
+
     /// Authentication failures by reason (`missing`, `unknown`, `expired`, `disabled`).
     func authFailure(_ reason: String) {
         Counter(label: "orch_auth_failures_total", dimensions: [("reason", reason)], factory: factory).increment()

@@ -19,11 +19,20 @@ public struct JSONLineWriter {
         bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
     }
 
-    public mutating func string(_ name: StaticString, _ value: String?) {
+    /// A string member. With `limit`, a value of more UTF-8 bytes than that is cut at a character
+    /// boundary and marked `…[+N bytes]`, so a client cannot make a record as large as it likes.
+    public mutating func string(_ name: StaticString, _ value: String?, limit: Int = .max) {
         key(name)
         guard let value else { return bytes.append(contentsOf: "null".utf8) }
         bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
+        let utf8 = value.utf8
+        var end = utf8.count
+        if end > limit {
+            end = limit
+            // Back off to the first byte of a character (never a continuation byte 10xxxxxx).
+            while end > 0 && utf8[utf8.index(utf8.startIndex, offsetBy: end)] & 0xC0 == 0x80 { end -= 1 }
+        }
+        for byte in utf8.prefix(end) {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
@@ -36,6 +45,7 @@ public struct JSONLineWriter {
             default: bytes.append(byte)
             }
         }
+        if end < utf8.count { bytes.append(contentsOf: "…[+\(utf8.count - end) bytes]".utf8) }
         bytes.append(UInt8(ascii: "\""))
     }
 
