@@ -4,7 +4,8 @@ import OrchJSON
 import OrchPolicy
 
 extension Gateway {
-    /// `/healthz`, `/readyz` and `/metrics`: no authentication.
+    /// `/healthz` and `/readyz`: no authentication. `/metrics`: none on loopback, an admin's key
+    /// elsewhere (`gateway.metrics` decides).
     func addHealthRoutes(to router: Router<GatewayContext>) {
         router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
         router.get("readyz") { _, _ in
@@ -13,8 +14,15 @@ extension Gateway {
             }
             return Response.json(["status": "ready", "policy": .string(policy.digest)])
         }
-        router.get("metrics") { _, _ in
-            Response(
+        router.get("metrics") { request, context in
+            if let policy = self.store.policy, self.metricsNeedAdmin(policy) {
+                let caller = try AuthMiddleware(gateway: self).authenticate(request, context: context)
+                guard caller.policy.user(caller.user).spec.admin else {
+                    self.audit(context, request: request, caller: caller, decision: "deny", reason: "\(caller.userName) is not a gateway admin", status: 403, started: .now)
+                    throw GatewayError.forbidden("/metrics is for gateway admins here (gateway.metrics)")
+                }
+            }
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.metrics.render())))
         }

@@ -74,12 +74,26 @@ public final class Gateway: Sendable {
             server: session.server, session: session.id, method: "session end", decision: "end", reason: reason.message, status: 0, ms: 0))
     }
 
+    /// Whether `/metrics` needs an admin's key: as `gateway.metrics` says, or by default when the
+    /// gateway does not listen on loopback only.
+    func metricsNeedAdmin(_ policy: Policy) -> Bool {
+        switch policy.settings.metrics {
+        case .open?: return false
+        case .admin?: return true
+        case nil:
+            let bound = boundURL.withLock { $0 }.flatMap { url in url.split(separator: "/").last.map { String($0) } }
+            let host = bound.flatMap(GatewaySettings.hostPort)?.0 ?? policy.settings.host
+            return !GatewaySettings.isLoopback(host)
+        }
+    }
+
     /// The body limit in force: the running policy's, or the default before one is loaded.
     var maxBodyBytes: Int { store.policy?.settings.limits.maxBodyBytes ?? Limits().maxBodyBytes }
 
     public func router() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
         router.add(middleware: RequestMiddleware(gateway: self))
+        router.add(middleware: HostMiddleware(gateway: self))
         router.add(middleware: OriginMiddleware(gateway: self))
         addHealthRoutes(to: router)
         MCPRoutes(gateway: self).addRoutes(to: router)

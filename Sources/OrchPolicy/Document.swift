@@ -35,6 +35,11 @@ public struct GatewaySettings: Sendable, Hashable {
     /// actually listens on (`orch serve --listen` may differ from the file).
     public var publicURLIsExplicit = false
     public var allowedOrigins: [String] = []
+    /// Host names the gateway answers to besides `publicURL`'s host, `localhost` and IP
+    /// addresses (a request naming another host is refused: DNS rebinding needs a name).
+    public var allowedHosts: [String] = []
+    /// Who may read `/metrics`; nil: anyone when the gateway listens on loopback, else admins.
+    public var metrics: MetricsAccess? = nil
     /// `-` for standard output, else a path relative to orch.json's folder.
     public var audit = "-"
     public var limits = Limits()
@@ -42,6 +47,12 @@ public struct GatewaySettings: Sendable, Hashable {
     public init() {}
 
     public var listen: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Whether `host` (a listen address) is a loopback one: only this machine can connect.
+    public static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+    }
 
     /// Splits `HOST:PORT` or `[IPv6]:PORT`; nil when it is neither.
     public static func hostPort(_ text: String) -> (String, Int)? {
@@ -62,6 +73,14 @@ public struct GatewaySettings: Sendable, Hashable {
         else { return nil }
         return (String(host), port)
     }
+}
+
+/// Who may read `/metrics`.
+public enum MetricsAccess: String, Sendable, Hashable {
+    /// No token.
+    case open
+    /// A valid key of a user with `admin: true`.
+    case admin
 }
 
 public struct Limits: Sendable, Hashable {

@@ -73,7 +73,7 @@ struct DocumentDecoder {
 
     private mutating func decodeGateway(_ value: JSONValue, path: String) -> GatewaySettings {
         var settings = GatewaySettings()
-        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "audit", "limits"], log: &log) else {
+        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "limits"], log: &log) else {
             return settings
         }
         if let listen = r.string("listen", &log) {
@@ -98,6 +98,21 @@ struct DocumentDecoder {
                 log.error(origin.path, "\"\(origin.value)\" is not an origin (scheme://host[:port], no path)")
             } else {
                 settings.allowedOrigins.append(origin.value)
+            }
+        }
+        for host in r.strings("allowedHosts", &log) ?? [] {
+            let name = host.value.lowercased()
+            if name.isEmpty || name.contains(where: { "/:@?# ".contains($0) }) {
+                log.error(host.path, "\"\(host.value)\" is not a host name (no scheme, port or path: orch.example.com)")
+            } else {
+                settings.allowedHosts.append(name)
+            }
+        }
+        if let metrics = r.string("metrics", &log) {
+            if let access = MetricsAccess(rawValue: metrics) {
+                settings.metrics = access
+            } else {
+                log.error(r.at("metrics"), "\"\(metrics)\" is not \"open\" (no token) or \"admin\" (an admin's key)")
             }
         }
         if let audit = r.string("audit", &log) {

@@ -61,6 +61,11 @@ public enum PolicySchema {
                     "listen": ["type": "string", "description": "HOST:PORT to listen on (default 127.0.0.1:8080)."],
                     "publicURL": ["type": "string", "format": "uri", "description": "Base URL used in client configs and endpoint lists."],
                     "allowedOrigins": strings("Origins allowed to call the gateway; a request with another Origin gets 403."),
+                    "allowedHosts": strings("Host names the gateway answers to besides publicURL's host, localhost and IP addresses."),
+                    "metrics": [
+                        "enum": ["open", "admin"],
+                        "description": "Who may read /metrics: open (no token) or admin (an admin user's key). Default: open on a loopback listen address, admin otherwise.",
+                    ],
                     "audit": ["type": "string", "description": "Audit log file, relative to orch.json's folder, or - for stdout."],
                     "limits": [
                         "type": "object", "additionalProperties": false,

@@ -57,6 +57,18 @@ class GatewayEndToEnd(unittest.TestCase):
         with open(path) as f:
             return [json.loads(line) for line in f if line.strip()]
 
+    def test_a_host_the_gateway_does_not_answer_to_is_refused(self):
+        # DNS rebinding: a page whose own name points at 127.0.0.1 sends that name as Host.
+        status, _, body = self.server.request("/api/v1/me", token=MEMBER, headers={"Host": "rebind.attacker.example"})
+        self.assertEqual(status, 400, body)
+        self.assertIn("does not answer to host rebind.attacker.example", body["error"]["message"])
+        status, _, body = self.server.request("/metrics", headers={"Host": "rebind.attacker.example:8080"})
+        self.assertEqual(status, 400, body)
+        # The publicURL's host, localhost and IP addresses are answered.
+        for host in ["orch.example.com", "localhost", "127.0.0.1"]:
+            status, _, body = self.server.request("/api/v1/me", token=MEMBER, headers={"Host": host})
+            self.assertEqual(status, 200, "%s: %s" % (host, body))
+
     def test_health_and_readiness_need_no_token(self):
         status, _, body = self.server.request("/healthz")
         self.assertEqual((status, body), (200, {"status": "ok"}))

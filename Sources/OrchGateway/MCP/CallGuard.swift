@@ -72,6 +72,7 @@ struct CallGuard: Sendable {
             return .forward(ReplyHooks(transform: Self.templatesFilter(session.access)))
         case .item(let kind, let param):
             guard let name = params[param]?.stringValue else {
+                decided.audit("deny", "\(method) without a string params.\(param)")
                 return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "\(method) needs a string params.\(param)"))
             }
             let item = Item(kind, name)
@@ -89,6 +90,7 @@ struct CallGuard: Sendable {
                 let reason = allowed ? "\(caller.userName) may read some resource of \(server.path)" : "\(caller.userName) may read no resource of \(server.path)"
                 return decided.item(Item(.resource, uri), allowed: allowed, reason: reason, id: id, template: true)
             default:
+                decided.audit("deny", "completion/complete without a usable params.ref")
                 return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "completion/complete needs params.ref: {type: \"ref/prompt\", name} or {type: \"ref/resource\", uri}"))
             }
         case .unknown:

@@ -120,6 +120,8 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             head.headerFields[.origin] == nil, head.headerFields[.connection] == nil, head.headerFields[.expect] == nil
         else { return nil }
         if let length = head.headerFields[.contentLength].flatMap(Int.init), length > gateway.maxBodyBytes { return nil }
+        // A host the gateway does not answer to: the router refuses it.
+        if let settings = gateway.store.policy?.settings, !HostCheck.allows(head.authority, settings) { return nil }
         return route
     }
 

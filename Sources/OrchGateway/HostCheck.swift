@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+import OrchPolicy
+
+/// Refuses a request whose `Host` names a host the gateway does not answer to. A page on another
+/// site can point its own name at 127.0.0.1 (DNS rebinding) and then read the gateway as "same
+/// origin"; such a request carries that name as its `Host`. Allowed: IP addresses (rebinding needs
+/// a name), `localhost`, the host of `publicURL` and the names in `gateway.allowedHosts`.
+struct HostCheck {
+    /// Whether the gateway answers a request whose `Host` (authority) is `authority`.
+    static func allows(_ authority: String?, _ settings: GatewaySettings) -> Bool {
+        guard let authority, !authority.isEmpty else { return true }
+        if authority.hasPrefix("[") { return true }  // an IPv6 literal
+        var name = Substring(authority)
+        if let colon = name.lastIndex(of: ":"), name[name.index(after: colon)...].allSatisfy(\.isNumber) {
+            name = name[..<colon]
+        }
+        if name.hasSuffix(".") { name = name.dropLast() }
+        let host = name.lowercased()
+        if host == "localhost" || isIPv4(host) { return true }
+        return host == publicHost(settings) || settings.allowedHosts.contains(host)
+    }
+
+    /// The host part of `publicURL`, lowercased.
+    static func publicHost(_ settings: GatewaySettings) -> String {
+        var rest = Substring(settings.publicURL)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        let authority = rest.prefix { $0 != "/" }
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") { return String(authority[...close]).lowercased() }
+        return String(authority.prefix { $0 != ":" }).lowercased()
+    }
+
+    static func isIPv4(_ host: String) -> Bool {
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) }
+    }
+}
+
+/// Applies `HostCheck` to every request the router handles.
+struct HostMiddleware: RouterMiddleware {
+    typealias Context = GatewayContext
+    let gateway: Gateway
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let settings = gateway.store.policy?.settings, !HostCheck.allows(request.head.authority, settings) {
+            throw GatewayError.badRequest("this gateway does not answer to host \(request.head.authority ?? ""): use \(HostCheck.publicHost(settings)), or add the name to gateway.allowedHosts")
+        }
+        return try await next(request, context)
+    }
+}

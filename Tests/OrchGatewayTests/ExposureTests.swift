@@ -1,0 +1,60 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import OrchJSON
+import OrchPolicy
+import Testing
+
+@testable import OrchGateway
+
+// What the gateway shows to whom: the hosts it answers to, and who reads /metrics.
+
+@Test func onlyIPAddressesLocalhostAndTheConfiguredNamesAreAnsweredTo() throws {
+    var settings = GatewaySettings()
+    settings.publicURL = "https://Orch.Example.com:8443/base"
+    settings.allowedHosts = ["orch.internal"]
+    for allowed in ["127.0.0.1:8080", "127.0.0.1", "10.1.2.3:80", "[::1]:8080", "[fe80::1]", "localhost:8080", "LOCALHOST",
+                    "orch.example.com", "orch.example.com:8443", "orch.example.com.", "orch.internal:80", nil, ""] {
+        #expect(HostCheck.allows(allowed, settings), "\(allowed ?? "nil")")
+    }
+    for refused in ["evil.example.com", "evil.example.com:8080", "127.0.0.1.nip.io", "orch.example.com.evil.net", "1.2.3", "localhost.evil"] {
+        #expect(!HostCheck.allows(refused, settings), "\(refused)")
+    }
+    #expect(HostCheck.publicHost(settings) == "orch.example.com")
+}
+
+@Test func metricsAreOpenOnLoopbackAndForAdminsElsewhere() async throws {
+    let open = try #require(compile(testPolicyJSON()).policy)
+    let g = try TestGateway()
+    #expect(!g.gateway.metricsNeedAdmin(open))
+    let wildcard = try #require(compile(testPolicyJSON().replacingOccurrences(of: #""gateway": {"#, with: #""gateway": { "listen": "0.0.0.0:8080","#)).policy)
+    #expect(g.gateway.metricsNeedAdmin(wildcard))
+    let forced = try #require(compile(testPolicyJSON().replacingOccurrences(of: #""gateway": {"#, with: #""gateway": { "metrics": "admin","#)).policy)
+    #expect(g.gateway.metricsNeedAdmin(forced))
+}
+
+@Test func metricsForAdminsNeedAnAdminsKey() async throws {
+    let g = try TestGateway(json: testPolicyJSON().replacingOccurrences(of: #""gateway": {"#, with: #""gateway": { "metrics": "admin","#))
+    try await g.test { client in
+        try await client.execute(uri: "/metrics", method: .get) { response in
+            #expect(response.status == .unauthorized)
+            #expect(!String(buffer: response.body).contains("orch_"))
+        }
+        try await client.execute(uri: "/metrics", method: .get, headers: bearer(Tokens.bob)) { #expect($0.status == .forbidden) }
+        try await client.execute(uri: "/metrics", method: .get, headers: bearer(Tokens.alice)) { response in
+            #expect(response.status == .ok)
+            #expect(String(buffer: response.body).contains("orch_policy_info"))
+        }
+        // Health stays open: probes carry no token.
+        try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
+    }
+}
+
+@Test func theMetricsAndHostSettingsAreChecked() {
+    let result = compile(#"{ "version": 1, "gateway": { "metrics": "public", "allowedHosts": ["https://orch.example.com", "ok.example.com"] } }"#)
+    #expect(result.errors.map { $0.rendered(file: "orch.json") } == [
+        #"orch.json: error: gateway.allowedHosts[0]: "https://orch.example.com" is not a host name (no scheme, port or path: orch.example.com)"#,
+        #"orch.json: error: gateway.metrics: "public" is not "open" (no token) or "admin" (an admin's key)"#,
+    ])
+}
