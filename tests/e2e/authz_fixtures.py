@@ -143,8 +143,9 @@ def run_orch(*args):
 
 class Notifications:
     """Every notification a client's message handler got, as (method, params dict), in order,
-    and a bounded wait for one. `method_of(message)` turns an SDK message into (method, params)
-    or None (a request, an exception)."""
+    and a bounded wait for one (PROMPT s: less than the test's own bound, so a missing
+    notification fails with what did arrive). `method_of(message)` turns an SDK message into
+    (method, params) or None (a request, an exception)."""
 
     def __init__(self, method_of):
         self.method_of = method_of
@@ -165,14 +166,14 @@ class Notifications:
     def updated_uris(self):
         return [params.get("uri") for method, params in self.seen if method == "notifications/resources/updated"]
 
-    async def wait_for(self, predicate, what, timeout=WAIT):
+    async def wait_for(self, predicate, what, timeout=PROMPT):
         with anyio.move_on_after(timeout):
             while not predicate(self):
                 await self._changed.wait()
             return
         raise AssertionError("timed out after %d s waiting for %s; notifications received: %r" % (timeout, what, self.seen))
 
-    async def wait_for_method(self, method, count=1, timeout=WAIT):
+    async def wait_for_method(self, method, count=1, timeout=PROMPT):
         await self.wait_for(lambda n: n.methods().count(method) >= count, "%d x %s" % (count, method), timeout)
 
 
@@ -218,10 +219,14 @@ class AuthzTestCase(GatewayTestCase):
         all_headers.update(headers or {})
         return self.gateway.server.request(path, method="POST", headers=all_headers, body=json.dumps(message).encode())
 
+    def reload(self, document):
+        """The gateway reloads orch.json as `document` (within PROMPT s, less than a test's bound)."""
+        return self.gateway.reload(document, timeout=PROMPT)
+
     def session_end(self, session_id):
         return self.audit_where(session=session_id, method="session end")
 
-    def wait_for_session_end(self, session_id, timeout=WAIT):
+    def wait_for_session_end(self, session_id, timeout=PROMPT):
         self.wait_until(lambda: self.session_end(session_id), "the audit record of session %s ending" % session_id,
                         timeout=timeout)
         return self.session_end(session_id)[0]

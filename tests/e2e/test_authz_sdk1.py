@@ -472,7 +472,7 @@ class SDK1AuthzCase(AuthzTestCase):
                 upstream = self.upstream_pids()
                 self.assertEqual(len(upstream), 1, "one upstream process for the one session")
 
-                await anyio.to_thread.run_sync(self.gateway.reload, self.policy(reader_allow=narrower))
+                await anyio.to_thread.run_sync(self.reload, self.policy(reader_allow=narrower))
                 await c.notifications.wait_for_method("notifications/tools/list_changed")
                 await c.session.send_ping()
                 await anyio.sleep(0.3)
@@ -486,7 +486,7 @@ class SDK1AuthzCase(AuthzTestCase):
                 # The notes the upstream kept are still there: the same process serves the session.
                 self.assertEqual((await c.session.read_resource("notes://note/a")).contents[0].text, "before")
 
-                await anyio.to_thread.run_sync(self.gateway.reload, self.policy(reader_allow=wider))
+                await anyio.to_thread.run_sync(self.reload, self.policy(reader_allow=wider))
                 await c.notifications.wait_for(
                     lambda n: {"notifications/prompts/list_changed", "notifications/resources/list_changed"}
                     <= set(n.methods()), "prompts and resources list_changed")
@@ -538,7 +538,7 @@ class SDK1AuthzCase(AuthzTestCase):
                             opened("wes", wes)
                             async with self.connect(ADMIN, server="paged") as ada:
                                 opened("ada", ada)
-                                await anyio.to_thread.run_sync(self.gateway.reload, self.policy(
+                                await anyio.to_thread.run_sync(self.reload, self.policy(
                                     reader_allow=no_notes, without_keys=["wes"], paged_page_size=2))
                                 for who in ended:
                                     await anyio.to_thread.run_sync(self.wait_for_session_end, outcome["sessions"][who])
@@ -567,7 +567,7 @@ class SDK1AuthzCase(AuthzTestCase):
             async with self.connect(ADMIN, server="filtered") as ada, self.connect(SCOPED) as sam:
                 self.assertEqual(names((await ada.session.list_tools()).tools), ["add", "echo", "write_note"])
                 self.assertEqual((await sam.session.list_tools()).tools, [])
-                await anyio.to_thread.run_sync(self.gateway.reload, self.policy(
+                await anyio.to_thread.run_sync(self.reload, self.policy(
                     filtered_tools={"deny": ["now"]}, scope=[SCOPE, "acme/notes:echo"]))
                 for c in (ada, sam):
                     await c.notifications.wait_for_method("notifications/tools/list_changed")
@@ -606,7 +606,7 @@ class SDK1AuthzCase(AuthzTestCase):
                     self.assertGreater(self.seconds_until(self.expires_at), 0.5, "too slow to test before the expiry")
                     await anyio.to_thread.run_sync(
                         lambda: self.wait_until(lambda: self.session_end(c.session_id),
-                                                "the session to end when key soon expires", timeout=WAIT))
+                                                "the session to end when key soon expires", timeout=PROMPT))
                     outcome["ended after"] = -self.seconds_until(self.expires_at)
                     outcome["record"] = self.session_end(c.session_id)[0]
                     outcome["processes gone after"] = await anyio.to_thread.run_sync(self.wait_processes_gone,

@@ -352,7 +352,7 @@ class SDK2AuthzCase(AuthzTestCase):
                 upstream = self.upstream_pids()
                 self.assertEqual(len(upstream), 1, "one upstream process for the one session")
 
-                await anyio.to_thread.run_sync(self.gateway.reload, self.policy(reader_allow=narrower))
+                await anyio.to_thread.run_sync(self.reload, self.policy(reader_allow=narrower))
                 await c.notifications.wait_for_method("notifications/tools/list_changed")
                 await c.client.send_ping()
                 await anyio.sleep(0.3)
@@ -392,7 +392,7 @@ class SDK2AuthzCase(AuthzTestCase):
                         await eve.client.call_tool("echo", {"text": "x"})
                         outcome["eve"] = set(self.upstream_pids()) - outcome["tom"]
                         outcome["session"] = eve.session_id
-                        await anyio.to_thread.run_sync(self.gateway.reload, self.policy(reader_allow=no_notes))
+                        await anyio.to_thread.run_sync(self.reload, self.policy(reader_allow=no_notes))
                         await anyio.to_thread.run_sync(self.wait_for_session_end, eve.session_id)
                         outcome["ended"] = True
                 except Exception as error:  # noqa: BLE001 - the ended session's client may fail on close
@@ -431,7 +431,7 @@ class SDK2AuthzCase(AuthzTestCase):
                     self.assertGreater(self.seconds_until(self.expires_at), 0.5, "too slow to test before the expiry")
                     await anyio.to_thread.run_sync(
                         lambda: self.wait_until(lambda: self.session_end(c.session_id),
-                                                "the session to end when key soon expires", timeout=WAIT))
+                                                "the session to end when key soon expires", timeout=PROMPT))
                     outcome["ended after"] = -self.seconds_until(self.expires_at)
                     outcome["record"] = self.session_end(c.session_id)[0]
                     outcome["gone"] = await anyio.to_thread.run_sync(self.wait_processes_gone, outcome["upstream"])

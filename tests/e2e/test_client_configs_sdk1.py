@@ -172,7 +172,19 @@ class ClientConfigsSDK1(unittest.TestCase):
         for client in ["cline", "claude-code", "cursor", "vscode", "windsurf", "claude-desktop"]:
             with self.subTest(client=client):
                 document = self.document(client)
-                self.assertIn(TOKEN, json.dumps(document))
+                status, headers, _ = self.gateway.request("/api/v1/client-config?client=" + client, token=TOKEN)
+                self.assertEqual((status, headers.get("Cache-Control")), (200, "no-store"),
+                                 "a document that may carry the token must not be cached")
+                if client != "vscode":
+                    self.assertIn(TOKEN, json.dumps(document))
+                    continue
+                # VS Code prompts for the token (kept in its secret storage): the file never holds
+                # it, not even as the prompt's default.
+                self.assertNotIn(TOKEN, json.dumps(document))
+                self.assertEqual([(i["type"], i["id"], i.get("password"), "default" in i) for i in document["inputs"]],
+                                 [("promptString", "orch-token", True, False)], document)
+                self.assertEqual({name: entry["headers"] for name, entry in document["servers"].items()},
+                                 {name: {"Authorization": "Bearer ${input:orch-token}"} for name in document["servers"]})
 
 
 if __name__ == "__main__":
