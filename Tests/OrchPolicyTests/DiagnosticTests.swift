@@ -78,6 +78,9 @@ private let oneOfEachWarning = """
         "orgs.acme.servers.bad-url.url",
         "orgs.acme.servers.userinfo.url",
         "orgs.acme.servers.local.transport",
+        // The warnings that ${env:…} in args is visible in ps, then the malformed reference.
+        "orgs.acme.servers.local.args[0]",
+        "orgs.acme.servers.local.args[1]",
         "orgs.acme.servers.local.args[1]",
         "orgs.acme.servers.local.env.OTHER",
     ], "\(rendered(result.diagnostics))")
