@@ -19,6 +19,8 @@ public final class Gateway: Sendable {
     let sessions = SessionTable()
     let catalog = Catalog()
     let upstreams: UpstreamFactory
+    /// Open connections per client address.
+    let connections = ClientConnections()
     /// Bounds the records of refused unauthenticated requests per client address.
     let unauthenticatedAudit = AuditThrottle()
     /// `http://HOST:PORT` the server is bound to, once it is.

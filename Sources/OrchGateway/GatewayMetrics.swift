@@ -61,6 +61,12 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
+    /// A connection closed by the gateway before it served anything: `per_client` (the address
+    /// holds `maxConnectionsPerClient`) or `first_request_timeout`.
+    func connectionRefused(_ reason: String) {
+        Counter(label: "orch_connections_refused_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
     /// An audit record that could not be written.
     func auditWriteFailed() {
         Counter(label: "orch_audit_write_failures_total", factory: factory).increment()

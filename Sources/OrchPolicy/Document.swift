@@ -91,6 +91,10 @@ public struct Limits: Sendable, Hashable {
     public var callTimeoutSeconds = 120
     /// Upstream processes the gateway runs at once (sessions and tool-catalog fetches).
     public var maxUpstreamProcesses = 256
+    /// Connections one client address may hold at once (of the gateway's 1,024).
+    public var maxConnectionsPerClient = 256
+    /// How long a new connection may take to deliver its first complete request head.
+    public var firstRequestSeconds = 10
 
     public init() {}
 }

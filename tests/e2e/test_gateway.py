@@ -4,7 +4,9 @@ import secrets
 import os
 import shutil
 import signal
+import socket
 import tempfile
+import time
 import unittest
 
 from orchserver import OrchServer, sha256
@@ -146,3 +148,80 @@ class GatewayEndToEnd(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ConnectionBounds(unittest.TestCase):
+    """Idle and slow sockets cannot hold the gateway: a bound per client address, and a deadline
+    for a new connection's first request head."""
+
+    def setUp(self):
+        self.folder = tempfile.mkdtemp(prefix="orch-e2e-conn-")
+        self.path = os.path.join(self.folder, "orch.json")
+        document = policy()
+        document["gateway"]["limits"] = {"maxConnectionsPerClient": 3, "firstRequestSeconds": 1}
+        with open(self.path, "w") as f:
+            json.dump(document, f)
+        self.server = OrchServer(self.path)
+        host, port = self.server.base[len("http://"):].split(":")
+        self.address = (host, int(port))
+        self.sockets = []
+
+    def tearDown(self):
+        for s in self.sockets:
+            s.close()
+        self.server.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def connect(self):
+        s = socket.create_connection(self.address, timeout=5)
+        self.sockets.append(s)
+        return s
+
+    def closed_within(self, s, seconds):
+        """True when the server closes `s` (EOF or reset) within `seconds`."""
+        s.settimeout(seconds)
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < seconds:
+                if s.recv(4096) == b"":
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+        return False
+
+    def test_a_client_address_holds_at_most_its_connections(self):
+        idle = [self.connect() for _ in range(3)]
+        extra = self.connect()
+        self.assertTrue(self.closed_within(extra, 2), "a 4th connection from the address was kept open")
+        for s in idle:
+            self.assertTrue(self.closed_within(s, 5), "an idle connection outlived firstRequestSeconds")
+        # Their slots are free again.
+        status, _, body = self.server.request("/healthz")
+        self.assertEqual(status, 200, body)
+        _, _, metrics = self.server.request("/metrics")
+        self.assertIn('orch_connections_refused_total{reason="per_client"}', metrics)
+        self.assertIn('orch_connections_refused_total{reason="first_request_timeout"}', metrics)
+
+    def test_a_request_head_sent_slowly_is_cut_off(self):
+        s = self.connect()
+        started = time.monotonic()
+        closed = False
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 40:
+            try:
+                s.send(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            time.sleep(0.1)
+            if time.monotonic() - started > 4:
+                break
+        self.assertTrue(closed or self.closed_within(s, 2), "a slowloris head held its connection")
+        self.assertLess(time.monotonic() - started, 4.5)
+
+    def test_a_request_in_time_is_served_and_may_take_longer_than_the_deadline(self):
+        s = self.connect()
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        s.settimeout(5)
+        self.assertIn(b"200 OK", s.recv(4096))
