@@ -128,14 +128,10 @@ struct Keys: ParsableCommand {
                 Console.error("orch: \(loaded.path) was not changed")
                 throw ExitCode(2)
             }
-            // Write through a symlink (a ConfigMap or a checkout elsewhere) and keep the file's mode.
-            let target = URL(fileURLWithPath: loaded.path).resolvingSymlinksInPath()
             do {
-                let mode = try FileManager.default.attributesOfItem(atPath: target.path)[.posixPermissions]
-                try Data(bytes).write(to: target, options: .atomic)
-                if let mode { try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: target.path) }
+                try PolicyFile.replace(loaded.path, expecting: loaded.bytes, with: bytes)
             } catch {
-                Console.error("orch: cannot write \(loaded.path): \(error.localizedDescription)")
+                Console.error("orch: \(loaded.path) was not changed: \(error.reason)")
                 throw ExitCode(2)
             }
         }
