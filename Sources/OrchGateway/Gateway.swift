@@ -102,6 +102,7 @@ public final class Gateway: Sendable {
         router.get(RouterPath(OpenAPIDocument.path)) { _, _ in OpenAPIDocument.response() }  // no authentication
         let api = router.group("api/v1").add(middleware: AuthMiddleware(gateway: self))
         addAPIRoutes(to: api)
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))  // last: wraps only the not-found answer
         return router
     }
 

@@ -11,7 +11,7 @@ struct Orch: AsyncParsableCommand {
             decision said no, 2 usage, I/O or invalid-config error.
             """,
         version: "0.1.0",
-        subcommands: [Check.self, Can.self, Explain.self, Keys.self, ClientConfigCommand.self, Schema.self, Serve.self, SampleServerCommand.self]
+        subcommands: [Check.self, Can.self, Explain.self, Keys.self, ClientConfigCommand.self, Schema.self, OpenAPI.self, Serve.self, SampleServerCommand.self]
     )
 
     /// Runs the command, mapping argument errors to exit status 2 as DESIGN.md's CLI contract asks

@@ -218,7 +218,7 @@ import Testing
             #expect(response.json["errors"] == [])
         }
         try await client.execute(uri: "/api/v1/tools", method: .get, headers: bearer(Tokens.alice)) { response in
-            #expect(response.json["errors"] == [["server": "acme/broken", "message": "command /nonexistent/mcp-server is not executable"]])
+            #expect(response.json["errors"] == [["server": "acme/broken", "message": "the server could not be started or reached"]])
         }
         try await client.execute(uri: "/api/v1/tools?server=globex/notes", method: .get, headers: bearer(Tokens.bob)) { response in
             #expect(response.status == .notFound)

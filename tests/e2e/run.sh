@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the built `orch`: the stdlib HTTP and fault-injection tests with the system
-# python3, then the official MCP Python SDK tests, 1.x (mcp<2) and 2.x (mcp>=2), each in its own venv.
+# python3, then the official MCP Python SDK tests, 1.x (mcp<2) and 2.x (mcp>=2), each in its own venv,
+# then schemathesis against the served OpenAPI document (test_openapi.sh, venv .venv-schemathesis).
 #
 #   tests/e2e/run.sh                      # uses .build/debug/orch
 #   ORCH_BIN=/path/to/orch tests/e2e/run.sh
@@ -73,6 +74,9 @@ else
     echo "== MCP SDK 2.x: FAILED (could not set up $MCP2_VENV)"
     failed+=("MCP SDK 2.x (venv)")
 fi
+
+# schemathesis against the served OpenAPI document; the script sets up .venv-schemathesis itself.
+run_suite "OpenAPI (schemathesis)" bash test_openapi.sh
 
 echo
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -56,7 +56,7 @@ def read_response(stream):
 
 def request_bytes(message, session=None, token=TOKEN, accept="application/json, text/event-stream", extra=None):
     body = json.dumps(message).encode()
-    lines = ["POST %s HTTP/1.1" % PATH, "Host: orch", "Authorization: Bearer " + token, "Content-Type: application/json",
+    lines = ["POST %s HTTP/1.1" % PATH, "Host: 127.0.0.1", "Authorization: Bearer " + token, "Content-Type: application/json",
              "Accept: " + accept, "Content-Length: %d" % len(body)]
     if session:
         lines.append("Mcp-Session-Id: " + session)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import OrchJSON
 import OrchPolicy
@@ -215,7 +216,8 @@ extension Gateway {
                     }
                 }
             case .failure(let error):
-                errors.append(["server": .string(path), "message": .string(error.message)])
+                let limit = policy.settings.limits.maxUpstreamProcesses
+                errors.append(["server": .string(path), "message": .string(Self.catalogFailure(error, processLimit: limit))])
             }
         }
         var body: JSONObject = [kind.plural: .array(items)]
@@ -239,6 +241,25 @@ extension Gateway {
         }
     }
 
+    /// What the API says of a server whose lists could not be fetched: the kind of failure, not the
+    /// upstream's own message, which may name its command, cwd, host or URL (never shown by the
+    /// API); the gateway's log has that.
+    static func catalogFailure(_ error: UpstreamError, processLimit: Int) -> String {
+        switch error.kind {
+        case .couldNotStart: "the server could not be started or reached"
+        case .exited: "the server exited or ended its session before listing"
+        case .timedOut: "the server did not list in time"
+        case .flooded: "the server broke a bound of the gateway"
+        case .refused where error == .refused(processLimitMessage(processLimit)): error.message
+        case .refused: "the server refused the gateway's requests"
+        case .stopped: "the listing was stopped"
+        }
+    }
+
+    static func processLimitMessage(_ limit: Int) -> String {
+        "the gateway runs its maximum of \(limit) upstream processes; retry later"
+    }
+
     /// One server's listing from the catalog; a fetch takes one of the gateway's process slots.
     private func catalogListing(_ policy: Policy, _ id: ServerID) async -> Catalog.Outcome {
         let path = policy.serverPath(id)
@@ -249,20 +270,21 @@ extension Gateway {
         return await catalog.listing(cacheKey: "\(policy.digest) \(path)") {
             if usesProcess {
                 guard self.sessions.reserveProcess(limit: processLimit) else {
-                    return .failure(.refused("the gateway runs its maximum of \(processLimit) upstream processes; retry later"))
+                    return .failure(.refused(Self.processLimitMessage(processLimit)))
                 }
             }
             defer { if usesProcess { self.sessions.releaseProcess() } }
-            let upstream: any Upstream
+            let outcome: Catalog.Outcome
             do {
-                upstream = try await self.upstreams.make(spec, label: path)
+                let upstream = try await self.upstreams.make(spec, label: path)
+                outcome = await Catalog.fetch(from: upstream, timeout: timeout)
+                await upstream.stop()
             } catch let error as UpstreamError {
-                return .failure(error)
+                outcome = .failure(error)
             } catch {
-                return .failure(.couldNotStart("\(error)"))
+                outcome = .failure(.couldNotStart("\(error)"))
             }
-            let outcome = await Catalog.fetch(from: upstream, timeout: timeout)
-            await upstream.stop()
+            if case .failure(let error) = outcome { self.logger.warning("cannot list \(path): \(error.detail)") }
             return outcome
         }
     }

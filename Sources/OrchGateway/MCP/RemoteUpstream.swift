@@ -118,7 +118,7 @@ final class RemoteUpstream: Upstream {
 
     /// A failed initialize ends the upstream; a failed request gets an error reply.
     private func fail(_ error: UpstreamError, requestID: JSONValue?, isInitialize: Bool) {
-        logger.warning("\(label): upstream request failed: \(error.message)")
+        logger.warning("\(label): upstream request failed: \(error.detail)")
         if isInitialize {
             sink.closed(error)
         } else if let requestID {
@@ -160,7 +160,8 @@ final class RemoteUpstream: Upstream {
     private static func check(_ response: HTTPClientResponse, label: String) throws(UpstreamError) {
         if (300..<400).contains(response.status.code) {
             let location = response.headers.first(name: "Location").map { " to \($0)" } ?? ""
-            throw .refused("the server answered with a redirect (HTTP \(response.status.code)\(location)); redirects are not followed")
+            throw .refused("the server answered with a redirect (HTTP \(response.status.code)); redirects are not followed",
+                           detail: "the server answered with a redirect (HTTP \(response.status.code)\(location)); redirects are not followed")
         }
     }
 
@@ -240,7 +241,8 @@ final class RemoteUpstream: Upstream {
         guard let base = URL(string: url), let resolved = URL(string: value, relativeTo: base)?.absoluteURL,
             resolved.scheme == base.scheme, resolved.host == base.host, resolved.port == base.port
         else {
-            sink.closed(.refused("the server named an endpoint on another origin; its headers are only sent to \(URL(string: url)?.host ?? "its own origin")"))
+            sink.closed(.refused("the server named an endpoint on another origin; its headers are only sent to its own",
+                                 detail: "the server named an endpoint on another origin (\(value)); its headers are only sent to \(URL(string: url)?.host ?? "its own origin")"))
             return
         }
         state.withLock { $0.postURL = resolved.absoluteString }

@@ -21,15 +21,28 @@ struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     let kind: Kind
+    /// What clients, the REST API and the audit log may be told.
     let message: String
+    /// The whole story, for the gateway's own log only: it may name the server's command, cwd,
+    /// host or a URL (whose query may hold a secret).
+    let detail: String
+
+    init(kind: Kind, message: String, detail: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.detail = detail ?? message
+    }
 
     var description: String { message }
 
-    static func couldNotStart(_ message: String) -> Self { .init(kind: .couldNotStart, message: message) }
+    /// `detail` names what failed (a command, a cwd, a host); clients are told only that it did.
+    static func couldNotStart(_ detail: String) -> Self {
+        .init(kind: .couldNotStart, message: "the server could not be started or reached", detail: detail)
+    }
     static func exited(_ message: String = "the server exited") -> Self { .init(kind: .exited, message: message) }
     static func timedOut(_ message: String) -> Self { .init(kind: .timedOut, message: message) }
     static func flooded(_ message: String) -> Self { .init(kind: .flooded, message: message) }
-    static func refused(_ message: String) -> Self { .init(kind: .refused, message: message) }
+    static func refused(_ message: String, detail: String? = nil) -> Self { .init(kind: .refused, message: message, detail: detail) }
     static func stopped(_ message: String) -> Self { .init(kind: .stopped, message: message) }
 
     /// The metric label of the kind.

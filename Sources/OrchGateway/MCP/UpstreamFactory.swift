@@ -26,7 +26,7 @@ struct UpstreamFactory: Sendable {
                 return try await StdioUpstream.launch(command: command, args: args, env: env, cwd: cwd, label: label, logger: logger, grace: grace,
                                                    eventLoop: eventLoop ?? MultiThreadedEventLoopGroup.singleton.next())
             } catch {
-                logger.error("cannot start \(label): \(error.message)")
+                logger.error("cannot start \(label): \(error.detail)")
                 metrics.upstreamFailure(server: label, reason: error)
                 throw error
             }
