@@ -74,3 +74,27 @@ import Testing
     #expect(framed.split(separator: "\n", omittingEmptySubsequences: false).dropLast(2).allSatisfy { $0.hasPrefix("data: ") || $0.hasPrefix("event: message") })
     #expect(String(buffer: SSEEncoder.event(Array(#"{"x":1}"#.utf8))) == "event: message\ndata: {\"x\":1}\n\n")
 }
+
+@Test func aReplyPushedJustBeforeTheEndIsNeverLost() async {
+    // A session answers with push then finish, back to back, from another thread, while the
+    // consumer may be between its first look and its wait: the reply must come out either way.
+    var lost = 0
+    for _ in 0..<20_000 {
+        let queue = MessageQueue()
+        async let consumed: [MessageQueue.Event] = {
+            var events: [MessageQueue.Event] = []
+            while true {
+                let event = await queue.next()
+                events.append(event)
+                if event == .end { return events }
+            }
+        }()
+        let producer = Task.detached {
+            _ = queue.push([7])
+            queue.finish()
+        }
+        await producer.value
+        if await consumed != [.message([7]), .end] { lost += 1 }
+    }
+    #expect(lost == 0)
+}

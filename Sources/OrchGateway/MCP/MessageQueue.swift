@@ -133,35 +133,39 @@ final class MessageQueue: Sendable {
     /// The next event. A cancelled consumer gets `.end` (and counts as gone).
     func next() async -> Event {
         var drained = false
-        let ready = state.withLock { state -> Event? in
-            if state.hungUp { return .end }
-            if let message = state.items.popFirst() {
-                state.bytes -= message.count
-                if state.full && state.bytes <= limits.highWater / 2 {
-                    state.full = false
-                    drained = true
-                }
-                return .message(message)
-            }
-            return state.finished ? .end : nil
-        }
+        let ready = state.withLock { Self.take(&$0, limits: limits, drained: &drained) }
         if drained { onDrain() }
         if let ready { return ready }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (waiter: CheckedContinuation<Event, Never>) in
+                var drained = false
+                // Looked at again under the lock: a message and the end may both have come since.
                 let immediate = state.withLock { state -> Event? in
-                    if state.hungUp || state.finished { return .end }
-                    if let message = state.items.popFirst() {
-                        state.bytes -= message.count
-                        return .message(message)
-                    }
+                    if let event = Self.take(&state, limits: limits, drained: &drained) { return event }
                     state.waiter = waiter
                     return nil
                 }
+                if drained { onDrain() }
                 if let immediate { waiter.resume(returning: immediate) }
             }
         } onCancel: {
             hangUp()
         }
+    }
+
+    /// What the consumer gets now, if anything: nothing after a hang-up; else the next message,
+    /// even when the queue is finished (a reply pushed just before `finish` is never lost); else
+    /// the end of a finished queue.
+    private static func take(_ state: inout State, limits: Limits, drained: inout Bool) -> Event? {
+        if state.hungUp { return .end }
+        if let message = state.items.popFirst() {
+            state.bytes -= message.count
+            if state.full && state.bytes <= limits.highWater / 2 {
+                state.full = false
+                drained = true
+            }
+            return .message(message)
+        }
+        return state.finished ? .end : nil
     }
 }
