@@ -225,3 +225,23 @@ import Testing
         }
     }
 }
+
+@Test func upstreamGetsNoDescriptorOfTheGatewayButItsPipes() async throws {
+    // Something the gateway holds open without close-on-exec, as a listening socket or a client's
+    // connection may be: the upstream must not see it.
+    let held = open("/dev/null", O_RDONLY)
+    defer { close(held) }
+    let g = try TestGateway(json: mcpPolicyJSON())
+    try await g.test { client in
+        _ = try await client.openSession(token: Tokens.alice)
+        let pid = try #require(g.gateway.upstreamPIDs.first)
+        let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap { Int($0) }.sorted()
+        #expect(fds.prefix(3) == [0, 1, 2])
+        #expect(!fds.contains(Int(held)), "the upstream holds the gateway's descriptor \(held): \(fds)")
+        // What the server opened itself comes after its three pipes; nothing of the gateway's.
+        for fd in fds.dropFirst(3) {
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) ?? "?"
+            #expect(!target.hasPrefix("socket:") && target != "/dev/null", "fd \(fd) -> \(target)")
+        }
+    }
+}

@@ -7,6 +7,8 @@ import Glibc
 private func pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
 @_silgen_name("posix_spawn_file_actions_addchdir_np")
 private func posix_spawn_file_actions_addchdir_np(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>) -> Int32
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func posix_spawn_file_actions_addclosefrom_np(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
 
 /// A started upstream process and the gateway's ends of its three pipes. The process leads a
 /// process group of its own, so a wrapper (`sh -c`, `npx`, `uvx`) and everything it starts are
@@ -22,7 +24,8 @@ struct ChildProcess: Sendable {
 
     /// Starts `executable` (an absolute path) with exactly `environment`, in `cwd` when given, in a
     /// new process group, with default signal dispositions and an empty signal mask (the gateway
-    /// ignores SIGPIPE; its children must not inherit that).
+    /// ignores SIGPIPE; its children must not inherit that), and no descriptor but its stdin,
+    /// stdout and stderr.
     static func spawn(executable: String, arguments: [String], environment: [String: String], cwd: String?) throws(UpstreamError) -> ChildProcess {
         // One SIGPIPE-free gateway: a write to a pipe whose reader died is an error, not a signal.
         signal(SIGPIPE, SIG_IGN)
@@ -44,6 +47,12 @@ struct ChildProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, output[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
         if let cwd { posix_spawn_file_actions_addchdir_np(&actions, cwd) }
+        // Nothing of the gateway but the three pipes: not its listening socket, other clients'
+        // connections or event-loop descriptors, whatever their close-on-exec flag (glibc ≥ 2.34).
+        guard posix_spawn_file_actions_addclosefrom_np(&actions, 3) == 0 else {
+            closeAll(input + output + errors)
+            throw .couldNotStart("posix_spawn_file_actions_addclosefrom_np: \(String(cString: strerror(errno)))")
+        }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
