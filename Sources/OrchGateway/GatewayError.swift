@@ -34,6 +34,8 @@ public struct GatewayError: HTTPResponseError, Sendable {
         .init(.serviceUnavailable, code: "unavailable", "the gateway runs its maximum of \(limit) upstream processes; retry later",
               headers: [.retryAfter: "5"])
     }
+    /// The gateway is stopping: no new session.
+    static func shuttingDown() -> Self { .init(.serviceUnavailable, code: "unavailable", "the gateway is shutting down") }
     public static func notReady() -> Self { .init(.serviceUnavailable, code: "unavailable", "no policy is loaded yet") }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {

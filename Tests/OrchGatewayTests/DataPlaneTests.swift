@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import OrchGateway
+@testable import OrchGateway
 import OrchJSON
 import Synchronization
 import Testing
@@ -171,5 +171,20 @@ private func tempPath(_ name: String) -> String {
         #expect(try await client.mcp(session: session, cancel).status == .accepted)
         let body = try await streamed
         #expect(!body.contains(#""id":9"#))
+    }
+}
+
+@Test func onceShutdownHasEndedEverySessionNoNewOneOpens() async throws {
+    let g = try TestGateway(json: mcpPolicyJSON())
+    try await g.test { client in
+        _ = try await client.openSession(token: Tokens.alice)
+        await g.gateway.sessions.endAll(reason: "the gateway is shutting down")
+        #expect(g.gateway.sessionCount == 0)
+        let late = try await client.mcp(token: Tokens.alice, initializeBody)
+        #expect(late.status == .serviceUnavailable)
+        #expect(late.session == nil)
+        #expect(late.body["error"]?["message"] == "the gateway is shutting down")
+        #expect(g.gateway.sessionCount == 0)
+        #expect(g.gateway.upstreamProcessCount == 0)
     }
 }

@@ -33,6 +33,8 @@ struct SessionOpener: Sendable {
             gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "key \(key.spec.id) has \(limit) sessions open on \(server.path)",
                           status: 429, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
             throw GatewayError.tooManySessions("key \(key.spec.id) already has \(limit) open sessions on \(server.path); end one (DELETE) or wait for it to idle out")
+        } catch .closed {
+            throw GatewayError.shuttingDown()
         } catch .processes(let limit) {
             gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "the gateway runs its maximum of \(limit) upstream processes",
                           status: 503, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")

@@ -18,6 +18,8 @@ final class SessionTable: Sendable {
         var sessions: [String: MCPSession] = [:]
         var perKeyServer: [SlotKey: Int] = [:]
         var processes = 0
+        /// Set at shutdown, when every session is ended: no new one may start after that.
+        var closed = false
     }
 
     enum Refusal: Error, Equatable {
@@ -25,6 +27,8 @@ final class SessionTable: Sendable {
         case perKeyServer(limit: Int)
         /// The gateway already runs `limit` upstream processes.
         case processes(limit: Int)
+        /// The gateway is shutting down.
+        case closed
     }
 
     private let state = Mutex(State())
@@ -32,6 +36,7 @@ final class SessionTable: Sendable {
     /// Registers `session`, taking its slots; refuses past a limit.
     func insert(_ session: MCPSession, limit: Int, processLimit: Int) throws(Refusal) {
         try state.withLock { (state: inout State) throws(Refusal) in
+            guard !state.closed else { throw .closed }
             let slot = SlotKey(key: session.keyHash, server: session.serverPath)
             let held = state.perKeyServer[slot, default: 0]
             guard held < limit else { throw .perKeyServer(limit: limit) }
@@ -58,7 +63,7 @@ final class SessionTable: Sendable {
     /// Takes a process slot for work outside a session (a tool-catalog fetch).
     func reserveProcess(limit: Int) -> Bool {
         state.withLock { state in
-            guard state.processes < limit else { return false }
+            guard !state.closed, state.processes < limit else { return false }
             state.processes += 1
             return true
         }
@@ -99,7 +104,12 @@ final class SessionTable: Sendable {
     /// Ends every session and waits until their upstreams have stopped (each bounded by its stop
     /// sequence), all at once.
     func endAll(reason: String) async {
-        let sessions = all
+        // Closed first, under the lock: a session that initializes from now on is refused, so
+        // none can start after this and outlive the gateway.
+        let sessions = state.withLock { state in
+            state.closed = true
+            return Array(state.sessions.values)
+        }
         for session in sessions { session.end(.stopped(reason)) }
         await withTaskGroup(of: Void.self) { group in
             for session in sessions { group.addTask { await session.waitUntilStopped() } }
