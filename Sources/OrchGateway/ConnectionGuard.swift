@@ -29,16 +29,22 @@ final class ClientConnections: Sendable {
 
 /// Keeps sockets that send nothing useful from holding the gateway's connections: a client
 /// address holds at most `maxConnectionsPerClient` connections (more are closed at once), and a
-/// new connection must deliver a complete request head within `firstRequestSeconds`, so neither
-/// idle sockets nor a slowly dribbled head (slowloris) can hold a connection for long.
-final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
+/// connection with no request in progress must deliver a complete request head within
+/// `requestHeadSeconds` (of connecting, or of its last response's end), so neither idle sockets
+/// nor slowly dribbled heads (slowloris) can hold a connection for long. A request in progress,
+/// a long SSE stream included, is never cut.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
 
     private let gateway: Gateway
     private let address: String?
-    private var counted = false
-    private var firstRequest: Scheduled<Void>?
+    private var started = false
+    /// Requests whose head arrived and whose response has not ended.
+    private var inProgress = 0
+    private var headDeadline: Scheduled<Void>?
 
     init(gateway: Gateway, remote: SocketAddress?) {
         self.gateway = gateway
@@ -55,8 +61,10 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func start(_ context: ChannelHandlerContext) {
-        guard !counted, firstRequest == nil else { return }
+        guard !started else { return }
+        started = true
         let limits = gateway.store.policy?.settings.limits ?? Limits()
+        var counted = false
         if let address {
             guard gateway.connections.open(address, limit: limits.maxConnectionsPerClient) else {
                 gateway.metrics.connectionRefused("per_client")
@@ -65,27 +73,45 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
             }
             counted = true
         }
+        let gateway = self.gateway, address = self.address
+        // The close future, not channelInactive: a handler after this one does not pass that on.
+        context.channel.closeFuture.whenComplete { _ in
+            if counted, let address { gateway.connections.close(address) }
+        }
+        armHeadDeadline(context)
+    }
+
+    private func armHeadDeadline(_ context: ChannelHandlerContext) {
+        headDeadline?.cancel()
+        let seconds = gateway.store.policy?.settings.limits.requestHeadSeconds ?? Limits().requestHeadSeconds
         let gateway = self.gateway
         let channel = context.channel
-        let timer = context.eventLoop.scheduleTask(in: .seconds(Int64(limits.firstRequestSeconds))) {
-            gateway.metrics.connectionRefused("first_request_timeout")
+        headDeadline = context.eventLoop.scheduleTask(in: .seconds(Int64(seconds))) {
+            gateway.metrics.connectionRefused("request_head_timeout")
             channel.close(promise: nil)
-        }
-        firstRequest = timer
-        // The close future, not channelInactive: a handler before this one may not pass that on.
-        let counted = self.counted, address = self.address
-        channel.closeFuture.whenComplete { _ in
-            timer.cancel()
-            if counted, let address { gateway.connections.close(address) }
         }
     }
 
+    /// The channel closed (its pipeline is torn down): no deadline is left behind.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        headDeadline?.cancel()
+        headDeadline = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data), let timer = firstRequest {
-            timer.cancel()
-            firstRequest = nil
+        if case .head = unwrapInboundIn(data) {
+            inProgress += 1
+            headDeadline?.cancel()
+            headDeadline = nil
         }
         context.fireChannelRead(data)
     }
 
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            inProgress = max(0, inProgress - 1)
+            if inProgress == 0 && context.channel.isActive { armHeadDeadline(context) }
+        }
+        context.write(data, promise: promise)
+    }
 }

@@ -62,7 +62,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// A connection closed by the gateway before it served anything: `per_client` (the address
-    /// holds `maxConnectionsPerClient`) or `first_request_timeout`.
+    /// holds `maxConnectionsPerClient`) or `request_head_timeout`.
     func connectionRefused(_ reason: String) {
         Counter(label: "orch_connections_refused_total", dimensions: [("reason", reason)], factory: factory).increment()
     }

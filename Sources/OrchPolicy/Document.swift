@@ -93,8 +93,9 @@ public struct Limits: Sendable, Hashable {
     public var maxUpstreamProcesses = 256
     /// Connections one client address may hold at once (of the gateway's 1,024).
     public var maxConnectionsPerClient = 256
-    /// How long a new connection may take to deliver its first complete request head.
-    public var firstRequestSeconds = 10
+    /// How long a connection with no request in progress (a new one, or one whose last response
+    /// has ended) may take to deliver a complete request head.
+    public var requestHeadSeconds = 10
 
     public init() {}
 }

@@ -119,7 +119,7 @@ struct DocumentDecoder {
             if audit.isEmpty { log.error(r.at("audit"), "must be a file path or \"-\" for standard output") } else { settings.audit = audit }
         }
         if let limits = r["limits"],
-            let l = ObjectReader(limits, path: r.at("limits"), known: ["maxBodyBytes", "sessionIdleSeconds", "maxSessionsPerKey", "callTimeoutSeconds", "maxUpstreamProcesses", "maxConnectionsPerClient", "firstRequestSeconds"], log: &log)
+            let l = ObjectReader(limits, path: r.at("limits"), known: ["maxBodyBytes", "sessionIdleSeconds", "maxSessionsPerKey", "callTimeoutSeconds", "maxUpstreamProcesses", "maxConnectionsPerClient", "requestHeadSeconds"], log: &log)
         {
             settings.limits.maxBodyBytes = l.positiveInt("maxBodyBytes", &log) ?? settings.limits.maxBodyBytes
             settings.limits.sessionIdleSeconds = l.positiveInt("sessionIdleSeconds", &log) ?? settings.limits.sessionIdleSeconds
@@ -127,7 +127,7 @@ struct DocumentDecoder {
             settings.limits.callTimeoutSeconds = l.positiveInt("callTimeoutSeconds", &log) ?? settings.limits.callTimeoutSeconds
             settings.limits.maxUpstreamProcesses = l.positiveInt("maxUpstreamProcesses", &log) ?? settings.limits.maxUpstreamProcesses
             settings.limits.maxConnectionsPerClient = l.positiveInt("maxConnectionsPerClient", &log) ?? settings.limits.maxConnectionsPerClient
-            settings.limits.firstRequestSeconds = l.positiveInt("firstRequestSeconds", &log) ?? settings.limits.firstRequestSeconds
+            settings.limits.requestHeadSeconds = l.positiveInt("requestHeadSeconds", &log) ?? settings.limits.requestHeadSeconds
         }
         return settings
     }

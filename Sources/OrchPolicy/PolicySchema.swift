@@ -72,7 +72,7 @@ public enum PolicySchema {
                         "properties": [
                             "maxBodyBytes": positive, "sessionIdleSeconds": positive,
                             "maxSessionsPerKey": positive, "callTimeoutSeconds": positive, "maxUpstreamProcesses": positive,
-                            "maxConnectionsPerClient": positive, "firstRequestSeconds": positive,
+                            "maxConnectionsPerClient": positive, "requestHeadSeconds": positive,
                         ],
                     ],
                 ],

@@ -158,7 +158,7 @@ class ConnectionBounds(unittest.TestCase):
         self.folder = tempfile.mkdtemp(prefix="orch-e2e-conn-")
         self.path = os.path.join(self.folder, "orch.json")
         document = policy()
-        document["gateway"]["limits"] = {"maxConnectionsPerClient": 3, "firstRequestSeconds": 1}
+        document["gateway"]["limits"] = {"maxConnectionsPerClient": 3, "requestHeadSeconds": 1}
         with open(self.path, "w") as f:
             json.dump(document, f)
         self.server = OrchServer(self.path)
@@ -196,13 +196,13 @@ class ConnectionBounds(unittest.TestCase):
         extra = self.connect()
         self.assertTrue(self.closed_within(extra, 2), "a 4th connection from the address was kept open")
         for s in idle:
-            self.assertTrue(self.closed_within(s, 5), "an idle connection outlived firstRequestSeconds")
+            self.assertTrue(self.closed_within(s, 5), "an idle connection outlived requestHeadSeconds")
         # Their slots are free again.
         status, _, body = self.server.request("/healthz")
         self.assertEqual(status, 200, body)
         _, _, metrics = self.server.request("/metrics")
         self.assertIn('orch_connections_refused_total{reason="per_client"}', metrics)
-        self.assertIn('orch_connections_refused_total{reason="first_request_timeout"}', metrics)
+        self.assertIn('orch_connections_refused_total{reason="request_head_timeout"}', metrics)
 
     def test_a_request_head_sent_slowly_is_cut_off(self):
         s = self.connect()
@@ -225,3 +225,22 @@ class ConnectionBounds(unittest.TestCase):
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         s.settimeout(5)
         self.assertIn(b"200 OK", s.recv(4096))
+
+    def test_a_kept_alive_connection_gets_the_same_deadline_for_its_next_head(self):
+        s = self.connect()
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        s.settimeout(5)
+        self.assertIn(b"200 OK", s.recv(4096))
+        # The next head, dribbled: cut off like a first one.
+        started = time.monotonic()
+        closed = False
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 40:
+            try:
+                s.send(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            time.sleep(0.1)
+            if time.monotonic() - started > 4:
+                break
+        self.assertTrue(closed or self.closed_within(s, 2), "a slow second head held its connection")
