@@ -9,8 +9,10 @@ public enum EnvExpansion {
     }
 
     public static func expand(_ text: String, environment: [String: String]) -> Result<String, Failure> {
-        guard text.contains("$") else { return .success(text) }
-        var out = ""
+        guard text.utf8.contains(UInt8(ascii: "$")) else { return .success(text) }
+        // Unicode scalars, not Characters: a combining mark after `$`, `{` or `}` must not hide it.
+        let text = text.unicodeScalars
+        var out = String.UnicodeScalarView()
         var i = text.startIndex
         while i < text.endIndex {
             let c = text[i]
@@ -34,36 +36,35 @@ public enum EnvExpansion {
                 return .failure(.malformed("\"${\" without a closing \"}\"; write \"$$\" for a literal \"$\""))
             }
             let body = text[text.index(after: next)..<close]
-            guard body.hasPrefix("env:") else {
-                return .failure(.malformed("\"${\(body)}\" is not supported: write ${env:NAME} or ${env:NAME:-default}"))
+            guard body.starts(with: "env:".unicodeScalars) else {
+                return .failure(.malformed("\"${\(Substring(body))}\" is not supported: write ${env:NAME} or ${env:NAME:-default}"))
             }
             let spec = body.dropFirst(4)
-            let name: Substring
+            var name = Substring(spec)
             var fallback: Substring? = nil
-            if let range = spec.range(of: ":-") {
-                name = spec[..<range.lowerBound]
-                fallback = spec[range.upperBound...]
-            } else {
-                name = spec
+            if let colon = spec.indices.first(where: { spec[$0] == ":" && spec.index(after: $0) < spec.endIndex && spec[spec.index(after: $0)] == "-" }) {
+                name = Substring(spec[..<colon])
+                fallback = Substring(spec[spec.index(colon, offsetBy: 2)...])
             }
             guard isVariableName(name) else {
                 return .failure(.malformed("\"\(name)\" is not an environment variable name"))
             }
             if let value = environment[String(name)] {
-                out += value
+                out.append(contentsOf: value.unicodeScalars)
             } else if let fallback {
-                out += fallback
+                out.append(contentsOf: fallback.unicodeScalars)
             } else {
                 return .failure(.missing(String(name)))
             }
             i = text.index(after: close)
         }
-        return .success(out)
+        return .success(String(out))
     }
 
     /// True when the text takes a value from the environment rather than writing it literally.
     public static func usesEnvironment(_ text: String) -> Bool {
-        text.contains("${env:")
+        // Bytes, as `expand` reads scalars: a combining mark after the `:` hides it from Characters.
+        text.utf8.firstRange(of: "${env:".utf8) != nil
     }
 
     static func isVariableName(_ name: Substring) -> Bool {

@@ -52,3 +52,16 @@ import Testing
         #expect(!line.contains("secret-path"), "\(line)")
     }
 }
+
+/// A remote server that refuses the connection is unavailable at once (502), not a timeout.
+@Test func aRemoteServerThatRefusesTheConnectionIsA502AtOnce() async throws {
+    let servers = #", "closed": { "url": "http://127.0.0.1:1/mcp" }"#
+    try await TestGateway(json: mcpPolicyJSON(limits: #""callTimeoutSeconds": 30"#, extraServers: servers)).test { client in
+        let started = ContinuousClock.now
+        let opened = try await client.mcp(path: "/orgs/acme/servers/closed/mcp", token: Tokens.alice, initializeBody)
+        #expect(opened.status == .badGateway)
+        #expect(opened.session == nil)
+        // Well before the 30 s call timeout: nothing retried the refused connection.
+        #expect(ContinuousClock.now - started < .seconds(15))
+    }
+}

@@ -31,8 +31,9 @@ struct SSEParser {
             start = end + 1
             if buffer[end] == 0x0D {
                 if start < buffer.count && buffer[start] == 0x0A { start += 1 } else if start == buffer.count {
-                    // A CR at the end of this chunk: the LF may come next; look again then.
-                    start = end
+                    // A CR at the end of this chunk: the LF may come next; read the line again
+                    // then (keeping only the CR would lose the line and make CRLF a blank line).
+                    start = line.startIndex
                     break
                 }
             }

@@ -12,10 +12,13 @@ struct UpstreamFactory: Sendable {
 
     /// The gateway's own HTTP client for remote servers: redirects are never followed (a redirect
     /// would carry the server's configured secret headers to wherever it points), connecting is
-    /// bounded, and reads are bounded by each request's deadline instead.
-    static let remoteClient = HTTPClient(
-        eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: nil)))
+    /// bounded and not retried (a server that refuses the connection is a 502 at once, not a
+    /// timeout), and reads are bounded by each request's deadline instead.
+    static let remoteClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: nil))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }()
 
     /// `eventLoop`: where a stdio server's pipes live (the HTTP connection's loop that opened the
     /// session, so its requests and its pipes share a thread); any loop when nil.

@@ -1,0 +1,1 @@
+../../../Tests/OrchPolicyTests/ReferenceEvaluator.swift
