@@ -1,7 +1,7 @@
 public import Foundation
 public import OrchJSON
 
-/// A ready-to-paste MCP client configuration for one user (DESIGN.md section 6): one entry per
+/// A ready-to-paste MCP client configuration for one user (README, "Client configs"): one entry per
 /// server the user may reach, each pointing at the gateway's endpoint for that server with
 /// `Authorization: Bearer TOKEN`. It is built from names and the public URL only, so no upstream
 /// command, argument, env value, header or URL can reach it.
@@ -44,7 +44,7 @@ public enum ServerSelectionError: Error, Sendable, Hashable {
 
 extension Policy {
     /// The servers `user` may connect to at `time`, in file order: the server-level decision of
-    /// DESIGN.md "Decisions", with `key` (its scope and expiry) when one is given, narrowed further
+    /// docs/orch-json.md "Decisions", with `key` (its scope and expiry) when one is given, narrowed further
     /// by `scope` when given (the scope of a key being minted, not yet in the file).
     public func reachableServers(user: UserID, key: KeyID? = nil, scope: [ScopeGlob]? = nil, at time: Date) -> [ServerID] {
         servers.map(\.id).filter { id in

@@ -1,4 +1,4 @@
-/// An MCP client whose configuration file orch can write (DESIGN.md section 6).
+/// An MCP client whose configuration file orch can write (README, "Client configs").
 public enum MCPClient: String, CaseIterable, Sendable, Hashable {
     case cline
     case claudeCode = "claude-code"
@@ -7,7 +7,7 @@ public enum MCPClient: String, CaseIterable, Sendable, Hashable {
     case windsurf
     case claudeDesktop = "claude-desktop"
 
-    /// The valid names, comma-separated, in the order DESIGN.md lists them.
+    /// The valid names, comma-separated, in the order the README lists them.
     public static var validNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
 
     /// The message for a client name orch does not know, shared by the CLI and the REST API.

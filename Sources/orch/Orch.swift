@@ -14,7 +14,7 @@ struct Orch: AsyncParsableCommand {
         subcommands: [Check.self, Can.self, Explain.self, Keys.self, ClientConfigCommand.self, Schema.self, OpenAPI.self, Serve.self, SampleServerCommand.self]
     )
 
-    /// Runs the command, mapping argument errors to exit status 2 as DESIGN.md's CLI contract asks
+    /// Runs the command, mapping argument errors to exit status 2 as the README's "Exit status" says
     /// (ArgumentParser's own default is 64).
     static func main() async {
         do {
