@@ -176,6 +176,12 @@ public final class Policy: Sendable {
     // MARK: lookups
 
     public func user(named name: String) -> UserID? { userIndex[name] }
+
+    /// ` (did you mean "bob"?)` when a user's name is close to `name`, else empty: for the CLI's
+    /// "no user" messages.
+    public func userSuggestion(for name: String) -> String {
+        Name.didYouMean(name, among: users.map(\.name))
+    }
     public func org(named name: String) -> OrgID? { orgIndex[name] }
     public func role(named name: String) -> RoleID? { roleIndex[name] }
 

@@ -58,7 +58,7 @@ struct ClientConfigCommand: ParsableCommand {
     func run() throws {
         let loaded = try options.load(positional: file)
         let policy = loaded.policy
-        guard let userID = policy.user(named: user) else { throw Self.fail("no user \(user) in \(loaded.path)") }
+        guard let userID = policy.user(named: user) else { throw Self.fail("no user \(user) in \(loaded.path)" + policy.userSuggestion(for: user)) }
         var keyID: KeyID? = nil
         if let key {
             guard let id = policy.key(user: userID, id: key) else { throw Self.fail("user \(user) has no key \"\(key)\" in \(loaded.path)") }

@@ -21,7 +21,7 @@ struct Explain: ParsableCommand {
     func run() throws {
         let policy = try options.load().policy
         guard let id = policy.user(named: user) else {
-            Console.error("orch: no user \(user) in \(options.path())")
+            Console.error("orch: no user \(user) in \(options.path())" + policy.userSuggestion(for: user))
             throw ExitCode(2)
         }
         let explanation = policy.explain(id, at: Date())

@@ -56,7 +56,7 @@ struct Keys: ParsableCommand {
         func run() throws {
             let loaded = try options.load(positional: file)
             guard let userID = loaded.policy.user(named: user) else {
-                Console.error("orch: no user \(user) in \(loaded.path)")
+                Console.error("orch: no user \(user) in \(loaded.path)" + loaded.policy.userSuggestion(for: user))
                 throw ExitCode(2)
             }
             let existing = Set(loaded.policy.user(userID).keys.map { loaded.policy.key($0).spec.id })
@@ -168,7 +168,7 @@ struct Keys: ParsableCommand {
         func run() throws {
             let policy = try options.load(positional: file).policy
             if let user, policy.user(named: user) == nil {
-                Console.error("orch: no user \(user) in \(options.path(positional: file))")
+                Console.error("orch: no user \(user) in \(options.path(positional: file))" + policy.userSuggestion(for: user))
                 throw ExitCode(2)
             }
             let now = Date()

@@ -88,3 +88,15 @@ import Testing
     #expect(run.out == [])
     #expect(run.err == ["orch: no user zed in orch.json"])
 }
+
+@Test func aMisspelledUserGetsTheClosestName() throws {
+    let sandbox = try Sandbox()
+    try sandbox.write("orch.json", Fixtures.policy)
+    for arguments in [["explain", "bobb"], ["keys", "list", "--user", "alise"], ["keys", "new", "--user", "bobb"],
+                      ["client-config", "--user", "alise", "--client", "cline"]] {
+        let run = try sandbox.run(arguments)
+        #expect(run.status == 2, "\(arguments)")
+        let expected = arguments.contains("bobb") ? #"orch: no user bobb in orch.json (did you mean "bob"?)"# : #"orch: no user alise in orch.json (did you mean "alice"?)"#
+        #expect(run.err.first == expected, "\(arguments): \(run.err)")
+    }
+}
