@@ -13,10 +13,11 @@ public enum Name {
 
     public static let ruleDescription = "names are 1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"
 
-    /// The candidate closest to `word` by edit distance, when it is close enough to be a likely typo.
-    static func suggestion(for word: String, among candidates: some Sequence<String>) -> String? {
+    /// The candidate closest to `word` by edit distance, when it is close enough to be a likely
+    /// typo: within `limit` edits (by default a third of the word's length, 1 to 3).
+    static func suggestion(for word: String, among candidates: some Sequence<String>, limit: Int? = nil) -> String? {
         var best: (String, Int)? = nil
-        let limit = max(1, min(3, word.count / 3))
+        let limit = limit ?? max(1, min(3, word.count / 3))
         for candidate in candidates {
             let d = editDistance(word.lowercased(), candidate.lowercased())
             if d <= limit, d < (best?.1 ?? .max) { best = (candidate, d) }
@@ -24,8 +25,8 @@ public enum Name {
         return best?.0
     }
 
-    static func didYouMean(_ word: String, among candidates: some Sequence<String>) -> String {
-        suggestion(for: word, among: candidates).map { " (did you mean \"\($0)\"?)" } ?? ""
+    public static func didYouMean(_ word: String, among candidates: some Sequence<String>, limit: Int? = nil) -> String {
+        suggestion(for: word, among: candidates, limit: limit).map { " (did you mean \"\($0)\"?)" } ?? ""
     }
 
     static func editDistance(_ a: String, _ b: String) -> Int {

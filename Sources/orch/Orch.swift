@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OrchPolicy
 
 @main
 struct Orch: AsyncParsableCommand {
@@ -29,9 +30,26 @@ struct Orch: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
-            Console.error(fullMessage(for: error))
+            if let unknown = unknownCommand() {
+                Console.error("orch: unknown command \"\(unknown)\"" + Name.didYouMean(unknown, among: commandNames, limit: 2)
+                              + "; the commands are \(commandNames.joined(separator: ", ")) (orch --help)")
+            } else {
+                Console.error(fullMessage(for: error))
+            }
             Foundation.exit(2)
         }
+    }
+
+    static var commandNames: [String] {
+        configuration.subcommands.map { $0._commandName }
+    }
+
+    /// The first argument, when it is neither an option nor a command (`orch chekc`).
+    static func unknownCommand() -> String? {
+        guard let first = CommandLine.arguments.dropFirst().first, !first.hasPrefix("-"), first != "help",
+            !commandNames.contains(first)
+        else { return nil }
+        return first
     }
 }
 

@@ -149,3 +149,18 @@ import Testing
     #expect(report["digest"] == .null)
     #expect(report["diagnostics"]?.arrayValue?.first?["message"] == "cannot read missing.json: no such file")
 }
+
+@Test func aMisspelledCommandGetsTheClosestOneAndTheList() throws {
+    let sandbox = try Sandbox()
+    let commands = "check, can, explain, keys, client-config, schema, openapi, serve, sample-server"
+    let typo = try sandbox.run(["chekc"])
+    #expect(typo.status == 2)
+    #expect(typo.err == [#"orch: unknown command "chekc" (did you mean "check"?); the commands are \#(commands) (orch --help)"#])
+    let unknown = try sandbox.run(["frobnicate", "x"])
+    #expect(unknown.status == 2)
+    #expect(unknown.err == [#"orch: unknown command "frobnicate"; the commands are \#(commands) (orch --help)"#])
+    // A bad option of a known command keeps ArgumentParser's own message.
+    let option = try sandbox.run(["check", "--nope"])
+    #expect(option.status == 2)
+    #expect(option.err.first == "Error: Unknown option '--nope'")
+}
