@@ -59,6 +59,13 @@ struct Serve: AsyncParsableCommand {
 
         let (host, port) = listen.flatMap(GatewaySettings.hostPort) ?? (settings.host, settings.port)
         let watcher = ReloadWatcher(path: path, gateway: gateway)
-        try await gateway.run(host: host, port: port, services: [watcher])
+        do {
+            try await gateway.run(host: host, port: port, services: [watcher])
+        } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES || error.errnoCode == EADDRNOTAVAIL {
+            let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            let why = error.errnoCode == EADDRINUSE ? "address in use" : String(cString: strerror(error.errnoCode))
+            Console.error("orch: cannot listen on \(address): \(why) (use --listen HOST:PORT)")
+            throw ExitCode(2)
+        }
     }
 }

@@ -71,6 +71,15 @@ class GatewayEndToEnd(unittest.TestCase):
             status, _, body = self.server.request("/api/v1/me", token=MEMBER, headers={"Host": host})
             self.assertEqual(status, 200, "%s: %s" % (host, body))
 
+    def test_a_busy_port_is_said_plainly(self):
+        import subprocess
+        from orchserver import ORCH
+        port = self.server.base.rsplit(":", 1)[1]
+        second = subprocess.run([ORCH, "serve", self.path, "--listen", "127.0.0.1:" + port],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(second.returncode, 2, second.stderr)
+        self.assertIn("orch: cannot listen on 127.0.0.1:%s: address in use (use --listen HOST:PORT)" % port, second.stderr)
+
     def test_health_and_readiness_need_no_token(self):
         status, _, body = self.server.request("/healthz")
         self.assertEqual((status, body), (200, {"status": "ok"}))
