@@ -120,7 +120,9 @@ public final class ReloadWatcher: Service, Sendable {
         }
         guard gateway.store.install(result) else {
             for d in result.errors { gateway.logger.error("\(d.rendered(file: path))") }
-            gateway.logger.error("\(path) does not compile (\(result.errors.count) errors); keeping the running policy")
+            let count = result.errors.count == 1 ? "1 error" : "\(result.errors.count) errors"
+            let outcome = gateway.store.policy == nil ? "not ready: waiting for a valid \(path)" : "keeping the running policy"
+            gateway.logger.error("\(path) does not compile (\(count)); \(outcome)")
             gateway.metrics.reload(result: "error")
             return false
         }
