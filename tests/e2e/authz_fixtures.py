@@ -46,6 +46,28 @@ EXPIRING = "orch_" + secrets.token_urlsafe(32)   # kim, key soon
 ALL_TOOLS = ["add", "delete_note", "echo", "now", "write_note"]
 ALL_PROMPTS = ["summarize", "draft_note"]  # the sample server's order
 NOTE_TEMPLATE = "notes://note/{name}"
+
+# What test_every_list_is_filtered_on_every_page sees on acme/paged (one item a page, two notes
+# written): per list, each page's names and its nextCursor, for ada, eve and tom. Both SDK suites
+# check against these.
+_ADMIN_TOOLS = [(["add"], "1"), (["delete_note"], "2"), (["echo"], "3"), (["now"], "4"), (["write_note"], None)]
+PAGED_LISTS = {
+    "admin": {
+        "tools": _ADMIN_TOOLS,
+        "prompts": [(["summarize"], "1"), (["draft_note"], None)],
+        "resources": [(["notes://index"], "1"), (["notes://readme"], "2"), (["notes://note/a"], "3"), (["notes://note/b1"], None)],
+        "templates": [([NOTE_TEMPLATE], None)]},
+    "reader": {
+        "tools": [([], "1"), ([], "2"), (["echo"], "3"), ([], "4"), (["write_note"], None)],
+        "prompts": [([], "1"), (["draft_note"], None)],
+        "resources": [([], "1"), (["notes://readme"], "2"), ([], "3"), (["notes://note/b1"], None)],
+        "templates": [([NOTE_TEMPLATE], None)]},
+    "toolsonly": {
+        "tools": _ADMIN_TOOLS,
+        "prompts": [([], "1"), ([], None)],
+        "resources": [([], "1"), ([], "2"), ([], "3"), ([], None)],
+        "templates": [([], None)]},
+}
 SCOPE = "acme/notes:resources/notes://note/*"
 
 READER_ALLOW = [

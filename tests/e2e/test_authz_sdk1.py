@@ -21,35 +21,19 @@ import tempfile
 import unittest
 
 import anyio
-import httpx
 import mcp.types as types
 from mcp import ClientSession
-from mcp.client import streamable_http
 from mcp.client.sse import sse_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import McpError
 from mcp.shared.message import SessionMessage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_mcp_sdk1 import open_streamable_http  # noqa: E402
 from mcp_fixtures import ORG, PROMPT, WAIT  # noqa: E402
 from authz_fixtures import (  # noqa: E402
-    ADMIN, ALL_PROMPTS, ALL_TOOLS, EXPIRING, NOTE_TEMPLATE, READER, READER_ALLOW, SCOPE, SCOPED, TOOLSONLY, WATCHER,
+    ADMIN, ALL_PROMPTS, ALL_TOOLS, EXPIRING, NOTE_TEMPLATE, PAGED_LISTS, READER, READER_ALLOW, SCOPE, SCOPED, TOOLSONLY, WATCHER,
     AuthzTestCase, Notifications, authz_policy, not_permitted, run_orch)
-
-
-@contextlib.asynccontextmanager
-async def open_streamable_http(url, headers, http_client_factory):
-    """(read, write, get_session_id) of 1.x's Streamable HTTP client transport: the newer
-    `streamable_http_client` takes an httpx client, the older `streamablehttp_client` a factory."""
-    if hasattr(streamable_http, "streamable_http_client"):
-        async with http_client_factory(headers=headers, timeout=httpx.Timeout(WAIT, read=WAIT * 10)) as http:
-            async with streamable_http.streamable_http_client(url, http_client=http) as streams:
-                yield streams
-    else:
-        async with streamable_http.streamablehttp_client(
-                url, headers=headers, timeout=WAIT, sse_read_timeout=WAIT * 10,
-                httpx_client_factory=http_client_factory) as streams:
-            yield streams
 
 
 def notification_of(message):
@@ -275,22 +259,9 @@ class SDK1AuthzCase(AuthzTestCase):
             return await lists(ADMIN), await lists(READER), await lists(TOOLSONLY)
 
         admin, reader, toolsonly = self.run_async(body)
-        self.assertEqual(admin, {
-            "tools": [(["add"], "1"), (["delete_note"], "2"), (["echo"], "3"), (["now"], "4"), (["write_note"], None)],
-            "prompts": [(["summarize"], "1"), (["draft_note"], None)],
-            "resources": [(["notes://index"], "1"), (["notes://readme"], "2"), (["notes://note/a"], "3"),
-                          (["notes://note/b1"], None)],
-            "templates": [([NOTE_TEMPLATE], None)]})
-        self.assertEqual(reader, {
-            "tools": [([], "1"), ([], "2"), (["echo"], "3"), ([], "4"), (["write_note"], None)],
-            "prompts": [([], "1"), (["draft_note"], None)],
-            "resources": [([], "1"), (["notes://readme"], "2"), ([], "3"), (["notes://note/b1"], None)],
-            "templates": [([NOTE_TEMPLATE], None)]}, self.diagnostics())
-        self.assertEqual(toolsonly, {
-            "tools": admin["tools"],
-            "prompts": [([], "1"), ([], None)],
-            "resources": [([], "1"), ([], "2"), ([], "3"), ([], None)],
-            "templates": [([], None)]}, self.diagnostics())
+        self.assertEqual(admin, PAGED_LISTS["admin"])
+        self.assertEqual(reader, PAGED_LISTS["reader"], self.diagnostics())
+        self.assertEqual(toolsonly, PAGED_LISTS["toolsonly"], self.diagnostics())
 
     def test_a_servers_filters_hide_items_from_everyone(self):
         # acme/filtered: tools deny now and delete_*, prompts allow summarize, resources deny index.

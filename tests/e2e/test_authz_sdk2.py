@@ -29,7 +29,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mcp_fixtures import PROMPT, WAIT  # noqa: E402
 from authz_fixtures import (  # noqa: E402
-    ADMIN, ALL_TOOLS, EXPIRING, NOTE_TEMPLATE, READER, READER_ALLOW, SCOPE, SCOPED, TOOLSONLY, WATCHER,
+    ADMIN, ALL_TOOLS, EXPIRING, NOTE_TEMPLATE, PAGED_LISTS, READER, READER_ALLOW, SCOPE, SCOPED, TOOLSONLY, WATCHER,
     AuthzTestCase, Notifications, not_permitted)
 
 
@@ -224,20 +224,9 @@ class SDK2AuthzCase(AuthzTestCase):
             return await lists(ADMIN), await lists(READER), await lists(TOOLSONLY)
 
         admin, reader, toolsonly = self.run_async(body)
-        self.assertEqual(admin, {
-            "tools": [(["add"], "1"), (["delete_note"], "2"), (["echo"], "3"), (["now"], "4"), (["write_note"], None)],
-            "prompts": [(["summarize"], "1"), (["draft_note"], None)],
-            "resources": [(["notes://index"], "1"), (["notes://readme"], "2"), (["notes://note/a"], "3"),
-                          (["notes://note/b1"], None)],
-            "templates": [([NOTE_TEMPLATE], None)]})
-        self.assertEqual(reader, {
-            "tools": [([], "1"), ([], "2"), (["echo"], "3"), ([], "4"), (["write_note"], None)],
-            "prompts": [([], "1"), (["draft_note"], None)],
-            "resources": [([], "1"), (["notes://readme"], "2"), ([], "3"), (["notes://note/b1"], None)],
-            "templates": [([NOTE_TEMPLATE], None)]}, self.diagnostics())
-        self.assertEqual(toolsonly, {
-            "tools": admin["tools"], "prompts": [([], "1"), ([], None)],
-            "resources": [([], "1"), ([], "2"), ([], "3"), ([], None)], "templates": [([], None)]}, self.diagnostics())
+        self.assertEqual(admin, PAGED_LISTS["admin"])
+        self.assertEqual(reader, PAGED_LISTS["reader"], self.diagnostics())
+        self.assertEqual(toolsonly, PAGED_LISTS["toolsonly"], self.diagnostics())
 
     # --- a scoped key --------------------------------------------------------------------------
 

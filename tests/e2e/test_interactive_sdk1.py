@@ -17,15 +17,14 @@ import os
 import sys
 import unittest
 
-import httpx
 import mcp.types as types
 from mcp import ClientSession
-from mcp.client import streamable_http
 from mcp.client.sse import sse_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from test_mcp_sdk1 import open_streamable_http  # noqa: E402
 from mcp_fixtures import CALLER, ORG, WAIT, GatewayTestCase, policy  # noqa: E402
 
 SERVER = "interactive"
@@ -45,22 +44,6 @@ async def bounded(awaitable, what):
         return await asyncio.wait_for(awaitable, WAIT)
     except asyncio.TimeoutError:
         raise AssertionError("timed out after %d s waiting for %s" % (WAIT, what)) from None
-
-
-@contextlib.asynccontextmanager
-async def open_streamable_http(url, headers, http_client_factory):
-    """(read, write, get_session_id) of 1.x's Streamable HTTP client transport: the newer
-    `streamable_http_client` takes an httpx client, the older (deprecated since) `streamablehttp_client`
-    a factory."""
-    if hasattr(streamable_http, "streamable_http_client"):
-        async with http_client_factory(headers=headers, timeout=httpx.Timeout(WAIT, read=WAIT * 10)) as http:
-            async with streamable_http.streamable_http_client(url, http_client=http) as streams:
-                yield streams
-    else:
-        async with streamable_http.streamablehttp_client(
-                url, headers=headers, timeout=WAIT, sse_read_timeout=WAIT * 10,
-                httpx_client_factory=http_client_factory) as streams:
-            yield streams
 
 
 def texts(result):
