@@ -1,5 +1,6 @@
 // Every call into Jansson lives in this file.
 internal import CJansson
+import Glibc
 
 extension JSONValue {
     /// Parses one JSON document strictly: duplicate object keys, invalid UTF-8, trailing content,
@@ -22,30 +23,15 @@ extension JSONValue {
 
     /// Parses one JSON document from raw memory; see `parse(_:limits:)`.
     public static func parse(buffer: UnsafeRawBufferPointer, limits: JSONParseLimits = .default) -> Result<JSONValue, JSONParseError> {
-        if buffer.count > limits.maxBytes {
-            return .failure(JSONParseError(
-                line: 1, column: 1, position: 0,
-                message: "input is \(buffer.count) bytes, more than the limit of \(limits.maxBytes)"))
-        }
-        if buffer.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            return .failure(JSONParseError(line: 1, column: 1, position: 0, message: "empty input: expected a JSON value"))
-        }
-        // Jansson bounds its own recursion (2048 levels), so it may run first; whichever problem
-        // comes earlier in the input is the one reported.
-        let violation = JSONDepthScanner.firstViolation(in: buffer, maxDepth: limits.maxDepth)
-        var error = json_error_t()
-        let flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL
-        guard let root = json_loadb(buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count, Int(flags), &error) else {
-            let syntax = JSONParseError(jansson: error)
-            if let violation, violation.position < syntax.position { return .failure(violation) }
-            return .failure(syntax)
-        }
-        defer { orch_json_decref(root) }
-        if let violation { return .failure(violation) }
-        return .success(JSONValue(jansson: root))
+        withJansson(buffer, limits: limits, arena: false) { root in JSONValue(consuming: root) }
     }
 
-    private init(jansson value: UnsafeMutablePointer<json_t>) {
+    /// Converts a tree that is freed afterwards: each subtree is released once converted.
+    private init(consuming value: UnsafeMutablePointer<json_t>) {
+        self.init(jansson: value, consume: true)
+    }
+
+    fileprivate init(jansson value: UnsafeMutablePointer<json_t>, consume: Bool) {
         switch json_type(UInt32(orch_json_typeof(value))) {
         case JSON_OBJECT:
             var keys: [String] = []
@@ -58,10 +44,10 @@ extension JSONValue {
                 let key = json_object_iter_key(it)!
                 let length = json_object_iter_key_len(it)
                 keys.append(String(decoding: UnsafeRawBufferPointer(start: key, count: length), as: UTF8.self))
-                values.append(JSONValue(jansson: json_object_iter_value(it)!))
+                values.append(JSONValue(jansson: json_object_iter_value(it)!, consume: consume))
                 // Free each subtree once converted, so the Swift values reuse its memory instead
                 // of faulting in fresh pages (null is a static singleton: no allocation).
-                json_object_iter_set_new(value, it, json_null())
+                if consume { json_object_iter_set_new(value, it, json_null()) }
                 iterator = json_object_iter_next(value, it)
             }
             self = .object(JSONObject(uniqueKeys: keys, values: values))
@@ -70,8 +56,8 @@ extension JSONValue {
             var items: [JSONValue] = []
             items.reserveCapacity(count)
             for i in 0..<count {
-                items.append(JSONValue(jansson: json_array_get(value, i)!))
-                json_array_set_new(value, i, json_null())
+                items.append(JSONValue(jansson: json_array_get(value, i)!, consume: consume))
+                if consume { json_array_set_new(value, i, json_null()) }
             }
             self = .array(items)
         case JSON_STRING:
@@ -103,6 +89,7 @@ extension JSONValue {
     }
 
     private func serialized(flags: Int) -> String {
+        JanssonMemory.install()
         let root = makeJansson()
         defer { orch_json_decref(root) }
         let allFlags = flags | Int(JSON_ENCODE_ANY)
@@ -139,6 +126,239 @@ extension JSONValue {
             }
             return result
         }
+    }
+}
+
+/// Parses `buffer` with Jansson under `limits` and hands the root to `body`; the tree is freed
+/// when `body` returns. With `arena`, the tree is built in an arena and dropped whole.
+private func withJansson<T>(
+    _ buffer: UnsafeRawBufferPointer, limits: JSONParseLimits, arena: Bool, _ body: (UnsafeMutablePointer<json_t>) -> T
+) -> Result<T, JSONParseError> {
+    if buffer.count > limits.maxBytes {
+        return .failure(JSONParseError(
+            line: 1, column: 1, position: 0,
+            message: "input is \(buffer.count) bytes, more than the limit of \(limits.maxBytes)"))
+    }
+    if buffer.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+        return .failure(JSONParseError(line: 1, column: 1, position: 0, message: "empty input: expected a JSON value"))
+    }
+    // Jansson bounds its own recursion (2048 levels), so it may run first; whichever problem
+    // comes earlier in the input is the one reported.
+    let violation = JSONDepthScanner.firstViolation(in: buffer, maxDepth: limits.maxDepth)
+    JanssonMemory.install()
+    let memory = arena ? JanssonMemory.Arena(expecting: buffer.count) : nil
+    defer { memory?.release() }
+    var error = json_error_t()
+    let flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL
+    let parsed = JanssonMemory.allocating(from: memory) {
+        json_loadb(buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count, Int(flags), &error)
+    }
+    guard let root = parsed else {
+        let syntax = JSONParseError(jansson: error)
+        if let violation, violation.position < syntax.position { return .failure(violation) }
+        return .failure(syntax)
+    }
+    // An arena's tree goes with the arena, without a walk over every value.
+    defer { if memory == nil { orch_json_decref(root) } }
+    if let violation { return .failure(violation) }
+    return .success(body(root))
+}
+
+/// Where Jansson's memory comes from: malloc, or, while a thread parses a large document (an
+/// orch.json of thousands of users is a tree of millions of small blocks), an arena of large
+/// chunks in huge pages, dropped whole once the document is read. Freeing that tree block by
+/// block and faulting its pages in one by one cost more than parsing it.
+///
+/// Every block carries a 16-byte header saying where it came from, so that a block freed through
+/// Jansson goes back to malloc, or to nothing when the arena owns it.
+private enum JanssonMemory {
+    private static let headerSize = 16
+    private static let fromMalloc: UInt64 = 0
+    private static let fromArena: UInt64 = 1
+
+    /// Sets Jansson's allocation functions; runs once, before any other Jansson call (every entry
+    /// point of this file calls it first), so no block predates the headers.
+    static func install() { _ = installed }
+
+    private static let installed: Bool = {
+        json_set_alloc_funcs(allocate, free)
+        return true
+    }()
+
+    /// The arena of the calling thread, if it is parsing into one.
+    private static let arenaKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// Runs `body` with the calling thread's Jansson allocations taken from `arena` (when given).
+    static func allocating<T>(from arena: Arena?, _ body: () -> T) -> T {
+        guard let arena else { return body() }
+        pthread_setspecific(arenaKey, Unmanaged.passUnretained(arena).toOpaque())
+        defer { pthread_setspecific(arenaKey, nil) }
+        return withExtendedLifetime(arena) { body() }
+    }
+
+    private static let allocate: @convention(c) (Int) -> UnsafeMutableRawPointer? = { size in
+        if let current = pthread_getspecific(arenaKey),
+            let block = Unmanaged<Arena>.fromOpaque(current)._withUnsafeGuaranteedRef({ $0.allocate(headerSize + size) })
+        {
+            block.storeBytes(of: fromArena, as: UInt64.self)
+            return block + headerSize
+        }
+        guard let block = Glibc.malloc(headerSize + size) else { return nil }
+        block.storeBytes(of: fromMalloc, as: UInt64.self)
+        return block + headerSize
+    }
+
+    private static let free: @convention(c) (UnsafeMutableRawPointer?) -> Void = { pointer in
+        guard let pointer else { return }
+        let block = pointer - headerSize
+        if block.load(as: UInt64.self) == fromMalloc { Glibc.free(block) }
+    }
+
+    /// Chunks of address space handed out front to back; `release` unmaps them all. Pages are
+    /// touched only as blocks are handed out, so a chunk larger than needed costs no memory.
+    final class Arena {
+        private static let hugePage = 2 << 20
+        private var chunks: [(start: UnsafeMutableRawPointer, length: Int)] = []
+        private var next: UnsafeMutableRawPointer? = nil
+        private var remaining = 0
+        private let chunkSize: Int
+
+        /// For a document of `bytes` bytes: its tree takes about six times its size.
+        init(expecting bytes: Int) {
+            chunkSize = Self.roundedUp(max(bytes * 8, Self.hugePage))
+        }
+
+        private static func roundedUp(_ n: Int) -> Int { (n + hugePage - 1) / hugePage * hugePage }
+
+        /// A 16-byte aligned block, or nil when no address space is left (the block then comes
+        /// from malloc).
+        func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
+            let size = (size + 15) & ~15
+            if size > remaining && !grow(minimum: size) { return nil }
+            let block = next!
+            next = block + size
+            remaining -= size
+            return block
+        }
+
+        private func grow(minimum: Int) -> Bool {
+            let length = max(chunkSize, Self.roundedUp(minimum))
+            // One huge page more than asked, so that the chunk can start on a huge-page boundary.
+            let mapped = length + Self.hugePage
+            let start = mmap(nil, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            guard let start, start != MAP_FAILED else { return false }
+            chunks.append((start, mapped))
+            let aligned = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: start) + Self.hugePage - 1) / Self.hugePage * Self.hugePage)!
+            madvise(aligned, length, MADV_HUGEPAGE)
+            next = aligned
+            remaining = length
+            return true
+        }
+
+        func release() {
+            for chunk in chunks { munmap(chunk.start, chunk.length) }
+            chunks = []
+            next = nil
+            remaining = 0
+        }
+    }
+}
+
+/// A value inside a parsed document, read in place from the parser's tree instead of being
+/// copied into `JSONValue` first: a large file (orch.json with thousands of users) is decoded
+/// without building a second tree. A node is valid only inside the `parse` closure that gave it.
+/// Reading a node changes nothing in the tree, so threads may read one document at once.
+public struct JSONNode: @unchecked Sendable {
+    private let raw: UnsafeMutableRawPointer
+
+    private init(_ value: UnsafeMutablePointer<json_t>) { raw = UnsafeMutableRawPointer(value) }
+
+    private var json: UnsafeMutablePointer<json_t> { raw.assumingMemoryBound(to: json_t.self) }
+
+    /// Parses `bytes` as `JSONValue.parse` does and calls `body` with the root; the tree is freed
+    /// when `body` returns, so no node may outlive it.
+    public static func parse<T>(_ bytes: [UInt8], limits: JSONParseLimits = .default, _ body: (JSONNode) -> T) -> Result<T, JSONParseError> {
+        bytes.withUnsafeBytes { buffer in withJansson(buffer, limits: limits, arena: true) { root in body(JSONNode(root)) } }
+    }
+
+    private var type: json_type { json_type(UInt32(orch_json_typeof(json))) }
+
+    public var isObject: Bool { type == JSON_OBJECT }
+    public var isArray: Bool { type == JSON_ARRAY }
+
+    public var string: String? {
+        guard type == JSON_STRING, let text = json_string_value(json) else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: text, count: json_string_length(json)), as: UTF8.self)
+    }
+
+    public var integer: Int64? { type == JSON_INTEGER ? json_integer_value(json) : nil }
+
+    public var bool: Bool? {
+        switch type {
+        case JSON_TRUE: true
+        case JSON_FALSE: false
+        default: nil
+        }
+    }
+
+    /// The value copied into a `JSONValue` (for small parts: a message, a comparison).
+    public var value: JSONValue { JSONValue(jansson: json, consume: false) }
+
+    /// The name of the value's type as a person reads it ("a string", "an array").
+    public var typeDescription: String {
+        switch type {
+        case JSON_OBJECT: "an object"
+        case JSON_ARRAY: "an array"
+        case JSON_STRING: "a string"
+        case JSON_INTEGER, JSON_REAL: "a number"
+        case JSON_TRUE, JSON_FALSE: "a boolean"
+        default: "null"
+        }
+    }
+
+    /// The member named `key` of an object; nil for a missing key or a value that is not an object.
+    public subscript(key: String) -> JSONNode? {
+        var key = key
+        return withCString(&key) { json_object_getn(json, $0, $1) }.map(JSONNode.init)
+    }
+
+    /// An object's members in the order written; empty for any other value.
+    public var members: Members { Members(object: type == JSON_OBJECT ? json : nil) }
+
+    /// An array's items; empty for any other value.
+    public var items: Items { Items(array: type == JSON_ARRAY ? json : nil) }
+
+    public struct Members: Sequence, IteratorProtocol {
+        fileprivate let object: UnsafeMutablePointer<json_t>?
+        private var iterator: UnsafeMutableRawPointer?
+
+        fileprivate init(object: UnsafeMutablePointer<json_t>?) {
+            self.object = object
+            self.iterator = object.flatMap { json_object_iter($0) }
+        }
+
+        /// The number of members.
+        public var count: Int { object.map { json_object_size($0) } ?? 0 }
+
+        public mutating func next() -> (key: String, value: JSONNode)? {
+            guard let object, let it = iterator else { return nil }
+            let key = String(
+                decoding: UnsafeRawBufferPointer(start: json_object_iter_key(it), count: json_object_iter_key_len(it)), as: UTF8.self)
+            let value = JSONNode(json_object_iter_value(it))
+            iterator = json_object_iter_next(object, it)
+            return (key, value)
+        }
+    }
+
+    public struct Items: RandomAccessCollection {
+        fileprivate let array: UnsafeMutablePointer<json_t>?
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { array.map { json_array_size($0) } ?? 0 }
+        public subscript(position: Int) -> JSONNode { JSONNode(json_array_get(array, position)) }
     }
 }
 

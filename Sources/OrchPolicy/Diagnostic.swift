@@ -65,4 +65,8 @@ struct DiagnosticLog {
     mutating func append(_ diagnostic: Diagnostic) {
         all.append(diagnostic)
     }
+
+    mutating func append(contentsOf other: DiagnosticLog) {
+        all += other.all
+    }
 }

@@ -13,12 +13,12 @@ struct DocumentDecoder {
 
     static let topKeys = ["$schema", "version", "gateway", "roles", "orgs", "users", "tests"]
 
-    mutating func decode(_ root: JSONValue) -> Document {
+    mutating func decode(_ root: JSONNode) -> Document {
         var document = Document()
         guard let top = ObjectReader(root, path: "", known: Self.topKeys, log: &log) else { return document }
         if let version = top.required("version", &log) {
-            if version != .integer(1) {
-                log.error("version", "unsupported version \(version.compact): this orch reads version 1 (the number 1)")
+            if version.value != .integer(1) {
+                log.error("version", "unsupported version \(version.value.compact): this orch reads version 1 (the number 1)")
             }
         }
         _ = top.string("$schema", &log)
@@ -33,14 +33,10 @@ struct DocumentDecoder {
                 if let org = decodeOrg(name, value, path: path) { document.orgs.append(org) }
             }
         }
-        if let users = top["users"] {
-            for (name, value, path) in named(users, path: "users", what: "user") {
-                if let user = decodeUser(name, value, path: path) { document.users.append(user) }
-            }
-        }
+        if let users = top["users"] { document.users = decodeUsers(named(users, path: "users", what: "user")) }
         if let tests = top["tests"] {
-            if case .array(let items) = tests {
-                for (i, item) in items.enumerated() {
+            if tests.isArray {
+                for (i, item) in tests.items.enumerated() {
                     if let test = decodeTest(item, path: Path.item("tests", i)) { document.tests.append(test) }
                 }
             } else {
@@ -51,14 +47,14 @@ struct DocumentDecoder {
     }
 
     /// The members of an object whose keys are names, with their paths; bad names are logged.
-    private mutating func named(_ value: JSONValue, path: String, what: String) -> [(String, JSONValue, String)] {
-        guard case .object(let object) = value else {
+    private mutating func named(_ value: JSONNode, path: String, what: String) -> [(String, JSONNode, String)] {
+        guard value.isObject else {
             log.error(path, "expected an object of \(what)s, found \(value.typeDescription)")
             return []
         }
-        var out: [(String, JSONValue, String)] = []
-        out.reserveCapacity(object.count)
-        for (name, member) in object {
+        var out: [(String, JSONNode, String)] = []
+        out.reserveCapacity(value.members.count)
+        for (name, member) in value.members {
             let memberPath = Path.member(path, name)
             guard Name.isValid(name) else {
                 log.error(memberPath, "\"\(name)\" is not a valid \(what) name: \(Name.ruleDescription)")
@@ -71,7 +67,7 @@ struct DocumentDecoder {
 
     // MARK: gateway
 
-    private mutating func decodeGateway(_ value: JSONValue, path: String) -> GatewaySettings {
+    private mutating func decodeGateway(_ value: JSONNode, path: String) -> GatewaySettings {
         var settings = GatewaySettings()
         guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "limits"], log: &log) else {
             return settings
@@ -142,7 +138,7 @@ struct DocumentDecoder {
 
     // MARK: roles
 
-    private mutating func decodeRole(_ name: String, _ value: JSONValue, path: String) -> RoleSpec? {
+    private mutating func decodeRole(_ name: String, _ value: JSONNode, path: String) -> RoleSpec? {
         guard let r = ObjectReader(value, path: path, known: ["description", "allow", "deny"], log: &log) else { return nil }
         var role = RoleSpec(name: name, path: path, description: r.string("description", &log))
         role.allow = rules(r.strings("allow", required: true, &log) ?? [])
@@ -163,21 +159,22 @@ struct DocumentDecoder {
 
     // MARK: orgs
 
-    private mutating func decodeOrg(_ name: String, _ value: JSONValue, path: String) -> OrgSpec? {
+    private mutating func decodeOrg(_ name: String, _ value: JSONNode, path: String) -> OrgSpec? {
         guard let r = ObjectReader(value, path: path, known: ["displayName", "members", "teams", "servers"], log: &log) else { return nil }
         var org = OrgSpec(name: name, path: path, displayName: r.string("displayName", &log))
         if let members = r.required("members", &log) {
-            let object = members.objectValue ?? [:]
-            if members.objectValue == nil {
+            if !members.isObject {
                 log.error(r.at("members"), "expected an object of user: role, found \(members.typeDescription)")
             }
-            for (user, roles) in object {
+            for (user, roles) in members.members {
                 let memberPath = Path.member(r.at("members"), user)
                 var located: [Located<String>] = []
-                switch roles {
-                case .string(let role): located = [Located(value: role, path: memberPath)]
-                case .array: located = ObjectReader.strings(roles, path: memberPath, &log) ?? []
-                default: log.error(memberPath, "expected a role name or an array of role names, found \(roles.typeDescription)")
+                if let role = roles.string {
+                    located = [Located(value: role, path: memberPath)]
+                } else if roles.isArray {
+                    located = ObjectReader.strings(roles, path: memberPath, &log) ?? []
+                } else {
+                    log.error(memberPath, "expected a role name or an array of role names, found \(roles.typeDescription)")
                 }
                 org.members.append(MemberSpec(user: Located(value: user, path: memberPath), roles: located))
             }
@@ -205,7 +202,7 @@ struct DocumentDecoder {
 
     static let serverKeys = ["description", "disabled", "timeoutSeconds", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers"]
 
-    private mutating func decodeServer(_ name: String, org: String, _ value: JSONValue, path: String) -> ServerSpec? {
+    private mutating func decodeServer(_ name: String, org: String, _ value: JSONNode, path: String) -> ServerSpec? {
         guard let r = ObjectReader(value, path: path, known: Self.serverKeys, log: &log) else { return nil }
         let description = r.string("description", &log)
         let disabled = r.bool("disabled", &log) ?? false
@@ -289,14 +286,14 @@ struct DocumentDecoder {
     }
 
     /// An object of string values (env, headers): expanded, with the secret-in-file warning.
-    private mutating func nameValues(_ value: JSONValue?, path: String, what: String) -> [NameValue] {
+    private mutating func nameValues(_ value: JSONNode?, path: String, what: String) -> [NameValue] {
         guard let value else { return [] }
-        guard case .object(let object) = value else {
+        guard value.isObject else {
             log.error(path, "expected an object of \(what) names to strings, found \(value.typeDescription)")
             return []
         }
         var out: [NameValue] = []
-        for (name, raw) in object {
+        for (name, raw) in value.members {
             let itemPath = Path.member(path, name)
             guard let text = ObjectReader.string(raw, path: itemPath, &log) else { continue }
             if Self.looksSecret(name: name) && !EnvExpansion.usesEnvironment(text) && !text.isEmpty {
@@ -314,20 +311,42 @@ struct DocumentDecoder {
 
     // MARK: users
 
-    private mutating func decodeUser(_ name: String, _ value: JSONValue, path: String) -> UserSpec? {
+    /// Users are most of a large file: with thousands, two halves are decoded at once, each with
+    /// a log of its own, and joined in file order, so users and diagnostics come out as from one pass.
+    private mutating func decodeUsers(_ entries: [(String, JSONNode, String)]) -> [UserSpec] {
+        let parts = entries.count >= 2_000 ? 2 : 1
+        let environment = self.environment
+        let decoded = concurrentMap(parts) { part in
+            var decoder = DocumentDecoder(environment: environment)
+            let range = entries.count * part / parts..<entries.count * (part + 1) / parts
+            let users = entries[range].compactMap { name, value, path in decoder.decodeUser(name, value, path: path) }
+            return (users, decoder.log)
+        }
+        var users: [UserSpec] = []
+        users.reserveCapacity(entries.count)
+        for (part, partLog) in decoded {
+            users += part
+            log.append(contentsOf: partLog)
+        }
+        return users
+    }
+
+    private mutating func decodeUser(_ name: String, _ value: JSONNode, path: String) -> UserSpec? {
         guard let r = ObjectReader(value, path: path, known: ["displayName", "email", "disabled", "admin", "keys"], log: &log) else { return nil }
         var user = UserSpec(name: name, path: path, displayName: r.string("displayName", &log), email: r.string("email", &log))
         user.disabled = r.bool("disabled", &log) ?? false
         user.admin = r.bool("admin", &log) ?? false
         if let keys = r["keys"] {
-            guard case .array(let items) = keys else {
+            guard keys.isArray else {
                 log.error(r.at("keys"), "expected an array of keys, found \(keys.typeDescription)")
                 return user
             }
-            var ids: Set<String> = []
-            for (i, item) in items.enumerated() {
-                guard let key = decodeKey(item, path: Path.item(r.at("keys"), i)) else { continue }
-                if !ids.insert(key.id).inserted {
+            let keysPath = r.at("keys")
+            user.keys.reserveCapacity(keys.items.count)
+            for (i, item) in keys.items.enumerated() {
+                guard let key = decodeKey(item, path: Path.item(keysPath, i)) else { continue }
+                // Keys of one user are few: a linear search beats a set.
+                if user.keys.contains(where: { $0.id == key.id }) {
                     log.error(Path.member(key.path, "id"), "user \(name) has two keys with id \"\(key.id)\"")
                 }
                 user.keys.append(key)
@@ -338,7 +357,7 @@ struct DocumentDecoder {
 
     static let keyKeys = ["id", "sha256", "created", "expires", "scope", "description", "token"]
 
-    private mutating func decodeKey(_ value: JSONValue, path: String) -> KeySpec? {
+    private mutating func decodeKey(_ value: JSONNode, path: String) -> KeySpec? {
         guard let r = ObjectReader(value, path: path, known: Self.keyKeys, log: &log) else { return nil }
         if r["token"] != nil {
             log.error(r.at("token"), "plaintext tokens never go in orch.json: pipe the token to `orch keys hash` and store the output as \"sha256\"")
@@ -386,7 +405,7 @@ struct DocumentDecoder {
 
     // MARK: tests
 
-    private mutating func decodeTest(_ value: JSONValue, path: String) -> TestSpec? {
+    private mutating func decodeTest(_ value: JSONNode, path: String) -> TestSpec? {
         guard let r = ObjectReader(value, path: path, known: ["user", "key", "at", "allow", "deny"], log: &log) else { return nil }
         let user = r.string("user", required: true, &log)
         let key = r.string("key", &log)

@@ -14,14 +14,14 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ pattern: String) {
         self.pattern = pattern
-        let stars = pattern.utf8.filter { $0 == UInt8(ascii: "*") }.count
-        if pattern == "*" || (stars == pattern.utf8.count && stars > 0) {
+        let stars = pattern.utf8.reduce(0) { $1 == UInt8(ascii: "*") ? $0 + 1 : $0 }
+        if stars == pattern.utf8.count && stars > 0 {
             kind = .everything
             bytes = []
         } else if stars == 0 {
             kind = .exact
             bytes = Array(pattern.utf8)
-        } else if stars == 1 && pattern.hasSuffix("*") {
+        } else if stars == 1 && pattern.utf8.last == UInt8(ascii: "*") {
             kind = .prefix
             bytes = Array(pattern.utf8.dropLast())
         } else {

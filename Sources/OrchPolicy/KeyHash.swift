@@ -24,14 +24,26 @@ public struct KeyHash: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses 64 lowercase hex characters.
     public init?(hex: String) {
-        let utf8 = Array(hex.utf8)
-        guard utf8.count == 64 else { return nil }
-        var bytes = [UInt8](repeating: 0, count: 32)
-        for i in 0..<32 {
-            guard let hi = KeyHash.nibble(utf8[2 * i]), let lo = KeyHash.nibble(utf8[2 * i + 1]) else { return nil }
-            bytes[i] = hi << 4 | lo
+        // Read in place, without a copy: a large file has tens of thousands of keys.
+        guard hex.utf8.count == 64 else { return nil }
+        var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        let valid = withUnsafeMutableBytes(of: &w) { out in
+            var i = 0
+            var high: UInt8? = nil
+            for c in hex.utf8 {
+                guard let n = KeyHash.nibble(c) else { return false }
+                if let h = high {
+                    out[i] = h << 4 | n
+                    i += 1
+                    high = nil
+                } else {
+                    high = n
+                }
+            }
+            return true
         }
-        self.init(bytes: bytes)
+        guard valid else { return nil }
+        words = w
     }
 
     private static func nibble(_ c: UInt8) -> UInt8? {

@@ -3,27 +3,27 @@ import OrchJSON
 /// Reads the members of one JSON object with a path, reporting unknown keys (with a "did you mean"
 /// hint), missing required keys and wrong types to the log instead of stopping at the first.
 struct ObjectReader {
-    let object: JSONObject
+    let object: JSONNode
     let path: String
 
     /// nil (with an error logged) when `value` is not an object.
-    init?(_ value: JSONValue, path: String, known: [String], log: inout DiagnosticLog) {
-        guard case .object(let object) = value else {
+    init?(_ value: JSONNode, path: String, known: [String], log: inout DiagnosticLog) {
+        guard value.isObject else {
             log.error(path, "expected an object, found \(value.typeDescription)")
             return nil
         }
-        self.object = object
+        self.object = value
         self.path = path
-        for key in object.keys where !known.contains(key) {
+        for (key, _) in value.members where !known.contains(key) {
             log.error(Path.member(path, key), "unknown key \"\(key)\"" + Name.didYouMean(key, among: known))
         }
     }
 
     func at(_ key: String) -> String { Path.member(path, key) }
 
-    subscript(key: String) -> JSONValue? { object[key] }
+    subscript(key: String) -> JSONNode? { object[key] }
 
-    func required(_ key: String, _ log: inout DiagnosticLog) -> JSONValue? {
+    func required(_ key: String, _ log: inout DiagnosticLog) -> JSONNode? {
         guard let value = object[key] else {
             log.error(path, "missing required key \"\(key)\"")
             return nil
@@ -38,7 +38,7 @@ struct ObjectReader {
 
     func bool(_ key: String, _ log: inout DiagnosticLog) -> Bool? {
         guard let value = object[key] else { return nil }
-        guard case .bool(let b) = value else {
+        guard let b = value.bool else {
             log.error(at(key), "expected true or false, found \(value.typeDescription)")
             return nil
         }
@@ -47,7 +47,7 @@ struct ObjectReader {
 
     func positiveInt(_ key: String, _ log: inout DiagnosticLog) -> Int? {
         guard let value = object[key] else { return nil }
-        guard case .integer(let i) = value, i > 0, i <= Int64(Int32.max) else {
+        guard let i = value.integer, i > 0, i <= Int64(Int32.max) else {
             log.error(at(key), "expected a whole number from 1 to \(Int32.max), found \(Self.shortDescription(value))")
             return nil
         }
@@ -59,22 +59,22 @@ struct ObjectReader {
         return Self.strings(value, path: at(key), &log)
     }
 
-    static func string(_ value: JSONValue, path: String, _ log: inout DiagnosticLog) -> String? {
-        guard case .string(let s) = value else {
-            log.error(path, "expected a string, found \(value.typeDescription)")
+    static func string(_ value: JSONNode, path: @autoclosure () -> String, _ log: inout DiagnosticLog) -> String? {
+        guard let s = value.string else {
+            log.error(path(), "expected a string, found \(value.typeDescription)")
             return nil
         }
         return s
     }
 
-    static func strings(_ value: JSONValue, path: String, _ log: inout DiagnosticLog) -> [Located<String>]? {
-        guard case .array(let items) = value else {
+    static func strings(_ value: JSONNode, path: String, _ log: inout DiagnosticLog) -> [Located<String>]? {
+        guard value.isArray else {
             log.error(path, "expected an array of strings, found \(value.typeDescription)")
             return nil
         }
         var out: [Located<String>] = []
-        out.reserveCapacity(items.count)
-        for (i, item) in items.enumerated() {
+        out.reserveCapacity(value.items.count)
+        for (i, item) in value.items.enumerated() {
             let itemPath = Path.item(path, i)
             if let s = string(item, path: itemPath, &log) { out.append(Located(value: s, path: itemPath)) }
         }
@@ -82,9 +82,9 @@ struct ObjectReader {
     }
 
     /// A value for a message: numbers and booleans as written, other types by kind.
-    static func shortDescription(_ value: JSONValue) -> String {
-        switch value {
-        case .integer, .real, .bool: value.compact
+    static func shortDescription(_ value: JSONNode) -> String {
+        switch value.value {
+        case .integer, .real, .bool: value.value.compact
         default: value.typeDescription
         }
     }

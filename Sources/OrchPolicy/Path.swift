@@ -10,12 +10,25 @@ enum Path {
                 return false
             }
         }
-        let component = plain ? key : "[\"\(key)\"]"
-        if parent.isEmpty { return component }
-        return plain ? "\(parent).\(component)" : parent + component
+        // Appends rather than interpolates: a large file has hundreds of thousands of paths.
+        var path = parent
+        if plain {
+            if parent.isEmpty { return key }
+            path += "."
+            path += key
+        } else {
+            path += "[\""
+            path += key
+            path += "\"]"
+        }
+        return path
     }
 
     static func item(_ parent: String, _ index: Int) -> String {
-        "\(parent)[\(index)]"
+        var path = parent
+        path += "["
+        path += String(index)
+        path += "]"
+        return path
     }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+import Glibc
 import OrchJSON
 
 /// What a compile needs from the outside world, so that tests can pin it.
@@ -31,15 +32,19 @@ public struct CompileResult: Sendable {
 public enum PolicyCompiler {
     public static func compile(_ bytes: [UInt8], options: CompileOptions = CompileOptions()) -> CompileResult {
         let digest = Token.digest(of: bytes)
-        let root: JSONValue
-        do {
-            root = try JSONValue.parse(bytes)
-        } catch {
+        let decoded = JSONNode.parse(bytes) { root in
+            var decoder = DocumentDecoder(environment: options.environment)
+            let document = decoder.decode(root)
+            return (document, decoder)
+        }
+        let document: Document, decoder: DocumentDecoder
+        switch decoded {
+        case .success(let result):
+            (document, decoder) = result
+        case .failure(let error):
             let d = Diagnostic(.error, path: "", line: error.line, column: error.column, message: error.message)
             return CompileResult(policy: nil, diagnostics: [d], digest: digest)
         }
-        var decoder = DocumentDecoder(environment: options.environment)
-        let document = decoder.decode(root)
         var linker = PolicyLinker(document: document, digest: digest, log: decoder.log, now: options.now, brokenServers: decoder.brokenServers)
         let policy = linker.link()
         var diagnostics = linker.log.all
@@ -64,10 +69,28 @@ public struct PolicyFileError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(path): \(reason)" }
 
     public static func read(_ path: String) throws(PolicyFileError) -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: path) else { throw PolicyFileError(path: path, reason: "no such file") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PolicyFileError(path: path, reason: "cannot be read")
+        // Straight into one array: a large file is read on every check and reload.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PolicyFileError(path: path, reason: errno == ENOENT ? "no such file" : "cannot be read") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw PolicyFileError(path: path, reason: "cannot be read") }
+        var bytes: [UInt8] = []
+        var capacity = max(Int(info.st_size), 0) + 1  // one byte more: the end shows in the same read
+        while true {
+            var status = 0
+            let chunk = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                status = Glibc.read(fd, buffer.baseAddress, capacity)
+                count = max(status, 0)
+            }
+            if status < 0 {
+                if errno == EINTR { continue }
+                throw PolicyFileError(path: path, reason: "cannot be read")
+            }
+            if chunk.isEmpty { break }
+            if bytes.isEmpty { bytes = chunk } else { bytes += chunk }
+            capacity = 1 << 16
         }
-        return [UInt8](data)
+        return bytes
     }
 }

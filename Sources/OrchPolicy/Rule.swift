@@ -35,17 +35,17 @@ public struct ItemGlob: Sendable, Hashable, CustomStringConvertible {
         if part.isEmpty {
             return .failure(RuleError("the part after ':' is empty; write \"\(whole)\" for the whole server"))
         }
-        for kind in [ItemKind.prompt, .resource] where part.hasPrefix(kind.prefix) {
-            let rest = part.dropFirst(kind.prefix.count)
+        for kind in [ItemKind.prompt, .resource] where part.utf8.starts(with: kind.prefix.utf8) {
+            let rest = part[part.utf8.index(part.startIndex, offsetBy: kind.prefix.utf8.count)...]
             if rest.isEmpty {
                 return .failure(RuleError("the \(kind) part after '\(kind.prefix)' is empty; write \"\(whole):\(kind.prefix)*\" for every \(kind)"))
             }
             return .success(ItemGlob(kind: kind, glob: Glob(String(rest))))
         }
         // A near miss of a prefix (a tool name has no '/') is a mistake, not a tool.
-        if let slash = part.firstIndex(of: "/") {
+        if let slash = part.firstIndex(ofASCII: "/") {
             let head = part[..<slash].lowercased()
-            let rest = part[part.index(after: slash)...]
+            let rest = part[part.utf8.index(after: slash)...]
             switch head {
             case "prompt", "prompts":
                 return .failure(RuleError("write \"\(whole):prompts/\(rest)\" for a prompt (lowercase \"prompts/\")"))
@@ -76,14 +76,14 @@ public struct Rule: Sendable, Hashable, CustomStringConvertible {
     public static func parse(_ text: String) -> Result<Rule, RuleError> {
         let serverPart: Substring
         let itemPart: Substring?
-        if let colon = text.firstIndex(of: ":") {
+        if let colon = text.firstIndex(ofASCII: ":") {
             serverPart = text[..<colon]
-            itemPart = text[text.index(after: colon)...]
+            itemPart = text[text.utf8.index(after: colon)...]
         } else {
             serverPart = Substring(text)
             itemPart = nil
         }
-        if serverPart.contains("/") {
+        if serverPart.firstIndex(ofASCII: "/") != nil {
             return .failure(RuleError("server globs are relative to the org where the role is held; write \"\(serverPart.split(separator: "/").last ?? "")\" without the org"))
         }
         if let problem = serverGlobProblem(serverPart) { return .failure(RuleError(problem)) }
@@ -135,13 +135,14 @@ public struct ScopeGlob: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static func parse(_ text: String) -> Result<ScopeGlob, RuleError> {
-        guard let slash = text.firstIndex(of: "/") else {
+        guard let slash = text.firstIndex(ofASCII: "/") else {
             return .failure(RuleError("a scope entry is ORG/SERVER or ORG/SERVER:ITEM (a tool, prompts/NAME or resources/URI)"))
         }
         let orgPart = text[..<slash]
-        let colon = text.firstIndex(of: ":") ?? text.endIndex
-        let serverPart = text[text.index(after: slash)..<max(colon, text.index(after: slash))]
-        if serverPart.contains("/") || colon < slash {
+        let colon = text.firstIndex(ofASCII: ":") ?? text.endIndex
+        let afterSlash = text.utf8.index(after: slash)
+        let serverPart = text[afterSlash..<max(colon, afterSlash)]
+        if serverPart.firstIndex(ofASCII: "/") != nil || colon < slash {
             return .failure(RuleError("a scope entry has one '/', between ORG and SERVER"))
         }
         if let problem = Rule.serverGlobProblem(orgPart, what: "org") ?? Rule.serverGlobProblem(serverPart) {
@@ -149,7 +150,7 @@ public struct ScopeGlob: Sendable, Hashable, CustomStringConvertible {
         }
         var item: ItemGlob? = nil
         if colon < text.endIndex {
-            switch ItemGlob.parse(text[text.index(after: colon)...], before: text[..<colon]) {
+            switch ItemGlob.parse(text[text.utf8.index(after: colon)...], before: text[..<colon]) {
             case .success(let parsed): item = parsed
             case .failure(let error): return .failure(error)
             }
@@ -199,16 +200,16 @@ public struct Target: Sendable, Hashable, CustomStringConvertible {
     static let forms = "write ORG/SERVER, ORG/SERVER:TOOL, ORG/SERVER:prompts/NAME or ORG/SERVER:resources/URI"
 
     public static func parse(_ text: String) -> Result<Target, RuleError> {
-        guard let slash = text.firstIndex(of: "/") else {
+        guard let slash = text.firstIndex(ofASCII: "/") else {
             return .failure(RuleError("\"\(text)\" is not a target: \(forms)"))
         }
         let org = String(text[..<slash])
-        let rest = text[text.index(after: slash)...]
+        let rest = text[text.utf8.index(after: slash)...]
         let server: String
         var item: Item? = nil
-        if let colon = rest.firstIndex(of: ":") {
+        if let colon = rest.firstIndex(ofASCII: ":") {
             server = String(rest[..<colon])
-            let part = rest[rest.index(after: colon)...]
+            let part = rest[rest.utf8.index(after: colon)...]
             switch ItemGlob.parse(part, before: text[..<colon]) {
             case .failure(let error): return .failure(RuleError("\"\(text)\" is not a target: \(error.message)"))
             case .success(let parsed): item = Item(parsed.kind, parsed.glob.pattern)
@@ -220,5 +221,13 @@ public struct Target: Sendable, Hashable, CustomStringConvertible {
             return .failure(RuleError("\"\(text)\" is not a target: \(forms)"))
         }
         return .success(Target(org: org, server: server, item: item))
+    }
+}
+
+extension StringProtocol {
+    /// The first position of an ASCII character, found on the UTF-8 bytes: rules, scopes and
+    /// targets are split this way thousands of times in a large file, and the separators are ASCII.
+    func firstIndex(ofASCII character: Unicode.Scalar) -> Index? {
+        utf8.firstIndex(of: UInt8(ascii: character))
     }
 }
