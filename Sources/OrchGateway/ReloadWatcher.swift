@@ -36,14 +36,16 @@ public final class ReloadWatcher: Service, Sendable {
         self.environment = environment
     }
 
-    enum Trigger { case changed, signal }
+    /// `settled`: the folder watch saw a change and its debounce has passed; `changed`: a periodic
+    /// look, which debounces here; `signal`: SIGHUP.
+    enum Trigger { case changed, settled, signal }
 
     public func run() async throws {
         let (triggers, continuation) = AsyncStream.makeStream(of: Trigger.self, bufferingPolicy: .bufferingNewest(16))
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let watch = useInotify ? FolderWatch(folder: folder) : nil
         if let watch {
-            watch.start { continuation.yield(.changed) }
+            watch.start(debounce: debounce) { continuation.yield(.settled) }
         } else {
             gateway.logger.warning("inotify unavailable; polling \(path) every \(pollInterval)")
         }
@@ -76,8 +78,9 @@ public final class ReloadWatcher: Service, Sendable {
         while let trigger = await iterator.next() {
             let forced = trigger == .signal
             // Debounce: let a burst of events (an editor's write, rename and chmod) settle first;
-            // the rest of the burst then finds the fingerprint unchanged.
-            try? await Task.sleep(for: debounce)
+            // the rest of the burst then finds the fingerprint unchanged. The folder watch has
+            // debounced already, and lets a finished write through at once.
+            if trigger != .settled { try? await Task.sleep(for: debounce) }
             if forced {
                 gateway.audit.reopen()
                 gateway.logger.info("SIGHUP: reloading \(path) and reopening the audit log")

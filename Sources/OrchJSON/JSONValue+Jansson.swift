@@ -1,6 +1,8 @@
 // Every call into Jansson lives in this file.
 internal import CJansson
+import Dispatch
 import Glibc
+import Synchronization
 
 extension JSONValue {
     /// Parses one JSON document strictly: duplicate object keys, invalid UTF-8, trailing content,
@@ -144,14 +146,18 @@ private func withJansson<T>(
     }
     // Jansson bounds its own recursion (2048 levels), so it may run first; whichever problem
     // comes earlier in the input is the one reported.
-    let violation = JSONDepthScanner.firstViolation(in: buffer, maxDepth: limits.maxDepth)
+    let large = arena && buffer.count >= JanssonSplit.minimumBytes
+    let (violation, split) = JSONDepthScanner.scan(buffer, maxDepth: limits.maxDepth, findSplit: large)
     JanssonMemory.install()
+    if violation == nil, let split, let halves = JanssonSplit.parse(buffer, at: split) {
+        defer { halves.release() }
+        return .success(body(halves.root))
+    }
     let memory = arena ? JanssonMemory.Arena(expecting: buffer.count) : nil
     defer { memory?.release() }
     var error = json_error_t()
-    let flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL
     let parsed = JanssonMemory.allocating(from: memory) {
-        json_loadb(buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count, Int(flags), &error)
+        json_loadb(buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count, Int(janssonFlags), &error)
     }
     guard let root = parsed else {
         let syntax = JSONParseError(jansson: error)
@@ -162,6 +168,62 @@ private func withJansson<T>(
     defer { if memory == nil { orch_json_decref(root) } }
     if let violation { return .failure(violation) }
     return .success(body(root))
+}
+
+private let janssonFlags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL
+
+/// A large document parsed by two parsers at once: the scanner's cut splits its largest object
+/// (an orch.json's `users`) between two members; one parser reads the document with that object
+/// ended after the first half, the other the second half as an object of its own, and the second
+/// half's members are then added to the first, in order. Anything unusual (a parse error in either
+/// half, a key in both) gives nil, and the caller parses the document whole, so errors and their
+/// positions are always the whole document's.
+private struct JanssonSplit {
+    static let minimumBytes = 1 << 20
+
+    let root: UnsafeMutablePointer<json_t>
+    private let arenas: [JanssonMemory.Arena]
+
+    func release() { for arena in arenas { arena.release() } }
+
+    static func parse(_ buffer: UnsafeRawBufferPointer, at split: JSONDepthScanner.Split) -> JanssonSplit? {
+        let bytes = buffer.bindMemory(to: UInt8.self)
+        let first = Array(bytes[..<split.comma]) + Array(bytes[split.close...])
+        let second = [UInt8(ascii: "{")] + Array(bytes[(split.comma + 1)...split.close])
+        let arenas = [JanssonMemory.Arena(expecting: first.count), JanssonMemory.Arena(expecting: second.count)]
+        let roots = Roots()
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            let input = i == 0 ? first : second
+            var error = json_error_t()
+            let root = JanssonMemory.allocating(from: arenas[i]) {
+                input.withUnsafeBytes { json_loadb($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count, Int(janssonFlags), &error) }
+            }
+            roots.set(i, root)
+        }
+        let result = JanssonMemory.allocating(from: arenas[0]) { () -> JanssonSplit? in
+            guard let root = roots.get(0), let rest = roots.get(1), JSONNode(root).isObject else { return nil }
+            let key = UnsafeRawBufferPointer(rebasing: buffer[split.key]).bindMemory(to: CChar.self)
+            guard let object = json_object_getn(root, key.baseAddress, key.count), JSONNode(object).isObject else { return nil }
+            var iterator = json_object_iter(rest)
+            while let it = iterator {
+                let name = json_object_iter_key(it)!, length = json_object_iter_key_len(it)
+                guard json_object_getn(object, name, length) == nil,
+                    json_object_setn_nocheck(object, name, length, json_object_iter_value(it)) == 0
+                else { return nil }
+                iterator = json_object_iter_next(rest, it)
+            }
+            return JanssonSplit(root: root, arenas: arenas)
+        }
+        if result == nil { for arena in arenas { arena.release() } }
+        return result
+    }
+
+    /// The two roots, each written by its own parser thread.
+    private final class Roots: Sendable {
+        private let addresses = Mutex<[Int]>([0, 0])
+        func set(_ i: Int, _ root: UnsafeMutablePointer<json_t>?) { addresses.withLock { $0[i] = Int(bitPattern: root) } }
+        func get(_ i: Int) -> UnsafeMutablePointer<json_t>? { UnsafeMutablePointer(bitPattern: addresses.withLock { $0[i] }) }
+    }
 }
 
 /// Where Jansson's memory comes from: malloc, or, while a thread parses a large document (an
@@ -220,7 +282,7 @@ private enum JanssonMemory {
 
     /// Chunks of address space handed out front to back; `release` unmaps them all. Pages are
     /// touched only as blocks are handed out, so a chunk larger than needed costs no memory.
-    final class Arena {
+    final class Arena: @unchecked Sendable {  // used by one thread at a time
         private static let hugePage = 2 << 20
         private var chunks: [(start: UnsafeMutableRawPointer, length: Int)] = []
         private var next: UnsafeMutableRawPointer? = nil
@@ -275,7 +337,7 @@ private enum JanssonMemory {
 public struct JSONNode: @unchecked Sendable {
     private let raw: UnsafeMutableRawPointer
 
-    private init(_ value: UnsafeMutablePointer<json_t>) { raw = UnsafeMutableRawPointer(value) }
+    fileprivate init(_ value: UnsafeMutablePointer<json_t>) { raw = UnsafeMutableRawPointer(value) }
 
     private var json: UnsafeMutablePointer<json_t> { raw.assumingMemoryBound(to: json_t.self) }
 
