@@ -187,16 +187,20 @@ private struct JanssonSplit {
     func release() { for arena in arenas { arena.release() } }
 
     static func parse(_ buffer: UnsafeRawBufferPointer, at split: JSONDepthScanner.Split) -> JanssonSplit? {
-        let bytes = buffer.bindMemory(to: UInt8.self)
-        let first = Array(bytes[..<split.comma]) + Array(bytes[split.close...])
-        let second = [UInt8(ascii: "{")] + Array(bytes[(split.comma + 1)...split.close])
-        let arenas = [JanssonMemory.Arena(expecting: first.count), JanssonMemory.Arena(expecting: second.count)]
+        // Read in place, as pieces: the document up to the cut, then from the object's end on;
+        // and a brace, then the second half up to and with the object's closing brace.
+        let opening: StaticString = "{"
+        let inputs = [
+            Pieces([UnsafeRawBufferPointer(rebasing: buffer[..<split.comma]), UnsafeRawBufferPointer(rebasing: buffer[split.close...])]),
+            Pieces([UnsafeRawBufferPointer(start: opening.utf8Start, count: 1), UnsafeRawBufferPointer(rebasing: buffer[(split.comma + 1)...split.close])]),
+        ]
+        let arenas = inputs.map { JanssonMemory.Arena(expecting: $0.count) }
         let roots = Roots()
         DispatchQueue.concurrentPerform(iterations: 2) { i in
-            let input = i == 0 ? first : second
+            var input = inputs[i]
             var error = json_error_t()
             let root = JanssonMemory.allocating(from: arenas[i]) {
-                input.withUnsafeBytes { json_loadb($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count, Int(janssonFlags), &error) }
+                withUnsafeMutablePointer(to: &input) { json_load_callback(Pieces.read, $0, Int(janssonFlags), &error) }
             }
             roots.set(i, root)
         }
@@ -218,6 +222,34 @@ private struct JanssonSplit {
         return result
     }
 
+    /// Byte ranges read as one input, through `json_load_callback`.
+    private struct Pieces: @unchecked Sendable {  // read-only memory, each copy read by one thread
+        private let ranges: [UnsafeRawBufferPointer]
+        private var index = 0
+        private var offset = 0
+
+        init(_ ranges: [UnsafeRawBufferPointer]) { self.ranges = ranges }
+
+        var count: Int { ranges.reduce(0) { $0 + $1.count } }
+
+        static let read: json_load_callback_t = { buffer, length, data in
+            let pieces = data!.assumingMemoryBound(to: Pieces.self)
+            while pieces.pointee.index < pieces.pointee.ranges.count {
+                let range = pieces.pointee.ranges[pieces.pointee.index]
+                let n = min(range.count - pieces.pointee.offset, length)
+                if n == 0 {
+                    pieces.pointee.index += 1
+                    pieces.pointee.offset = 0
+                    continue
+                }
+                buffer!.copyMemory(from: range.baseAddress! + pieces.pointee.offset, byteCount: n)
+                pieces.pointee.offset += n
+                return n
+            }
+            return 0
+        }
+    }
+
     /// The two roots, each written by its own parser thread.
     private final class Roots: Sendable {
         private let addresses = Mutex<[Int]>([0, 0])
@@ -228,13 +260,14 @@ private struct JanssonSplit {
 
 /// Where Jansson's memory comes from: malloc, or, while a thread parses a large document (an
 /// orch.json of thousands of users is a tree of millions of small blocks), an arena of large
-/// chunks in huge pages, dropped whole once the document is read. Freeing that tree block by
+/// chunks, dropped whole once the document is read. Freeing that tree block by
 /// block and faulting its pages in one by one cost more than parsing it.
 ///
-/// Every block carries a 16-byte header saying where it came from, so that a block freed through
-/// Jansson goes back to malloc, or to nothing when the arena owns it.
+/// Every block carries an 8-byte header saying where it came from, so that a block freed through
+/// Jansson goes back to malloc, or to nothing when the arena owns it. Blocks are 8-byte aligned,
+/// which is all Jansson's values (pointers, sizes, doubles) need.
 private enum JanssonMemory {
-    private static let headerSize = 16
+    private static let headerSize = 8
     private static let fromMalloc: UInt64 = 0
     private static let fromArena: UInt64 = 1
 
@@ -280,26 +313,25 @@ private enum JanssonMemory {
         if block.load(as: UInt64.self) == fromMalloc { Glibc.free(block) }
     }
 
-    /// Chunks of address space handed out front to back; `release` unmaps them all. Pages are
+    /// Chunks of address space handed out front to back; `release` unmaps them all, on another
+    /// thread (unmapping a large tree takes milliseconds nobody needs to wait for). Pages are
     /// touched only as blocks are handed out, so a chunk larger than needed costs no memory.
     final class Arena: @unchecked Sendable {  // used by one thread at a time
-        private static let hugePage = 2 << 20
         private var chunks: [(start: UnsafeMutableRawPointer, length: Int)] = []
         private var next: UnsafeMutableRawPointer? = nil
         private var remaining = 0
         private let chunkSize: Int
 
-        /// For a document of `bytes` bytes: its tree takes about six times its size.
+        /// For a document of `bytes` bytes: its tree takes about five times its size, so one
+        /// chunk usually holds it.
         init(expecting bytes: Int) {
-            chunkSize = Self.roundedUp(max(bytes * 8, Self.hugePage))
+            chunkSize = max(bytes * 8, 1 << 20)
         }
 
-        private static func roundedUp(_ n: Int) -> Int { (n + hugePage - 1) / hugePage * hugePage }
-
-        /// A 16-byte aligned block, or nil when no address space is left (the block then comes
+        /// An 8-byte aligned block, or nil when no address space is left (the block then comes
         /// from malloc).
         func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
-            let size = (size + 15) & ~15
+            let size = (size + 7) & ~7
             if size > remaining && !grow(minimum: size) { return nil }
             let block = next!
             next = block + size
@@ -308,24 +340,23 @@ private enum JanssonMemory {
         }
 
         private func grow(minimum: Int) -> Bool {
-            let length = max(chunkSize, Self.roundedUp(minimum))
-            // One huge page more than asked, so that the chunk can start on a huge-page boundary.
-            let mapped = length + Self.hugePage
-            let start = mmap(nil, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            let length = max(chunkSize, minimum)
+            let start = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
             guard let start, start != MAP_FAILED else { return false }
-            chunks.append((start, mapped))
-            let aligned = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: start) + Self.hugePage - 1) / Self.hugePage * Self.hugePage)!
-            madvise(aligned, length, MADV_HUGEPAGE)
-            next = aligned
+            chunks.append((start, length))
+            next = start
             remaining = length
             return true
         }
 
         func release() {
-            for chunk in chunks { munmap(chunk.start, chunk.length) }
+            let addresses = chunks.map { (Int(bitPattern: $0.start), $0.length) }
             chunks = []
             next = nil
             remaining = 0
+            DispatchQueue.global().async {
+                for (address, length) in addresses { munmap(UnsafeMutableRawPointer(bitPattern: address), length) }
+            }
         }
     }
 }

@@ -28,12 +28,7 @@ struct DocumentDecoder {
                 if let role = decodeRole(name, value, path: path) { document.roles.append(role) }
             }
         }
-        if let orgs = top["orgs"] {
-            for (name, value, path) in named(orgs, path: "orgs", what: "org") {
-                if let org = decodeOrg(name, value, path: path) { document.orgs.append(org) }
-            }
-        }
-        if let users = top["users"] { document.users = decodeUsers(named(users, path: "users", what: "user")) }
+        decodeOrgsAndUsers(top, into: &document)
         if let tests = top["tests"] {
             if tests.isArray {
                 for (i, item) in tests.items.enumerated() {
@@ -311,24 +306,45 @@ struct DocumentDecoder {
 
     // MARK: users
 
-    /// Users are most of a large file: with thousands, two halves are decoded at once, each with
-    /// a log of its own, and joined in file order, so users and diagnostics come out as from one pass.
-    private mutating func decodeUsers(_ entries: [(String, JSONNode, String)]) -> [UserSpec] {
-        let parts = entries.count >= 2_000 ? 2 : 1
+    /// Orgs and users are nearly all of a large file. With thousands of them, they are decoded at
+    /// once in parts (the orgs, then slices of the users), each part with a log of its own, joined
+    /// in file order: the document and its diagnostics come out as from one pass.
+    private mutating func decodeOrgsAndUsers(_ top: ObjectReader, into document: inout Document) {
+        let orgs = top["orgs"].map { named($0, path: "orgs", what: "org") } ?? []
+        var userNames = DocumentDecoder(environment: environment)
+        let users = top["users"].map { userNames.named($0, path: "users", what: "user") } ?? []
+        let large = orgs.count + users.count >= 2_000
+        let slices = large ? 4 : 1
         let environment = self.environment
-        let decoded = concurrentMap(parts) { part in
+        let parts = concurrentMap(1 + slices, concurrently: large) { part in
             var decoder = DocumentDecoder(environment: environment)
-            let range = entries.count * part / parts..<entries.count * (part + 1) / parts
-            let users = entries[range].compactMap { name, value, path in decoder.decodeUser(name, value, path: path) }
-            return (users, decoder.log)
+            var decoded = DecodedPart()
+            if part == 0 {
+                decoded.orgs = orgs.compactMap { name, value, path in decoder.decodeOrg(name, value, path: path) }
+            } else {
+                let slice = users.count * (part - 1) / slices..<users.count * part / slices
+                decoded.users = users[slice].compactMap { name, value, path in decoder.decodeUser(name, value, path: path) }
+            }
+            decoded.log = decoder.log
+            decoded.brokenServers = decoder.brokenServers
+            return decoded
         }
+        document.orgs = parts[0].orgs
+        brokenServers = parts[0].brokenServers
+        log.append(contentsOf: parts[0].log)
+        log.append(contentsOf: userNames.log)
+        document.users.reserveCapacity(users.count)
+        for part in parts.dropFirst() {
+            document.users += part.users
+            log.append(contentsOf: part.log)
+        }
+    }
+
+    private struct DecodedPart: Sendable {
+        var orgs: [OrgSpec] = []
         var users: [UserSpec] = []
-        users.reserveCapacity(entries.count)
-        for (part, partLog) in decoded {
-            users += part
-            log.append(contentsOf: partLog)
-        }
-        return users
+        var log = DiagnosticLog()
+        var brokenServers: Set<String> = []
     }
 
     private mutating func decodeUser(_ name: String, _ value: JSONNode, path: String) -> UserSpec? {

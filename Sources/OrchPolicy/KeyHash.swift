@@ -25,22 +25,17 @@ public struct KeyHash: Sendable, Hashable, CustomStringConvertible {
     /// Parses 64 lowercase hex characters.
     public init?(hex: String) {
         // Read in place, without a copy: a large file has tens of thousands of keys.
-        guard hex.utf8.count == 64 else { return nil }
+        var hex = hex
         var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        let valid = withUnsafeMutableBytes(of: &w) { out in
-            var i = 0
-            var high: UInt8? = nil
-            for c in hex.utf8 {
-                guard let n = KeyHash.nibble(c) else { return false }
-                if let h = high {
-                    out[i] = h << 4 | n
-                    i += 1
-                    high = nil
-                } else {
-                    high = n
+        let valid = hex.withUTF8 { text in
+            guard text.count == 64 else { return false }
+            return withUnsafeMutableBytes(of: &w) { out in
+                for i in 0..<32 {
+                    guard let high = KeyHash.nibble(text[2 * i]), let low = KeyHash.nibble(text[2 * i + 1]) else { return false }
+                    out[i] = high << 4 | low
                 }
+                return true
             }
-            return true
         }
         guard valid else { return nil }
         words = w

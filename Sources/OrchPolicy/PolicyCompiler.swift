@@ -31,7 +31,8 @@ public struct CompileResult: Sendable {
 /// orch.json bytes → `Policy`. `orch check` and the gateway's reload run exactly this function.
 public enum PolicyCompiler {
     public static func compile(_ bytes: [UInt8], options: CompileOptions = CompileOptions()) -> CompileResult {
-        let digest = Token.digest(of: bytes)
+        // The digest is worked out beside the parse (a large file takes milliseconds to hash).
+        let hashing = Background { Token.digest(of: bytes) }
         let decoded = JSONNode.parse(bytes) { root in
             var decoder = DocumentDecoder(environment: options.environment)
             let document = decoder.decode(root)
@@ -43,16 +44,16 @@ public enum PolicyCompiler {
             (document, decoder) = result
         case .failure(let error):
             let d = Diagnostic(.error, path: "", line: error.line, column: error.column, message: error.message)
-            return CompileResult(policy: nil, diagnostics: [d], digest: digest)
+            return CompileResult(policy: nil, diagnostics: [d], digest: hashing.value)
         }
-        var linker = PolicyLinker(document: document, digest: digest, log: decoder.log, now: options.now, brokenServers: decoder.brokenServers)
+        var linker = PolicyLinker(document: document, digest: hashing.value, log: decoder.log, now: options.now, brokenServers: decoder.brokenServers)
         let policy = linker.link()
         var diagnostics = linker.log.all
         if options.strict {
             diagnostics = diagnostics.map { var d = $0; d.severity = .error; return d }
         }
         let failed = diagnostics.contains { $0.severity == .error }
-        return CompileResult(policy: failed ? nil : policy, diagnostics: diagnostics, digest: digest)
+        return CompileResult(policy: failed ? nil : policy, diagnostics: diagnostics, digest: hashing.value)
     }
 
     /// Reads and compiles a file. A file that cannot be read is an error of its own kind, kept apart
