@@ -151,6 +151,11 @@ public struct ServerSpec: Sendable, Hashable {
     public var resources = NameFilter()
     /// With every `${env:…}` expanded: holds secrets, never printed.
     public var transport: Transport
+    /// The first part of its tools' and prompts' names on the aggregated endpoints.
+    public var prefix: String? = nil
+
+    /// `prefix`, or the server's name.
+    public var exposedPrefix: String { prefix ?? name }
 }
 
 extension ServerSpec {

@@ -186,6 +186,10 @@ struct DocumentDecoder {
         if let servers = r.required("servers", &log) {
             for (server, value, serverPath) in named(servers, path: r.at("servers"), what: "server") {
                 if let spec = decodeServer(server, org: name, value, path: serverPath) {
+                    if let other = org.servers.first(where: { $0.exposedPrefix == spec.exposedPrefix }) {
+                        log.error(spec.prefix == nil ? serverPath : Path.member(serverPath, "prefix"),
+                                  "prefix \"\(spec.exposedPrefix)\" is already server \(other.name)'s: the aggregated endpoints need one prefix per server")
+                    }
                     org.servers.append(spec)
                 } else {
                     brokenServers.insert("\(name)/\(server)")
@@ -195,7 +199,7 @@ struct DocumentDecoder {
         return org
     }
 
-    static let serverKeys = ["description", "disabled", "timeoutSeconds", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers"]
+    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers"]
 
     private mutating func decodeServer(_ name: String, org: String, _ value: JSONNode, path: String) -> ServerSpec? {
         guard let r = ObjectReader(value, path: path, known: Self.serverKeys, log: &log) else { return nil }
@@ -247,9 +251,16 @@ struct DocumentDecoder {
             }
             transport = .remote(url: url, kind: kind, headers: headers)
         }
+        var prefix = r.string("prefix", &log)
+        if let text = prefix, let problem = ExposedName.prefixProblem(text) {
+            log.error(r.at("prefix"), "\"\(text)\" is not a prefix: \(problem)")
+            prefix = nil
+        } else if prefix == nil, ExposedName.prefixProblem(name) != nil {
+            log.warning(path, "the name \(name) cannot start its tools' names on the aggregated endpoints (it holds \"__\" or starts or ends with '_'); set \"prefix\"")
+        }
         return ServerSpec(
             name: name, org: org, path: path, description: description, disabled: disabled,
-            timeoutSeconds: timeout, tools: tools, prompts: prompts, resources: resources, transport: transport)
+            timeoutSeconds: timeout, tools: tools, prompts: prompts, resources: resources, transport: transport, prefix: prefix)
     }
 
     /// A server's `tools`, `prompts` or `resources` filter: `{allow?, deny?}` globs.

@@ -1,0 +1,95 @@
+import OrchPolicy
+import Testing
+
+// Names on the aggregated endpoints: PREFIX__NAME and ORG__PREFIX__NAME, always within
+// ^[a-zA-Z0-9_-]{1,64}$, stable, and routed back through a table.
+
+@Test func plainNamesArePrefixedAndKeptAsTheyAre() {
+    #expect(ExposedName.make(prefix: "sheets", name: "read_sheet") == "sheets__read_sheet")
+    #expect(ExposedName.make(org: "acme", prefix: "sheets", name: "read-Sheet2") == "acme__sheets__read-Sheet2")
+}
+
+@Test func otherCharactersAreReplacedAndTheNameGetsASuffixOfItsOwn() throws {
+    let dotted = try #require(ExposedName.make(prefix: "wiki", name: "page.get"))
+    let underscored = try #require(ExposedName.make(prefix: "wiki", name: "page_get"))
+    #expect(dotted.hasPrefix("wiki__page_get-"))
+    #expect(dotted.utf8.count == "wiki__page_get-".utf8.count + 6)
+    #expect(underscored == "wiki__page_get")
+    #expect(dotted != underscored)
+    // One `_` per character, whatever its UTF-8 length; the same name always gives the same result.
+    let accented = try #require(ExposedName.make(prefix: "wiki", name: "résumé"))
+    #expect(accented.hasPrefix("wiki__r_sum_-"))
+    #expect(ExposedName.make(prefix: "wiki", name: "résumé") == accented)
+    for name in [dotted, underscored, accented] { #expect(ExposedName.isValid(name)) }
+}
+
+@Test func longNamesAreCutTo64WithASuffixAndStayApart() throws {
+    let base = String(repeating: "a", count: 80)
+    let one = try #require(ExposedName.make(org: "acme", prefix: "sheets", name: base + "1"))
+    let two = try #require(ExposedName.make(org: "acme", prefix: "sheets", name: base + "2"))
+    #expect(one.utf8.count == 64 && two.utf8.count == 64)
+    #expect(one != two)
+    #expect(ExposedName.isValid(one) && ExposedName.isValid(two))
+    // A name that fits exactly is left alone.
+    let exact = String(repeating: "b", count: 64 - "sheets__".count)
+    #expect(ExposedName.make(prefix: "sheets", name: exact) == "sheets__" + exact)
+    // A prefix that leaves no room gives no name (the caller reports it).
+    #expect(ExposedName.make(org: String(repeating: "o", count: 40), prefix: String(repeating: "p", count: 20), name: "x") == nil)
+}
+
+@Test func theTableRoutesExposedNamesBackAndIsStable() throws {
+    var table = ExposedNames()
+    let servers = try policy("""
+        {"version": 1, "roles": {"all": {"allow": ["*"]}},
+         "orgs": {"acme": {"members": {"bob": "all"}, "servers": {"sheets": {"command": "x"}, "wiki": {"command": "x"}}}},
+         "users": {"bob": {"keys": []}}}
+        """).servers.map(\.id)
+    let sheets = servers[0], wiki = servers[1]
+    let exposedA = table.expose("read", server: sheets, org: nil, prefix: "sheets")
+    let exposedB = table.expose("read", server: wiki, org: nil, prefix: "wiki")
+    let a = try #require(exposedA), b = try #require(exposedB)
+    #expect(a == "sheets__read" && b == "wiki__read")
+    #expect(table.origin(of: a) == ExposedNames.Origin(server: sheets, name: "read"))
+    #expect(table.origin(of: b) == ExposedNames.Origin(server: wiki, name: "read"))
+    #expect(table.origin(of: "sheets__missing") == nil)
+    // Asking again gives the same name; the order of arrival does not matter.
+    let again = table.expose("read", server: sheets, org: nil, prefix: "sheets")
+    #expect(again == a)
+    var other = ExposedNames()
+    _ = other.expose("read", server: wiki, org: nil, prefix: "wiki")
+    let reversed = other.expose("read", server: sheets, org: nil, prefix: "sheets")
+    #expect(reversed == a)
+    #expect(table.count == 2)
+}
+
+@Test func prefixesAreCheckedAndMustDifferWithinAnOrg() {
+    let result = compile("""
+        {"version": 1, "roles": {"all": {"allow": ["*"]}},
+         "orgs": {"acme": {"members": {"bob": "all"}, "servers": {
+            "sheets": {"command": "x", "prefix": "docs"},
+            "docs": {"command": "x"},
+            "wiki": {"command": "x", "prefix": "a__b"},
+            "notes": {"command": "x", "prefix": "_notes"},
+            "blog": {"command": "x", "prefix": "Blog-1"}}}},
+         "users": {"bob": {"keys": []}}}
+        """)
+    let lines = rendered(result.diagnostics)
+    #expect(lines.contains { $0.contains("orgs.acme.servers.docs: prefix \"docs\" is already server sheets's") })
+    #expect(lines.contains { $0.contains("orgs.acme.servers.wiki.prefix: \"a__b\" is not a prefix: may not contain \"__\"") })
+    #expect(lines.contains { $0.contains("orgs.acme.servers.notes.prefix: \"_notes\" is not a prefix: may not start or end with '_'") })
+    #expect(!lines.contains { $0.contains("servers.blog") })
+    #expect(result.errors.count == 3)
+}
+
+@Test func aServerNameThatCannotBeAPrefixIsWarnedAbout() throws {
+    let result = compile("""
+        {"version": 1, "roles": {"all": {"allow": ["*"]}},
+         "orgs": {"acme": {"members": {"bob": "all"}, "servers": {"a__b": {"command": "x"}, "c__d": {"command": "x", "prefix": "cd"}}}},
+         "users": {"bob": {"keys": []}}}
+        """)
+    #expect(result.ok)
+    let warnings = rendered(result.diagnostics).filter { $0.contains("warning") && $0.contains("prefix") }
+    #expect(warnings == ["orch.json: warning: orgs.acme.servers.a__b: the name a__b cannot start its tools' names on the aggregated endpoints (it holds \"__\" or starts or ends with '_'); set \"prefix\""])
+    let policy = try #require(result.policy)
+    #expect(policy.servers.map(\.spec.exposedPrefix) == ["a__b", "cd"])
+}
