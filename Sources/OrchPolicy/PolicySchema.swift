@@ -114,6 +114,10 @@ public enum PolicySchema {
                     "description": ["type": "string"],
                     "disabled": ["type": "boolean"],
                     "timeoutSeconds": positive,
+                    "prefix": [
+                        "type": "string", "pattern": "^(?!_)(?!.*__)[a-zA-Z0-9_-]{1,32}(?<!_)$",
+                        "description": "First part of its tools' and prompts' names on the aggregated endpoints (default: the server's name).",
+                    ],
                     "tools": filter("Tool"),
                     "prompts": filter("Prompt"),
                     "resources": filter("Resource URI"),
