@@ -17,6 +17,8 @@ public final class Gateway: Sendable {
     public let metrics: GatewayMetrics
     public let logger: Logger
     let sessions = SessionTable()
+    /// Sessions of the aggregated endpoints (`/orgs/{org}/mcp`, `/mcp`); their members are in `sessions`.
+    let aggregates = AggregateTable()
     let catalog = Catalog()
     let upstreams: UpstreamFactory
     /// Open connections per client address.
@@ -41,7 +43,11 @@ public final class Gateway: Sendable {
         }
         // A reload that takes a key or a grant away ends the sessions that relied on it at once.
         let sessions = self.sessions
-        store.onChange { change in sessions.apply(change) }
+        let aggregates = self.aggregates
+        store.onChange { [store] change in
+            sessions.apply(change)
+            aggregates.apply(store.policy)
+        }
     }
 
     /// The base URL for endpoint lists and client configs: the file's `publicURL` when it sets one,

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The names tools and prompts take on the aggregated endpoints: `PREFIX__NAME` on
 /// `/orgs/{org}/mcp`, `ORG__PREFIX__NAME` on `/mcp`, where PREFIX is the server's `prefix` (by
 /// default its name).
@@ -67,11 +69,12 @@ public enum ExposedName {
 /// lists come in. A second upstream name that maps to a name already taken (only possible through
 /// a hash collision of the suffix) is kept apart with a longer suffix, never dropped.
 public struct ExposedNames: Sendable {
+    /// A server (`ORG/SERVER`, which a reload does not renumber) and an upstream name.
     public struct Origin: Sendable, Hashable {
-        public let server: ServerID
+        public let server: String
         public let name: String
 
-        public init(server: ServerID, name: String) {
+        public init(server: String, name: String) {
             self.server = server
             self.name = name
         }
@@ -84,7 +87,7 @@ public struct ExposedNames: Sendable {
 
     /// The exposed name of `name` on `server`, recorded for routing; nil when it cannot be exposed
     /// (the prefix leaves no room).
-    public mutating func expose(_ name: String, server: ServerID, org: String?, prefix: String) -> String? {
+    public mutating func expose(_ name: String, server: String, org: String?, prefix: String) -> String? {
         let origin = Origin(server: server, name: name)
         if let known = exposed[origin] { return known }
         guard var candidate = ExposedName.make(org: org, prefix: prefix, name: name) else { return nil }
@@ -105,4 +108,45 @@ public struct ExposedNames: Sendable {
     public func origin(of exposedName: String) -> Origin? { origins[exposedName] }
 
     public var count: Int { origins.count }
+}
+
+/// Resource URIs and URI templates on the aggregated endpoints: `orch:PREFIX/ENCODED` on
+/// `/orgs/{org}/mcp` and `orch:ORG/PREFIX/ENCODED` on `/mcp`, where ENCODED is the server's own
+/// URI with every character but RFC 3986's unreserved ones percent-encoded. The result is a valid
+/// URI naming the server, and reading it back is percent-decoding what follows the prefix. In a
+/// template, `{…}` expressions are kept as they are, so a client expands them in place.
+public enum ExposedURI {
+    public static func make(org: String? = nil, prefix: String, uri: String, template: Bool = false) -> String {
+        var out = "orch:" + (org.map { $0 + "/" } ?? "") + prefix + "/"
+        var inExpression = false
+        for byte in uri.utf8 {
+            if template && byte == UInt8(ascii: "{") { inExpression = true }
+            if inExpression || isUnreserved(byte) {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                out += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
+            }
+            if template && byte == UInt8(ascii: "}") { inExpression = false }
+        }
+        return out
+    }
+
+    /// The org (on `/mcp`), prefix and server URI an exposed URI names; nil for any other URI.
+    public static func parse(_ exposed: String, withOrg: Bool) -> (org: String?, prefix: String, uri: String)? {
+        guard exposed.hasPrefix("orch:") else { return nil }
+        let parts = exposed.dropFirst(5).split(separator: "/", maxSplits: withOrg ? 2 : 1, omittingEmptySubsequences: false)
+        guard parts.count == (withOrg ? 3 : 2), parts.dropLast().allSatisfy({ !$0.isEmpty }) else { return nil }
+        guard let uri = String(parts[parts.count - 1]).removingPercentEncoding else { return nil }
+        return (withOrg ? String(parts[0]) : nil, String(parts[parts.count - 2]), uri)
+    }
+
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
 }

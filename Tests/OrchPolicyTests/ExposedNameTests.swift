@@ -1,3 +1,4 @@
+import Foundation
 import OrchPolicy
 import Testing
 
@@ -39,12 +40,7 @@ import Testing
 
 @Test func theTableRoutesExposedNamesBackAndIsStable() throws {
     var table = ExposedNames()
-    let servers = try policy("""
-        {"version": 1, "roles": {"all": {"allow": ["*"]}},
-         "orgs": {"acme": {"members": {"bob": "all"}, "servers": {"sheets": {"command": "x"}, "wiki": {"command": "x"}}}},
-         "users": {"bob": {"keys": []}}}
-        """).servers.map(\.id)
-    let sheets = servers[0], wiki = servers[1]
+    let sheets = "acme/sheets", wiki = "acme/wiki"
     let exposedA = table.expose("read", server: sheets, org: nil, prefix: "sheets")
     let exposedB = table.expose("read", server: wiki, org: nil, prefix: "wiki")
     let a = try #require(exposedA), b = try #require(exposedB)
@@ -92,4 +88,28 @@ import Testing
     #expect(warnings == ["orch.json: warning: orgs.acme.servers.a__b: the name a__b cannot start its tools' names on the aggregated endpoints (it holds \"__\" or starts or ends with '_'); set \"prefix\""])
     let policy = try #require(result.policy)
     #expect(policy.servers.map(\.spec.exposedPrefix) == ["a__b", "cd"])
+}
+
+@Test func resourceURIsAreRewrittenToValidURIsNamingTheServerAndReadBack() throws {
+    let uri = "file:///srv/shared/plan v2.txt?x=1#top"
+    let exposed = ExposedURI.make(prefix: "notes", uri: uri)
+    #expect(exposed == "orch:notes/file%3A%2F%2F%2Fsrv%2Fshared%2Fplan%20v2.txt%3Fx%3D1%23top")
+    #expect(URL(string: exposed) != nil)
+    let back = try #require(ExposedURI.parse(exposed, withOrg: false))
+    #expect(back.org == nil && back.prefix == "notes" && back.uri == uri)
+    let all = ExposedURI.make(org: "acme", prefix: "notes", uri: "notes://index")
+    #expect(all == "orch:acme/notes/notes%3A%2F%2Findex")
+    let read = try #require(ExposedURI.parse(all, withOrg: true))
+    #expect(read.org == "acme" && read.prefix == "notes" && read.uri == "notes://index")
+    #expect(ExposedURI.parse("file:///x", withOrg: false) == nil)
+    #expect(ExposedURI.parse("orch:notes", withOrg: false) == nil)
+    #expect(ExposedURI.parse("orch:notes/x", withOrg: true) == nil)
+}
+
+@Test func templateExpressionsStayForTheClientToExpand() throws {
+    let exposed = ExposedURI.make(prefix: "notes", uri: "file:///srv/{path}/{+rest}", template: true)
+    #expect(exposed == "orch:notes/file%3A%2F%2F%2Fsrv%2F{path}%2F{+rest}")
+    // What a client sends after expanding path=plan.txt (no reserved characters) reads back.
+    let expanded = exposed.replacingOccurrences(of: "{path}", with: "plan.txt").replacingOccurrences(of: "{+rest}", with: "a")
+    #expect(try #require(ExposedURI.parse(expanded, withOrg: false)).uri == "file:///srv/plan.txt/a")
 }

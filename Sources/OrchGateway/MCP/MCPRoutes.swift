@@ -19,5 +19,14 @@ struct MCPRoutes: Sendable {
             group.get("sse") { request, context in try await legacy.stream(request, context, hasOrg: hasOrg) }
             group.post("messages") { request, context in try await legacy.post(request, context, hasOrg: hasOrg) }
         }
+        // One endpoint for every server the key reaches: of one org, or of all.
+        let aggregate = AggregateEndpoint(gateway: gateway)
+        for (group, hasOrg) in [(router.group("orgs/{org}").add(middleware: auth), true), (router.group("").add(middleware: auth), false)] {
+            group.post("mcp") { request, context in
+                try await EventLoopExecutor.run(on: context.channel.eventLoop) { try await aggregate.post(request, context, hasOrg: hasOrg) }
+            }
+            group.get("mcp") { request, context in try await aggregate.get(request, context, hasOrg: hasOrg) }
+            group.delete("mcp") { request, context in try await aggregate.delete(request, context, hasOrg: hasOrg) }
+        }
     }
 }

@@ -12,7 +12,11 @@ struct SessionOpener: Sendable {
 
     /// Registers a session for the caller on `server` and starts its upstream. Throws a
     /// `GatewayError` past a limit, an `UpstreamError` when the upstream cannot start.
-    func open(_ request: Request, _ context: GatewayContext, _ server: ResolvedServer, transport: MCPSession.Transport) async throws -> MCPSession {
+    /// `onEnd` is told too when the session ends (an aggregated session's member).
+    func open(
+        _ request: Request, _ context: GatewayContext, _ server: ResolvedServer, transport: MCPSession.Transport,
+        onEnd: (@Sendable (MCPSession, UpstreamError) -> Void)? = nil
+    ) async throws -> MCPSession {
         let caller = try context.requireCaller()
         let policy = caller.policy
         let key = policy.key(caller.key)
@@ -26,6 +30,7 @@ struct SessionOpener: Sendable {
             access: access, user: caller.userName, keyID: key.spec.id, transport: transport, usesProcess: usesProcess
         ) { session, reason in
             gateway.sessionEnded(session, reason: reason, policy: digest, remote: remote)
+            onEnd?(session, reason)
         }
         do {
             try gateway.sessions.insert(session, limit: limits.maxSessionsPerKey, processLimit: limits.maxUpstreamProcesses)

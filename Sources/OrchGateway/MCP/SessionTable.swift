@@ -146,8 +146,13 @@ struct SessionTicker: Service {
                     session.keepAlive()
                     if session.isIdle(now: now, limit: idle) { session.end(.stopped("idle for more than \(idle.nanoseconds / 1_000_000_000) s")) }
                 }
+                for aggregate in gateway.aggregates.all {
+                    aggregate.keepAlive()
+                    if aggregate.isIdle(now: now, limit: idle) { aggregate.end("idle for more than \(idle.nanoseconds / 1_000_000_000) s") }
+                }
             }
         }
+        await gateway.aggregates.endAll(reason: "the gateway is shutting down")
         await gateway.sessions.endAll(reason: "the gateway is shutting down")
     }
 }

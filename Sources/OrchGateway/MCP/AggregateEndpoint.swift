@@ -1,0 +1,434 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import OrchJSON
+import OrchPolicy
+
+/// The aggregated endpoints over Streamable HTTP: `/orgs/{org}/mcp` (the servers of one org the
+/// key may reach) and `/mcp` (every org). The gateway answers `initialize`, `ping` and the lists
+/// itself; every item's method is routed to its server's member session and decided there exactly
+/// as on that server's own endpoint (README, "One endpoint for every server").
+struct AggregateEndpoint: MCPEndpoint {
+    let gateway: Gateway
+
+    /// What one of the lists merges: the method, the result's field, and how items are named.
+    enum List: CaseIterable {
+        case tools, prompts, resources, templates
+
+        init?(_ method: String) {
+            guard let list = Self.allCases.first(where: { $0.method == method }) else { return nil }
+            self = list
+        }
+
+        var method: String {
+            switch self {
+            case .tools: "tools/list"
+            case .prompts: "prompts/list"
+            case .resources: "resources/list"
+            case .templates: "resources/templates/list"
+            }
+        }
+
+        var field: String {
+            switch self {
+            case .tools: "tools"
+            case .prompts: "prompts"
+            case .resources: "resources"
+            case .templates: "resourceTemplates"
+            }
+        }
+    }
+
+    static let serverName = "orch"
+    static let serverVersion = "0.1.0"
+    static let latestVersion = "2025-11-25"
+
+    func post(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
+        let started = ContinuousClock.now
+        let caller = try context.requireCaller()
+        let incoming: IncomingMessage
+        switch try await IncomingMessage.read(request, limit: gateway.maxBodyBytes) {
+        case .success(let message): incoming = message
+        case .failure(let error): return Response.json(error.value, status: .badRequest)
+        }
+        let sessionID = request.headers[.mcpSessionID]
+        if case .request(let id, "server/discover", _) = incoming.message, sessionID == nil {
+            return Response.json(JSONRPC.discoverRefusal(id))
+        }
+        try resolver.checkProtocolVersion(request)
+        let org = try scope(request, context, caller, hasOrg: hasOrg, method: incoming.message.method ?? "message")
+        let accepts = AcceptedReplies(request.headers[.accept])
+        func reply(_ value: JSONValue) -> Response {
+            accepts.json ? Response.json(value) : SSEEncoder.response(events: [MCPSession.encode(value)])
+        }
+        if case .request(let id, "initialize", let params) = incoming.message {
+            return try initialize(request, context, caller, org: org, id: id, params: params, started: started, reply: reply)
+        }
+        let session = try aggregate(sessionID, caller, org: org)
+        session.touch()
+        switch incoming.message {
+        case .notification(let method, let params):
+            if MethodRule.forwardsNotification(method) {
+                session.notificationFromClient(incoming.bytes, method: method, params: params)
+            } else {
+                gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "dropped notification \(method)",
+                              status: 202, started: started, org: org, session: session.id, mcpMethod: method)
+            }
+            return Response(status: .accepted)
+        case .response(let id):
+            if let value = try? JSONValue.parse(incoming.bytes) { session.answerFromClient(value, id: id) }
+            return Response(status: .accepted)
+        case .request(let id, let method, let params):
+            return await handle(request, context, caller, session, id: id, method: method, params: params, accepts: accepts, started: started, reply: reply)
+        }
+    }
+
+    private func handle(
+        _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession, id: JSONValue, method: String,
+        params: JSONObject, accepts: AcceptedReplies, started: ContinuousClock.Instant, reply: (JSONValue) -> Response
+    ) async -> Response {
+        if let list = List(method) {
+            return reply(await merged(list, request, context, caller, session, id: id, params: params))
+        }
+        switch method {
+        case "ping":
+            return reply(["jsonrpc": "2.0", "id": id, "result": [:]])
+        case "logging/setLevel":
+            for member in session.startedMembers {
+                Task { _ = await session.ask(member, method: method, params: params, timeout: .seconds(10)) }
+            }
+            return reply(["jsonrpc": "2.0", "id": id, "result": [:]])
+        case "tools/call", "prompts/get", "resources/read", "resources/subscribe", "resources/unsubscribe", "completion/complete":
+            return await routed(request, context, caller, session, id: id, method: method, params: params, accepts: accepts, started: started, reply: reply)
+        default:
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "the aggregated endpoint does not serve \(method)",
+                          status: 200, started: started, org: session.org, session: session.id, mcpMethod: method)
+            return reply(JSONRPC.error(id: id, code: JSONRPC.methodNotFound, "Method not found: \(method)"))
+        }
+    }
+
+    // MARK: initialize
+
+    private func initialize(
+        _ request: Request, _ context: GatewayContext, _ caller: Caller, org: String?, id: JSONValue, params: JSONObject,
+        started: ContinuousClock.Instant, reply: (JSONValue) -> Response
+    ) throws -> Response {
+        let policy = caller.policy
+        let session = AggregateSession(gateway: gateway, keyHash: policy.key(caller.key).spec.hash, org: org, user: caller.userName,
+                                       keyID: caller.keyName, initializeParams: params)
+        let servers = session.servers(caller)
+        try gateway.aggregates.insert(session)
+        let requested = params["protocolVersion"]?.stringValue ?? Self.latestVersion
+        let version = JSONRPC.supportedVersions.contains(requested) ? requested : Self.latestVersion
+        // The servers start when first needed, so their own instructions are not known yet: the
+        // descriptions orch.json gives them stand in, under their prefixes.
+        let instructions = servers.compactMap { server -> String? in
+            let spec = policy.server(server.id).spec
+            guard let description = spec.description else { return nil }
+            let (orgPart, prefix) = session.naming(caller, server)
+            return (orgPart.map { $0 + ExposedName.separator } ?? "") + prefix + ": " + description
+        }
+        var result: JSONObject = [
+            "protocolVersion": .string(version),
+            "capabilities": [
+                "tools": ["listChanged": true], "prompts": ["listChanged": true],
+                "resources": ["listChanged": true, "subscribe": true], "completions": [:], "logging": [:],
+            ],
+            "serverInfo": ["name": .string(Self.serverName), "version": .string(Self.serverVersion)],
+        ]
+        if !instructions.isEmpty { result["instructions"] = .string(instructions.joined(separator: "\n")) }
+        gateway.audit(context, request: request, caller: caller, decision: "allow",
+                      reason: "\(servers.count) server\(servers.count == 1 ? "" : "s") behind \(org.map { "/orgs/\($0)/mcp" } ?? "/mcp")",
+                      status: 200, started: started, org: org, session: session.id, mcpMethod: "initialize")
+        var response = reply(["jsonrpc": "2.0", "id": id, "result": .object(result)])
+        response.headers[.mcpSessionID] = session.id
+        return response
+    }
+
+    // MARK: lists
+
+    /// A list merged from every server of the session at once, each under its own deadline. A
+    /// server that fails or times out is left out of this answer (logged, audited, and told to the
+    /// client as a log message) and holds up no other. The cursor says where each server stands.
+    private func merged(
+        _ list: List, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession, id: JSONValue,
+        params: JSONObject
+    ) async -> JSONValue {
+        let cursors: [String: String]?
+        if let cursor = params["cursor"] {
+            guard let decoded = cursor.stringValue.flatMap(Self.decodeCursor) else {
+                return JSONRPC.error(id: id, code: JSONRPC.invalidParams, "invalid cursor")
+            }
+            cursors = decoded
+        } else {
+            cursors = nil
+        }
+        let servers = session.servers(caller).filter { cursors == nil || cursors?[$0.path] != nil }
+        let pages = await withTaskGroup(of: (Int, Result<JSONObject, UpstreamError>).self) { group in
+            for (index, server) in servers.enumerated() {
+                group.addTask {
+                    let timeout = resolver.callTimeout(caller, server)
+                    do {
+                        let member = try await session.member(server, request, context, timeout: timeout)
+                        var askParams: JSONObject = [:]
+                        if let cursor = cursors?[server.path] { askParams["cursor"] = .string(cursor) }
+                        let transform = list == .templates ? CallGuard.templatesFilter(member.access) : CallGuard.listFilter(Self.kind(list), member.access)
+                        let reply = await session.ask(member, method: list.method, params: askParams, timeout: timeout, transform: transform)
+                        if let error = reply["error"] {
+                            // A server without this kind of item offers none.
+                            if error["code"] == .integer(JSONRPC.methodNotFound) { return (index, .success([:])) }
+                            return (index, .failure(.refused(error["message"]?.stringValue ?? "an error")))
+                        }
+                        return (index, .success(reply["result"]?.objectValue ?? [:]))
+                    } catch let error as UpstreamError {
+                        return (index, .failure(error))
+                    } catch let error as GatewayError {
+                        return (index, .failure(.refused(error.message)))
+                    } catch {
+                        return (index, .failure(.refused("\(error)")))
+                    }
+                }
+            }
+            var pages = [Result<JSONObject, UpstreamError>?](repeating: nil, count: servers.count)
+            for await (index, page) in group { pages[index] = page }
+            return pages
+        }
+        var items: [JSONValue] = []
+        var next: [String: String] = [:]
+        for (server, page) in zip(servers, pages) {
+            switch page {
+            case .success(let result)?:
+                let (orgPart, prefix) = session.naming(caller, server)
+                for item in result[list.field]?.arrayValue ?? [] {
+                    if let renamed = rename(item, list, session, server: server, org: orgPart, prefix: prefix) { items.append(renamed) }
+                }
+                if let cursor = result["nextCursor"]?.stringValue { next[server.path] = cursor }
+            case .failure(let error)?:
+                let reason = "\(server.path) is left out of \(list.method): \(error.message)"
+                gateway.logger.warning("\(reason)")
+                gateway.audit(context, request: request, caller: caller, decision: "error", reason: reason, status: 200, started: .now,
+                              org: server.org, server: server.name, session: session.id, mcpMethod: list.method)
+                session.log(.warning, reason)
+            case nil:
+                break
+            }
+        }
+        var result: JSONObject = [list.field: .array(items)]
+        if !next.isEmpty { result["nextCursor"] = .string(Self.encodeCursor(next)) }
+        return ["jsonrpc": "2.0", "id": id, "result": .object(result)]
+    }
+
+    /// An item of a server's list under its exposed name or URI; nil (and a log message) for a
+    /// name the prefix leaves no room for.
+    private func rename(_ item: JSONValue, _ list: List, _ session: AggregateSession, server: ResolvedServer, org: String?, prefix: String) -> JSONValue? {
+        guard case .object(var object) = item else { return nil }
+        switch list {
+        case .tools, .prompts:
+            guard let name = object["name"]?.stringValue else { return nil }
+            let exposed = list == .tools
+                ? session.exposeTool(name, server: server.path, org: org, prefix: prefix)
+                : session.exposePrompt(name, server: server.path, org: org, prefix: prefix)
+            guard let exposed else {
+                session.log(.warning, "\(list == .tools ? "tool" : "prompt") \(name) of \(server.path) cannot be named within 64 characters: shorten the server's prefix")
+                return nil
+            }
+            object["name"] = .string(exposed)
+        case .resources:
+            guard let uri = object["uri"]?.stringValue else { return nil }
+            object["uri"] = .string(ExposedURI.make(org: org, prefix: prefix, uri: uri))
+        case .templates:
+            guard let template = object["uriTemplate"]?.stringValue else { return nil }
+            object["uriTemplate"] = .string(ExposedURI.make(org: org, prefix: prefix, uri: template, template: true))
+        }
+        return .object(object)
+    }
+
+    static func kind(_ list: List) -> ItemKind {
+        switch list {
+        case .tools: .tool
+        case .prompts: .prompt
+        case .resources, .templates: .resource
+        }
+    }
+
+    /// The merged cursor: where each server with more to give stands, as base64url JSON.
+    static func encodeCursor(_ cursors: [String: String]) -> String {
+        let json = JSONValue.object(JSONObject(cursors.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })).compact
+        return Data(json.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decodeCursor(_ text: String) -> [String: String]? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64), case .object(let object)? = try? JSONValue.parse([UInt8](data)), !object.isEmpty else { return nil }
+        var cursors: [String: String] = [:]
+        for (server, cursor) in object {
+            guard let text = cursor.stringValue else { return nil }
+            cursors[server] = text
+        }
+        return cursors
+    }
+
+    // MARK: routed methods
+
+    /// A method on one item: the exposed name or URI is looked up (listing the servers once when
+    /// the session has not seen it yet), renamed back, decided as on the server's own endpoint,
+    /// and forwarded to its member.
+    private func routed(
+        _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession, id: JSONValue, method: String,
+        params: JSONObject, accepts: AcceptedReplies, started: ContinuousClock.Instant, reply: (JSONValue) -> Response
+    ) async -> Response {
+        var rewritten = params
+        let target: (ResolvedServer, String)?
+        let unknown: String
+        switch method {
+        case "tools/call", "prompts/get":
+            let kind: ItemKind = method == "tools/call" ? .tool : .prompt
+            let name = params["name"]?.stringValue ?? ""
+            target = await byName(name, kind, request, context, caller, session)
+            if let (_, original) = target { rewritten["name"] = .string(original) }
+            unknown = "\(kind.description.capitalized) \(name) is not permitted for \(caller.userName) on \(session.org.map { "/orgs/\($0)/mcp" } ?? "/mcp")"
+        case "completion/complete":
+            var ref = params["ref"]?.objectValue ?? [:]
+            if ref["type"] == "ref/prompt", let name = ref["name"]?.stringValue {
+                target = await byName(name, .prompt, request, context, caller, session)
+                if let (_, original) = target { ref["name"] = .string(original) }
+            } else if let uri = ref["uri"]?.stringValue {
+                target = byURI(uri, caller, session)
+                if let (_, original) = target { ref["uri"] = .string(original) }
+            } else {
+                target = nil
+            }
+            rewritten["ref"] = .object(ref)
+            unknown = "completion/complete names no prompt or resource of this session"
+        default:
+            let uri = params["uri"]?.stringValue ?? ""
+            target = byURI(uri, caller, session)
+            if let (_, original) = target { rewritten["uri"] = .string(original) }
+            unknown = "Resource \(uri) is not permitted for \(caller.userName) on \(session.org.map { "/orgs/\($0)/mcp" } ?? "/mcp")"
+        }
+        guard let (server, _) = target else {
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: unknown, status: 200, started: started,
+                          org: session.org, session: session.id, mcpMethod: method)
+            return reply(JSONRPC.error(id: id, code: JSONRPC.invalidParams, unknown))
+        }
+        let timeout = resolver.callTimeout(caller, server)
+        let member: MCPSession
+        do {
+            member = try await session.member(server, request, context, timeout: timeout)
+        } catch {
+            let message = (error as? UpstreamError)?.message ?? (error as? GatewayError)?.message ?? "\(error)"
+            return reply(JSONRPC.error(id: id, code: JSONRPC.internalError, "the server \(server.path) is unavailable: \(message)"))
+        }
+        let hooks: ReplyHooks
+        switch guardian.admit(RequestOrigin(context, request), caller: caller, server: server, session: member, id: id, method: method,
+                              params: rewritten, started: started) {
+        case .forward(let admitted): hooks = admitted
+        case .refuse(let refusal): return reply(refusal)
+        }
+        let bytes = MCPSession.encode(["jsonrpc": "2.0", "id": id, "method": .string(method), "params": .object(rewritten)])
+        let mayInterleave = params["_meta"]?["progressToken"] != nil || member.requestsClientMidCall
+        let streamed = accepts.sse && (!accepts.json || mayInterleave)
+        return await session.forward(bytes, to: member, id: id, method: method, params: rewritten, streamed: streamed, timeout: timeout, hooks: hooks)
+    }
+
+    private func byName(
+        _ exposed: String, _ kind: ItemKind, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession
+    ) async -> (ResolvedServer, String)? {
+        func lookUp() -> (ResolvedServer, String)? {
+            guard let origin = session.origin(of: exposed, kind: kind),
+                let server = session.servers(caller).first(where: { $0.path == origin.server })
+            else { return nil }
+            return (server, origin.name)
+        }
+        if let found = lookUp() ?? canonical(exposed, caller, session) { return found }
+        // A name with a suffix not seen in this session yet (a client that calls without listing):
+        // list once, every page.
+        var params: JSONObject = [:]
+        for _ in 0..<100 {
+            let page = await merged(kind == .tool ? .tools : .prompts, request, context, caller, session, id: "orch-lookup", params: params)
+            guard let cursor = page["result"]?["nextCursor"] else { break }
+            params["cursor"] = cursor
+        }
+        return lookUp()
+    }
+
+    /// A name that needed no mapping names its server by its head (`PREFIX__`, `ORG__PREFIX__`):
+    /// the server is found without listing or starting any other, and the policy then decides the
+    /// call on the real (server, name), as on the server's own endpoint. The longest head wins.
+    private func canonical(_ exposed: String, _ caller: Caller, _ session: AggregateSession) -> (ResolvedServer, String)? {
+        var best: (ResolvedServer, String, head: Int)? = nil
+        for server in session.servers(caller) {
+            let (orgPart, prefix) = session.naming(caller, server)
+            let head = (orgPart.map { $0 + ExposedName.separator } ?? "") + prefix + ExposedName.separator
+            guard exposed.hasPrefix(head), head.utf8.count > best?.head ?? 0 else { continue }
+            let name = String(exposed.dropFirst(head.count))
+            if ExposedName.make(org: orgPart, prefix: prefix, name: name) == exposed { best = (server, name, head.utf8.count) }
+        }
+        return best.map { ($0.0, $0.1) }
+    }
+
+    private func byURI(_ exposed: String, _ caller: Caller, _ session: AggregateSession) -> (ResolvedServer, String)? {
+        guard let parsed = ExposedURI.parse(exposed, withOrg: session.org == nil) else { return nil }
+        let server = session.servers(caller).first { server in
+            let (orgPart, prefix) = session.naming(caller, server)
+            return orgPart == parsed.org && prefix == parsed.prefix
+        }
+        return server.map { ($0, parsed.uri) }
+    }
+
+    // MARK: stream and end
+
+    func get(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
+        let caller = try context.requireCaller()
+        try resolver.checkProtocolVersion(request)
+        let org = try scope(request, context, caller, hasOrg: hasOrg, method: "GET stream")
+        guard let sessionID = request.headers[.mcpSessionID] else {
+            throw GatewayError(.methodNotAllowed, code: "bad_request", "no stream without a session: send initialize first, then GET with its Mcp-Session-Id",
+                               headers: [.allow: "POST, DELETE"])
+        }
+        let session = try aggregate(sessionID, caller, org: org)
+        guard AcceptedReplies(request.headers[.accept]).sse else {
+            throw GatewayError(.notAcceptable, code: "bad_request", "the GET stream needs Accept: text/event-stream")
+        }
+        let queue = MessageQueue()
+        guard let generation = session.attachStream(queue) else { throw GatewayError.notFound("unknown or ended session: initialize again") }
+        context.channel.closeFuture.whenComplete { _ in queue.hangUp() }
+        return SSEEncoder.response(queue: queue) { session.streamClosed(generation: generation) }
+    }
+
+    func delete(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
+        let caller = try context.requireCaller()
+        let org = try scope(request, context, caller, hasOrg: hasOrg, method: "DELETE")
+        let session = try aggregate(request.headers[.mcpSessionID], caller, org: org)
+        session.end("the client ended the session (DELETE)")
+        return Response(status: .noContent)
+    }
+
+    // MARK: scope and session
+
+    /// The org of `/orgs/{org}/mcp` (nil for `/mcp`), if the caller reaches some server there; a
+    /// 404 like a missing org's otherwise (the audit log has the reason).
+    private func scope(_ request: Request, _ context: GatewayContext, _ caller: Caller, hasOrg: Bool, method: String) throws -> String? {
+        guard hasOrg else { return nil }
+        let org = context.parameters.get("org") ?? ""
+        let policy = caller.policy
+        let reaches = gateway.reachableServers(caller).contains { policy.org(policy.server($0).org).name == org }
+        guard reaches else {
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "\(caller.userName) reaches no server of org \(org)",
+                          status: 404, started: .now, org: org, mcpMethod: method)
+            throw GatewayError.notFound("no org \(org)")
+        }
+        return org
+    }
+
+    private func aggregate(_ id: String?, _ caller: Caller, org: String?) throws -> AggregateSession {
+        guard let id else { throw GatewayError.badRequest("missing Mcp-Session-Id header: send initialize first") }
+        guard let session = gateway.aggregates.session(id), session.keyHash == caller.policy.key(caller.key).spec.hash, session.org == org,
+            !session.isEnded
+        else { throw GatewayError.notFound("unknown or ended session: initialize again") }
+        return session
+    }
+}

@@ -1,0 +1,394 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import OrchJSON
+import OrchPolicy
+import Synchronization
+
+/// One downstream session on an aggregated endpoint (`/orgs/{org}/mcp`, or `/mcp` for every org):
+/// every server the key may reach behind one MCP server.
+///
+/// Each server is a member: an ordinary `MCPSession` of the caller's key on that server (with its
+/// own upstream, limits, deadlines and reload handling), started the first time a request needs
+/// it. Lists are asked of every member at once and merged under exposed names (`ExposedName`,
+/// `ExposedURI`); calls are routed back through the session's name tables; requests the servers
+/// send the client get ids of the aggregate's own, mapped back when the client answers.
+final class AggregateSession: Sendable {
+    let id: String
+    let keyHash: KeyHash
+    /// The org of `/orgs/{org}/mcp`; nil on `/mcp`, where names carry their org.
+    let org: String?
+    let user: String
+    let keyID: String
+    /// The client's `initialize` params, repeated to each member when it starts.
+    let initializeParams: JSONObject
+
+    private struct State {
+        var members: [String: MCPSession] = [:]
+        var starting: [String: Task<MCPSession, any Error>] = [:]
+        var tools = ExposedNames()
+        var prompts = ExposedNames()
+        /// Requests of the servers to the client, by the id the client sees.
+        var serverRequests: [String: (member: MCPSession, id: JSONValue)] = [:]
+        /// The client's requests in flight, by id key: which member has each (for cancellation).
+        var inFlight: [String: MCPSession] = [:]
+        var counter = 0
+        var stream: MessageQueue? = nil
+        var streamGeneration = 0
+        var backlog: [[UInt8]] = []
+        var lastActive = NIODeadline.now()
+        var ended = false
+    }
+
+    private let state = Mutex(State())
+    private let gateway: Gateway
+    private static let backlogLimit = 256
+
+    init(gateway: Gateway, keyHash: KeyHash, org: String?, user: String, keyID: String, initializeParams: JSONObject) {
+        self.id = Hex.encode(Crypto.randomBytes(16))
+        self.gateway = gateway
+        self.keyHash = keyHash
+        self.org = org
+        self.user = user
+        self.keyID = keyID
+        self.initializeParams = initializeParams
+    }
+
+    var isEnded: Bool { state.withLock { $0.ended } }
+    var memberCount: Int { state.withLock { $0.members.count } }
+
+    /// The client's requests keep the session alive; so do streams it reads.
+    func touch() { state.withLock { $0.lastActive = .now() } }
+
+    func isIdle(now: NIODeadline, limit: TimeAmount) -> Bool {
+        state.withLock { $0.stream == nil && now - $0.lastActive > limit }
+    }
+
+    // MARK: servers and members
+
+    /// The servers of this session's scope the caller may connect to now, in policy order.
+    func servers(_ caller: Caller) -> [ResolvedServer] {
+        let policy = caller.policy
+        let resolver = ServerResolver(gateway: gateway)
+        return gateway.reachableServers(caller).compactMap { id in
+            let server = policy.server(id)
+            let orgName = policy.org(server.org).name
+            guard org == nil || org == orgName else { return nil }
+            return resolver.find(caller, org: orgName, name: server.name)
+        }
+    }
+
+    /// The prefix of `server`'s names and URIs, and the org part on `/mcp`.
+    func naming(_ caller: Caller, _ server: ResolvedServer) -> (org: String?, prefix: String) {
+        (org == nil ? server.org : nil, caller.policy.server(server.id).spec.exposedPrefix)
+    }
+
+    /// The member for `server`, started (and initialized with the client's params) on first use.
+    /// Concurrent requests wait for the same start.
+    func member(_ server: ResolvedServer, _ request: Request, _ context: GatewayContext, timeout: TimeAmount) async throws -> MCPSession {
+        let task = try state.withLock { state -> Task<MCPSession, any Error> in
+            if state.ended { throw GatewayError.notFound("unknown or ended session: initialize again") }
+            if let member = state.members[server.path], !member.isEnded { return Task { member } }
+            if let starting = state.starting[server.path] { return starting }
+            let task = Task { try await self.start(server, request, context, timeout: timeout) }
+            state.starting[server.path] = task
+            return task
+        }
+        return try await task.value
+    }
+
+    private func start(_ server: ResolvedServer, _ request: Request, _ context: GatewayContext, timeout: TimeAmount) async throws -> MCPSession {
+        defer { state.withLock { _ = $0.starting.removeValue(forKey: server.path) } }
+        let opener = SessionOpener(gateway: gateway)
+        let session = try await opener.open(request, context, server, transport: .streamableHTTP) { [weak self] member, reason in
+            self?.memberEnded(member, reason: reason)
+        }
+        let initialize: JSONValue = ["jsonrpc": "2.0", "id": "orch-initialize", "method": "initialize", "params": .object(initializeParams)]
+        let message = IncomingMessage(bytes: MCPSession.encode(initialize), message: .request(id: "orch-initialize", method: "initialize", params: initializeParams))
+        switch await opener.initialize(session, message, id: "orch-initialize", params: initializeParams, timeout: timeout) {
+        case .opened:
+            break
+        case .refused:
+            throw UpstreamError.refused("the server refused initialize")
+        case .failed(let error):
+            throw error
+        }
+        session.forward(notification: MCPSession.encode(["jsonrpc": "2.0", "method": "notifications/initialized"]), method: "notifications/initialized", params: [:])
+        // The member's own stream (its server's notifications and requests) comes to the client.
+        let queue = session.makeQueue()
+        _ = session.attachStream(queue)
+        Task { [weak self] in
+            while case .message(let bytes) = await queue.next() { self?.fromMember(session, bytes) }
+        }
+        let ended = state.withLock { state -> Bool in
+            if state.ended { return true }
+            state.members[server.path] = session
+            return false
+        }
+        if ended {
+            session.end(.stopped("the aggregated session ended"))
+            throw GatewayError.notFound("unknown or ended session: initialize again")
+        }
+        return session
+    }
+
+    private func memberEnded(_ member: MCPSession, reason: UpstreamError) {
+        let wasMember = state.withLock { state -> Bool in
+            guard state.members[member.serverPath] === member else { return false }
+            state.members[member.serverPath] = nil
+            state.serverRequests = state.serverRequests.filter { $0.value.member !== member }
+            return !state.ended
+        }
+        guard wasMember else { return }
+        // What the server offered is gone until it starts again: the client lists afresh.
+        notifyListsChanged()
+        if reason.kind != .stopped {
+            log(.warning, "server \(member.serverPath) ended: \(reason.message)")
+        }
+    }
+
+    // MARK: asking members
+
+    /// Sends `method` to a member on the aggregate's behalf and waits for the reply (a timeout or
+    /// an ended member gives an error reply, as for any request).
+    func ask(_ member: MCPSession, method: String, params: JSONObject, timeout: TimeAmount, transform: (@Sendable (JSONValue) -> JSONValue)? = nil) async -> JSONValue {
+        let requestID = JSONValue.string("orch-\(state.withLock { $0.counter += 1; return $0.counter })")
+        let message: JSONValue = ["jsonrpc": "2.0", "id": requestID, "method": .string(method), "params": .object(params)]
+        let queue = member.makeQueue()
+        member.forward(request: MCPSession.encode(message), id: requestID, method: method, params: params,
+                       target: .response(queue, interim: false), timeout: timeout, hooks: ReplyHooks(transform: transform))
+        guard case .message(let bytes) = await queue.next(), let reply = try? JSONValue.parse(bytes) else {
+            return JSONRPC.error(id: requestID, code: JSONRPC.internalError, "no reply")
+        }
+        return reply
+    }
+
+    /// Forwards a client's request to a member as `bytes` (already renamed), with its reply going
+    /// to the client: as JSON, or as a stream whose server requests get the aggregate's ids.
+    func forward(
+        _ bytes: [UInt8], to member: MCPSession, id: JSONValue, method: String, params: JSONObject, streamed: Bool,
+        timeout: TimeAmount, hooks: ReplyHooks
+    ) async -> Response {
+        let key = JSONRPC.key(id)
+        state.withLock { $0.inFlight[key] = member }
+        var hooks = hooks
+        let outcome = hooks.outcome
+        hooks.outcome = { [weak self] result in
+            _ = self?.state.withLock { $0.inFlight.removeValue(forKey: key) }
+            outcome?(result)
+        }
+        let queue = member.makeQueue()
+        member.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: streamed), timeout: timeout, hooks: hooks)
+        guard streamed else {
+            guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
+            return StreamableHTTPEndpoint.json(reply)
+        }
+        let downstream = MessageQueue()
+        Task { [weak self] in
+            loop: while true {
+                switch await queue.next() {
+                case .message(let message):
+                    let relayed = self?.clientBound(message, from: member) ?? message
+                    if downstream.push(relayed) == .closed { queue.hangUp(); break loop }
+                case .keepAlive: downstream.keepAlive()
+                case .end: break loop
+                }
+            }
+            downstream.finish()
+        }
+        return SSEEncoder.response(queue: downstream) { queue.hangUp() }
+    }
+
+    // MARK: member → client
+
+    /// A message of a member's server for the client: its requests get ids of the aggregate's own.
+    private func clientBound(_ bytes: [UInt8], from member: MCPSession) -> [UInt8] {
+        guard let value = try? JSONValue.parse(bytes), case .request(let original, _, _)? = JSONRPCMessage(value),
+            case .object(var object) = value
+        else { return bytes }
+        let exposed = JSONValue.string(state.withLock { state -> String in
+            state.counter += 1
+            let exposed = "orch-s\(state.counter)"
+            state.serverRequests[JSONRPC.key(.string(exposed))] = (member, original)
+            return exposed
+        })
+        object["id"] = exposed
+        return MCPSession.encode(.object(object))
+    }
+
+    private func fromMember(_ member: MCPSession, _ bytes: [UInt8]) {
+        let message = clientBound(bytes, from: member)
+        if let value = try? JSONValue.parse(message), case .notification(let method, let params)? = JSONRPCMessage(value) {
+            switch method {
+            case "notifications/resources/updated":
+                guard let uri = params["uri"]?.stringValue, let policy = gateway.store.policy,
+                    let server = policy.server(org: member.org, name: member.server)
+                else { return }
+                let prefix = policy.server(server).spec.exposedPrefix
+                var rewritten = params
+                rewritten["uri"] = .string(ExposedURI.make(org: org == nil ? member.org : nil, prefix: prefix, uri: uri))
+                deliver(MCPSession.encode(["jsonrpc": "2.0", "method": .string(method), "params": .object(rewritten)]))
+                return
+            default:
+                break
+            }
+        }
+        deliver(message)
+    }
+
+    // MARK: client → members
+
+    /// The client's answer to a server's request: back to the member that asked, with its id.
+    func answerFromClient(_ value: JSONValue, id: JSONValue) {
+        guard let (member, original) = state.withLock({ $0.serverRequests.removeValue(forKey: JSONRPC.key(id)) }),
+            case .object(var object) = value
+        else { return }
+        object["id"] = original
+        member.forward(notification: MCPSession.encode(.object(object)), method: nil, params: [:])
+    }
+
+    /// A client notification: cancellation goes to the member with the request, roots changes to
+    /// every member; the rest concerns the aggregate alone.
+    func notificationFromClient(_ bytes: [UInt8], method: String, params: JSONObject) {
+        switch method {
+        case "notifications/cancelled":
+            guard let requestID = params["requestId"], let member = state.withLock({ $0.inFlight[JSONRPC.key(requestID)] }) else { return }
+            member.forward(notification: bytes, method: method, params: params)
+        case "notifications/roots/list_changed":
+            for member in state.withLock({ Array($0.members.values) }) { member.forward(notification: bytes, method: method, params: params) }
+        default:
+            break
+        }
+    }
+
+    /// Every started member, for requests sent to all (`logging/setLevel`).
+    var startedMembers: [MCPSession] { state.withLock { Array($0.members.values) } }
+
+    // MARK: names
+
+    func exposeTool(_ name: String, server: String, org: String?, prefix: String) -> String? {
+        state.withLock { $0.tools.expose(name, server: server, org: org, prefix: prefix) }
+    }
+
+    func exposePrompt(_ name: String, server: String, org: String?, prefix: String) -> String? {
+        state.withLock { $0.prompts.expose(name, server: server, org: org, prefix: prefix) }
+    }
+
+    func origin(of exposed: String, kind: ItemKind) -> ExposedNames.Origin? {
+        state.withLock { kind == .prompt ? $0.prompts.origin(of: exposed) : $0.tools.origin(of: exposed) }
+    }
+
+    // MARK: the client's stream
+
+    /// Attaches the client's GET stream (a newer one replaces an older one); the backlog goes first.
+    func attachStream(_ queue: MessageQueue) -> Int? {
+        let (generation, replaced, backlog) = state.withLock { state -> (Int?, MessageQueue?, [[UInt8]]) in
+            guard !state.ended else { return (nil, nil, []) }
+            let replaced = state.stream
+            state.stream = queue
+            state.streamGeneration += 1
+            let backlog = state.backlog
+            state.backlog = []
+            return (state.streamGeneration, replaced, backlog)
+        }
+        replaced?.finish()
+        for message in backlog { _ = queue.push(message) }
+        return generation
+    }
+
+    func streamClosed(generation: Int) {
+        state.withLock { state in
+            if state.streamGeneration == generation {
+                state.stream = nil
+                state.lastActive = .now()
+            }
+        }
+    }
+
+    /// A message for the client: on its GET stream, or kept (boundedly) until it opens one.
+    func deliver(_ message: [UInt8]) {
+        let stream = state.withLock { state -> MessageQueue? in
+            if state.ended { return nil }
+            if let stream = state.stream { return stream }
+            state.backlog.append(message)
+            if state.backlog.count > Self.backlogLimit { state.backlog.removeFirst() }
+            return nil
+        }
+        if let stream, stream.push(message) == .closed {
+            state.withLock { $0.backlog.append(message) }
+        }
+    }
+
+    func notifyListsChanged() {
+        for kind in ItemKind.allCases {
+            deliver(MCPSession.encode(["jsonrpc": "2.0", "method": .string("notifications/\(kind.plural)/list_changed")]))
+        }
+    }
+
+    enum Level: String { case warning, error }
+
+    /// A `notifications/message` from the gateway itself (a server left out of a list).
+    func log(_ level: Level, _ text: String) {
+        deliver(MCPSession.encode(["jsonrpc": "2.0", "method": "notifications/message",
+                                   "params": ["level": .string(level.rawValue), "logger": "orch", "data": .string(text)]]))
+    }
+
+    func keepAlive() { state.withLock { $0.stream }?.keepAlive() }
+
+    // MARK: end
+
+    /// Ends the session and every member.
+    func end(_ reason: String) {
+        let (members, stream) = state.withLock { state -> ([MCPSession], MessageQueue?) in
+            guard !state.ended else { return ([], nil) }
+            state.ended = true
+            let members = Array(state.members.values)
+            state.members = [:]
+            for task in state.starting.values { task.cancel() }
+            return (members, state.stream)
+        }
+        stream?.finish()
+        for member in members { member.end(.stopped(reason)) }
+        gateway.aggregates.remove(self)
+    }
+
+    func waitUntilStopped() async {
+        for member in state.withLock({ Array($0.members.values) }) { await member.waitUntilStopped() }
+    }
+}
+
+/// The aggregated sessions of the gateway, by id.
+final class AggregateTable: Sendable {
+    private let sessions = Mutex<[String: AggregateSession]>([:])
+    private let closed = Atomic<Bool>(false)
+
+    func insert(_ session: AggregateSession) throws(GatewayError) {
+        guard !closed.load(ordering: .relaxed) else { throw GatewayError.shuttingDown() }
+        sessions.withLock { $0[session.id] = session }
+    }
+
+    func remove(_ session: AggregateSession) { sessions.withLock { _ = $0.removeValue(forKey: session.id) } }
+
+    func session(_ id: String) -> AggregateSession? { sessions.withLock { $0[id] } }
+
+    var all: [AggregateSession] { sessions.withLock { Array($0.values) } }
+
+    /// After a reload: a session whose key is gone ends; the others hear that their lists may have
+    /// changed (servers may have been granted or taken away, each member's lists re-decided).
+    func apply(_ policy: Policy?) {
+        for session in all {
+            if policy?.key(hash: session.keyHash) == nil {
+                session.end("the key was removed from the policy")
+            } else {
+                session.notifyListsChanged()
+            }
+        }
+    }
+
+    func endAll(reason: String) async {
+        closed.store(true, ordering: .relaxed)
+        let sessions = all
+        for session in sessions { session.end(reason) }
+        for session in sessions { await session.waitUntilStopped() }
+    }
+}
