@@ -62,6 +62,7 @@ if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn,
     run_suite "client configs (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_client_configs_sdk1.py
     run_suite "interactive (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_interactive_sdk1.py
     run_suite "authorization (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_authz_sdk1.py
+    run_suite "aggregated endpoints (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_aggregate_sdk1.py
 else
     echo "== MCP SDK 1.x: FAILED (could not set up $MCP1_VENV)"
     failed+=("MCP SDK 1.x (venv)")
