@@ -386,7 +386,7 @@ public enum OpenAPIDocument {
                 `Authorization: Bearer TOKEN`; /healthz, /readyz and /api/v1/openapi.json need none, /metrics none on \
                 loopback (else an admin's key, as `gateway.metrics` says). \
                 Errors are `{"error":{"code","message"}}`. The MCP endpoints (/orgs/{org}/servers/{server}/mcp, \
-                /sse, /messages and their /servers/{server}/… short forms; the aggregated /orgs/{org}/mcp and /mcp) \
+                /sse, /messages and their /servers/{server}/… short forms; the aggregated /orgs/{org}/mcp, /sse, /messages and /mcp, /sse, /messages) \
                 speak JSON-RPC and are not described here.
                 """,
         ],

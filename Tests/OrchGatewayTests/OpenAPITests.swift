@@ -12,7 +12,7 @@ import Testing
     /// deliberately leaves out. Listed exactly, so a new MCP route must be added here on purpose.
     static let mcpRoutes: Set<String> = Set(["/orgs/{org}/servers/{server}", "/servers/{server}"].flatMap { base in
         ["POST \(base)/mcp", "GET \(base)/mcp", "DELETE \(base)/mcp", "GET \(base)/sse", "POST \(base)/messages"]
-    } + ["/orgs/{org}", ""].flatMap { base in ["POST \(base)/mcp", "GET \(base)/mcp", "DELETE \(base)/mcp"] })
+    } + ["/orgs/{org}", ""].flatMap { base in ["POST \(base)/mcp", "GET \(base)/mcp", "DELETE \(base)/mcp", "GET \(base)/sse", "POST \(base)/messages"] })
 
     static let methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
 

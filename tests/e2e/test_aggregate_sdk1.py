@@ -19,6 +19,7 @@ import unittest
 
 import mcp.types as types
 from mcp import ClientSession
+from mcp.client.sse import sse_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import McpError
 
@@ -30,6 +31,8 @@ from mcp_fixtures import ADMIN, CALLER, ORG, WAIT, GatewayTestCase, RemoteUpstre
 
 
 class AggregateCase(GatewayTestCase):
+    transport = None  # "streamable-http" or "sse", set by the concrete classes below
+
     def setUp(self):
         self.key = "upstream-key-" + secrets.token_hex(8)
         folder = tempfile.mkdtemp(prefix="orch-e2e-aggregate-")
@@ -57,10 +60,19 @@ class AggregateCase(GatewayTestCase):
         callbacks = {}
         if client is not None:
             callbacks = {"sampling_callback": client.on_sampling, "elicitation_callback": client.on_elicitation}
-        async with open_streamable_http(self.gateway.base + path, headers, self.http_client_factory) as (read, write, _):
-            async with ClientSession(read, write, read_timeout_seconds=datetime.timedelta(seconds=WAIT), **callbacks) as session:
-                initialized = await session.initialize()
-                yield session, initialized
+        timeout = datetime.timedelta(seconds=WAIT)
+        if self.transport == "streamable-http":
+            async with open_streamable_http(self.gateway.base + path, headers, self.http_client_factory) as (read, write, _):
+                async with ClientSession(read, write, read_timeout_seconds=timeout, **callbacks) as session:
+                    initialized = await session.initialize()
+                    yield session, initialized
+        else:
+            url = self.gateway.base + path[:-len("/mcp")] + "/sse"
+            async with sse_client(url, headers=headers, timeout=WAIT, sse_read_timeout=WAIT * 10,
+                                  httpx_client_factory=self.http_client_factory) as (read, write):
+                async with ClientSession(read, write, read_timeout_seconds=timeout, **callbacks) as session:
+                    initialized = await session.initialize()
+                    yield session, initialized
 
     async def all_tools(self, session):
         names, cursor = [], None
@@ -152,6 +164,17 @@ class AggregateCase(GatewayTestCase):
         self.assertIn("acme__remote__shout", names)
         self.assertEqual([c.text for c in echoed.content], ["top"])
 
+
+
+class StreamableHTTP(AggregateCase):
+    transport = "streamable-http"
+
+
+class LegacySSE(AggregateCase):
+    transport = "sse"
+
+
+del AggregateCase  # only the concrete transports run
 
 if __name__ == "__main__":
     unittest.main()

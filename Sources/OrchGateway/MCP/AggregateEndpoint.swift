@@ -63,7 +63,10 @@ struct AggregateEndpoint: MCPEndpoint {
             accepts.json ? Response.json(value) : SSEEncoder.response(events: [MCPSession.encode(value)])
         }
         if case .request(let id, "initialize", let params) = incoming.message {
-            return try initialize(request, context, caller, org: org, id: id, params: params, started: started, reply: reply)
+            let session = try open(request, context, caller, org: org, started: started, method: "initialize")
+            var response = reply(initialized(session, caller, id: id, params: params))
+            response.headers[.mcpSessionID] = session.id
+            return response
         }
         let session = try aggregate(sessionID, caller, org: org)
         session.touch()
@@ -80,13 +83,20 @@ struct AggregateEndpoint: MCPEndpoint {
             if let value = try? JSONValue.parse(incoming.bytes) { session.answerFromClient(value, id: id) }
             return Response(status: .accepted)
         case .request(let id, let method, let params):
-            return await handle(request, context, caller, session, id: id, method: method, params: params, accepts: accepts, started: started, reply: reply)
+            return await handle(request, context, caller, session, id: id, method: method, params: params, transport: .streamableHTTP(accepts),
+                                started: started, reply: reply)
         }
+    }
+
+    /// How the client talks to the session, and so where replies go.
+    enum Transport {
+        case streamableHTTP(AcceptedReplies)
+        case legacySSE
     }
 
     private func handle(
         _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession, id: JSONValue, method: String,
-        params: JSONObject, accepts: AcceptedReplies, started: ContinuousClock.Instant, reply: (JSONValue) -> Response
+        params: JSONObject, transport: Transport, started: ContinuousClock.Instant, reply: (JSONValue) -> Response
     ) async -> Response {
         if let list = List(method) {
             return reply(await merged(list, request, context, caller, session, id: id, params: params))
@@ -100,7 +110,7 @@ struct AggregateEndpoint: MCPEndpoint {
             }
             return reply(["jsonrpc": "2.0", "id": id, "result": [:]])
         case "tools/call", "prompts/get", "resources/read", "resources/subscribe", "resources/unsubscribe", "completion/complete":
-            return await routed(request, context, caller, session, id: id, method: method, params: params, accepts: accepts, started: started, reply: reply)
+            return await routed(request, context, caller, session, id: id, method: method, params: params, transport: transport, started: started, reply: reply)
         default:
             gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "the aggregated endpoint does not serve \(method)",
                           status: 200, started: started, org: session.org, session: session.id, mcpMethod: method)
@@ -110,22 +120,30 @@ struct AggregateEndpoint: MCPEndpoint {
 
     // MARK: initialize
 
-    private func initialize(
-        _ request: Request, _ context: GatewayContext, _ caller: Caller, org: String?, id: JSONValue, params: JSONObject,
-        started: ContinuousClock.Instant, reply: (JSONValue) -> Response
-    ) throws -> Response {
-        let policy = caller.policy
-        let session = AggregateSession(gateway: gateway, keyHash: policy.key(caller.key).spec.hash, org: org, user: caller.userName,
-                                       keyID: caller.keyName, initializeParams: params)
-        let servers = session.servers(caller)
+    /// A new aggregated session for the caller (no server starts yet).
+    private func open(_ request: Request, _ context: GatewayContext, _ caller: Caller, org: String?, started: ContinuousClock.Instant,
+                      method: String) throws -> AggregateSession {
+        let session = AggregateSession(gateway: gateway, keyHash: caller.policy.key(caller.key).spec.hash, org: org, user: caller.userName,
+                                       keyID: caller.keyName)
+        let count = session.servers(caller).count
         try gateway.aggregates.insert(session)
+        gateway.audit(context, request: request, caller: caller, decision: "allow",
+                      reason: "\(count) server\(count == 1 ? "" : "s") behind \(org.map { "/orgs/\($0)" } ?? "")/mcp",
+                      status: 200, started: started, org: org, session: session.id, mcpMethod: method)
+        return session
+    }
+
+    /// The gateway's answer to `initialize`: the client's version when the gateway speaks it, every
+    /// capability a server behind it may have, and what orch.json says of each server.
+    private func initialized(_ session: AggregateSession, _ caller: Caller, id: JSONValue, params: JSONObject) -> JSONValue {
+        session.initializeParams = params
+        let policy = caller.policy
         let requested = params["protocolVersion"]?.stringValue ?? Self.latestVersion
         let version = JSONRPC.supportedVersions.contains(requested) ? requested : Self.latestVersion
         // The servers start when first needed, so their own instructions are not known yet: the
         // descriptions orch.json gives them stand in, under their prefixes.
-        let instructions = servers.compactMap { server -> String? in
-            let spec = policy.server(server.id).spec
-            guard let description = spec.description else { return nil }
+        let instructions = session.servers(caller).compactMap { server -> String? in
+            guard let description = policy.server(server.id).spec.description else { return nil }
             let (orgPart, prefix) = session.naming(caller, server)
             return (orgPart.map { $0 + ExposedName.separator } ?? "") + prefix + ": " + description
         }
@@ -138,12 +156,7 @@ struct AggregateEndpoint: MCPEndpoint {
             "serverInfo": ["name": .string(Self.serverName), "version": .string(Self.serverVersion)],
         ]
         if !instructions.isEmpty { result["instructions"] = .string(instructions.joined(separator: "\n")) }
-        gateway.audit(context, request: request, caller: caller, decision: "allow",
-                      reason: "\(servers.count) server\(servers.count == 1 ? "" : "s") behind \(org.map { "/orgs/\($0)/mcp" } ?? "/mcp")",
-                      status: 200, started: started, org: org, session: session.id, mcpMethod: "initialize")
-        var response = reply(["jsonrpc": "2.0", "id": id, "result": .object(result)])
-        response.headers[.mcpSessionID] = session.id
-        return response
+        return ["jsonrpc": "2.0", "id": id, "result": .object(result)]
     }
 
     // MARK: lists
@@ -278,7 +291,7 @@ struct AggregateEndpoint: MCPEndpoint {
     /// and forwarded to its member.
     private func routed(
         _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession, id: JSONValue, method: String,
-        params: JSONObject, accepts: AcceptedReplies, started: ContinuousClock.Instant, reply: (JSONValue) -> Response
+        params: JSONObject, transport: Transport, started: ContinuousClock.Instant, reply: (JSONValue) -> Response
     ) async -> Response {
         var rewritten = params
         let target: (ResolvedServer, String)?
@@ -329,9 +342,16 @@ struct AggregateEndpoint: MCPEndpoint {
         case .refuse(let refusal): return reply(refusal)
         }
         let bytes = MCPSession.encode(["jsonrpc": "2.0", "id": id, "method": .string(method), "params": .object(rewritten)])
-        let mayInterleave = params["_meta"]?["progressToken"] != nil || member.requestsClientMidCall
-        let streamed = accepts.sse && (!accepts.json || mayInterleave)
-        return await session.forward(bytes, to: member, id: id, method: method, params: rewritten, streamed: streamed, timeout: timeout, hooks: hooks)
+        let sink: AggregateSession.Sink
+        switch transport {
+        case .streamableHTTP(let accepts):
+            let mayInterleave = params["_meta"]?["progressToken"] != nil || member.requestsClientMidCall
+            sink = .response(streamed: accepts.sse && (!accepts.json || mayInterleave))
+        case .legacySSE:
+            sink = .sessionStream
+        }
+        return await session.forward(bytes, to: member, id: id, method: method, params: rewritten, sink: sink, timeout: timeout, hooks: hooks)
+            ?? Response(status: .accepted)
     }
 
     private func byName(
@@ -405,6 +425,60 @@ struct AggregateEndpoint: MCPEndpoint {
         let session = try aggregate(request.headers[.mcpSessionID], caller, org: org)
         session.end("the client ended the session (DELETE)")
         return Response(status: .noContent)
+    }
+
+    // MARK: legacy SSE
+
+    /// `GET /orgs/{org}/sse`, `GET /sse`: opens a session and its one stream, whose first event
+    /// names the endpoint for POSTs; every reply and server message travels on it.
+    func stream(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
+        let started = ContinuousClock.now
+        let caller = try context.requireCaller()
+        let org = try scope(request, context, caller, hasOrg: hasOrg, method: "GET sse")
+        let session = try open(request, context, caller, org: org, started: started, method: "GET sse")
+        let queue = MessageQueue()
+        guard let generation = session.attachStream(queue) else { throw GatewayError.notFound("unknown or ended session: connect again") }
+        context.channel.closeFuture.whenComplete { _ in queue.hangUp() }
+        let endpoint = "\(org.map { "/orgs/\($0)" } ?? "")/messages?sessionId=\(session.id)"
+        return SSEEncoder.response(queue: queue, first: SSEEncoder.event(Array(endpoint.utf8), name: "endpoint")) {
+            session.streamClosed(generation: generation)
+            // The legacy stream is the session: when the client hangs up, it ends.
+            session.end("the client closed the SSE stream")
+        }
+    }
+
+    /// `POST /orgs/{org}/messages?sessionId=…`, `POST /messages?…`: one message; whatever answers
+    /// it goes on the session's stream.
+    func messages(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
+        let started = ContinuousClock.now
+        let caller = try context.requireCaller()
+        let org = try scope(request, context, caller, hasOrg: hasOrg, method: "POST messages")
+        let session = try aggregate(request.uri.queryParameters.get("sessionId").map { String($0) }, caller, org: org)
+        session.touch()
+        let incoming: IncomingMessage
+        switch try await IncomingMessage.read(request, limit: gateway.maxBodyBytes) {
+        case .success(let message): incoming = message
+        case .failure(let error): return Response.json(error.value, status: .badRequest)
+        }
+        let reply: (JSONValue) -> Response = { value in
+            session.deliver(MCPSession.encode(value))
+            return Response(status: .accepted)
+        }
+        switch incoming.message {
+        case .notification(let method, let params):
+            if MethodRule.forwardsNotification(method) { session.notificationFromClient(incoming.bytes, method: method, params: params) }
+            return Response(status: .accepted)
+        case .response(let id):
+            if let value = try? JSONValue.parse(incoming.bytes) { session.answerFromClient(value, id: id) }
+            return Response(status: .accepted)
+        case .request(let id, "server/discover", _):
+            return reply(JSONRPC.discoverRefusal(id))
+        case .request(let id, "initialize", let params):
+            return reply(initialized(session, caller, id: id, params: params))
+        case .request(let id, let method, let params):
+            return await handle(request, context, caller, session, id: id, method: method, params: params, transport: .legacySSE,
+                                started: started, reply: reply)
+        }
     }
 
     // MARK: scope and session

@@ -20,8 +20,6 @@ final class AggregateSession: Sendable {
     let org: String?
     let user: String
     let keyID: String
-    /// The client's `initialize` params, repeated to each member when it starts.
-    let initializeParams: JSONObject
 
     private struct State {
         var members: [String: MCPSession] = [:]
@@ -38,20 +36,27 @@ final class AggregateSession: Sendable {
         var backlog: [[UInt8]] = []
         var lastActive = NIODeadline.now()
         var ended = false
+        /// The client's `initialize` params, repeated to each member when it starts.
+        var initializeParams: JSONObject = [:]
     }
 
     private let state = Mutex(State())
     private let gateway: Gateway
     private static let backlogLimit = 256
 
-    init(gateway: Gateway, keyHash: KeyHash, org: String?, user: String, keyID: String, initializeParams: JSONObject) {
+    init(gateway: Gateway, keyHash: KeyHash, org: String?, user: String, keyID: String) {
         self.id = Hex.encode(Crypto.randomBytes(16))
         self.gateway = gateway
         self.keyHash = keyHash
         self.org = org
         self.user = user
         self.keyID = keyID
-        self.initializeParams = initializeParams
+    }
+
+    /// The client's `initialize` params, for the members.
+    var initializeParams: JSONObject {
+        get { state.withLock { $0.initializeParams } }
+        set { state.withLock { $0.initializeParams = newValue } }
     }
 
     var isEnded: Bool { state.withLock { $0.ended } }
@@ -103,6 +108,7 @@ final class AggregateSession: Sendable {
         let session = try await opener.open(request, context, server, transport: .streamableHTTP) { [weak self] member, reason in
             self?.memberEnded(member, reason: reason)
         }
+        let initializeParams = self.initializeParams
         let initialize: JSONValue = ["jsonrpc": "2.0", "id": "orch-initialize", "method": "initialize", "params": .object(initializeParams)]
         let message = IncomingMessage(bytes: MCPSession.encode(initialize), message: .request(id: "orch-initialize", method: "initialize", params: initializeParams))
         switch await opener.initialize(session, message, id: "orch-initialize", params: initializeParams, timeout: timeout) {
@@ -163,12 +169,26 @@ final class AggregateSession: Sendable {
         return reply
     }
 
+    /// Where the reply to a forwarded request goes.
+    enum Sink {
+        /// In the POST's response: JSON, or (`streamed`) an SSE stream of its own.
+        case response(streamed: Bool)
+        /// On the session's one stream (the legacy SSE transport).
+        case sessionStream
+    }
+
     /// Forwards a client's request to a member as `bytes` (already renamed), with its reply going
-    /// to the client: as JSON, or as a stream whose server requests get the aggregate's ids.
+    /// to the client as `sink` says; the server's requests on the way get the aggregate's ids. Nil
+    /// for `.sessionStream` (the POST is answered 202).
     func forward(
-        _ bytes: [UInt8], to member: MCPSession, id: JSONValue, method: String, params: JSONObject, streamed: Bool,
+        _ bytes: [UInt8], to member: MCPSession, id: JSONValue, method: String, params: JSONObject, sink: Sink,
         timeout: TimeAmount, hooks: ReplyHooks
-    ) async -> Response {
+    ) async -> Response? {
+        let streamed: Bool
+        switch sink {
+        case .response(let s): streamed = s
+        case .sessionStream: streamed = true
+        }
         let key = JSONRPC.key(id)
         state.withLock { $0.inFlight[key] = member }
         var hooks = hooks
@@ -182,6 +202,15 @@ final class AggregateSession: Sendable {
         guard streamed else {
             guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
             return StreamableHTTPEndpoint.json(reply)
+        }
+        if case .sessionStream = sink {
+            Task { [weak self] in
+                while case .message(let message) = await queue.next() {
+                    guard let self else { return }
+                    self.deliver(self.clientBound(message, from: member))
+                }
+            }
+            return nil
         }
         let downstream = MessageQueue()
         Task { [weak self] in

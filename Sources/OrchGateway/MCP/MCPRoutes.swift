@@ -27,6 +27,8 @@ struct MCPRoutes: Sendable {
             }
             group.get("mcp") { request, context in try await aggregate.get(request, context, hasOrg: hasOrg) }
             group.delete("mcp") { request, context in try await aggregate.delete(request, context, hasOrg: hasOrg) }
+            group.get("sse") { request, context in try await aggregate.stream(request, context, hasOrg: hasOrg) }
+            group.post("messages") { request, context in try await aggregate.messages(request, context, hasOrg: hasOrg) }
         }
     }
 }
