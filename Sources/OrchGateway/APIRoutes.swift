@@ -87,8 +87,8 @@ extension Gateway {
         }
     }
 
-    /// `GET /api/v1/client-config?client=C[&server=ORG/SERVER]…[&transport=T]`: the same document
-    /// `orch client-config` prints, for the caller's key (its scope applies) with the caller's own
+    /// `GET /api/v1/client-config?client=C[&server=ORG/SERVER]…[&transport=T][&mode=per-server]`: the
+    /// same document `orch client-config` prints (one entry per org, or per server), for the caller's key (its scope applies) with the caller's own
     /// token in it: the caller has just proved it holds it. Pretty-printed, ready to save as a file.
     func clientConfigResponse(_ request: Request, _ context: GatewayContext) throws -> Response {
         let caller = try context.requireCaller()
@@ -101,6 +101,10 @@ extension Gateway {
         let transportName = query.get("transport") ?? ClientTransport.streamableHTTP.rawValue
         guard let transport = ClientTransport(rawValue: transportName) else {
             throw GatewayError.badRequest(ClientTransport.unknownMessage(transportName))
+        }
+        let modeName = query.get("mode") ?? ClientConfigMode.perOrg.rawValue
+        guard let mode = ClientConfigMode(rawValue: modeName) else {
+            throw GatewayError.badRequest("unknown mode \"\(modeName)\"; valid modes: per-org, per-server")
         }
         // Authentication passed, so the header holds the token.
         guard let token = AuthMiddleware.bearerToken(request.headers[.authorization]) else {
@@ -128,7 +132,7 @@ extension Gateway {
         }
         let config = policy.clientConfig(
             user: caller.user, client: client, transport: transport, token: .value(token), reachable: reachable, servers: selected,
-            publicURL: publicURL(for: policy))
+            publicURL: publicURL(for: policy), mode: mode)
         // The document carries the caller's token: no cache may keep it.
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],

@@ -207,13 +207,18 @@ public enum OpenAPIDocument {
                     ],
                     [
                         "name": "server", "in": "query", "required": false, "style": "form", "explode": true,
-                        "description": "Only these servers (ORG/SERVER, repeatable); default: every server the key reaches",
+                        "description": "Only these servers (ORG/SERVER, repeatable), one entry each; default: every server the key reaches",
                         "schema": array(of: ["type": "string", "pattern": .string(serverPathPattern)]),
                     ],
                     [
                         "name": "transport", "in": "query", "required": false,
                         "description": "`sse` points the entries at the legacy `/sse` endpoints",
                         "schema": ["type": "string", "enum": ["streamable-http", "sse"], "default": "streamable-http"],
+                    ],
+                    [
+                        "name": "mode", "in": "query", "required": false,
+                        "description": "`per-org`: one entry per org, at its aggregated endpoint /orgs/ORG/mcp; `per-server`: one per server (`server=` implies it)",
+                        "schema": ["type": "string", "enum": ["per-org", "per-server"], "default": "per-org"],
                     ],
                 ],
                 [

@@ -1,22 +1,33 @@
 public import Foundation
 public import OrchJSON
 
+/// How a client config lists what a user reaches.
+public enum ClientConfigMode: String, Sendable, CaseIterable {
+    /// One entry per org, at the org's aggregated endpoint (`/orgs/ORG/mcp`): every server of the
+    /// org the user reaches, behind one MCP server. The default.
+    case perOrg = "per-org"
+    /// One entry per server, at the server's own endpoint (`/orgs/ORG/servers/SERVER/mcp`).
+    case perServer = "per-server"
+}
+
 /// A ready-to-paste MCP client configuration for one user (README, "Client configs"): one entry per
-/// server the user may reach, each pointing at the gateway's endpoint for that server with
-/// `Authorization: Bearer TOKEN`. It is built from names and the public URL only, so no upstream
-/// command, argument, env value, header or URL can reach it.
+/// org the user belongs to (or, per server, one per server the user may reach), each pointing at
+/// the gateway's endpoint with `Authorization: Bearer TOKEN`. It is built from names and the
+/// public URL only, so no upstream command, argument, env value, header or URL can reach it.
 public struct ClientConfig: Sendable {
-    /// One server in the document.
+    /// One endpoint in the document.
     public struct Entry: Sendable, Hashable {
-        /// The key in the client's server map: `SERVER`, or `ORG-SERVER` when the user reaches
-        /// servers of that name in more than one org.
+        /// The key in the client's server map: the org; per server `SERVER`, or `ORG-SERVER` when
+        /// the user reaches servers of that name in more than one org.
         public let name: String
         public let org: String
-        public let server: String
-        /// `publicURL` + `/orgs/ORG/servers/SERVER/mcp` (or `/sse`).
+        /// nil for the org's aggregated endpoint.
+        public let server: String?
+        /// `publicURL` + `/orgs/ORG/mcp` or `/orgs/ORG/servers/SERVER/mcp` (or `/sse`).
         public let url: String
     }
 
+    public let mode: ClientConfigMode
     public let client: MCPClient
     public let transport: ClientTransport
     public let token: ClientToken
@@ -75,23 +86,36 @@ extension Policy {
         return .success(reachable.filter(chosen.contains))
     }
 
-    /// The client config for `user` listing `servers` (default: all of `reachable`). Entry names
-    /// are chosen among all of `reachable`, so a server keeps its name whichever subset is asked for.
+    /// The client config for `user`: one entry per org of `reachable` (`.perOrg`), or one per
+    /// server of `servers` (default: all of `reachable`). A selection of servers is always per
+    /// server. Entry names are chosen among all of `reachable`, so a server keeps its name
+    /// whichever subset is asked for.
     public func clientConfig(
         user: UserID, client: MCPClient, transport: ClientTransport = .streamableHTTP, token: ClientToken,
-        reachable: [ServerID], servers selected: [ServerID]? = nil, publicURL: String? = nil
+        reachable: [ServerID], servers selected: [ServerID]? = nil, publicURL: String? = nil, mode: ClientConfigMode = .perOrg
     ) -> ClientConfig {
+        let base = publicURL ?? settings.publicURL
+        if mode == .perOrg && selected == nil {
+            var entries: [ClientConfig.Entry] = []
+            for id in reachable {
+                let org = orgs[servers[id.index].org.index].name
+                guard !entries.contains(where: { $0.org == org }) else { continue }
+                let urls = Endpoints.orgURLs(publicURL: base, org: org)
+                entries.append(ClientConfig.Entry(name: org, org: org, server: nil, url: transport == .sse ? urls.sse : urls.streamableHTTP))
+            }
+            return ClientConfig(mode: .perOrg, client: client, transport: transport, token: token, user: users[user.index].name, entries: entries)
+        }
         let names = ClientConfig.entryNames(reachable.map { (org: orgs[servers[$0.index].org.index].name, server: servers[$0.index].name) })
         let wanted = Set(selected ?? reachable)
         var entries: [ClientConfig.Entry] = []
         for (id, name) in zip(reachable, names) where wanted.contains(id) {
             let org = orgs[servers[id.index].org.index].name
             let server = servers[id.index].name
-            let urls = Endpoints.urls(publicURL: publicURL ?? settings.publicURL, org: org, server: server)
+            let urls = Endpoints.urls(publicURL: base, org: org, server: server)
             let url = transport == .sse ? urls.sse : urls.streamableHTTP
             entries.append(ClientConfig.Entry(name: name, org: org, server: server, url: url))
         }
-        return ClientConfig(client: client, transport: transport, token: token, user: users[user.index].name, entries: entries)
+        return ClientConfig(mode: .perServer, client: client, transport: transport, token: token, user: users[user.index].name, entries: entries)
     }
 }
 

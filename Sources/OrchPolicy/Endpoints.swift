@@ -10,4 +10,11 @@ public enum Endpoints {
         let base = publicURL + serverPath(org: org, server: server)
         return (base + "/mcp", base + "/sse")
     }
+
+    /// The aggregated endpoints of one org under `publicURL`: every server of the org the caller
+    /// reaches, behind one MCP server.
+    public static func orgURLs(publicURL: String, org: String) -> (streamableHTTP: String, sse: String) {
+        let base = publicURL + "/orgs/\(org)"
+        return (base + "/mcp", base + "/sse")
+    }
 }

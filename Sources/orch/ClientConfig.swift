@@ -9,8 +9,10 @@ struct ClientConfigCommand: ParsableCommand {
         abstract: "Print a user's MCP client configuration for the servers they may reach.",
         discussion: """
             Clients: \(MCPClient.validNames). The document goes to stdout as pretty JSON, one \
-            entry per server the user may reach (named SERVER, or ORG-SERVER when the user reaches \
-            servers of that name in several orgs), pointing at the gateway's publicURL with \
+            entry per org the user reaches servers in (named ORG, at the org's one endpoint \
+            /orgs/ORG/mcp, which carries all of them); with --per-server (or --server), one entry \
+            per server (named SERVER, or ORG-SERVER when the user reaches servers of that name in \
+            several orgs) at the server's own endpoint. Each points at the gateway's publicURL with \
             `Authorization: Bearer TOKEN`. No upstream command, argument, env, header or URL is ever \
             written. Where each client keeps its file: README.md, "Client configs".
 
@@ -24,6 +26,7 @@ struct ClientConfigCommand: ParsableCommand {
               orch client-config --user bob --client claude-code --token-env ORCH_TOKEN > .mcp.json
               printf %s "$TOKEN" | orch client-config --user bob --client cline --token-stdin
               orch client-config --user bob --client cursor --server acme/notes --transport sse
+              orch client-config --user bob --client cline --per-server
             """
     )
 
@@ -31,8 +34,9 @@ struct ClientConfigCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The orch.json.", valueName: "FILE")) var file: String?
     @Option(help: "The user the config is for.") var user: String
     @Option(help: ArgumentHelp("The client: \(MCPClient.validNames).", valueName: "CLIENT")) var client: String
-    @Option(name: .customLong("server"), help: ArgumentHelp("Only this server, ORG/SERVER (repeatable).", valueName: "ORG/SERVER"))
+    @Option(name: .customLong("server"), help: ArgumentHelp("Only this server, ORG/SERVER (repeatable; entries per server).", valueName: "ORG/SERVER"))
     var servers: [String] = []
+    @Flag(help: "One entry per server at its own endpoint, instead of one per org.") var perServer = false
     @Option(help: ArgumentHelp("The gateway endpoint: streamable-http (/mcp) or sse (/sse).", valueName: "TRANSPORT"))
     var transport: String = ClientTransport.streamableHTTP.rawValue
     @Option(help: ArgumentHelp("List only what this key of the user may reach (its scope and expiry apply).", valueName: "ID"))
@@ -95,7 +99,7 @@ struct ClientConfigCommand: ParsableCommand {
         }
         let config = policy.clientConfig(
             user: userID, client: MCPClient(rawValue: client)!, transport: ClientTransport(rawValue: transport)!,
-            token: token, reachable: reachable, servers: selected)
+            token: token, reachable: reachable, servers: selected, mode: perServer ? .perServer : .perOrg)
         Console.out(config.document.pretty)
         for line in Self.guidance(config) { Console.error(line) }
     }

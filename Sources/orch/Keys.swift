@@ -37,6 +37,7 @@ struct Keys: ParsableCommand {
         @Option(help: ArgumentHelp("Print this client's config with the new token instead of the bare token: \(MCPClient.validNames).", valueName: "CLIENT"))
         var client: String?
         @Option(help: ArgumentHelp("With --client: streamable-http (default) or sse.", valueName: "TRANSPORT")) var transport: String?
+        @Flag(help: "With --client: one entry per server instead of one per org.") var perServer = false
 
         func validate() throws {
             if let expires, Timestamp.parse(expires) == nil {
@@ -51,6 +52,7 @@ struct Keys: ParsableCommand {
                 if client == nil { throw ValidationError("--transport goes with --client") }
                 if ClientTransport(rawValue: transport) == nil { throw ValidationError(ClientTransport.unknownMessage(transport)) }
             }
+            if perServer && client == nil { throw ValidationError("--per-server goes with --client") }
         }
 
         func run() throws {
@@ -100,7 +102,8 @@ struct Keys: ParsableCommand {
             let scope = scope.isEmpty ? nil : scope.compactMap { try? ScopeGlob.parse($0).get() }
             let reachable = policy.reachableServers(user: user, scope: scope, at: Date())
             let transport = transport.flatMap(ClientTransport.init(rawValue:)) ?? .streamableHTTP
-            return policy.clientConfig(user: user, client: client, transport: transport, token: .value(token), reachable: reachable)
+            return policy.clientConfig(user: user, client: client, transport: transport, token: .value(token), reachable: reachable,
+                                       mode: perServer ? .perServer : .perOrg)
         }
 
         static func defaultID(taken: Set<String>) -> String {

@@ -4,6 +4,8 @@ import Testing
 
 /// `Fixtures.policy` has no publicURL, so configs point at the default `http://` + listen.
 private let base = "http://127.0.0.1:8080/orgs/acme/servers"
+/// The org's aggregated endpoint: where the default (per-org) configs point.
+private let orgBase = "http://127.0.0.1:8080/orgs/acme"
 
 private let placeholderGuidance = [
     "orch: replace <ORCH_TOKEN> with alice's orch token, or run again with --token-stdin (the token on standard input) or --token-env VAR (Cursor reads it from $VAR)",
@@ -17,6 +19,22 @@ private let placeholderGuidance = [
         let run = try sandbox.run(["client-config", "--user", "alice", "--client", "cursor"])
         #expect(run.status == 0)
         #expect(run.stdout == """
+            {
+              "mcpServers": {
+                "acme": {
+                  "url": "\(orgBase)/mcp",
+                  "headers": {
+                    "Authorization": "Bearer <ORCH_TOKEN>"
+                  }
+                }
+              }
+            }
+
+            """)
+        #expect(run.err == placeholderGuidance)
+        let perServer = try sandbox.run(["client-config", "--user", "alice", "--client", "cursor", "--per-server"])
+        #expect(perServer.status == 0)
+        #expect(perServer.stdout == """
             {
               "mcpServers": {
                 "notes": {
@@ -52,21 +70,21 @@ private let placeholderGuidance = [
     @Test func clientConfigTokenEnvWritesTheClientsReference() throws {
         let sandbox = try Sandbox()
         try sandbox.write("orch.json", Fixtures.policy)
-        let code = try sandbox.run(["client-config", "--user", "bob", "--client", "claude-code", "--token-env", "ORCH_TOKEN"])
+        let code = try sandbox.run(["client-config", "--user", "bob", "--client", "claude-code", "--token-env", "ORCH_TOKEN", "--per-server"])
         #expect(code.status == 0)
         let document = try JSONValue.parse(code.stdout)
         #expect(document == ["mcpServers": ["notes": ["type": "http", "url": .string("\(base)/notes/mcp"), "headers": ["Authorization": "Bearer ${ORCH_TOKEN}"]]]])
         #expect(code.err == ["orch: Claude Code reads the token from $ORCH_TOKEN (${ORCH_TOKEN}): set ORCH_TOKEN in the environment it starts from"])
 
         let cline = try sandbox.run(["client-config", "--user", "bob", "--client", "cline", "--token-env", "ORCH_TOKEN", "--transport", "sse"])
-        #expect(try JSONValue.parse(cline.stdout)["mcpServers"]?["notes"] == [
-            "type": "sse", "url": .string("\(base)/notes/sse"), "headers": ["Authorization": "Bearer ${env:ORCH_TOKEN}"],
+        #expect(try JSONValue.parse(cline.stdout)["mcpServers"]?["acme"] == [
+            "type": "sse", "url": .string("\(orgBase)/sse"), "headers": ["Authorization": "Bearer ${env:ORCH_TOKEN}"],
             "disabled": false, "timeout": 60, "autoApprove": [],
         ])
 
         let vscode = try sandbox.run(["client-config", "--user", "bob", "--client", "vscode", "--token-env", "ORCH_TOKEN"])
         #expect(vscode.status == 0)
-        #expect(try JSONValue.parse(vscode.stdout)["servers"]?["notes"]?["headers"] == ["Authorization": "Bearer ${input:orch-token}"])
+        #expect(try JSONValue.parse(vscode.stdout)["servers"]?["acme"]?["headers"] == ["Authorization": "Bearer ${input:orch-token}"])
         #expect(vscode.err.first?.hasPrefix("orch: VS Code does not take the token from $ORCH_TOKEN here") == true)
     }
 
@@ -76,15 +94,15 @@ private let placeholderGuidance = [
         let alice = try sandbox.run(["client-config", "--user", "alice", "--client", "windsurf", "--token-stdin"], stdin: Fixtures.aliceToken + "\n")
         #expect(alice.status == 0)
         #expect(alice.err == [])
-        #expect(try JSONValue.parse(alice.stdout)["mcpServers"]?["clock"] == [
-            "serverUrl": .string("\(base)/clock/mcp"), "headers": ["Authorization": .string("Bearer \(Fixtures.aliceToken)")],
+        #expect(try JSONValue.parse(alice.stdout)["mcpServers"]?["acme"] == [
+            "serverUrl": .string("\(orgBase)/mcp"), "headers": ["Authorization": .string("Bearer \(Fixtures.aliceToken)")],
         ])
 
         // Claude Desktop goes through mcp-remote, with the header text in env.
         let desktop = try sandbox.run(["client-config", "--user", "bob", "--client", "claude-desktop", "--token-stdin"], stdin: Fixtures.bobCIToken)
         #expect(desktop.status == 0)
-        #expect(try JSONValue.parse(desktop.stdout) == ["mcpServers": ["notes": [
-            "command": "npx", "args": ["-y", "mcp-remote", .string("\(base)/notes/mcp"), "--header", "Authorization:${AUTH_HEADER}"],
+        #expect(try JSONValue.parse(desktop.stdout) == ["mcpServers": ["acme": [
+            "command": "npx", "args": ["-y", "mcp-remote", .string("\(orgBase)/mcp"), "--header", "Authorization:${AUTH_HEADER}"],
             "env": ["AUTH_HEADER": .string("Bearer \(Fixtures.bobCIToken)")],
         ]]])
     }
@@ -164,7 +182,7 @@ private let placeholderGuidance = [
         try sandbox.write("orch.json", Fixtures.literalSecret)
         for client in ["cline", "claude-code", "cursor", "vscode", "windsurf", "claude-desktop"] {
             for transport in ["streamable-http", "sse"] {
-                let run = try sandbox.run(["client-config", "--user", "bob", "--client", client, "--transport", transport])
+                let run = try sandbox.run(["client-config", "--user", "bob", "--client", client, "--transport", transport, "--per-server"])
                 #expect(run.status == 0)
                 #expect(run.stdout.contains("/orgs/acme/servers/notes/"))
                 for secret in ["literal", "API_TOKEN", "\"x\""] { #expect(!(run.stdout + run.stderr).contains(secret), "\(client) leaks \(secret)") }
@@ -176,7 +194,7 @@ private let placeholderGuidance = [
         let sandbox = try Sandbox()
         try sandbox.write("orch.json", Fixtures.policy)
         let before = try sandbox.read("orch.json")
-        let run = try sandbox.run(["keys", "new", "--user", "alice", "--id", "cline", "--client", "cline", "--scope", "acme/clock"])
+        let run = try sandbox.run(["keys", "new", "--user", "alice", "--id", "cline", "--client", "cline", "--scope", "acme/clock", "--per-server"])
         #expect(run.status == 0)
         let document = try JSONValue.parse(run.stdout)
         // The scope of the key being minted narrows the servers.
@@ -198,9 +216,9 @@ private let placeholderGuidance = [
         let run = try sandbox.run(["keys", "new", "orch.json", "--user", "bob", "--id", "code", "--client", "claude-code", "--transport", "sse", "--write"])
         #expect(run.status == 0)
         #expect(run.err == ["added key code to users.bob.keys in orch.json; the token in the config above is shown only now"])
-        let entry = try #require(try JSONValue.parse(run.stdout)["mcpServers"]?["notes"])
+        let entry = try #require(try JSONValue.parse(run.stdout)["mcpServers"]?["acme"])
         #expect(entry["type"] == "sse")
-        #expect(entry["url"] == .string("\(base)/notes/sse"))
+        #expect(entry["url"] == .string("\(orgBase)/sse"))
         let token = try #require(entry["headers"]?["Authorization"]?.stringValue?.dropFirst("Bearer ".count))
         let written = try JSONValue.parse(try sandbox.read("orch.json"))
         #expect(written["users"]?["bob"]?["keys"]?.arrayValue?.last?["sha256"] == .string(SHA256.hex(String(token))))
@@ -240,6 +258,7 @@ private let placeholderGuidance = [
         ["keys", "new", "--user", "bob", "--client", "emacs"],
         ["keys", "new", "--user", "bob", "--transport", "sse"],
         ["keys", "new", "--user", "bob", "--client", "cline", "--transport", "ws"],
+        ["keys", "new", "--user", "bob", "--per-server"],
     ])
     func keysNewClientUsageErrorsExit2AndMintNothing(arguments: [String]) throws {
         let sandbox = try Sandbox()

@@ -11,7 +11,15 @@ private let base = "https://orch.example.com/orgs"
 @Suite struct ClientConfigAPITests {
     @Test func clientConfigAPIEmbedsTheCallersOwnToken() async throws {
         try await TestGateway().test { client in
+            // By default one entry per org, at its aggregated endpoint.
             try await client.execute(uri: "/api/v1/client-config?client=cline", method: .get, headers: bearer(Tokens.bob)) { response in
+                #expect(response.status == .ok)
+                #expect(response.json == ["mcpServers": ["acme": [
+                    "type": "streamableHttp", "url": .string("\(base)/acme/mcp"),
+                    "headers": ["Authorization": .string("Bearer \(Tokens.bob)")], "disabled": false, "timeout": 60, "autoApprove": [],
+                ]]])
+            }
+            try await client.execute(uri: "/api/v1/client-config?client=cline&mode=per-server", method: .get, headers: bearer(Tokens.bob)) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "application/json")
                 // The body carries the token: never cached.
@@ -36,6 +44,7 @@ private let base = "https://orch.example.com/orgs"
             for name in MCPClient.allCases {
                 try await client.execute(uri: "/api/v1/client-config?client=\(name.rawValue)&transport=sse", method: .get, headers: bearer(Tokens.alice)) { response in
                     let expected = policy.clientConfig(user: alice, client: name, transport: .sse, token: .value(Tokens.alice), reachable: reachable)
+                    #expect(expected.mode == .perOrg)
                     #expect(String(buffer: response.body) == expected.document.pretty + "\n")
                 }
             }
@@ -44,7 +53,7 @@ private let base = "https://orch.example.com/orgs"
 
     @Test func aVSCodeConfigNeverHoldsTheToken() async throws {
         try await TestGateway().test { client in
-            try await client.execute(uri: "/api/v1/client-config?client=vscode", method: .get, headers: bearer(Tokens.bob)) { response in
+            try await client.execute(uri: "/api/v1/client-config?client=vscode&mode=per-server", method: .get, headers: bearer(Tokens.bob)) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.cacheControl] == "no-store")
                 #expect(!String(buffer: response.body).contains(Tokens.bob))
@@ -56,7 +65,7 @@ private let base = "https://orch.example.com/orgs"
 
     @Test func clientConfigAPINamesServersByOrgOnlyWhenAmbiguous() async throws {
         try await TestGateway().test { client in
-            try await client.execute(uri: "/api/v1/client-config?client=claude-code&transport=sse", method: .get, headers: bearer(Tokens.alice)) { response in
+            try await client.execute(uri: "/api/v1/client-config?client=claude-code&transport=sse&mode=per-server", method: .get, headers: bearer(Tokens.alice)) { response in
                 let servers = try #require(response.json["mcpServers"]?.objectValue)
                 #expect(servers.keys == ["acme-notes", "clock", "secret", "globex-notes"])
                 #expect(servers["globex-notes"] == [
@@ -68,7 +77,7 @@ private let base = "https://orch.example.com/orgs"
 
     @Test func clientConfigAPIFollowsTheKeysScopeAndTheServerFilter() async throws {
         try await TestGateway().test { client in
-            try await client.execute(uri: "/api/v1/client-config?client=cursor", method: .get, headers: bearer(Tokens.bobCI)) { response in
+            try await client.execute(uri: "/api/v1/client-config?client=cursor&mode=per-server", method: .get, headers: bearer(Tokens.bobCI)) { response in
                 #expect(response.json == ["mcpServers": ["clock": [
                     "url": .string("\(base)/acme/servers/clock/mcp"), "headers": ["Authorization": .string("Bearer \(Tokens.bobCI)")],
                 ]]])
@@ -110,6 +119,10 @@ private let base = "https://orch.example.com/orgs"
             try await client.execute(uri: "/api/v1/client-config", method: .get, headers: bearer(Tokens.bob)) { response in
                 #expect(response.status == .badRequest)
                 #expect(response.json["error"]?["message"] == "give client=C; valid clients: cline, claude-code, cursor, vscode, windsurf, claude-desktop")
+            }
+            try await client.execute(uri: "/api/v1/client-config?client=cline&mode=per-user", method: .get, headers: bearer(Tokens.bob)) { response in
+                #expect(response.status == .badRequest)
+                #expect(response.json["error"]?["message"] == "unknown mode \"per-user\"; valid modes: per-org, per-server")
             }
             try await client.execute(uri: "/api/v1/client-config?client=cline&transport=ws", method: .get, headers: bearer(Tokens.bob)) { response in
                 #expect(response.status == .badRequest)

@@ -41,12 +41,13 @@ enum ClientFixture {
 
     static func policy() throws -> Policy { try OrchPolicyTests.policy(json) }
 
-    /// bob's config for every server he may reach.
-    static func config(_ client: MCPClient, _ transport: ClientTransport = .streamableHTTP, _ token: ClientToken) throws -> ClientConfig {
+    /// bob's config for every server he may reach: one entry per org, or per server.
+    static func config(_ client: MCPClient, _ transport: ClientTransport = .streamableHTTP, _ token: ClientToken,
+                       mode: ClientConfigMode = .perOrg) throws -> ClientConfig {
         let policy = try policy()
         let bob = try #require(policy.user(named: "bob"))
         return policy.clientConfig(
-            user: bob, client: client, transport: transport, token: token, reachable: policy.reachableServers(user: bob, at: Pinned.now))
+            user: bob, client: client, transport: transport, token: token, reachable: policy.reachableServers(user: bob, at: Pinned.now), mode: mode)
     }
 }
 
@@ -55,7 +56,7 @@ enum ClientFixture {
 /// the diff.
 struct ClientGolden: Sendable, CustomTestStringConvertible {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ClientConfigFixtures")
-    static let variants = ["streamable-http", "sse", "token-env", "placeholder"]
+    static let variants = ["streamable-http", "sse", "token-env", "placeholder", "per-server", "per-server.sse"]
 
     let client: MCPClient
     let variant: String
@@ -63,7 +64,8 @@ struct ClientGolden: Sendable, CustomTestStringConvertible {
     var fileName: String { "\(client.rawValue).\(variant).json" }
     var testDescription: String { fileName }
 
-    var transport: ClientTransport { variant == "sse" ? .sse : .streamableHTTP }
+    var transport: ClientTransport { variant.hasSuffix("sse") ? .sse : .streamableHTTP }
+    var mode: ClientConfigMode { variant.hasPrefix("per-server") ? .perServer : .perOrg }
     var token: ClientToken {
         switch variant {
         case "token-env": .environment("ORCH_TOKEN")
@@ -78,7 +80,7 @@ struct ClientGolden: Sendable, CustomTestStringConvertible {
 @Suite struct ClientConfigGoldenTests {
     @Test(arguments: ClientGolden.all)
     func clientConfigMatchesItsGoldenFile(_ golden: ClientGolden) throws {
-        let actual = try ClientFixture.config(golden.client, golden.transport, golden.token).document.pretty + "\n"
+        let actual = try ClientFixture.config(golden.client, golden.transport, golden.token, mode: golden.mode).document.pretty + "\n"
         let url = ClientGolden.folder.appendingPathComponent(golden.fileName)
         if ProcessInfo.processInfo.environment["ORCH_UPDATE_GOLDEN"] == "1" {
             try Data(actual.utf8).write(to: url)

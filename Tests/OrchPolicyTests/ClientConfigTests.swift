@@ -6,8 +6,27 @@ import Testing
 private func names(_ config: ClientConfig) -> [String] { config.entries.map(\.name) }
 
 @Suite struct ClientConfigTests {
-    @Test func clientConfigListsReachableServersInFileOrderNamingAmbiguousOnesByOrg() throws {
+    @Test func byDefaultEachOrgIsOneEntryAtItsAggregatedEndpoint() throws {
         let config = try ClientFixture.config(.cursor, .streamableHTTP, .placeholder)
+        #expect(config.mode == .perOrg)
+        #expect(names(config) == ["acme", "globex"])
+        #expect(config.entries.map(\.url) == ["https://orch.example.com/orgs/acme/mcp", "https://orch.example.com/orgs/globex/mcp"])
+        #expect(config.entries.allSatisfy { $0.server == nil })
+        // A key that reaches only one org's servers gets only that org.
+        let policy = try ClientFixture.policy()
+        let bob = try #require(policy.user(named: "bob"))
+        let ci = try #require(policy.key(user: bob, id: "ci"))
+        let scoped = policy.clientConfig(user: bob, client: .cursor, token: .placeholder, reachable: [policy.server(org: "globex", name: "notes")!])
+        #expect(names(scoped) == ["globex"])
+        _ = ci
+        // Choosing servers gives entries per server.
+        let chosen = policy.clientConfig(user: bob, client: .cursor, token: .placeholder, reachable: policy.reachableServers(user: bob, at: Pinned.now),
+                                         servers: [policy.server(org: "acme", name: "clock")!])
+        #expect(chosen.mode == .perServer && names(chosen) == ["clock"])
+    }
+
+    @Test func clientConfigListsReachableServersInFileOrderNamingAmbiguousOnesByOrg() throws {
+        let config = try ClientFixture.config(.cursor, .streamableHTTP, .placeholder, mode: .perServer)
         #expect(names(config) == ["acme-notes", "clock", "tickets", "globex-notes"])
         #expect(config.entries.map(\.url) == [
             "https://orch.example.com/orgs/acme/servers/notes/mcp", "https://orch.example.com/orgs/acme/servers/clock/mcp",
@@ -16,11 +35,13 @@ private func names(_ config: ClientConfig) -> [String] { config.entries.map(\.na
     }
 
     @Test func clientConfigSSEPointsAtTheLegacyEndpoint() throws {
-        let config = try ClientFixture.config(.cline, .sse, .placeholder)
+        let config = try ClientFixture.config(.cline, .sse, .placeholder, mode: .perServer)
         #expect(config.entries.first?.url == "https://orch.example.com/orgs/acme/servers/notes/sse")
         #expect(config.document["mcpServers"]?["clock"]?["type"] == "sse")
-        #expect(try ClientFixture.config(.claudeCode, .sse, .placeholder).document["mcpServers"]?["clock"]?["type"] == "sse")
-        #expect(try ClientFixture.config(.vscode, .sse, .placeholder).document["servers"]?["clock"]?["type"] == "sse")
+        #expect(try ClientFixture.config(.claudeCode, .sse, .placeholder).document["mcpServers"]?["acme"]?["type"] == "sse")
+        #expect(try ClientFixture.config(.vscode, .sse, .placeholder).document["servers"]?["acme"]?["type"] == "sse")
+        #expect(try ClientFixture.config(.cline, .sse, .placeholder).entries.map(\.url)
+            == ["https://orch.example.com/orgs/acme/sse", "https://orch.example.com/orgs/globex/sse"])
     }
 
     @Test func clientConfigWritesEachClientsEnvironmentReference() throws {
@@ -29,12 +50,12 @@ private func names(_ config: ClientConfig) -> [String] { config.entries.map(\.na
         ]
         for (client, header) in expected {
             let document = try ClientFixture.config(client, .streamableHTTP, .environment("T")).document
-            #expect(document["mcpServers"]?["clock"]?["headers"]?["Authorization"] == .string(header), "\(client)")
+            #expect(document["mcpServers"]?["acme"]?["headers"]?["Authorization"] == .string(header), "\(client)")
         }
         let desktop = try ClientFixture.config(.claudeDesktop, .streamableHTTP, .environment("T")).document
-        #expect(desktop["mcpServers"]?["clock"]?["env"] == ["AUTH_HEADER": "Bearer ${T}"])
+        #expect(desktop["mcpServers"]?["acme"]?["env"] == ["AUTH_HEADER": "Bearer ${T}"])
         let vscode = try ClientFixture.config(.vscode, .streamableHTTP, .environment("T")).document
-        #expect(vscode["servers"]?["clock"]?["headers"]?["Authorization"] == "Bearer ${input:orch-token}")
+        #expect(vscode["servers"]?["acme"]?["headers"]?["Authorization"] == "Bearer ${input:orch-token}")
         #expect(vscode["inputs"]?.arrayValue?.first?["description"] == "orch token for bob (the value of $T)")
     }
 
@@ -56,7 +77,7 @@ private func names(_ config: ClientConfig) -> [String] { config.entries.map(\.na
         let reachable = policy.reachableServers(user: bob, key: ci, at: Pinned.now)
         #expect(reachable.map(policy.serverPath) == ["acme/clock", "globex/notes"])
         // Names are chosen among what the key reaches: notes is no longer ambiguous.
-        let config = policy.clientConfig(user: bob, client: .cursor, token: .placeholder, reachable: reachable)
+        let config = policy.clientConfig(user: bob, client: .cursor, token: .placeholder, reachable: reachable, mode: .perServer)
         #expect(names(config) == ["clock", "notes"])
 
         let scope = try [ScopeGlob.parse("acme/*").get()]
@@ -98,7 +119,8 @@ private func names(_ config: ClientConfig) -> [String] { config.entries.map(\.na
             }
             """)
         let u = try #require(policy.user(named: "u"))
-        let config = policy.clientConfig(user: u, client: .cursor, token: .placeholder, reachable: policy.reachableServers(user: u, at: Pinned.now))
+        let config = policy.clientConfig(user: u, client: .cursor, token: .placeholder, reachable: policy.reachableServers(user: u, at: Pinned.now),
+                                         mode: .perServer)
         #expect(names(config) == ["acme-notes", "globex-notes", "x-acme-notes", "a-b-c", "z-b-c", "a-b-c-2", "q-c"])
         #expect(config.document["mcpServers"]?.objectValue?.count == 7)
     }
