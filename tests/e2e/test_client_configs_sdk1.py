@@ -6,7 +6,8 @@ Run with the MCP Python SDK 1.x venv:  .venv-mcp1/bin/python tests/e2e/test_clie
 A temp folder holds an orch.json whose servers are `orch sample-server` over stdio, in two orgs so
 that one name is ambiguous. The gateway starts on a free port; once the port is known the file
 gets a `gateway.publicURL` naming it and the gateway hot-reloads, as a real deployment sets its
-public URL. Then the Cline and Claude Code documents are fetched, and every entry is connected to
+public URL. Then the Cline and Claude Code documents are fetched (by default one entry per org, at
+its aggregated endpoint; with mode=per-server, one per server), and every entry is connected to
 with exactly the document's `url` and `headers` through the SDK's Streamable HTTP client (and,
 for `transport=sse`, its SSE client), listing tools.
 """
@@ -84,7 +85,7 @@ class ClientConfigsSDK1(unittest.TestCase):
         cls.gateway = OrchServer(cls.path)
         try:
             cls.write(policy(cls.gateway.base))
-            reloaded = cls.gateway.wait_until(lambda: cls.fetch("cline")[1].get("mcpServers", {}).get("clock", {})
+            reloaded = cls.gateway.wait_until(lambda: cls.fetch("cline")[1].get("mcpServers", {}).get("acme", {})
                                               .get("url", "").startswith(cls.gateway.base), timeout=WAIT)
             if not reloaded:
                 raise AssertionError("the gateway did not pick up publicURL; log:\n" + "\n".join(cls.gateway.log))
@@ -106,13 +107,13 @@ class ClientConfigsSDK1(unittest.TestCase):
         os.replace(temp, cls.path)
 
     @classmethod
-    def fetch(cls, client, transport=None, token=TOKEN):
-        query = "client=" + client + ("&transport=" + transport if transport else "")
+    def fetch(cls, client, transport=None, token=TOKEN, mode=None):
+        query = "client=" + client + ("&transport=" + transport if transport else "") + ("&mode=" + mode if mode else "")
         status, _, body = cls.gateway.request("/api/v1/client-config?" + query, token=token)
         return status, body if isinstance(body, dict) else {}
 
-    def document(self, client, transport=None):
-        status, body = self.fetch(client, transport)
+    def document(self, client, transport=None, mode=None):
+        status, body = self.fetch(client, transport, mode=mode)
         self.assertEqual(status, 200, body)
         self.assertNotIn(UPSTREAM_SECRET, json.dumps(body))
         self.assertNotIn("sample-server", json.dumps(body))
@@ -135,10 +136,13 @@ class ClientConfigsSDK1(unittest.TestCase):
                 await session.initialize()
                 return {tool.name for tool in (await session.list_tools()).tools}
 
-    def check_entries(self, servers, type_name, transport="streamable-http"):
+    PER_ORG = {"acme": {"notes__echo", "notes__add"} | {"clock__" + t for t in SAMPLE_TOOLS},
+               "globex": {"notes__echo", "notes__add"}}
+    PER_SERVER = {"acme-notes": {"echo", "add"}, "clock": SAMPLE_TOOLS, "globex-notes": {"echo", "add"}}
+
+    def check_entries(self, servers, type_name, transport="streamable-http", expected=PER_ORG):
         """Every entry lists the tools bob may call, through exactly its url and headers."""
-        self.assertEqual(list(servers), ["acme-notes", "clock", "globex-notes"])
-        expected = {"acme-notes": {"echo", "add"}, "clock": SAMPLE_TOOLS, "globex-notes": {"echo", "add"}}
+        self.assertEqual(list(servers), list(expected))
         suffix = "/sse" if transport == "sse" else "/mcp"
         for name, entry in servers.items():
             with self.subTest(entry=name):
@@ -161,6 +165,11 @@ class ClientConfigsSDK1(unittest.TestCase):
 
     def test_cline_sse_document_connects_through_the_legacy_endpoint(self):
         self.check_entries(self.document("cline", "sse")["mcpServers"], "sse", transport="sse")
+
+    def test_per_server_documents_connect_to_each_servers_own_endpoint(self):
+        self.check_entries(self.document("cline", mode="per-server")["mcpServers"], "streamableHttp", expected=self.PER_SERVER)
+        self.check_entries(self.document("claude-code", "sse", mode="per-server")["mcpServers"], "sse", transport="sse",
+                           expected=self.PER_SERVER)
 
     def test_unknown_client_is_a_400_listing_the_valid_ones(self):
         status, _, body = self.gateway.request("/api/v1/client-config?client=emacs", token=TOKEN)
