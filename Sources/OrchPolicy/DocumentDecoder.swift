@@ -258,6 +258,12 @@ struct DocumentDecoder {
         } else if prefix == nil, ExposedName.prefixProblem(name) != nil {
             log.warning(path, "the name \(name) cannot start its tools' names on the aggregated endpoints (it holds \"__\" or starts or ends with '_'); set \"prefix\"")
         }
+        // On /mcp a name is ORG__PREFIX__NAME, within 64 characters.
+        let head = "\(org)\(ExposedName.separator)\(prefix ?? name)\(ExposedName.separator)"
+        let room = ExposedName.maxLength - head.utf8.count
+        if room < 16 {
+            log.warning(path, "on /mcp its tool and prompt names leave \(max(room, 0)) characters after \"\(head)\": longer names are cut and given a hash suffix, and past 64 left out (set a shorter \"prefix\")")
+        }
         return ServerSpec(
             name: name, org: org, path: path, description: description, disabled: disabled,
             timeoutSeconds: timeout, tools: tools, prompts: prompts, resources: resources, transport: transport, prefix: prefix)

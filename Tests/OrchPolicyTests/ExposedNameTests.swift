@@ -113,3 +113,15 @@ import Testing
     let expanded = exposed.replacingOccurrences(of: "{path}", with: "plan.txt").replacingOccurrences(of: "{+rest}", with: "a")
     #expect(try #require(ExposedURI.parse(expanded, withOrg: false)).uri == "file:///srv/plan.txt/a")
 }
+
+@Test func aServerWhoseNamesWouldLeaveLittleRoomOnTheTopEndpointIsWarnedAbout() throws {
+    let org = String(repeating: "o", count: 30), server = String(repeating: "s", count: 25)
+    let result = compile("""
+        {"version": 1, "roles": {"all": {"allow": ["*"]}},
+         "orgs": {"\(org)": {"members": {"bob": "all"}, "servers": {"\(server)": {"command": "x"}, "short": {"command": "x", "prefix": "s"}}}},
+         "users": {"bob": {"keys": []}}}
+        """)
+    #expect(result.ok)
+    let warnings = rendered(result.diagnostics).filter { $0.contains("on /mcp") }
+    #expect(warnings == ["orch.json: warning: orgs.\(org).servers.\(server): on /mcp its tool and prompt names leave 5 characters after \"\(org)__\(server)__\": longer names are cut and given a hash suffix, and past 64 left out (set a shorter \"prefix\")"])
+}

@@ -38,6 +38,8 @@ final class AggregateSession: Sendable {
         var ended = false
         /// The client's `initialize` params, repeated to each member when it starts.
         var initializeParams: JSONObject = [:]
+        /// `list_changed` notifications waiting to go out, one each however many servers send one.
+        var pendingListChanges: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -249,6 +251,9 @@ final class AggregateSession: Sendable {
         let message = clientBound(bytes, from: member)
         if let value = try? JSONValue.parse(message), case .notification(let method, let params)? = JSONRPCMessage(value) {
             switch method {
+            case _ where method.hasSuffix("/list_changed"):
+                listChanged(method)
+                return
             case "notifications/resources/updated":
                 guard let uri = params["uri"]?.stringValue, let policy = gateway.store.policy,
                     let server = policy.server(org: member.org, name: member.server)
@@ -349,8 +354,18 @@ final class AggregateSession: Sendable {
     }
 
     func notifyListsChanged() {
-        for kind in ItemKind.allCases {
-            deliver(MCPSession.encode(["jsonrpc": "2.0", "method": .string("notifications/\(kind.plural)/list_changed")]))
+        for kind in ItemKind.allCases { listChanged("notifications/\(kind.plural)/list_changed") }
+    }
+
+    /// Tells the client a merged list changed: the servers behind the session (and a reload) may
+    /// say so at once, and the client hears it once.
+    private func listChanged(_ method: String) {
+        guard state.withLock({ $0.pendingListChanges.insert(method).inserted }) else { return }
+        Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(50))
+            guard let self else { return }
+            self.state.withLock { _ = $0.pendingListChanges.remove(method) }
+            self.deliver(MCPSession.encode(["jsonrpc": "2.0", "method": .string(method)]))
         }
     }
 
