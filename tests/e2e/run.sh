@@ -71,6 +71,7 @@ fi
 if ensure_venv "$MCP2_VENV" "from mcp import Client; import uvicorn, httpx2" 'mcp>=2' uvicorn; then
     run_suite "MCP SDK 2.x" "$MCP2_VENV/bin/python" test_mcp_sdk2.py
     run_suite "authorization (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_authz_sdk2.py
+    run_suite "aggregated endpoints (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_aggregate_sdk2.py
 else
     echo "== MCP SDK 2.x: FAILED (could not set up $MCP2_VENV)"
     failed+=("MCP SDK 2.x (venv)")
