@@ -1,7 +1,9 @@
 -- wrk script: `tools/call echo` on one MCP session, a distinct JSON-RPC id per request.
--- Environment: MCP_SESSION (the Mcp-Session-Id), MCP_TOKEN (bearer token, may be empty).
+-- Environment: MCP_SESSION (the Mcp-Session-Id), MCP_TOKEN (bearer token, may be empty), MCP_TOOL
+-- (the tool's name, default echo: `SERVER__echo` on an aggregated endpoint).
 local counter = 0
 local threads = 0
+local tool = os.getenv("MCP_TOOL") or "echo"
 
 function setup(thread)
   threads = threads + 1
@@ -20,7 +22,7 @@ end
 function request()
   counter = counter + 1
   local body = '{"jsonrpc":"2.0","id":' .. (offset + counter) ..
-    ',"method":"tools/call","params":{"name":"echo","arguments":{"text":"benchmark"}}}'
+    ',"method":"tools/call","params":{"name":"' .. tool .. '","arguments":{"text":"benchmark"}}}'
   return wrk.format(nil, nil, nil, body)
 end
 

@@ -94,5 +94,8 @@ write_section "$(bench/gateway.sh)"
 # Section: MCP tool calls through orch, next to mcp-proxy.
 write_section "$(bench/mcp.sh)"
 
+# Section: the aggregated endpoint next to a server's own.
+write_section "$(bench/aggregate.sh)"
+
 # Section: gateway memory per idle session.
 write_section "$(python3 bench/sessions.py "$PWD/$orch" 500)"

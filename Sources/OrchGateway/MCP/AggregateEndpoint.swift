@@ -286,6 +286,34 @@ struct AggregateEndpoint: MCPEndpoint {
 
     // MARK: routed methods
 
+    /// The server and the renamed params of a method on one item, from what the session knows
+    /// without asking any server (its name tables, a name's prefix, a URI): nil when it takes a
+    /// listing to tell, or names nothing of this session.
+    func knownRoute(_ method: String, _ params: JSONObject, _ caller: Caller, _ session: AggregateSession) -> (ResolvedServer, JSONObject)? {
+        var rewritten = params
+        switch method {
+        case "tools/call", "prompts/get":
+            let kind: ItemKind = method == "tools/call" ? .tool : .prompt
+            guard let name = params["name"]?.stringValue, let (server, original) = lookUp(name, kind, caller, session) else { return nil }
+            rewritten["name"] = .string(original)
+            return (server, rewritten)
+        case "resources/read", "resources/subscribe", "resources/unsubscribe":
+            guard let uri = params["uri"]?.stringValue, let (server, original) = byURI(uri, caller, session) else { return nil }
+            rewritten["uri"] = .string(original)
+            return (server, rewritten)
+        default:
+            return nil
+        }
+    }
+
+    /// A name in the session's table, or one that needed no mapping.
+    private func lookUp(_ exposed: String, _ kind: ItemKind, _ caller: Caller, _ session: AggregateSession) -> (ResolvedServer, String)? {
+        if let origin = session.origin(of: exposed, kind: kind), let server = session.servers(caller).first(where: { $0.path == origin.server }) {
+            return (server, origin.name)
+        }
+        return canonical(exposed, caller, session)
+    }
+
     /// A method on one item: the exposed name or URI is looked up (listing the servers once when
     /// the session has not seen it yet), renamed back, decided as on the server's own endpoint,
     /// and forwarded to its member.
@@ -357,13 +385,7 @@ struct AggregateEndpoint: MCPEndpoint {
     private func byName(
         _ exposed: String, _ kind: ItemKind, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession
     ) async -> (ResolvedServer, String)? {
-        func lookUp() -> (ResolvedServer, String)? {
-            guard let origin = session.origin(of: exposed, kind: kind),
-                let server = session.servers(caller).first(where: { $0.path == origin.server })
-            else { return nil }
-            return (server, origin.name)
-        }
-        if let found = lookUp() ?? canonical(exposed, caller, session) { return found }
+        if let found = lookUp(exposed, kind, caller, session) { return found }
         // A name with a suffix not seen in this session yet (a client that calls without listing):
         // list once, every page.
         var params: JSONObject = [:]
@@ -372,7 +394,7 @@ struct AggregateEndpoint: MCPEndpoint {
             guard let cursor = page["result"]?["nextCursor"] else { break }
             params["cursor"] = cursor
         }
-        return lookUp()
+        return lookUp(exposed, kind, caller, session)
     }
 
     /// A name that needed no mapping names its server by its head (`PREFIX__`, `ORG__PREFIX__`):
@@ -380,23 +402,19 @@ struct AggregateEndpoint: MCPEndpoint {
     /// call on the real (server, name), as on the server's own endpoint. The longest head wins.
     private func canonical(_ exposed: String, _ caller: Caller, _ session: AggregateSession) -> (ResolvedServer, String)? {
         var best: (ResolvedServer, String, head: Int)? = nil
-        for server in session.servers(caller) {
-            let (orgPart, prefix) = session.naming(caller, server)
-            let head = (orgPart.map { $0 + ExposedName.separator } ?? "") + prefix + ExposedName.separator
-            guard exposed.hasPrefix(head), head.utf8.count > best?.head ?? 0 else { continue }
-            let name = String(exposed.dropFirst(head.count))
-            if ExposedName.make(org: orgPart, prefix: prefix, name: name) == exposed { best = (server, name, head.utf8.count) }
+        for scoped in session.scoped(caller) {
+            let head = scoped.head.utf8
+            guard exposed.utf8.starts(with: head), head.count > best?.head ?? 0 else { continue }
+            let name = String(Substring(exposed.utf8.dropFirst(head.count)))
+            if ExposedName.make(org: scoped.org, prefix: scoped.prefix, name: name) == exposed { best = (scoped.server, name, head.count) }
         }
         return best.map { ($0.0, $0.1) }
     }
 
     private func byURI(_ exposed: String, _ caller: Caller, _ session: AggregateSession) -> (ResolvedServer, String)? {
         guard let parsed = ExposedURI.parse(exposed, withOrg: session.org == nil) else { return nil }
-        let server = session.servers(caller).first { server in
-            let (orgPart, prefix) = session.naming(caller, server)
-            return orgPart == parsed.org && prefix == parsed.prefix
-        }
-        return server.map { ($0, parsed.uri) }
+        let scoped = session.scoped(caller).first { $0.org == parsed.org && $0.prefix == parsed.prefix }
+        return scoped.map { ($0.server, parsed.uri) }
     }
 
     // MARK: stream and end
@@ -498,7 +516,7 @@ struct AggregateEndpoint: MCPEndpoint {
         return org
     }
 
-    private func aggregate(_ id: String?, _ caller: Caller, org: String?) throws -> AggregateSession {
+    func aggregate(_ id: String?, _ caller: Caller, org: String?) throws -> AggregateSession {
         guard let id else { throw GatewayError.badRequest("missing Mcp-Session-Id header: send initialize first") }
         guard let session = gateway.aggregates.session(id), session.keyHash == caller.policy.key(caller.key).spec.hash, session.org == org,
             !session.isEnded

@@ -73,21 +73,66 @@ final class AggregateSession: Sendable {
 
     // MARK: servers and members
 
-    /// The servers of this session's scope the caller may connect to now, in policy order.
-    func servers(_ caller: Caller) -> [ResolvedServer] {
+    /// A server of the session, and how its names and URIs begin.
+    struct Scoped: Sendable {
+        let server: ResolvedServer
+        /// The org part of names on `/mcp`; nil on `/orgs/{org}/mcp`.
+        let org: String?
+        let prefix: String
+        /// `ORG__PREFIX__` or `PREFIX__`: what its names start with.
+        let head: String
+    }
+
+    /// The servers of this session's scope the caller may connect to, in policy order: worked out
+    /// once per policy (every call is routed through them; a key's expiry is checked on every
+    /// request before this).
+    func scoped(_ caller: Caller) -> [Scoped] {
         let policy = caller.policy
+        if let cached = serverCache.withLock({ $0 }), cached.policy === policy, cached.key == caller.key { return cached.servers }
         let resolver = ServerResolver(gateway: gateway)
-        return gateway.reachableServers(caller).compactMap { id in
+        let servers = gateway.reachableServers(caller).compactMap { id -> Scoped? in
             let server = policy.server(id)
             let orgName = policy.org(server.org).name
-            guard org == nil || org == orgName else { return nil }
-            return resolver.find(caller, org: orgName, name: server.name)
+            guard org == nil || org == orgName, let resolved = resolver.find(caller, org: orgName, name: server.name) else { return nil }
+            let orgPart = org == nil ? orgName : nil
+            let prefix = server.spec.exposedPrefix
+            return Scoped(server: resolved, org: orgPart, prefix: prefix,
+                          head: (orgPart.map { $0 + ExposedName.separator } ?? "") + prefix + ExposedName.separator)
         }
+        serverCache.withLock { $0 = (policy, caller.key, servers) }
+        return servers
+    }
+
+    func servers(_ caller: Caller) -> [ResolvedServer] { scoped(caller).map(\.server) }
+
+    private let serverCache = Mutex<(policy: Policy, key: KeyID, servers: [Scoped])?>(nil)
+
+    /// The member for `server` if it has started and not ended.
+    func startedMember(_ server: ResolvedServer) -> MCPSession? {
+        state.withLock { $0.members[server.path] }.flatMap { $0.isEnded ? nil : $0 }
+    }
+
+    /// Forwards a client's request to a started member, its reply going to `queue` (the fast path).
+    func forward(_ bytes: [UInt8], to member: MCPSession, id: JSONValue, method: String, params: JSONObject, queue: MessageQueue,
+                 timeout: TimeAmount, hooks: ReplyHooks) {
+        let key = JSONRPC.key(id)
+        state.withLock {
+            $0.inFlight[key] = member
+            $0.lastActive = .now()
+        }
+        var hooks = hooks
+        let outcome = hooks.outcome
+        hooks.outcome = { [weak self] result in
+            _ = self?.state.withLock { $0.inFlight.removeValue(forKey: key) }
+            outcome?(result)
+        }
+        member.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: false), timeout: timeout, hooks: hooks)
     }
 
     /// The prefix of `server`'s names and URIs, and the org part on `/mcp`.
     func naming(_ caller: Caller, _ server: ResolvedServer) -> (org: String?, prefix: String) {
-        (org == nil ? server.org : nil, caller.policy.server(server.id).spec.exposedPrefix)
+        if let scoped = scoped(caller).first(where: { $0.server.id == server.id }) { return (scoped.org, scoped.prefix) }
+        return (org == nil ? server.org : nil, caller.policy.server(server.id).spec.exposedPrefix)
     }
 
     /// The member for `server`, started (and initialized with the client's params) on first use.

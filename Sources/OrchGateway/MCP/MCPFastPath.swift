@@ -58,7 +58,7 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             held.append(part)
             return
         }
-        handle(part, context)
+        handle(part, context, as: data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -66,7 +66,8 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
     }
 
-    private func handle(_ part: HTTPRequestPart, _ context: ChannelHandlerContext) {
+    /// `data` is `part` as it arrived, when it did: passed on as it is, it is not boxed again.
+    private func handle(_ part: HTTPRequestPart, _ context: ChannelHandlerContext, as data: NIOAny? = nil) {
         switch (state, part) {
         case (.idle, .head(let head)):
             if routerRequests == 0, let route = candidate(head) {
@@ -74,7 +75,7 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 routerRequests += 1
                 state = .passing
-                pass(part, context)
+                pass(part, context, as: data)
             }
         case (.collecting(let head, let route, var body, let started), .body(var chunk)):
             if body.readableBytes + chunk.readableBytes > gateway.maxBodyBytes {
@@ -82,7 +83,7 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .passing
                 pass(.head(head), context)
                 if body.readableBytes > 0 { pass(.body(body), context) }
-                pass(part, context)
+                pass(part, context, as: data)
             } else {
                 body.writeBuffer(&chunk)
                 state = .collecting(head, route, body, started)
@@ -97,14 +98,14 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             }
         case (.passing, .end):
             state = .idle
-            pass(part, context)
+            pass(part, context, as: data)
         default:
-            pass(part, context)
+            pass(part, context, as: data)
         }
     }
 
-    private func pass(_ part: HTTPRequestPart, _ context: ChannelHandlerContext) {
-        context.fireChannelRead(wrapInboundOut(part))
+    private func pass(_ part: HTTPRequestPart, _ context: ChannelHandlerContext, as data: NIOAny? = nil) {
+        context.fireChannelRead(data ?? wrapInboundOut(part))
     }
 
     /// Worth holding back from the router: a POST to an MCP endpoint with a session and a token,
@@ -120,10 +121,11 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return route
     }
 
-    /// `/orgs/ORG/servers/SERVER/mcp` or `/servers/SERVER/mcp`, read byte by byte.
+    /// `/orgs/ORG/servers/SERVER/mcp` or `/servers/SERVER/mcp`, or an aggregated endpoint
+    /// (`/orgs/ORG/mcp`, `/mcp`: `server` is nil), read byte by byte.
     struct Route {
         let org: String?
-        let server: String
+        let server: String?
         /// The path without its query, for the audit log.
         let path: String
         /// The route's pattern, for metrics.
@@ -143,6 +145,10 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 (org, server, pattern) = (text(2), text(4), "/orgs/{org}/servers/{server}/mcp")
             } else if segments.count == 4, segments[0].isEmpty, equals(1, "servers"), equals(3, "mcp"), !segments[2].isEmpty {
                 (org, server, pattern) = (nil, text(2), "/servers/{server}/mcp")
+            } else if segments.count == 4, segments[0].isEmpty, equals(1, "orgs"), equals(3, "mcp"), !segments[2].isEmpty {
+                (org, server, pattern) = (text(2), nil, "/orgs/{org}/mcp")
+            } else if segments.count == 2, segments[0].isEmpty, equals(1, "mcp") {
+                (org, server, pattern) = (nil, nil, "/mcp")
             } else {
                 return nil
             }
@@ -153,9 +159,10 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers the request here if it is an ordinary one; false hands it to the router.
     private func answer(_ head: HTTPRequest, _ target: Route, _ body: ByteBuffer, _ started: ContinuousClock.Instant, _ context: ChannelHandlerContext) -> Bool {
         let route = target.pattern
+        guard let name = target.server else { return answerAggregated(head, target, body, started, context) }
         guard let policy = gateway.store.policy,
             case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy),
-            let server = resolver.find(caller, org: target.org, name: target.server),
+            let server = resolver.find(caller, org: target.org, name: name),
             let session = try? resolver.session(head.headerFields[.mcpSessionID], server, caller),
             head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true
         else { return false }
@@ -182,19 +189,54 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             case .refuse(let reply):
                 respond(.ok, json: MCPSession.encode(reply))
             case .forward(let hooks):
-                let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-                let queue = MessageQueue { event in
-                    if handler.eventLoop.inEventLoop {
-                        handler.value.replied(event)
-                    } else {
-                        handler.eventLoop.execute { handler.value.replied(event) }
-                    }
-                }
-                session.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: false),
+                session.forward(request: bytes, id: id, method: method, params: params, target: .response(replyQueue(context), interim: false),
                                 timeout: resolver.callTimeout(caller, server), hooks: hooks)
             }
         }
         return true
+    }
+
+    /// A call on an aggregated session to a server that has started, by a name or URI the session
+    /// knows: renamed back, decided and forwarded as the router does. Anything else (a list, a
+    /// server to start, a name to look up, a stream) goes to the router.
+    private func answerAggregated(_ head: HTTPRequest, _ target: Route, _ body: ByteBuffer, _ started: ContinuousClock.Instant,
+                                  _ context: ChannelHandlerContext) -> Bool {
+        let endpoint = AggregateEndpoint(gateway: gateway)
+        guard let policy = gateway.store.policy,
+            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy),
+            let session = try? endpoint.aggregate(head.headerFields[.mcpSessionID], caller, org: target.org),
+            head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true,
+            AcceptedReplies(head.headerFields[.accept]).json
+        else { return false }
+        let bytes = Array(body.readableBytesView)
+        guard let value = try? JSONValue.parse(bytes), case .request(let id, let method, let params)? = JSONRPCMessage(value),
+            params["_meta"]?["progressToken"] == nil,
+            let (server, rewritten) = endpoint.knownRoute(method, params, caller, session),
+            let member = session.startedMember(server), !member.requestsClientMidCall
+        else { return false }
+        state = .answering(route: target.pattern, started: started)
+        let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)
+        switch guardian.admit(origin, caller: caller, server: server, session: member, id: id, method: method, params: rewritten, started: started) {
+        case .refuse(let reply):
+            respond(.ok, json: MCPSession.encode(reply))
+        case .forward(let hooks):
+            let forwarded = MCPSession.encode(["jsonrpc": "2.0", "id": id, "method": .string(method), "params": .object(rewritten)])
+            session.forward(forwarded, to: member, id: id, method: method, params: rewritten, queue: replyQueue(context),
+                            timeout: resolver.callTimeout(caller, server), hooks: hooks)
+        }
+        return true
+    }
+
+    /// The queue of a fast request's reply, answered on this connection's event loop.
+    private func replyQueue(_ context: ChannelHandlerContext) -> MessageQueue {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        return MessageQueue { event in
+            if handler.eventLoop.inEventLoop {
+                handler.value.replied(event)
+            } else {
+                handler.eventLoop.execute { handler.value.replied(event) }
+            }
+        }
     }
 
     private func replied(_ event: MessageQueue.Event) {
