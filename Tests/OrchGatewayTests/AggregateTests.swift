@@ -124,11 +124,7 @@ extension TestClientProtocol {
         #expect(tools.items.contains("notes__echo") && tools.items.contains("clock__echo"))
         #expect(!tools.items.contains { $0.hasPrefix("broken__") })
         // The client hears why, on its stream.
-        let headers: HTTPFields = [.authorization: "Bearer \(Tokens.alice)", .accept: "text/event-stream", .sessionID: session]
-        async let events = client.execute(uri: "/orgs/acme/mcp", method: .get, headers: headers) { String(buffer: $0.body) }
-        try await Task.sleep(for: .milliseconds(300))
-        try await client.execute(uri: "/orgs/acme/mcp", method: .delete, headers: bearer(Tokens.alice) + [.sessionID: session]) { _ in }
-        let text = try await events
+        let text = try await streamUntilEnded(client, path: "/orgs/acme/mcp", token: Tokens.alice, session: session)
         #expect(text.contains("acme/broken is left out of tools/list"), "\(text)")
     }
     #expect(g.auditLines.contains { $0.contains(#""decision":"error""#) && $0.contains("acme/broken is left out") })
@@ -141,11 +137,7 @@ extension TestClientProtocol {
         _ = try await client.mergedList("tools/list", "tools", "name", session: session)
         ReloadWatcher.install(compile(mcpPolicyJSON(limits: #""maxSessionsPerKey": 4, "callTimeoutSeconds": 2"#)), path: "test.json", gateway: g.gateway)
         #expect(try await client.aggregate("ping", session: session)["result"] == [:])
-        let headers: HTTPFields = [.authorization: "Bearer \(Tokens.bob)", .accept: "text/event-stream", .sessionID: session]
-        async let events = client.execute(uri: "/orgs/acme/mcp", method: .get, headers: headers) { String(buffer: $0.body) }
-        try await Task.sleep(for: .milliseconds(300))
-        try await client.execute(uri: "/orgs/acme/mcp", method: .delete, headers: bearer(Tokens.bob) + [.sessionID: session]) { _ in }
-        let text = try await events
+        let text = try await streamUntilEnded(client, path: "/orgs/acme/mcp", token: Tokens.bob, session: session)
         #expect(text.contains(#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#), "\(text)")
         // However many of its servers said so too, the client hears it once.
         #expect(text.components(separatedBy: "notifications/tools/list_changed").count == 2, "\(text)")

@@ -230,11 +230,7 @@ func streamedWrite(_ client: some TestClientProtocol, name: String, session: Str
         #expect(g.gateway.sessionCount == 1)
         #expect(g.gateway.upstreamPIDs == [pid])
         // The notification waited for a stream: open one, then end the session so that it ends.
-        let headers: HTTPFields = [.authorization: "Bearer \(Tokens.bob)", .accept: "text/event-stream", .sessionID: session]
-        async let events = client.execute(uri: "/orgs/acme/servers/notes/mcp", method: .get, headers: headers) { String(buffer: $0.body) }
-        try await Task.sleep(for: .milliseconds(300))
-        try await client.execute(uri: "/orgs/acme/servers/notes/mcp", method: .delete, headers: bearer(Tokens.bob) + [.sessionID: session]) { _ in }
-        let text = try await events
+        let text = try await streamUntilEnded(client, path: "/orgs/acme/servers/notes/mcp", token: Tokens.bob, session: session)
         #expect(text.contains(#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#), "\(text)")
         #expect(!text.contains("prompts/list_changed"))
         #expect(!text.contains("resources/list_changed"))

@@ -78,6 +78,15 @@ extension TestClientProtocol {
     }
 }
 
+/// Everything the session's GET stream carries until the session is ended (DELETE) a moment later.
+func streamUntilEnded(_ client: some TestClientProtocol, path: String, token: String, session: String) async throws -> String {
+    let headers: HTTPFields = [.authorization: "Bearer \(token)", .accept: "text/event-stream", .sessionID: session]
+    async let events = client.execute(uri: path, method: .get, headers: headers) { String(buffer: $0.body) }
+    try await Task.sleep(for: .milliseconds(300))
+    try await client.execute(uri: path, method: .delete, headers: [.authorization: "Bearer \(token)", .sessionID: session]) { _ in }
+    return try await events
+}
+
 /// True when no process has this pid any more (after waiting up to 10 s).
 func processGone(_ pid: Int32) async throws -> Bool {
     for _ in 0..<200 {

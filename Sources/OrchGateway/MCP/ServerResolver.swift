@@ -97,6 +97,14 @@ struct ServerResolver: Sendable {
     }
 }
 
+/// How a Streamable HTTP POST starts, on every endpoint.
+enum PostStart {
+    /// Answered already: a body that is no JSON-RPC message, or a discover probe.
+    case answered(Response)
+    /// The message, and the request's `Mcp-Session-Id`.
+    case message(IncomingMessage, session: String?)
+}
+
 /// Something that answers MCP requests: the parts it works with are views of the gateway, made
 /// where they are used.
 protocol MCPEndpoint: Sendable {
@@ -107,4 +115,21 @@ extension MCPEndpoint {
     var resolver: ServerResolver { ServerResolver(gateway: gateway) }
     var opener: SessionOpener { SessionOpener(gateway: gateway) }
     var guardian: CallGuard { CallGuard(gateway: gateway) }
+
+    /// Reads and parses a POST's body (within `maxBodyBytes`), answers the 2026-07-28 probe
+    /// (`server/discover` without a session: "method not found", before any version check, makes
+    /// such clients fall back to initialize), and checks `MCP-Protocol-Version`.
+    func start(_ request: Request) async throws -> PostStart {
+        let incoming: IncomingMessage
+        switch try await IncomingMessage.read(request, limit: gateway.maxBodyBytes) {
+        case .success(let message): incoming = message
+        case .failure(let error): return .answered(Response.json(error.value, status: .badRequest))
+        }
+        let sessionID = request.headers[.mcpSessionID]
+        if case .request(let id, "server/discover", _) = incoming.message, sessionID == nil {
+            return .answered(Response.json(JSONRPC.discoverRefusal(id)))
+        }
+        try resolver.checkProtocolVersion(request)
+        return .message(incoming, session: sessionID)
+    }
 }

@@ -10,18 +10,11 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
     func post(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let started = ContinuousClock.now
         let caller = try context.requireCaller()
-        let incoming: IncomingMessage
-        switch try await IncomingMessage.read(request, limit: gateway.maxBodyBytes) {
-        case .success(let message): incoming = message
-        case .failure(let error): return Response.json(error.value, status: .badRequest)
+        let (incoming, sessionID): (IncomingMessage, String?)
+        switch try await start(request) {
+        case .answered(let response): return response
+        case .message(let message, let session): (incoming, sessionID) = (message, session)
         }
-        let sessionID = request.headers[.mcpSessionID]
-        if case .request(let id, "server/discover", _) = incoming.message, sessionID == nil {
-            // Protocol 2026-07-28 clients probe first, with their newer MCP-Protocol-Version;
-            // "method not found" (before any version check) makes them fall back to initialize.
-            return Response.json(JSONRPC.discoverRefusal(id))
-        }
-        try resolver.checkProtocolVersion(request)
         let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: incoming.message.method ?? "message")
         let accepts = AcceptedReplies(request.headers[.accept])
 
