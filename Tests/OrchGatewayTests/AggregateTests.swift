@@ -96,6 +96,15 @@ extension TestClientProtocol {
         let uri = ExposedURI.make(prefix: "notes", uri: "notes://index")
         let read = try await client.aggregate("resources/read", #"{"uri":"\#(uri)"}"#, id: 34, session: session)
         #expect(read["result"]?["contents"]?.arrayValue?.first?["uri"] == "notes://index", "\(read)")
+        // Completions follow their prompt or template; the log level goes to every started server.
+        let topics = try await client.aggregate("completion/complete", #"{"ref":{"type":"ref/prompt","name":"clock__summarize"},"argument":{"name":"topic","value":""}}"#,
+                                               id: 35, session: session)
+        #expect(topics["result"]?["completion"]?["values"] != nil, "\(topics)")
+        let template = ExposedURI.make(prefix: "clock", uri: "notes://note/{name}", template: true)
+        let names = try await client.aggregate("completion/complete", #"{"ref":{"type":"ref/resource","uri":"\#(template)"},"argument":{"name":"name","value":""}}"#,
+                                              id: 36, session: session)
+        #expect(names["result"]?["completion"] != nil, "\(names)")
+        #expect(try await client.aggregate("logging/setLevel", #"{"level":"debug"}"#, id: 37, session: session)["result"] == [:])
     }
     let records = g.auditLines.compactMap { try? JSONValue.parse($0) }
     let denied = records.first { $0["decision"] == "deny" && $0["tool"] == "write_note" }
