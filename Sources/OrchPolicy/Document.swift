@@ -20,6 +20,7 @@ public struct NameValue: Sendable, Hashable {
 /// orch.json, decoded and typed. Produced by `DocumentDecoder`, consumed by `PolicyCompiler`.
 public struct Document: Sendable {
     public var gateway = GatewaySettings()
+    public var auth = AuthSettings()
     public var roles: [RoleSpec] = []
     public var orgs: [OrgSpec] = []
     public var users: [UserSpec] = []
@@ -204,6 +205,8 @@ public struct UserSpec: Sendable, Hashable {
     public var path: String
     public var displayName: String?
     public var email: String?
+    /// `identities`: who the user is at the `auth.oidc` issuers.
+    public var identities: [Located<UserIdentity>] = []
     public var disabled = false
     public var admin = false
     public var keys: [KeySpec] = []

@@ -11,7 +11,7 @@ struct DocumentDecoder {
     /// one is not reported again as naming a missing server.
     var brokenServers: Set<String> = []
 
-    static let topKeys = ["$schema", "version", "gateway", "roles", "orgs", "users", "tests"]
+    static let topKeys = ["$schema", "version", "gateway", "auth", "roles", "orgs", "users", "tests"]
 
     mutating func decode(_ root: JSONNode) -> Document {
         var document = Document()
@@ -23,6 +23,7 @@ struct DocumentDecoder {
         }
         _ = top.string("$schema", &log)
         if let gateway = top["gateway"] { document.gateway = decodeGateway(gateway, path: "gateway") }
+        if let auth = top["auth"] { document.auth = decodeAuth(auth, path: "auth") }
         if let roles = top["roles"] {
             for (name, value, path) in named(roles, path: "roles", what: "role") {
                 if let role = decodeRole(name, value, path: path) { document.roles.append(role) }
@@ -129,6 +130,74 @@ struct DocumentDecoder {
             allowQuery || components.query == nil, components.fragment == nil, components.user == nil
         else { return false }
         return allowPath || components.path.isEmpty
+    }
+
+    // MARK: auth
+
+    private mutating func decodeAuth(_ value: JSONNode, path: String) -> AuthSettings {
+        var settings = AuthSettings()
+        guard let r = ObjectReader(value, path: path, known: ["resource", "oidc"], log: &log) else { return settings }
+        if let resource = r.string("resource", &log) {
+            if Self.isHTTPURL(resource, allowPath: true) {
+                settings.resource = resource
+            } else {
+                log.error(r.at("resource"), "\"\(resource)\" is not an http:// or https:// URL without query or fragment")
+            }
+        }
+        if let oidc = r["oidc"] {
+            for (name, issuer, issuerPath) in named(oidc, path: r.at("oidc"), what: "issuer") {
+                if let decoded = decodeIssuer(name, issuer, path: issuerPath) { settings.issuers.append(decoded) }
+            }
+        }
+        return settings
+    }
+
+    private mutating func decodeIssuer(_ name: String, _ value: JSONNode, path: String) -> OIDCIssuer? {
+        guard let r = ObjectReader(value, path: path, known: ["issuer", "audiences", "jwks", "userClaim", "scopes", "client"], log: &log) else { return nil }
+        guard let issuer = r.string("issuer", required: true, &log) else { return nil }
+        if !Self.isSecureURL(issuer) {
+            log.error(r.at("issuer"), "\"\(issuer)\" is not an https:// URL (http:// only on loopback) without query or fragment")
+        }
+        var spec = OIDCIssuer(name: name, path: path, issuer: issuer)
+        if let audiences = r.strings("audiences", &log) {
+            if audiences.isEmpty { log.error(r.at("audiences"), "must name at least one audience (or leave it out: the resource URL)") }
+            spec.audiences = audiences.map(\.value)
+        }
+        if let jwks = r.string("jwks", &log) {
+            if jwks.hasPrefix("http://") || jwks.hasPrefix("https://") {
+                if !Self.isSecureURL(jwks) { log.error(r.at("jwks"), "\"\(jwks)\" is not an https:// URL (http:// only on loopback)") }
+                spec.keys = .url(jwks)
+            } else if jwks.isEmpty {
+                log.error(r.at("jwks"), "must be a URL or a file path (or leave it out: the issuer's discovery document names it)")
+            } else {
+                spec.keys = .file(jwks)
+            }
+        }
+        if let claim = r.string("userClaim", &log) {
+            if claim.isEmpty { log.error(r.at("userClaim"), "must name a claim (sub, email, preferred_username…)") } else { spec.userClaim = claim }
+        }
+        spec.scopes = (r.strings("scopes", &log) ?? []).map(\.value)
+        if let client = r["client"], let c = ObjectReader(client, path: r.at("client"), known: ["id", "secret"], log: &log) {
+            let id = c.string("id", required: true, &log)
+            var secret: String? = nil
+            if let text = c.string("secret", &log) {
+                if EnvExpansion.usesEnvironment(text) {
+                    secret = expanded(text, path: c.at("secret"))
+                } else {
+                    log.error(c.at("secret"), "a client secret never goes in orch.json: write \"${env:VARIABLE}\" and set VARIABLE where orch runs")
+                }
+            }
+            if let id { spec.client = OIDCIssuer.Client(id: id, secret: secret) }
+        }
+        return spec
+    }
+
+    /// https, or http on a loopback host (a provider on the same machine, as in tests).
+    static func isSecureURL(_ text: String) -> Bool {
+        guard isHTTPURL(text, allowPath: true), let components = URLComponents(string: text) else { return false }
+        if components.scheme?.lowercased() == "https" { return true }
+        let host = components.host ?? ""
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 
     // MARK: roles
@@ -365,8 +434,18 @@ struct DocumentDecoder {
     }
 
     private mutating func decodeUser(_ name: String, _ value: JSONNode, path: String) -> UserSpec? {
-        guard let r = ObjectReader(value, path: path, known: ["displayName", "email", "disabled", "admin", "keys"], log: &log) else { return nil }
+        guard let r = ObjectReader(value, path: path, known: ["displayName", "email", "identities", "disabled", "admin", "keys"], log: &log) else { return nil }
         var user = UserSpec(name: name, path: path, displayName: r.string("displayName", &log), email: r.string("email", &log))
+        for entry in r.strings("identities", &log) ?? [] {
+            guard let colon = entry.value.firstIndex(ofASCII: ":"), colon != entry.value.startIndex,
+                entry.value.utf8.index(after: colon) != entry.value.endIndex
+            else {
+                log.error(entry.path, "\"\(entry.value)\" is not ISSUER:VALUE (an auth.oidc issuer's name and the user's value of its userClaim)")
+                continue
+            }
+            let identity = UserIdentity(issuer: String(entry.value[..<colon]), value: String(entry.value[entry.value.utf8.index(after: colon)...]))
+            user.identities.append(Located(value: identity, path: entry.path))
+        }
         user.disabled = r.bool("disabled", &log) ?? false
         user.admin = r.bool("admin", &log) ?? false
         if let keys = r["keys"] {

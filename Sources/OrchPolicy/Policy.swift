@@ -153,11 +153,16 @@ public final class Policy: Sendable {
     let orgIndex: [String: OrgID]
     let roleIndex: [String: RoleID]
     let keyIndex: [KeyHash: KeyID]
+    /// `auth`: the OIDC issuers whose tokens are accepted beside keys.
+    public let auth: AuthSettings
+    /// Users by issuer and the value of its `userClaim`: from `identities`, and from `email` for
+    /// issuers that match on it (lowercased).
+    let identityIndex: [String: [String: UserID]]
 
     init(
         digest: String, settings: GatewaySettings, roles: [Role], orgs: [Org], servers: [Server], users: [User],
         keys: [Key], testCount: Int, userIndex: [String: UserID], orgIndex: [String: OrgID], roleIndex: [String: RoleID],
-        keyIndex: [KeyHash: KeyID]
+        keyIndex: [KeyHash: KeyID], auth: AuthSettings = AuthSettings(), identityIndex: [String: [String: UserID]] = [:]
     ) {
         self.digest = digest
         self.settings = settings
@@ -171,6 +176,8 @@ public final class Policy: Sendable {
         self.orgIndex = orgIndex
         self.roleIndex = roleIndex
         self.keyIndex = keyIndex
+        self.auth = auth
+        self.identityIndex = identityIndex
     }
 
     // MARK: lookups
@@ -203,6 +210,17 @@ public final class Policy: Sendable {
     /// The key a bearer token belongs to: one SHA-256 and one hash probe.
     public func key(forToken token: String) -> KeyID? {
         keyIndex[KeyHash(token: token)]
+    }
+
+    /// The issuer of `auth.oidc` named `name`.
+    public func issuer(named name: String) -> OIDCIssuer? { auth.issuers.first { $0.name == name } }
+
+    /// The user a verified token of `issuer` names by the value of its `userClaim` (an email
+    /// matches case-insensitively); nil for none. Exactly one user can match: the compiler refuses
+    /// a value two users claim.
+    public func user(issuer: String, claim value: String) -> UserID? {
+        guard let index = identityIndex[issuer] else { return nil }
+        return index[value] ?? (self.issuer(named: issuer)?.userClaim == "email" ? index[value.lowercased()] : nil)
     }
 
     /// The key with this hash.

@@ -99,11 +99,51 @@ struct PolicyLinker {
         let policy = Policy(
             digest: digest, settings: document.gateway, roles: document.roles.map { Policy.Role(spec: $0) },
             orgs: orgs, servers: servers, users: users, keys: keys, testCount: document.tests.count,
-            userIndex: userIndex, orgIndex: orgIndex, roleIndex: roleIndex, keyIndex: keyIndex)
+            userIndex: userIndex, orgIndex: orgIndex, roleIndex: roleIndex, keyIndex: keyIndex,
+            auth: document.auth, identityIndex: identities())
 
         runTests(policy)
         warn(policy, heldRoles: heldRoles)
         return policy
+    }
+
+    /// Users by issuer and claim value. An identity naming an issuer not in `auth.oidc`, a value
+    /// two users claim, and (for an issuer matching on `email`) two users with one email are
+    /// errors: a token must name exactly one user.
+    private mutating func identities() -> [String: [String: UserID]] {
+        var index: [String: [String: UserID]] = [:]
+        var claimedBy: [String: [String: String]] = [:]  // issuer → value → user name, for messages
+        let issuers = document.auth.issuers.map(\.name)
+        for issuer in document.auth.issuers { index[issuer.name] = [:] }
+        for (u, user) in document.users.enumerated() {
+            for identity in user.identities {
+                let issuer = identity.value.issuer
+                guard index[issuer] != nil else {
+                    log.error(identity.path, "no issuer \"\(issuer)\" in auth.oidc" + Name.didYouMean(issuer, among: issuers))
+                    continue
+                }
+                if let other = claimedBy[issuer]?[identity.value.value] {
+                    log.error(identity.path, "\(identity.value) is also user \(other)'s: a token must name exactly one user")
+                    continue
+                }
+                index[issuer]![identity.value.value] = UserID(index: u)
+                claimedBy[issuer, default: [:]][identity.value.value] = user.name
+            }
+        }
+        let byEmail = document.auth.issuers.filter { $0.userClaim == "email" }.map(\.name)
+        guard !byEmail.isEmpty else { return index }
+        for (u, user) in document.users.enumerated() {
+            guard let email = user.email?.lowercased() else { continue }
+            if let other = byEmail.lazy.compactMap({ claimedBy[$0]?[email] }).first(where: { $0 != user.name }) {
+                log.error(Path.member(user.path, "email"), "\(email) is also user \(other)'s: \(byEmail.joined(separator: ", ")) name users by email, so each needs its own")
+                continue
+            }
+            for issuer in byEmail {
+                index[issuer]![email] = UserID(index: u)
+                claimedBy[issuer, default: [:]][email] = user.name
+            }
+        }
+        return index
     }
 
     private mutating func resolveUser(_ name: Located<String>, _ index: [String: UserID]) -> UserID? {

@@ -49,12 +49,34 @@ public enum PolicySchema {
             "$schema": ["type": "string"],
             "version": ["const": 1, "description": "The file format version."],
             "gateway": ["$ref": "#/$defs/gateway"],
+            "auth": ["$ref": "#/$defs/auth"],
             "roles": named("role", "Role name to its rules."),
             "orgs": named("org", "Org name to its members, teams and servers."),
             "users": named("user", "User name to the user's details and keys."),
             "tests": ["type": "array", "items": ["$ref": "#/$defs/test"], "description": "Decisions that must hold, or the file does not compile."],
         ],
         "$defs": [
+            "auth": [
+                "type": "object", "additionalProperties": false, "description": "Single sign-on: OIDC issuers whose tokens are accepted beside keys.",
+                "properties": [
+                    "resource": ["type": "string", "description": "The URL tokens must name in aud (default: gateway.publicURL)."],
+                    "oidc": named("issuer", "Issuer name (as users' identities name it) to how its tokens are checked."),
+                ],
+            ],
+            "issuer": [
+                "type": "object", "required": ["issuer"], "additionalProperties": false,
+                "properties": [
+                    "issuer": ["type": "string", "description": "The exact iss of its tokens (https; http only on loopback)."],
+                    "audiences": strings("A token's aud must contain one of these (default: the resource)."),
+                    "jwks": ["type": "string", "description": "Its signing keys: a URL, or a JWKS file beside orch.json (default: jwks_uri of its discovery document)."],
+                    "userClaim": ["type": "string", "description": "The claim that names the user (default: email, matched against users' email)."],
+                    "scopes": strings("Scopes a token must carry."),
+                    "client": [
+                        "type": "object", "required": ["id"], "additionalProperties": false, "description": "For the dashboard's sign-in.",
+                        "properties": ["id": ["type": "string"], "secret": ["type": "string", "pattern": "\\$\\{env:", "description": "Only as ${env:VARIABLE}."]],
+                    ],
+                ],
+            ],
             "gateway": [
                 "type": "object", "additionalProperties": false,
                 "properties": [
@@ -135,6 +157,10 @@ public enum PolicySchema {
                 "properties": [
                     "displayName": ["type": "string"],
                     "email": ["type": "string"],
+                    "identities": [
+                        "type": "array", "description": "ISSUER:VALUE: the user's value of an auth.oidc issuer's userClaim.",
+                        "items": ["type": "string", "pattern": "^[^:]+:.+$"],
+                    ],
                     "disabled": ["type": "boolean"],
                     "admin": ["type": "boolean", "description": "Grants the gateway admin API, no server access."],
                     "keys": ["type": "array", "items": ["$ref": "#/$defs/key"]],

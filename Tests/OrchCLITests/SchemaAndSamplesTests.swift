@@ -23,7 +23,7 @@ private func sampleNames() -> [String] {
     let schema = try JSONValue.parse(try Sandbox().run(["schema"]).stdout)
     #expect(schema["$schema"] == "https://json-schema.org/draft/2020-12/schema")
     #expect(schema["required"] == ["version"])
-    #expect(schema["properties"]?.objectValue?.keys == ["$schema", "version", "gateway", "roles", "orgs", "users", "tests"])
+    #expect(schema["properties"]?.objectValue?.keys == ["$schema", "version", "gateway", "auth", "roles", "orgs", "users", "tests"])
 }
 
 @Test func theDocumentedSamplesExist() {
