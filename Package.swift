@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -39,6 +40,18 @@ let package = Package(
         ),
         .target(name: "OrchJSON", dependencies: ["CJansson"], swiftSettings: swiftSettings),
         .target(name: "OrchPolicy", dependencies: ["OrchJSON", "COpenSSL"], swiftSettings: swiftSettings),
+        // Verifies OIDC tokens (JWTs): the only user of jwt-kit.
+        .target(
+            name: "OrchAuth",
+            dependencies: [
+                "OrchJSON", "OrchPolicy",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "OrchGateway",
             dependencies: [
@@ -84,5 +97,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "OrchCLITests", dependencies: ["orch", "OrchJSON"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OrchAuthTests",
+            dependencies: ["OrchAuth", "OrchPolicy", "OrchJSON", .product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -1,0 +1,190 @@
+public import Foundation
+import JWTKit
+import OrchJSON
+public import OrchPolicy
+import Synchronization
+
+/// A token of an `auth.oidc` issuer, verified, and the user of orch.json it names.
+public struct VerifiedToken: Sendable, Hashable {
+    /// The issuer's name in `auth.oidc`.
+    public let issuer: String
+    /// `sub`: with the issuer, what a session is bound to.
+    public let subject: String
+    public let user: UserID
+    /// `exp`: past it, the token and the sessions it opened are done.
+    public let expires: Date
+    public let scopes: [String]
+}
+
+/// Why a token was not accepted. The reasons are for the audit log and name no token.
+public enum TokenRefusal: Error, Sendable, Hashable {
+    /// Not a token the gateway accepts: 401 with `error="invalid_token"`.
+    case invalid(String)
+    /// A valid token without a scope the issuer requires: 403 with `error="insufficient_scope"`.
+    case insufficientScope(scope: String)
+    /// A valid token that names no user of the file, or a disabled one: 401.
+    case noUser(String)
+
+    public var reason: String {
+        switch self {
+        case .invalid(let reason), .noUser(let reason): reason
+        case .insufficientScope(let scope): "the token lacks the scope \(scope)"
+        }
+    }
+}
+
+/// Verifies bearer tokens that are not orch keys as JWTs of the issuers in `auth.oidc`
+/// (README, "Single sign-on"): an asymmetric signature only (`none` and HMAC are refused before
+/// any key is looked at, so no algorithm confusion), by a key of the issuer's JWKS found by `kid`;
+/// the exact `iss`; an `aud` that names the gateway's resource (or the issuer's `audiences`);
+/// `exp` and `nbf` with a small leeway; the issuer's required scopes; and exactly one user.
+///
+/// The JWKS of each issuer is fetched once and kept; a token signed by a `kid` it does not hold
+/// makes it fetch again, at most once per `refreshInterval`.
+public final class OIDCVerifier: Sendable {
+    /// The signature algorithms accepted: RSA, RSA-PSS, ECDSA and EdDSA.
+    public static let algorithms: Set<String> = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+
+    private let fetcher: any KeyFetcher
+    private let refreshInterval: Duration
+    private let leeway: TimeInterval
+    private let now: @Sendable () -> Date
+    private let cache = Mutex<[String: CachedKeys]>([:])
+    private let counters = Mutex<(verifications: Int, refreshes: Int)>((0, 0))
+
+    private struct CachedKeys: Sendable {
+        let source: OIDCIssuer.KeySource
+        let issuer: String
+        let keys: JWTKeyCollection
+        let kids: Set<String>
+        /// When an unknown `kid` last made the keys be fetched again; nil: only the first fetch.
+        let refreshed: ContinuousClock.Instant?
+    }
+
+    public init(
+        fetcher: any KeyFetcher, refreshInterval: Duration = .seconds(60), leeway: TimeInterval = 60,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.fetcher = fetcher
+        self.refreshInterval = refreshInterval
+        self.leeway = leeway
+        self.now = now
+    }
+
+    /// Tokens verified (with any outcome) and JWKS fetches, for metrics.
+    public var verifications: Int { counters.withLock { $0.verifications } }
+    public var refreshes: Int { counters.withLock { $0.refreshes } }
+
+    /// Verifies `token` under `policy`; `resource` is the URL a token's `aud` must name when the
+    /// issuer gives no `audiences` (`auth.resource`, else the gateway's public URL); `folder` is
+    /// orch.json's, for JWKS files.
+    public func verify(_ token: String, policy: Policy, resource: String, folder: String) async -> Result<VerifiedToken, TokenRefusal> {
+        counters.withLock { $0.verifications += 1 }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let header = Self.json(parts[0]), let claims = Self.json(parts[1]) else {
+            return .failure(.invalid("not a JWT"))
+        }
+        guard let algorithm = header["alg"]?.stringValue, Self.algorithms.contains(algorithm) else {
+            return .failure(.invalid("algorithm \(header["alg"]?.stringValue ?? "missing") is not accepted (asymmetric signatures only)"))
+        }
+        guard let iss = claims["iss"]?.stringValue, let issuer = policy.auth.issuers.first(where: { $0.issuer == iss }) else {
+            return .failure(.invalid("issuer \(claims["iss"]?.stringValue ?? "missing") is not in auth.oidc"))
+        }
+        let kid = header["kid"]?.stringValue
+        do {
+            let keys = try await keys(for: issuer, kid: kid, folder: folder)
+            _ = try await keys.verify(token, as: SignatureOnly.self)
+        } catch let refusal as TokenRefusal {
+            return .failure(refusal)
+        } catch {
+            return .failure(.invalid("the signature does not verify with \(issuer.name)'s keys"))
+        }
+        return check(claims, issuer: issuer, policy: policy, resource: resource)
+    }
+
+    /// The claims of a token whose signature holds.
+    private func check(_ claims: JSONValue, issuer: OIDCIssuer, policy: Policy, resource: String) -> Result<VerifiedToken, TokenRefusal> {
+        let time = now()
+        guard let exp = claims["exp"]?.doubleValue else { return .failure(.invalid("no exp")) }
+        let expires = Date(timeIntervalSince1970: exp)
+        if time.timeIntervalSince(expires) > leeway { return .failure(.invalid("expired at \(Timestamp.format(expires))")) }
+        if let nbf = claims["nbf"]?.doubleValue, Date(timeIntervalSince1970: nbf).timeIntervalSince(time) > leeway {
+            return .failure(.invalid("not valid before \(Timestamp.format(Date(timeIntervalSince1970: nbf)))"))
+        }
+        let audiences = claims["aud"].map { $0.stringValue.map { [$0] } ?? $0.arrayValue?.compactMap(\.stringValue) ?? [] } ?? []
+        let accepted = issuer.audiences ?? [resource]
+        guard audiences.contains(where: accepted.contains) else {
+            return .failure(.invalid("audience \(audiences.joined(separator: ", ")) is not \(accepted.joined(separator: " or "))"))
+        }
+        guard let subject = claims["sub"]?.stringValue, !subject.isEmpty else { return .failure(.invalid("no sub")) }
+        let scopes = Self.scopes(claims)
+        if let missing = issuer.scopes.first(where: { !scopes.contains($0) }) { return .failure(.insufficientScope(scope: missing)) }
+        guard let value = claims[issuer.userClaim]?.stringValue, !value.isEmpty else {
+            return .failure(.noUser("the token has no \(issuer.userClaim)"))
+        }
+        if issuer.userClaim == "email", claims["email_verified"] == .bool(false) {
+            return .failure(.noUser("\(issuer.name) has not verified the email \(value)"))
+        }
+        guard let user = policy.user(issuer: issuer.name, claim: value) else {
+            return .failure(.noUser("no user for \(issuer.name) \(issuer.userClaim) \(value)"))
+        }
+        if policy.user(user).spec.disabled { return .failure(.noUser("user \(policy.user(user).name) is disabled")) }
+        return .success(VerifiedToken(issuer: issuer.name, subject: subject, user: user, expires: expires, scopes: scopes))
+    }
+
+    /// `scope` (space-separated) or `scp` (a list, or space-separated).
+    static func scopes(_ claims: JSONValue) -> [String] {
+        for name in ["scope", "scp"] {
+            if let text = claims[name]?.stringValue { return text.split(separator: " ").map(String.init) }
+            if let list = claims[name]?.arrayValue { return list.compactMap(\.stringValue) }
+        }
+        return []
+    }
+
+    /// The issuer's keys, holding `kid` when they can: fetched on first use, and again for an
+    /// unknown `kid` once the last fetch is older than the refresh interval.
+    private func keys(for issuer: OIDCIssuer, kid: String?, folder: String) async throws -> JWTKeyCollection {
+        let cached = cache.withLock { $0[issuer.name] }.flatMap { $0.source == issuer.keys && $0.issuer == issuer.issuer ? $0 : nil }
+        if let cached, kid.map(cached.kids.contains) ?? true { return cached.keys }
+        if let cached, let refreshed = cached.refreshed, ContinuousClock.now - refreshed < refreshInterval {
+            throw TokenRefusal.invalid("\(issuer.name) has no key \(kid ?? "") (its keys were fetched again \(Int((ContinuousClock.now - refreshed).components.seconds)) s ago)")
+        }
+        counters.withLock { $0.refreshes += 1 }
+        let text: String
+        do {
+            text = try await fetcher.jwks(for: issuer, folder: folder)
+        } catch {
+            throw TokenRefusal.invalid("\(issuer.name)'s keys cannot be fetched: \(error)")
+        }
+        let keys = JWTKeyCollection()
+        var kids: Set<String> = []
+        guard let entries = (try? JSONValue.parse(text))?["keys"]?.arrayValue else {
+            throw TokenRefusal.invalid("\(issuer.name)'s keys are not a JWKS")
+        }
+        // Only keys that sign asymmetrically (RSA, EC, OKP) and have a kid; any other (a symmetric
+        // "oct" key, a key jwt-kit cannot read) is skipped.
+        for entry in entries where ["RSA", "EC", "OKP"].contains(entry["kty"]?.stringValue ?? "") {
+            guard let kid = entry["kid"]?.stringValue, let jwk = try? JWK(json: entry.compact), (try? await keys.add(jwk: jwk)) != nil else { continue }
+            kids.insert(kid)
+        }
+        let refreshed: ContinuousClock.Instant? = cached == nil ? nil : .now
+        cache.withLock { $0[issuer.name] = CachedKeys(source: issuer.keys, issuer: issuer.issuer, keys: keys, kids: kids, refreshed: refreshed) }
+        if let kid, !kids.contains(kid) { throw TokenRefusal.invalid("\(issuer.name) has no key \(kid)") }
+        return keys
+    }
+
+    /// A JWT part decoded from base64url and parsed.
+    static func json(_ part: Substring) -> JSONValue? {
+        var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64) else { return nil }
+        return try? JSONValue.parse([UInt8](data))
+    }
+}
+
+/// What jwt-kit decodes after checking the signature: nothing; the claims are checked above.
+private struct SignatureOnly: JWTPayload {
+    init(from decoder: any Decoder) throws {}
+    func encode(to encoder: any Encoder) throws {}
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}

@@ -1,0 +1,185 @@
+import Foundation
+import JWTKit
+import OrchAuth
+import OrchJSON
+import OrchPolicy
+import Synchronization
+import Testing
+
+// OIDC tokens verified against the issuers of orch.json, with keys made for each test (ES256).
+
+private let resource = "https://orch.example.com"
+
+private let policyText = """
+    {"version": 1,
+     "auth": {"resource": "\(resource)", "oidc": {
+        "sso": {"issuer": "https://id.example.com", "jwks": "https://id.example.com/keys", "scopes": ["mcp"]},
+        "gh": {"issuer": "https://gh.example.com", "jwks": "https://gh.example.com/keys", "userClaim": "sub", "audiences": ["orch-cli"]}}},
+     "roles": {"all": {"allow": ["*"]}},
+     "orgs": {"acme": {"members": {"bob": "all", "cid": "all"}, "servers": {"notes": {"command": "x"}}}},
+     "users": {"bob": {"email": "bob@example.com", "identities": ["gh:4242"]},
+               "cid": {"email": "cid@example.com", "disabled": true}}}
+    """
+
+private func compiledPolicy() throws -> Policy {
+    let result = PolicyCompiler.compile(Array(policyText.utf8), options: CompileOptions(environment: [:]))
+    return try #require(result.policy, "\(result.diagnostics)")
+}
+
+/// Serves JWKS documents the test sets, counting fetches.
+final class FakeKeys: KeyFetcher, Sendable {
+    private let documents = Mutex<[String: String]>([:])
+    private let count = Mutex(0)
+
+    func set(_ issuer: String, _ jwks: String) { documents.withLock { $0[issuer] = jwks } }
+    var fetches: Int { count.withLock { $0 } }
+
+    func jwks(for issuer: OIDCIssuer, folder: String) async throws -> String {
+        count.withLock { $0 += 1 }
+        guard let text = documents.withLock({ $0[issuer.name] }) else { throw URLError(.fileDoesNotExist) }
+        return text
+    }
+}
+
+/// A signing key and its JWKS entry.
+struct TestKey {
+    let kid: String
+    let key = ES256PrivateKey()
+
+    var jwk: JSONValue {
+        let (x, y) = key.publicKey.parameters!
+        return ["kty": "EC", "crv": "P-256", "kid": .string(kid), "alg": "ES256", "use": "sig", "x": .string(x), "y": .string(y)]
+    }
+
+    static func jwks(_ keys: [TestKey]) -> String { JSONValue.object(["keys": .array(keys.map(\.jwk))]).compact }
+
+    /// A token of `claims`, signed by this key (or, with `kid`, claiming another key's id).
+    func sign(_ claims: JSONValue, kid: String? = nil) async throws -> String {
+        let keys = await JWTKeyCollection().add(ecdsa: key, kid: JWKIdentifier(string: kid ?? self.kid))
+        return try await keys.sign(Claims(json: claims), kid: JWKIdentifier(string: kid ?? self.kid))
+    }
+}
+
+/// Any claims, as JSON.
+struct Claims: JWTPayload {
+    let json: JSONValue
+    init(json: JSONValue) { self.json = json }
+    init(from decoder: any Decoder) throws { json = .null }
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        for (name, value) in json.objectValue ?? [:] {
+            let key = Key(stringValue: name)
+            switch value {
+            case .string(let s): try container.encode(s, forKey: key)
+            case .integer(let i): try container.encode(i, forKey: key)
+            case .real(let d): try container.encode(d, forKey: key)
+            case .bool(let b): try container.encode(b, forKey: key)
+            case .array(let items): try container.encode(items.compactMap(\.stringValue), forKey: key)
+            default: break
+            }
+        }
+    }
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+    struct Key: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+}
+
+private func base64URL(_ text: String) -> String {
+    Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+}
+
+private let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+private func claims(_ extra: JSONObject = [:], iss: String = "https://id.example.com") -> JSONValue {
+    var object: JSONObject = [
+        "iss": .string(iss), "sub": "u-1", "aud": .string(resource), "exp": .integer(Int64(now.timeIntervalSince1970) + 600),
+        "iat": .integer(Int64(now.timeIntervalSince1970)), "email": "Bob@Example.com", "scope": "openid mcp",
+    ]
+    for (key, value) in extra { object[key] = value }
+    return .object(object)
+}
+
+private func verifier(_ keys: FakeKeys) -> OIDCVerifier { OIDCVerifier(fetcher: keys, now: { now }) }
+
+@Test func aSignedTokenOfAKnownIssuerNamesItsUser() async throws {
+    let policy = try compiledPolicy()
+    let fetcher = FakeKeys(), key = TestKey(kid: "a")
+    fetcher.set("sso", TestKey.jwks([key]))
+    let v = verifier(fetcher)
+    let verified = try await v.verify(try await key.sign(claims()), policy: policy, resource: resource, folder: "/").get()
+    #expect(verified.user == policy.user(named: "bob"))
+    #expect(verified.issuer == "sso" && verified.subject == "u-1" && verified.scopes == ["openid", "mcp"])
+    // By sub, at an issuer that names users so, with its own audience.
+    fetcher.set("gh", TestKey.jwks([key]))
+    let gh = try await key.sign(claims(["sub": "4242", "aud": ["orch-cli"]], iss: "https://gh.example.com"))
+    #expect(try await v.verify(gh, policy: policy, resource: resource, folder: "/").get().user == policy.user(named: "bob"))
+    #expect(fetcher.fetches == 2 && v.verifications == 2)
+}
+
+@Test func tokensThatNameNoUserOrTheWrongPlaceAreRefused() async throws {
+    let policy = try compiledPolicy()
+    let fetcher = FakeKeys(), key = TestKey(kid: "a")
+    fetcher.set("sso", TestKey.jwks([key]))
+    let v = verifier(fetcher)
+    func outcome(_ c: JSONValue) async throws -> TokenRefusal? {
+        if case .failure(let refusal) = await v.verify(try await key.sign(c), policy: policy, resource: resource, folder: "/") { return refusal }
+        return nil
+    }
+    #expect(try await outcome(claims(["email": "eve@example.com"])) == .noUser("no user for sso email eve@example.com"))
+    #expect(try await outcome(claims(["email": "cid@example.com"])) == .noUser("user cid is disabled"))
+    #expect(try await outcome(claims(["email_verified": false])) == .noUser("sso has not verified the email Bob@Example.com"))
+    #expect(try await outcome(claims(["aud": "https://other.example.com"])) == .invalid("audience https://other.example.com is not \(resource)"))
+    #expect(try await outcome(claims(iss: "https://evil.example.com")) == .invalid("issuer https://evil.example.com is not in auth.oidc"))
+    #expect(try await outcome(claims(["exp": .integer(Int64(now.timeIntervalSince1970) - 120)])) == .invalid("expired at 2027-01-15T07:58:00Z"))
+    // Within the leeway an expiry or a start still passes.
+    #expect(try await outcome(claims(["exp": .integer(Int64(now.timeIntervalSince1970) - 30)])) == nil)
+    #expect(try await outcome(claims(["nbf": .integer(Int64(now.timeIntervalSince1970) + 300)])) == .invalid("not valid before 2027-01-15T08:05:00Z"))
+    #expect(try await outcome(claims(["scope": "openid"])) == .insufficientScope(scope: "mcp"))
+}
+
+@Test func noneAndSymmetricAlgorithmsAreRefusedWhateverTheKey() async throws {
+    let policy = try compiledPolicy()
+    let fetcher = FakeKeys(), key = TestKey(kid: "a")
+    fetcher.set("sso", TestKey.jwks([key]))
+    let v = verifier(fetcher)
+    let body = base64URL(claims().compact)
+    let none = base64URL(#"{"alg":"none","typ":"JWT","kid":"a"}"#) + "." + body + "."
+    #expect(await v.verify(none, policy: policy, resource: resource, folder: "/") == .failure(.invalid("algorithm none is not accepted (asymmetric signatures only)")))
+    // HS256 keyed with the public key, the classic confusion: refused before any key is used.
+    let hmac = await JWTKeyCollection().add(hmac: HMACKey(from: TestKey.jwks([key])), digestAlgorithm: .sha256, kid: "a")
+    let forged = try await hmac.sign(Claims(json: claims()), kid: "a")
+    #expect(await v.verify(forged, policy: policy, resource: resource, folder: "/") == .failure(.invalid("algorithm HS256 is not accepted (asymmetric signatures only)")))
+    // A token signed by another key under the known kid.
+    let impostor = TestKey(kid: "a")
+    #expect(await v.verify(try await impostor.sign(claims()), policy: policy, resource: resource, folder: "/")
+        == .failure(.invalid("the signature does not verify with sso's keys")))
+    #expect(await v.verify("not.a.jwt", policy: policy, resource: resource, folder: "/") == .failure(.invalid("not a JWT")))
+}
+
+@Test func anUnknownKidFetchesTheKeysOnceAndNotAgainWithinTheInterval() async throws {
+    let policy = try compiledPolicy()
+    let fetcher = FakeKeys(), first = TestKey(kid: "k1"), rotated = TestKey(kid: "k2"), unknown = TestKey(kid: "k3")
+    fetcher.set("sso", TestKey.jwks([first]))
+    let v = verifier(fetcher)
+    #expect((try? await v.verify(try await first.sign(claims()), policy: policy, resource: resource, folder: "/").get()) != nil)
+    #expect(fetcher.fetches == 1)
+    // The provider rotates in k2: a token signed with it makes the gateway fetch once more.
+    fetcher.set("sso", TestKey.jwks([first, rotated]))
+    #expect((try? await v.verify(try await rotated.sign(claims()), policy: policy, resource: resource, folder: "/").get()) != nil)
+    #expect(fetcher.fetches == 2)
+    // Another unknown kid within the interval is refused without fetching again.
+    let refused = await v.verify(try await unknown.sign(claims()), policy: policy, resource: resource, folder: "/")
+    guard case .failure(.invalid(let reason)) = refused else {
+        Issue.record("an unknown kid was accepted: \(refused)")
+        return
+    }
+    #expect(reason.hasPrefix("sso has no key k3"))
+    #expect(fetcher.fetches == 2 && v.refreshes == 2)
+    // Known keys keep working without a fetch.
+    #expect((try? await v.verify(try await first.sign(claims()), policy: policy, resource: resource, folder: "/").get()) != nil)
+    #expect(fetcher.fetches == 2)
+}
