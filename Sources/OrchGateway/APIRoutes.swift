@@ -4,10 +4,13 @@ import OrchJSON
 import OrchPolicy
 
 extension Gateway {
+    /// `/healthz`'s answer, encoded once.
+    static let healthyBody = ByteBuffer(string: (["status": "ok"] as JSONValue).compact)
+
     /// `/healthz` and `/readyz`: no authentication. `/metrics`: none on loopback, an admin's key
     /// elsewhere (`gateway.metrics` decides).
     func addHealthRoutes(to router: Router<GatewayContext>) {
-        router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
+        router.get("healthz") { _, _ in Response.json(encoded: Self.healthyBody) }
         router.get("readyz") { _, _ in
             guard let policy = self.store.policy else {
                 return Response.json(["status": "not ready", "policy": nil], status: .serviceUnavailable)
@@ -30,26 +33,21 @@ extension Gateway {
 
     /// The REST API under `/api/v1`, behind `AuthMiddleware`.
     func addAPIRoutes(to api: RouterGroup<GatewayContext>) {
+        // The answers of `me` and `servers` are the same for a key until the policy changes: each
+        // is encoded once and kept.
         api.get("me") { _, context in
             let caller = try context.requireCaller()
-            let policy = caller.policy
-            let user = policy.user(caller.user)
-            let key = policy.key(caller.key)
-            return Response.json([
-                "user": .string(user.name), "displayName": .optional(user.spec.displayName), "admin": .bool(user.spec.admin),
-                "key": ["id": .string(key.spec.id), "expires": .optional(key.spec.expires.map(Timestamp.format))],
-                "orgs": .array(user.memberships.map { m in
-                    var roles: [String] = []
-                    for grant in m.grants where !roles.contains(policy.roles[grant.role.index].name) {
-                        roles.append(policy.roles[grant.role.index].name)
-                    }
-                    return ["org": .string(policy.org(m.org).name), "roles": .strings(roles)]
-                }),
-            ])
+            return Response.json(encoded: self.callerBodies.body(.me, for: caller, publicURL: "") {
+                ByteBuffer(string: self.describeCaller(caller).compact)
+            })
         }
         api.get("servers") { _, context in
             let caller = try context.requireCaller()
-            return Response.json(["servers": .array(self.reachableServers(caller).map { self.describe($0, caller.policy) })])
+            let publicURL = self.publicURL(for: caller.policy)
+            return Response.json(encoded: self.callerBodies.body(.servers, for: caller, publicURL: publicURL) {
+                let servers = self.reachableServers(caller).map { self.describe($0, caller.policy, publicURL: publicURL) }
+                return ByteBuffer(string: (["servers": .array(servers)] as JSONValue).compact)
+            })
         }
         api.get("orgs/{org}/servers") { request, context in
             let caller = try context.requireCaller()
@@ -139,11 +137,29 @@ extension Gateway {
             body: ResponseBody(byteBuffer: ByteBuffer(string: config.document.pretty + "\n")))
     }
 
+    /// `/api/v1/me`: the caller's user, key and roles in each org.
+    func describeCaller(_ caller: Caller) -> JSONValue {
+        let policy = caller.policy
+        let user = policy.user(caller.user)
+        let key = policy.key(caller.key)
+        return [
+            "user": .string(user.name), "displayName": .optional(user.spec.displayName), "admin": .bool(user.spec.admin),
+            "key": ["id": .string(key.spec.id), "expires": .optional(key.spec.expires.map(Timestamp.format))],
+            "orgs": .array(user.memberships.map { m in
+                var roles: [String] = []
+                for grant in m.grants where !roles.contains(policy.roles[grant.role.index].name) {
+                    roles.append(policy.roles[grant.role.index].name)
+                }
+                return ["org": .string(policy.org(m.org).name), "roles": .strings(roles)]
+            }),
+        ]
+    }
+
     /// A server as the API shows it: never its command, env, URL or headers.
-    func describe(_ id: ServerID, _ policy: Policy) -> JSONValue {
+    func describe(_ id: ServerID, _ policy: Policy, publicURL: String? = nil) -> JSONValue {
         let server = policy.server(id)
         let org = policy.org(server.org).name
-        let urls = Endpoints.urls(publicURL: publicURL(for: policy), org: org, server: server.name)
+        let urls = Endpoints.urls(publicURL: publicURL ?? self.publicURL(for: policy), org: org, server: server.name)
         return [
             "id": .string("\(org)/\(server.name)"), "org": .string(org), "name": .string(server.name),
             "description": .optional(server.spec.description), "transport": .string(server.spec.transportName),

@@ -1,5 +1,5 @@
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 import OrchPolicy
 import Synchronization
 
@@ -34,17 +34,20 @@ final class ClientConnections: Sendable {
 /// nor slowly dribbled heads (slowloris) can hold a connection for long. A request in progress,
 /// a long SSE stream included, is never cut.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private let gateway: Gateway
     private let address: String?
     private var started = false
     /// Requests whose head arrived and whose response has not ended.
     private var inProgress = 0
-    private var headDeadline: Scheduled<Void>?
+    /// When the next request head is due; nil while a request is in progress.
+    private var headDue: NIODeadline?
+    /// The one timer that enforces `headDue`.
+    private var headTimer: Scheduled<Void>?
 
     init(gateway: Gateway, remote: SocketAddress?) {
         self.gateway = gateway
@@ -82,27 +85,38 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func armHeadDeadline(_ context: ChannelHandlerContext) {
-        headDeadline?.cancel()
         let seconds = gateway.store.policy?.settings.limits.requestHeadSeconds ?? Limits().requestHeadSeconds
-        let gateway = self.gateway
-        let channel = context.channel
-        headDeadline = context.eventLoop.scheduleTask(in: .seconds(Int64(seconds))) {
-            gateway.metrics.connectionRefused("request_head_timeout")
-            channel.close(promise: nil)
+        headDue = .now() + .seconds(Int64(seconds))
+        if headTimer == nil { scheduleHeadTimer(context) }
+    }
+
+    /// A busy connection ends a request many times a second: rather than moving the timer each
+    /// time, it fires when it was due and then looks at when the next head is due now.
+    private func scheduleHeadTimer(_ context: ChannelHandlerContext) {
+        guard let due = headDue else { return }
+        headTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [self] in
+            headTimer = nil
+            guard let due = headDue else { return }  // a request is in progress
+            if NIODeadline.now() >= due {
+                gateway.metrics.connectionRefused("request_head_timeout")
+                context.channel.close(promise: nil)
+            } else {
+                scheduleHeadTimer(context)
+            }
         }
     }
 
     /// The channel closed (its pipeline is torn down): no deadline is left behind.
     func handlerRemoved(context: ChannelHandlerContext) {
-        headDeadline?.cancel()
-        headDeadline = nil
+        headTimer?.cancel()
+        headTimer = nil
+        headDue = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .head = unwrapInboundIn(data) {
             inProgress += 1
-            headDeadline?.cancel()
-            headDeadline = nil
+            headDue = nil
         }
         context.fireChannelRead(data)
     }

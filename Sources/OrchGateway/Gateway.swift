@@ -20,6 +20,8 @@ public final class Gateway: Sendable {
     /// Sessions of the aggregated endpoints (`/orgs/{org}/mcp`, `/mcp`); their members are in `sessions`.
     let aggregates = AggregateTable()
     let catalog = Catalog()
+    /// The encoded answers of `/api/v1/me` and `/api/v1/servers`, per key.
+    let callerBodies = CallerBodies()
     let upstreams: UpstreamFactory
     /// Open connections per client address.
     let connections = ClientConnections()
@@ -48,6 +50,9 @@ public final class Gateway: Sendable {
             sessions.apply(change)
             aggregates.apply(store.policy)
         }
+        // Bodies made from the old policy are never served again; drop them with it.
+        let callerBodies = self.callerBodies
+        store.onChange { _ in callerBodies.removeAll() }
     }
 
     /// The base URL for endpoint lists and client configs: the file's `publicURL` when it sets one,

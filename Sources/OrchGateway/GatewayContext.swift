@@ -16,15 +16,18 @@ public struct Caller: Sendable {
 public struct GatewayContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller?
-    /// The peer's address, for the audit log.
-    public let remote: String
     /// The connection, so that long-lived streams notice at once when the client goes away.
     public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
-        remote = source.channel.remoteAddress.flatMap { address in
+    }
+
+    /// The peer's address, for the audit log. Formatted when asked for, since few requests are
+    /// audited.
+    public var remote: String {
+        channel.remoteAddress.flatMap { address in
             address.ipAddress.map { ip in address.port.map { "\(ip):\($0)" } ?? ip }
         } ?? "-"
     }

@@ -10,6 +10,7 @@ struct HostCheck {
     /// Whether the gateway answers a request whose `Host` (authority) is `authority`.
     static func allows(_ authority: String?, _ settings: GatewaySettings) -> Bool {
         guard let authority, !authority.isEmpty else { return true }
+        if isIPv4Authority(authority) { return true }  // the usual case, read without allocating
         if authority.hasPrefix("[") { return true }  // an IPv6 literal
         var name = Substring(authority)
         if let colon = name.lastIndex(of: ":"), name[name.index(after: colon)...].allSatisfy(\.isNumber) {
@@ -28,6 +29,29 @@ struct HostCheck {
         let authority = rest.prefix { $0 != "/" }
         if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") { return String(authority[...close]).lowercased() }
         return String(authority.prefix { $0 != ":" }).lowercased()
+    }
+
+    /// `A.B.C.D` or `A.B.C.D:PORT`, in ASCII digits of at most three per part. Everything else
+    /// is left to the general reading above, which allows this too.
+    static func isIPv4Authority(_ authority: String) -> Bool {
+        let digit = UInt8(ascii: "0")...UInt8(ascii: "9")
+        var parts = 1
+        var digits = 0
+        var bytes = authority.utf8[...]
+        while let byte = bytes.popFirst() {
+            if digit.contains(byte) {
+                digits += 1
+                if digits > 3 { return false }
+            } else if byte == UInt8(ascii: "."), digits > 0, parts < 4 {
+                parts += 1
+                digits = 0
+            } else if byte == UInt8(ascii: ":") {
+                break
+            } else {
+                return false
+            }
+        }
+        return parts == 4 && digits > 0 && bytes.allSatisfy(digit.contains)
     }
 
     static func isIPv4(_ host: String) -> Bool {

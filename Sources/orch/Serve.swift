@@ -33,7 +33,7 @@ struct Serve: AsyncParsableCommand {
             NIOSingletons.groupLoopCountSuggestion = loops
         }
         let path = options.path(positional: file)
-        var logger = Logger(label: "orch")
+        var logger = Logger(label: "orch", factory: GatewayLogHandler.init)
         logger.logLevel = ProcessInfo.processInfo.environment["ORCH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
 
         let initial: CompileResult?

@@ -51,6 +51,35 @@ import Testing
     }
 }
 
+@Test func meAndServersFollowAReload() async throws {
+    let test = try TestGateway()
+    try await test.test { client in
+        // Asked twice, so that the second answer may come from what the first one kept.
+        for _ in 0..<2 {
+            try await client.execute(uri: "/api/v1/me", method: .get, headers: bearer(Tokens.bob)) { response in
+                #expect(response.json["displayName"] == .null)
+            }
+            try await client.execute(uri: "/api/v1/servers", method: .get, headers: bearer(Tokens.bob)) { response in
+                #expect(response.json["servers"]?.arrayValue?.first?["description"] == "Notes")
+            }
+        }
+        let changed = testPolicyJSON()
+            .replacingOccurrences(of: #""bob": { "keys": ["#, with: #""bob": { "displayName": "Bob", "keys": ["#)
+            .replacingOccurrences(of: #""description": "Notes""#, with: #""description": "Shared notes""#)
+        ReloadWatcher.install(compile(changed), path: "test.json", gateway: test.gateway)
+        try await client.execute(uri: "/api/v1/me", method: .get, headers: bearer(Tokens.bob)) { response in
+            #expect(response.json["displayName"] == "Bob")
+        }
+        try await client.execute(uri: "/api/v1/servers", method: .get, headers: bearer(Tokens.bob)) { response in
+            #expect(response.json["servers"]?.arrayValue?.first?["description"] == "Shared notes")
+        }
+        // Another key of the same user has its own answer.
+        try await client.execute(uri: "/api/v1/servers", method: .get, headers: bearer(Tokens.bobCI)) { response in
+            #expect(response.json["servers"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["acme/clock"])
+        }
+    }
+}
+
 @Test func noUpstreamSecretCommandOrURLReachesTheAPI() async throws {
     try await TestGateway().test { client in
         for uri in ["/api/v1/servers", "/api/v1/orgs/acme/servers", "/api/v1/me", "/api/v1/policy"] {

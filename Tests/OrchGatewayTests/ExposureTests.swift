@@ -24,6 +24,18 @@ import Testing
     #expect(HostCheck.publicHost(settings) == "orch.example.com")
 }
 
+@Test func ipv4HostsAreReadAsBeforeByTheQuickReading() {
+    let settings = GatewaySettings()
+    // The quick reading takes only plain `A.B.C.D[:PORT]`; everything else goes the general way.
+    for host in ["127.0.0.1:8080", "10.1.2.3:", "1.2.3.4.", "١.٢.٣.٤"] {
+        #expect(HostCheck.allows(host, settings), "\(host)")
+    }
+    for host in ["1.2.3", "1.2.3.4.5", "1..2.3", "1234.1.1.1", "1.2.3.4:80:90", "1.2.3.4:8a", ":80", ".1.2.3", "1.2.3.4x"] {
+        #expect(!HostCheck.allows(host, settings), "\(host)")
+        #expect(!HostCheck.isIPv4Authority(host), "\(host)")
+    }
+}
+
 @Test func metricsAreOpenOnLoopbackAndForAdminsElsewhere() async throws {
     let open = try #require(compile(testPolicyJSON()).policy)
     let g = try TestGateway()
