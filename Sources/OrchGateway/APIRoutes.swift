@@ -35,20 +35,8 @@ extension Gateway {
     func addAPIRoutes(to api: RouterGroup<GatewayContext>) {
         // The answers of `me` and `servers` are the same for a key until the policy changes: each
         // is encoded once and kept.
-        api.get("me") { _, context in
-            let caller = try context.requireCaller()
-            return Response.json(encoded: self.callerBodies.body(.me, for: caller, publicURL: "") {
-                ByteBuffer(string: self.describeCaller(caller).compact)
-            })
-        }
-        api.get("servers") { _, context in
-            let caller = try context.requireCaller()
-            let publicURL = self.publicURL(for: caller.policy)
-            return Response.json(encoded: self.callerBodies.body(.servers, for: caller, publicURL: publicURL) {
-                let servers = self.reachableServers(caller).map { self.describe($0, caller.policy, publicURL: publicURL) }
-                return ByteBuffer(string: (["servers": .array(servers)] as JSONValue).compact)
-            })
-        }
+        api.get("me") { _, context in Response.json(encoded: self.callerBody(.me, try context.requireCaller())) }
+        api.get("servers") { _, context in Response.json(encoded: self.callerBody(.servers, try context.requireCaller())) }
         api.get("orgs/{org}/servers") { request, context in
             let caller = try context.requireCaller()
             let name = context.parameters.get("org") ?? ""
@@ -135,6 +123,20 @@ extension Gateway {
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: config.document.pretty + "\n")))
+    }
+
+    /// The body of `/api/v1/me` or `/api/v1/servers` for the caller: made once per key and policy.
+    func callerBody(_ kind: CallerBodies.Kind, _ caller: Caller) -> ByteBuffer {
+        switch kind {
+        case .me:
+            return callerBodies.body(.me, for: caller, publicURL: "") { ByteBuffer(string: describeCaller(caller).compact) }
+        case .servers:
+            let publicURL = publicURL(for: caller.policy)
+            return callerBodies.body(.servers, for: caller, publicURL: publicURL) {
+                let servers = reachableServers(caller).map { describe($0, caller.policy, publicURL: publicURL) }
+                return ByteBuffer(string: (["servers": .array(servers)] as JSONValue).compact)
+            }
+        }
     }
 
     /// `/api/v1/me`: the caller's user, key and roles in each org.

@@ -10,7 +10,7 @@ import NIOHTTPTypesHTTP1
 /// Hummingbird's HTTP/1 child channel with two handlers more: `ConnectionGuard`, first after the
 /// HTTP/1 codec, bounds connections per client and the wait for a first request (it needs only
 /// where requests and responses begin and end, which NIOHTTP1's parts tell more cheaply than the
-/// translated ones); `MCPFastPath`, after the connection state handler (so keep-alive and idle
+/// translated ones); `FastPath`, after the connection state handler (so keep-alive and idle
 /// time see every request), answers a session's ordinary MCP requests on the event loop and hands
 /// everything else to the router.
 struct OrchHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
@@ -33,7 +33,7 @@ struct OrchHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
             try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try channel.pipeline.syncOperations.addHandler(
                 HTTPConnectionStateHandler(idleTimeout: configuration.idleTimeout.map { .init($0) }, logger: logger))
-            try channel.pipeline.syncOperations.addHandler(MCPFastPath(gateway: gateway, remote: channel.remoteAddress))
+            try channel.pipeline.syncOperations.addHandler(FastPath(gateway: gateway, remote: channel.remoteAddress))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }
     }

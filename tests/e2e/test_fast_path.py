@@ -157,6 +157,35 @@ class FastPath(unittest.TestCase):
         denied = [r for r in self.audit() if r.get("tool") == "delete_note"]
         self.assertEqual([(r["decision"], r["user"]) for r in denied], [("deny", "eve")])
 
+    def get(self, path, token=TOKEN, extra=None):
+        lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1", "Authorization: Bearer " + token] + (extra or [])
+        self.socket.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        return read_response(self.stream)
+
+    def test_api_reads_answered_on_the_event_loop_match_the_routers(self):
+        for path in ["/api/v1/me", "/api/v1/servers"]:
+            # With an allowed Origin the router answers; without, the event loop.
+            status, headers, body = self.get(path)
+            routed = self.get(path, extra=["Origin: https://ok.example"])
+            self.assertEqual((status, headers["content-type"]), (200, "application/json"), path)
+            self.assertEqual(json.loads(body), json.loads(routed[2]), path)
+            self.assertIn("date", headers)
+            self.assertEqual(headers.get("server"), routed[1].get("server"))
+            # Each key its own answer; a refused token goes to the router (401 and its challenge).
+            if path.endswith("/me"):
+                self.assertEqual(json.loads(self.get(path, token=OTHER)[2])["user"], "oli")
+            status, headers, _ = self.get(path, token="orch_nope")
+            self.assertEqual(status, 401)
+            self.assertIn("bearer", headers["www-authenticate"].lower())
+        # Pipelined with an MCP call on the same connection: answered in order.
+        call = request_bytes({"jsonrpc": "2.0", "id": 30, "method": "tools/call",
+                              "params": {"name": "echo", "arguments": {"text": "before", "delayMs": 100}}}, self.session)
+        me = "GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n" % TOKEN
+        self.socket.sendall(call + me.encode())
+        first, second = read_response(self.stream), read_response(self.stream)
+        self.assertEqual(json_of(first[2])["id"], 30)
+        self.assertEqual(json.loads(second[2])["user"], "eve")
+
     def test_calls_are_audited_with_their_outcome_and_real_duration(self):
         self.exchange({"jsonrpc": "2.0", "id": 20, "method": "tools/call",
                        "params": {"name": "echo", "arguments": {"text": "slow", "delayMs": 200}}}, self.session)

@@ -5,17 +5,18 @@ import NIOHTTPTypes
 import OrchJSON
 import OrchPolicy
 
-/// Answers the MCP requests that make up nearly all of a session's traffic on the connection's
-/// event loop, with no hop to the concurrency pool: a POST on an open session from its own key,
-/// with a JSON-RPC request that is answered as JSON (or a notification or response, answered
-/// 202). It authenticates, resolves, decides and audits with the same code as the router, and
-/// hands every other request, including every one that is refused, malformed, initializing or
-/// streamed, to the router untouched, which answers it as it always does.
+/// Answers the requests that make up nearly all of the traffic on the connection's event loop,
+/// with no hop to the concurrency pool: a POST on an open MCP session from its own key, with a
+/// JSON-RPC request that is answered as JSON (or a notification or response, answered 202); and
+/// an authenticated `GET /api/v1/me` or `/api/v1/servers`. It authenticates, resolves, decides and
+/// audits with the same code as the router, and hands every other request, including every one
+/// that is refused, malformed, initializing or streamed, to the router untouched, which answers
+/// it as it always does.
 ///
 /// Requests on one connection are answered in order: while the router has a request of this
 /// connection in hand, the next ones go to the router too; while a fast answer is pending, later
 /// parts wait here.
-final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
+final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
@@ -28,7 +29,7 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         /// The rest of a request the router has.
         case passing
         /// A fast request waits for its answer: `route` and `started` are for its metrics.
-        case answering(route: String, started: ContinuousClock.Instant)
+        case answering(route: String, method: String, started: ContinuousClock.Instant)
     }
 
     private let gateway: Gateway
@@ -108,11 +109,12 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(data ?? wrapInboundOut(part))
     }
 
-    /// Worth holding back from the router: a POST to an MCP endpoint with a session and a token,
-    /// no Origin (the router checks those), within the body limit, keeping the connection.
+    /// Worth holding back from the router: a POST to an MCP endpoint with a session, or a GET of
+    /// `/api/v1/me` or `/api/v1/servers`, with a token, no Origin (the router checks those), within
+    /// the body limit, keeping the connection.
     private func candidate(_ head: HTTPRequest) -> Route? {
-        guard head.method == .post, let route = head.path.flatMap(Route.init),
-            head.headerFields[.mcpSessionID] != nil, head.headerFields[.authorization] != nil,
+        guard let route = head.path.flatMap(Route.init), head.headerFields[.authorization] != nil,
+            head.method == (route.api == nil ? .post : .get), route.api != nil || head.headerFields[.mcpSessionID] != nil,
             head.headerFields[.origin] == nil, head.headerFields[.connection] == nil, head.headerFields[.expect] == nil
         else { return nil }
         if let length = head.headerFields[.contentLength].flatMap(Int.init), length > gateway.maxBodyBytes { return nil }
@@ -121,11 +123,13 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return route
     }
 
-    /// `/orgs/ORG/servers/SERVER/mcp` or `/servers/SERVER/mcp`, or an aggregated endpoint
-    /// (`/orgs/ORG/mcp`, `/mcp`: `server` is nil), read byte by byte.
+    /// `/orgs/ORG/servers/SERVER/mcp` or `/servers/SERVER/mcp`, an aggregated endpoint
+    /// (`/orgs/ORG/mcp`, `/mcp`: `server` is nil), or `/api/v1/me` and `/api/v1/servers` (`api`),
+    /// read byte by byte.
     struct Route {
-        let org: String?
-        let server: String?
+        var org: String? = nil
+        var server: String? = nil
+        var api: CallerBodies.Kind? = nil
         /// The path without its query, for the audit log.
         let path: String
         /// The route's pattern, for metrics.
@@ -149,6 +153,10 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 (org, server, pattern) = (text(2), nil, "/orgs/{org}/mcp")
             } else if segments.count == 2, segments[0].isEmpty, equals(1, "mcp") {
                 (org, server, pattern) = (nil, nil, "/mcp")
+            } else if segments.count == 4, segments[0].isEmpty, equals(1, "api"), equals(2, "v1"), equals(3, "me") {
+                (api, pattern) = (.me, "/api/v1/me")
+            } else if segments.count == 4, segments[0].isEmpty, equals(1, "api"), equals(2, "v1"), equals(3, "servers") {
+                (api, pattern) = (.servers, "/api/v1/servers")
             } else {
                 return nil
             }
@@ -159,6 +167,7 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers the request here if it is an ordinary one; false hands it to the router.
     private func answer(_ head: HTTPRequest, _ target: Route, _ body: ByteBuffer, _ started: ContinuousClock.Instant, _ context: ChannelHandlerContext) -> Bool {
         let route = target.pattern
+        if let kind = target.api { return answerAPI(kind, head, target, started) }
         guard let name = target.server else { return answerAggregated(head, target, body, started, context) }
         guard let policy = gateway.store.policy,
             case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy),
@@ -170,20 +179,20 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard let value = try? JSONValue.parse(bytes), let message = JSONRPCMessage(value) else { return false }
         switch message {
         case .notification(let method, let params):
-            state = .answering(route: route, started: started)
+            state = .answering(route: route, method: "POST", started: started)
             let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)
             if guardian.admitNotification(origin, caller: caller, server: server, session: session, method: method) {
                 session.forward(notification: bytes, method: method, params: params)
             }
             respond(.accepted, json: nil)
         case .response:
-            state = .answering(route: route, started: started)
+            state = .answering(route: route, method: "POST", started: started)
             session.forward(notification: bytes, method: nil, params: [:])
             respond(.accepted, json: nil)
         case .request(let id, let method, let params):
             let accepts = AcceptedReplies(head.headerFields[.accept])
             guard method != "initialize", accepts.json, params["_meta"]?["progressToken"] == nil, !session.requestsClientMidCall else { return false }
-            state = .answering(route: route, started: started)
+            state = .answering(route: route, method: "POST", started: started)
             let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)
             switch guardian.admit(origin, caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
             case .refuse(let reply):
@@ -214,7 +223,7 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let (server, rewritten) = endpoint.knownRoute(method, params, caller, session),
             let member = session.startedMember(server), !member.requestsClientMidCall
         else { return false }
-        state = .answering(route: target.pattern, started: started)
+        state = .answering(route: target.pattern, method: "POST", started: started)
         let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)
         switch guardian.admit(origin, caller: caller, server: server, session: member, id: id, method: method, params: rewritten, started: started) {
         case .refuse(let reply):
@@ -224,6 +233,17 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             session.forward(forwarded, to: member, id: id, method: method, params: rewritten, queue: replyQueue(context),
                             timeout: resolver.callTimeout(caller, server), hooks: hooks)
         }
+        return true
+    }
+
+    /// `GET /api/v1/me` or `/api/v1/servers` of an authenticated caller: the body the router
+    /// serves, kept per key. A refused token goes to the router, which answers and audits it.
+    private func answerAPI(_ kind: CallerBodies.Kind, _ head: HTTPRequest, _ target: Route, _ started: ContinuousClock.Instant) -> Bool {
+        guard let policy = gateway.store.policy,
+            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy)
+        else { return false }
+        state = .answering(route: target.pattern, method: "GET", started: started)
+        respond(.ok, body: gateway.callerBody(kind, caller))
         return true
     }
 
@@ -263,16 +283,20 @@ final class MCPFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Writes the answer of the pending fast request (once), then goes on with held parts.
     private func respond(_ status: HTTPResponse.Status, json: [UInt8]?) {
-        guard case .answering(let route, let started) = state, let context else { return }
+        respond(status, body: json.map { ByteBuffer(bytes: $0) })
+    }
+
+    private func respond(_ status: HTTPResponse.Status, body json: ByteBuffer?) {
+        guard case .answering(let route, let method, let started) = state, let context else { return }
         var head = HTTPResponse(status: status)
         head.headerFields[.server] = "orch"
         head.headerFields[.date] = httpDate()
-        head.headerFields[.contentLength] = "\(json?.count ?? 0)"
+        head.headerFields[.contentLength] = "\(json?.readableBytes ?? 0)"
         if json != nil { head.headerFields[.contentType] = "application/json" }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let json { context.write(wrapOutboundOut(.body(ByteBuffer(bytes: json))), promise: nil) }
+        if let json { context.write(wrapOutboundOut(.body(json)), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        gateway.metrics.request(route: route, method: "POST", status: status.code, duration: ContinuousClock.now - started)
+        gateway.metrics.request(route: route, method: method, status: status.code, duration: ContinuousClock.now - started)
         state = .idle
         guard !held.isEmpty else { return }
         while !held.isEmpty {
