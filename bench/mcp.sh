@@ -57,7 +57,7 @@ ratio=$(python3 -c "print('%.1f' % ($orch_rps / $proxy_rps))")
 direct_p50=$(echo "$direct" | awk '$1 == "p50_us" {print $2}')
 orch1_p50=$(pct "$work/orch1.txt" p50_us)
 added=$((orch1_p50 - direct_p50))
-ok_calls=$(grep -c '"tool":"echo","decision":"allow"' "$work/audit.jsonl" || true)
+ok_calls=$(grep '"decision":"allow"' "$work/audit.jsonl" | grep -c '"tool":"echo"' || true)
 
 cat <<MD
 <!-- mcp:start -->
