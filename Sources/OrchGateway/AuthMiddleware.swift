@@ -25,7 +25,8 @@ struct AuthMiddleware: RouterMiddleware {
             gateway.metrics.authFailure(refusal.kind)
             gateway.audit(context, request: request, caller: nil, decision: "deny", reason: refusal.reason, status: 401, started: start,
                           user: refusal.user, key: refusal.key)
-            throw GatewayError.unauthorized(refusal.reason)
+            throw GatewayError.unauthorized(
+                refusal.reason, challenge: gateway.challenge(policy, path: request.uri.path, tokenSent: refusal.kind != "missing"))
         }
     }
 

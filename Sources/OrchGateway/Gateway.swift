@@ -109,6 +109,7 @@ public final class Gateway: Sendable {
         router.add(middleware: HostMiddleware(gateway: self))
         router.add(middleware: OriginMiddleware(gateway: self))
         addHealthRoutes(to: router)
+        addProtectedResourceRoutes(to: router)
         MCPRoutes(gateway: self).addRoutes(to: router)
         router.get(RouterPath(OpenAPIDocument.path)) { _, _ in OpenAPIDocument.response() }  // no authentication
         let api = router.group("api/v1").add(middleware: AuthMiddleware(gateway: self))

@@ -17,8 +17,8 @@ public struct GatewayError: HTTPResponseError, Sendable {
     }
 
     public static func badRequest(_ message: String) -> Self { .init(.badRequest, code: "bad_request", message) }
-    public static func unauthorized(_ message: String) -> Self {
-        .init(.unauthorized, code: "unauthorized", message, headers: [.wwwAuthenticate: "Bearer realm=\"orch\""])
+    public static func unauthorized(_ message: String, challenge: String = "Bearer realm=\"orch\"") -> Self {
+        .init(.unauthorized, code: "unauthorized", message, headers: [.wwwAuthenticate: challenge])
     }
     public static func forbidden(_ message: String) -> Self { .init(.forbidden, code: "forbidden", message) }
     public static func notFound(_ message: String = "not found") -> Self { .init(.notFound, code: "not_found", message) }

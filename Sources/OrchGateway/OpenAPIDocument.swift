@@ -160,6 +160,14 @@ public enum OpenAPIDocument {
                 ]),
         ],
         "/metrics": ["get": metrics],
+        "/.well-known/oauth-protected-resource": [
+            "get": open(
+                "getProtectedResource", "OAuth protected-resource metadata (RFC 9728), when orch.json has auth.oidc issuers",
+                [
+                    "200": ok("Where the tokens this gateway accepts come from", ref("ProtectedResource")),
+                    "404": response("NotFound"),
+                ]),
+        ],
         "/api/v1/openapi.json": [
             "get": open(
                 "getOpenAPI", "This document",
@@ -320,6 +328,12 @@ public enum OpenAPIDocument {
                 ]),
             ], description: "Every error: a stable code (400 bad_request, 401 unauthorized, 403 forbidden, 404 not_found, 413 payload_too_large, 429 too_many_sessions, 500 internal, 502 upstream_unavailable, 503 unavailable, 504 timeout) and a message"),
         "Health": object(["status": ["const": "ok"]]),
+        "ProtectedResource": object([
+            "resource": ["type": "string", "format": "uri", "description": "The URL tokens must be issued for (auth.resource, else publicURL)"],
+            "authorization_servers": array(of: ["type": "string", "format": "uri"], "The auth.oidc issuers"),
+            "scopes_supported": array(of: ["type": "string"], "Scopes the issuers require"),
+            "bearer_methods_supported": array(of: ["const": "header"], "Tokens go in the Authorization header only"),
+        ]),
         "Ready": object(["status": ["const": "ready"], "policy": digest]),
         "NotReady": object(["status": ["const": "not ready"], "policy": ["type": "null"]]),
         "OpenAPIDocument": [

@@ -12,7 +12,9 @@ import Testing
     /// deliberately leaves out. Listed exactly, so a new MCP route must be added here on purpose.
     static let mcpRoutes: Set<String> = Set(["/orgs/{org}/servers/{server}", "/servers/{server}"].flatMap { base in
         ["POST \(base)/mcp", "GET \(base)/mcp", "DELETE \(base)/mcp", "GET \(base)/sse", "POST \(base)/messages"]
-    } + ["/orgs/{org}", ""].flatMap { base in ["POST \(base)/mcp", "GET \(base)/mcp", "DELETE \(base)/mcp", "GET \(base)/sse", "POST \(base)/messages"] })
+    } + ["/orgs/{org}", ""].flatMap { base in ["POST \(base)/mcp", "GET \(base)/mcp", "DELETE \(base)/mcp", "GET \(base)/sse", "POST \(base)/messages"] }
+        // The metadata of each MCP endpoint (RFC 9728's path-suffixed form): MCP discovery, not REST.
+        + ["GET /.well-known/oauth-protected-resource/**"])
 
     static let methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
 
@@ -66,7 +68,7 @@ import Testing
     @Test func securityMatchesTheRoutesAuthentication() {
         #expect(OpenAPIDocument.json["security"] == [["bearerAuth": []]])
         #expect(OpenAPIDocument.json["components"]?["securitySchemes"]?["bearerAuth"]?["scheme"] == "bearer")
-        let open: Set<String> = ["/healthz", "/readyz", OpenAPIDocument.path]
+        let open: Set<String> = ["/healthz", "/readyz", OpenAPIDocument.path, "/.well-known/oauth-protected-resource"]
         for (path, item) in OpenAPIDocument.json["paths"]?.objectValue ?? [:] {
             let operation = item["get"]
             if path == "/metrics" {
