@@ -66,6 +66,8 @@ public struct Explanation: Sendable {
     public let orgs: [(org: String, roles: [(role: String, team: String?)])]
     public let servers: [ServerAccess]
     public let keys: [KeyStatus]
+    /// Who the user is at the `auth.oidc` issuers: (issuer, claim, value).
+    public let identities: [(issuer: String, claim: String, value: String)]
 
     public var json: JSONValue {
         [
@@ -82,6 +84,7 @@ public struct Explanation: Sendable {
                     "scope": k.scope.map { .strings($0) } ?? .null,
                 ]
             }),
+            "identities": .array(identities.map { ["issuer": .string($0.issuer), "claim": .string($0.claim), "value": .string($0.value)] }),
         ]
     }
 
@@ -117,6 +120,10 @@ public struct Explanation: Sendable {
             if let expires = k.expires { line += "  expires \(Timestamp.format(expires))" }
             line += "  scope: " + (k.scope?.joined(separator: ", ") ?? "all the user may reach")
             lines.append(line)
+        }
+        if !identities.isEmpty {
+            lines.append("identities:")
+            for identity in identities { lines.append("  \(identity.issuer): \(identity.claim) \(identity.value)") }
         }
         return lines.joined(separator: "\n")
     }
@@ -159,9 +166,17 @@ extension Policy {
             return Explanation.KeyStatus(
                 id: key.spec.id, status: key.status(at: time), expires: key.spec.expires, scope: key.spec.scope?.map(\.text))
         }
+        // At an issuer that matches on email, the user's email; at any, the listed identities.
+        var identities: [(issuer: String, claim: String, value: String)] = []
+        for issuer in auth.issuers {
+            if issuer.userClaim == "email", let email = u.spec.email { identities.append((issuer.name, "email", email)) }
+            for identity in u.spec.identities where identity.value.issuer == issuer.name {
+                identities.append((issuer.name, issuer.userClaim, identity.value.value))
+            }
+        }
         return Explanation(
             user: u.name, displayName: u.spec.displayName, email: u.spec.email, admin: u.spec.admin,
-            disabled: u.spec.disabled, orgs: orgRoles, servers: access, keys: keyStatus)
+            disabled: u.spec.disabled, orgs: orgRoles, servers: access, keys: keyStatus, identities: identities)
     }
 }
 

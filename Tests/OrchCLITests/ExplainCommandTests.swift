@@ -76,6 +76,7 @@ import Testing
             ["id": "ci", "status": "valid", "expires": nil, "scope": ["acme/notes:read_*"]],
             ["id": "old", "status": "valid", "expires": "2040-01-01T00:00:00Z", "scope": nil],
         ],
+        "identities": [],
     ]
     #expect(try JSONValue.parse(run.stdout) == expected)
 }

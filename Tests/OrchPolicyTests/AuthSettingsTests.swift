@@ -1,4 +1,5 @@
 import Foundation
+import OrchJSON
 import OrchPolicy
 import Testing
 
@@ -77,4 +78,17 @@ private func document(auth: String, users: String) -> String {
     for line in expected { #expect(lines.contains(line), "missing: \(line)\nall:\n\(lines.joined(separator: "\n"))") }
     #expect(lines.count == expected.count, "\(lines.joined(separator: "\n"))")
     #expect(!result.ok)
+}
+
+@Test func explainShowsWhoTheUserIsAtEachIssuer() throws {
+    let policy = try policy(document(auth: """
+        {"oidc": {"sso": {"issuer": "https://id.example.com"}, "gh": {"issuer": "https://gh.example.com", "userClaim": "sub"}}}
+        """, users: """
+        {"bob": {"email": "bob@example.com", "identities": ["gh:4242"]}, "ann": {}}
+        """))
+    let bob = policy.explain(try #require(policy.user(named: "bob")), at: Pinned.now)
+    #expect(bob.text.hasSuffix("identities:\n  sso: email bob@example.com\n  gh: sub 4242"), "\(bob.text)")
+    #expect(bob.json["identities"] == [["issuer": "sso", "claim": "email", "value": "bob@example.com"], ["issuer": "gh", "claim": "sub", "value": "4242"]])
+    let ann = policy.explain(try #require(policy.user(named: "ann")), at: Pinned.now)
+    #expect(!ann.text.contains("identities:") && ann.json["identities"] == [])
 }
