@@ -96,6 +96,14 @@ extension Gateway {
         guard let token = AuthMiddleware.bearerToken(request.headers[.authorization]) else {
             throw GatewayError.unauthorized("missing bearer token")
         }
+        let clientToken: ClientToken
+        switch query.get("auth") ?? "token" {
+        case "token": clientToken = .value(token)
+        case "oauth":
+            guard !policy.auth.issuers.isEmpty else { throw GatewayError.badRequest("auth=oauth needs auth.oidc issuers in orch.json") }
+            clientToken = .oauth
+        case let other: throw GatewayError.badRequest("unknown auth \"\(other)\"; valid: token, oauth")
+        }
         let now = Date()
         let reachable = policy.reachableServers(user: caller.user, key: caller.key, at: now)
         var selected: [ServerID]? = nil
@@ -117,7 +125,7 @@ extension Gateway {
             }
         }
         let config = policy.clientConfig(
-            user: caller.user, client: client, transport: transport, token: .value(token), reachable: reachable, servers: selected,
+            user: caller.user, client: client, transport: transport, token: clientToken, reachable: reachable, servers: selected,
             publicURL: publicURL(for: policy), mode: mode)
         // The document carries the caller's token: no cache may keep it.
         return Response(

@@ -224,6 +224,11 @@ public enum OpenAPIDocument {
                         "schema": ["type": "string", "enum": ["streamable-http", "sse"], "default": "streamable-http"],
                     ],
                     [
+                        "name": "auth", "in": "query", "required": false,
+                        "description": "`token`: the caller's token in the file; `oauth`: no token, the client signs in through the auth.oidc issuers (400 without any)",
+                        "schema": ["type": "string", "enum": ["token", "oauth"], "default": "token"],
+                    ],
+                    [
                         "name": "mode", "in": "query", "required": false,
                         "description": "`per-org`: one entry per org, at its aggregated endpoint /orgs/ORG/mcp; `per-server`: one per server (`server=` implies it)",
                         "schema": ["type": "string", "enum": ["per-org", "per-server"], "default": "per-org"],

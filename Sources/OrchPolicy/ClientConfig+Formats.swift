@@ -19,32 +19,42 @@ enum ClientConfigFormat {
         case .value(let token): "Bearer \(token)"
         case .environment(let variable): "Bearer \(config.client.environmentReference(variable) ?? ClientToken.placeholderText)"
         case .placeholder: "Bearer \(ClientToken.placeholderText)"
+        case .oauth: ""
         }
     }
 
     private static func entry(_ entry: ClientConfig.Entry, _ config: ClientConfig) -> JSONValue {
+        // With OAuth the client signs in itself: no header at all.
+        let oauth = config.token == .oauth
         let headers: JSONValue = ["Authorization": .string(authorization(config))]
         let sse = config.transport == .sse
+        /// The fields in order, `headers` left out with OAuth.
+        func fields(_ pairs: [(String, JSONValue)]) -> JSONValue {
+            .object(JSONObject(pairs.filter { !(oauth && $0.0 == "headers") }))
+        }
         switch config.client {
         case .cline:
-            return [
-                "type": sse ? "sse" : "streamableHttp", "url": .string(entry.url), "headers": headers,
-                "disabled": false, "timeout": 60, "autoApprove": [],
-            ]
+            return fields([
+                ("type", sse ? "sse" : "streamableHttp"), ("url", .string(entry.url)), ("headers", headers),
+                ("disabled", false), ("timeout", 60), ("autoApprove", []),
+            ])
         case .claudeCode:
-            return ["type": sse ? "sse" : "http", "url": .string(entry.url), "headers": headers]
+            return fields([("type", sse ? "sse" : "http"), ("url", .string(entry.url)), ("headers", headers)])
         case .cursor:
             // Cursor has no type field: it tells Streamable HTTP from SSE by talking to the URL.
-            return ["url": .string(entry.url), "headers": headers]
+            return fields([("url", .string(entry.url)), ("headers", headers)])
         case .windsurf:
-            return ["serverUrl": .string(entry.url), "headers": headers]
+            return fields([("serverUrl", .string(entry.url)), ("headers", headers)])
         case .claudeDesktop:
             // Claude Desktop starts only stdio servers, so the mcp-remote bridge carries the header.
             // The header text sits in env (mcp-remote expands ${AUTH_HEADER} in its arguments)
-            // because some launchers split arguments at the space in "Bearer TOKEN".
-            var args: [JSONValue] = ["-y", "mcp-remote", .string(entry.url), "--header", "Authorization:${AUTH_HEADER}"]
+            // because some launchers split arguments at the space in "Bearer TOKEN". With OAuth,
+            // mcp-remote runs the sign-in itself.
+            var args: [JSONValue] = ["-y", "mcp-remote", .string(entry.url)]
+            if !oauth { args += ["--header", "Authorization:${AUTH_HEADER}"] }
             // mcp-remote tries Streamable HTTP first by default; the legacy endpoint only speaks SSE.
             if sse { args += ["--transport", "sse-only"] }
+            if oauth { return ["command": "npx", "args": .array(args)] }
             return ["command": "npx", "args": .array(args), "env": ["AUTH_HEADER": .string(authorization(config))]]
         case .vscode:
             return nil  // built by `vscode(_:)`
@@ -64,11 +74,17 @@ enum ClientConfigFormat {
         ]
         var servers = JSONObject()
         for entry in config.entries {
+            if config.token == .oauth {
+                // VS Code signs in through the gateway's OAuth metadata itself.
+                servers[entry.name] = ["type": config.transport == .sse ? "sse" : "http", "url": .string(entry.url)]
+                continue
+            }
             servers[entry.name] = [
                 "type": config.transport == .sse ? "sse" : "http", "url": .string(entry.url),
                 "headers": ["Authorization": .string("Bearer ${input:\(vscodeInput)}")],
             ]
         }
+        if config.token == .oauth { return ["servers": .object(servers)] }
         return ["inputs": [.object(input)], "servers": .object(servers)]
     }
 }

@@ -61,6 +61,9 @@ public enum ClientToken: Sendable, Hashable {
     case environment(String)
     /// `<ORCH_TOKEN>`, for the person to replace.
     case placeholder
+    /// No token at all: the client signs in itself, through the gateway's OAuth metadata (the
+    /// `auth.oidc` issuers), as MCP clients with MCP authorization do.
+    case oauth
 
     public static let placeholderText = "<ORCH_TOKEN>"
 

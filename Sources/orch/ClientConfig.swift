@@ -44,11 +44,15 @@ struct ClientConfigCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write a reference to environment variable VAR instead of the token.", valueName: "VAR"))
     var tokenEnv: String?
     @Flag(help: "Read the token from standard input and write it into the config.") var tokenStdin = false
+    @Option(help: ArgumentHelp("token (the default: a bearer token in the file) or oauth (no token: the client signs in through the gateway's auth.oidc issuers).", valueName: "AUTH"))
+    var auth: String = "token"
 
     func validate() throws {
         if MCPClient(rawValue: client) == nil { throw ValidationError(MCPClient.unknownMessage(client)) }
         if ClientTransport(rawValue: transport) == nil { throw ValidationError(ClientTransport.unknownMessage(transport)) }
         if tokenEnv != nil && tokenStdin { throw ValidationError("give --token-env or --token-stdin, not both") }
+        if auth != "token" && auth != "oauth" { throw ValidationError("unknown --auth \"\(auth)\"; use token or oauth") }
+        if auth == "oauth" && (tokenEnv != nil || tokenStdin) { throw ValidationError("--auth oauth writes no token: leave out --token-env and --token-stdin") }
         if let tokenEnv, !ClientToken.isValidVariable(tokenEnv) {
             throw ValidationError("--token-env \(tokenEnv) is not an environment variable name (letters, digits and '_', not starting with a digit)")
         }
@@ -70,6 +74,12 @@ struct ClientConfigCommand: ParsableCommand {
         }
         var token = ClientToken.placeholder
         if let tokenEnv { token = .environment(tokenEnv) }
+        if auth == "oauth" {
+            guard !policy.auth.issuers.isEmpty else {
+                throw Self.fail("--auth oauth needs auth.oidc issuers in \(loaded.path): without them the client has nowhere to sign in")
+            }
+            token = .oauth
+        }
         if tokenStdin {
             let (text, owned) = try readToken(policy: policy, user: userID, path: loaded.path)
             token = .value(text)
@@ -147,6 +157,8 @@ struct ClientConfigCommand: ParsableCommand {
             lines.append("orch: VS Code asks for \(config.user)'s orch token (input \"orch-token\") the first time it starts one of these servers, and keeps it in its secret storage; the file never holds it")
         case (.value, _):
             break
+        case (.oauth, _):
+            lines.append("orch: no token in the file: \(client.displayName) signs in itself through the gateway's OAuth metadata (auth.oidc); a client without MCP authorization needs a token config instead")
         }
         return lines
     }

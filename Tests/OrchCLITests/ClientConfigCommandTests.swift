@@ -56,6 +56,24 @@ private let placeholderGuidance = [
         #expect(run.err == placeholderGuidance)
     }
 
+    @Test func clientConfigWithOAuthLeavesTheTokenOutAndNeedsIssuers() throws {
+        let sandbox = try Sandbox()
+        try sandbox.write("orch.json", Fixtures.policy)
+        let refused = try sandbox.run(["client-config", "--user", "alice", "--client", "claude-code", "--auth", "oauth"])
+        #expect(refused.status == 2)
+        #expect(refused.err.last == "orch: --auth oauth needs auth.oidc issuers in orch.json: without them the client has nowhere to sign in")
+        let withIssuer = Fixtures.policy.replacingOccurrences(
+            of: #""version": 1,"#, with: #""version": 1, "auth": {"oidc": {"sso": {"issuer": "https://id.example.com"}}},"#)
+        #expect(withIssuer != Fixtures.policy)
+        try sandbox.write("orch.json", withIssuer)
+        let run = try sandbox.run(["client-config", "--user", "alice", "--client", "claude-code", "--auth", "oauth"])
+        #expect(run.status == 0)
+        #expect(try JSONValue.parse(run.stdout) == ["mcpServers": ["acme": ["type": "http", "url": .string("\(orgBase)/mcp")]]])
+        #expect(run.err.first?.hasPrefix("orch: no token in the file: Claude Code signs in itself") == true)
+        let both = try sandbox.run(["client-config", "--user", "alice", "--client", "cline", "--auth", "oauth", "--token-env", "T"])
+        #expect(both.status == 2)
+    }
+
     @Test func clientConfigTakesTheFileAsPositionalOrOption() throws {
         let sandbox = try Sandbox()
         try sandbox.write("team.json", Fixtures.policy)

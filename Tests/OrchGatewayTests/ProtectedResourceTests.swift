@@ -45,6 +45,12 @@ private func oidcPolicy() -> String {
             let challenge = response.headers[.wwwAuthenticate] ?? ""
             #expect(challenge.contains("/.well-known/oauth-protected-resource\", error=\"invalid_token\""), "\(challenge)")
         }
+        // A client config that lets the client sign in itself: no token in it.
+        try await client.execute(uri: "/api/v1/client-config?client=cursor&auth=oauth", method: .get, headers: bearer(Tokens.bob)) { response in
+            #expect(response.status == .ok)
+            #expect(!String(buffer: response.body).contains(Tokens.bob))
+            #expect(response.json["mcpServers"]?["acme"]?["headers"] == nil)
+        }
         // Keys keep working beside it.
         try await client.execute(uri: "/api/v1/me", method: .get, headers: bearer(Tokens.bob)) { response in
             #expect(response.status == .ok)
@@ -59,6 +65,9 @@ private func oidcPolicy() -> String {
         }
         try await client.execute(uri: "/api/v1/me", method: .get, headers: bearer("orch_not_a_key")) { response in
             #expect(response.headers[.wwwAuthenticate] == "Bearer realm=\"orch\"")
+        }
+        try await client.execute(uri: "/api/v1/client-config?client=cursor&auth=oauth", method: .get, headers: bearer(Tokens.bob)) { response in
+            #expect(response.status == .badRequest)
         }
     }
 }

@@ -56,7 +56,7 @@ enum ClientFixture {
 /// the diff.
 struct ClientGolden: Sendable, CustomTestStringConvertible {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ClientConfigFixtures")
-    static let variants = ["streamable-http", "sse", "token-env", "placeholder", "per-server", "per-server.sse"]
+    static let variants = ["streamable-http", "sse", "token-env", "placeholder", "per-server", "per-server.sse", "oauth"]
 
     let client: MCPClient
     let variant: String
@@ -70,6 +70,7 @@ struct ClientGolden: Sendable, CustomTestStringConvertible {
         switch variant {
         case "token-env": .environment("ORCH_TOKEN")
         case "placeholder": .placeholder
+        case "oauth": .oauth
         default: .value(ClientFixture.token)
         }
     }
