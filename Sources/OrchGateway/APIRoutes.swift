@@ -100,7 +100,8 @@ extension Gateway {
         switch query.get("auth") ?? "token" {
         case "token": clientToken = .value(token)
         case "oauth":
-            guard !policy.auth.issuers.isEmpty else { throw GatewayError.badRequest("auth=oauth needs auth.oidc issuers in orch.json") }
+            // No issuers: the sign-in the document would point at does not exist (as its metadata).
+            guard !policy.auth.issuers.isEmpty else { throw GatewayError.notFound("no OAuth sign-in: orch.json has no auth.oidc issuers") }
             clientToken = .oauth
         case let other: throw GatewayError.badRequest("unknown auth \"\(other)\"; valid: token, oauth")
         }

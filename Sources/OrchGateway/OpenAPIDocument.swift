@@ -225,7 +225,7 @@ public enum OpenAPIDocument {
                     ],
                     [
                         "name": "auth", "in": "query", "required": false,
-                        "description": "`token`: the caller's token in the file; `oauth`: no token, the client signs in through the auth.oidc issuers (400 without any)",
+                        "description": "`token`: the caller's token in the file; `oauth`: no token, the client signs in through the auth.oidc issuers (404 without any)",
                         "schema": ["type": "string", "enum": ["token", "oauth"], "default": "token"],
                     ],
                     [

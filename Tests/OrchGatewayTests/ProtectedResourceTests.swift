@@ -67,7 +67,7 @@ private func oidcPolicy() -> String {
             #expect(response.headers[.wwwAuthenticate] == "Bearer realm=\"orch\"")
         }
         try await client.execute(uri: "/api/v1/client-config?client=cursor&auth=oauth", method: .get, headers: bearer(Tokens.bob)) { response in
-            #expect(response.status == .badRequest)
+            #expect(response.status == .notFound)
         }
     }
 }
