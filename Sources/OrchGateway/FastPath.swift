@@ -113,9 +113,12 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// `/api/v1/me` or `/api/v1/servers`, with a token, no Origin (the router checks those), within
     /// the body limit, keeping the connection.
     private func candidate(_ head: HTTPRequest) -> Route? {
-        guard let route = head.path.flatMap(Route.init), head.headerFields[.authorization] != nil,
-            head.method == (route.api == nil ? .post : .get), route.api != nil || head.headerFields[.mcpSessionID] != nil,
-            head.headerFields[.origin] == nil, head.headerFields[.connection] == nil, head.headerFields[.expect] == nil
+        // The header checks first: most requests that are no candidate fail one without the path
+        // being read.
+        guard head.method == .post || head.method == .get, head.headerFields[.authorization] != nil,
+            head.headerFields[.origin] == nil, head.headerFields[.connection] == nil, head.headerFields[.expect] == nil,
+            let route = head.path.flatMap(Route.init),
+            head.method == (route.api == nil ? .post : .get), route.api != nil || head.headerFields[.mcpSessionID] != nil
         else { return nil }
         if let length = head.headerFields[.contentLength].flatMap(Int.init), length > gateway.maxBodyBytes { return nil }
         // A host the gateway does not answer to: the router refuses it.

@@ -12,6 +12,9 @@ import UnixSignals
 /// The gateway's shared parts: the policy store, the audit log and the metrics. Routes and
 /// middleware read them; nothing here changes after start but the store's policy.
 public final class Gateway: Sendable {
+    /// orch's version: `orch --version`, and what the gateway tells MCP peers it is.
+    public static let version = "0.1.0"
+
     public let store: PolicyStore
     public let audit: AuditLog
     public let metrics: GatewayMetrics

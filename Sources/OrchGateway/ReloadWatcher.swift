@@ -105,14 +105,15 @@ public final class ReloadWatcher: Service, Sendable {
             gateway.metrics.reload(result: "error")
             return false
         }
-        if !force, let running = gateway.store.policy, running.digest == Token.digest(of: bytes) {
+        let digest = Token.digest(of: bytes)
+        if !force, let running = gateway.store.policy, running.digest == digest {
             gateway.metrics.reload(result: "unchanged")
             if gateway.store.recordUnchanged() {
                 gateway.logger.info("\(path) is back to the running policy \(running.digest); the earlier reload error no longer applies")
             }
             return false
         }
-        return Self.install(PolicyCompiler.compile(bytes, options: CompileOptions(environment: environment())), path: path, gateway: gateway)
+        return Self.install(PolicyCompiler.compile(bytes, digest: digest, options: CompileOptions(environment: environment())), path: path, gateway: gateway)
     }
 
     /// Installs a compile result in the gateway's store, logging and counting it either way.

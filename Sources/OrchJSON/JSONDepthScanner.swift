@@ -13,10 +13,6 @@ struct JSONDepthScanner {
         let close: Int
     }
 
-    static func firstViolation(in bytes: UnsafeRawBufferPointer, maxDepth: Int) -> JSONParseError? {
-        scan(bytes, maxDepth: maxDepth, findSplit: false).violation
-    }
-
     static func scan(_ bytes: UnsafeRawBufferPointer, maxDepth: Int, findSplit: Bool) -> (violation: JSONParseError?, split: Split?) {
         // One pass over every byte of every input (a large orch.json is megabytes): only depth
         // and strings are tracked here; the line and column are worked out for a violation alone.

@@ -196,8 +196,7 @@ struct DocumentDecoder {
     static func isSecureURL(_ text: String) -> Bool {
         guard isHTTPURL(text, allowPath: true), let components = URLComponents(string: text) else { return false }
         if components.scheme?.lowercased() == "https" { return true }
-        let host = components.host ?? ""
-        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        return GatewaySettings.isLoopback(components.host ?? "")
     }
 
     // MARK: roles

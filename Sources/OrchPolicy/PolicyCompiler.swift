@@ -30,9 +30,11 @@ public struct CompileResult: Sendable {
 
 /// orch.json bytes → `Policy`. `orch check` and the gateway's reload run exactly this function.
 public enum PolicyCompiler {
-    public static func compile(_ bytes: [UInt8], options: CompileOptions = CompileOptions()) -> CompileResult {
+    /// `digest`, when the caller has hashed the bytes already (a reload, to see whether they
+    /// changed), is used as it is.
+    public static func compile(_ bytes: [UInt8], digest: String? = nil, options: CompileOptions = CompileOptions()) -> CompileResult {
         // The digest is worked out beside the parse (a large file takes milliseconds to hash).
-        let hashing = Background { Token.digest(of: bytes) }
+        let hashing = Background { digest ?? Token.digest(of: bytes) }
         let decoded = JSONNode.parse(bytes) { root in
             var decoder = DocumentDecoder(environment: options.environment)
             let document = decoder.decode(root)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OrchGateway
 import OrchPolicy
 
 @main
@@ -11,7 +12,7 @@ struct Orch: AsyncParsableCommand {
             FILE defaults to $ORCH_CONFIG, else ./orch.json. Exit status: 0 success, 1 the check or \
             decision said no, 2 usage, I/O or invalid-config error.
             """,
-        version: "0.1.0",
+        version: Gateway.version,
         subcommands: [Check.self, Can.self, Explain.self, Keys.self, ClientConfigCommand.self, Schema.self, OpenAPI.self, Serve.self, SampleServerCommand.self]
     )
 

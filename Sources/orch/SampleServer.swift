@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OrchJSON
+import OrchGateway
 import OrchPolicy
 
 struct SampleServerCommand: ParsableCommand {
@@ -98,7 +99,7 @@ struct SampleServer {
                     "tools": ["listChanged": true], "resources": ["subscribe": true, "listChanged": true],
                     "prompts": ["listChanged": true], "completions": [:], "logging": [:],
                 ],
-                "serverInfo": ["name": "orch-sample-server", "version": "0.1.0"],
+                "serverInfo": ["name": "orch-sample-server", "version": .string(Gateway.version)],
             ])]
         case "ping", "logging/setLevel":
             return [Self.result(id: id, [:])]

@@ -41,8 +41,6 @@ struct AggregateEndpoint: MCPEndpoint {
     }
 
     static let serverName = "orch"
-    static let serverVersion = "0.1.0"
-    static let latestVersion = "2025-11-25"
 
     func post(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let started = ContinuousClock.now
@@ -120,7 +118,7 @@ struct AggregateEndpoint: MCPEndpoint {
                       method: String) throws -> AggregateSession {
         let session = AggregateSession(gateway: gateway, keyHash: caller.policy.key(caller.key).spec.hash, org: org, user: caller.userName,
                                        keyID: caller.keyName)
-        let count = session.servers(caller).count
+        let count = session.scoped(caller).count
         try gateway.aggregates.insert(session)
         gateway.audit(context, request: request, caller: caller, decision: "allow",
                       reason: "\(count) server\(count == 1 ? "" : "s") behind \(org.map { "/orgs/\($0)" } ?? "")/mcp",
@@ -133,14 +131,13 @@ struct AggregateEndpoint: MCPEndpoint {
     private func initialized(_ session: AggregateSession, _ caller: Caller, id: JSONValue, params: JSONObject) -> JSONValue {
         session.initializeParams = params
         let policy = caller.policy
-        let requested = params["protocolVersion"]?.stringValue ?? Self.latestVersion
-        let version = JSONRPC.supportedVersions.contains(requested) ? requested : Self.latestVersion
+        let requested = params["protocolVersion"]?.stringValue ?? JSONRPC.latestVersion
+        let version = JSONRPC.supportedVersions.contains(requested) ? requested : JSONRPC.latestVersion
         // The servers start when first needed, so their own instructions are not known yet: the
         // descriptions orch.json gives them stand in, under their prefixes.
-        let instructions = session.servers(caller).compactMap { server -> String? in
-            guard let description = policy.server(server.id).spec.description else { return nil }
-            let (orgPart, prefix) = session.naming(caller, server)
-            return (orgPart.map { $0 + ExposedName.separator } ?? "") + prefix + ": " + description
+        let instructions = session.scoped(caller).compactMap { scoped -> String? in
+            guard let description = policy.server(scoped.server.id).spec.description else { return nil }
+            return (scoped.org.map { $0 + ExposedName.separator } ?? "") + scoped.prefix + ": " + description
         }
         var result: JSONObject = [
             "protocolVersion": .string(version),
@@ -148,7 +145,7 @@ struct AggregateEndpoint: MCPEndpoint {
                 "tools": ["listChanged": true], "prompts": ["listChanged": true],
                 "resources": ["listChanged": true, "subscribe": true], "completions": [:], "logging": [:],
             ],
-            "serverInfo": ["name": .string(Self.serverName), "version": .string(Self.serverVersion)],
+            "serverInfo": ["name": .string(Self.serverName), "version": .string(Gateway.version)],
         ]
         if !instructions.isEmpty { result["instructions"] = .string(instructions.joined(separator: "\n")) }
         return ["jsonrpc": "2.0", "id": id, "result": .object(result)]
@@ -172,7 +169,8 @@ struct AggregateEndpoint: MCPEndpoint {
         } else {
             cursors = nil
         }
-        let servers = session.servers(caller).filter { cursors == nil || cursors?[$0.path] != nil }
+        let scoped = session.scoped(caller).filter { cursors == nil || cursors?[$0.server.path] != nil }
+        let servers = scoped.map(\.server)
         let pages = await withTaskGroup(of: (Int, Result<JSONObject, UpstreamError>).self) { group in
             for (index, server) in servers.enumerated() {
                 group.addTask {
@@ -204,10 +202,11 @@ struct AggregateEndpoint: MCPEndpoint {
         }
         var items: [JSONValue] = []
         var next: [String: String] = [:]
-        for (server, page) in zip(servers, pages) {
+        for (entry, page) in zip(scoped, pages) {
+            let server = entry.server
             switch page {
             case .success(let result)?:
-                let (orgPart, prefix) = session.naming(caller, server)
+                let (orgPart, prefix) = (entry.org, entry.prefix)
                 for item in result[list.field]?.arrayValue ?? [] {
                     if let renamed = rename(item, list, session, server: server, org: orgPart, prefix: prefix) { items.append(renamed) }
                 }
@@ -296,15 +295,43 @@ struct AggregateEndpoint: MCPEndpoint {
             guard let uri = params["uri"]?.stringValue, let (server, original) = byURI(uri, caller, session) else { return nil }
             rewritten["uri"] = .string(original)
             return (server, rewritten)
+        case "completion/complete":
+            var ref = params["ref"]?.objectValue ?? [:]
+            let found: (ResolvedServer, String)?
+            if ref["type"] == "ref/prompt", let name = ref["name"]?.stringValue {
+                found = lookUp(name, .prompt, caller, session)
+                if let (_, original) = found { ref["name"] = .string(original) }
+            } else if let uri = ref["uri"]?.stringValue {
+                found = byURI(uri, caller, session)
+                if let (_, original) = found { ref["uri"] = .string(original) }
+            } else {
+                found = nil
+            }
+            guard let (server, _) = found else { return nil }
+            rewritten["ref"] = .object(ref)
+            return (server, rewritten)
         default:
             return nil
         }
     }
 
+    /// The kind of item a method names by exposed name (a tool or prompt), which a listing may
+    /// still have to make known; nil for a URI.
+    private func namedKind(_ method: String, _ params: JSONObject) -> ItemKind? {
+        switch method {
+        case "tools/call": .tool
+        case "prompts/get": .prompt
+        case "completion/complete" where params["ref"]?["type"] == "ref/prompt": .prompt
+        default: nil
+        }
+    }
+
     /// A name in the session's table, or one that needed no mapping.
     private func lookUp(_ exposed: String, _ kind: ItemKind, _ caller: Caller, _ session: AggregateSession) -> (ResolvedServer, String)? {
-        if let origin = session.origin(of: exposed, kind: kind), let server = session.servers(caller).first(where: { $0.path == origin.server }) {
-            return (server, origin.name)
+        if let origin = session.origin(of: exposed, kind: kind),
+            let scoped = session.scoped(caller).first(where: { $0.server.path == origin.server })
+        {
+            return (scoped.server, origin.name)
         }
         return canonical(exposed, caller, session)
     }
@@ -316,36 +343,21 @@ struct AggregateEndpoint: MCPEndpoint {
         _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession, id: JSONValue, method: String,
         params: JSONObject, transport: Transport, started: ContinuousClock.Instant, reply: (JSONValue) -> Response
     ) async -> Response {
-        var rewritten = params
-        let target: (ResolvedServer, String)?
-        let unknown: String
-        switch method {
-        case "tools/call", "prompts/get":
-            let kind: ItemKind = method == "tools/call" ? .tool : .prompt
-            let name = params["name"]?.stringValue ?? ""
-            target = await byName(name, kind, request, context, caller, session)
-            if let (_, original) = target { rewritten["name"] = .string(original) }
-            unknown = "\(kind.description.capitalized) \(name) is not permitted for \(caller.userName) on \(session.org.map { "/orgs/\($0)/mcp" } ?? "/mcp")"
-        case "completion/complete":
-            var ref = params["ref"]?.objectValue ?? [:]
-            if ref["type"] == "ref/prompt", let name = ref["name"]?.stringValue {
-                target = await byName(name, .prompt, request, context, caller, session)
-                if let (_, original) = target { ref["name"] = .string(original) }
-            } else if let uri = ref["uri"]?.stringValue {
-                target = byURI(uri, caller, session)
-                if let (_, original) = target { ref["uri"] = .string(original) }
-            } else {
-                target = nil
-            }
-            rewritten["ref"] = .object(ref)
-            unknown = "completion/complete names no prompt or resource of this session"
-        default:
-            let uri = params["uri"]?.stringValue ?? ""
-            target = byURI(uri, caller, session)
-            if let (_, original) = target { rewritten["uri"] = .string(original) }
-            unknown = "Resource \(uri) is not permitted for \(caller.userName) on \(session.org.map { "/orgs/\($0)/mcp" } ?? "/mcp")"
+        var route = knownRoute(method, params, caller, session)
+        if route == nil, let kind = namedKind(method, params) {
+            // A name with a suffix not seen in this session yet (a client that calls without
+            // listing): list once, every page, and look again.
+            await listAll(kind == .tool ? .tools : .prompts, request, context, caller, session)
+            route = knownRoute(method, params, caller, session)
         }
-        guard let (server, _) = target else {
+        guard let (server, rewritten) = route else {
+            let scope = session.org.map { "/orgs/\($0)/mcp" } ?? "/mcp"
+            let unknown = switch method {
+            case "tools/call", "prompts/get":
+                "\(namedKind(method, params)!.description.capitalized) \(params["name"]?.stringValue ?? "") is not permitted for \(caller.userName) on \(scope)"
+            case "completion/complete": "completion/complete names no prompt or resource of this session"
+            default: "Resource \(params["uri"]?.stringValue ?? "") is not permitted for \(caller.userName) on \(scope)"
+            }
             gateway.audit(context, request: request, caller: caller, decision: "deny", reason: unknown, status: 200, started: started,
                           org: session.org, session: session.id, mcpMethod: method)
             return reply(JSONRPC.error(id: id, code: JSONRPC.invalidParams, unknown))
@@ -377,19 +389,14 @@ struct AggregateEndpoint: MCPEndpoint {
             ?? Response(status: .accepted)
     }
 
-    private func byName(
-        _ exposed: String, _ kind: ItemKind, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession
-    ) async -> (ResolvedServer, String)? {
-        if let found = lookUp(exposed, kind, caller, session) { return found }
-        // A name with a suffix not seen in this session yet (a client that calls without listing):
-        // list once, every page.
+    /// Every page of a merged list, for the names it makes known to the session.
+    private func listAll(_ list: List, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession) async {
         var params: JSONObject = [:]
         for _ in 0..<100 {
-            let page = await merged(kind == .tool ? .tools : .prompts, request, context, caller, session, id: "orch-lookup", params: params)
-            guard let cursor = page["result"]?["nextCursor"] else { break }
+            let page = await merged(list, request, context, caller, session, id: "orch-lookup", params: params)
+            guard let cursor = page["result"]?["nextCursor"] else { return }
             params["cursor"] = cursor
         }
-        return lookUp(exposed, kind, caller, session)
     }
 
     /// A name that needed no mapping names its server by its head (`PREFIX__`, `ORG__PREFIX__`):

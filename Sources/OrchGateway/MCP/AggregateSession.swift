@@ -62,7 +62,6 @@ final class AggregateSession: Sendable {
     }
 
     var isEnded: Bool { state.withLock { $0.ended } }
-    var memberCount: Int { state.withLock { $0.members.count } }
 
     /// The client's requests keep the session alive; so do streams it reads.
     func touch() { state.withLock { $0.lastActive = .now() } }
@@ -103,8 +102,6 @@ final class AggregateSession: Sendable {
         return servers
     }
 
-    func servers(_ caller: Caller) -> [ResolvedServer] { scoped(caller).map(\.server) }
-
     private let serverCache = Mutex<(policy: Policy, key: KeyID, servers: [Scoped])?>(nil)
 
     /// The member for `server` if it has started and not ended.
@@ -115,25 +112,24 @@ final class AggregateSession: Sendable {
     /// Forwards a client's request to a started member, its reply going to `queue` (the fast path).
     func forward(_ bytes: [UInt8], to member: MCPSession, id: JSONValue, method: String, params: JSONObject, queue: MessageQueue,
                  timeout: TimeAmount, hooks: ReplyHooks) {
+        touch()
+        member.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: false), timeout: timeout,
+                       hooks: inFlight(id, at: member, hooks))
+    }
+
+    /// `hooks` that also keep the request in `inFlight` (for the client's cancellation) until its outcome.
+    private func inFlight(_ id: JSONValue, at member: MCPSession, _ hooks: ReplyHooks) -> ReplyHooks {
         let key = JSONRPC.key(id)
-        state.withLock {
-            $0.inFlight[key] = member
-            $0.lastActive = .now()
-        }
+        state.withLock { $0.inFlight[key] = member }
         var hooks = hooks
         let outcome = hooks.outcome
         hooks.outcome = { [weak self] result in
             _ = self?.state.withLock { $0.inFlight.removeValue(forKey: key) }
             outcome?(result)
         }
-        member.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: false), timeout: timeout, hooks: hooks)
+        return hooks
     }
 
-    /// The prefix of `server`'s names and URIs, and the org part on `/mcp`.
-    func naming(_ caller: Caller, _ server: ResolvedServer) -> (org: String?, prefix: String) {
-        if let scoped = scoped(caller).first(where: { $0.server.id == server.id }) { return (scoped.org, scoped.prefix) }
-        return (org == nil ? server.org : nil, caller.policy.server(server.id).spec.exposedPrefix)
-    }
 
     /// The member for `server`, started (and initialized with the client's params) on first use.
     /// Concurrent requests wait for the same start.
@@ -236,16 +232,9 @@ final class AggregateSession: Sendable {
         case .response(let s): streamed = s
         case .sessionStream: streamed = true
         }
-        let key = JSONRPC.key(id)
-        state.withLock { $0.inFlight[key] = member }
-        var hooks = hooks
-        let outcome = hooks.outcome
-        hooks.outcome = { [weak self] result in
-            _ = self?.state.withLock { $0.inFlight.removeValue(forKey: key) }
-            outcome?(result)
-        }
         let queue = member.makeQueue()
-        member.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: streamed), timeout: timeout, hooks: hooks)
+        member.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: streamed), timeout: timeout,
+                       hooks: inFlight(id, at: member, hooks))
         guard streamed else {
             guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
             return StreamableHTTPEndpoint.json(reply)

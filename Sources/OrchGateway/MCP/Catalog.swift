@@ -151,7 +151,7 @@ final class Catalog: Sendable {
         }
         let initialized = try await call("initialize", [
             "protocolVersion": "2025-06-18", "capabilities": [:],
-            "clientInfo": ["name": "orch-gateway", "version": "0.1.0"],
+            "clientInfo": ["name": "orch-gateway", "version": .string(Gateway.version)],
         ])
         let capabilities = initialized?["capabilities"]
         let notification: JSONValue = ["jsonrpc": "2.0", "method": "notifications/initialized"]

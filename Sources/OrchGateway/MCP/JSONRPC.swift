@@ -60,6 +60,8 @@ enum JSONRPC {
 
     /// Protocol versions the gateway speaks downstream (MCP-Protocol-Version header).
     static let supportedVersions: Set<String> = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
+    /// The newest of them (the versions are dates).
+    static let latestVersion = supportedVersions.max()!
 }
 
 extension JSONRPCMessage {
