@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "OrchGateway",
             dependencies: [
-                "OrchJSON", "OrchPolicy",
+                "OrchJSON", "OrchPolicy", "OrchAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -90,17 +90,13 @@ let package = Package(
         .testTarget(
             name: "OrchGatewayTests",
             dependencies: [
-                "OrchGateway", "OrchPolicy", "OrchJSON", "orch",
+                "OrchGateway", "OrchPolicy", "OrchJSON", "OrchAuth", "orch",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "OrchCLITests", dependencies: ["orch", "OrchJSON"], swiftSettings: swiftSettings),
-        .testTarget(
-            name: "OrchAuthTests",
-            dependencies: ["OrchAuth", "OrchPolicy", "OrchJSON", .product(name: "JWTKit", package: "jwt-kit")],
-            swiftSettings: swiftSettings
-        ),
     ]
 )

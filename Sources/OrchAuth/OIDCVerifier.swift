@@ -11,25 +11,37 @@ public struct VerifiedToken: Sendable, Hashable {
     /// `sub`: with the issuer, what a session is bound to.
     public let subject: String
     public let user: UserID
+    /// The value of the issuer's `userClaim` that named the user.
+    public let claim: String
     /// `exp`: past it, the token and the sessions it opened are done.
     public let expires: Date
     public let scopes: [String]
 }
 
 /// Why a token was not accepted. The reasons are for the audit log and name no token.
-public enum TokenRefusal: Error, Sendable, Hashable {
-    /// Not a token the gateway accepts: 401 with `error="invalid_token"`.
-    case invalid(String)
-    /// A valid token without a scope the issuer requires: 403 with `error="insufficient_scope"`.
-    case insufficientScope(scope: String)
-    /// A valid token that names no user of the file, or a disabled one: 401.
-    case noUser(String)
+public struct TokenRefusal: Error, Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        /// Not a token the gateway accepts: 401 with `error="invalid_token"`.
+        case invalid
+        /// A valid token without a scope the issuer requires: 403 with `error="insufficient_scope"`.
+        case insufficientScope(String)
+        /// A valid token that names no user of the file, or a disabled one: 401.
+        case noUser
+    }
 
-    public var reason: String {
-        switch self {
-        case .invalid(let reason), .noUser(let reason): reason
-        case .insufficientScope(let scope): "the token lacks the scope \(scope)"
-        }
+    public let kind: Kind
+    public let reason: String
+    /// The issuer's name in `auth.oidc`, once the token's `iss` is one of them.
+    public var issuer: String?
+    /// The user's name, for a disabled user.
+    public var user: String?
+
+    public static func invalid(_ reason: String, issuer: String? = nil) -> Self { .init(kind: .invalid, reason: reason, issuer: issuer) }
+    public static func noUser(_ reason: String, issuer: String, user: String? = nil) -> Self {
+        .init(kind: .noUser, reason: reason, issuer: issuer, user: user)
+    }
+    public static func insufficientScope(_ scope: String, issuer: String) -> Self {
+        .init(kind: .insufficientScope(scope), reason: "the token lacks the scope \(scope)", issuer: issuer)
     }
 }
 
@@ -49,6 +61,8 @@ public final class OIDCVerifier: Sendable {
     private let refreshInterval: Duration
     private let leeway: TimeInterval
     private let now: @Sendable () -> Date
+    /// Told of every JWKS fetch: the issuer's name and whether it worked.
+    private let onFetch: @Sendable (String, Bool) -> Void
     private let cache = Mutex<[String: CachedKeys]>([:])
     private let counters = Mutex<(verifications: Int, refreshes: Int)>((0, 0))
 
@@ -63,12 +77,27 @@ public final class OIDCVerifier: Sendable {
 
     public init(
         fetcher: any KeyFetcher, refreshInterval: Duration = .seconds(60), leeway: TimeInterval = 60,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, onFetch: @escaping @Sendable (String, Bool) -> Void = { _, _ in }
     ) {
         self.fetcher = fetcher
+        self.onFetch = onFetch
         self.refreshInterval = refreshInterval
         self.leeway = leeway
         self.now = now
+    }
+
+    /// Whether `token` is shaped like a JWS in compact form (three base64url parts): what is worth
+    /// verifying once a token is no orch key.
+    public static func isJWT(_ token: String) -> Bool {
+        var dots = 0
+        for byte in token.utf8 {
+            if byte == UInt8(ascii: ".") {
+                dots += 1
+            } else if !(byte.isBase64URL) {
+                return false
+            }
+        }
+        return dots == 2
     }
 
     /// Tokens verified (with any outcome) and JWKS fetches, for metrics.
@@ -97,7 +126,7 @@ public final class OIDCVerifier: Sendable {
         } catch let refusal as TokenRefusal {
             return .failure(refusal)
         } catch {
-            return .failure(.invalid("the signature does not verify with \(issuer.name)'s keys"))
+            return .failure(.invalid("the signature does not verify with \(issuer.name)'s keys", issuer: issuer.name))
         }
         return check(claims, issuer: issuer, policy: policy, resource: resource)
     }
@@ -105,31 +134,33 @@ public final class OIDCVerifier: Sendable {
     /// The claims of a token whose signature holds.
     private func check(_ claims: JSONValue, issuer: OIDCIssuer, policy: Policy, resource: String) -> Result<VerifiedToken, TokenRefusal> {
         let time = now()
-        guard let exp = claims["exp"]?.doubleValue else { return .failure(.invalid("no exp")) }
+        let name = issuer.name
+        guard let exp = claims["exp"]?.doubleValue else { return .failure(.invalid("no exp", issuer: name)) }
         let expires = Date(timeIntervalSince1970: exp)
-        if time.timeIntervalSince(expires) > leeway { return .failure(.invalid("expired at \(Timestamp.format(expires))")) }
+        if time.timeIntervalSince(expires) > leeway { return .failure(.invalid("expired at \(Timestamp.format(expires))", issuer: name)) }
         if let nbf = claims["nbf"]?.doubleValue, Date(timeIntervalSince1970: nbf).timeIntervalSince(time) > leeway {
-            return .failure(.invalid("not valid before \(Timestamp.format(Date(timeIntervalSince1970: nbf)))"))
+            return .failure(.invalid("not valid before \(Timestamp.format(Date(timeIntervalSince1970: nbf)))", issuer: name))
         }
         let audiences = claims["aud"].map { $0.stringValue.map { [$0] } ?? $0.arrayValue?.compactMap(\.stringValue) ?? [] } ?? []
         let accepted = issuer.audiences ?? [resource]
         guard audiences.contains(where: accepted.contains) else {
-            return .failure(.invalid("audience \(audiences.joined(separator: ", ")) is not \(accepted.joined(separator: " or "))"))
+            return .failure(.invalid("audience \(audiences.joined(separator: ", ")) is not \(accepted.joined(separator: " or "))", issuer: name))
         }
-        guard let subject = claims["sub"]?.stringValue, !subject.isEmpty else { return .failure(.invalid("no sub")) }
+        guard let subject = claims["sub"]?.stringValue, !subject.isEmpty else { return .failure(.invalid("no sub", issuer: name)) }
         let scopes = Self.scopes(claims)
-        if let missing = issuer.scopes.first(where: { !scopes.contains($0) }) { return .failure(.insufficientScope(scope: missing)) }
+        if let missing = issuer.scopes.first(where: { !scopes.contains($0) }) { return .failure(.insufficientScope(missing, issuer: name)) }
         guard let value = claims[issuer.userClaim]?.stringValue, !value.isEmpty else {
-            return .failure(.noUser("the token has no \(issuer.userClaim)"))
+            return .failure(.noUser("the token has no \(issuer.userClaim)", issuer: name))
         }
         if issuer.userClaim == "email", claims["email_verified"] == .bool(false) {
-            return .failure(.noUser("\(issuer.name) has not verified the email \(value)"))
+            return .failure(.noUser("\(name) has not verified the email \(value)", issuer: name))
         }
-        guard let user = policy.user(issuer: issuer.name, claim: value) else {
-            return .failure(.noUser("no user for \(issuer.name) \(issuer.userClaim) \(value)"))
+        guard let user = policy.user(issuer: name, claim: value) else {
+            return .failure(.noUser("no user for \(name) \(issuer.userClaim) \(value)", issuer: name))
         }
-        if policy.user(user).spec.disabled { return .failure(.noUser("user \(policy.user(user).name) is disabled")) }
-        return .success(VerifiedToken(issuer: issuer.name, subject: subject, user: user, expires: expires, scopes: scopes))
+        let userName = policy.user(user).name
+        if policy.user(user).spec.disabled { return .failure(.noUser("user \(userName) is disabled", issuer: name, user: userName)) }
+        return .success(VerifiedToken(issuer: name, subject: subject, user: user, claim: value, expires: expires, scopes: scopes))
     }
 
     /// `scope` (space-separated) or `scp` (a list, or space-separated).
@@ -147,19 +178,23 @@ public final class OIDCVerifier: Sendable {
         let cached = cache.withLock { $0[issuer.name] }.flatMap { $0.source == issuer.keys && $0.issuer == issuer.issuer ? $0 : nil }
         if let cached, kid.map(cached.kids.contains) ?? true { return cached.keys }
         if let cached, let refreshed = cached.refreshed, ContinuousClock.now - refreshed < refreshInterval {
-            throw TokenRefusal.invalid("\(issuer.name) has no key \(kid ?? "") (its keys were fetched again \(Int((ContinuousClock.now - refreshed).components.seconds)) s ago)")
+            throw TokenRefusal.invalid(
+                "\(issuer.name) has no key \(kid ?? "") (its keys were fetched again \(Int((ContinuousClock.now - refreshed).components.seconds)) s ago)",
+                issuer: issuer.name)
         }
         counters.withLock { $0.refreshes += 1 }
         let text: String
         do {
             text = try await fetcher.jwks(for: issuer, folder: folder)
         } catch {
-            throw TokenRefusal.invalid("\(issuer.name)'s keys cannot be fetched: \(error)")
+            onFetch(issuer.name, false)
+            throw TokenRefusal.invalid("\(issuer.name)'s keys cannot be fetched: \(error)", issuer: issuer.name)
         }
+        onFetch(issuer.name, true)
         let keys = JWTKeyCollection()
         var kids: Set<String> = []
         guard let entries = (try? JSONValue.parse(text))?["keys"]?.arrayValue else {
-            throw TokenRefusal.invalid("\(issuer.name)'s keys are not a JWKS")
+            throw TokenRefusal.invalid("\(issuer.name)'s keys are not a JWKS", issuer: issuer.name)
         }
         // Only keys that sign asymmetrically (RSA, EC, OKP) and have a kid; any other (a symmetric
         // "oct" key, a key jwt-kit cannot read) is skipped.
@@ -169,7 +204,7 @@ public final class OIDCVerifier: Sendable {
         }
         let refreshed: ContinuousClock.Instant? = cached == nil ? nil : .now
         cache.withLock { $0[issuer.name] = CachedKeys(source: issuer.keys, issuer: issuer.issuer, keys: keys, kids: kids, refreshed: refreshed) }
-        if let kid, !kids.contains(kid) { throw TokenRefusal.invalid("\(issuer.name) has no key \(kid)") }
+        if let kid, !kids.contains(kid) { throw TokenRefusal.invalid("\(issuer.name) has no key \(kid)", issuer: issuer.name) }
         return keys
     }
 
@@ -187,4 +222,11 @@ private struct SignatureOnly: JWTPayload {
     init(from decoder: any Decoder) throws {}
     func encode(to encoder: any Encoder) throws {}
     func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+extension UInt8 {
+    /// A letter, digit, `-` or `_`.
+    fileprivate var isBase64URL: Bool {
+        (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self) || (0x30...0x39).contains(self) || self == 0x2D || self == 0x5F
+    }
 }

@@ -19,7 +19,7 @@ extension Gateway {
         }
         router.get("metrics") { request, context in
             if let policy = self.store.policy, self.metricsNeedAdmin(policy) {
-                let caller = try AuthMiddleware(gateway: self).authenticate(request, context: context)
+                let caller = try await AuthMiddleware(gateway: self).authenticate(request, context: context)
                 guard caller.policy.user(caller.user).spec.admin else {
                     self.audit(context, request: request, caller: caller, decision: "deny", reason: "\(caller.userName) is not a gateway admin", status: 403, started: .now)
                     throw GatewayError.forbidden("/metrics is for gateway admins here (gateway.metrics)")
@@ -97,8 +97,13 @@ extension Gateway {
             throw GatewayError.unauthorized("missing bearer token")
         }
         let clientToken: ClientToken
-        switch query.get("auth") ?? "token" {
-        case "token": clientToken = .value(token)
+        // A sign-in's token expires within the hour: its caller gets configs that sign in themselves.
+        switch query.get("auth") ?? (caller.key == nil ? "oauth" : "token") {
+        case "token":
+            guard caller.key != nil else {
+                throw GatewayError.badRequest("auth=token writes the caller's key into the config, and a single sign-on token is no key; use auth=oauth, or call with a key")
+            }
+            clientToken = .value(token)
         case "oauth":
             // No issuers: the sign-in the document would point at does not exist (as its metadata).
             guard !policy.auth.issuers.isEmpty else { throw GatewayError.notFound("no OAuth sign-in: orch.json has no auth.oidc issuers") }
@@ -148,14 +153,16 @@ extension Gateway {
         }
     }
 
-    /// `/api/v1/me`: the caller's user, key and roles in each org.
+    /// `/api/v1/me`: the caller's user, key (or sign-in) and roles in each org.
     func describeCaller(_ caller: Caller) -> JSONValue {
         let policy = caller.policy
         let user = policy.user(caller.user)
-        let key = policy.key(caller.key)
+        let key: JSONValue = caller.key.map { policy.key($0) }.map { key in
+            ["id": .string(key.spec.id), "expires": .optional(key.spec.expires.map(Timestamp.format))]
+        } ?? nil
         return [
             "user": .string(user.name), "displayName": .optional(user.spec.displayName), "admin": .bool(user.spec.admin),
-            "key": ["id": .string(key.spec.id), "expires": .optional(key.spec.expires.map(Timestamp.format))],
+            "key": key, "signIn": caller.credential.issuer.map { ["issuer": .string($0)] } ?? nil,
             "orgs": .array(user.memberships.map { m in
                 var roles: [String] = []
                 for grant in m.grants where !roles.contains(policy.roles[grant.role.index].name) {

@@ -9,6 +9,8 @@ public struct AuditRecord: Sendable {
     public var policy: String?
     public var user: String?
     public var key: String?
+    /// The `auth.oidc` issuer of a caller who signed in with a token (for a key's caller, `key`).
+    public var issuer: String?
     public var remote: String
     public var org: String?
     public var server: String?
@@ -26,13 +28,14 @@ public struct AuditRecord: Sendable {
     public var ms: Double
 
     public init(
-        policy: String?, user: String? = nil, key: String? = nil, remote: String, org: String? = nil,
+        policy: String?, user: String? = nil, key: String? = nil, issuer: String? = nil, remote: String, org: String? = nil,
         server: String? = nil, session: String? = nil, method: String, item: Item? = nil,
         decision: String, reason: String, status: Int, ms: Double
     ) {
         self.policy = policy
         self.user = user
         self.key = key
+        self.issuer = issuer
         self.remote = remote
         self.org = org
         self.server = server
@@ -59,6 +62,7 @@ public struct AuditRecord: Sendable {
         writer.string("policy", policy)
         writer.string("user", user, limit: limit)
         writer.string("key", key, limit: limit)
+        writer.string("issuer", issuer, limit: limit)
         writer.string("remote", remote, limit: limit)
         writer.string("org", org, limit: limit)
         writer.string("server", server, limit: limit)

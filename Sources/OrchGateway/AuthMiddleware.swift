@@ -1,32 +1,44 @@
 import Foundation
 import Hummingbird
+import OrchAuth
 import OrchPolicy
 
-/// Authenticates `Authorization: Bearer TOKEN`: one SHA-256 and one probe of the key index, expiry
-/// on the clock. Tokens in query strings are never looked at. Failures are audited without the token.
+/// Authenticates `Authorization: Bearer TOKEN`. An orch key costs one SHA-256 and one probe of
+/// the key index, expiry on the clock; with `auth.oidc` issuers, any other token shaped like a
+/// JWT is verified as one (`OIDCVerifier`) and names its user by a claim. Tokens in query strings
+/// are never looked at. Failures are audited without the token.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
     let gateway: Gateway
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let caller = try authenticate(request, context: context)
+        let caller = try await authenticate(request, context: context)
         var context = context
         context.caller = caller
         return try await next(request, context)
     }
 
-    func authenticate(_ request: Request, context: Context) throws -> Caller {
+    func authenticate(_ request: Request, context: Context) async throws -> Caller {
         let start = ContinuousClock.now
         guard let policy = gateway.store.policy else { throw GatewayError.notReady() }
-        switch Self.authenticate(request.headers[.authorization], policy: policy) {
+        let authorization = request.headers[.authorization]
+        var result = Self.authenticate(authorization, policy: policy)
+        if case .failure(let refusal) = result, refusal.kind == "unknown", let token = Self.bearerToken(authorization),
+            !policy.auth.issuers.isEmpty, OIDCVerifier.isJWT(token)
+        {
+            result = await gateway.verify(token, policy: policy)
+        }
+        switch result {
         case .success(let caller):
             return caller
         case .failure(let refusal):
             gateway.metrics.authFailure(refusal.kind)
-            gateway.audit(context, request: request, caller: nil, decision: "deny", reason: refusal.reason, status: 401, started: start,
-                          user: refusal.user, key: refusal.key)
-            throw GatewayError.unauthorized(
-                refusal.reason, challenge: gateway.challenge(policy, path: request.uri.path, tokenSent: refusal.kind != "missing"))
+            let status = refusal.scope == nil ? 401 : 403
+            gateway.audit(context, request: request, caller: nil, decision: "deny", reason: refusal.reason, status: status, started: start,
+                          user: refusal.user, key: refusal.key, issuer: refusal.issuer)
+            let challenge = gateway.challenge(policy, path: request.uri.path, tokenSent: refusal.kind != "missing", scope: refusal.scope)
+            if refusal.scope != nil { throw GatewayError.insufficientScope(refusal.reason, challenge: challenge) }
+            throw GatewayError.unauthorized(refusal.reason, challenge: challenge)
         }
     }
 
@@ -36,6 +48,10 @@ struct AuthMiddleware: RouterMiddleware {
         let kind: String
         var user: String? = nil
         var key: String? = nil
+        /// The `auth.oidc` issuer of a refused token, when it names one of them.
+        var issuer: String? = nil
+        /// The scope a valid token lacks: 403, not 401.
+        var scope: String? = nil
     }
 
     /// The caller an `Authorization` header proves, on `policy` and the clock; no side effects.

@@ -2,10 +2,11 @@ import NIOCore
 import OrchPolicy
 import Synchronization
 
-/// The encoded bodies of `GET /api/v1/me` and `GET /api/v1/servers`, kept per key. Each answer
-/// depends only on the policy, the caller's key (which names its user) and the public URL, and the
-/// time matters only through the key's expiry, which authentication checks before any body is
-/// served; so a body made once stands until the policy is replaced (`removeAll`, on every reload).
+/// The encoded bodies of `GET /api/v1/me` and `GET /api/v1/servers`, kept per caller. Each answer
+/// depends only on the policy, the caller's key (which names its user) or user and issuer (a
+/// sign-in) and the public URL, and the time matters only through the key's or token's expiry,
+/// which authentication checks before any body is served; so a body made once stands until the
+/// policy is replaced (`removeAll`, on every reload).
 /// Bounded: past `capacity` bodies the table starts afresh.
 final class CallerBodies: Sendable {
     enum Kind: Hashable, Sendable {
@@ -15,7 +16,9 @@ final class CallerBodies: Sendable {
 
     private struct Entry: Hashable {
         let kind: Kind
-        let key: KeyID
+        let user: UserID
+        let key: KeyID?
+        let issuer: String?
     }
 
     private struct Table {
@@ -35,7 +38,7 @@ final class CallerBodies: Sendable {
     /// The body of `kind` for the caller: the kept one, or `make()`'s, which is then kept.
     /// `publicURL` is the one the body's endpoints are written with.
     func body(_ kind: Kind, for caller: Caller, publicURL: String, make: () -> ByteBuffer) -> ByteBuffer {
-        let entry = Entry(kind: kind, key: caller.key)
+        let entry = Entry(kind: kind, user: caller.user, key: caller.key, issuer: caller.credential.issuer)
         let kept = table.withLock { table -> ByteBuffer? in
             guard table.policy === caller.policy, table.publicURL == publicURL else { return nil }
             return table.bodies[entry]

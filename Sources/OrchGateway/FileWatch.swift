@@ -2,30 +2,6 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// What identifies the contents behind a path without reading them: the resolved target (for
-/// Kubernetes' `..data` symlink swaps), device, inode, size and modification time.
-struct FileFingerprint: Equatable {
-    let target: String
-    let device: UInt64
-    let inode: UInt64
-    let size: Int64
-    let mtime: Int64
-    let mtimeNanos: Int64
-
-    init?(path: String) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { _ in
-            URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        } ?? path
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
-        size = Int64(info.st_size)
-        mtime = Int64(info.st_mtim.tv_sec)
-        mtimeNanos = Int64(info.st_mtim.tv_nsec)
-    }
-}
-
 /// inotify on a folder: calls `onEvent` for anything that happens in it (finished writes, renames
 /// into it, creations, deletions, symlink swaps), from a thread of its own. nil where inotify is
 /// missing. Not for every single write (`IN_MODIFY`): the audit log often lives in the same folder

@@ -3,6 +3,7 @@ public import Hummingbird
 import Glibc
 import HummingbirdCore
 public import Logging
+public import OrchAuth
 import NIOCore
 public import OrchPolicy
 public import ServiceLifecycle
@@ -30,10 +31,20 @@ public final class Gateway: Sendable {
     let connections = ClientConnections()
     /// Bounds the records of refused unauthenticated requests per client address.
     let unauthenticatedAudit = AuditThrottle()
+    /// Verifies bearer tokens of the `auth.oidc` issuers; keeps their keys.
+    let verifier: OIDCVerifier
     /// `http://HOST:PORT` the server is bound to, once it is.
     private let boundURL = Mutex<String?>(nil)
 
-    public init(store: PolicyStore, audit: AuditLog, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
+    /// `keyFetcher` reads the issuers' keys (JWKS); tests give their own.
+    public init(
+        store: PolicyStore, audit: AuditLog, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger,
+        keyFetcher: any KeyFetcher = HTTPKeyFetcher()
+    ) {
+        self.verifier = OIDCVerifier(fetcher: keyFetcher, onFetch: { issuer, ok in
+            metrics.keysFetched(issuer: issuer, ok: ok)
+            if !ok { logger.warning("cannot fetch the keys of auth.oidc issuer \(issuer)") }
+        })
         self.store = store
         self.audit = audit
         self.metrics = metrics
@@ -49,9 +60,9 @@ public final class Gateway: Sendable {
         // A reload that takes a key or a grant away ends the sessions that relied on it at once.
         let sessions = self.sessions
         let aggregates = self.aggregates
-        store.onChange { [store] change in
+        store.onChange { change in
             sessions.apply(change)
-            aggregates.apply(store.policy)
+            aggregates.apply(change)
         }
         // Bodies made from the old policy are never served again; drop them with it.
         let callerBodies = self.callerBodies
@@ -86,7 +97,7 @@ public final class Gateway: Sendable {
         metrics.sessionEnded(server: session.serverPath, reason: reason)
         if reason.kind != .stopped { metrics.upstreamFailure(server: session.serverPath, reason: reason) }
         audit.write(AuditRecord(
-            policy: policy, user: session.user, key: session.keyID, remote: remote, org: session.org,
+            policy: policy, user: session.user, key: session.keyID, issuer: session.credential.issuer, remote: remote, org: session.org,
             server: session.server, session: session.id, method: "session end", decision: "end", reason: reason.message, status: 0, ms: 0))
     }
 
@@ -165,17 +176,17 @@ public final class Gateway: Sendable {
     func audit(
         _ context: GatewayContext, request: Request, caller: Caller?, decision: String, reason: String, status: Int,
         started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
-        session: String? = nil, mcpMethod: String? = nil, item: Item? = nil
+        issuer: String? = nil, session: String? = nil, mcpMethod: String? = nil, item: Item? = nil
     ) {
         audit(RequestOrigin(context, request), caller: caller, decision: decision, reason: reason, status: status, started: started,
-              org: org, server: server, user: user, key: key, session: session, mcpMethod: mcpMethod, item: item)
+              org: org, server: server, user: user, key: key, issuer: issuer, session: session, mcpMethod: mcpMethod, item: item)
     }
 
     /// Writes an audit record of a request's outcome, for a request known by its origin.
     func audit(
         _ origin: RequestOrigin, caller: Caller?, decision: String, reason: String, status: Int,
         started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
-        session: String? = nil, mcpMethod: String? = nil, item: Item? = nil
+        issuer: String? = nil, session: String? = nil, mcpMethod: String? = nil, item: Item? = nil
     ) {
         if caller == nil && (status == 401 || status == 403) {
             switch unauthenticatedAudit.admit(origin.remote) {
@@ -193,7 +204,7 @@ public final class Gateway: Sendable {
         }
         audit.write(AuditRecord(
             policy: caller?.policy.digest ?? store.policy?.digest, user: caller?.userName ?? user, key: caller?.keyName ?? key,
-            remote: origin.remote, org: org, server: server, session: session,
+            issuer: caller?.credential.issuer ?? issuer, remote: origin.remote, org: org, server: server, session: session,
             method: mcpMethod ?? "\(origin.method) \(origin.path)", item: item,
             decision: decision, reason: reason, status: status, ms: (ContinuousClock.now - started).milliseconds))
     }

@@ -1,16 +1,41 @@
+public import Foundation
 public import Hummingbird
 public import NIOCore
 public import OrchPolicy
 
 /// Who is calling, once authenticated: the policy snapshot that authenticated them (used for the
-/// whole request, so a reload mid-request changes nothing for it), their user and key.
+/// whole request, so a reload mid-request changes nothing for it), their user, and the key or
+/// single sign-on token they showed.
 public struct Caller: Sendable {
     public let policy: Policy
     public let user: UserID
-    public let key: KeyID
+    /// The key, when the caller showed one; a token's caller has no key scope.
+    public let key: KeyID?
+    public let credential: Credential
+    /// When a token's caller stops being one (`exp`); nil for a key, whose expiry is the policy's.
+    public let expires: Date?
+
+    public init(policy: Policy, user: UserID, key: KeyID) {
+        self.policy = policy
+        self.user = user
+        self.key = key
+        self.credential = .key(policy.key(key).spec.hash)
+        self.expires = nil
+    }
+
+    public init(policy: Policy, user: UserID, issuer: String, subject: String, claim: String, expires: Date) {
+        self.policy = policy
+        self.user = user
+        self.key = nil
+        self.credential = .token(issuer: issuer, subject: subject, claim: claim)
+        self.expires = expires
+    }
 
     public var userName: String { policy.user(user).name }
-    public var keyName: String { policy.key(key).spec.id }
+    /// The key's id, for a key's caller.
+    public var keyName: String? { key.map { policy.key($0).spec.id } }
+    /// How the caller signed in, for messages: `key ID` or `ISSUER sign-in`.
+    public var signIn: String { keyName.map { "key \($0)" } ?? "\(credential.issuer ?? "") sign-in" }
 }
 
 public struct GatewayContext: RequestContext {

@@ -21,6 +21,10 @@ public struct GatewayError: HTTPResponseError, Sendable {
         .init(.unauthorized, code: "unauthorized", message, headers: [.wwwAuthenticate: challenge])
     }
     public static func forbidden(_ message: String) -> Self { .init(.forbidden, code: "forbidden", message) }
+    /// A valid single sign-on token without a scope its issuer requires (RFC 6750).
+    public static func insufficientScope(_ message: String, challenge: String) -> Self {
+        .init(.forbidden, code: "insufficient_scope", message, headers: [.wwwAuthenticate: challenge])
+    }
     public static func notFound(_ message: String = "not found") -> Self { .init(.notFound, code: "not_found", message) }
     public static func payloadTooLarge(_ limit: Int) -> Self {
         .init(.contentTooLarge, code: "payload_too_large", "request body is larger than \(limit) bytes")

@@ -82,6 +82,17 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "orch_auth_failures_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
+    /// One bearer token verified as a JWT of an `auth.oidc` issuer (`-` when its `iss` is none of
+    /// them), by outcome: `ok`, `invalid_token`, `insufficient_scope`, `no_user`.
+    func tokenVerified(issuer: String?, result: String) {
+        Counter(label: "orch_jwt_verifications_total", dimensions: [("issuer", issuer ?? "-"), ("result", result)], factory: factory).increment()
+    }
+
+    /// One fetch of an issuer's keys (JWKS): the first, and each on an unknown `kid`.
+    func keysFetched(issuer: String, ok: Bool) {
+        Counter(label: "orch_jwks_refreshes_total", dimensions: [("issuer", issuer), ("result", ok ? "ok" : "error")], factory: factory).increment()
+    }
+
     /// One decision on a tool, prompt or resource (`tools/call`, `prompts/get`, `resources/read`, …),
     /// by server, kind and decision. Tool decisions also count in `orch_tool_calls_total`.
     func itemDecision(_ kind: ItemKind, server: String, allowed: Bool) {

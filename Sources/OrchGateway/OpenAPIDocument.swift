@@ -349,7 +349,14 @@ public enum OpenAPIDocument {
             "user": string("The user's name"),
             "displayName": nullable("string"),
             "admin": ["type": "boolean", "description": "A gateway admin (may read /api/v1/policy)"],
-            "key": object(["id": string("The key's id"), "expires": nullableTimestamp]),
+            "key": [
+                "oneOf": [object(["id": string("The key's id"), "expires": nullableTimestamp]), ["type": "null"]],
+                "description": "The key the caller showed; null for a single sign-on token",
+            ],
+            "signIn": [
+                "oneOf": [object(["issuer": string("The auth.oidc issuer whose token the caller showed")]), ["type": "null"]],
+                "description": "How the caller signed in with a token; null for a key",
+            ],
             "orgs": array(of: object(["org": ["type": "string"], "roles": array(of: ["type": "string"], "Roles in the org, directly or through teams")])),
         ]),
         "ServerList": object(["servers": array(of: ref("Server"))]),

@@ -92,13 +92,19 @@ public struct PolicyChange: Sendable {
     /// Whether a live session opened with key `hash` by `user` on `org/server` keeps its
     /// permission under the new policy.
     public func survives(key hash: KeyHash, user: String, org: String, server: String) -> Bool {
-        guard survives(key: hash, user: user), let key = new.key(hash: hash),
-            let serverID = new.server(org: org, name: server)
-        else { return false }
-        return new.decide(user: new.key(key).user, server: serverID, tool: nil, key: key, at: at).allowed
+        survives(.key(hash), user: user, org: org, server: server)
     }
 
-    /// What a swap does to a live session opened with key `hash` by `user` on `org/server`.
+    /// Whether a live session opened with `credential` by `user` on `org/server` keeps its
+    /// permission under the new policy.
+    public func survives(_ credential: Credential, user: String, org: String, server: String) -> Bool {
+        guard let (userID, key) = credential.resolve(in: new, user: user, at: at), let serverID = new.server(org: org, name: server) else {
+            return false
+        }
+        return new.decide(user: userID, server: serverID, tool: nil, key: key, at: at).allowed
+    }
+
+    /// What a swap does to a live session opened with `credential` by `user` on `org/server`.
     public enum SessionEffect: Sendable, Equatable {
         /// The session must end, for this reason.
         case ends(String)
@@ -107,26 +113,25 @@ public struct PolicyChange: Sendable {
         case none
     }
 
-    public func effect(onSessionOf hash: KeyHash, user: String, org: String, server: String) -> SessionEffect {
-        guard survives(key: hash, user: user) else { return .ends("its key was removed, expired or disabled by a policy reload") }
-        guard survives(key: hash, user: user, org: org, server: server) else { return .ends("permission removed by a policy reload") }
-        guard let old, let oldKey = old.key(hash: hash), let oldServer = old.server(org: org, name: server),
-            let newKey = new.key(hash: hash), let newServer = new.server(org: org, name: server)
+    public func effect(onSessionOf credential: Credential, user: String, org: String, server: String) -> SessionEffect {
+        guard let (newUser, newKey) = credential.resolve(in: new, user: user, at: at) else {
+            if case .key = credential { return .ends("its key was removed, expired or disabled by a policy reload") }
+            return .ends("its user \(user) was removed, disabled or no longer signs in so, by a policy reload")
+        }
+        guard survives(credential, user: user, org: org, server: server) else { return .ends("permission removed by a policy reload") }
+        guard let old, let (oldUser, oldKey) = credential.resolve(in: old), let oldServer = old.server(org: org, name: server),
+            let newServer = new.server(org: org, name: server)
         else { return .changes(ItemKind.allCases) }
         if old.server(oldServer).spec.transport != new.server(newServer).spec.transport {
             return .ends("the server's definition changed in a policy reload")
         }
         let changed = ItemKind.allCases.filter { kind in
-            old.basis(of: kind, user: old.key(oldKey).user, server: oldServer, key: oldKey)
-                != new.basis(of: kind, user: new.key(newKey).user, server: newServer, key: newKey)
+            old.basis(of: kind, user: oldUser, server: oldServer, key: oldKey) != new.basis(of: kind, user: newUser, server: newServer, key: newKey)
         }
         return changed.isEmpty ? .none : .changes(changed)
     }
 
     private func survives(key hash: KeyHash, user: String) -> Bool {
-        guard let key = new.key(hash: hash) else { return false }
-        let k = new.key(key)
-        let u = new.user(k.user)
-        return u.name == user && !u.spec.disabled && !k.isExpired(at: at)
+        Credential.key(hash).resolve(in: new, user: user, at: at) != nil
     }
 }

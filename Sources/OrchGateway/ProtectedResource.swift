@@ -1,5 +1,7 @@
+import Foundation
 import Hummingbird
 import NIOCore
+import OrchAuth
 import OrchJSON
 import OrchPolicy
 
@@ -32,12 +34,38 @@ extension Gateway {
     }
 
     /// The `WWW-Authenticate` of a 401 for a request to `path`: with `auth.oidc`, where the
-    /// metadata is, and `error="invalid_token"` when a token was sent.
-    func challenge(_ policy: Policy?, path: String, tokenSent: Bool) -> String {
+    /// metadata is, and `error="invalid_token"` when a token was sent; of a 403 for a token that
+    /// lacks `scope`, `error="insufficient_scope"` naming it.
+    func challenge(_ policy: Policy?, path: String, tokenSent: Bool, scope: String? = nil) -> String {
         guard let policy, !policy.auth.issuers.isEmpty else { return "Bearer realm=\"orch\"" }
         let endpoint = path.hasSuffix("/mcp") || path.hasSuffix("/sse") ? path : ""
         var value = "Bearer realm=\"orch\", resource_metadata=\"\(publicURL(for: policy))\(Self.protectedResourcePath)\(endpoint)\""
-        if tokenSent { value += ", error=\"invalid_token\"" }
+        if let scope {
+            value += ", error=\"insufficient_scope\", scope=\"\(scope)\""
+        } else if tokenSent {
+            value += ", error=\"invalid_token\""
+        }
         return value
+    }
+
+    /// A bearer token that is no orch key, verified as a JWT of an `auth.oidc` issuer: the caller
+    /// it names, or why not. Counted by issuer and outcome.
+    func verify(_ token: String, policy: Policy) async -> Result<Caller, AuthMiddleware.Refusal> {
+        let folder = URL(fileURLWithPath: store.source).deletingLastPathComponent().path
+        let outcome = await verifier.verify(token, policy: policy, resource: resource(for: policy), folder: folder)
+        switch outcome {
+        case .success(let token):
+            metrics.tokenVerified(issuer: token.issuer, result: "ok")
+            return .success(Caller(policy: policy, user: token.user, issuer: token.issuer, subject: token.subject, claim: token.claim,
+                                   expires: token.expires))
+        case .failure(let refusal):
+            let (kind, scope): (String, String?) = switch refusal.kind {
+            case .invalid: ("invalid_token", nil)
+            case .insufficientScope(let scope): ("insufficient_scope", scope)
+            case .noUser: ("no_user", nil)
+            }
+            metrics.tokenVerified(issuer: refusal.issuer, result: kind)
+            return .failure(AuthMiddleware.Refusal(reason: refusal.reason, kind: kind, user: refusal.user, issuer: refusal.issuer, scope: scope))
+        }
     }
 }

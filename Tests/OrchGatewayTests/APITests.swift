@@ -13,7 +13,7 @@ import Testing
             #expect(response.headers[.contentType] == "application/json")
             #expect(response.json == [
                 "user": "bob", "displayName": nil, "admin": false,
-                "key": ["id": "laptop", "expires": "2099-01-01T00:00:00Z"],
+                "key": ["id": "laptop", "expires": "2099-01-01T00:00:00Z"], "signIn": nil,
                 "orgs": [["org": "acme", "roles": ["member", "editor"]]],
             ])
         }

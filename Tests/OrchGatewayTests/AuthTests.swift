@@ -87,7 +87,7 @@ import Testing
         #expect(!line.contains(Tokens.hash(Tokens.carolExpired)))
     }
     let keys = try JSONValue.parse(lines[0]).objectValue?.keys ?? []
-    #expect(keys == ["ts", "policy", "user", "key", "remote", "org", "server", "session", "method", "tool", "kind", "target", "decision", "reason", "status", "ms"])
+    #expect(keys == ["ts", "policy", "user", "key", "issuer", "remote", "org", "server", "session", "method", "tool", "kind", "target", "decision", "reason", "status", "ms"])
 }
 
 @Test func originNotAllowedGets403AndAllowedOrMissingOriginPasses() async throws {

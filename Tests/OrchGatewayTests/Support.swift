@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import OrchAuth
 import OrchGateway
 import OrchJSON
 import OrchPolicy
@@ -64,10 +65,10 @@ struct TestGateway {
     let gateway: Gateway
     let auditPath: String
 
-    init(json: String = testPolicyJSON(), loaded: Bool = true) throws {
+    init(json: String = testPolicyJSON(), loaded: Bool = true, keyFetcher: any KeyFetcher = HTTPKeyFetcher()) throws {
         auditPath = FileManager.default.temporaryDirectory.appendingPathComponent("orch-audit-\(UUID().uuidString).jsonl").path
         let store = PolicyStore(source: "test.json")
-        gateway = Gateway(store: store, audit: try AuditLog(destination: auditPath), logger: Logger(label: "test"))
+        gateway = Gateway(store: store, audit: try AuditLog(destination: auditPath), logger: Logger(label: "test"), keyFetcher: keyFetcher)
         if loaded {
             let result = compile(json)
             precondition(result.ok, "test policy does not compile: \(result.diagnostics)")

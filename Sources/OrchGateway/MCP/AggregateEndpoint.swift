@@ -116,8 +116,7 @@ struct AggregateEndpoint: MCPEndpoint {
     /// A new aggregated session for the caller (no server starts yet).
     private func open(_ request: Request, _ context: GatewayContext, _ caller: Caller, org: String?, started: ContinuousClock.Instant,
                       method: String) throws -> AggregateSession {
-        let session = AggregateSession(gateway: gateway, keyHash: caller.policy.key(caller.key).spec.hash, org: org, user: caller.userName,
-                                       keyID: caller.keyName)
+        let session = AggregateSession(gateway: gateway, caller: caller, org: org)
         let count = session.scoped(caller).count
         try gateway.aggregates.insert(session)
         gateway.audit(context, request: request, caller: caller, decision: "allow",
@@ -520,8 +519,8 @@ struct AggregateEndpoint: MCPEndpoint {
 
     func aggregate(_ id: String?, _ caller: Caller, org: String?) throws -> AggregateSession {
         guard let id else { throw GatewayError.badRequest("missing Mcp-Session-Id header: send initialize first") }
-        guard let session = gateway.aggregates.session(id), session.keyHash == caller.policy.key(caller.key).spec.hash, session.org == org,
-            !session.isEnded
+        guard let session = gateway.aggregates.session(id), session.org == org, !session.isEnded,
+            session.binding.admits(caller)
         else { throw GatewayError.notFound("unknown or ended session: initialize again") }
         return session
     }

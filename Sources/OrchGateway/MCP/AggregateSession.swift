@@ -15,11 +15,11 @@ import Synchronization
 /// send the client get ids of the aggregate's own, mapped back when the client answers.
 final class AggregateSession: Sendable {
     let id: String
-    let keyHash: KeyHash
+    /// The key or sign-in the session (and each member) is bound to.
+    let binding: SessionBinding
     /// The org of `/orgs/{org}/mcp`; nil on `/mcp`, where names carry their org.
     let org: String?
     let user: String
-    let keyID: String
 
     private struct State {
         var members: [String: MCPSession] = [:]
@@ -46,13 +46,12 @@ final class AggregateSession: Sendable {
     private let gateway: Gateway
     private static let backlogLimit = 256
 
-    init(gateway: Gateway, keyHash: KeyHash, org: String?, user: String, keyID: String) {
+    init(gateway: Gateway, caller: Caller, org: String?) {
         self.id = Hex.encode(Crypto.randomBytes(16))
         self.gateway = gateway
-        self.keyHash = keyHash
+        self.binding = SessionBinding(caller)
         self.org = org
-        self.user = user
-        self.keyID = keyID
+        self.user = caller.userName
     }
 
     /// The client's `initialize` params, for the members.
@@ -87,7 +86,7 @@ final class AggregateSession: Sendable {
     /// request before this).
     func scoped(_ caller: Caller) -> [Scoped] {
         let policy = caller.policy
-        if let cached = serverCache.withLock({ $0 }), cached.policy === policy, cached.key == caller.key { return cached.servers }
+        if let cached = serverCache.withLock({ $0 }), cached.policy === policy, cached.caller == caller.credential { return cached.servers }
         let resolver = ServerResolver(gateway: gateway)
         let servers = gateway.reachableServers(caller).compactMap { id -> Scoped? in
             let server = policy.server(id)
@@ -98,11 +97,11 @@ final class AggregateSession: Sendable {
             return Scoped(server: resolved, org: orgPart, prefix: prefix,
                           head: (orgPart.map { $0 + ExposedName.separator } ?? "") + prefix + ExposedName.separator)
         }
-        serverCache.withLock { $0 = (policy, caller.key, servers) }
+        serverCache.withLock { $0 = (policy, caller.credential, servers) }
         return servers
     }
 
-    private let serverCache = Mutex<(policy: Policy, key: KeyID, servers: [Scoped])?>(nil)
+    private let serverCache = Mutex<(policy: Policy, caller: Credential, servers: [Scoped])?>(nil)
 
     /// The member for `server` if it has started and not ended.
     func startedMember(_ server: ResolvedServer) -> MCPSession? {
@@ -148,7 +147,7 @@ final class AggregateSession: Sendable {
     private func start(_ server: ResolvedServer, _ request: Request, _ context: GatewayContext, timeout: TimeAmount) async throws -> MCPSession {
         defer { state.withLock { _ = $0.starting.removeValue(forKey: server.path) } }
         let opener = SessionOpener(gateway: gateway)
-        let session = try await opener.open(request, context, server, transport: .streamableHTTP) { [weak self] member, reason in
+        let session = try await opener.open(request, context, server, transport: .streamableHTTP, binding: binding) { [weak self] member, reason in
             self?.memberEnded(member, reason: reason)
         }
         let initializeParams = self.initializeParams
@@ -413,6 +412,9 @@ final class AggregateSession: Sendable {
 
     func keepAlive() { state.withLock { $0.stream }?.keepAlive() }
 
+    /// Why the session must end on the clock: its sign-in expired (a key's expiry ends each member).
+    func expiry(at time: Date) -> String? { binding.expiry(at: time) }
+
     // MARK: end
 
     /// Ends the session and every member.
@@ -451,12 +453,16 @@ final class AggregateTable: Sendable {
 
     var all: [AggregateSession] { sessions.withLock { Array($0.values) } }
 
-    /// After a reload: a session whose key is gone ends; the others hear that their lists may have
-    /// changed (servers may have been granted or taken away, each member's lists re-decided).
-    func apply(_ policy: Policy?) {
+    /// After a reload: a session whose key or user is gone ends; the others hear that their lists
+    /// may have changed (servers may have been granted or taken away, each member's lists re-decided).
+    func apply(_ change: PolicyChange) {
         for session in all {
-            if policy?.key(hash: session.keyHash) == nil {
-                session.end("the key was removed from the policy")
+            if session.binding.credential.resolve(in: change.new, user: session.user, at: change.at) == nil {
+                if case .key = session.binding.credential {
+                    session.end("the key was removed from the policy")
+                } else {
+                    session.end("its user \(session.user) was removed, disabled or no longer signs in so, by a policy reload")
+                }
             } else {
                 session.notifyListsChanged()
             }

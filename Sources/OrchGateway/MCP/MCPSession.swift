@@ -13,7 +13,8 @@ final class MCPSession: Sendable {
     /// The key and server the session is bound to, and what it may use under the running policy.
     let access: SessionAccess
     let user: String
-    let keyID: String
+    /// The key's id; nil for a session opened with a single sign-on token.
+    let keyID: String?
     let transport: Transport
     /// A stdio session holds one of the gateway's upstream processes.
     let usesProcess: Bool
@@ -29,7 +30,7 @@ final class MCPSession: Sendable {
     private let onEnd: @Sendable (MCPSession, UpstreamError) -> Void
 
     init(
-        access: SessionAccess, user: String, keyID: String, transport: Transport, usesProcess: Bool,
+        access: SessionAccess, user: String, keyID: String?, transport: Transport, usesProcess: Bool,
         limits: SessionStateMachine.Limits = .init(), onEnd: @escaping @Sendable (MCPSession, UpstreamError) -> Void
     ) {
         self.id = Hex.encode(Crypto.randomBytes(16))
@@ -43,7 +44,7 @@ final class MCPSession: Sendable {
         self.onEnd = onEnd
     }
 
-    var keyHash: KeyHash { access.keyHash }
+    var credential: Credential { access.credential }
     var org: String { access.org }
     var server: String { access.server }
     var serverPath: String { "\(org)/\(server)" }

@@ -75,12 +75,12 @@ struct ServerResolver: Sendable {
         return ResolvedServer(id: id, org: org, name: name, decision: decision, base: base)
     }
 
-    /// The open session `id`, if it belongs to this key and server. A missing id is 400; an
+    /// The open session `id`, if it belongs to this key (or sign-in) and server. A missing id is 400; an
     /// unknown or ended one 404, which tells a client to initialize again.
     func session(_ id: String?, _ server: ResolvedServer, _ caller: Caller) throws -> MCPSession {
         guard let id else { throw GatewayError.badRequest("missing Mcp-Session-Id header: send initialize first") }
-        guard let session = gateway.sessions.session(id), session.keyHash == caller.policy.key(caller.key).spec.hash,
-            session.org == server.org, session.server == server.name
+        guard let session = gateway.sessions.session(id), session.org == server.org, session.server == server.name,
+            session.access.binding.admits(caller)
         else { throw GatewayError.notFound("unknown or ended session: initialize again") }
         return session
     }

@@ -6,37 +6,41 @@ import Synchronization
 /// session's access without taking its server away changes what it sees from the next message on,
 /// in flight or not, without ending it.
 final class SessionAccess: Sendable {
-    /// The session's key, user and server, resolved in one policy.
+    /// The session's user, key and server, resolved in one policy.
     struct Resolved: Sendable {
         let policy: Policy
         let user: UserID
-        let key: KeyID
+        let key: KeyID?
         let server: ServerID
     }
 
-    let keyHash: KeyHash
+    /// The key or sign-in the session is bound to.
+    let binding: SessionBinding
     let org: String
     let server: String
     private let store: PolicyStore
     /// The last resolution, reused while its policy runs.
     private let cache = Mutex<Resolved?>(nil)
 
-    init(store: PolicyStore, keyHash: KeyHash, org: String, server: String) {
+    init(store: PolicyStore, binding: SessionBinding, org: String, server: String) {
         self.store = store
-        self.keyHash = keyHash
+        self.binding = binding
         self.org = org
         self.server = server
     }
 
-    /// The session's ids in the running policy; nil when its key or server is gone.
+    var credential: Credential { binding.credential }
+
+    /// The session's ids in the running policy; nil when its credential or server is gone.
     var current: Resolved? {
         guard let policy = store.policy else { return nil }
         if let cached = cache.withLock({ $0 }), cached.policy === policy { return cached }
-        guard let key = policy.key(hash: keyHash), let server = policy.server(org: org, name: server) else { return nil }
-        let resolved = Resolved(policy: policy, user: policy.key(key).user, key: key, server: server)
+        guard let (user, key) = credential.resolve(in: policy), let server = policy.server(org: org, name: server) else { return nil }
+        let resolved = Resolved(policy: policy, user: user, key: key, server: server)
         cache.withLock { $0 = resolved }
         return resolved
     }
+
 
     /// Whether the session may use `item` now.
     func permits(_ item: Item, at time: Date = Date()) -> Bool {
@@ -50,10 +54,42 @@ final class SessionAccess: Sendable {
         return r.policy.grantsSome(kind, user: r.user, server: r.server, key: r.key, at: time)
     }
 
-    /// Whether the session's key has expired (on the clock, without a reload). A key a reload
-    /// removed is the reload's to handle.
-    func keyExpired(at time: Date) -> Bool {
-        guard let r = current else { return false }
-        return r.policy.key(r.key).isExpired(at: time)
+    /// Why the session must end on the clock, without a reload: its key expired, or the token that
+    /// opened it (or a later one) did; nil while it may go on. A key a reload removed is the
+    /// reload's to handle.
+    func expiry(at time: Date) -> String? {
+        if binding.tokenExpiry != nil { return binding.expiry(at: time) }
+        guard let r = current, let key = r.key, r.policy.key(key).isExpired(at: time) else { return nil }
+        return "key \(r.policy.key(key).spec.id) expired"
+    }
+}
+
+/// What a session is bound to: the key or the sign-in (issuer and subject) that opened it. Each
+/// request on the session must show the same; for a sign-in, a newer token carries the session on
+/// to that token's expiry, and past the latest one the session ends. An aggregated session's
+/// members share their session's binding.
+final class SessionBinding: Sendable {
+    let credential: Credential
+    private let expires: Mutex<Date?>
+
+    init(_ caller: Caller) {
+        credential = caller.credential
+        expires = Mutex(caller.expires)
+    }
+
+    /// For a sign-in, when the latest token shown expires.
+    var tokenExpiry: Date? { expires.withLock { $0 } }
+
+    /// Whether `caller` may use the session: the same key, or the same issuer and subject.
+    func admits(_ caller: Caller) -> Bool {
+        guard caller.credential == credential else { return false }
+        if let later = caller.expires { expires.withLock { $0 = max($0 ?? later, later) } }
+        return true
+    }
+
+    /// Why a sign-in's session must end at `time`; nil while its latest token holds (or for a key).
+    func expiry(at time: Date) -> String? {
+        guard let expires = tokenExpiry, time >= expires else { return nil }
+        return "its \(credential.issuer ?? "") sign-in expired at \(Timestamp.format(expires))"
     }
 }

@@ -12,22 +12,22 @@ struct SessionOpener: Sendable {
 
     /// Registers a session for the caller on `server` and starts its upstream. Throws a
     /// `GatewayError` past a limit, an `UpstreamError` when the upstream cannot start.
-    /// `onEnd` is told too when the session ends (an aggregated session's member).
+    /// An aggregated session's member shares its session's `binding` and tells it when it ends
+    /// (`onEnd`).
     func open(
         _ request: Request, _ context: GatewayContext, _ server: ResolvedServer, transport: MCPSession.Transport,
-        onEnd: (@Sendable (MCPSession, UpstreamError) -> Void)? = nil
+        binding: SessionBinding? = nil, onEnd: (@Sendable (MCPSession, UpstreamError) -> Void)? = nil
     ) async throws -> MCPSession {
         let caller = try context.requireCaller()
         let policy = caller.policy
-        let key = policy.key(caller.key)
         let spec = policy.server(server.id).spec
         let limits = policy.settings.limits
         let usesProcess = if case .stdio = spec.transport { true } else { false }
         let gateway = self.gateway
         let (digest, remote) = (policy.digest, context.remote)
-        let access = SessionAccess(store: gateway.store, keyHash: key.spec.hash, org: server.org, server: server.name)
+        let access = SessionAccess(store: gateway.store, binding: binding ?? SessionBinding(caller), org: server.org, server: server.name)
         let session = MCPSession(
-            access: access, user: caller.userName, keyID: key.spec.id, transport: transport, usesProcess: usesProcess
+            access: access, user: caller.userName, keyID: caller.keyName, transport: transport, usesProcess: usesProcess
         ) { session, reason in
             gateway.sessionEnded(session, reason: reason, policy: digest, remote: remote)
             onEnd?(session, reason)
@@ -35,9 +35,9 @@ struct SessionOpener: Sendable {
         do {
             try gateway.sessions.insert(session, limit: limits.maxSessionsPerKey, processLimit: limits.maxUpstreamProcesses)
         } catch .perKeyServer(let limit) {
-            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "key \(key.spec.id) has \(limit) sessions open on \(server.path)",
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "\(caller.signIn) has \(limit) sessions open on \(server.path)",
                           status: 429, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
-            throw GatewayError.tooManySessions("key \(key.spec.id) already has \(limit) open sessions on \(server.path); end one (DELETE) or wait for it to idle out")
+            throw GatewayError.tooManySessions("\(caller.signIn) already has \(limit) open sessions on \(server.path); end one (DELETE) or wait for it to idle out")
         } catch .closed {
             throw GatewayError.shuttingDown()
         } catch .processes(let limit) {

@@ -10,7 +10,7 @@ import Synchronization
 /// starts, so concurrent initializes can never pass a limit.
 final class SessionTable: Sendable {
     private struct SlotKey: Hashable {
-        let key: KeyHash
+        let credential: Credential
         let server: String
     }
 
@@ -37,7 +37,7 @@ final class SessionTable: Sendable {
     func insert(_ session: MCPSession, limit: Int, processLimit: Int) throws(Refusal) {
         try state.withLock { (state: inout State) throws(Refusal) in
             guard !state.closed else { throw .closed }
-            let slot = SlotKey(key: session.keyHash, server: session.serverPath)
+            let slot = SlotKey(credential: session.credential, server: session.serverPath)
             let held = state.perKeyServer[slot, default: 0]
             guard held < limit else { throw .perKeyServer(limit: limit) }
             if session.usesProcess {
@@ -53,7 +53,7 @@ final class SessionTable: Sendable {
     func remove(_ session: MCPSession) {
         state.withLock { state in
             guard state.sessions.removeValue(forKey: session.id) != nil else { return }
-            let slot = SlotKey(key: session.keyHash, server: session.serverPath)
+            let slot = SlotKey(credential: session.credential, server: session.serverPath)
             let held = state.perKeyServer[slot, default: 1] - 1
             state.perKeyServer[slot] = held > 0 ? held : nil
             if session.usesProcess { state.processes -= 1 }
@@ -88,7 +88,7 @@ final class SessionTable: Sendable {
     /// calls are decided under the new policy anyway).
     func apply(_ change: PolicyChange) {
         for session in all {
-            switch change.effect(onSessionOf: session.keyHash, user: session.user, org: session.org, server: session.server) {
+            switch change.effect(onSessionOf: session.credential, user: session.user, org: session.org, server: session.server) {
             case .ends(let reason):
                 session.end(.stopped(reason))
             case .changes(let kinds):
@@ -136,8 +136,8 @@ struct SessionTicker: Service {
                 let time = Date()
                 for session in sessions {
                     session.expire(now: now)
-                    // A key expires on the clock, without a reload.
-                    if session.access.keyExpired(at: time) { session.end(.stopped("key \(session.keyID) expired")) }
+                    // A key or a sign-in expires on the clock, without a reload.
+                    if let reason = session.access.expiry(at: time) { session.end(.stopped(reason)) }
                 }
                 guard ContinuousClock.now - lastKeepAlive >= keepAliveInterval else { continue }
                 lastKeepAlive = .now
@@ -147,6 +147,7 @@ struct SessionTicker: Service {
                     if session.isIdle(now: now, limit: idle) { session.end(.stopped("idle for more than \(idle.nanoseconds / 1_000_000_000) s")) }
                 }
                 for aggregate in gateway.aggregates.all {
+                    if let reason = aggregate.expiry(at: time) { aggregate.end(reason) }
                     aggregate.keepAlive()
                     if aggregate.isIdle(now: now, limit: idle) { aggregate.end("idle for more than \(idle.nanoseconds / 1_000_000_000) s") }
                 }

@@ -112,7 +112,7 @@ private func verifier(_ keys: FakeKeys) -> OIDCVerifier { OIDCVerifier(fetcher: 
     let v = verifier(fetcher)
     let verified = try await v.verify(try await key.sign(claims()), policy: policy, resource: resource, folder: "/").get()
     #expect(verified.user == policy.user(named: "bob"))
-    #expect(verified.issuer == "sso" && verified.subject == "u-1" && verified.scopes == ["openid", "mcp"])
+    #expect(verified.issuer == "sso" && verified.subject == "u-1" && verified.scopes == ["openid", "mcp"] && verified.claim == "Bob@Example.com")
     // By sub, at an issuer that names users so, with its own audience.
     fetcher.set("gh", TestKey.jwks([key]))
     let gh = try await key.sign(claims(["sub": "4242", "aud": ["orch-cli"]], iss: "https://gh.example.com"))
@@ -129,16 +129,19 @@ private func verifier(_ keys: FakeKeys) -> OIDCVerifier { OIDCVerifier(fetcher: 
         if case .failure(let refusal) = await v.verify(try await key.sign(c), policy: policy, resource: resource, folder: "/") { return refusal }
         return nil
     }
-    #expect(try await outcome(claims(["email": "eve@example.com"])) == .noUser("no user for sso email eve@example.com"))
-    #expect(try await outcome(claims(["email": "cid@example.com"])) == .noUser("user cid is disabled"))
-    #expect(try await outcome(claims(["email_verified": false])) == .noUser("sso has not verified the email Bob@Example.com"))
-    #expect(try await outcome(claims(["aud": "https://other.example.com"])) == .invalid("audience https://other.example.com is not \(resource)"))
+    #expect(try await outcome(claims(["email": "eve@example.com"])) == .noUser("no user for sso email eve@example.com", issuer: "sso"))
+    #expect(try await outcome(claims(["email": "cid@example.com"])) == .noUser("user cid is disabled", issuer: "sso", user: "cid"))
+    #expect(try await outcome(claims(["email_verified": false])) == .noUser("sso has not verified the email Bob@Example.com", issuer: "sso"))
+    #expect(try await outcome(claims(["aud": "https://other.example.com"]))
+        == .invalid("audience https://other.example.com is not \(resource)", issuer: "sso"))
+    // An issuer not in auth.oidc is named by no issuer of the file.
     #expect(try await outcome(claims(iss: "https://evil.example.com")) == .invalid("issuer https://evil.example.com is not in auth.oidc"))
-    #expect(try await outcome(claims(["exp": .integer(Int64(now.timeIntervalSince1970) - 120)])) == .invalid("expired at 2027-01-15T07:58:00Z"))
+    #expect(try await outcome(claims(["exp": .integer(Int64(now.timeIntervalSince1970) - 120)])) == .invalid("expired at 2027-01-15T07:58:00Z", issuer: "sso"))
     // Within the leeway an expiry or a start still passes.
     #expect(try await outcome(claims(["exp": .integer(Int64(now.timeIntervalSince1970) - 30)])) == nil)
-    #expect(try await outcome(claims(["nbf": .integer(Int64(now.timeIntervalSince1970) + 300)])) == .invalid("not valid before 2027-01-15T08:05:00Z"))
-    #expect(try await outcome(claims(["scope": "openid"])) == .insufficientScope(scope: "mcp"))
+    #expect(try await outcome(claims(["nbf": .integer(Int64(now.timeIntervalSince1970) + 300)])) == .invalid("not valid before 2027-01-15T08:05:00Z", issuer: "sso"))
+    let scope = try await outcome(claims(["scope": "openid"]))
+    #expect(scope == .insufficientScope("mcp", issuer: "sso") && scope?.reason == "the token lacks the scope mcp")
 }
 
 @Test func noneAndSymmetricAlgorithmsAreRefusedWhateverTheKey() async throws {
@@ -156,7 +159,7 @@ private func verifier(_ keys: FakeKeys) -> OIDCVerifier { OIDCVerifier(fetcher: 
     // A token signed by another key under the known kid.
     let impostor = TestKey(kid: "a")
     #expect(await v.verify(try await impostor.sign(claims()), policy: policy, resource: resource, folder: "/")
-        == .failure(.invalid("the signature does not verify with sso's keys")))
+        == .failure(.invalid("the signature does not verify with sso's keys", issuer: "sso")))
     #expect(await v.verify("not.a.jwt", policy: policy, resource: resource, folder: "/") == .failure(.invalid("not a JWT")))
 }
 
@@ -173,13 +176,22 @@ private func verifier(_ keys: FakeKeys) -> OIDCVerifier { OIDCVerifier(fetcher: 
     #expect(fetcher.fetches == 2)
     // Another unknown kid within the interval is refused without fetching again.
     let refused = await v.verify(try await unknown.sign(claims()), policy: policy, resource: resource, folder: "/")
-    guard case .failure(.invalid(let reason)) = refused else {
+    guard case .failure(let refusal) = refused, refusal.kind == .invalid else {
         Issue.record("an unknown kid was accepted: \(refused)")
         return
     }
-    #expect(reason.hasPrefix("sso has no key k3"))
+    #expect(refusal.reason.hasPrefix("sso has no key k3"))
     #expect(fetcher.fetches == 2 && v.refreshes == 2)
     // Known keys keep working without a fetch.
     #expect((try? await v.verify(try await first.sign(claims()), policy: policy, resource: resource, folder: "/").get()) != nil)
     #expect(fetcher.fetches == 2)
+}
+
+@Test func onlyJWTShapedTokensAreWorthVerifying() {
+    #expect(OIDCVerifier.isJWT("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"))
+    #expect(OIDCVerifier.isJWT("a.b."))
+    #expect(!OIDCVerifier.isJWT("orch_AbCdEf-_0123456789"))
+    #expect(!OIDCVerifier.isJWT("a.b.c.d"))
+    #expect(!OIDCVerifier.isJWT("a.b c.d"))
+    #expect(!OIDCVerifier.isJWT("a+b.c/d.e="))
 }
