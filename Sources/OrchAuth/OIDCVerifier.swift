@@ -143,7 +143,10 @@ public final class OIDCVerifier: Sendable {
         }
         let audiences = claims["aud"].map { $0.stringValue.map { [$0] } ?? $0.arrayValue?.compactMap(\.stringValue) ?? [] } ?? []
         let accepted = issuer.audiences ?? [resource]
-        guard audiences.contains(where: accepted.contains) else {
+        // `https://orch.example.com/` and `https://orch.example.com` name one resource: clients
+        // (the MCP SDKs among them) normalize a URL with an empty path to `/` before asking for it.
+        let names = Set(accepted.map(Self.withoutTrailingSlash))
+        guard audiences.contains(where: { names.contains(Self.withoutTrailingSlash($0)) }) else {
             return .failure(.invalid("audience \(audiences.joined(separator: ", ")) is not \(accepted.joined(separator: " or "))", issuer: name))
         }
         guard let subject = claims["sub"]?.stringValue, !subject.isEmpty else { return .failure(.invalid("no sub", issuer: name)) }
@@ -161,6 +164,10 @@ public final class OIDCVerifier: Sendable {
         let userName = policy.user(user).name
         if policy.user(user).spec.disabled { return .failure(.noUser("user \(userName) is disabled", issuer: name, user: userName)) }
         return .success(VerifiedToken(issuer: name, subject: subject, user: user, claim: value, expires: expires, scopes: scopes))
+    }
+
+    static func withoutTrailingSlash(_ audience: String) -> String {
+        audience.hasSuffix("/") ? String(audience.dropLast()) : audience
     }
 
     /// `scope` (space-separated) or `scp` (a list, or space-separated).

@@ -132,6 +132,9 @@ private func verifier(_ keys: FakeKeys) -> OIDCVerifier { OIDCVerifier(fetcher: 
     #expect(try await outcome(claims(["email": "eve@example.com"])) == .noUser("no user for sso email eve@example.com", issuer: "sso"))
     #expect(try await outcome(claims(["email": "cid@example.com"])) == .noUser("user cid is disabled", issuer: "sso", user: "cid"))
     #expect(try await outcome(claims(["email_verified": false])) == .noUser("sso has not verified the email Bob@Example.com", issuer: "sso"))
+    // The resource with a trailing slash (as the MCP SDKs ask for it) is the resource.
+    #expect(try await outcome(claims(["aud": .string(resource + "/")])) == nil)
+    #expect(try await outcome(claims(["aud": .string(resource + "/x")])) != nil)
     #expect(try await outcome(claims(["aud": "https://other.example.com"]))
         == .invalid("audience https://other.example.com is not \(resource)", issuer: "sso"))
     // An issuer not in auth.oidc is named by no issuer of the file.

@@ -56,13 +56,16 @@ run_suite "gateway (stdlib)" "$PYTHON" test_gateway.py
 run_suite "faults (stdlib)" "$PYTHON" test_faults.py
 run_suite "fast path (stdlib)" "$PYTHON" test_fast_path.py
 
-if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn, httpx" 'mcp<2' uvicorn; then
+# oidc-provider-mock: the OpenID Connect provider of the single sign-on tests (0.3.4: the last for
+# Python 3.11; oidc_provider.py relies on its internals, so it is pinned).
+if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn, httpx, oidc_provider_mock" 'mcp<2' uvicorn 'oidc-provider-mock==0.3.4'; then
     export ORCH_FASTMCP_PYTHON="$MCP1_VENV/bin/python"
     run_suite "MCP SDK 1.x" "$MCP1_VENV/bin/python" test_mcp_sdk1.py
     run_suite "client configs (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_client_configs_sdk1.py
     run_suite "interactive (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_interactive_sdk1.py
     run_suite "authorization (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_authz_sdk1.py
     run_suite "aggregated endpoints (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_aggregate_sdk1.py
+    run_suite "single sign-on (MCP SDK 1.x, oidc-provider-mock)" "$MCP1_VENV/bin/python" test_sso_sdk1.py
 else
     echo "== MCP SDK 1.x: FAILED (could not set up $MCP1_VENV)"
     failed+=("MCP SDK 1.x (venv)")
