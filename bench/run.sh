@@ -97,5 +97,8 @@ write_section "$(bench/mcp.sh)"
 # Section: the aggregated endpoint next to a server's own.
 write_section "$(bench/aggregate.sh)"
 
+# Section: single sign-on, a JWT next to a key.
+write_section "$(bench/sso.sh)"
+
 # Section: gateway memory per idle session.
 write_section "$(python3 bench/sessions.py "$PWD/$orch" 500)"

@@ -22,11 +22,12 @@ struct AuthMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         guard let policy = gateway.store.policy else { throw GatewayError.notReady() }
         let authorization = request.headers[.authorization]
-        var result = Self.authenticate(authorization, policy: policy)
+        var result = Self.authenticate(authorization, policy: policy, signIns: gateway.signIns)
         if case .failure(let refusal) = result, refusal.kind == "unknown", let token = Self.bearerToken(authorization),
             !policy.auth.issuers.isEmpty, OIDCVerifier.isJWT(token)
         {
             result = await gateway.verify(token, policy: policy)
+            if case .success(let caller) = result { gateway.signIns.insert(KeyHash(token: token), caller) }
         }
         switch result {
         case .success(let caller):
@@ -54,10 +55,15 @@ struct AuthMiddleware: RouterMiddleware {
         var scope: String? = nil
     }
 
-    /// The caller an `Authorization` header proves, on `policy` and the clock; no side effects.
-    static func authenticate(_ authorization: String?, policy: Policy) -> Result<Caller, Refusal> {
+    /// The caller an `Authorization` header proves, on `policy` and the clock: a key, or a sign-in
+    /// token verified before (`signIns`); no side effects. Any other token is "unknown" here.
+    static func authenticate(_ authorization: String?, policy: Policy, signIns: SignIns) -> Result<Caller, Refusal> {
         guard let token = bearerToken(authorization) else { return .failure(Refusal(reason: "missing bearer token", kind: "missing")) }
-        guard let keyID = policy.key(forToken: token) else { return .failure(Refusal(reason: "unknown token", kind: "unknown")) }
+        let hash = KeyHash(token: token)
+        guard let keyID = policy.key(hash: hash) else {
+            if let caller = signIns.caller(hash, policy: policy, at: Date()) { return .success(caller) }
+            return .failure(Refusal(reason: "unknown token", kind: "unknown"))
+        }
         let key = policy.key(keyID)
         let user = policy.user(key.user)
         if key.isExpired(at: Date()) {

@@ -173,7 +173,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if let kind = target.api { return answerAPI(kind, head, target, started) }
         guard let name = target.server else { return answerAggregated(head, target, body, started, context) }
         guard let policy = gateway.store.policy,
-            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy),
+            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns),
             let server = resolver.find(caller, org: target.org, name: name),
             let session = try? resolver.session(head.headerFields[.mcpSessionID], server, caller),
             head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true
@@ -215,7 +215,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
                                   _ context: ChannelHandlerContext) -> Bool {
         let endpoint = AggregateEndpoint(gateway: gateway)
         guard let policy = gateway.store.policy,
-            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy),
+            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns),
             let session = try? endpoint.aggregate(head.headerFields[.mcpSessionID], caller, org: target.org),
             head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true,
             AcceptedReplies(head.headerFields[.accept]).json
@@ -243,7 +243,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// serves, kept per key. A refused token goes to the router, which answers and audits it.
     private func answerAPI(_ kind: CallerBodies.Kind, _ head: HTTPRequest, _ target: Route, _ started: ContinuousClock.Instant) -> Bool {
         guard let policy = gateway.store.policy,
-            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy)
+            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns)
         else { return false }
         state = .answering(route: target.pattern, method: "GET", started: started)
         respond(.ok, body: gateway.callerBody(kind, caller))

@@ -33,6 +33,8 @@ public final class Gateway: Sendable {
     let unauthenticatedAudit = AuditThrottle()
     /// Verifies bearer tokens of the `auth.oidc` issuers; keeps their keys.
     let verifier: OIDCVerifier
+    /// Sign-in tokens verified under the running policy, so that each is verified once.
+    public let signIns = SignIns()
     /// `http://HOST:PORT` the server is bound to, once it is.
     private let boundURL = Mutex<String?>(nil)
 
@@ -64,9 +66,12 @@ public final class Gateway: Sendable {
             sessions.apply(change)
             aggregates.apply(change)
         }
-        // Bodies made from the old policy are never served again; drop them with it.
-        let callerBodies = self.callerBodies
-        store.onChange { _ in callerBodies.removeAll() }
+        // Bodies made and tokens verified under the old policy are never used again; drop them with it.
+        let (callerBodies, signIns) = (self.callerBodies, self.signIns)
+        store.onChange { _ in
+            callerBodies.removeAll()
+            signIns.removeAll()
+        }
     }
 
     /// The base URL for endpoint lists and client configs: the file's `publicURL` when it sets one,

@@ -100,6 +100,25 @@ private func token(_ key: TestKey, sub: String = "u-1", email: String = "bob@exa
     #expect(metrics.contains(#"orch_jwks_refreshes_total{issuer="sso",result="ok"} 1"#))
 }
 
+@Test func aTokenIsVerifiedOnceUnderAPolicyAndAgainAfterAReload() async throws {
+    let key = TestKey(kid: "a")
+    let g = try ssoGateway(key)
+    let bob = try await token(key)
+    try await g.test { client in
+        for _ in 0..<3 {
+            try await client.execute(uri: "/api/v1/me", method: .get, headers: bearer(bob)) { #expect($0.status == .ok) }
+        }
+        #expect(g.gateway.signIns.count == 1)
+        // bob loses his email: the reload drops what was verified, and the token names nobody now.
+        ReloadWatcher.install(compile(ssoPolicy(bobEmail: "robert@example.com")), path: "test.json", gateway: g.gateway)
+        #expect(g.gateway.signIns.count == 0)
+        try await client.execute(uri: "/api/v1/me", method: .get, headers: bearer(bob)) { #expect($0.status == .unauthorized) }
+    }
+    let metrics = String(decoding: g.gateway.metrics.render(), as: UTF8.self)
+    #expect(metrics.contains(#"orch_jwt_verifications_total{issuer="sso",result="ok"} 1"#))
+    #expect(metrics.contains(#"orch_jwt_verifications_total{issuer="sso",result="no_user"} 1"#))
+}
+
 @Test func aSignInSessionEndsWhenItsLatestTokenExpiresOrAReloadTakesItsUserAway() async throws {
     let key = TestKey(kid: "a")
     let g = try ssoGateway(key)
