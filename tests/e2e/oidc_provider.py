@@ -782,7 +782,7 @@ def _self_test_sdk(provider, check):
     with _ResourceServer(provider) as resource:
         browser = SDKBrowser("dave", email="dave@example.com", email_verified=True)
         auth = OAuthClientProvider(
-            server_url=resource.url, storage=_MemoryTokens(),
+            server_url=resource.url, storage=MemoryTokens(),
             client_metadata=OAuthClientMetadata(redirect_uris=[CALLBACK], client_name="oidc_provider self-test"),
             redirect_handler=browser.redirect_handler, callback_handler=browser.callback_handler)
         start = len(provider.requests)
@@ -805,7 +805,7 @@ def _self_test_sdk(provider, check):
     check(query["code_challenge_method"] == ["S256"] and query["resource"] == [resource.url], "SDK sent PKCE S256 and resource")
 
 
-class _MemoryTokens:
+class MemoryTokens:
     """The SDK's TokenStorage, in memory."""
 
     def __init__(self):

@@ -37,7 +37,7 @@ from mcp.shared.exceptions import McpError
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from mcp_fixtures import CALLER, ORG, WAIT, GatewayTestCase, policy  # noqa: E402
-from oidc_provider import CALLBACK, OIDCProvider, SDKBrowser, unverified_claims, unverified_header  # noqa: E402
+from oidc_provider import CALLBACK, MemoryTokens, OIDCProvider, SDKBrowser, unverified_claims, unverified_header  # noqa: E402
 
 EVE = {"sub": "eve-0001", "email": "eve@example.com"}
 EVE_TOOLS = ["add", "echo"]
@@ -52,25 +52,6 @@ async def all_tools(session):
         cursor = result.nextCursor
         if not cursor:
             return sorted(names)
-
-
-class TokenMemory:
-    """The SDK's TokenStorage, in memory: nothing is configured by hand."""
-
-    def __init__(self):
-        self.tokens, self.client_info = None, None
-
-    async def get_tokens(self):
-        return self.tokens
-
-    async def set_tokens(self, tokens):
-        self.tokens = tokens
-
-    async def get_client_info(self):
-        return self.client_info
-
-    async def set_client_info(self, client_info):
-        self.client_info = client_info
 
 
 class SingleSignOnTest(GatewayTestCase):
@@ -251,7 +232,7 @@ class SingleSignOnTest(GatewayTestCase):
 
     def test_the_sdk_oauth_client_signs_in_through_the_gateways_metadata(self):
         browser = SDKBrowser(EVE["sub"], email=EVE["email"], email_verified=True)
-        tokens = TokenMemory()
+        tokens = MemoryTokens()
         auth = OAuthClientProvider(
             server_url=self.gateway.base + "/orgs/acme/mcp", storage=tokens,
             client_metadata=OAuthClientMetadata(redirect_uris=[CALLBACK], client_name="orch e2e"),
