@@ -123,16 +123,17 @@ private func token(_ key: TestKey, sub: String = "u-1", email: String = "bob@exa
     let key = TestKey(kid: "a")
     let g = try ssoGateway(key)
     try await g.test { client in
-        // A token good for two more seconds: the clock ends its session.
-        let short = try await token(key, lifetime: 2)
-        _ = try await client.openSession(token: short)
+        // A token good for three more seconds: the clock ends its session.
+        let short = try await token(key, lifetime: 3)
+        #expect(try await client.mcp(token: short, initializeBody).status == .ok)
         #expect(g.gateway.sessionCount == 1)
         #expect(try await waitFor { g.gateway.sessionCount == 0 })
         // A newer token of the same sign-in carries the session on past the first one's expiry.
-        let session = try await client.openSession(token: try await token(key, lifetime: 2))
+        let opened = Date()
+        let session = try await client.openSession(token: try await token(key, lifetime: 8))
         let renewed = try await token(key, lifetime: 600)
         #expect(try await client.call("echo", #"{"text":"hi"}"#, session: session, token: renewed)["result"] != nil)
-        try await Task.sleep(for: .seconds(3))
+        try await Task.sleep(for: .seconds(max(0, 9 - Date().timeIntervalSince(opened))))
         #expect(try await client.call("echo", #"{"text":"again"}"#, session: session, token: renewed)["result"] != nil)
         // A reload that gives bob another email: the sign-in no longer names him, the session ends.
         ReloadWatcher.install(compile(ssoPolicy(bobEmail: "robert@example.com")), path: "test.json", gateway: g.gateway)
