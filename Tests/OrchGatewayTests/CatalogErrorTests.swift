@@ -61,7 +61,7 @@ import Testing
         let opened = try await client.mcp(path: "/orgs/acme/servers/closed/mcp", token: Tokens.alice, initializeBody)
         #expect(opened.status == .badGateway)
         #expect(opened.session == nil)
-        // Well before the 30 s call timeout: nothing retried the refused connection.
-        #expect(ContinuousClock.now - started < .seconds(15))
+        // Before the 30 s call timeout (with room for a loaded machine): nothing waited out the timeout.
+        #expect(ContinuousClock.now - started < .seconds(25))
     }
 }
