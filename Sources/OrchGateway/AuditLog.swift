@@ -126,7 +126,11 @@ public final class AuditLog: Sendable {
             let count = failures.add(1, ordering: .relaxed).newValue
             failureHandler.withLock { $0 }?(error, count)
         }
+        feed.append(line)
     }
+
+    /// The latest records and their live tail, for the dashboard's audit page.
+    public let feed = AuditFeed()
 
     /// Audit writes that failed (a full disk, a removed file system).
     public var failedWrites: Int { failures.load(ordering: .relaxed) }
@@ -215,5 +219,54 @@ final class AuditThrottle: Sendable {
     static func address(_ remote: String) -> String {
         guard let colon = remote.lastIndex(of: ":") else { return remote }
         return String(remote[..<colon])
+    }
+}
+
+/// The last records written (JSON lines, newest last) and whoever follows new ones: what the
+/// dashboard shows of the audit log without reading the file back. Bounded; a follower that does
+/// not keep up loses records rather than holding the writer.
+public final class AuditFeed: Sendable {
+    private struct State {
+        var lines: [[UInt8]] = []
+        var start = 0
+        var followers: [Int: AsyncStream<[UInt8]>.Continuation] = [:]
+        var nextFollower = 0
+    }
+
+    public let capacity: Int
+    private let state = Mutex(State())
+
+    public init(capacity: Int = 1000) {
+        self.capacity = capacity
+    }
+
+    func append(_ line: [UInt8]) {
+        let followers = state.withLock { state -> [AsyncStream<[UInt8]>.Continuation] in
+            if state.lines.count < capacity {
+                state.lines.append(line)
+            } else {
+                state.lines[state.start] = line
+                state.start = (state.start + 1) % capacity
+            }
+            return Array(state.followers.values)
+        }
+        for follower in followers { follower.yield(line) }
+    }
+
+    /// The records kept, oldest first.
+    public var recent: [[UInt8]] {
+        state.withLock { Array($0.lines[$0.start...] + $0.lines[..<$0.start]) }
+    }
+
+    /// New records as they are written, until the stream is dropped.
+    public func follow() -> AsyncStream<[UInt8]> {
+        let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        let id = state.withLock { state -> Int in
+            state.nextFollower += 1
+            state.followers[state.nextFollower] = continuation
+            return state.nextFollower
+        }
+        continuation.onTermination = { [weak self] _ in self?.state.withLock { _ = $0.followers.removeValue(forKey: id) } }
+        return stream
     }
 }

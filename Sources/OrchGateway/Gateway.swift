@@ -33,6 +33,9 @@ public final class Gateway: Sendable {
     let unauthenticatedAudit = AuditThrottle()
     /// Verifies bearer tokens of the `auth.oidc` issuers; keeps their keys.
     let verifier: OIDCVerifier
+    /// The dashboard's signed-in browsers, and its sign-ins through an issuer under way.
+    let dashboardSessions = DashboardSessions()
+    let oidcPending = PendingSignIns()
     /// Sign-in tokens verified under the running policy, so that each is verified once.
     public let signIns = SignIns()
     /// `http://HOST:PORT` the server is bound to, once it is.
@@ -60,11 +63,11 @@ public final class Gateway: Sendable {
             }
         }
         // A reload that takes a key or a grant away ends the sessions that relied on it at once.
-        let sessions = self.sessions
-        let aggregates = self.aggregates
+        let (sessions, aggregates, dashboardSessions) = (self.sessions, self.aggregates, self.dashboardSessions)
         store.onChange { change in
             sessions.apply(change)
             aggregates.apply(change)
+            dashboardSessions.apply(change)
         }
         // Bodies made and tokens verified under the old policy are never used again; drop them with it.
         let (callerBodies, signIns) = (self.callerBodies, self.signIns)
@@ -131,6 +134,7 @@ public final class Gateway: Sendable {
         addProtectedResourceRoutes(to: router)
         MCPRoutes(gateway: self).addRoutes(to: router)
         router.get(RouterPath(OpenAPIDocument.path)) { _, _ in OpenAPIDocument.response() }  // no authentication
+        Dashboard(gateway: self).addRoutes(to: router)
         let api = router.group("api/v1").add(middleware: AuthMiddleware(gateway: self))
         addAPIRoutes(to: api)
         router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))  // last: wraps only the not-found answer

@@ -48,6 +48,14 @@ public final class GatewayMetrics: Sendable {
     /// One reload attempt: `ok`, `error` (did not compile) or `unchanged`.
     func reload(result: String) {
         Counter(label: "orch_reloads_total", dimensions: [("result", result)], factory: factory).increment()
+        reloads.withLock { $0[result, default: 0] += 1 }
+    }
+
+    private let reloads = Mutex<[String: Int]>([:])
+
+    /// The reloads counted so far, for the dashboard: "OK / ERROR / UNCHANGED".
+    var reloadCounts: String {
+        reloads.withLock { "\($0["ok", default: 0]) / \($0["error", default: 0]) / \($0["unchanged", default: 0])" }
     }
 
     /// `orch_policy_info{digest="sha256:…"} 1` for the running policy only.

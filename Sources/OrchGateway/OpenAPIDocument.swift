@@ -2,7 +2,8 @@ public import Hummingbird
 public import OrchJSON
 
 /// The OpenAPI 3.1 description of the gateway's REST API: `/api/v1/*`, `/healthz`, `/readyz` and
-/// `/metrics` (not the MCP endpoints, which speak JSON-RPC over Streamable HTTP and SSE). Served
+/// `/metrics` (not the MCP endpoints, which speak JSON-RPC over Streamable HTTP and SSE, nor the
+/// dashboard's HTML pages under `/ui/`). Served
 /// at `GET /api/v1/openapi.json` without authentication; `docs/openapi.json` is this value,
 /// pretty-printed (`orch openapi > docs/openapi.json`), and tests keep the two equal and check
 /// that every route the router serves is described here.

@@ -40,11 +40,18 @@ struct OriginMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let origin = request.headers[.origin] {
             let allowed = gateway.store.policy?.settings.allowedOrigins ?? []
-            if !allowed.contains("*") && !allowed.contains(origin) {
+            if !allowed.contains("*") && !allowed.contains(origin) && !Self.isSameOrigin(origin, request) {
                 gateway.audit(context, request: request, caller: nil, decision: "deny", reason: "origin \(origin) is not allowed", status: 403, started: .now)
                 throw GatewayError.forbidden("origin \(origin) is not allowed")
             }
         }
         return try await next(request, context)
+    }
+
+    /// A request from a page of the gateway itself (the dashboard's forms and scripts): its origin
+    /// names the host the request was sent to.
+    static func isSameOrigin(_ origin: String, _ request: Request) -> Bool {
+        guard let host = request.head.authority else { return false }
+        return origin == "http://" + host || origin == "https://" + host
     }
 }

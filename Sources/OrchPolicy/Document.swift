@@ -43,6 +43,8 @@ public struct GatewaySettings: Sendable, Hashable {
     public var metrics: MetricsAccess? = nil
     /// `-` for standard output, else a path relative to orch.json's folder.
     public var audit = "-"
+    /// Whether the web dashboard under `/ui/` is served.
+    public var dashboard = true
     public var limits = Limits()
 
     public init() {}

@@ -65,7 +65,7 @@ struct DocumentDecoder {
 
     private mutating func decodeGateway(_ value: JSONNode, path: String) -> GatewaySettings {
         var settings = GatewaySettings()
-        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "limits"], log: &log) else {
+        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "dashboard", "limits"], log: &log) else {
             return settings
         }
         if let listen = r.string("listen", &log) {
@@ -107,6 +107,7 @@ struct DocumentDecoder {
                 log.error(r.at("metrics"), "\"\(metrics)\" is not \"open\" (no token) or \"admin\" (an admin's key)")
             }
         }
+        if let dashboard = r.bool("dashboard", &log) { settings.dashboard = dashboard }
         if let audit = r.string("audit", &log) {
             if audit.isEmpty { log.error(r.at("audit"), "must be a file path or \"-\" for standard output") } else { settings.audit = audit }
         }

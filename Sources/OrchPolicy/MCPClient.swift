@@ -28,6 +28,18 @@ public enum MCPClient: String, CaseIterable, Sendable, Hashable {
         }
     }
 
+    /// Where the client reads its servers from, for guidance text (README, "Client configs").
+    public var configLocation: String {
+        switch self {
+        case .cline: "cline_mcp_settings.json (MCP Servers → Configure in Cline)"
+        case .claudeCode: ".mcp.json at the project's root, or `claude mcp add-json`"
+        case .cursor: ".cursor/mcp.json in a project, or ~/.cursor/mcp.json"
+        case .vscode: ".vscode/mcp.json in a workspace (VS Code asks for the token)"
+        case .windsurf: "~/.codeium/windsurf/mcp_config.json"
+        case .claudeDesktop: "claude_desktop_config.json (Settings → Developer → Edit Config)"
+        }
+    }
+
     /// How the client writes "the value of environment variable VAR" inside a header, or nil when
     /// the client's document never carries the token in a header (VS Code prompts for it).
     public func environmentReference(_ variable: String) -> String? {

@@ -223,6 +223,11 @@ public final class Policy: Sendable {
         return index[value] ?? (self.issuer(named: issuer)?.userClaim == "email" ? index[value.lowercased()] : nil)
     }
 
+    /// Every user's id, in file order.
+    public var userIDs: [UserID] { users.indices.map { UserID(index: $0) } }
+    /// Every server's id, in file order.
+    public var serverIDs: [ServerID] { servers.indices.map { ServerID(index: $0) } }
+
     /// The key with this hash.
     public func key(hash: KeyHash) -> KeyID? { keyIndex[hash] }
 

@@ -89,6 +89,7 @@ public enum PolicySchema {
                         "description": "Who may read /metrics: open (no token) or admin (an admin user's key). Default: open on a loopback listen address, admin otherwise.",
                     ],
                     "audit": ["type": "string", "description": "Audit log file, relative to orch.json's folder, or - for stdout."],
+                    "dashboard": ["type": "boolean", "description": "Serve the web dashboard under /ui/ (default true)."],
                     "limits": [
                         "type": "object", "additionalProperties": false,
                         "properties": [

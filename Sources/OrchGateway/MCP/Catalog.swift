@@ -42,6 +42,15 @@ final class Catalog: Sendable {
         self.failureTTL = failureTTL
     }
 
+    /// What the last fetch for `cacheKey` found, if one finished and is still kept; never fetches.
+    func known(cacheKey: String) -> Outcome? {
+        cache.withLock { cache in
+            guard case .fetched(let at, let outcome)? = cache[cacheKey] else { return nil }
+            let fresh = if case .success = outcome { ContinuousClock.now - at < ttl } else { ContinuousClock.now - at < failureTTL }
+            return fresh ? outcome : nil
+        }
+    }
+
     /// `cacheKey` names the server and the policy it comes from, so a reload that changes the
     /// server's command or URL is never answered from the old one's cache.
     func listing(cacheKey: String, fetch: @escaping @Sendable () async -> Outcome) async -> Outcome {
@@ -256,18 +265,34 @@ extension Gateway {
         }
     }
 
+    static func catalogKey(_ policy: Policy, _ id: ServerID) -> String { "\(policy.digest) \(policy.serverPath(id))" }
+
+    /// Whether the gateway reaches a server, as its last listing found (text and a CSS class); a
+    /// server not listed lately is listed in the background, so the next look knows.
+    func reachability(_ policy: Policy, _ id: ServerID) -> (String, String) {
+        switch catalog.known(cacheKey: Self.catalogKey(policy, id)) {
+        case .success(let listing)?:
+            return ("reachable: \(listing.tools.count) tool\(listing.tools.count == 1 ? "" : "s")", "ok")
+        case .failure(let error)?:
+            return ("unreachable: " + Self.catalogFailure(error, processLimit: policy.settings.limits.maxUpstreamProcesses), "bad")
+        case nil:
+            Task { _ = await self.catalogListing(policy, id) }
+            return ("checking…", "unknown")
+        }
+    }
+
     static func processLimitMessage(_ limit: Int) -> String {
         "the gateway runs its maximum of \(limit) upstream processes; retry later"
     }
 
     /// One server's listing from the catalog; a fetch takes one of the gateway's process slots.
-    private func catalogListing(_ policy: Policy, _ id: ServerID) async -> Catalog.Outcome {
+    func catalogListing(_ policy: Policy, _ id: ServerID) async -> Catalog.Outcome {
         let path = policy.serverPath(id)
         let spec = policy.server(id).spec
         let timeout = Duration.seconds(spec.timeoutSeconds ?? policy.settings.limits.callTimeoutSeconds)
         let processLimit = policy.settings.limits.maxUpstreamProcesses
         let usesProcess = if case .stdio = spec.transport { true } else { false }
-        return await catalog.listing(cacheKey: "\(policy.digest) \(path)") {
+        return await catalog.listing(cacheKey: Self.catalogKey(policy, id)) {
             if usesProcess {
                 guard self.sessions.reserveProcess(limit: processLimit) else {
                     return .failure(.refused(Self.processLimitMessage(processLimit)))

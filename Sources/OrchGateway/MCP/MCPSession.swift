@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import OrchJSON
 import OrchPolicy
@@ -10,6 +11,7 @@ final class MCPSession: Sendable {
     enum Transport: Sendable { case streamableHTTP, legacySSE }
 
     let id: String
+    let openedAt: Date
     /// The key and server the session is bound to, and what it may use under the running policy.
     let access: SessionAccess
     let user: String
@@ -34,6 +36,7 @@ final class MCPSession: Sendable {
         limits: SessionStateMachine.Limits = .init(), onEnd: @escaping @Sendable (MCPSession, UpstreamError) -> Void
     ) {
         self.id = Hex.encode(Crypto.randomBytes(16))
+        self.openedAt = Date()
         self.access = access
         self.user = user
         self.keyID = keyID
@@ -49,6 +52,8 @@ final class MCPSession: Sendable {
     var server: String { access.server }
     var serverPath: String { "\(org)/\(server)" }
     var phase: SessionStateMachine.Phase { machine.withLock { $0.phase } }
+    /// How long since the client or the server last did anything on the session.
+    func idle(now: NIODeadline = .now()) -> TimeAmount { now - machine.withLock { $0.lastActivity } }
     var isEnded: Bool { phase == .ended }
     var upstream: (any Upstream)? { upstreamSlot.withLock { $0 } }
     var requestsClientMidCall: Bool { clientTakesRequests.load(ordering: .relaxed) }

@@ -1,0 +1,184 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import OrchJSON
+import OrchPolicy
+import Synchronization
+
+/// The dashboard's sign-in through an `auth.oidc` issuer that has a `client`: the authorization
+/// code flow with PKCE (S256), a `state` bound to the browser by a cookie, and the RFC 8707
+/// `resource` of the gateway. The access token it brings back is verified exactly as a bearer
+/// token of an MCP client is (`Gateway.verify`): same issuer, audience, scopes and user mapping.
+struct DashboardSignIn: Sendable {
+    let dashboard: Dashboard
+    var gateway: Gateway { dashboard.gateway }
+
+    static let stateCookie = "orch_oidc"
+    static let callbackPath = "/ui/oidc/callback"
+
+    func addRoutes(to ui: RouterGroup<GatewayContext>) {
+        ui.get("oidc/start") { request, context in try await self.start(request, context) }
+        ui.get("oidc/callback") { request, context in try await self.callback(request, context) }
+    }
+
+    /// An authorization that is under way, by its `state`.
+    struct Pending: Sendable {
+        let issuer: String
+        let verifier: String
+        let redirectURI: String
+        let started: Date
+    }
+
+    /// `GET /ui/oidc/start?issuer=NAME`: to the issuer's authorization endpoint.
+    func start(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        guard dashboard.enabled, let policy = gateway.store.policy else { throw GatewayError.notFound() }
+        let name = request.uri.queryParameters.get("issuer") ?? ""
+        guard let issuer = policy.issuer(named: name), let client = issuer.client else { throw GatewayError.notFound("no sign-in \(name)") }
+        let endpoints: IssuerEndpoints
+        do {
+            endpoints = try await gateway.oidcEndpoints(issuer)
+        } catch {
+            gateway.logger.warning("cannot read the discovery document of auth.oidc issuer \(name): \(error)")
+            return try dashboard.signInPage(request, context, message: "\(name) cannot be reached right now.", status: .badGateway)
+        }
+        let state = Self.base64URL(Crypto.randomBytes(24))
+        let verifier = Self.base64URL(Crypto.randomBytes(32))
+        let redirectURI = gateway.publicURL(for: policy) + Self.callbackPath
+        gateway.oidcPending.insert(state, Pending(issuer: name, verifier: verifier, redirectURI: redirectURI, started: Date()))
+        var query = URLComponents(string: endpoints.authorization) ?? URLComponents()
+        let scopes = (["openid", "email"] + issuer.scopes).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        query.queryItems = (query.queryItems ?? []) + [
+            URLQueryItem(name: "response_type", value: "code"), URLQueryItem(name: "client_id", value: client.id),
+            URLQueryItem(name: "redirect_uri", value: redirectURI), URLQueryItem(name: "scope", value: scopes.joined(separator: " ")),
+            URLQueryItem(name: "state", value: state), URLQueryItem(name: "code_challenge", value: Self.base64URL(Crypto.sha256(verifier))),
+            URLQueryItem(name: "code_challenge_method", value: "S256"), URLQueryItem(name: "resource", value: gateway.resource(for: policy)),
+        ]
+        var headers: HTTPFields = [.location: query.string ?? endpoints.authorization]
+        // Lax, not Strict: the browser comes back from the issuer's site, and must bring it.
+        headers.append(HTTPField(name: .setCookie, value: "\(Self.stateCookie)=\(state); Path=/ui/oidc; HttpOnly; SameSite=Lax; Max-Age=600"
+            + (gateway.publicURL(for: policy).hasPrefix("https://") ? "; Secure" : "")))
+        return Response(status: .found, headers: headers)
+    }
+
+    /// `GET /ui/oidc/callback?code&state`: the code for a token, the token verified, a session.
+    func callback(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        guard dashboard.enabled, let policy = gateway.store.policy else { throw GatewayError.notFound() }
+        let query = request.uri.queryParameters
+        let state = query.get("state") ?? ""
+        guard !state.isEmpty, request.cookies[Self.stateCookie]?.value == state, let pending = gateway.oidcPending.take(state) else {
+            gateway.audit(context, request: request, caller: nil, decision: "deny", reason: "dashboard sign-in callback with an unknown state", status: 400, started: .now)
+            return try dashboard.signInPage(request, context, message: "That sign-in expired or was not started here. Sign in again.", status: .badRequest)
+        }
+        if let error = query.get("error") {
+            return try dashboard.signInPage(request, context, message: "\(pending.issuer) did not sign you in (\(error)).", status: .unauthorized)
+        }
+        guard let code = query.get("code"), let issuer = policy.issuer(named: pending.issuer), let client = issuer.client else {
+            return try dashboard.signInPage(request, context, message: "The sign-in came back without a code.", status: .badRequest)
+        }
+        let token: String
+        do {
+            token = try await exchange(code, pending, issuer: issuer, client: client, resource: gateway.resource(for: policy))
+        } catch {
+            gateway.logger.warning("dashboard sign-in with \(issuer.name): the code exchange failed: \(error)")
+            gateway.audit(context, request: request, caller: nil, decision: "deny", reason: "dashboard sign-in with \(issuer.name): the code exchange failed",
+                          status: 502, started: .now, issuer: issuer.name)
+            return try dashboard.signInPage(request, context, message: "\(issuer.name) did not hand over a token.", status: .badGateway)
+        }
+        switch await gateway.verify(token, policy: policy) {
+        case .success(let caller):
+            return dashboard.startSession(caller, request, context, how: "\(issuer.name)")
+        case .failure(let refusal):
+            gateway.metrics.authFailure(refusal.kind)
+            gateway.audit(context, request: request, caller: nil, decision: "deny", reason: "dashboard sign-in: \(refusal.reason)", status: 401,
+                          started: .now, user: refusal.user, issuer: refusal.issuer)
+            return try dashboard.signInPage(request, context, message: "\(issuer.name) signed you in, but orch.json has no enabled user for you.",
+                                            status: .unauthorized)
+        }
+    }
+
+    /// The authorization code for an access token at the issuer's token endpoint (the client's
+    /// secret, when it has one, as HTTP Basic).
+    private func exchange(_ code: String, _ pending: Pending, issuer: OIDCIssuer, client: OIDCIssuer.Client, resource: String) async throws -> String {
+        let endpoints = try await gateway.oidcEndpoints(issuer)
+        var form = URLComponents()
+        form.queryItems = [
+            URLQueryItem(name: "grant_type", value: "authorization_code"), URLQueryItem(name: "code", value: code),
+            URLQueryItem(name: "redirect_uri", value: pending.redirectURI), URLQueryItem(name: "client_id", value: client.id),
+            URLQueryItem(name: "code_verifier", value: pending.verifier), URLQueryItem(name: "resource", value: resource),
+        ]
+        var request = HTTPClientRequest(url: endpoints.token)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Accept", value: "application/json")
+        if let secret = client.secret {
+            let pair = "\(Self.formEncode(client.id)):\(Self.formEncode(secret))"
+            request.headers.add(name: "Authorization", value: "Basic " + Data(pair.utf8).base64EncodedString())
+        }
+        // `+` is a space in a form: the percent-encoded query is the form, with `+` spelled out.
+        request.body = .bytes(ByteBuffer(string: (form.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok, let token = (try? JSONValue.parse(String(buffer: body)))?["access_token"]?.stringValue else {
+            throw DashboardSignInError(description: "the token endpoint answered \(response.status.code)")
+        }
+        return token
+    }
+
+    /// Where an issuer's authorization and token endpoints are.
+    struct IssuerEndpoints: Sendable {
+        let authorization: String
+        let token: String
+    }
+
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// RFC 6749 §2.3.1: the client id and secret are form-encoded before the Basic pair is made.
+    static func formEncode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+    }
+}
+
+struct DashboardSignInError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Authorizations under way, by `state`: at most 1,000, each good for 10 minutes, taken once.
+final class PendingSignIns: Sendable {
+    private let pending = Mutex<[String: DashboardSignIn.Pending]>([:])
+
+    func insert(_ state: String, _ value: DashboardSignIn.Pending) {
+        pending.withLock { pending in
+            let now = Date()
+            pending = pending.filter { now.timeIntervalSince($0.value.started) < 600 }
+            if pending.count >= 1000, let oldest = pending.min(by: { $0.value.started < $1.value.started }) { pending[oldest.key] = nil }
+            pending[state] = value
+        }
+    }
+
+    func take(_ state: String) -> DashboardSignIn.Pending? {
+        pending.withLock { pending in
+            guard let value = pending.removeValue(forKey: state), Date().timeIntervalSince(value.started) < 600 else { return nil }
+            return value
+        }
+    }
+}
+
+extension Gateway {
+    /// The authorization and token endpoints of an issuer's discovery document.
+    func oidcEndpoints(_ issuer: OIDCIssuer) async throws -> DashboardSignIn.IssuerEndpoints {
+        let base = issuer.issuer.hasSuffix("/") ? String(issuer.issuer.dropLast()) : issuer.issuer
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/.well-known/openid-configuration"), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok, let document = try? JSONValue.parse(String(buffer: body)),
+            let authorization = document["authorization_endpoint"]?.stringValue, let token = document["token_endpoint"]?.stringValue
+        else { throw DashboardSignInError(description: "the discovery document names no authorization_endpoint and token_endpoint") }
+        return DashboardSignIn.IssuerEndpoints(authorization: authorization, token: token)
+    }
+}
