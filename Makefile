@@ -35,6 +35,7 @@ run: build
 	echo "  curl http://127.0.0.1:8080/healthz"; \
 	echo "  curl -H 'Authorization: Bearer $$BOB_TOKEN' http://127.0.0.1:8080/api/v1/servers"; \
 	echo "  curl -H 'Authorization: Bearer $$ALICE_TOKEN' http://127.0.0.1:8080/api/v1/policy"; \
+	echo "  the dashboard: open http://127.0.0.1:8080/ and sign in with one of the tokens"; \
 	echo; \
 	ORCH_BIN=$(CURDIR)/$(ORCH) exec $(ORCH) serve orch.json
 

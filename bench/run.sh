@@ -100,5 +100,8 @@ write_section "$(bench/aggregate.sh)"
 # Section: single sign-on, a JWT next to a key.
 write_section "$(bench/sso.sh)"
 
+# Section: the dashboard's Servers page with the 20,000-user file.
+write_section "$(bench/dashboard.sh)"
+
 # Section: gateway memory per idle session.
 write_section "$(python3 bench/sessions.py "$PWD/$orch" 500)"
