@@ -258,6 +258,15 @@ public final class AuditFeed: Sendable {
         state.withLock { Array($0.lines[$0.start...] + $0.lines[..<$0.start]) }
     }
 
+    /// Ends every follower's stream (at shutdown, so that no live tail holds the server open).
+    public func finishAll() {
+        let followers = state.withLock { state -> [AsyncStream<[UInt8]>.Continuation] in
+            defer { state.followers = [:] }
+            return Array(state.followers.values)
+        }
+        for follower in followers { follower.finish() }
+    }
+
     /// New records as they are written, until the stream is dropped.
     public func follow() -> AsyncStream<[UInt8]> {
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(256))

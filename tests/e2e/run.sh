@@ -37,6 +37,24 @@ ensure_venv() {
         "$venv/bin/python" -c "$check"
 }
 
+# ensure_chromium: Debian's chromium and chromium-driver for the dashboard tests (headless, through
+# selenium), installed with apt-get when /usr/bin/chromium or /usr/bin/chromedriver is missing (with
+# sudo unless root, as the Makefile's deps target does).
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "run.sh: the dashboard tests need /usr/bin/chromium and /usr/bin/chromedriver (Debian: chromium, chromium-driver)" >&2
+        return 1
+    fi
+    echo "== installing chromium chromium-driver"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium chromium-driver &&
+        [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]
+}
+
 failed=()
 
 run_suite() {
@@ -58,7 +76,8 @@ run_suite "fast path (stdlib)" "$PYTHON" test_fast_path.py
 
 # oidc-provider-mock: the OpenID Connect provider of the single sign-on tests (0.3.4: the last for
 # Python 3.11; oidc_provider.py relies on its internals, so it is pinned).
-if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn, httpx, oidc_provider_mock" 'mcp<2' uvicorn 'oidc-provider-mock==0.3.4'; then
+# selenium: drives Chromium in the dashboard tests.
+if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn, httpx, oidc_provider_mock, selenium" 'mcp<2' uvicorn 'oidc-provider-mock==0.3.4' selenium; then
     export ORCH_FASTMCP_PYTHON="$MCP1_VENV/bin/python"
     run_suite "MCP SDK 1.x" "$MCP1_VENV/bin/python" test_mcp_sdk1.py
     run_suite "client configs (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_client_configs_sdk1.py
@@ -66,6 +85,12 @@ if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn,
     run_suite "authorization (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_authz_sdk1.py
     run_suite "aggregated endpoints (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_aggregate_sdk1.py
     run_suite "single sign-on (MCP SDK 1.x, oidc-provider-mock)" "$MCP1_VENV/bin/python" test_sso_sdk1.py
+    if ensure_chromium; then
+        run_suite "dashboard (Chromium, Selenium)" "$MCP1_VENV/bin/python" test_dashboard.py
+    else
+        echo "== dashboard (Chromium, Selenium): FAILED (could not install chromium and chromium-driver)"
+        failed+=("dashboard (Chromium, Selenium)")
+    fi
 else
     echo "== MCP SDK 1.x: FAILED (could not set up $MCP1_VENV)"
     failed+=("MCP SDK 1.x (venv)")

@@ -153,6 +153,7 @@ struct SessionTicker: Service {
                 }
             }
         }
+        gateway.audit.feed.finishAll()
         await gateway.aggregates.endAll(reason: "the gateway is shutting down")
         await gateway.sessions.endAll(reason: "the gateway is shutting down")
     }
