@@ -33,6 +33,8 @@ public final class Gateway: Sendable {
     let unauthenticatedAudit = AuditThrottle()
     /// Verifies bearer tokens of the `auth.oidc` issuers; keeps their keys.
     let verifier: OIDCVerifier
+    /// `orch.lock.json`, and what the servers listed against it.
+    public let pins = PinStore()
     /// The dashboard's signed-in browsers, and its sign-ins through an issuer under way.
     let dashboardSessions = DashboardSessions()
     let oidcPending = PendingSignIns()

@@ -90,6 +90,12 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "orch_auth_failures_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
+    /// A tool or prompt found not matching its pin (once per definition), by status.
+    func pinMismatch(server: String, kind: ItemKind, status: PinLock.Status) {
+        Counter(label: "orch_pin_mismatches_total", dimensions: [("server", server), ("kind", kind.description), ("status", status.rawValue)],
+                factory: factory).increment()
+    }
+
     /// One bearer token verified as a JWT of an `auth.oidc` issuer (`-` when its `iss` is none of
     /// them), by outcome: `ok`, `invalid_token`, `insufficient_scope`, `no_user`.
     func tokenVerified(issuer: String?, result: String) {

@@ -20,6 +20,9 @@ public final class ReloadWatcher: Service, Sendable {
     let environment: @Sendable () -> [String: String]
     /// The fingerprint of the file as last read, so that a change between two looks is never missed.
     private let lastRead = Mutex<FileFingerprint?>(nil)
+    /// `orch.lock.json` beside the file, and its fingerprint as last read.
+    public var lockPath: String { URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(PinLock.fileName).path }
+    private let lastLockRead = Mutex<FileFingerprint?>(nil)
 
     /// `useInotify: false` forces the polling fallback (for tests, and file systems where inotify
     /// sees nothing, such as some network mounts).
@@ -85,6 +88,7 @@ public final class ReloadWatcher: Service, Sendable {
                 gateway.audit.reopen()
                 gateway.logger.info("SIGHUP: reloading \(path) and reopening the audit log")
             }
+            if forced || FileFingerprint(path: lockPath) != lastLockRead.withLock({ $0 }) { reloadPins() }
             if !forced && FileFingerprint(path: path) == lastRead.withLock({ $0 }) { continue }
             reload(force: forced)
         }
@@ -114,6 +118,17 @@ public final class ReloadWatcher: Service, Sendable {
             return false
         }
         return Self.install(PolicyCompiler.compile(bytes, digest: digest, options: CompileOptions(environment: environment())), path: path, gateway: gateway)
+    }
+
+    /// Reads `orch.lock.json` beside the file now; one that cannot be read keeps the pins running.
+    public func reloadPins() {
+        lastLockRead.withLock { $0 = FileFingerprint(path: lockPath) }
+        do {
+            try gateway.pins.load(lockPath)
+            if let lock = gateway.pins.lock { gateway.logger.info("loaded \(lockPath): \(lock.servers.count) servers pinned") }
+        } catch {
+            gateway.logger.error("\(lockPath) \(error.description); keeping the pins running")
+        }
     }
 
     /// Installs a compile result in the gateway's store, logging and counting it either way.

@@ -45,6 +45,8 @@ public struct GatewaySettings: Sendable, Hashable {
     public var audit = "-"
     /// Whether the web dashboard under `/ui/` is served.
     public var dashboard = true
+    /// What a tool or prompt that does not match `orch.lock.json` gets.
+    public var pinning: PinningMode = .off
     public var limits = Limits()
 
     public init() {}

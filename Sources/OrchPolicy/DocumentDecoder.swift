@@ -65,7 +65,7 @@ struct DocumentDecoder {
 
     private mutating func decodeGateway(_ value: JSONNode, path: String) -> GatewaySettings {
         var settings = GatewaySettings()
-        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "dashboard", "limits"], log: &log) else {
+        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "dashboard", "pinning", "limits"], log: &log) else {
             return settings
         }
         if let listen = r.string("listen", &log) {
@@ -108,6 +108,13 @@ struct DocumentDecoder {
             }
         }
         if let dashboard = r.bool("dashboard", &log) { settings.dashboard = dashboard }
+        if let pinning = r.string("pinning", &log) {
+            if let mode = PinningMode(rawValue: pinning) {
+                settings.pinning = mode
+            } else {
+                log.error(r.at("pinning"), "\"\(pinning)\" is not \"off\", \"warn\" (log, audit and count a tool that does not match orch.lock.json) or \"enforce\" (also hide and refuse it)")
+            }
+        }
         if let audit = r.string("audit", &log) {
             if audit.isEmpty { log.error(r.at("audit"), "must be a file path or \"-\" for standard output") } else { settings.audit = audit }
         }

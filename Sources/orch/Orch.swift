@@ -13,7 +13,7 @@ struct Orch: AsyncParsableCommand {
             decision said no, 2 usage, I/O or invalid-config error.
             """,
         version: Gateway.version,
-        subcommands: [Check.self, Can.self, Explain.self, Keys.self, ClientConfigCommand.self, Schema.self, OpenAPI.self, Serve.self, SampleServerCommand.self]
+        subcommands: [Check.self, Can.self, Explain.self, Keys.self, ClientConfigCommand.self, Pin.self, Schema.self, OpenAPI.self, Serve.self, SampleServerCommand.self]
     )
 
     /// Runs the command, mapping argument errors to exit status 2 as the README's "Exit status" says

@@ -24,8 +24,17 @@ struct SampleServerCommand: ParsableCommand {
 
     @Option(help: "Items per page of tools/list, prompts/list, resources/list and resources/templates/list (0: all on one page).") var pageSize = 0
 
+    @Option(name: .customLong("describe"), help: ArgumentHelp(
+        "Give a tool another description, as a server that changes its tools would (repeatable).", valueName: "TOOL=TEXT"))
+    var descriptions: [String] = []
+
     func run() throws {
-        var server = SampleServer(pageSize: pageSize)
+        var overrides: [String: String] = [:]
+        for entry in descriptions {
+            guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--describe takes TOOL=TEXT, not \"\(entry)\"") }
+            overrides[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
+        var server = SampleServer(pageSize: pageSize, descriptions: overrides)
         while let line = readLine(strippingNewline: true) {
             guard !line.isEmpty else { continue }
             for reply in server.handle(line) {
@@ -38,6 +47,8 @@ struct SampleServerCommand: ParsableCommand {
 /// The sample server's protocol logic: one JSON-RPC line in, the lines to send back out.
 struct SampleServer {
     let pageSize: Int
+    /// Tools whose description `--describe` replaced.
+    var descriptions: [String: String] = [:]
     var notes: [String: String] = [:]
     var subscriptions: Set<String> = []
 
@@ -104,7 +115,12 @@ struct SampleServer {
         case "ping", "logging/setLevel":
             return [Self.result(id: id, [:])]
         case "tools/list":
-            return [page(id: id, "tools", Self.tools, cursor: params["cursor"])]
+            let tools = Self.tools.map { tool -> JSONValue in
+                guard case .object(var object) = tool, let name = object["name"]?.stringValue, let text = descriptions[name] else { return tool }
+                object["description"] = .string(text)
+                return .object(object)
+            }
+            return [page(id: id, "tools", tools, cursor: params["cursor"])]
         case "tools/call":
             return call(id: id, name: params["name"]?.stringValue ?? "", arguments: params["arguments"]?.objectValue ?? [:])
         case "resources/list":

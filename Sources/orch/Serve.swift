@@ -59,6 +59,7 @@ struct Serve: AsyncParsableCommand {
 
         let (host, port) = listen.flatMap(GatewaySettings.hostPort) ?? (settings.host, settings.port)
         let watcher = ReloadWatcher(path: path, gateway: gateway)
+        watcher.reloadPins()
         do {
             try await gateway.run(host: host, port: port, services: [watcher])
         } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES || error.errnoCode == EADDRNOTAVAIL {

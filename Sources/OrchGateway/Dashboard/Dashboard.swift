@@ -224,6 +224,16 @@ struct Dashboard: Sendable {
                         "name": itemName, "description": entry["description"]?.stringValue ?? entry["title"]?.stringValue ?? "",
                         "allowed": decision.allowed, "reason": policy.describe(decision.reason),
                     ]
+                    // What gateway.pinning makes of it, as a call would find it.
+                    if kind != .resource, gateway.pinning != .off {
+                        _ = gateway.pinAdmits(server: "\(org)/\(name)", kind, entry)
+                        let status = gateway.pins.status(server: "\(org)/\(name)", kind, itemName)
+                        if status != .pinned { item["pin"] = "\(kind) \(Gateway.pinText(status))" }
+                        if decision.allowed, let refusal = gateway.pinRefusal(server: "\(org)/\(name)", kind, itemName) {
+                            item["allowed"] = false
+                            item["reason"] = refusal
+                        }
+                    }
                     if kind == .tool, let schema = entry["inputSchema"] { item["schema"] = schema.pretty }
                     return item
                 }

@@ -42,6 +42,7 @@ enum DashboardAssets {
         tr.deny td:nth-child(6) { color: var(--bad); font-weight: 600; }
         tr.expired td, tr.expiring td:nth-child(2) { color: var(--warn); font-weight: 600; }
         .reason { color: var(--muted); font-size: 0.9em; }
+        .pin { color: var(--warn); font-weight: 600; font-size: 0.9em; }
         .matrix td { text-align: center; }
         .matrix td a { text-decoration: none; display: block; }
         .scroll { overflow-x: auto; }

@@ -117,7 +117,7 @@ enum DashboardTemplates {
               <tr class="{{#allowed}}allowed{{/allowed}}{{^allowed}}denied{{/allowed}}" data-name="{{name}}">
                 <td><code>{{name}}</code>{{#schema}}<details><summary>Input schema</summary><pre>{{schema}}</pre></details>{{/schema}}</td>
                 <td>{{description}}</td>
-                <td><strong>{{#allowed}}allowed{{/allowed}}{{^allowed}}denied{{/allowed}}</strong><br><span class="reason">{{reason}}</span></td>
+                <td><strong>{{#allowed}}allowed{{/allowed}}{{^allowed}}denied{{/allowed}}</strong><br><span class="reason">{{reason}}</span>{{#pin}}<br><span class="pin">{{pin}}</span>{{/pin}}</td>
               </tr>
             {{/items}}
             </tbody>

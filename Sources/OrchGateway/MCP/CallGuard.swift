@@ -67,7 +67,7 @@ struct CallGuard: Sendable {
         case .forward:
             return .forward(.none)
         case .list(let kind):
-            return .forward(ReplyHooks(transform: Self.listFilter(kind, session.access)))
+            return .forward(ReplyHooks(transform: Self.listFilter(kind, session.access, gateway: gateway)))
         case .templates:
             return .forward(ReplyHooks(transform: Self.templatesFilter(session.access)))
         case .item(let kind, let param):
@@ -77,6 +77,11 @@ struct CallGuard: Sendable {
             }
             let item = Item(kind, name)
             let decision = caller.policy.decide(user: caller.user, server: server.id, item: item, key: caller.key, at: Date())
+            if decision.allowed, let refusal = gateway.pinRefusal(server: server.path, kind, name) {
+                decided.audit("deny", refusal, item: item)
+                gateway.metrics.itemDecision(kind, server: server.path, allowed: false)
+                return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, refusal))
+            }
             return decided.item(item, allowed: decision.allowed, reason: caller.policy.describe(decision.reason), id: id)
         case .completion:
             let ref = params["ref"]
@@ -146,8 +151,9 @@ struct CallGuard: Sendable {
     }
 
     /// A list reply (`tools`, `prompts` or `resources`) with only the items the session may use
-    /// under the policy running when the reply arrives.
-    static func listFilter(_ kind: ItemKind, _ access: SessionAccess) -> @Sendable (JSONValue) -> JSONValue {
+    /// under the policy running when the reply arrives (and, under `gateway.pinning` `enforce`,
+    /// that match their pins).
+    static func listFilter(_ kind: ItemKind, _ access: SessionAccess, gateway: Gateway) -> @Sendable (JSONValue) -> JSONValue {
         let key = kind == .resource ? "uri" : "name"
         return { reply in
             guard case .object(var object) = reply, case .object(var result) = object["result"],
@@ -155,9 +161,11 @@ struct CallGuard: Sendable {
             else { return reply }
             let now = Date()
             let current = access.current
+            let server = "\(access.org)/\(access.server)"
             result[kind.plural] = .array(items.filter { entry in
                 guard let r = current, let name = entry[key]?.stringValue else { return false }
                 return r.policy.decide(user: r.user, server: r.server, item: Item(kind, name), key: r.key, at: now).allowed
+                    && gateway.pinAdmits(server: server, kind, entry)
             })
             object["result"] = .object(result)
             return .object(object)

@@ -213,7 +213,13 @@ extension Gateway {
                     guard let name = entry[kind == .resource ? "uri" : "name"]?.stringValue,
                         policy.decide(user: caller.user, server: id, item: Item(kind, name), key: caller.key, at: now).allowed
                     else { continue }
-                    items.append(Self.catalogEntry(kind, entry, server: path))
+                    var shown = Self.catalogEntry(kind, entry, server: path)
+                    if kind != .resource, pinning != .off, case .object(var object) = shown {
+                        _ = pinAdmits(server: path, kind, entry)
+                        object["pin"] = .string(pins.status(server: path, kind, name).rawValue)
+                        shown = .object(object)
+                    }
+                    items.append(shown)
                 }
                 if kind == .resource, policy.grantsSome(.resource, user: caller.user, server: id, key: caller.key, at: now) {
                     templates += listing.resourceTemplates.map { template in
