@@ -147,7 +147,7 @@ extension Gateway {
         case .servers:
             let publicURL = publicURL(for: caller.policy)
             return callerBodies.body(.servers, for: caller, publicURL: publicURL) {
-                let servers = reachableServers(caller).map { describe($0, caller.policy, publicURL: publicURL) }
+                let servers = reachableServers(caller).map { describe($0, caller.policy, publicURL: publicURL, user: caller.userName) }
                 return ByteBuffer(string: (["servers": .array(servers)] as JSONValue).compact)
             }
         }
@@ -174,15 +174,28 @@ extension Gateway {
     }
 
     /// A server as the API shows it: never its command, env, URL or headers.
-    func describe(_ id: ServerID, _ policy: Policy, publicURL: String? = nil) -> JSONValue {
+    /// A server as the API shows it. For `user`, a per-user server also says which of its secrets
+    /// the user has (names only, never values) and what is wrong with the others.
+    func describe(_ id: ServerID, _ policy: Policy, publicURL: String? = nil, user: String? = nil) -> JSONValue {
         let server = policy.server(id)
         let org = policy.org(server.org).name
         let urls = Endpoints.urls(publicURL: publicURL ?? self.publicURL(for: policy), org: org, server: server.name)
-        return [
+        var described: JSONValue = [
             "id": .string("\(org)/\(server.name)"), "org": .string(org), "name": .string(server.name),
             "description": .optional(server.spec.description), "transport": .string(server.spec.transportName),
             "endpoints": ["streamableHttp": .string(urls.streamableHTTP), "sse": .string(urls.sse)],
         ]
+        if let user, !server.spec.userSecrets.isEmpty, case .object(var object) = described {
+            let secrets = userSecrets(policy)
+            object["userSecrets"] = .array(server.spec.userSecrets.map { name in
+                switch secrets.read(user: user, name: name) {
+                case .success: ["name": .string(name), "present": true, "problem": nil]
+                case .failure(let problem): ["name": .string(name), "present": false, "problem": .string(problem.description)]
+                }
+            })
+            described = .object(object)
+        }
+        return described
     }
 
     /// `/api/v1/policy`: what is loaded and how the last reload went.

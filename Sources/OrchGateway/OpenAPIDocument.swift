@@ -369,7 +369,13 @@ public enum OpenAPIDocument {
                     "streamableHttp": ["type": "string", "format": "uri", "description": "publicURL/orgs/ORG/servers/SERVER/mcp"],
                     "sse": ["type": "string", "format": "uri", "description": "publicURL/orgs/ORG/servers/SERVER/sse"],
                 ]),
-            ], description: "A server as the API shows it: never its command, env, URL or headers"),
+                "userSecrets": array(of: object([
+                    "name": string("The secret's name, as ${user:NAME} in orch.json"),
+                    "present": ["type": "boolean", "description": "Whether the caller's own value is there and usable"],
+                    "problem": nullable("string", "What is wrong and where an admin puts it; never the value"),
+                ]), "A per-user server's secrets, for the caller (only on /api/v1/servers, only for per-user servers)"),
+            ], required: ["id", "org", "name", "description", "transport", "endpoints"],
+            description: "A server as the API shows it: never its command, env, URL, headers or secret values"),
         "ToolList": object(["tools": array(of: ref("Tool")), "errors": catalogErrors]),
         "Tool": object([
             "server": serverPath, "name": ["type": "string"], "description": nullable("string"),

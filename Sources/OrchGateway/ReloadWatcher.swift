@@ -23,6 +23,10 @@ public final class ReloadWatcher: Service, Sendable {
     /// `orch.lock.json` beside the file, and its fingerprint as last read.
     public var lockPath: String { URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(PinLock.fileName).path }
     private let lastLockRead = Mutex<FileFingerprint?>(nil)
+    /// Every file of the secrets folder as last looked at, and the folder watches on it.
+    private let lastSecrets = Mutex<[String: FileFingerprint]?>(nil)
+    private let secretWatches = Mutex<[String: FolderWatch]>([:])
+    private let onSecretChange = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// `useInotify: false` forces the polling fallback (for tests, and file systems where inotify
     /// sees nothing, such as some network mounts).
@@ -52,7 +56,12 @@ public final class ReloadWatcher: Service, Sendable {
         } else {
             gateway.logger.warning("inotify unavailable; polling \(path) every \(pollInterval)")
         }
-        defer { watch?.stop() }
+        defer {
+            watch?.stop()
+            for watch in secretWatches.withLock({ Array($0.values) }) { watch.stop() }
+        }
+        onSecretChange.withLock { $0 = { continuation.yield(.settled) } }
+        watchSecrets()
         // Whatever changed between the first load and now is picked up at once.
         continuation.yield(.changed)
         // Ends quietly on graceful shutdown or cancellation: stopping is not a failure.
@@ -89,6 +98,7 @@ public final class ReloadWatcher: Service, Sendable {
                 gateway.logger.info("SIGHUP: reloading \(path) and reopening the audit log")
             }
             if forced || FileFingerprint(path: lockPath) != lastLockRead.withLock({ $0 }) { reloadPins() }
+            checkSecrets(forced: forced)
             if !forced && FileFingerprint(path: path) == lastRead.withLock({ $0 }) { continue }
             reload(force: forced)
         }
@@ -118,6 +128,50 @@ public final class ReloadWatcher: Service, Sendable {
             return false
         }
         return Self.install(PolicyCompiler.compile(bytes, digest: digest, options: CompileOptions(environment: environment())), path: path, gateway: gateway)
+    }
+
+    /// The users' secrets folder (`gateway.secrets`) of the running policy.
+    var secretsFolder: String? { gateway.store.policy.map { gateway.userSecrets($0).folder } }
+
+    /// Looks at every file of the secrets folder; when any changed (or on SIGHUP), the sessions
+    /// that run with a changed or removed secret end, and new user folders get a watch.
+    func checkSecrets(forced: Bool = false) {
+        guard let folder = secretsFolder else { return }
+        let files = Self.secretFiles(folder)
+        let (first, changed) = lastSecrets.withLock { last -> (Bool, Bool) in
+            defer { last = files }
+            return (last == nil, last != nil && last != files)
+        }
+        // The first look compares every session with the files too: a session may have started
+        // before it, with a value changed since.
+        if changed || forced || first {
+            if changed { gateway.logger.info("the secrets in \(folder) changed") }
+            gateway.secretsChanged()
+            watchSecrets()
+        }
+    }
+
+    /// Watches the secrets folder and each user's folder in it (created ones too, on the next look).
+    private func watchSecrets() {
+        guard useInotify, let folder = secretsFolder, let onChange = onSecretChange.withLock({ $0 }) else { return }
+        let users = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for path in [folder] + users.map({ "\(folder)/\($0)" }) where secretWatches.withLock({ $0[path] == nil }) {
+            guard let watch = FolderWatch(folder: path) else { continue }
+            watch.start(debounce: debounce, onChange: onChange)
+            secretWatches.withLock { $0[path] = watch }
+        }
+    }
+
+    /// Every file `FOLDER/USER/NAME`, by path, with what identifies its contents and mode.
+    static func secretFiles(_ folder: String) -> [String: FileFingerprint] {
+        var files: [String: FileFingerprint] = [:]
+        for user in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(user)")) ?? [] {
+                let path = "\(folder)/\(user)/\(name)"
+                if let fingerprint = FileFingerprint(path: path) { files[path] = fingerprint }
+            }
+        }
+        return files
     }
 
     /// Reads `orch.lock.json` beside the file now; one that cannot be read keeps the pins running.

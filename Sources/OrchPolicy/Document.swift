@@ -47,6 +47,8 @@ public struct GatewaySettings: Sendable, Hashable {
     public var dashboard = true
     /// What a tool or prompt that does not match `orch.lock.json` gets.
     public var pinning: PinningMode = .off
+    /// The folder of the users' own secrets (`${user:NAME}`), relative to orch.json's folder.
+    public var secrets = "secrets"
     public var limits = Limits()
 
     public init() {}
@@ -158,9 +160,28 @@ public struct ServerSpec: Sendable, Hashable {
     public var transport: Transport
     /// The first part of its tools' and prompts' names on the aggregated endpoints.
     public var prefix: String? = nil
+    /// The secrets its `env`, `headers` and `url` take from the calling user (`${user:NAME}`): a
+    /// per-user server, whose `env`, `headers` and `url` values are then templates to render with
+    /// the caller's values (`resolved`).
+    public var userSecrets: [String] = []
 
     /// `prefix`, or the server's name.
     public var exposedPrefix: String { prefix ?? name }
+
+    /// The server as one user runs it: each `${user:NAME}` of its `env`, `headers` and `url`
+    /// replaced by that user's value (a server with no user secret as it is).
+    public func resolved(_ secrets: [String: String]) -> ServerSpec {
+        guard !userSecrets.isEmpty else { return self }
+        var copy = self
+        let render = { (text: String) in UserSecrets.render(text) { secrets[$0] ?? "" } }
+        switch transport {
+        case .stdio(let command, let args, let env, let cwd):
+            copy.transport = .stdio(command: command, args: args, env: env.map { NameValue(name: $0.name, value: render($0.value)) }, cwd: cwd)
+        case .remote(let url, let kind, let headers):
+            copy.transport = .remote(url: render(url), kind: kind, headers: headers.map { NameValue(name: $0.name, value: render($0.value)) })
+        }
+        return copy
+    }
 }
 
 extension ServerSpec {

@@ -10,6 +10,8 @@ struct DocumentDecoder {
     /// `ORG/SERVER` of servers present in the file but too broken to decode, so that a test naming
     /// one is not reported again as naming a missing server.
     var brokenServers: Set<String> = []
+    /// Set while a per-user server's env, headers and url are read: `${user:NAME}` is kept.
+    var keepingUser = false
 
     static let topKeys = ["$schema", "version", "gateway", "auth", "roles", "orgs", "users", "tests"]
 
@@ -65,7 +67,7 @@ struct DocumentDecoder {
 
     private mutating func decodeGateway(_ value: JSONNode, path: String) -> GatewaySettings {
         var settings = GatewaySettings()
-        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "dashboard", "pinning", "limits"], log: &log) else {
+        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "dashboard", "pinning", "secrets", "limits"], log: &log) else {
             return settings
         }
         if let listen = r.string("listen", &log) {
@@ -108,6 +110,9 @@ struct DocumentDecoder {
             }
         }
         if let dashboard = r.bool("dashboard", &log) { settings.dashboard = dashboard }
+        if let secrets = r.string("secrets", &log) {
+            if secrets.isEmpty { log.error(r.at("secrets"), "must be a folder path (default: secrets, beside orch.json)") } else { settings.secrets = secrets }
+        }
         if let pinning = r.string("pinning", &log) {
             if let mode = PinningMode(rawValue: pinning) {
                 settings.pinning = mode
@@ -283,6 +288,16 @@ struct DocumentDecoder {
         let disabled = r.bool("disabled", &log) ?? false
         let timeout = r.positiveInt("timeoutSeconds", &log)
         let tools = filter(r, "tools"), prompts = filter(r, "prompts"), resources = filter(r, "resources")
+        // A per-user server: every value of its env, headers and url becomes a template of the
+        // caller's secrets (`${user:NAME}`), rendered when a session starts.
+        let templated = ([r["url"]] + [r["env"], r["headers"]].flatMap { node in node.map { Array($0.members).map { Optional($0.value) } } ?? [] })
+            .contains { $0?.string.map(EnvExpansion.usesUserSecret) ?? false }
+        for key in ["command", "args", "cwd"] {
+            let strings = r[key].map { $0.isArray ? $0.items.compactMap(\.string) : [$0.string].compactMap { $0 } } ?? []
+            if strings.contains(where: EnvExpansion.usesUserSecret) {
+                log.error(r.at(key), "${user:…} goes in a server's env, headers or url only (\(key) is visible to every local user)")
+            }
+        }
         let transport: ServerSpec.Transport
         switch (r["command"], r["url"]) {
         case (nil, nil):
@@ -295,16 +310,20 @@ struct DocumentDecoder {
             for key in ["transport", "headers"] where r[key] != nil {
                 log.error(r.at(key), "\"\(key)\" applies to url servers only")
             }
-            let command = expanded(r.string("command", &log), path: r.at("command"))
+            // A ${user:…} here was reported above; it is not expanded again.
+            let userless = { (text: String?) in text.flatMap { EnvExpansion.usesUserSecret($0) ? "" : $0 } }
+            let command = expanded(userless(r.string("command", &log)), path: r.at("command"))
             if command?.isEmpty == true { log.error(r.at("command"), "must not be empty") }
             let args = (r.strings("args", &log) ?? []).map { arg in
                 if arg.value.replacingOccurrences(of: "$$", with: "").contains("${env:") {
                     log.warning(arg.path, "an expanded ${env:…} in args is visible to every local user (ps, /proc); pass the value in \"env\" instead and let the server read it from there")
                 }
-                return expanded(arg.value, path: arg.path) ?? ""
+                return expanded(userless(arg.value), path: arg.path) ?? ""
             }
+            keepingUser = templated
             let env = nameValues(r["env"], path: r.at("env"), what: "environment variable")
-            let cwd = expanded(r.string("cwd", &log), path: r.at("cwd"))
+            keepingUser = false
+            let cwd = expanded(userless(r.string("cwd", &log)), path: r.at("cwd"))
             guard let command else { return nil }
             transport = .stdio(command: command, args: args, env: env, cwd: cwd)
         case (nil, .some):
@@ -319,10 +338,14 @@ struct DocumentDecoder {
                     log.error(r.at("transport"), "unknown transport \"\(text)\": use \"streamable-http\" or \"sse\"")
                 }
             }
+            keepingUser = templated
             let headers = nameValues(r["headers"], path: r.at("headers"), what: "header")
-            guard let url = expanded(r.string("url", &log), path: r.at("url")) else { return nil }
-            // The expanded URL may hold a secret, so the message does not repeat it.
-            if !Self.isHTTPURL(url, allowPath: true, allowQuery: true) {
+            let expandedURL = expanded(r.string("url", &log), path: r.at("url"))
+            keepingUser = false
+            guard let url = expandedURL else { return nil }
+            // The expanded URL may hold a secret, so the message does not repeat it. A template is
+            // checked with every secret as one letter.
+            if !Self.isHTTPURL(templated ? UserSecrets.render(url) { _ in "x" } : url, allowPath: true, allowQuery: true) {
                 log.error(r.at("url"), "is not an http:// or https:// URL without user info or fragment")
             }
             transport = .remote(url: url, kind: kind, headers: headers)
@@ -340,9 +363,17 @@ struct DocumentDecoder {
         if room < 16 {
             log.warning(path, "on /mcp its tool and prompt names leave \(max(room, 0)) characters after \"\(head)\": longer names are cut and given a hash suffix, and past 64 left out (set a shorter \"prefix\")")
         }
-        return ServerSpec(
+        var spec = ServerSpec(
             name: name, org: org, path: path, description: description, disabled: disabled,
             timeoutSeconds: timeout, tools: tools, prompts: prompts, resources: resources, transport: transport, prefix: prefix)
+        if templated {
+            let values: [String] = switch transport {
+            case .stdio(_, _, let env, _): env.map(\.value)
+            case .remote(let url, _, let headers): [url] + headers.map(\.value)
+            }
+            spec.userSecrets = values.flatMap(UserSecrets.names(in:)).reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+        }
+        return spec
     }
 
     /// A server's `tools`, `prompts` or `resources` filter: `{allow?, deny?}` globs.
@@ -362,7 +393,7 @@ struct DocumentDecoder {
     /// Expands `${env:…}`; logs a missing or malformed reference (never the value) and returns nil.
     private mutating func expanded(_ text: String?, path: String) -> String? {
         guard let text else { return nil }
-        switch EnvExpansion.expand(text, environment: environment) {
+        switch EnvExpansion.expand(text, environment: environment, keepingUser: keepingUser) {
         case .success(let value):
             return value
         case .failure(.missing(let name)):
@@ -384,7 +415,7 @@ struct DocumentDecoder {
         for (name, raw) in value.members {
             let itemPath = Path.member(path, name)
             guard let text = ObjectReader.string(raw, path: itemPath, &log) else { continue }
-            if Self.looksSecret(name: name) && !EnvExpansion.usesEnvironment(text) && !text.isEmpty {
+            if Self.looksSecret(name: name) && !EnvExpansion.usesEnvironment(text) && !EnvExpansion.usesUserSecret(text) && !text.isEmpty {
                 log.warning(itemPath, "looks like a secret written into the file; write \"${env:VARIABLE}\" and set VARIABLE where orch runs")
             }
             if let v = expanded(text, path: itemPath) { out.append(NameValue(name: name, value: v)) }

@@ -2,14 +2,30 @@ import Foundation
 
 /// Expands `${env:NAME}` and `${env:NAME:-default}` in server fields; `$$` is a literal `$`.
 /// The result is a secret: it is never echoed back in a diagnostic.
+///
+/// With `keepingUser`, `${user:NAME}` (the calling user's own secret, known only when a session
+/// starts) is kept, and the result is a template in the same syntax: every other `$` is written
+/// `$$`, so `UserSecrets.render` can fill the secrets in without mistaking a `$` of a value for one.
 public enum EnvExpansion {
     public enum Failure: Error, Sendable, Hashable {
         case missing(String)
         case malformed(String)
     }
 
-    public static func expand(_ text: String, environment: [String: String]) -> Result<String, Failure> {
+    /// Whether the text refers to a user's secret, `${user:NAME}`.
+    public static func usesUserSecret(_ text: String) -> Bool {
+        text.utf8.firstRange(of: "${user:".utf8) != nil
+    }
+
+    public static func expand(_ text: String, environment: [String: String], keepingUser: Bool = false) -> Result<String, Failure> {
         guard text.utf8.contains(UInt8(ascii: "$")) else { return .success(text) }
+        // A literal `$` of the result: `$$` in a template, so that it stays literal when rendered.
+        let dollar: String.UnicodeScalarView = keepingUser ? "$$".unicodeScalars : "$".unicodeScalars
+        func literal(_ scalars: some Sequence<Unicode.Scalar>) -> String.UnicodeScalarView {
+            var out = String.UnicodeScalarView()
+            for c in scalars { if c == "$" { out.append(contentsOf: dollar) } else { out.append(c) } }
+            return out
+        }
         // Unicode scalars, not Characters: a combining mark after `$`, `{` or `}` must not hide it.
         let text = text.unicodeScalars
         var out = String.UnicodeScalarView()
@@ -23,12 +39,12 @@ public enum EnvExpansion {
             }
             let next = text.index(after: i)
             if next < text.endIndex, text[next] == "$" {
-                out.append("$")
+                out.append(contentsOf: dollar)
                 i = text.index(after: next)
                 continue
             }
             guard next < text.endIndex, text[next] == "{" else {
-                out.append("$")
+                out.append(contentsOf: dollar)
                 i = next
                 continue
             }
@@ -36,8 +52,18 @@ public enum EnvExpansion {
                 return .failure(.malformed("\"${\" without a closing \"}\"; write \"$$\" for a literal \"$\""))
             }
             let body = text[text.index(after: next)..<close]
+            if keepingUser, body.starts(with: "user:".unicodeScalars) {
+                guard UserSecrets.isName(Substring(body.dropFirst(5))) else {
+                    return .failure(.malformed("\"\(Substring(body.dropFirst(5)))\" is not a secret name (letters, digits, '_', '-' and '.')"))
+                }
+                out.append(contentsOf: "${".unicodeScalars)
+                out.append(contentsOf: body)
+                out.append("}")
+                i = text.index(after: close)
+                continue
+            }
             guard body.starts(with: "env:".unicodeScalars) else {
-                return .failure(.malformed("\"${\(Substring(body))}\" is not supported: write ${env:NAME} or ${env:NAME:-default}"))
+                return .failure(.malformed("\"${\(Substring(body))}\" is not supported: write ${env:NAME}, ${env:NAME:-default} or, in a server's env, headers or url, ${user:NAME}"))
             }
             let spec = body.dropFirst(4)
             var name = Substring(spec)
@@ -50,9 +76,9 @@ public enum EnvExpansion {
                 return .failure(.malformed("\"\(name)\" is not an environment variable name"))
             }
             if let value = environment[String(name)] {
-                out.append(contentsOf: value.unicodeScalars)
+                out.append(contentsOf: literal(value.unicodeScalars))
             } else if let fallback {
-                out.append(contentsOf: fallback.unicodeScalars)
+                out.append(contentsOf: literal(fallback.unicodeScalars))
             } else {
                 return .failure(.missing(String(name)))
             }

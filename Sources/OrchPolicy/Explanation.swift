@@ -31,6 +31,8 @@ public struct Explanation: Sendable {
         public let deny: [RuleRef]
         /// Tools, prompts and resources, in that order.
         public let kinds: [KindRules]
+        /// A per-user server's secrets of this user: present, or what is wrong (never a value).
+        public var secrets: [(name: String, problem: String?)] = []
 
         /// `rules` holds each kind's rules; `tools`, `prompts` and `resources` the server's filters.
         var json: JSONValue {
@@ -46,6 +48,9 @@ public struct Explanation: Sendable {
                     "allow": k.filter.allow.map { .strings($0.map(\.pattern)) } ?? .null,
                     "deny": .strings(k.filter.deny.map(\.pattern)),
                 ]
+            }
+            if !secrets.isEmpty {
+                object["userSecrets"] = .array(secrets.map { ["name": .string($0.name), "present": .bool($0.problem == nil), "problem": .optional($0.problem)] })
             }
             return .object(object)
         }
@@ -105,6 +110,9 @@ public struct Explanation: Sendable {
         if servers.isEmpty { lines.append("  (none)") }
         for s in servers {
             lines.append("  \(s.id)  [\(s.transport)]" + (s.description.map { "  \($0)" } ?? ""))
+            for secret in s.secrets {
+                lines.append("    secret \(secret.name): " + (secret.problem.map { "MISSING: \($0)" } ?? "present"))
+            }
             for k in s.kinds {
                 let name = k.kind.plural
                 lines.append("    \(name) allow: " + (k.allow.isEmpty ? "none" : k.allow.map(\.text).joined(separator: ", ")))
@@ -130,8 +138,9 @@ public struct Explanation: Sendable {
 }
 
 extension Policy {
-    /// What `user` can reach at `time` (without a key's scope).
-    public func explain(_ user: UserID, at time: Date) -> Explanation {
+    /// What `user` can reach at `time` (without a key's scope); with `secrets`, whether the user
+    /// has each secret of the per-user servers they reach.
+    public func explain(_ user: UserID, at time: Date, secrets: UserSecrets? = nil) -> Explanation {
         let u = users[user.index]
         let orgRoles = u.memberships.map { m in
             (org: orgs[m.org.index].name, roles: m.grants.map { (role: roles[$0.role.index].name, team: $0.team) })
@@ -156,9 +165,15 @@ extension Policy {
                     let deciding = refs { $0.deciding(kind) }
                     return Explanation.KindRules(kind: kind, allow: deciding.allow, deny: deciding.deny, filter: server.spec.filter(kind))
                 }
-                access.append(Explanation.ServerAccess(
+                var entry = Explanation.ServerAccess(
                     id: serverPath(id), transport: server.spec.transportName, description: server.spec.description,
-                    allow: all.allow, deny: all.deny, kinds: kinds))
+                    allow: all.allow, deny: all.deny, kinds: kinds)
+                if let secrets {
+                    entry.secrets = server.spec.userSecrets.map { name in
+                        if case .failure(let problem) = secrets.read(user: u.name, name: name) { (name, problem.description) } else { (name, nil) }
+                    }
+                }
+                access.append(entry)
             }
         }
         let keyStatus = u.keys.map { id in

@@ -10,6 +10,8 @@ public struct FileFingerprint: Equatable, Sendable {
     public let size: Int64
     public let mtime: Int64
     public let mtimeNanos: Int64
+    /// Permission bits: a chmod changes whether a secret file may be used.
+    public let mode: UInt32
 
     public init?(path: String) {
         var info = stat()
@@ -22,5 +24,6 @@ public struct FileFingerprint: Equatable, Sendable {
         size = Int64(info.st_size)
         mtime = Int64(info.st_mtim.tv_sec)
         mtimeNanos = Int64(info.st_mtim.tv_nsec)
+        mode = UInt32(info.st_mode & 0o7777)
     }
 }

@@ -90,6 +90,7 @@ public enum PolicySchema {
                     ],
                     "audit": ["type": "string", "description": "Audit log file, relative to orch.json's folder, or - for stdout."],
                     "dashboard": ["type": "boolean", "description": "Serve the web dashboard under /ui/ (default true)."],
+                    "secrets": ["type": "string", "description": "Folder of the users' own secrets for ${user:NAME}: FOLDER/USER/NAME, mode 0600 (default secrets, beside orch.json)."],
                     "pinning": [
                         "enum": ["off", "warn", "enforce"],
                         "description": "What a tool or prompt that does not match orch.lock.json (orch pin) gets: off (default), warn (logged, audited, counted) or enforce (also hidden and refused).",

@@ -24,7 +24,7 @@ struct Explain: ParsableCommand {
             Console.error("orch: no user \(user) in \(options.path())" + policy.userSuggestion(for: user))
             throw ExitCode(2)
         }
-        let explanation = policy.explain(id, at: Date())
+        let explanation = policy.explain(id, at: Date(), secrets: UserSecrets(settings: policy.settings, policyPath: options.path()))
         if json { explanation.json.printLine() } else { Console.out(explanation.text) }
     }
 }

@@ -28,13 +28,16 @@ struct SampleServerCommand: ParsableCommand {
         "Give a tool another description, as a server that changes its tools would (repeatable).", valueName: "TOOL=TEXT"))
     var descriptions: [String] = []
 
+    @Flag(help: "Also offer env_hash, which answers the SHA-256 of an environment variable's value (never the value): a test aid for per-user secrets.")
+    var envTool = false
+
     func run() throws {
         var overrides: [String: String] = [:]
         for entry in descriptions {
             guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--describe takes TOOL=TEXT, not \"\(entry)\"") }
             overrides[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
         }
-        var server = SampleServer(pageSize: pageSize, descriptions: overrides)
+        var server = SampleServer(pageSize: pageSize, descriptions: overrides, envTool: envTool)
         while let line = readLine(strippingNewline: true) {
             guard !line.isEmpty else { continue }
             for reply in server.handle(line) {
@@ -49,6 +52,10 @@ struct SampleServer {
     let pageSize: Int
     /// Tools whose description `--describe` replaced.
     var descriptions: [String: String] = [:]
+    /// `--env-tool`: env_hash is offered too.
+    var envTool = false
+
+    static let envHashTool = tool("env_hash", "The SHA-256 of an environment variable's value (unset: \"unset\").", ["name": ["type": "string"]], required: ["name"])
     var notes: [String: String] = [:]
     var subscriptions: Set<String> = []
 
@@ -115,7 +122,7 @@ struct SampleServer {
         case "ping", "logging/setLevel":
             return [Self.result(id: id, [:])]
         case "tools/list":
-            let tools = Self.tools.map { tool -> JSONValue in
+            let tools = (Self.tools + (envTool ? [Self.envHashTool] : [])).map { tool -> JSONValue in
                 guard case .object(var object) = tool, let name = object["name"]?.stringValue, let text = descriptions[name] else { return tool }
                 object["description"] = .string(text)
                 return .object(object)
@@ -228,6 +235,10 @@ struct SampleServer {
             return [text(sum.rounded() == sum && abs(sum) < 1e15 ? String(Int64(sum)) : String(sum))]
         case "now":
             return [text(Timestamp.format(Date()))]
+        case "env_hash" where envTool:
+            guard let variable = arguments["name"]?.stringValue else { return [text("env_hash needs a string \"name\"", error: true)] }
+            guard let value = ProcessInfo.processInfo.environment[variable] else { return [text("unset")] }
+            return [text("sha256:" + Hex.encode(Crypto.sha256(value)))]
         case "write_note":
             guard let note = arguments["name"]?.stringValue, let body = arguments["text"]?.stringValue else {
                 return [text("write_note needs strings \"name\" and \"text\"", error: true)]

@@ -85,6 +85,7 @@ if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn,
     run_suite "authorization (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_authz_sdk1.py
     run_suite "aggregated endpoints (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_aggregate_sdk1.py
     run_suite "single sign-on (MCP SDK 1.x, oidc-provider-mock)" "$MCP1_VENV/bin/python" test_sso_sdk1.py
+    run_suite "per-user credentials (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_user_secrets_sdk1.py
     if ensure_chromium; then
         run_suite "dashboard (Chromium, Selenium)" "$MCP1_VENV/bin/python" test_dashboard.py
     else

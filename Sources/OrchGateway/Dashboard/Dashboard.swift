@@ -186,7 +186,7 @@ struct Dashboard: Sendable {
         for id in gateway.reachableServers(caller) {
             let server = policy.server(id)
             let org = policy.org(server.org).name
-            let (status, statusClass) = gateway.reachability(policy, id)
+            let (status, statusClass) = gateway.reachability(policy, id, user: caller.userName)
             let entry: [String: Any] = [
                 "org": org, "name": server.name, "path": "\(org)/\(server.name)", "transport": server.spec.transportName,
                 "description": server.spec.description ?? "", "status": status, "statusClass": statusClass,
@@ -214,7 +214,7 @@ struct Dashboard: Sendable {
             "endpoint": Endpoints.urls(publicURL: gateway.publicURL(for: policy), org: org, server: name).streamableHTTP,
         ]
         var kinds: [[String: Any]] = []
-        switch await gateway.catalogListing(policy, id) {
+        switch await gateway.catalogListing(policy, id, user: caller.userName) {
         case .success(let listing):
             for kind in ItemKind.allCases {
                 let items: [[String: Any]] = listing.items(kind).compactMap { entry in

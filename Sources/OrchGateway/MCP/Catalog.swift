@@ -194,7 +194,7 @@ extension Gateway {
         }
         let results = await withTaskGroup(of: (Int, Catalog.Outcome).self) { group in
             for (index, id) in servers.enumerated() {
-                group.addTask { (index, await self.catalogListing(policy, id)) }
+                group.addTask { (index, await self.catalogListing(policy, id, user: caller.userName)) }
             }
             var all: [(Int, Catalog.Outcome)] = []
             for await result in group { all.append(result) }
@@ -268,21 +268,35 @@ extension Gateway {
         case .refused where error == .refused(processLimitMessage(processLimit)): error.message
         case .refused: "the server refused the gateway's requests"
         case .stopped: "the listing was stopped"
+        case .missingSecret: error.message
         }
     }
 
-    static func catalogKey(_ policy: Policy, _ id: ServerID) -> String { "\(policy.digest) \(policy.serverPath(id))" }
+    /// The server as `user` runs it and the catalog's key for its listing: the policy and server,
+    /// and for a per-user server the user and a digest of their secrets' values.
+    func catalogSource(_ policy: Policy, _ id: ServerID, user: String?) -> Result<(ServerSpec, String), UpstreamError> {
+        let key = "\(policy.digest) \(policy.serverPath(id))"
+        guard !policy.server(id).spec.userSecrets.isEmpty else { return .success((policy.server(id).spec, key)) }
+        guard let user else { return .failure(.refused("a per-user server is listed only with a user's own secrets")) }
+        return serverSpec(policy, id, user: user).map { spec, use in (spec, key + " user \(user) \(use?.digest ?? "")") }
+            .mapError { .missingSecret($0) }
+    }
 
     /// Whether the gateway reaches a server, as its last listing found (text and a CSS class); a
     /// server not listed lately is listed in the background, so the next look knows.
-    func reachability(_ policy: Policy, _ id: ServerID) -> (String, String) {
-        switch catalog.known(cacheKey: Self.catalogKey(policy, id)) {
+    func reachability(_ policy: Policy, _ id: ServerID, user: String) -> (String, String) {
+        let key: String
+        switch catalogSource(policy, id, user: user) {
+        case .success(let (_, found)): key = found
+        case .failure(let error): return ("unreachable for you: " + error.message, "bad")
+        }
+        switch catalog.known(cacheKey: key) {
         case .success(let listing)?:
             return ("reachable: \(listing.tools.count) tool\(listing.tools.count == 1 ? "" : "s")", "ok")
         case .failure(let error)?:
             return ("unreachable: " + Self.catalogFailure(error, processLimit: policy.settings.limits.maxUpstreamProcesses), "bad")
         case nil:
-            Task { _ = await self.catalogListing(policy, id) }
+            Task { _ = await self.catalogListing(policy, id, user: user) }
             return ("checking…", "unknown")
         }
     }
@@ -292,13 +306,19 @@ extension Gateway {
     }
 
     /// One server's listing from the catalog; a fetch takes one of the gateway's process slots.
-    func catalogListing(_ policy: Policy, _ id: ServerID) async -> Catalog.Outcome {
+    /// A per-user server is listed with `user`'s own secrets, and kept for that user and those
+    /// values only; without a user it is not listed.
+    func catalogListing(_ policy: Policy, _ id: ServerID, user: String? = nil) async -> Catalog.Outcome {
         let path = policy.serverPath(id)
-        let spec = policy.server(id).spec
+        let spec: ServerSpec, cacheKey: String
+        switch catalogSource(policy, id, user: user) {
+        case .success(let source): (spec, cacheKey) = source
+        case .failure(let error): return .failure(error)
+        }
         let timeout = Duration.seconds(spec.timeoutSeconds ?? policy.settings.limits.callTimeoutSeconds)
         let processLimit = policy.settings.limits.maxUpstreamProcesses
         let usesProcess = if case .stdio = spec.transport { true } else { false }
-        return await catalog.listing(cacheKey: Self.catalogKey(policy, id)) {
+        return await catalog.listing(cacheKey: cacheKey) {
             if usesProcess {
                 guard self.sessions.reserveProcess(limit: processLimit) else {
                     return .failure(.refused(Self.processLimitMessage(processLimit)))

@@ -20,6 +20,8 @@ final class MCPSession: Sendable {
     let transport: Transport
     /// A stdio session holds one of the gateway's upstream processes.
     let usesProcess: Bool
+    /// The user's own secrets a per-user server's session runs with (names and a digest).
+    let secrets: SecretUse?
     private let machine: Mutex<SessionStateMachine>
     private let upstreamSlot = Mutex<(any Upstream)?>(nil)
     private let stopTask = Mutex<Task<Void, Never>?>(nil)
@@ -32,7 +34,7 @@ final class MCPSession: Sendable {
     private let onEnd: @Sendable (MCPSession, UpstreamError) -> Void
 
     init(
-        access: SessionAccess, user: String, keyID: String?, transport: Transport, usesProcess: Bool,
+        access: SessionAccess, user: String, keyID: String?, transport: Transport, usesProcess: Bool, secrets: SecretUse? = nil,
         limits: SessionStateMachine.Limits = .init(), onEnd: @escaping @Sendable (MCPSession, UpstreamError) -> Void
     ) {
         self.id = Hex.encode(Crypto.randomBytes(16))
@@ -42,12 +44,15 @@ final class MCPSession: Sendable {
         self.keyID = keyID
         self.transport = transport
         self.usesProcess = usesProcess
+        self.secrets = secrets
         // Legacy SSE sessions open with their stream; the client's initialize is an ordinary message.
         self.machine = Mutex(SessionStateMachine(now: .now(), limits: limits, open: transport == .legacySSE))
         self.onEnd = onEnd
     }
 
     var credential: Credential { access.credential }
+    /// For the audit log: which of the user's secrets the session runs with (names only).
+    var secretsNote: String { secrets.map { "; runs with \($0.user)'s secrets \($0.names.joined(separator: ", "))" } ?? "" }
     var org: String { access.org }
     var server: String { access.server }
     var serverPath: String { "\(org)/\(server)" }

@@ -20,14 +20,22 @@ struct SessionOpener: Sendable {
     ) async throws -> MCPSession {
         let caller = try context.requireCaller()
         let policy = caller.policy
-        let spec = policy.server(server.id).spec
+        let spec: ServerSpec, secrets: SecretUse?
+        switch gateway.serverSpec(policy, server.id, user: caller.userName) {
+        case .success(let resolved):
+            (spec, secrets) = resolved
+        case .failure(let problem):
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "\(server.path) runs with each user's own secrets: \(problem)",
+                          status: 403, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
+            throw GatewayError(.forbidden, code: "missing_secret", "\(server.path) runs with each user's own secrets, and \(caller.userName) has a problem with one: \(problem)")
+        }
         let limits = policy.settings.limits
         let usesProcess = if case .stdio = spec.transport { true } else { false }
         let gateway = self.gateway
         let (digest, remote) = (policy.digest, context.remote)
         let access = SessionAccess(store: gateway.store, binding: binding ?? SessionBinding(caller), org: server.org, server: server.name)
         let session = MCPSession(
-            access: access, user: caller.userName, keyID: caller.keyName, transport: transport, usesProcess: usesProcess
+            access: access, user: caller.userName, keyID: caller.keyName, transport: transport, usesProcess: usesProcess, secrets: secrets
         ) { session, reason in
             gateway.sessionEnded(session, reason: reason, policy: digest, remote: remote)
             onEnd?(session, reason)

@@ -64,7 +64,7 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
         }
         switch result {
         case .opened(let reply):
-            gateway.audit(context, request: request, caller: caller, decision: "allow", reason: caller.policy.describe(server.decision.reason), status: 200,
+            gateway.audit(context, request: request, caller: caller, decision: "allow", reason: caller.policy.describe(server.decision.reason) + session.secretsNote, status: 200,
                           started: started, org: server.org, server: server.name, session: session.id, mcpMethod: "initialize")
             var response = accepts.json ? Self.json(reply) : SSEEncoder.response(events: [reply])
             response.headers[.mcpSessionID] = session.id

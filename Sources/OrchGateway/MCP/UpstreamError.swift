@@ -1,4 +1,5 @@
 import Hummingbird
+import OrchPolicy
 
 /// Why an upstream failed or ended: a domain error of the upstream layer. Routes map it to an HTTP
 /// status in one place (`GatewayError(_:)`); transports never choose a status.
@@ -18,6 +19,8 @@ struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case refused
         /// The gateway ended it (DELETE, idle, reload, shutdown).
         case stopped
+        /// A per-user server's secret of the caller is missing or unusable: it was never started.
+        case missingSecret
     }
 
     let kind: Kind
@@ -44,6 +47,7 @@ struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     static func flooded(_ message: String) -> Self { .init(kind: .flooded, message: message) }
     static func refused(_ message: String, detail: String? = nil) -> Self { .init(kind: .refused, message: message, detail: detail) }
     static func stopped(_ message: String) -> Self { .init(kind: .stopped, message: message) }
+    static func missingSecret(_ problem: UserSecrets.Problem) -> Self { .init(kind: .missingSecret, message: problem.description) }
 
     /// The metric label of the kind.
     var label: String {
@@ -54,6 +58,7 @@ struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .flooded: "flooded"
         case .refused: "refused"
         case .stopped: "stopped"
+        case .missingSecret: "missing_secret"
         }
     }
 }
