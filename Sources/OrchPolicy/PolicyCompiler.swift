@@ -45,7 +45,8 @@ public enum PolicyCompiler {
         case .success(let result):
             (document, decoder) = result
         case .failure(let error):
-            let d = Diagnostic(.error, path: "", line: error.line, column: error.column, message: error.message)
+            let message = JSONMistakes.explain(bytes, line: error.line, column: error.column) ?? error.message
+            let d = Diagnostic(.error, path: "", line: error.line, column: error.column, message: message)
             return CompileResult(policy: nil, diagnostics: [d], digest: hashing.value)
         }
         var linker = PolicyLinker(document: document, digest: hashing.value, log: decoder.log, now: options.now, brokenServers: decoder.brokenServers)
