@@ -260,7 +260,7 @@ struct Dashboard: Sendable {
         }
         return ("connect", [
             "title": "Connect", "navConnect": true, "perOrg": true, "clients": clients,
-            "mintCommand": "orch keys new orch.json --user \(user) --id laptop --expires 90d --client cursor --write",
+            "mintCommand": "orch keys new orch.json --user \(user) --id \(Self.freeKeyID(caller)) --expires 90d --client cursor --write",
         ])
     }
 
@@ -363,7 +363,7 @@ struct Dashboard: Sendable {
         }
         return ("sessions", [
             "title": "Sessions", "navAdmin": true, "rows": rows, "hasRows": !rows.isEmpty,
-            "dashboardSessions": gateway.dashboardSessions.all.count,
+            "dashboardSessions": gateway.dashboardSessions.all.count == 1 ? "1 browser is" : "\(gateway.dashboardSessions.all.count) browsers are",
         ])
     }
 
@@ -378,7 +378,7 @@ struct Dashboard: Sendable {
             ["value": $0.0, "label": $0.1, "selected": filter.decision == $0.0]
         }
         return ("audit", [
-            "title": "Audit", "navAdmin": true, "rows": Array(rows.prefix(500)), "user": filter.user, "server": filter.server,
+            "title": "Audit", "navAdmin": true, "rows": Array(rows.prefix(500)), "userFilter": filter.user, "server": filter.server,
             "decisions": decisions, "stream": "/ui/admin/audit/stream" + (request.uri.query.map { "?" + $0 } ?? ""),
         ])
     }
@@ -418,6 +418,12 @@ struct Dashboard: Sendable {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
+    }
+
+    /// A key id the caller does not use yet, for the commands the pages show.
+    static func freeKeyID(_ caller: Caller) -> String {
+        let used = Set(caller.policy.user(caller.user).keys.map { caller.policy.key($0).spec.id })
+        return (["laptop", "desktop", "workstation"] + (2...99).map { "laptop-\($0)" }).first { !used.contains($0) } ?? "new-key"
     }
 
     static func duration(_ seconds: Double) -> String {
@@ -480,7 +486,7 @@ struct DashboardHeaders: RouterMiddleware {
         response.headers[.contentSecurityPolicy] = Self.policy
         response.headers[.xFrameOptions] = "DENY"
         response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.referrerPolicy] = "no-referrer"
+        response.headers[.referrerPolicy] = "same-origin"
         if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         return response
     }

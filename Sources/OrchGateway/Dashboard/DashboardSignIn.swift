@@ -90,7 +90,15 @@ struct DashboardSignIn: Sendable {
         }
         switch await gateway.verify(token, policy: policy) {
         case .success(let caller):
-            return dashboard.startSession(caller, request, context, how: "\(issuer.name)")
+            // A page of the gateway's own that goes on to /ui/ (a same-site navigation), not a 303:
+            // after redirects that began on the issuer's site, the browser would not send the new
+            // SameSite=Strict cookie with the redirect to /ui/.
+            var response = dashboard.startSession(caller, request, context, how: "\(issuer.name)")
+            response.status = .ok
+            response.headers[.location] = nil
+            response.headers[.contentType] = "text/html; charset=utf-8"
+            response.body = .init(byteBuffer: ByteBuffer(string: "<!doctype html><meta http-equiv=\"refresh\" content=\"0;url=/ui/\"><a href=\"/ui/\">Continue</a>"))
+            return response
         case .failure(let refusal):
             gateway.metrics.authFailure(refusal.kind)
             gateway.audit(context, request: request, caller: nil, decision: "deny", reason: "dashboard sign-in: \(refusal.reason)", status: 401,

@@ -242,7 +242,7 @@ enum DashboardTemplates {
           <tbody>{{#rows}}<tr><td>{{user}}</td><td>{{credential}}</td><td>{{server}}</td><td>{{age}}</td><td>{{idle}}</td></tr>{{/rows}}</tbody>
         </table>
         {{/hasRows}}
-        <p>{{dashboardSessions}} browsers signed in to this dashboard.</p>
+        <p>{{dashboardSessions}} signed in to this dashboard.</p>
         {{> foot}}
         """
 
@@ -250,7 +250,7 @@ enum DashboardTemplates {
         {{> head}}
         <h1>Audit</h1>
         <form method="get" action="/ui/admin/audit" class="filters" id="audit-filters">
-          <label for="f-user">User</label> <input id="f-user" name="user" value="{{user}}">
+          <label for="f-user">User</label> <input id="f-user" name="user" value="{{userFilter}}">
           <label for="f-server">Server</label> <input id="f-server" name="server" value="{{server}}">
           <label for="f-decision">Decision</label>
           <select id="f-decision" name="decision">
