@@ -264,6 +264,9 @@ struct DocumentDecoder {
                     roles: t.strings("roles", required: true, &log) ?? []))
             }
         }
+        // Without its servers (a misspelled or missing "servers"), tests naming one are not
+        // reported again as naming a missing server.
+        if r["servers"] == nil { brokenServers.insert("\(name)/*") }
         if let servers = r.required("servers", &log) {
             for (server, value, serverPath) in named(servers, path: r.at("servers"), what: "server") {
                 if let spec = decodeServer(server, org: name, value, path: serverPath) {
@@ -493,12 +496,15 @@ struct DocumentDecoder {
             }
             let keysPath = r.at("keys")
             user.keys.reserveCapacity(keys.items.count)
+            // Every id is checked, also of a key that is broken otherwise: two problems, two errors.
+            var ids: [String] = []
             for (i, item) in keys.items.enumerated() {
-                guard let key = decodeKey(item, path: Path.item(keysPath, i)) else { continue }
-                // Keys of one user are few: a linear search beats a set.
-                if user.keys.contains(where: { $0.id == key.id }) {
-                    log.error(Path.member(key.path, "id"), "user \(name) has two keys with id \"\(key.id)\"")
+                if let id = item.isObject ? item["id"]?.string : nil {
+                    // Keys of one user are few: a linear search beats a set.
+                    if ids.contains(id) { log.error(Path.member(Path.item(keysPath, i), "id"), "user \(name) has two keys with id \"\(id)\"") }
+                    ids.append(id)
                 }
+                guard let key = decodeKey(item, path: Path.item(keysPath, i)) else { continue }
                 user.keys.append(key)
             }
         }

@@ -5,6 +5,9 @@ import OrchJSON
 struct ObjectReader {
     let object: JSONNode
     let path: String
+    /// Known keys that an unknown key of the object is a likely typo of (`"server"` for
+    /// `"servers"`): their absence is that typo, reported once, not again as a missing key.
+    private let misspelled: Set<String>
 
     /// nil (with an error logged) when `value` is not an object.
     init?(_ value: JSONNode, path: String, known: [String], log: inout DiagnosticLog) {
@@ -14,10 +17,17 @@ struct ObjectReader {
         }
         self.object = value
         self.path = path
+        var misspelled: Set<String> = []
         for (key, _) in value.members where !known.contains(key) {
-            log.error(Path.member(path, key), "unknown key \"\(key)\"" + Name.didYouMean(key, among: known))
+            let suggestion = Name.suggestion(for: key, among: known)
+            if let suggestion { misspelled.insert(suggestion) }
+            log.error(Path.member(path, key), "unknown key \"\(key)\"" + (suggestion.map { " (did you mean \"\($0)\"?)" } ?? ""))
         }
+        self.misspelled = misspelled
     }
+
+    /// Whether `key` is absent because an unknown key of the object misspells it.
+    func isMisspelled(_ key: String) -> Bool { misspelled.contains(key) && object[key] == nil }
 
     func at(_ key: String) -> String { Path.member(path, key) }
 
@@ -25,7 +35,7 @@ struct ObjectReader {
 
     func required(_ key: String, _ log: inout DiagnosticLog) -> JSONNode? {
         guard let value = object[key] else {
-            log.error(path, "missing required key \"\(key)\"")
+            if !misspelled.contains(key) { log.error(path, "missing required key \"\(key)\"") }
             return nil
         }
         return value

@@ -51,7 +51,8 @@ public enum PolicyCompiler {
         }
         var linker = PolicyLinker(document: document, digest: hashing.value, log: decoder.log, now: options.now, brokenServers: decoder.brokenServers)
         let policy = linker.link()
-        var diagnostics = linker.log.all
+        // Errors in the order they were found (shape, then references, then tests), then warnings.
+        var diagnostics = linker.log.all.filter { $0.severity == .error } + linker.log.all.filter { $0.severity == .warning }
         if options.strict {
             diagnostics = diagnostics.map { var d = $0; d.severity = .error; return d }
         }

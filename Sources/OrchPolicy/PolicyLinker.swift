@@ -8,6 +8,10 @@ struct PolicyLinker {
     var log: DiagnosticLog
     let now: Date
     let brokenServers: Set<String>
+    /// Set when a member or team names a role that does not exist.
+    var unresolvedRoles = false
+    /// Users named as members (directly or in a team) with a role that does not exist.
+    var unresolvedMembers: Set<String> = []
 
     mutating func link() -> Policy {
         var roleIndex: [String: RoleID] = [:]
@@ -47,7 +51,10 @@ struct PolicyLinker {
             for member in org.members {
                 guard let user = resolveUser(member.user, userIndex) else { continue }
                 for role in member.roles {
-                    guard let r = resolveRole(role, roleIndex) else { continue }
+                    guard let r = resolveRole(role, roleIndex) else {
+                        unresolvedMembers.insert(member.user.value)
+                        continue
+                    }
                     heldRoles.insert(role.value)
                     grants[user.index].append((orgID, Policy.RoleGrant(role: r, team: nil)))
                 }
@@ -59,6 +66,7 @@ struct PolicyLinker {
                     return r
                 }
                 for member in team.members {
+                    if roleIDs.count < team.roles.count { unresolvedMembers.insert(member.value) }
                     guard let user = resolveUser(member, userIndex) else { continue }
                     for r in roleIDs { grants[user.index].append((orgID, Policy.RoleGrant(role: r, team: team.name))) }
                 }
@@ -154,8 +162,17 @@ struct PolicyLinker {
 
     private mutating func resolveRole(_ name: Located<String>, _ index: [String: RoleID]) -> RoleID? {
         if let id = index[name.value] { return id }
-        log.error(name.path, "no role \"\(name.value)\" in roles" + Name.didYouMean(name.value, among: index.keys.sorted()))
+        unresolvedRoles = true
+        log.error(name.path, "no role \"\(name.value)\" in roles" + Self.whatExists(name.value, index.keys.sorted(), what: "roles"))
         return nil
+    }
+
+    /// " (did you mean …?)" for a likely typo, else the names there are (the first 10).
+    static func whatExists(_ word: String, _ names: [String], what: String) -> String {
+        let hint = Name.didYouMean(word, among: names)
+        if !hint.isEmpty { return hint }
+        if names.isEmpty { return " (there are no \(what))" }
+        return " (the \(what) are " + names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", …" : "") + ")"
     }
 
     /// The file's own tests. They run only on a file without other errors, so that one mistake is
@@ -174,7 +191,7 @@ struct PolicyLinker {
             let cases = test.allow.map { ($0, true) } + test.deny.map { ($0, false) }
             for (target, expected) in cases {
                 guard policy.server(org: target.value.org, name: target.value.server) != nil else {
-                    if !brokenServers.contains(target.value.serverID) {
+                    if !brokenServers.contains(target.value.serverID) && !brokenServers.contains("\(target.value.org)/*") {
                         log.error(target.path, "no server \(target.value.serverID)")
                     }
                     continue
@@ -189,11 +206,13 @@ struct PolicyLinker {
         }
     }
 
+    /// Unused roles and users without an org are not warned of where an unresolved role reference
+    /// explains them (the role a member names by mistake may be the unused one).
     private mutating func warn(_ policy: Policy, heldRoles: Set<String>) {
-        for role in document.roles where !heldRoles.contains(role.name) {
+        for role in document.roles where !heldRoles.contains(role.name) && !unresolvedRoles {
             log.warning(role.path, "role \(role.name) is held by no member or team")
         }
-        for user in policy.users where user.memberships.isEmpty {
+        for user in policy.users where user.memberships.isEmpty && !unresolvedMembers.contains(user.name) {
             log.warning(user.spec.path, "user \(user.name) is a member of no org")
         }
         var membersByOrg = [[UserID]](repeating: [], count: policy.orgs.count)

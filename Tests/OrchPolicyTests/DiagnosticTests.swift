@@ -78,11 +78,12 @@ private let oneOfEachWarning = """
         "orgs.acme.servers.bad-url.url",
         "orgs.acme.servers.userinfo.url",
         "orgs.acme.servers.local.transport",
-        // The warnings that ${env:…} in args is visible in ps, then the malformed reference.
-        "orgs.acme.servers.local.args[0]",
-        "orgs.acme.servers.local.args[1]",
+        // The malformed reference and the unset variable (errors first), then the warnings that
+        // ${env:…} in args is visible in ps.
         "orgs.acme.servers.local.args[1]",
         "orgs.acme.servers.local.env.OTHER",
+        "orgs.acme.servers.local.args[0]",
+        "orgs.acme.servers.local.args[1]",
     ], "\(rendered(result.diagnostics))")
     for d in result.diagnostics {
         #expect(!d.rendered(file: "orch.json").contains(Pinned.secret), "\(d.rendered(file: "orch.json"))")
