@@ -9,21 +9,34 @@ struct Check: ParsableCommand {
             Prints every problem on stderr, one a line, and on success a summary line with the \
             policy digest. Exit status 0 when the file compiles, 1 when it does not, 2 when it cannot \
             be read.
+
+            --format github prints each problem on stdout as a GitHub Actions annotation \
+            (::error file=FILE,line=L,col=C::PATH: MESSAGE), placed at the line of its path, and the \
+            summary line on stderr.
             """
     )
 
     @OptionGroup var options: ConfigOption
     @Argument(help: ArgumentHelp("The orch.json to check.", valueName: "FILE")) var file: String?
     @Flag(help: "Treat warnings as errors.") var strict = false
-    @Flag(help: "Print {\"ok\",\"digest\",\"diagnostics\"} on stdout instead of text.") var json = false
+    @Option(help: ArgumentHelp("text, json ({\"ok\",\"digest\",\"diagnostics\"} on stdout) or github (annotations).", valueName: "FORMAT"))
+    var format: CheckFormat?
+    @Flag(help: "The same as --format json.") var json = false
+
+    func validate() throws {
+        if json, let format, format != .json { throw ValidationError("--json is --format json: give one of them") }
+    }
 
     func run() throws {
         let path = options.path(positional: file)
-        let result: CompileResult
+        let output: CheckFormat = json ? .json : format ?? .text
+        let bytes: [UInt8]
         do {
-            result = try PolicyCompiler.compile(file: path, options: CompileOptions(strict: strict))
+            bytes = try PolicyFileError.read(path)
         } catch {
-            if json {
+            if output == .github {
+                Console.out(GitHubAnnotation.line(Diagnostic(.error, path: "", message: "cannot read \(error.path): \(error.reason)"), file: path))
+            } else if output == .json {
                 JSONValue.object(["ok": false, "digest": nil, "diagnostics": [
                     Diagnostic(.error, path: "", message: "cannot read \(error.path): \(error.reason)").json,
                 ]]).printLine()
@@ -32,16 +45,24 @@ struct Check: ParsableCommand {
             }
             throw ExitCode(2)
         }
-        if json {
+        let result = PolicyCompiler.compile(bytes, options: CompileOptions(strict: strict))
+        if output == .github {
+            let positions = result.diagnostics.contains { $0.line == nil } ? PathPositions(bytes) : nil
+            for d in result.diagnostics { Console.out(GitHubAnnotation.line(d.located(in: positions), file: path)) }
+        }
+        if output == .json {
             JSONValue.object([
                 "ok": .bool(result.ok), "digest": .string(result.digest),
                 "diagnostics": .array(result.diagnostics.map(\.json)),
             ]).printLine()
         } else {
-            for d in result.diagnostics { Console.error(d.rendered(file: path)) }
+            if output == .text {
+                for d in result.diagnostics { Console.error(d.rendered(file: path)) }
+            }
             if let policy = result.policy {
                 let c = policy.counts
-                Console.out("\(path): ok (\(c.orgs) orgs, \(c.users) users, \(c.keys) keys, \(c.servers) servers, \(c.tests) tests passed) \(result.digest)")
+                // Under github, stdout holds only workflow commands.
+                (output == .github ? Console.error : Console.out)("\(path): ok (\(c.orgs) orgs, \(c.users) users, \(c.keys) keys, \(c.servers) servers, \(c.tests) tests passed) \(result.digest)")
             } else {
                 let errors = result.errors.count
                 Console.error("\(path): \(errors) error\(errors == 1 ? "" : "s")")
@@ -53,4 +74,9 @@ struct Check: ParsableCommand {
     }
 
     nonisolated(unsafe) private static var leftForExit: CompileResult? = nil
+}
+
+/// How `orch check` reports: text on stderr, one JSON object, or GitHub Actions annotations.
+enum CheckFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, github
 }

@@ -152,7 +152,7 @@ import Testing
 
 @Test func aMisspelledCommandGetsTheClosestOneAndTheList() throws {
     let sandbox = try Sandbox()
-    let commands = "check, can, explain, keys, client-config, schema, openapi, serve, sample-server"
+    let commands = "check, can, explain, diff, fmt, keys, client-config, pin, schema, openapi, serve, sample-server"
     let typo = try sandbox.run(["chekc"])
     #expect(typo.status == 2)
     #expect(typo.err == [#"orch: unknown command "chekc" (did you mean "check"?); the commands are \#(commands) (orch --help)"#])
