@@ -39,6 +39,32 @@ run: build
 	echo; \
 	ORCH_BIN=$(CURDIR)/$(ORCH) exec $(ORCH) serve orch.json
 
+# Installs the release orch into $(DESTDIR)$(PREFIX)/bin, its man page (written by
+# swift-argument-parser's generate-manual plugin) into share/man/man1, and its bash, zsh and fish
+# completions where those shells look for them. install-files installs a given ORCH and MANUAL
+# (the end-to-end tests install a debug build into a temporary DESTDIR).
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL ?= install
+MANUAL ?= .build/plugins/GenerateManual/outputs/orch/orch.1
+.PHONY: install install-files
+install: deps
+	$(SWIFT) build -c release --product orch
+	$(SWIFT) package plugin generate-manual --configuration release
+	@$(MAKE) --no-print-directory install-files ORCH=.build/release/orch MANUAL=$(MANUAL)
+
+install-files:
+	$(INSTALL) -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/share/man/man1" \
+	  "$(DESTDIR)$(PREFIX)/share/bash-completion/completions" "$(DESTDIR)$(PREFIX)/share/zsh/site-functions" \
+	  "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d"
+	$(INSTALL) -m 0755 "$(ORCH)" "$(DESTDIR)$(PREFIX)/bin/orch"
+	$(INSTALL) -m 0644 "$(MANUAL)" "$(DESTDIR)$(PREFIX)/share/man/man1/orch.1"
+	"$(ORCH)" --generate-completion-script bash > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/orch"
+	"$(ORCH)" --generate-completion-script zsh > "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_orch"
+	"$(ORCH)" --generate-completion-script fish > "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/orch.fish"
+	chmod 0644 "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/orch" \
+	  "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_orch" "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/orch.fish"
+
 # Last, a fuzz smoke step: the OrchJSON/OrchPolicy targets and http, FUZZ_SMOKE_SECONDS each (the
 # gateway's targets need NIO and Hummingbird built again for fuzzing, too long here: `make fuzz`).
 test: deps fuzz-deps

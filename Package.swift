@@ -84,8 +84,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["GitCommit"]
         ),
+        // Writes the git commit being built into the orch target, for `orch --version`.
+        .plugin(name: "GitCommit", capability: .buildTool()),
         .executableTarget(name: "orch-bench", dependencies: ["OrchJSON", "OrchPolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchJSONTests", dependencies: ["OrchJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchPolicyTests", dependencies: ["OrchPolicy", "OrchJSON"], exclude: ["Fixtures", "ClientConfigFixtures"], swiftSettings: swiftSettings),

@@ -12,8 +12,8 @@ struct Orch: AsyncParsableCommand {
             FILE defaults to $ORCH_CONFIG, else ./orch.json. Exit status: 0 success, 1 the check or \
             decision said no, 2 usage, I/O or invalid-config error.
             """,
-        version: Gateway.version,
-        subcommands: [Check.self, Can.self, Explain.self, Keys.self, ClientConfigCommand.self, Pin.self, Schema.self, OpenAPI.self, Serve.self, SampleServerCommand.self]
+        version: "\(Gateway.version) (\(GitCommit.short))",
+        subcommands: [Check.self, Can.self, Explain.self, Diff.self, Fmt.self, Keys.self, ClientConfigCommand.self, Pin.self, Schema.self, OpenAPI.self, Serve.self, SampleServerCommand.self]
     )
 
     /// Runs the command, mapping argument errors to exit status 2 as the README's "Exit status" says

@@ -108,6 +108,7 @@ fi
 
 # schemathesis against the served OpenAPI document; the script sets up .venv-schemathesis itself.
 run_suite "OpenAPI (schemathesis)" bash test_openapi.sh
+run_suite "deployment samples (systemd, Kubernetes, Dockerfile, make install)" bash test_samples.sh
 
 echo
 if [ "${#failed[@]}" -gt 0 ]; then
