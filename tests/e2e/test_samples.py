@@ -9,6 +9,8 @@
   compiling; orch reloading at once when git-sync or the kubelet swap their symlinks.
 - Dockerfile: hadolint where it is installed, and its structure (no Docker daemon here to build it).
 - `make install-files` of this orch, with the man page from generate-manual, into a DESTDIR.
+- samples/ci: the GitHub workflow's orch steps and the pre-commit hook, in a git repository with a
+  change that grants access.
 
 Run by test_samples.sh, which sets up the venvs (PyYAML, kubernetes-validate, hadolint):
 
@@ -484,6 +486,88 @@ class InstallTests(unittest.TestCase):
             self.assertEqual(rendered.returncode, 0, rendered.stderr)
             self.assertIn("ORCH(1)", rendered.stdout)
             self.assertIn("orch serve", rendered.stdout)
+
+
+class CISampleTests(unittest.TestCase):
+    """samples/ci: the workflow's orch commands and the pre-commit hook, run in a git repository
+    with a change that grants access."""
+
+    def setUp(self):
+        self.repo = tempfile.mkdtemp(prefix="orch-e2e-ci-")
+        self.addCleanup(shutil.rmtree, self.repo, True)
+        self.env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(ORCH)) + os.pathsep + os.environ.get("PATH", ""),
+                        GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+        self.doc = {"version": 1, "roles": {"reader": {"allow": ["notes:read_*"]}, "writer": {"allow": ["notes"]}},
+                    "orgs": {"acme": {"members": {"ann": "writer", "bob": "reader"}, "servers": {"notes": {"command": ORCH, "args": ["sample-server"]}}}},
+                    "users": {"ann": {}, "bob": {}}}
+        self.git("init", "-q", "-b", "main")
+        self.write(self.doc)
+        self.git("add", "orch.json")
+        self.git("commit", "-q", "-m", "base")
+
+    def git(self, *args):
+        return subprocess.run(["git"] + list(args), cwd=self.repo, env=self.env, capture_output=True, text=True, check=True)
+
+    def write(self, doc):
+        path = os.path.join(self.repo, "orch.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        subprocess.run([ORCH, "fmt", path], env=self.env, capture_output=True, check=True)
+
+    def sh(self, script, extra=None):
+        return subprocess.run(["sh", "-eu", "-c", script], cwd=self.repo, env=dict(self.env, **(extra or {})), capture_output=True, text=True)
+
+    def test_the_workflows_orch_steps_run_and_report_the_grant(self):
+        with open(os.path.join(ROOT, "samples", "ci", "orch-review.yml")) as f:
+            workflow = yaml.safe_load(f)
+        steps = workflow["jobs"]["review"]["steps"]
+        scripts = {step["name"]: step["run"] for step in steps if "run" in step and "orch " in step["run"] and step["name"] != "Install orch"}
+        self.assertEqual(sorted(scripts), ["Access diff", "Access granted", "Check", "Layout", "Pins"])
+        self.git("checkout", "-q", "-b", "change")
+        changed = json.loads(json.dumps(self.doc))
+        changed["orgs"]["acme"]["members"]["bob"] = "writer"
+        changed["orgs"]["acme"]["members"]["ann"] = "reader"
+        self.write(changed)
+        self.assertEqual(subprocess.run([ORCH, "pin", "orch.json"], cwd=self.repo, env=self.env, capture_output=True).returncode, 0)
+        self.git("add", "orch.json", "orch.lock.json")
+        self.git("commit", "-q", "-m", "bob writes")
+        self.git("update-ref", "refs/remotes/origin/main", "main")
+        summary = os.path.join(self.repo, "summary.md")
+        outcomes = {}
+        for name, script in scripts.items():
+            run = self.sh(script.replace("${{ github.base_ref }}", "main"), {"GITHUB_STEP_SUMMARY": summary})
+            outcomes[name] = (run.returncode, run.stdout + run.stderr)
+        for name in ("Layout", "Check", "Pins", "Access diff"):
+            self.assertEqual(outcomes[name][0], 0, "%s: %s" % (name, outcomes[name][1]))
+        # The grant fails the last step, and the comment says who gains what.
+        self.assertEqual(outcomes["Access granted"][0], 1, outcomes["Access granted"][1])
+        with open(os.path.join(self.repo, "access-diff.md")) as f:
+            comment = f.read()
+        self.assertIn("bob", comment)
+        self.assertIn("notes", comment)
+
+    def test_the_pre_commit_hook_checks_what_is_staged(self):
+        hook = os.path.join(ROOT, "samples", "ci", "pre-commit")
+        changed = json.loads(json.dumps(self.doc))
+        changed["users"]["ben"] = {}
+        self.write(changed)
+        self.git("add", "orch.json")
+        # A user of no org is a warning: --strict refuses it.
+        run = self.sh(hook)
+        self.assertEqual(run.returncode, 1, run.stdout + run.stderr)
+        self.assertIn("user ben is a member of no org", run.stderr)
+        # Fixed but not in orch's layout: refused until `orch fmt`.
+        changed["orgs"]["acme"]["members"]["ben"] = "reader"
+        with open(os.path.join(self.repo, "orch.json"), "w") as f:
+            json.dump(changed, f)
+        self.git("add", "orch.json")
+        run = self.sh(hook)
+        self.assertEqual(run.returncode, 1, run.stdout + run.stderr)
+        self.assertIn("orch fmt", run.stderr)
+        self.write(changed)
+        self.git("add", "orch.json")
+        run = self.sh(hook)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
 
 
 if __name__ == "__main__":
