@@ -117,3 +117,19 @@ public struct UserSecrets: Sendable {
 extension String {
     fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
+
+extension Policy {
+    /// For each per-user server, each user who may reach it at `time` but lacks one of its
+    /// secrets (or whose file is too open): what `orch check --secrets` lists.
+    public func missingSecrets(_ secrets: UserSecrets, at time: Date) -> [(server: String, user: String, problem: UserSecrets.Problem)] {
+        var missing: [(server: String, user: String, problem: UserSecrets.Problem)] = []
+        for id in serverIDs where !server(id).spec.userSecrets.isEmpty {
+            for user in userIDs where decide(user: user, server: id, tool: nil, key: nil, at: time).allowed {
+                for problem in secrets.problems(user: self.user(user).name, names: server(id).spec.userSecrets) {
+                    missing.append((serverPath(id), self.user(user).name, problem))
+                }
+            }
+        }
+        return missing
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import OrchJSON
 import OrchPolicy
 
@@ -22,6 +23,8 @@ struct Check: ParsableCommand {
     @Option(help: ArgumentHelp("text, json ({\"ok\",\"digest\",\"diagnostics\"} on stdout) or github (annotations).", valueName: "FORMAT"))
     var format: CheckFormat?
     @Flag(help: "The same as --format json.") var json = false
+    @Flag(help: "Also list, per per-user server (${user:NAME}), the users who may reach it but lack a secret; exit 1 when any does.")
+    var secrets = false
 
     func validate() throws {
         if json, let format, format != .json { throw ValidationError("--json is --format json: give one of them") }
@@ -50,14 +53,26 @@ struct Check: ParsableCommand {
             let positions = result.diagnostics.contains { $0.line == nil } ? PathPositions(bytes) : nil
             for d in result.diagnostics { Console.out(GitHubAnnotation.line(d.located(in: positions), file: path)) }
         }
+        // With --secrets, who lacks which secret of the per-user servers they may reach (never a value).
+        let missing = secrets ? result.policy.map { $0.missingSecrets(UserSecrets(settings: $0.settings, policyPath: path), at: Date()) } ?? [] : []
         if output == .json {
-            JSONValue.object([
+            var object: JSONObject = [
                 "ok": .bool(result.ok), "digest": .string(result.digest),
                 "diagnostics": .array(result.diagnostics.map(\.json)),
-            ]).printLine()
+            ]
+            if secrets {
+                object["secrets"] = .array(missing.map { m -> JSONValue in
+                    ["server": .string(m.server), "user": .string(m.user), "secret": .string(m.problem.name), "problem": .string(m.problem.description)]
+                })
+            }
+            JSONValue.object(object).printLine()
         } else {
             if output == .text {
                 for d in result.diagnostics { Console.error(d.rendered(file: path)) }
+            }
+            for m in missing {
+                let line = "\(m.server): \(m.user) may reach it but \(m.problem)"
+                if output == .github { Console.out("::warning file=\(path)::\(line)") } else { Console.error("\(path): secret: \(line)") }
             }
             if let policy = result.policy {
                 let c = policy.counts
@@ -70,7 +85,7 @@ struct Check: ParsableCommand {
         }
         // The process ends next: a large policy is left to the exit rather than freed block by block.
         Check.leftForExit = result
-        if !result.ok { throw ExitCode(1) }
+        if !result.ok || !missing.isEmpty { throw ExitCode(1) }
     }
 
     nonisolated(unsafe) private static var leftForExit: CompileResult? = nil
