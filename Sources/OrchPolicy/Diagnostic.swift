@@ -11,7 +11,8 @@ public struct Diagnostic: Sendable, Hashable {
     public var severity: Severity
     /// Dotted path with `[i]` for array items (`users.bob.keys[0].sha256`); empty for the whole file.
     public var path: String
-    /// Set for syntax errors only: where the parser stopped.
+    /// Where in the file: for a syntax error, where the parser stopped; for any other problem with
+    /// a path, the place of that path (a member's key, an item's start), found after compiling.
     public var line: Int?
     public var column: Int?
     public var message: String
@@ -24,10 +25,11 @@ public struct Diagnostic: Sendable, Hashable {
         self.message = message
     }
 
-    /// `FILE:LINE:COL: error: message` for syntax errors, `FILE: error: PATH: message` otherwise.
+    /// `FILE:LINE:COL: error: PATH: message` (`FILE:LINE:COL: error: message` for a syntax error),
+    /// `FILE: error: message` for a problem of the whole file.
     public func rendered(file: String) -> String {
         if let line, let column {
-            return "\(file):\(line):\(column): \(severity.rawValue): \(message)"
+            return "\(file):\(line):\(column): \(severity.rawValue): " + (path.isEmpty ? "" : "\(path): ") + message
         }
         if path.isEmpty {
             return "\(file): \(severity.rawValue): \(message)"

@@ -56,6 +56,11 @@ public enum PolicyCompiler {
         if options.strict {
             diagnostics = diagnostics.map { var d = $0; d.severity = .error; return d }
         }
+        // Each problem with a path gets its place in the file (read again only when there is one).
+        if diagnostics.contains(where: { $0.line == nil && !$0.path.isEmpty }) {
+            let positions = PathPositions(bytes)
+            diagnostics = diagnostics.map { $0.located(in: positions) }
+        }
         let failed = diagnostics.contains { $0.severity == .error }
         return CompileResult(policy: failed ? nil : policy, diagnostics: diagnostics, digest: hashing.value)
     }

@@ -30,7 +30,7 @@ import Testing
     let run = try sandbox.run(["check", "bad.json"])
     #expect(run.status == 1)
     #expect(run.out == [])
-    #expect(Array(run.err.prefix(2)) == [
+    #expect(Array(unplaced(run.err).prefix(2)) == [
         #"bad.json: error: users.bob.displayNme: unknown key "displayNme" (did you mean "displayName"?)"#,
         "bad.json: error: users.bob.keys[0].sha256: is not a SHA-256 hex digest (64 characters); if it is a token, never store it: pipe it to `orch keys hash` and store the output",
     ])
@@ -43,7 +43,7 @@ import Testing
     let run = try sandbox.run(["check", "orch.json"])
     #expect(run.status == 1)
     #expect(run.out == [])
-    #expect(run.err.first == "orch.json: error: tests[0].deny[0]: test failed: expected bob to be denied acme/notes:write_file, but allowed: role editor (team data) allows \"notes\"")
+    #expect(unplaced(run.err).first == "orch.json: error: tests[0].deny[0]: test failed: expected bob to be denied acme/notes:write_file, but allowed: role editor (team data) allows \"notes\"")
 }
 
 @Test func checkReportsSyntaxErrorWithLineAndColumn() throws {
@@ -68,7 +68,7 @@ import Testing
     try sandbox.write("orch.json", Fixtures.literalSecret)
     let run = try sandbox.run(["check", "orch.json"])
     #expect(run.status == 0)
-    #expect(run.err == [
+    #expect(unplaced(run.err) == [
         #"orch.json: warning: orgs.acme.servers.notes.env.API_TOKEN: looks like a secret written into the file; write "${env:VARIABLE}" and set VARIABLE where orch runs"#,
     ])
     #expect(run.out.count == 1)
@@ -81,7 +81,7 @@ import Testing
     let run = try sandbox.run(["check", "--strict", "orch.json"])
     #expect(run.status == 1)
     #expect(run.out == [])
-    #expect(run.err.first == #"orch.json: error: orgs.acme.servers.notes.env.API_TOKEN: looks like a secret written into the file; write "${env:VARIABLE}" and set VARIABLE where orch runs"#)
+    #expect(unplaced(run.err).first == #"orch.json: error: orgs.acme.servers.notes.env.API_TOKEN: looks like a secret written into the file; write "${env:VARIABLE}" and set VARIABLE where orch runs"#)
 }
 
 @Test func checkJSONReportsOkDigestAndNoDiagnostics() throws {
@@ -121,7 +121,7 @@ import Testing
     let first = try #require(report["diagnostics"]?.arrayValue?.first?.objectValue)
     #expect(first.keys == ["severity", "path", "line", "column", "message"])
     #expect(first == [
-        "severity": "error", "path": "users.bob.displayNme", "line": nil, "column": nil,
+        "severity": "error", "path": "users.bob.displayNme", "line": 5, "column": 23,
         "message": #"unknown key "displayNme" (did you mean "displayName"?)"#,
     ])
 }

@@ -196,7 +196,7 @@ private func diffSandbox() throws -> Sandbox {
         let run = try sandbox.run(["diff", "old.json", "bad.json"])
         #expect(run.status == 2)
         #expect(run.out == [])
-        #expect(run.err == [
+        #expect(unplaced(run.err) == [
             #"bad.json: error: users.bob.displayNme: unknown key "displayNme" (did you mean "displayName"?)"#,
             "bad.json: error: users.bob.keys[0].sha256: is not a SHA-256 hex digest (64 characters); if it is a token, never store it: pipe it to `orch keys hash` and store the output",
             "orch: bad.json does not compile",

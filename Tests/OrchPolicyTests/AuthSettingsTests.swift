@@ -58,7 +58,7 @@ private func document(auth: String, users: String) -> String {
         {"bob": {"email": "same@example.com", "identities": ["plan:bob", "files:7", "nocolon", ":x", "files:"]},
          "ann": {"email": "SAME@example.com", "identities": ["files:7"]}}
         """))
-    let lines = rendered(result.diagnostics)
+    let lines = unplaced(rendered(result.diagnostics))
     let expected = [
         "orch.json: error: auth.resource: \"not a url\" is not an http:// or https:// URL without query or fragment",
         "orch.json: error: auth.oidc.plain.issuer: \"http://id.example.com\" is not an https:// URL (http:// only on loopback) without query or fragment",

@@ -52,6 +52,11 @@ func brokenFileReportsExactlyTheseDiagnostics(_ fixture: PolicyFixture) throws {
     try #require(fixture.problem == nil, "\(fixture.problem ?? "")")
     let result = PolicyCompiler.compile(Array(fixture.input.utf8), options: Pinned.options())
     let actual = rendered(result.diagnostics)
+    // ORCH_UPDATE_GOLDEN=1 writes what the compiler says now into the fixture (review the diff).
+    if ProcessInfo.processInfo.environment["ORCH_UPDATE_GOLDEN"] == "1", actual != fixture.expected {
+        let text = fixture.input + PolicyFixture.separator + "\n" + actual.map { $0 + "\n" }.joined()
+        try Data(text.utf8).write(to: PolicyFixture.folder.appendingPathComponent(fixture.name))
+    }
     #expect(actual == fixture.expected, """
         \(fixture.name): diagnostics differ.
         expected:

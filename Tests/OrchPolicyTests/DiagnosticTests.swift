@@ -23,7 +23,7 @@ private let oneOfEachWarning = """
     let result = compile(oneOfEachWarning)
     #expect(result.ok)
     #expect(result.errors.isEmpty)
-    #expect(rendered(result.diagnostics) == [
+    #expect(unplaced(rendered(result.diagnostics)) == [
         "orch.json: warning: orgs.acme.servers.excel.env.API_TOKEN: looks like a secret written into the file; write \"${env:VARIABLE}\" and set VARIABLE where orch runs",
         "orch.json: warning: roles.unused: role unused is held by no member or team",
         "orch.json: warning: users.carol: user carol is a member of no org",
@@ -41,7 +41,7 @@ private let oneOfEachWarning = """
     #expect(strict.diagnostics.allSatisfy { $0.severity == .error })
     #expect(strict.diagnostics.map(\.message) == lenient.diagnostics.map(\.message))
     #expect(strict.diagnostics.map(\.path) == lenient.diagnostics.map(\.path))
-    #expect(rendered(strict.diagnostics).first
+    #expect(unplaced(rendered(strict.diagnostics)).first
         == "orch.json: error: orgs.acme.servers.excel.env.API_TOKEN: looks like a secret written into the file; write \"${env:VARIABLE}\" and set VARIABLE where orch runs")
 }
 
@@ -104,7 +104,7 @@ private let oneOfEachWarning = """
         }
         """
     let result = compile(json)
-    #expect(rendered(result.diagnostics) == [
+    #expect(unplaced(rendered(result.diagnostics)) == [
         "orch.json: error: tests[0].deny[0]: test failed: expected alice to be denied acme/tickets, but allowed: role admin allows \"*\"",
         "orch.json: error: tests[0].deny[1]: test failed: expected alice to be denied acme/local:x, but allowed: role admin allows \"*\"",
     ])

@@ -84,7 +84,7 @@ import Testing
          "users": {"bob": {"keys": []}}}
         """)
     #expect(result.ok)
-    let warnings = rendered(result.diagnostics).filter { $0.contains("warning") && $0.contains("prefix") }
+    let warnings = unplaced(rendered(result.diagnostics)).filter { $0.contains("warning") && $0.contains("prefix") }
     #expect(warnings == ["orch.json: warning: orgs.acme.servers.a__b: the name a__b cannot start its tools' names on the aggregated endpoints (it holds \"__\" or starts or ends with '_'); set \"prefix\""])
     let policy = try #require(result.policy)
     #expect(policy.servers.map(\.spec.exposedPrefix) == ["a__b", "cd"])
@@ -122,6 +122,6 @@ import Testing
          "users": {"bob": {"keys": []}}}
         """)
     #expect(result.ok)
-    let warnings = rendered(result.diagnostics).filter { $0.contains("on /mcp") }
+    let warnings = unplaced(rendered(result.diagnostics)).filter { $0.contains("on /mcp") }
     #expect(warnings == ["orch.json: warning: orgs.\(org).servers.\(server): on /mcp its tool and prompt names leave 5 characters after \"\(org)__\(server)__\": longer names are cut and given a hash suffix, and past 64 left out (set a shorter \"prefix\")"])
 }
