@@ -23,19 +23,8 @@ if [ ! -x "$ORCH_BIN" ]; then
     exit 2
 fi
 
-# ensure_venv DIR CHECK PIP-ARGS...: create DIR and install PIP-ARGS unless DIR's python can CHECK.
-ensure_venv() {
-    local venv="$1" check="$2"
-    shift 2
-    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$check" 2>/dev/null; then
-        return 0
-    fi
-    echo "== creating $venv ($*)"
-    "$PYTHON" -m venv "$venv" &&
-        "$venv/bin/python" -m pip install --quiet --upgrade pip &&
-        "$venv/bin/python" -m pip install --quiet "$@" &&
-        "$venv/bin/python" -c "$check"
-}
+# ensure_venv DIR CHECK PIP-ARGS... (venv.sh)
+. "$HERE/venv.sh"
 
 # ensure_chromium: Debian's chromium and chromium-driver for the dashboard tests (headless, through
 # selenium), installed with apt-get when /usr/bin/chromium or /usr/bin/chromedriver is missing (with

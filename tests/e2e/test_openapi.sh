@@ -24,16 +24,10 @@ if [ ! -x "$ORCH_BIN" ]; then
     exit 2
 fi
 
-# As run.sh's ensure_venv: create the venv and install unless its python passes the check.
-if ! { [ -x "$SCHEMATHESIS_VENV/bin/python" ] && "$SCHEMATHESIS_VENV/bin/python" -c "$CHECK" 2>/dev/null; }; then
-    echo "== creating $SCHEMATHESIS_VENV ($SCHEMATHESIS_REQUIREMENT)"
-    "$PYTHON" -m venv "$SCHEMATHESIS_VENV" &&
-        "$SCHEMATHESIS_VENV/bin/python" -m pip install --quiet --upgrade pip &&
-        "$SCHEMATHESIS_VENV/bin/python" -m pip install --quiet "$SCHEMATHESIS_REQUIREMENT" &&
-        "$SCHEMATHESIS_VENV/bin/python" -c "$CHECK" || {
-        echo "test_openapi.sh: could not set up $SCHEMATHESIS_VENV" >&2
-        exit 1
-    }
-fi
+. "$HERE/venv.sh"
+ensure_venv "$SCHEMATHESIS_VENV" "$CHECK" "$SCHEMATHESIS_REQUIREMENT" || {
+    echo "test_openapi.sh: could not set up $SCHEMATHESIS_VENV" >&2
+    exit 1
+}
 
 cd "$HERE" && exec "$SCHEMATHESIS_VENV/bin/python" test_openapi.py

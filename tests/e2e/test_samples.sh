@@ -23,20 +23,8 @@ if [ ! -x "$ORCH_BIN" ]; then
     exit 2
 fi
 
-# ensure_venv DIR CHECK PIP-ARGS...: as run.sh's, create DIR and install PIP-ARGS unless DIR's
-# python can CHECK.
-ensure_venv() {
-    local venv="$1" check="$2"
-    shift 2
-    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$check" 2>/dev/null; then
-        return 0
-    fi
-    echo "== creating $venv ($*)"
-    "$PYTHON" -m venv "$venv" &&
-        "$venv/bin/python" -m pip install --quiet --upgrade pip &&
-        "$venv/bin/python" -m pip install --quiet "$@" &&
-        "$venv/bin/python" -c "$check"
-}
+# ensure_venv DIR CHECK PIP-ARGS... (venv.sh)
+. "$HERE/venv.sh"
 
 ensure_venv "$K8S_VENV" "import kubernetes_validate, yaml" 'kubernetes-validate>=1.30' || {
     echo "test_samples.sh: could not set up $K8S_VENV" >&2
