@@ -45,7 +45,7 @@ struct Can: ParsableCommand {
     }
 
     func run() throws {
-        let policy = try options.load().policy
+        let policy = try options.load(toleratingUnsetVariables: true).policy
         let time = at.flatMap(Timestamp.parse) ?? Date()
         if stdin {
             var allAllowed = true
@@ -62,7 +62,7 @@ struct Can: ParsableCommand {
         for target in targets.compactMap({ try? Target.parse($0).get() }) {
             let decision = policy.decide(user: user!, target: target, key: key, at: time)
             allAllowed = allAllowed && decision.allowed
-            let reason = policy.describe(decision.reason)
+            let reason = Self.reason(decision, policy)
             if json {
                 Self.record(user: user!, target: target.description, key: key, allowed: decision.allowed, reason: reason).printLine()
             } else {
@@ -70,6 +70,13 @@ struct Can: ParsableCommand {
             }
         }
         if !allAllowed { throw ExitCode(1) }
+    }
+
+    /// The reason in words; for an unknown user, with the closest user's name (`bobb`: bob).
+    static func reason(_ decision: Decision, _ policy: Policy) -> String {
+        let text = policy.describe(decision.reason)
+        if case .unknownUser(let name) = decision.reason { return text + policy.userSuggestion(for: name) }
+        return text
     }
 
     static func record(user: String?, target: String?, key: String?, allowed: Bool, reason: String) -> JSONValue {
@@ -109,7 +116,7 @@ struct Can: ParsableCommand {
             return record(user: user, target: targetText, key: key, allowed: false, reason: "invalid query: \(error.message)")
         case .success(let target):
             let decision = policy.decide(user: user, target: target, key: key, at: time)
-            return record(user: user, target: targetText, key: key, allowed: decision.allowed, reason: policy.describe(decision.reason))
+            return record(user: user, target: targetText, key: key, allowed: decision.allowed, reason: reason(decision, policy))
         }
     }
 }

@@ -22,7 +22,12 @@ struct ClientConfigCommand: ParsableCommand {
             \(ClientToken.placeholderText) and stderr says how to fill it. A token on stdin that is \
             one of the user's keys narrows the servers to that key's scope, as --key does.
 
+            --merge-into FILE merges the entries into the client's own file instead of printing \
+            the document: each is added to its servers map, or replaces the entry of the same name; \
+            every other entry and key is kept, and a missing file and its folders are created.
+
             Examples:
+              orch client-config --user bob --client cursor --token-env ORCH_TOKEN --merge-into ~/.cursor/mcp.json
               orch client-config --user bob --client claude-code --token-env ORCH_TOKEN > .mcp.json
               printf %s "$TOKEN" | orch client-config --user bob --client cline --token-stdin
               orch client-config --user bob --client cursor --server acme/notes --transport sse
@@ -46,6 +51,8 @@ struct ClientConfigCommand: ParsableCommand {
     @Flag(help: "Read the token from standard input and write it into the config.") var tokenStdin = false
     @Option(help: ArgumentHelp("token (the default: a bearer token in the file) or oauth (no token: the client signs in through the gateway's auth.oidc issuers).", valueName: "AUTH"))
     var auth: String = "token"
+    @Option(help: ArgumentHelp("Merge the entries into this client config file (created if missing) instead of printing the document.", valueName: "FILE"))
+    var mergeInto: String?
 
     func validate() throws {
         if MCPClient(rawValue: client) == nil { throw ValidationError(MCPClient.unknownMessage(client)) }
@@ -64,7 +71,7 @@ struct ClientConfigCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try options.load(positional: file)
+        let loaded = try options.load(positional: file, toleratingUnsetVariables: true)
         let policy = loaded.policy
         guard let userID = policy.user(named: user) else { throw Self.fail("no user \(user) in \(loaded.path)" + policy.userSuggestion(for: user)) }
         var keyID: KeyID? = nil
@@ -110,8 +117,26 @@ struct ClientConfigCommand: ParsableCommand {
         let config = policy.clientConfig(
             user: userID, client: MCPClient(rawValue: client)!, transport: ClientTransport(rawValue: transport)!,
             token: token, reachable: reachable, servers: selected, mode: perServer ? .perServer : .perOrg)
-        Console.out(config.document.pretty)
-        for line in Self.guidance(config) { Console.error(line) }
+        if let mergeInto {
+            try Self.merge(config, into: mergeInto)
+        } else {
+            Console.out(config.document.pretty)
+        }
+        let hint = ["keys", "new"] + [file ?? options.config].compactMap { $0 } + ["--user", user, "--client", client]
+            + (transport == ClientTransport.sse.rawValue ? ["--transport", transport] : []) + (perServer ? ["--per-server"] : [])
+            + ["--write"] + (mergeInto.map { ["--merge-into", $0] } ?? [])
+        for line in Self.guidance(config, mint: hint, policyPath: loaded.path) { Console.error(line) }
+    }
+
+    /// Merges the config into a client's file (`--merge-into`) and says what changed.
+    static func merge(_ config: ClientConfig, into path: String) throws {
+        do {
+            let merge = try ClientConfigMerge.prepare(config, into: path)
+            try merge.write()
+            for line in merge.report { Console.error(line) }
+        } catch {
+            throw fail(error.message)
+        }
     }
 
     /// The token on stdin, and the key of `user` it is, if it is one. A key of another user is an
@@ -134,8 +159,9 @@ struct ClientConfigCommand: ParsableCommand {
         return ExitCode(2)
     }
 
-    /// What the person still has to do with the document, for stderr.
-    static func guidance(_ config: ClientConfig) -> [String] {
+    /// What the person still has to do with the document, for stderr. `mint`: the arguments of
+    /// the `orch keys new` that would mint a key and write this config with it.
+    static func guidance(_ config: ClientConfig, mint: [String] = [], policyPath: String = "orch.json") -> [String] {
         var lines: [String] = []
         if config.entries.isEmpty {
             lines.append("orch: \(config.user) may reach no server; the config lists none")
@@ -146,7 +172,8 @@ struct ClientConfigCommand: ParsableCommand {
             lines.append("orch: VS Code asks for \(config.user)'s orch token (input \"orch-token\") the first time it starts one of these servers, and keeps it in its secret storage")
         case (.placeholder, _):
             lines.append("orch: replace \(ClientToken.placeholderText) with \(config.user)'s orch token, or run again with --token-stdin (the token on standard input) or --token-env VAR (\(client.displayName) reads it from $VAR)")
-            lines.append("orch: no token yet? `orch keys new --user \(config.user) --client \(client.rawValue)` mints a key and prints this config with it")
+            let command = (["orch"] + mint).map(shellWord).joined(separator: " ")
+            lines.append("orch: no token yet? `\(command)` mints a key, adds it to \(policyPath) and \(mint.contains("--merge-into") ? "merges" : "prints") this config with it")
         case (.environment(let variable), .vscode):
             lines.append("orch: VS Code does not take the token from $\(variable) here: it asks for it (input \"orch-token\") the first time it starts one of these servers, and keeps it in its secret storage")
         case (.environment(let variable), .claudeDesktop):
@@ -162,4 +189,10 @@ struct ClientConfigCommand: ParsableCommand {
         }
         return lines
     }
+}
+
+/// `word` as a shell reads it back: as it is when it has no special characters, else single-quoted.
+func shellWord(_ word: String) -> String {
+    let plain = !word.isEmpty && word.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_./=:@%+~".unicodeScalars.contains($0)) }
+    return plain ? word : "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
 }

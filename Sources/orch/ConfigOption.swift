@@ -14,7 +14,11 @@ struct ConfigOption: ParsableArguments {
     }
 
     /// Reads and compiles the file; prints the diagnostics and exits 2 when it cannot be used.
-    func load(positional: String? = nil) throws -> LoadedPolicy {
+    ///
+    /// `toleratingUnsetVariables`: for the commands that never start an upstream (`keys`,
+    /// `explain`, `can`, `client-config`), a `${env:NAME}` that is not set is a warning, not an
+    /// error, so that an admin needs no upstream's credential in their shell.
+    func load(positional: String? = nil, toleratingUnsetVariables: Bool = false) throws -> LoadedPolicy {
         let path = path(positional: positional)
         let bytes: [UInt8]
         do {
@@ -23,13 +27,20 @@ struct ConfigOption: ParsableArguments {
             Console.error("orch: cannot read \(error.path): \(error.reason)")
             throw ExitCode(2)
         }
-        let result = PolicyCompiler.compile(bytes)
+        let environment = ProcessInfo.processInfo.environment
+        let compiled = toleratingUnsetVariables
+            ? UnsetVariables.compile(bytes, environment: environment)
+            : UnsetVariables.Compiled(result: PolicyCompiler.compile(bytes, options: CompileOptions(environment: environment)), environment: environment, unset: [])
+        for variable in compiled.unset {
+            Console.error("orch: warning: environment variable \(variable.name) is not set (\(variable.paths.joined(separator: ", "))); only orch serve needs it")
+        }
+        let result = compiled.result
         for d in result.diagnostics where d.severity == .error { Console.error(d.rendered(file: path)) }
         guard let policy = result.policy else {
             Console.error("orch: \(path) is not valid; run `orch check \(path)` for details")
             throw ExitCode(2)
         }
-        return LoadedPolicy(path: path, bytes: bytes, policy: policy)
+        return LoadedPolicy(path: path, bytes: bytes, policy: policy, environment: compiled.environment)
     }
 }
 
@@ -37,6 +48,9 @@ struct LoadedPolicy {
     let path: String
     let bytes: [UInt8]
     let policy: Policy
+    /// The environment it was compiled with (stand-ins for unset variables included), for
+    /// compiling an edit of the same file the same way.
+    let environment: [String: String]
 }
 
 extension JSONValue {

@@ -19,7 +19,7 @@ struct Explain: ParsableCommand {
     @Argument(help: "The user.") var user: String
 
     func run() throws {
-        let policy = try options.load().policy
+        let policy = try options.load(toleratingUnsetVariables: true).policy
         guard let id = policy.user(named: user) else {
             Console.error("orch: no user \(user) in \(options.path())" + policy.userSuggestion(for: user))
             throw ExitCode(2)

@@ -17,11 +17,12 @@ struct Keys: ParsableCommand {
                 users.USER.keys on stderr. With --write the key is added to FILE, which is compiled \
                 first so a bad result is never written. With --client C, stdout carries that client's \
                 config (see `orch client-config`) with the new token in it instead of the bare token, \
-                listing the servers the user may reach within the key's scope.
+                listing the servers the user may reach within the key's scope; with --merge-into FILE \
+                that config is merged into the client's own file instead (see `orch client-config`).
 
                 Examples:
-                  orch keys new --user bob --id laptop --expires 2027-06-30 --scope 'acme/notes:echo' --write
-                  orch keys new --user bob --id cursor --client cursor --write > ~/.cursor/mcp.json
+                  orch keys new --user bob --id tablet --expires 2027-06-30 --scope 'acme/notes:echo' --write
+                  orch keys new --user bob --id cursor --client cursor --write --merge-into ~/.cursor/mcp.json
                 """
         )
 
@@ -38,6 +39,8 @@ struct Keys: ParsableCommand {
         var client: String?
         @Option(help: ArgumentHelp("With --client: streamable-http (default) or sse.", valueName: "TRANSPORT")) var transport: String?
         @Flag(help: "With --client: one entry per server instead of one per org.") var perServer = false
+        @Option(help: ArgumentHelp("With --client: merge the config into this client config file (created if missing) instead of printing it.", valueName: "FILE"))
+        var mergeInto: String?
 
         func validate() throws {
             if let expires, Timestamp.parse(expires) == nil {
@@ -53,10 +56,11 @@ struct Keys: ParsableCommand {
                 if ClientTransport(rawValue: transport) == nil { throw ValidationError(ClientTransport.unknownMessage(transport)) }
             }
             if perServer && client == nil { throw ValidationError("--per-server goes with --client") }
+            if mergeInto != nil && client == nil { throw ValidationError("--merge-into goes with --client") }
         }
 
         func run() throws {
-            let loaded = try options.load(positional: file)
+            let loaded = try options.load(positional: file, toleratingUnsetVariables: true)
             guard let userID = loaded.policy.user(named: user) else {
                 Console.error("orch: no user \(user) in \(loaded.path)" + loaded.policy.userSuggestion(for: user))
                 throw ExitCode(2)
@@ -74,27 +78,45 @@ struct Keys: ParsableCommand {
             if !scope.isEmpty { key["scope"] = .strings(scope) }
             if let description { key["description"] = .string(description) }
 
-            if write { try Self.add(key: key, user: user, to: loaded) }
             let config = client.map { clientConfig(MCPClient(rawValue: $0)!, token: token, user: userID, policy: loaded.policy) }
+            // A client file that cannot take the config stops the command before the key is added.
+            var merge: ClientConfigMerge? = nil
+            if let config, let mergeInto {
+                do { merge = try ClientConfigMerge.prepare(config, into: mergeInto) } catch { throw ClientConfigCommand.fail(error.message) }
+            }
+            if write { try Self.add(key: key, user: user, to: loaded) }
+            var merged = false
+            if let merge {
+                do {
+                    try merge.write()
+                    merged = true
+                } catch {
+                    // The key may be in FILE already: the token must not be lost, so stdout gets it.
+                    Console.error("orch: \(error.message); the config goes to stdout instead")
+                }
+            }
             if json {
                 var answer: JSONObject = ["token": .string(token), "key": .object(key)]
                 if let config { answer["config"] = config.document }
                 JSONValue.object(answer).printLine()
             } else if let config {
-                Console.out(config.document.pretty)
+                if !merged { Console.out(config.document.pretty) }
                 // A config that does not hold the token (VS Code's): the token goes to the terminal.
                 if !config.holdsToken { Console.error("the token, to enter when \(config.client.displayName) asks for it: \(token)") }
             } else {
                 Console.out(token)
             }
-            let shown = config == nil || json ? "the token above" : config!.holdsToken ? "the token in the config above" : "the token above"
+            let shown = config == nil || json || !config!.holdsToken ? "the token above is shown only now"
+                : merged ? "the token is only in \(mergeInto ?? "")" : "the token in the config above is shown only now"
             if write {
-                Console.error("added key \(keyID) to users.\(user).keys in \(loaded.path); \(shown) is shown only now")
+                Console.error("added key \(keyID) to users.\(user).keys in \(loaded.path) (\(shown))" + (json ? "" : ":"))
             } else if !json {
-                Console.error("add this key to users.\(user).keys in \(loaded.path) (\(shown) is shown only now):")
-                Console.error(JSONValue.object(key).pretty)
+                Console.error("add this key to users.\(user).keys in \(loaded.path) (\(shown)):")
             }
+            if !json { Console.error(JSONValue.object(key).pretty) }
+            if let merge, merged { for line in merge.report { Console.error(line) } }
             if let config { for line in ClientConfigCommand.guidance(config) { Console.error(line) } }
+            if merge != nil && !merged { throw ExitCode(2) }
         }
 
         /// The client config for the new key: the user's servers within its `--scope`.
@@ -114,18 +136,17 @@ struct Keys: ParsableCommand {
             return "\(base)-\(n)"
         }
 
-        /// Adds the key to the file, keeping key order, compiling the result before replacing the file.
+        /// Adds the key to the file by inserting its text (`KeyInsertion`: every other byte stays),
+        /// compiling the result as the file was compiled before replacing the file.
         static func add(key: JSONObject, user: String, to loaded: LoadedPolicy) throws {
-            guard case .object(var root) = try JSONValue.parse(loaded.bytes),
-                case .object(var users) = root["users"], case .object(var entry) = users[user]
-            else { throw ExitCode(2) }
-            var keys = entry["keys"]?.arrayValue ?? []
-            keys.append(.object(key))
-            entry["keys"] = .array(keys)
-            users[user] = .object(entry)
-            root["users"] = .object(users)
-            let bytes = Array((JSONValue.object(root).pretty + "\n").utf8)
-            let result = PolicyCompiler.compile(bytes)
+            let bytes: [UInt8]
+            do {
+                bytes = try KeyInsertion.insert(key, user: user, into: loaded.bytes)
+            } catch {
+                Console.error("orch: \(loaded.path) was not changed: \(error.reason)")
+                throw ExitCode(2)
+            }
+            let result = PolicyCompiler.compile(bytes, options: CompileOptions(environment: loaded.environment))
             for d in result.diagnostics { Console.error(d.rendered(file: loaded.path)) }
             guard result.ok else {
                 Console.error("orch: \(loaded.path) was not changed")
@@ -169,7 +190,7 @@ struct Keys: ParsableCommand {
         @Flag(help: "Print one JSON object a line.") var json = false
 
         func run() throws {
-            let policy = try options.load(positional: file).policy
+            let policy = try options.load(positional: file, toleratingUnsetVariables: true).policy
             if let user, policy.user(named: user) == nil {
                 Console.error("orch: no user \(user) in \(options.path(positional: file))" + policy.userSuggestion(for: user))
                 throw ExitCode(2)

@@ -55,10 +55,16 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let gateway = Gateway(store: PolicyStore(source: path), audit: audit, logger: logger)
-        if let initial { ReloadWatcher.install(initial, path: path, gateway: gateway) }
+        let watcher = ReloadWatcher(path: path, gateway: gateway)
+        if let initial, initial.ok {
+            ReloadWatcher.install(initial, path: path, gateway: gateway)
+        } else if initial != nil {
+            // Through the watcher, which then knows the file as read: its first look would report
+            // the same diagnostics a second time.
+            watcher.reload()
+        }
 
         let (host, port) = listen.flatMap(GatewaySettings.hostPort) ?? (settings.host, settings.port)
-        let watcher = ReloadWatcher(path: path, gateway: gateway)
         watcher.reloadPins()
         do {
             try await gateway.run(host: host, port: port, services: [watcher])

@@ -63,7 +63,11 @@ struct ServerResolver: Sendable {
         guard candidates.count == 1, let id = candidates.first else {
             let reason = candidates.isEmpty ? "no server \(shown) for \(caller.userName)" : "\(name) is ambiguous: \(caller.userName) reaches \(candidates.count) servers of that name"
             gateway.audit(context, request: request, caller: caller, decision: "deny", reason: reason, status: 404, started: .now, server: name, mcpMethod: method)
-            throw GatewayError.notFound("no server \(shown)")
+            guard candidates.count > 1 else { throw GatewayError.notFound("no server \(shown)") }
+            // Every candidate is one the caller reaches, so naming their orgs reveals nothing.
+            let endpoint = request.uri.path.hasSuffix("/mcp") ? "mcp" : "sse"
+            let urls = candidates.map { Endpoints.serverPath(org: policy.org(policy.server($0).org).name, server: name) + "/" + endpoint }
+            throw GatewayError.notFound("server name \(name) is ambiguous: you reach servers of that name in \(candidates.count) orgs; use \(urls.joined(separator: " or "))")
         }
         let decision = policy.decide(user: caller.user, server: id, tool: nil, key: caller.key, at: now)
         let org = policy.org(policy.server(id).org).name

@@ -1,0 +1,109 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `orch serve` started in the background: its stderr is read until it says something, then it is
+/// stopped with SIGTERM (or killed, if it does not stop).
+private final class ServeProcess {
+    private let process = Process()
+    private let errURL: URL
+
+    init(_ arguments: [String], in sandbox: Sandbox) throws {
+        errURL = sandbox.directory.appendingPathComponent("serve-\(UUID().uuidString).stderr")
+        try Data().write(to: errURL)
+        process.executableURL = OrchBinary.url
+        process.arguments = ["serve"] + arguments
+        process.currentDirectoryURL = sandbox.directory
+        process.environment = ["PATH": "/usr/bin:/bin", "HOME": sandbox.directory.path, "LANG": "C.UTF-8"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        try process.run()
+    }
+
+    var stderr: String { (try? String(contentsOf: errURL, encoding: .utf8)) ?? "" }
+
+    /// Waits up to `seconds` for `done` to hold of stderr, or for the process to exit.
+    func wait(seconds: Double, until done: (String) -> Bool) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && process.isRunning && !done(stderr) { usleep(50_000) }
+    }
+
+    /// Stops it and returns its exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit { stop() }
+}
+
+/// A TCP socket listening on a free loopback port, so that the port is busy.
+private struct BusyPort: ~Copyable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(bound)
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+}
+
+@Suite(.serialized) struct ServeCommandTests {
+    @Test func aBusyPortIsOneLineAndStatus2() throws {
+        let busy = try BusyPort()
+        let sandbox = try Sandbox()
+        try sandbox.write("orch.json", Fixtures.policy)
+        let serve = try ServeProcess(["--listen", "127.0.0.1:\(busy.port)"], in: sandbox)
+        serve.wait(seconds: 20) { _ in false }
+        let status = serve.stop()
+        #expect(status == 2)
+        let lines = serve.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.contains("orch: cannot listen on 127.0.0.1:\(busy.port): address in use (use --listen HOST:PORT)"))
+        #expect(!serve.stderr.contains("Error:"))
+        #expect(!serve.stderr.contains("errno"))
+    }
+
+    @Test func aBusyPortFromTheFileIsReportedTheSameWay() throws {
+        let busy = try BusyPort()
+        let sandbox = try Sandbox()
+        try sandbox.write("orch.json", Fixtures.policy.replacingOccurrences(of: #""version": 1,"#, with: #""version": 1, "gateway": { "listen": "127.0.0.1:\#(busy.port)" },"#))
+        let serve = try ServeProcess([], in: sandbox)
+        serve.wait(seconds: 20) { _ in false }
+        #expect(serve.stop() == 2)
+        #expect(serve.stderr.contains("orch: cannot listen on 127.0.0.1:\(busy.port): address in use (use --listen HOST:PORT)\n"))
+    }
+
+    @Test func startingOnAnInvalidFileSaysNotReadyOnceWithEachDiagnosticOnce() throws {
+        let sandbox = try Sandbox()
+        try sandbox.write("orch.json", Fixtures.policy.replacingOccurrences(of: #""version": 1,"#, with: #""version": 1, "rolez": {},"#))
+        let serve = try ServeProcess(["--listen", "127.0.0.1:0"], in: sandbox)
+        serve.wait(seconds: 20) { $0.contains("orch is serving") }
+        // The watcher's first look at the file comes right after start: give it time to (not) repeat.
+        Thread.sleep(forTimeInterval: 1.5)
+        serve.stop()
+        let lines = serve.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.contains("orch is serving") }, "\(serve.stderr)")
+        #expect(lines.filter { $0.contains(#"unknown key "rolez""#) }.count == 1, "\(serve.stderr)")
+        #expect(lines.filter { $0.hasSuffix("orch.json does not compile (1 error); not ready: waiting for a valid orch.json") }.count == 1, "\(serve.stderr)")
+        #expect(!serve.stderr.contains("keeping the running policy"))
+        #expect(!serve.stderr.contains("errors)"))
+    }
+}
