@@ -77,7 +77,7 @@ struct Check: ParsableCommand {
             if let policy = result.policy {
                 let c = policy.counts
                 // Under github, stdout holds only workflow commands.
-                (output == .github ? Console.error : Console.out)("\(path): ok (\(c.orgs) orgs, \(c.users) users, \(c.keys) keys, \(c.servers) servers, \(c.tests) tests passed) \(result.digest)")
+                (output == .github ? Console.error : Console.out)("\(path): ok (\(Self.count(c.orgs, "org")), \(Self.count(c.users, "user")), \(Self.count(c.keys, "key")), \(Self.count(c.servers, "server")), \(Self.count(c.tests, "test")) passed) \(result.digest)")
             } else {
                 let errors = result.errors.count
                 Console.error("\(path): \(errors) error\(errors == 1 ? "" : "s")")
@@ -89,6 +89,9 @@ struct Check: ParsableCommand {
     }
 
     nonisolated(unsafe) private static var leftForExit: CompileResult? = nil
+
+    /// `1 org`, `2 orgs`.
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 }
 
 /// How `orch check` reports: text on stderr, one JSON object, or GitHub Actions annotations.

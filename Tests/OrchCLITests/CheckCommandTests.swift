@@ -9,7 +9,7 @@ import Testing
     #expect(run.status == 0)
     #expect(run.err == [])
     let digest = SHA256.hex(try sandbox.read("orch.json"))
-    #expect(run.out == ["orch.json: ok (1 orgs, 2 users, 3 keys, 2 servers, 1 tests passed) sha256:\(digest)"])
+    #expect(run.out == ["orch.json: ok (1 org, 2 users, 3 keys, 2 servers, 1 test passed) sha256:\(digest)"])
 }
 
 @Test func checkDigestIsSHA256OfTheFileBytes() throws {
@@ -72,7 +72,7 @@ import Testing
         #"orch.json: warning: orgs.acme.servers.notes.env.API_TOKEN: looks like a secret written into the file; write "${env:VARIABLE}" and set VARIABLE where orch runs"#,
     ])
     #expect(run.out.count == 1)
-    #expect(run.out.first?.hasPrefix("orch.json: ok (1 orgs, 1 users, 0 keys, 1 servers, 0 tests passed) sha256:") == true)
+    #expect(run.out.first?.hasPrefix("orch.json: ok (1 org, 1 user, 0 keys, 1 server, 0 tests passed) sha256:") == true)
 }
 
 @Test func checkStrictTurnsAWarningIntoAnErrorAndExits1() throws {

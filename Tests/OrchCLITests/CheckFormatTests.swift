@@ -89,7 +89,7 @@ private let severalProblems = """
         #expect(run.status == 0)
         #expect(run.out == [])
         #expect(run.err.count == 1)
-        #expect(run.err.first?.hasPrefix("orch.json: ok (1 orgs, 2 users, 3 keys, 2 servers, 1 tests passed) sha256:") == true)
+        #expect(run.err.first?.hasPrefix("orch.json: ok (1 org, 2 users, 3 keys, 2 servers, 1 test passed) sha256:") == true)
     }
 
     @Test func checkGitHubOfAMissingFileExits2WithAnAnnotation() throws {

@@ -86,7 +86,7 @@ private func isToken(_ text: String) -> Bool {
     #expect(hash.out == [SHA256.hex(token)])
     let check = try sandbox.run(["check", "orch.json"])
     #expect(check.status == 0)
-    #expect(check.out.first?.hasPrefix("orch.json: ok (1 orgs, 2 users, 4 keys, 2 servers, 1 tests passed) sha256:") == true)
+    #expect(check.out.first?.hasPrefix("orch.json: ok (1 org, 2 users, 4 keys, 2 servers, 1 test passed) sha256:") == true)
 }
 
 @Test func keysNewWriteToUnknownUserExits2AndLeavesTheFileByteIdentical() throws {
