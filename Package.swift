@@ -91,7 +91,7 @@ let package = Package(
         .plugin(name: "GitCommit", capability: .buildTool()),
         .executableTarget(name: "orch-bench", dependencies: ["OrchJSON", "OrchPolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchJSONTests", dependencies: ["OrchJSON"], swiftSettings: swiftSettings),
-        .testTarget(name: "OrchPolicyTests", dependencies: ["OrchPolicy", "OrchJSON"], exclude: ["Fixtures", "ClientConfigFixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "OrchPolicyTests", dependencies: ["OrchPolicy", "OrchJSON"], exclude: ["Fixtures", "ClientConfigFixtures", "DocExamples"], swiftSettings: swiftSettings),
         .testTarget(
             name: "OrchGatewayTests",
             dependencies: [
