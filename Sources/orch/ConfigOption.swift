@@ -20,13 +20,7 @@ struct ConfigOption: ParsableArguments {
     /// error, so that an admin needs no upstream's credential in their shell.
     func load(positional: String? = nil, toleratingUnsetVariables: Bool = false) throws -> LoadedPolicy {
         let path = path(positional: positional)
-        let bytes: [UInt8]
-        do {
-            bytes = try PolicyFileError.read(path)
-        } catch {
-            Console.error("orch: cannot read \(error.path): \(error.reason)")
-            throw ExitCode(2)
-        }
+        let bytes = try Self.read(path)
         let environment = ProcessInfo.processInfo.environment
         let compiled = toleratingUnsetVariables
             ? UnsetVariables.compile(bytes, environment: environment)
@@ -41,6 +35,18 @@ struct ConfigOption: ParsableArguments {
             throw ExitCode(2)
         }
         return LoadedPolicy(path: path, bytes: bytes, policy: policy, environment: compiled.environment)
+    }
+}
+
+extension ConfigOption {
+    /// The file's bytes; `orch: cannot read PATH: REASON` and exit 2 when it cannot be read.
+    static func read(_ path: String) throws -> [UInt8] {
+        do {
+            return try PolicyFileError.read(path)
+        } catch {
+            Console.error("orch: cannot read \(error.path): \(error.reason)")
+            throw ExitCode(2)
+        }
     }
 }
 

@@ -26,13 +26,7 @@ struct Fmt: ParsableCommand {
 
     func run() throws {
         let path = options.path(positional: file)
-        let bytes: [UInt8]
-        do {
-            bytes = try PolicyFileError.read(path)
-        } catch {
-            Console.error("orch: cannot read \(error.path): \(error.reason)")
-            throw ExitCode(2)
-        }
+        let bytes = try ConfigOption.read(path)
         let formatted: [UInt8]
         do {
             formatted = try JSONFormatter.format(bytes)
