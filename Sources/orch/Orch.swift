@@ -34,6 +34,9 @@ struct Orch: AsyncParsableCommand {
             if let unknown = unknownCommand() {
                 Console.error("orch: unknown command \"\(unknown)\"" + Name.didYouMean(unknown, among: commandNames, limit: 2)
                               + "; the commands are \(commandNames.joined(separator: ", ")) (orch --help)")
+            } else if let (parent, unknown, names) = unknownSubcommand() {
+                Console.error("orch: unknown command \"\(parent) \(unknown)\"" + Name.didYouMean(unknown, among: names, limit: 2)
+                              + "; the \(parent) commands are \(names.joined(separator: ", ")) (orch \(parent) --help)")
             } else {
                 Console.error(fullMessage(for: error))
             }
@@ -43,6 +46,17 @@ struct Orch: AsyncParsableCommand {
 
     static var commandNames: [String] {
         configuration.subcommands.map { $0._commandName }
+    }
+
+    /// The second argument, when the first is a command with commands of its own and the second
+    /// is none of them (`orch keys nwe`).
+    static func unknownSubcommand() -> (parent: String, unknown: String, names: [String])? {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard arguments.count >= 2, let parent = configuration.subcommands.first(where: { $0._commandName == arguments[0] }),
+            !parent.configuration.subcommands.isEmpty, !arguments[1].hasPrefix("-"), arguments[1] != "help"
+        else { return nil }
+        let names = parent.configuration.subcommands.map { $0._commandName }
+        return names.contains(arguments[1]) ? nil : (arguments[0], arguments[1], names)
     }
 
     /// The first argument, when it is neither an option nor a command (`orch chekc`).

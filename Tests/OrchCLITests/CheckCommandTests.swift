@@ -159,6 +159,10 @@ import Testing
     let unknown = try sandbox.run(["frobnicate", "x"])
     #expect(unknown.status == 2)
     #expect(unknown.err == [#"orch: unknown command "frobnicate"; the commands are \#(commands) (orch --help)"#])
+    // A misspelled command of a command with commands of its own.
+    let sub = try sandbox.run(["keys", "nwe", "--user", "bob"])
+    #expect(sub.status == 2)
+    #expect(sub.err == [#"orch: unknown command "keys nwe" (did you mean "new"?); the keys commands are new, hash, list (orch keys --help)"#])
     // A bad option of a known command keeps ArgumentParser's own message.
     let option = try sandbox.run(["check", "--nope"])
     #expect(option.status == 2)
