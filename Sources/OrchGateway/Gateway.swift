@@ -173,7 +173,9 @@ public final class Gateway: Sendable {
         let app = application(host: host, port: port) { channel in
             let address = channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
             self.boundURL.withLock { $0 = "http://\(address)" }
-            logger.info("orch is serving \(source) on http://\(address)")
+            // Before a valid file, it serves /healthz and /readyz (503) and waits.
+            let waiting = self.store.policy == nil ? " (not ready: waiting for a valid \(source))" : ""
+            logger.info("orch is serving \(source) on http://\(address)\(waiting)")
         }
         // A service group shuts its services down last-listed first.
         let group = ServiceGroup(configuration: .init(

@@ -114,7 +114,8 @@ public final class ReloadWatcher: Service, Sendable {
         do {
             bytes = try PolicyFileError.read(path)
         } catch {
-            gateway.logger.error("reload failed: cannot read \(error.path): \(error.reason); keeping the running policy")
+            let outcome = gateway.store.policy == nil ? "not ready: waiting for a readable \(path)" : "keeping the running policy"
+            gateway.logger.error("reload failed: cannot read \(error.path): \(error.reason); \(outcome)")
             gateway.store.recordFailure(Diagnostic(.error, path: "", message: "cannot read \(error.path): \(error.reason)"))
             gateway.metrics.reload(result: "error")
             return false
