@@ -66,7 +66,7 @@ import Testing
 @Test func theMetricsAndHostSettingsAreChecked() {
     let result = compile(#"{ "version": 1, "gateway": { "metrics": "public", "allowedHosts": ["https://orch.example.com", "ok.example.com"] } }"#)
     #expect(result.errors.map { $0.rendered(file: "orch.json") } == [
-        #"orch.json: error: gateway.allowedHosts[0]: "https://orch.example.com" is not a host name (no scheme, port or path: orch.example.com)"#,
-        #"orch.json: error: gateway.metrics: "public" is not "open" (no token) or "admin" (an admin's key)"#,
+        #"orch.json:1:68: error: gateway.allowedHosts[0]: "https://orch.example.com" is not a host name (no scheme, port or path: orch.example.com)"#,
+        #"orch.json:1:30: error: gateway.metrics: "public" is not "open" (no token) or "admin" (an admin's key)"#,
     ])
 }
