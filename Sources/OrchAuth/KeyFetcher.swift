@@ -2,7 +2,7 @@ public import AsyncHTTPClient
 public import Foundation
 import NIOCore
 import NIOHTTP1
-import OrchJSON
+public import OrchJSON
 public import OrchPolicy
 
 /// Where an issuer's JWKS comes from; the tests give their own.
@@ -35,13 +35,21 @@ public struct HTTPKeyFetcher: KeyFetcher {
         case .url(let url):
             return try await get(url)
         case .discovery:
-            let base = issuer.issuer.hasSuffix("/") ? String(issuer.issuer.dropLast()) : issuer.issuer
-            let document = try await get(base + "/.well-known/openid-configuration")
-            guard let uri = (try? JSONValue.parse(document))?["jwks_uri"]?.stringValue else {
+            guard let uri = try await discovery(for: issuer)["jwks_uri"]?.stringValue else {
                 throw Failure(description: "the discovery document names no jwks_uri")
             }
             return try await get(uri)
         }
+    }
+
+    /// The issuer's discovery document, `ISSUER/.well-known/openid-configuration` (for its keys here,
+    /// and for the dashboard's sign-in, its authorization and token endpoints).
+    public func discovery(for issuer: OIDCIssuer) async throws -> JSONValue {
+        let base = issuer.issuer.hasSuffix("/") ? String(issuer.issuer.dropLast()) : issuer.issuer
+        guard let document = try? JSONValue.parse(try await get(base + "/.well-known/openid-configuration")) else {
+            throw Failure(description: "the discovery document is not JSON")
+        }
+        return document
     }
 
     private func get(_ url: String) async throws -> String {

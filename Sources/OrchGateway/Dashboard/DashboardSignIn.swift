@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import OrchAuth
 import OrchJSON
 import OrchPolicy
 import Synchronization
@@ -181,11 +182,8 @@ final class PendingSignIns: Sendable {
 extension Gateway {
     /// The authorization and token endpoints of an issuer's discovery document.
     func oidcEndpoints(_ issuer: OIDCIssuer) async throws -> DashboardSignIn.IssuerEndpoints {
-        let base = issuer.issuer.hasSuffix("/") ? String(issuer.issuer.dropLast()) : issuer.issuer
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/.well-known/openid-configuration"), timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok, let document = try? JSONValue.parse(String(buffer: body)),
-            let authorization = document["authorization_endpoint"]?.stringValue, let token = document["token_endpoint"]?.stringValue
+        let document = try await HTTPKeyFetcher().discovery(for: issuer)
+        guard let authorization = document["authorization_endpoint"]?.stringValue, let token = document["token_endpoint"]?.stringValue
         else { throw DashboardSignInError(description: "the discovery document names no authorization_endpoint and token_endpoint") }
         return DashboardSignIn.IssuerEndpoints(authorization: authorization, token: token)
     }
