@@ -155,8 +155,15 @@ public final class OIDCVerifier: Sendable {
         guard let value = claims[issuer.userClaim]?.stringValue, !value.isEmpty else {
             return .failure(.noUser("the token has no \(issuer.userClaim)", issuer: name))
         }
-        if issuer.userClaim == "email", claims["email_verified"] == .bool(false) {
-            return .failure(.noUser("\(name) has not verified the email \(value)", issuer: name))
+        if issuer.userClaim == "email" {
+            // Verified is the JSON true, or no claim at all (issuers such as Entra ID send none);
+            // "false", 0, "true" or null are not.
+            if let verified = claims["email_verified"], verified != .bool(true) {
+                return .failure(.noUser("\(name) has not verified the email \(value) (email_verified is \(verified.compact), not true)", issuer: name))
+            }
+            if !issuer.mayAssert(email: value) {
+                return .failure(.noUser("\(name) may not assert the email \(value) (its emailDomains are \(issuer.emailDomains?.joined(separator: ", ") ?? ""))", issuer: name))
+            }
         }
         guard let user = policy.user(issuer: name, claim: value) else {
             return .failure(.noUser("no user for \(name) \(issuer.userClaim) \(value)", issuer: name))

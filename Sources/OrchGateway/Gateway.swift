@@ -38,16 +38,22 @@ public final class Gateway: Sendable {
     /// The dashboard's signed-in browsers, and its sign-ins through an issuer under way.
     let dashboardSessions = DashboardSessions()
     let oidcPending = PendingSignIns()
+    /// The issuers' discovery documents for that sign-in.
+    let discovery = DiscoveryCache()
     /// Sign-in tokens verified under the running policy, so that each is verified once.
     public let signIns = SignIns()
+    /// The secret values the log handler takes out of every line (`GatewayLogHandler`).
+    public let redaction: LogRedaction
     /// `http://HOST:PORT` the server is bound to, once it is.
     private let boundURL = Mutex<String?>(nil)
 
-    /// `keyFetcher` reads the issuers' keys (JWKS); tests give their own.
+    /// `keyFetcher` reads the issuers' keys (JWKS); tests give their own. `redaction` is the one
+    /// `logger`'s handler redacts with (`GatewayLogHandler(label:redaction:)`).
     public init(
         store: PolicyStore, audit: AuditLog, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger,
-        keyFetcher: any KeyFetcher = HTTPKeyFetcher()
+        keyFetcher: any KeyFetcher = HTTPKeyFetcher(), redaction: LogRedaction = LogRedaction()
     ) {
+        self.redaction = redaction
         self.verifier = OIDCVerifier(fetcher: keyFetcher, onFetch: { issuer, ok in
             metrics.keysFetched(issuer: issuer, ok: ok)
             if !ok { logger.warning("cannot fetch the keys of auth.oidc issuer \(issuer)") }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import OrchPolicy
 
 /// Refuses a request whose `Host` names a host the gateway does not answer to. A page on another
@@ -11,7 +12,7 @@ struct HostCheck {
     static func allows(_ authority: String?, _ settings: GatewaySettings) -> Bool {
         guard let authority, !authority.isEmpty else { return true }
         if isIPv4Authority(authority) { return true }  // the usual case, read without allocating
-        if authority.hasPrefix("[") { return true }  // an IPv6 literal
+        if authority.hasPrefix("[") { return isIPv6Authority(authority) }
         var name = Substring(authority)
         if let colon = name.lastIndex(of: ":"), name[name.index(after: colon)...].allSatisfy(\.isNumber) {
             name = name[..<colon]
@@ -52,6 +53,19 @@ struct HostCheck {
             }
         }
         return parts == 4 && digits > 0 && bytes.allSatisfy(digit.contains)
+    }
+
+    /// `[IPV6]` or `[IPV6]:PORT`, where IPV6 is an address `inet_pton` reads (no zone: a browser
+    /// never sends one in `Host`). Anything else in brackets is not a host.
+    static func isIPv6Authority(_ authority: String) -> Bool {
+        guard authority.hasPrefix("["), let close = authority.firstIndex(of: "]") else { return false }
+        let port = authority[authority.index(after: close)...]
+        if !port.isEmpty {
+            guard port.first == ":", port.count > 1, port.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+        }
+        let address = authority[authority.index(after: authority.startIndex)..<close]
+        guard address.contains(":"), address.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
+        return (try? SocketAddress(ipAddress: String(address), port: 0)) != nil
     }
 
     static func isIPv4(_ host: String) -> Bool {

@@ -31,7 +31,8 @@ public final class PinStore: Sendable {
             state.withLock { $0 = State() }
             return
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw PinLock.FileError(description: "cannot be read") }
+        let data: [UInt8]
+        do { data = try PolicyFileError.read(path) } catch { throw PinLock.FileError(description: error.reason) }
         let lock = try PinLock.parse(String(decoding: data, as: UTF8.self))
         state.withLock { $0 = State(lock: lock) }
     }

@@ -200,6 +200,7 @@ public final class ReloadWatcher: Service, Sendable {
             gateway.metrics.reload(result: "error")
             return false
         }
+        if let policy = result.policy { gateway.redaction.policyLoaded(policy) }
         gateway.metrics.reload(result: "ok")
         gateway.metrics.policyLoaded(digest: result.digest)
         gateway.logger.info("loaded \(path) \(result.digest)")

@@ -41,7 +41,8 @@ extension Gateway {
         let spec = policy.server(id).spec
         guard !spec.userSecrets.isEmpty else { return .success((spec, nil)) }
         return userSecrets(policy).values(user: user, names: spec.userSecrets).map { values in
-            (spec.resolved(values), SecretUse(user: user, values: values))
+            redaction.remember(user: user, values: values)
+            return (spec.resolved(values), SecretUse(user: user, values: values))
         }
     }
 

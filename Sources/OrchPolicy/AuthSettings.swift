@@ -32,6 +32,9 @@ public struct OIDCIssuer: Sendable, Hashable {
     /// The claim that names the user: matched against users' `email` when it is `email`, and
     /// against `identities` entries of this issuer always.
     public var userClaim = "email"
+    /// The email domains this issuer may assert (lowercase), when `userClaim` is `email`: a token
+    /// with an email elsewhere names no user. nil: any domain.
+    public var emailDomains: [String]?
     /// Scopes a token must carry (403 `insufficient_scope` naming the first missing one).
     public var scopes: [String] = []
     /// For the dashboard's sign-in only; the secret came through `${env:…}`.
@@ -44,6 +47,16 @@ public struct OIDCIssuer: Sendable, Hashable {
 }
 
 /// A user's identity at an issuer: `identities: ["ISSUER:VALUE"]`.
+extension OIDCIssuer {
+    /// Whether this issuer may assert `email`: its domain (after the last `@`, any case) is one
+    /// of `emailDomains`, or the issuer names none.
+    public func mayAssert(email: String) -> Bool {
+        guard let domains = emailDomains else { return true }
+        guard let at = email.lastIndex(of: "@") else { return false }
+        return domains.contains(email[email.index(after: at)...].lowercased())
+    }
+}
+
 public struct UserIdentity: Sendable, Hashable, CustomStringConvertible {
     public var issuer: String
     public var value: String

@@ -1,4 +1,5 @@
 public import Foundation
+import OrchJSON
 
 /// A value together with the place in orch.json it came from, for diagnostics.
 public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
@@ -25,6 +26,8 @@ public struct Document: Sendable {
     public var orgs: [OrgSpec] = []
     public var users: [UserSpec] = []
     public var tests: [TestSpec] = []
+    /// The values `${env:…}` references put in (never their names' defaults, which are in the file).
+    public var secretValues: Set<String> = []
 }
 
 public struct GatewaySettings: Sendable, Hashable {
@@ -59,6 +62,24 @@ public struct GatewaySettings: Sendable, Hashable {
     public static func isLoopback(_ host: String) -> Bool {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+    }
+
+    /// Where a file that does not compile says to listen, read from its JSON alone: the gateway
+    /// serves (not ready) at the address the file names while it waits for a valid one.
+    public enum ListenAddress: Sendable, Equatable {
+        /// `gateway.listen`, or the default when the file names none.
+        case address(host: String, port: Int)
+        /// `gateway.listen` is there but not `HOST:PORT`.
+        case invalid(String)
+        /// The file is not JSON (or not an object): where it would listen cannot be told.
+        case unknown
+    }
+
+    public static func listenAddress(in bytes: [UInt8]) -> ListenAddress {
+        guard let json = try? JSONValue.parse(bytes), json.objectValue != nil else { return .unknown }
+        guard let listen = json["gateway"]?["listen"] else { return .address(host: GatewaySettings().host, port: GatewaySettings().port) }
+        guard let text = listen.stringValue, let (host, port) = hostPort(text) else { return .invalid(listen.stringValue ?? listen.compact) }
+        return .address(host: host, port: port)
     }
 
     /// Splits `HOST:PORT` or `[IPv6]:PORT`; nil when it is neither.

@@ -10,6 +10,8 @@ struct DocumentDecoder {
     /// `ORG/SERVER` of servers present in the file but too broken to decode, so that a test naming
     /// one is not reported again as naming a missing server.
     var brokenServers: Set<String> = []
+    /// The values `${env:NAME}` put in: secrets the gateway's log never shows.
+    var secretValues: Set<String> = []
     /// Set while a per-user server's env, headers and url are read: `${user:NAME}` is kept.
     var keepingUser = false
 
@@ -41,6 +43,7 @@ struct DocumentDecoder {
                 log.error("tests", "expected an array, found \(tests.typeDescription)")
             }
         }
+        document.secretValues = secretValues
         return document
     }
 
@@ -56,6 +59,13 @@ struct DocumentDecoder {
             let memberPath = Path.member(path, name)
             guard Name.isValid(name) else {
                 log.error(memberPath, "\"\(name)\" is not a valid \(what) name: \(Name.ruleDescription)")
+                continue
+            }
+            // Org and server names are parts of the names on the aggregated endpoints
+            // (ORG__PREFIX__NAME) and of file names (ORG__SERVER): "__" there would make one name
+            // read two ways.
+            if what == "org" || what == "server", let problem = Name.separatorProblem(name, trailing: what == "org") {
+                log.error(memberPath, "\"\(name)\" is not a valid \(what) name: \(problem)")
                 continue
             }
             out.append((name, member, memberPath))
@@ -161,12 +171,17 @@ struct DocumentDecoder {
             for (name, issuer, issuerPath) in named(oidc, path: r.at("oidc"), what: "issuer") {
                 if let decoded = decodeIssuer(name, issuer, path: issuerPath) { settings.issuers.append(decoded) }
             }
+            // With two issuers mapping by email, each could sign anyone in by their email.
+            let byEmail = settings.issuers.filter { $0.userClaim == "email" }
+            if byEmail.count > 1, let open = byEmail.first(where: { $0.emailDomains == nil }) {
+                log.warning(open.path, "the issuers \(byEmail.map(\.name).joined(separator: ", ")) map users by email, and \(open.name) may assert any domain: it can sign in as any user by their email; give each issuer \"emailDomains\"")
+            }
         }
         return settings
     }
 
     private mutating func decodeIssuer(_ name: String, _ value: JSONNode, path: String) -> OIDCIssuer? {
-        guard let r = ObjectReader(value, path: path, known: ["issuer", "audiences", "jwks", "userClaim", "scopes", "client"], log: &log) else { return nil }
+        guard let r = ObjectReader(value, path: path, known: ["issuer", "audiences", "jwks", "userClaim", "emailDomains", "scopes", "client"], log: &log) else { return nil }
         guard let issuer = r.string("issuer", required: true, &log) else { return nil }
         if !Self.isSecureURL(issuer) {
             log.error(r.at("issuer"), "\"\(issuer)\" is not an https:// URL (http:// only on loopback) without query or fragment")
@@ -189,6 +204,13 @@ struct DocumentDecoder {
         if let claim = r.string("userClaim", &log) {
             if claim.isEmpty { log.error(r.at("userClaim"), "must name a claim (sub, email, preferred_username…)") } else { spec.userClaim = claim }
         }
+        if let domains = r.strings("emailDomains", &log) {
+            if spec.userClaim != "email" { log.warning(r.at("emailDomains"), "applies only when userClaim is email (it is \(spec.userClaim))") }
+            for domain in domains where !Self.isDomain(domain.value) {
+                log.error(domain.path, "\"\(domain.value)\" is not a domain name (as in user@DOMAIN, e.g. acme.example)")
+            }
+            spec.emailDomains = domains.map { $0.value.lowercased() }
+        }
         spec.scopes = (r.strings("scopes", &log) ?? []).map(\.value)
         if let client = r["client"], let c = ObjectReader(client, path: r.at("client"), known: ["id", "secret"], log: &log) {
             let id = c.string("id", required: true, &log)
@@ -203,6 +225,14 @@ struct DocumentDecoder {
             if let id { spec.client = OIDCIssuer.Client(id: id, secret: secret) }
         }
         return spec
+    }
+
+    /// Labels of letters, digits and `-`, joined by dots.
+    static func isDomain(_ text: String) -> Bool {
+        let labels = text.split(separator: ".", omittingEmptySubsequences: false)
+        return text.utf8.count <= 253 && labels.allSatisfy { label in
+            (1...63).contains(label.utf8.count) && label.utf8.allSatisfy { Name.isLowerOrDigit($0 | 0x20) || $0 == UInt8(ascii: "-") }
+        }
     }
 
     /// https, or http on a loopback host (a provider on the same machine, as in tests).
@@ -357,8 +387,10 @@ struct DocumentDecoder {
         if let text = prefix, let problem = ExposedName.prefixProblem(text) {
             log.error(r.at("prefix"), "\"\(text)\" is not a prefix: \(problem)")
             prefix = nil
+        } else if prefix == nil, name.hasSuffix("_") {
+            log.error(path, "the name \(name) cannot start its tools' names on the aggregated endpoints (it ends with '_', which runs into the \"__\" after it): set \"prefix\"")
         } else if prefix == nil, ExposedName.prefixProblem(name) != nil {
-            log.warning(path, "the name \(name) cannot start its tools' names on the aggregated endpoints (it holds \"__\" or starts or ends with '_'); set \"prefix\"")
+            log.warning(path, "the name \(name) cannot start its tools' names on the aggregated endpoints (it is longer than 32 characters); set \"prefix\"")
         }
         // On /mcp a name is ORG__PREFIX__NAME, within 64 characters.
         let head = "\(org)\(ExposedName.separator)\(prefix ?? name)\(ExposedName.separator)"
@@ -398,6 +430,9 @@ struct DocumentDecoder {
         guard let text else { return nil }
         switch EnvExpansion.expand(text, environment: environment, keepingUser: keepingUser) {
         case .success(let value):
+            for name in EnvPlaceholders.variables(in: text) {
+                if let secret = environment[name], !secret.isEmpty { secretValues.insert(secret) }
+            }
             return value
         case .failure(.missing(let name)):
             log.error(path, "environment variable \(name) is not set (write ${env:\(name):-default} for a default)")
@@ -454,10 +489,12 @@ struct DocumentDecoder {
             }
             decoded.log = decoder.log
             decoded.brokenServers = decoder.brokenServers
+            decoded.secretValues = decoder.secretValues
             return decoded
         }
         document.orgs = parts[0].orgs
         brokenServers = parts[0].brokenServers
+        secretValues.formUnion(parts[0].secretValues)
         log.append(contentsOf: parts[0].log)
         log.append(contentsOf: userNames.log)
         document.users.reserveCapacity(users.count)
@@ -470,6 +507,7 @@ struct DocumentDecoder {
     private struct DecodedPart: Sendable {
         var orgs: [OrgSpec] = []
         var users: [UserSpec] = []
+        var secretValues: Set<String> = []
         var log = DiagnosticLog()
         var brokenServers: Set<String> = []
     }

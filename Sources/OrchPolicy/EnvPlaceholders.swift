@@ -35,6 +35,12 @@ public enum EnvPlaceholders {
         }
     }
 
+    /// The variables `${env:NAME…}` names in `text`.
+    static func variables(in text: String) -> [String] {
+        guard text.utf8.contains(UInt8(ascii: "$")) else { return [] }
+        return references(in: text).map(\.0)
+    }
+
     /// The variables `${env:NAME…}` names in `text`, each with whether it starts the text.
     private static func references(in text: String) -> [(String, Bool)] {
         var found: [(String, Bool)] = []

@@ -11,6 +11,14 @@ public enum Name {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
+    /// Why an org or server name cannot be a part of an aggregated name (`ORG__PREFIX__NAME`):
+    /// it holds the separator, or (`trailing`) ends with `_`, which runs into the one after it.
+    static func separatorProblem(_ name: String, trailing: Bool) -> String? {
+        if name.contains("__") { return "it may not contain \"__\", which separates the parts of the names on the aggregated endpoints" }
+        if trailing && name.hasSuffix("_") { return "it may not end with '_', which runs into the \"__\" after it on the aggregated endpoints" }
+        return nil
+    }
+
     public static let ruleDescription = "names are 1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"
 
     /// The candidate closest to `word` by edit distance, when it is close enough to be a likely

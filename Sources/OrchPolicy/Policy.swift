@@ -158,12 +158,17 @@ public final class Policy: Sendable {
     /// Users by issuer and the value of its `userClaim`: from `identities`, and from `email` for
     /// issuers that match on it (lowercased).
     let identityIndex: [String: [String: UserID]]
+    /// The values of the environment variables the file's `${env:…}` references put in: the
+    /// gateway's log redacts each of them.
+    public let secretValues: Set<String>
 
     init(
         digest: String, settings: GatewaySettings, roles: [Role], orgs: [Org], servers: [Server], users: [User],
         keys: [Key], testCount: Int, userIndex: [String: UserID], orgIndex: [String: OrgID], roleIndex: [String: RoleID],
-        keyIndex: [KeyHash: KeyID], auth: AuthSettings = AuthSettings(), identityIndex: [String: [String: UserID]] = [:]
+        keyIndex: [KeyHash: KeyID], auth: AuthSettings = AuthSettings(), identityIndex: [String: [String: UserID]] = [:],
+        secretValues: Set<String> = []
     ) {
+        self.secretValues = secretValues
         self.digest = digest
         self.settings = settings
         self.roles = roles

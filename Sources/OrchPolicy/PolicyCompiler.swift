@@ -78,19 +78,33 @@ public struct PolicyFileError: Error, Sendable, CustomStringConvertible {
     public let reason: String
     public var description: String { "\(path): \(reason)" }
 
+    /// The bytes of orch.json (or another file the commands and the gateway read whole): a
+    /// regular file of at most `limit` bytes (JSON's own size limit). A FIFO, a device or a
+    /// directory is refused without blocking, and nothing past the limit is read.
     public static func read(_ path: String) throws(PolicyFileError) -> [UInt8] {
-        // Straight into one array: a large file is read on every check and reload.
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        try read(path, limit: JSONParseLimits().maxBytes)
+    }
+
+    /// The bytes of a regular file of at most `limit` bytes.
+    public static func read(_ path: String, limit: Int) throws(PolicyFileError) -> [UInt8] {
+        // O_NONBLOCK: opening a FIFO with no writer must not wait; it changes nothing for a
+        // regular file.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw PolicyFileError(path: path, reason: errno == ENOENT ? "no such file" : "cannot be read") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw PolicyFileError(path: path, reason: "cannot be read") }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw PolicyFileError(path: path, reason: "is \(Self.kind(info.st_mode)), not a regular file: only a regular file (or a symlink to one) is read")
+        }
+        guard info.st_size <= limit else { throw PolicyFileError(path: path, reason: Self.tooLarge(limit)) }
         var bytes: [UInt8] = []
         var capacity = max(Int(info.st_size), 0) + 1  // one byte more: the end shows in the same read
         while true {
             var status = 0
-            let chunk = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-                status = Glibc.read(fd, buffer.baseAddress, capacity)
+            let room = min(capacity, limit + 1 - bytes.count)
+            let chunk = [UInt8](unsafeUninitializedCapacity: room) { buffer, count in
+                status = Glibc.read(fd, buffer.baseAddress, room)
                 count = max(status, 0)
             }
             if status < 0 {
@@ -99,8 +113,25 @@ public struct PolicyFileError: Error, Sendable, CustomStringConvertible {
             }
             if chunk.isEmpty { break }
             if bytes.isEmpty { bytes = chunk } else { bytes += chunk }
+            // A file that grows while it is read stops at the limit.
+            if bytes.count > limit { throw PolicyFileError(path: path, reason: Self.tooLarge(limit)) }
             capacity = 1 << 16
         }
         return bytes
+    }
+
+    static func tooLarge(_ limit: Int) -> String {
+        limit % (1 << 20) == 0 ? "is larger than \(limit >> 20) MiB" : "is larger than \(limit) bytes"
+    }
+
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: "a FIFO"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFDIR: "a directory"
+        case S_IFSOCK: "a socket"
+        default: "a special file"
+        }
     }
 }

@@ -108,7 +108,7 @@ struct PolicyLinker {
             digest: digest, settings: document.gateway, roles: document.roles.map { Policy.Role(spec: $0) },
             orgs: orgs, servers: servers, users: users, keys: keys, testCount: document.tests.count,
             userIndex: userIndex, orgIndex: orgIndex, roleIndex: roleIndex, keyIndex: keyIndex,
-            auth: document.auth, identityIndex: identities())
+            auth: document.auth, identityIndex: identities(), secretValues: document.secretValues)
 
         runTests(policy)
         warn(policy, heldRoles: heldRoles)

@@ -4,6 +4,9 @@ public import OrchJSON
 /// value, pretty-printed; a test keeps the two equal.
 public enum PolicySchema {
     static let namePattern = "^[a-z0-9][a-z0-9_-]{0,62}$"
+    /// Org and server names are parts of aggregated names, which "__" separates.
+    static let orgPattern = "^(?!.*__)[a-z0-9][a-z0-9_-]{0,62}(?<!_)$"
+    static let serverPattern = "^(?!.*__)[a-z0-9][a-z0-9_-]{0,62}$"
 
     static func strings(_ description: String? = nil) -> JSONValue {
         var o: JSONObject = ["type": "array", "items": ["type": "string"]]
@@ -15,10 +18,10 @@ public enum PolicySchema {
         ["type": "object", "description": .string(description), "additionalProperties": ["type": "string"]]
     }
 
-    static func named(_ ref: String, _ description: String) -> JSONValue {
+    static func named(_ ref: String, _ description: String, pattern: String = namePattern) -> JSONValue {
         [
             "type": "object", "description": .string(description),
-            "propertyNames": ["pattern": .string(namePattern)],
+            "propertyNames": ["pattern": .string(pattern)],
             "additionalProperties": ["$ref": .string("#/$defs/\(ref)")],
         ]
     }
@@ -51,7 +54,7 @@ public enum PolicySchema {
             "gateway": ["$ref": "#/$defs/gateway"],
             "auth": ["$ref": "#/$defs/auth"],
             "roles": named("role", "Role name to its rules."),
-            "orgs": named("org", "Org name to its members, teams and servers."),
+            "orgs": named("org", "Org name to its members, teams and servers.", pattern: orgPattern),
             "users": named("user", "User name to the user's details and keys."),
             "tests": ["type": "array", "items": ["$ref": "#/$defs/test"], "description": "Decisions that must hold, or the file does not compile."],
         ],
@@ -70,6 +73,7 @@ public enum PolicySchema {
                     "audiences": strings("A token's aud must contain one of these (default: the resource)."),
                     "jwks": ["type": "string", "description": "Its signing keys: a URL, or a JWKS file beside orch.json (default: jwks_uri of its discovery document)."],
                     "userClaim": ["type": "string", "description": "The claim that names the user (default: email, matched against users' email)."],
+                    "emailDomains": ["type": "array", "items": ["type": "string"], "description": "With userClaim email: the email domains this issuer may assert (default: any)."],
                     "scopes": strings("Scopes a token must carry."),
                     "client": [
                         "type": "object", "required": ["id"], "additionalProperties": false, "description": "For the dashboard's sign-in.",
@@ -128,7 +132,7 @@ public enum PolicySchema {
                         "additionalProperties": ["oneOf": [["type": "string"], strings()]],
                     ],
                     "teams": named("team", "Team name to its members and roles."),
-                    "servers": named("server", "Server name to how to reach it."),
+                    "servers": named("server", "Server name to how to reach it.", pattern: serverPattern),
                 ],
             ],
             "team": [

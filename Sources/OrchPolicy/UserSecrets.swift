@@ -18,6 +18,9 @@ public struct UserSecrets: Sendable {
         self.init(folder: settings.secrets.hasPrefix("/") ? settings.secrets : base.appendingPathComponent(settings.secrets).path)
     }
 
+    /// A secret is a token or a password: a file past this is not one.
+    static let maxBytes = 1 << 20
+
     public func path(user: String, name: String) -> String { "\(folder)/\(user)/\(name)" }
 
     /// Why a user's secret cannot be used.
@@ -25,10 +28,12 @@ public struct UserSecrets: Sendable {
         case missing(name: String, path: String)
         case tooOpen(name: String, path: String, mode: String)
         case unreadable(name: String, path: String)
+        /// A symlink on the way leads out of the folder, or to another user's secret.
+        case misplaced(name: String, path: String)
 
         public var name: String {
             switch self {
-            case .missing(let name, _), .tooOpen(let name, _, _), .unreadable(let name, _): name
+            case .missing(let name, _), .tooOpen(let name, _, _), .unreadable(let name, _), .misplaced(let name, _): name
             }
         }
 
@@ -37,6 +42,8 @@ public struct UserSecrets: Sendable {
             case .missing(let name, let path): "no secret \(name): an admin puts it in \(path) (mode 0600)"
             case .tooOpen(let name, let path, let mode): "the secret \(name) at \(path) is readable by others (mode \(mode)): chmod 600 it"
             case .unreadable(let name, let path): "the secret \(name) at \(path) cannot be read"
+            case .misplaced(let name, let path):
+                "the secret \(name) at \(path) is a symlink to somewhere else: a link in the secrets folder must stay in it, in the user's own folder or at USER/NAME"
             }
         }
     }
@@ -46,12 +53,26 @@ public struct UserSecrets: Sendable {
         let path = path(user: user, name: name)
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return .failure(.missing(name: name, path: path)) }
+        // Symlinks are followed only within the folder, and only to a file in the user's own
+        // folder or to one at USER/NAME: Kubernetes Secret volumes link inside their mount (one
+        // Secret for all: USER -> ..data/USER; one a user at USER: NAME -> ..data/NAME), but a
+        // link to another user's secret, or out to any file, must not hand over its content.
+        guard let root = Self.resolved(folder), let target = Self.resolved(path), target.hasPrefix(root + "/"),
+            target.dropFirst(root.utf8.count + 1).hasPrefix("\(user)/") || target.hasSuffix("/\(user)/\(name)")
+        else { return .failure(.misplaced(name: name, path: path)) }
         let mode = info.st_mode & 0o777
         if mode & 0o077 != 0 { return .failure(.tooOpen(name: name, path: path, mode: String(mode, radix: 8).leftPadded(to: 4))) }
-        guard let data = FileManager.default.contents(atPath: path) else { return .failure(.unreadable(name: name, path: path)) }
+        guard let data = try? PolicyFileError.read(path, limit: Self.maxBytes) else { return .failure(.unreadable(name: name, path: path)) }
         var value = String(decoding: data, as: UTF8.self)
         if value.hasSuffix("\r\n") { value.removeLast(2) } else if value.hasSuffix("\n") { value.removeLast() }
         return .success(value)
+    }
+
+    /// `path` with every symlink resolved, or nil when it does not resolve.
+    static func resolved(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
     }
 
     /// The secrets `names` of `user`, or the first that cannot be used.

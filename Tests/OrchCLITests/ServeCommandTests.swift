@@ -106,4 +106,40 @@ private struct BusyPort: ~Copyable {
         #expect(!serve.stderr.contains("keeping the running policy"))
         #expect(!serve.stderr.contains("errors)"))
     }
+
+    @Test func anInvalidFileIsWaitedForAtItsOwnListenAddress() throws {
+        let port = try { () throws -> Int in let busy = try BusyPort(); return busy.port }()
+        let sandbox = try Sandbox()
+        try sandbox.write("orch.json", Fixtures.policy.replacingOccurrences(
+            of: #""version": 1,"#, with: #""version": 1, "rolez": {}, "gateway": { "listen": "127.0.0.1:\#(port)" },"#))
+        let serve = try ServeProcess([], in: sandbox)
+        serve.wait(seconds: 20) { $0.contains("orch is serving") }
+        serve.stop()
+        #expect(serve.stderr.contains("on http://127.0.0.1:\(port)"), "\(serve.stderr)")
+        #expect(!serve.stderr.contains("8080"), "\(serve.stderr)")
+    }
+
+    @Test func aFileThatSaysNothingReadableOfWhereToListenNeedsListen() throws {
+        let sandbox = try Sandbox()
+        try sandbox.write("orch.json", #"{"version": 1, "gateway": {"listen": "everywhere"}}"#)
+        let invalid = try ServeProcess([], in: sandbox)
+        invalid.wait(seconds: 20) { _ in false }
+        #expect(invalid.stop() == 2)
+        #expect(invalid.stderr.contains("orch: gateway.listen everywhere in orch.json is not HOST:PORT: fix it, or pass --listen HOST:PORT\n"), "\(invalid.stderr)")
+        try sandbox.write("orch.json", #"{"version": 1,"#)
+        let broken = try ServeProcess([], in: sandbox)
+        broken.wait(seconds: 20) { _ in false }
+        #expect(broken.stop() == 2)
+        #expect(broken.stderr.contains("orch: orch.json: is not a JSON object, so its gateway.listen is unknown: pass --listen HOST:PORT to wait for it there\n"), "\(broken.stderr)")
+        let absent = try ServeProcess(["absent.json"], in: sandbox)
+        absent.wait(seconds: 20) { _ in false }
+        #expect(absent.stop() == 2)
+        #expect(absent.stderr.contains("orch: absent.json: no such file, so its gateway.listen is unknown"), "\(absent.stderr)")
+        // With --listen it waits there, as before.
+        let waiting = try ServeProcess(["absent.json", "--listen", "127.0.0.1:0"], in: sandbox)
+        waiting.wait(seconds: 20) { $0.contains("orch is serving") }
+        #expect(waiting.stop() == 0)
+        #expect(waiting.stderr.contains("cannot read absent.json: no such file; waiting for it"), "\(waiting.stderr)")
+    }
+
 }

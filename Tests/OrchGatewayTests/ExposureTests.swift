@@ -24,6 +24,18 @@ import Testing
     #expect(HostCheck.publicHost(settings) == "orch.example.com")
 }
 
+@Test func onlyRealIPv6LiteralsPassAsAddresses() {
+    let settings = GatewaySettings()
+    for host in ["[::1]", "[::1]:8080", "[2001:db8::7]:443", "[::ffff:127.0.0.1]", "[FE80::1]"] {
+        #expect(HostCheck.allows(host, settings), "\(host)")
+    }
+    // A name in brackets is not an IPv6 literal: a rebinding page could send any of these.
+    for host in ["[anything]", "[evil.example.com]", "[]", "[::1", "[::1]x", "[::1]:", "[::1]:80:90", "[:::1]",
+                 "[1::2::3]", "[::1%25eth0]", "[::g]", "[127.0.0.1]", "[::1]]"] {
+        #expect(!HostCheck.allows(host, settings), "\(host)")
+    }
+}
+
 @Test func ipv4HostsAreReadAsBeforeByTheQuickReading() {
     let settings = GatewaySettings()
     // The quick reading takes only plain `A.B.C.D[:PORT]`; everything else goes the general way.

@@ -131,7 +131,13 @@ private func verifier(_ keys: FakeKeys) -> OIDCVerifier { OIDCVerifier(fetcher: 
     }
     #expect(try await outcome(claims(["email": "eve@example.com"])) == .noUser("no user for sso email eve@example.com", issuer: "sso"))
     #expect(try await outcome(claims(["email": "cid@example.com"])) == .noUser("user cid is disabled", issuer: "sso", user: "cid"))
-    #expect(try await outcome(claims(["email_verified": false])) == .noUser("sso has not verified the email Bob@Example.com", issuer: "sso"))
+    #expect(try await outcome(claims(["email_verified": false])) == .noUser("sso has not verified the email Bob@Example.com (email_verified is false, not true)", issuer: "sso"))
+    // Only the JSON true (or no claim at all) is verified.
+    for (value, text) in [(JSONValue.string("false"), #""false""#), (.integer(0), "0"), (.string("true"), #""true""#), (.integer(1), "1")] {
+        #expect(try await outcome(claims(["email_verified": value]))
+            == .noUser("sso has not verified the email Bob@Example.com (email_verified is \(text), not true)", issuer: "sso"))
+    }
+    #expect(try await outcome(claims(["email_verified": true])) == nil)
     // The resource with a trailing slash (as the MCP SDKs ask for it) is the resource.
     #expect(try await outcome(claims(["aud": .string(resource + "/")])) == nil)
     #expect(try await outcome(claims(["aud": .string(resource + "/x")])) != nil)
@@ -197,4 +203,58 @@ private func verifier(_ keys: FakeKeys) -> OIDCVerifier { OIDCVerifier(fetcher: 
     #expect(!OIDCVerifier.isJWT("a.b.c.d"))
     #expect(!OIDCVerifier.isJWT("a.b c.d"))
     #expect(!OIDCVerifier.isJWT("a+b.c/d.e="))
+}
+
+@Test func anIssuerMayAssertOnlyTheEmailDomainsItNames() async throws {
+    let text = """
+        {"version": 1,
+         "auth": {"resource": "\(resource)", "oidc": {
+            "acme": {"issuer": "https://id.acme.example", "jwks": "https://id.acme.example/keys", "emailDomains": ["Acme.example"]},
+            "partner": {"issuer": "https://id.partner.example", "jwks": "https://id.partner.example/keys", "emailDomains": ["partner.example"]}}},
+         "roles": {"all": {"allow": ["*"]}},
+         "orgs": {"acme": {"members": {"bob": "all", "pat": "all"}, "servers": {"notes": {"command": "x"}}}},
+         "users": {"bob": {"email": "bob@acme.example"}, "pat": {"email": "pat@partner.example"}}}
+        """
+    let result = PolicyCompiler.compile(Array(text.utf8), options: CompileOptions(environment: [:]))
+    let policy = try #require(result.policy, "\(result.diagnostics)")
+    #expect(!result.diagnostics.contains { $0.message.contains("emailDomains") })
+    let fetcher = FakeKeys(), key = TestKey(kid: "a")
+    fetcher.set("acme", TestKey.jwks([key]))
+    fetcher.set("partner", TestKey.jwks([key]))
+    let v = verifier(fetcher)
+    func user(_ email: String, at issuer: String) async throws -> Result<String, TokenRefusal> {
+        let token = try await key.sign(claims(["email": .string(email), "scope": "openid"], iss: "https://id.\(issuer).example"))
+        return await v.verify(token, policy: policy, resource: resource, folder: "/").map { policy.user($0.user).name }
+    }
+    #expect(try await user("bob@ACME.example", at: "acme") == .success("bob"))
+    #expect(try await user("pat@partner.example", at: "partner") == .success("pat"))
+    // The partner's provider claims an acme address, and acme's a partner one: neither maps.
+    #expect(try await user("bob@acme.example", at: "partner")
+        == .failure(.noUser("partner may not assert the email bob@acme.example (its emailDomains are partner.example)", issuer: "partner")))
+    #expect(try await user("pat@partner.example", at: "acme")
+        == .failure(.noUser("acme may not assert the email pat@partner.example (its emailDomains are acme.example)", issuer: "acme")))
+    // A subdomain is another domain.
+    #expect(try await user("bob@x.acme.example", at: "acme") != .success("bob"))
+}
+
+@Test func severalIssuersMappingByEmailWithoutDomainsAreWarnedAbout() throws {
+    func diagnostics(_ acme: String, _ partner: String) -> [String] {
+        let text = """
+            {"version": 1, "auth": {"oidc": {
+                "acme": {"issuer": "https://id.acme.example"\(acme)},
+                "partner": {"issuer": "https://id.partner.example"\(partner)},
+                "gh": {"issuer": "https://gh.example.com", "userClaim": "sub", "emailDomains": ["x.example"]}}},
+             "roles": {}, "orgs": {}, "users": {}}
+            """
+        return PolicyCompiler.compile(Array(text.utf8), options: CompileOptions(environment: [:])).diagnostics
+            .filter { $0.path.contains("emailDomains") || $0.message.contains("domain") }.map { "\($0.severity) \($0.path): \($0.message)" }
+    }
+    func warning(_ open: String) -> String {
+        "warning auth.oidc.\(open): the issuers acme, partner map users by email, and \(open) may assert any domain: it can sign in as any user by their email; give each issuer \"emailDomains\""
+    }
+    let ignored = "warning auth.oidc.gh.emailDomains: applies only when userClaim is email (it is sub)"
+    #expect(Set(diagnostics("", "")) == [warning("acme"), ignored])
+    #expect(Set(diagnostics(#", "emailDomains": ["acme.example"]"#, "")) == [warning("partner"), ignored])
+    #expect(Set(diagnostics(#", "emailDomains": ["acme.example"]"#, #", "emailDomains": ["partner.example", "bad domain"]"#))
+        == [ignored, "error auth.oidc.partner.emailDomains[1]: \"bad domain\" is not a domain name (as in user@DOMAIN, e.g. acme.example)"])
 }

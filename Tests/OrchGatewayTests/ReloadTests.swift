@@ -177,3 +177,46 @@ let erinJSON = #", "erin": { "keys": [] }"#
     #expect(!change.survives(key: KeyHash(token: Tokens.bob), user: "bob", org: "acme", server: "notes"))
     #expect(change.survives(key: KeyHash(token: Tokens.bobCI), user: "bob", org: "acme", server: "clock"))
 }
+
+@Test func aFIFOOrADeviceInPlaceOfTheFileIsRefusedAndLaterFilesStillLoad() async throws {
+    let f = try ReloadFixture()
+    try policyBytes().write(to: URL(fileURLWithPath: f.path))
+    try await f.watching {
+        let good = try #require(f.digest)
+        // A FIFO renamed over the file: opening it for reading would wait for a writer forever.
+        let fifo = f.folder.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(rename(fifo, f.path) == 0)
+        #expect(try await f.eventually { f.gateway.store.snapshot.lastReload?.diagnostics.first?.message.contains("is a FIFO, not a regular file") == true })
+        #expect(f.digest == good)
+        // A symlink to /dev/zero would be read without end.
+        try FileManager.default.removeItem(atPath: f.path)
+        try FileManager.default.createSymbolicLink(atPath: f.path, withDestinationPath: "/dev/zero")
+        #expect(try await f.eventually { f.gateway.store.snapshot.lastReload?.diagnostics.first?.message.contains("is a character device, not a regular file") == true })
+        // A regular file past the size limit is refused before it is read.
+        try FileManager.default.removeItem(atPath: f.path)
+        #expect(FileManager.default.createFile(atPath: f.path, contents: nil))
+        #expect(truncate(f.path, 65 << 20) == 0)
+        #expect(try await f.eventually { f.gateway.store.snapshot.lastReload?.diagnostics.first?.message.contains("is larger than 64 MiB") == true })
+        #expect(f.digest == good)
+        // The watch goes on: a valid file is loaded.
+        try FileManager.default.removeItem(atPath: f.path)
+        try policyBytes(extraUser: erinJSON).write(to: URL(fileURLWithPath: f.path))
+        #expect(try await f.eventually { f.digest != good && f.gateway.store.snapshot.lastReload?.ok == true })
+    }
+}
+
+@Test func theCommandsRefuseAFIFOWithoutWaitingForAWriter() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("orch-fifo-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let fifo = folder.appendingPathComponent("orch.json").path
+    #expect(mkfifo(fifo, 0o600) == 0)
+    #expect(throws: PolicyFileError.self) { try PolicyFileError.read(fifo) }
+    do { _ = try PolicyFileError.read(fifo) } catch { #expect(error.reason == "is a FIFO, not a regular file: only a regular file (or a symlink to one) is read") }
+    do { _ = try PolicyFileError.read("/dev/zero") } catch { #expect(error.reason.hasPrefix("is a character device")) }
+    let small = folder.appendingPathComponent("small").path
+    #expect(FileManager.default.createFile(atPath: small, contents: Data(repeating: 0x20, count: 100)))
+    do { _ = try PolicyFileError.read(small, limit: 99) } catch { #expect(error.reason == "is larger than 99 bytes") }
+    #expect(try PolicyFileError.read(small, limit: 100).count == 100)
+}

@@ -74,6 +74,7 @@ private func document(auth: String, users: String) -> String {
         "orch.json: error: users.bob.identities[0]: no issuer \"plan\" in auth.oidc (did you mean \"plain\"?)",
         "orch.json: error: users.ann.identities[0]: files:7 is also user bob's: a token must name exactly one user",
         "orch.json: error: users.ann.email: same@example.com is also user bob's: plain, files, extra name users by email, so each needs its own",
+        "orch.json: warning: auth.oidc.plain: the issuers plain, files, extra map users by email, and plain may assert any domain: it can sign in as any user by their email; give each issuer \"emailDomains\"",
     ]
     for line in expected { #expect(lines.contains(line), "missing: \(line)\nall:\n\(lines.joined(separator: "\n"))") }
     #expect(lines.count == expected.count, "\(lines.joined(separator: "\n"))")

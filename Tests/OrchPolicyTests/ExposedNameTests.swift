@@ -77,17 +77,26 @@ import Testing
     #expect(result.errors.count == 3)
 }
 
-@Test func aServerNameThatCannotBeAPrefixIsWarnedAbout() throws {
+@Test func orgAndServerNamesThatWouldReadTwoWaysInAggregatedNamesAreRefused() throws {
+    // Before: org "a" with server "b__c" and org "a__b" with server "c" both put a tool "t" at
+    // a__b__c__t on /mcp; a server named "x_" put its tools at x___t.
     let result = compile("""
         {"version": 1, "roles": {"all": {"allow": ["*"]}},
-         "orgs": {"acme": {"members": {"bob": "all"}, "servers": {"a__b": {"command": "x"}, "c__d": {"command": "x", "prefix": "cd"}}}},
+         "orgs": {"acme": {"members": {"bob": "all"}, "servers": {
+                    "a__b": {"command": "x"}, "c__d": {"command": "x", "prefix": "cd"},
+                    "tail_": {"command": "x"}, "kept_": {"command": "x", "prefix": "kept"}, "plain": {"command": "x"}}},
+                  "x__y": {"members": {"bob": "all"}, "servers": {}},
+                  "ends_": {"members": {"bob": "all"}, "servers": {}}},
          "users": {"bob": {"keys": []}}}
         """)
-    #expect(result.ok)
-    let warnings = unplaced(rendered(result.diagnostics)).filter { $0.contains("warning") && $0.contains("prefix") }
-    #expect(warnings == ["orch.json: warning: orgs.acme.servers.a__b: the name a__b cannot start its tools' names on the aggregated endpoints (it holds \"__\" or starts or ends with '_'); set \"prefix\""])
-    let policy = try #require(result.policy)
-    #expect(policy.servers.map(\.spec.exposedPrefix) == ["a__b", "cd"])
+    let errors = unplaced(rendered(result.diagnostics)).filter { $0.contains("error") }
+    #expect(errors.sorted() == [
+        "orch.json: error: orgs.acme.servers.a__b: \"a__b\" is not a valid server name: it may not contain \"__\", which separates the parts of the names on the aggregated endpoints",
+        "orch.json: error: orgs.acme.servers.c__d: \"c__d\" is not a valid server name: it may not contain \"__\", which separates the parts of the names on the aggregated endpoints",
+        "orch.json: error: orgs.acme.servers.tail_: the name tail_ cannot start its tools' names on the aggregated endpoints (it ends with '_', which runs into the \"__\" after it): set \"prefix\"",
+        "orch.json: error: orgs.ends_: \"ends_\" is not a valid org name: it may not end with '_', which runs into the \"__\" after it on the aggregated endpoints",
+        "orch.json: error: orgs.x__y: \"x__y\" is not a valid org name: it may not contain \"__\", which separates the parts of the names on the aggregated endpoints",
+    ].sorted())
 }
 
 @Test func resourceURIsAreRewrittenToValidURIsNamingTheServerAndReadBack() throws {

@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -197,7 +198,7 @@ class FaultTestCase(unittest.TestCase):
 
     # gateway ----------------------------------------------------------------------------------
 
-    def start_gateway(self, servers):
+    def start_gateway(self, servers, env=None):
         document = {
             "version": 1,
             "gateway": {"audit": "audit.jsonl", "limits": {"callTimeoutSeconds": CALL_TIMEOUT}},
@@ -208,7 +209,7 @@ class FaultTestCase(unittest.TestCase):
         path = os.path.join(self.folder, "orch.json")
         with open(path, "w") as f:
             json.dump(document, f, indent=2)
-        self.gateway = OrchServer(path)
+        self.gateway = OrchServer(path, env=env)
         self.addCleanup(self.gateway.stop)
         host, port = self.gateway.base[len("http://"):].rsplit(":", 1)
         self.host, self.port = host, int(port)
@@ -608,6 +609,25 @@ class FaultTestCase(unittest.TestCase):
         self.assertNotIn(TOKEN, json.dumps(got), "the caller's token must never reach an upstream")
         self.assert_other_origin_untouched(other)
         self.assertNotIn(SECRET, self.audit_text())
+
+    def test_a_secret_in_a_redirect_location_never_reaches_the_log(self):
+        # The upstream sends the gateway back to a URL that carries the ${env:} value of the
+        # server's own URL, as written and percent-encoded: the log says where, with it redacted.
+        url_secret = "url-secret/" + secrets.token_hex(8)
+        encoded = urllib.parse.quote(url_secret, safe="")
+        other = self.fake(OtherOrigin())
+        redirecting = self.fake(RedirectUpstream(other.origin + "/mcp?key=" + encoded + "&again=" + url_secret))
+        self.start_gateway({"moved": {"url": redirecting.origin + "/mcp?key=${env:FAULT_URL_SECRET}"}},
+                           env={"FAULT_URL_SECRET": url_secret})
+        reply = self.post("moved", initialize_message(7))
+        self.assert_rpc_error(reply, 7, None, status=502, data_code="upstream_unavailable")
+        self.gateway.wait_for_log(r"answered with a redirect")
+        log = "\n".join(self.gateway.log)
+        self.assertIn("/mcp?key=[redacted]&again=[redacted]", log, "the Location is logged, redacted:\n%s" % log)
+        self.assertNotIn(url_secret, log)
+        self.assertNotIn(encoded, log)
+        self.assertNotIn(url_secret, self.audit_text())
+        self.assertNotIn(url_secret, json.dumps(reply.json))
 
     def test_legacy_sse_endpoint_on_another_origin_is_refused(self):
         other = self.fake(OtherOrigin())

@@ -6,7 +6,9 @@ import Synchronization
 /// the `orch_session` cookie names one, bound to the key or sign-in that opened it. A session ends
 /// when it expires (at most `lifetime` after sign-in, and never after the key's expiry or the
 /// sign-in token's `exp`), when the browser signs out, and at once when a reload takes the key or
-/// the user's access away. Bounded: past `capacity` the oldest sessions go.
+/// the user's access away. Bounded per user: past `perUser` a user's own oldest session goes, so
+/// one user signing in again and again signs nobody else out; a full table gives up the oldest
+/// session of the user who holds the most.
 final class DashboardSessions: Sendable {
     struct Session: Sendable {
         let id: String
@@ -19,11 +21,13 @@ final class DashboardSessions: Sendable {
     }
 
     let capacity: Int
+    let perUser: Int
     let lifetime: TimeInterval
     private let sessions = Mutex<[String: Session]>([:])
 
-    init(capacity: Int = 10_000, lifetime: TimeInterval = 12 * 3600) {
+    init(capacity: Int = 10_000, perUser: Int = 16, lifetime: TimeInterval = 12 * 3600) {
         self.capacity = capacity
+        self.perUser = perUser
         self.lifetime = lifetime
     }
 
@@ -36,8 +40,15 @@ final class DashboardSessions: Sendable {
             id: Hex.encode(Crypto.randomBytes(32)), credential: caller.credential, user: caller.userName,
             csrf: Hex.encode(Crypto.randomBytes(16)), created: time, expires: expires)
         sessions.withLock { sessions in
-            if sessions.count >= capacity, let oldest = sessions.values.min(by: { $0.created < $1.created }) {
+            sessions = sessions.filter { time < $0.value.expires }
+            let own = sessions.values.filter { $0.user == session.user }
+            if own.count >= perUser, let oldest = own.min(by: { $0.created < $1.created }) {
                 sessions[oldest.id] = nil
+            } else if sessions.count >= capacity {
+                let counts = Dictionary(grouping: sessions.values, by: \.user)
+                if let heaviest = counts.values.max(by: { $0.count < $1.count }), let oldest = heaviest.min(by: { $0.created < $1.created }) {
+                    sessions[oldest.id] = nil
+                }
             }
             sessions[session.id] = session
         }

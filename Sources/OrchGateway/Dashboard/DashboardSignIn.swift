@@ -32,6 +32,8 @@ struct DashboardSignIn: Sendable {
         let verifier: String
         let redirectURI: String
         let started: Date
+        /// The client address that started it: each address holds only so many.
+        var remote = ""
     }
 
     /// `GET /ui/oidc/start?issuer=NAME`: to the issuer's authorization endpoint.
@@ -49,7 +51,7 @@ struct DashboardSignIn: Sendable {
         let state = Self.base64URL(Crypto.randomBytes(24))
         let verifier = Self.base64URL(Crypto.randomBytes(32))
         let redirectURI = gateway.publicURL(for: policy) + Self.callbackPath
-        gateway.oidcPending.insert(state, Pending(issuer: name, verifier: verifier, redirectURI: redirectURI, started: Date()))
+        gateway.oidcPending.insert(state, Pending(issuer: name, verifier: verifier, redirectURI: redirectURI, started: Date(), remote: context.remote))
         var query = URLComponents(string: endpoints.authorization) ?? URLComponents()
         let scopes = (["openid", "email"] + issuer.scopes).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         query.queryItems = (query.queryItems ?? []) + [
@@ -158,31 +160,53 @@ struct DashboardSignInError: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Authorizations under way, by `state`: at most 1,000, each good for 10 minutes, taken once.
+/// Authorizations under way, by `state`, each good for 10 minutes and taken once. Anyone may
+/// start one, so they are bounded per client address (past `perAddress`, that address's own
+/// oldest goes) and in all (past `capacity`, the oldest of the address that holds the most goes):
+/// a flood from a few addresses never pushes out another browser's sign-in.
 final class PendingSignIns: Sendable {
+    let capacity: Int
+    let perAddress: Int
+    static let lifetime: TimeInterval = 600
     private let pending = Mutex<[String: DashboardSignIn.Pending]>([:])
 
-    func insert(_ state: String, _ value: DashboardSignIn.Pending) {
+    init(capacity: Int = 1000, perAddress: Int = 16) {
+        self.capacity = capacity
+        self.perAddress = perAddress
+    }
+
+    func insert(_ state: String, _ value: DashboardSignIn.Pending, at now: Date = Date()) {
         pending.withLock { pending in
-            let now = Date()
-            pending = pending.filter { now.timeIntervalSince($0.value.started) < 600 }
-            if pending.count >= 1000, let oldest = pending.min(by: { $0.value.started < $1.value.started }) { pending[oldest.key] = nil }
+            pending = pending.filter { now.timeIntervalSince($0.value.started) < Self.lifetime }
+            let own = pending.filter { $0.value.remote == value.remote }
+            if own.count >= perAddress, let oldest = own.min(by: { $0.value.started < $1.value.started }) {
+                pending[oldest.key] = nil
+            } else if pending.count >= capacity {
+                let byAddress = Dictionary(grouping: pending, by: \.value.remote)
+                if let heaviest = byAddress.values.max(by: { $0.count < $1.count }),
+                    let oldest = heaviest.min(by: { $0.value.started < $1.value.started })
+                {
+                    pending[oldest.key] = nil
+                }
+            }
             pending[state] = value
         }
     }
 
-    func take(_ state: String) -> DashboardSignIn.Pending? {
+    func take(_ state: String, at now: Date = Date()) -> DashboardSignIn.Pending? {
         pending.withLock { pending in
-            guard let value = pending.removeValue(forKey: state), Date().timeIntervalSince(value.started) < 600 else { return nil }
+            guard let value = pending.removeValue(forKey: state), now.timeIntervalSince(value.started) < Self.lifetime else { return nil }
             return value
         }
     }
+
+    var count: Int { pending.withLock { $0.count } }
 }
 
 extension Gateway {
     /// The authorization and token endpoints of an issuer's discovery document.
     func oidcEndpoints(_ issuer: OIDCIssuer) async throws -> DashboardSignIn.IssuerEndpoints {
-        let document = try await HTTPKeyFetcher().discovery(for: issuer)
+        let document = try await discovery.document(for: issuer)
         guard let authorization = document["authorization_endpoint"]?.stringValue, let token = document["token_endpoint"]?.stringValue
         else { throw DashboardSignInError(description: "the discovery document names no authorization_endpoint and token_endpoint") }
         return DashboardSignIn.IssuerEndpoints(authorization: authorization, token: token)
