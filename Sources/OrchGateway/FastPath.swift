@@ -250,16 +250,18 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return true
     }
 
-    /// The queue of a fast request's reply, answered on this connection's event loop.
+    /// The queue of a fast request's reply, answered on this connection's event loop. It hands
+    /// over one event (the reply, or its end without one), so nothing of this request can arrive
+    /// once the next request of the connection is waiting for its own answer.
     private func replyQueue(_ context: ChannelHandlerContext) -> MessageQueue {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        return MessageQueue { event in
+        return MessageQueue(reply: { event in
             if handler.eventLoop.inEventLoop {
                 handler.value.replied(event)
             } else {
                 handler.eventLoop.execute { handler.value.replied(event) }
             }
-        }
+        })
     }
 
     private func replied(_ event: MessageQueue.Event) {
