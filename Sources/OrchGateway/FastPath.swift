@@ -179,7 +179,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true
         else { return false }
         let bytes = Array(body.readableBytesView)
-        guard let value = try? JSONValue.parse(bytes), let message = JSONRPCMessage(value) else { return false }
+        guard let value = try? JSONRPC.parse(bytes), let message = JSONRPCMessage(value) else { return false }
         switch message {
         case .notification(let method, let params):
             state = .answering(route: route, method: "POST", started: started)
@@ -221,7 +221,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             AcceptedReplies(head.headerFields[.accept]).json
         else { return false }
         let bytes = Array(body.readableBytesView)
-        guard let value = try? JSONValue.parse(bytes), case .request(let id, let method, let params)? = JSONRPCMessage(value),
+        guard let value = try? JSONRPC.parse(bytes), case .request(let id, let method, let params)? = JSONRPCMessage(value),
             params["_meta"]?["progressToken"] == nil,
             let (server, rewritten) = endpoint.knownRoute(method, params, caller, session),
             let member = session.startedMember(server), !member.requestsClientMidCall
