@@ -2,9 +2,11 @@
 # Part of `make bench`: the aggregated endpoint. `tools/call echo` through /orgs/ORG/mcp next to the
 # same call through the server's own endpoint, in the same run; and a merged tools/list over ten
 # stdio servers, cold (a new session: ten processes start) and warm. Prints a BENCHMARKS.md section.
+# Exits 1, printing FAILED and no rate, when any call failed (bench/check-wrk.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-orch=$PWD/.build/release/orch
+. bench/check-wrk.sh
+orch=${ORCH_BIN:-$PWD/.build/release/orch}
 duration=${BENCH_SECONDS:-10}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -44,11 +46,11 @@ aggregate_url=http://127.0.0.1:18085/orgs/bench/mcp
 run_wrk $server_url echo "$work/server.txt"
 run_wrk $aggregate_url s0__echo "$work/aggregate.txt"
 run_wrk $server_url echo "$work/server2.txt"
+require_clean "$work/server.txt" "$work/aggregate.txt" "$work/server2.txt"
 lists=$(python3 bench/aggregate_list.py $aggregate_url "$token" 5 50)
 
 rps() { sed -n 's/^Requests\/sec: *//p' "$1"; }
 pct() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
-errors() { local n; n=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$1"); echo "${n:-0}"; }
 server_rps=$(python3 -c "print('%.0f' % ((float('$(rps "$work/server.txt")') + float('$(rps "$work/server2.txt")')) / 2))")
 aggregate_rps=$(rps "$work/aggregate.txt")
 ratio=$(python3 -c "print('%.2f' % (float('$aggregate_rps') / float('$server_rps')))")
@@ -65,7 +67,7 @@ Command: \`make bench\` (\`bench/aggregate.sh\`), $(date -u +%Y-%m-%d), release 
 | --- | --- | --- |
 | \`tools/call\` through the server's own endpoint (\`wrk -t2 -c16 -d${duration}s\`, mean of a run before and after) | $server_rps calls/s | |
 | the same call as \`s0__echo\` through \`/orgs/bench/mcp\` | $aggregate_rps calls/s (p50 / p99 $(pct "$work/aggregate.txt" p50_us) / $(pct "$work/aggregate.txt" p99_us) µs) | ≥ 0.9 × own endpoint: **${ratio}x** |
-| non-2xx responses (own / aggregated) | $(errors "$work/server.txt") / $(errors "$work/aggregate.txt") | |
+| failed calls, own / aggregated (not HTTP 200 with a result, or a socket error) | $(wrk_failures "$work/server.txt") / $(wrk_failures "$work/aggregate.txt") | 0 (any other fails the run) |
 | merged \`tools/list\` of ten servers, cold: a new session, ten processes start (median of 5) | $(value cold_ms) ms | |
 | merged \`tools/list\` of ten servers, warm: the same session again (median of 50) | $(value warm_ms) ms | |
 | tools in the merged list | $(value tools) | |

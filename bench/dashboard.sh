@@ -3,8 +3,10 @@
 # for a signed-in user who reaches 5 servers, one request at a time (wrk -t1 -c1) and under load
 # (wrk -t2 -c16). Needs bench/out/big.json and tokens.txt (bench/run.sh makes them first).
 # Prints a BENCHMARKS.md section on stdout. ORCH_BIN names another orch to measure.
+# Exits 1, printing FAILED and no rate, when any request failed (bench/check-wrk.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/check-wrk.sh
 out=bench/out
 orch=${ORCH_BIN:-.build/release/orch}
 duration=${BENCH_SECONDS:-10}
@@ -33,6 +35,7 @@ cookie=(-H "Cookie: orch_session=$session")
 wrk -t1 -c1 -d2s "${cookie[@]}" "$base/ui/" >/dev/null
 wrk -t1 -c1 -d"${duration}s" --latency "${cookie[@]}" "$base/ui/" > "$work/one.txt"
 wrk -t2 -c16 -d"${duration}s" --latency "${cookie[@]}" "$base/ui/" > "$work/load.txt"
+require_clean "$work/one.txt" "$work/load.txt"
 pct() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
 rps() { sed -n 's/^Requests\/sec: *//p' "$1"; }
 non2xx=$(cat "$work/one.txt" "$work/load.txt" | sed -n 's/^ *Non-2xx or 3xx responses: *//p' | paste -sd+ | bc 2>/dev/null || true)

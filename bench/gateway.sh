@@ -4,8 +4,10 @@
 # GET /api/v1/servers and /api/v1/me next to nginx serving the same bodies behind a static
 # bearer-token map; reload time of the 20,000-user file; and that reloads under load fail no
 # request. Prints a BENCHMARKS.md section on stdout. ORCH_BIN names another orch to measure.
+# Exits 1, printing FAILED and no rate, when any request failed (bench/check-wrk.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/check-wrk.sh
 out=bench/out
 orch=${ORCH_BIN:-.build/release/orch}
 swift build -c release --package-path bench/floor >/dev/null
@@ -103,6 +105,7 @@ wrk -t2 -c32 -d"${duration}s" -H "Authorization: Bearer $token" http://127.0.0.1
 wrk_pid=$!
 sleep 1; reload_ms >/dev/null; sleep 1; reload_ms >/dev/null; sleep 1; reload_ms >/dev/null
 wait $wrk_pid
+require_clean "$work"/wrk-*.txt
 reload_rps=$(rps "$work/wrk-reload.txt")
 non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$work/wrk-reload.txt"); non2xx=${non2xx:-0}
 socket_errors=$(sed -n 's/^ *Socket errors: *//p' "$work/wrk-reload.txt"); socket_errors=${socket_errors:-none}

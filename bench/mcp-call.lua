@@ -1,13 +1,19 @@
 -- wrk script: `tools/call echo` on one MCP session, a distinct JSON-RPC id per request.
 -- Environment: MCP_SESSION (the Mcp-Session-Id), MCP_TOKEN (bearer token, may be empty), MCP_TOOL
 -- (the tool's name, default echo: `SERVER__echo` on an aggregated endpoint).
+-- A call counts as failed unless it is answered HTTP 200 with a JSON-RPC result: an HTTP 202 with
+-- an empty body (no reply at all), an error reply, a timeout or a socket error are all failures.
+-- Prints `p50_us`, `p99_us` and `failed_calls N (…)` lines; bench/check-wrk.sh reads them.
 local counter = 0
-local threads = 0
+local threads = {}
 local tool = os.getenv("MCP_TOOL") or "echo"
+-- Per thread (each wrk thread runs this script in its own Lua state).
+failed = 0
+empty = 0
 
 function setup(thread)
-  threads = threads + 1
-  thread:set("offset", threads * 100000000)
+  threads[#threads + 1] = thread
+  thread:set("offset", #threads * 100000000)
 end
 
 function init(args)
@@ -26,6 +32,22 @@ function request()
   return wrk.format(nil, nil, nil, body)
 end
 
+function response(status, headers, body)
+  if status ~= 200 or not body:find('"result"', 1, true) then
+    failed = failed + 1
+    if body == "" then empty = empty + 1 end
+  end
+end
+
 function done(summary, latency, requests)
+  local bad, without_body = 0, 0
+  for _, thread in ipairs(threads) do
+    bad = bad + thread:get("failed")
+    without_body = without_body + thread:get("empty")
+  end
+  local e = summary.errors
+  local socket = e.connect + e.read + e.write + e.timeout
   io.write(string.format("p50_us %d\np99_us %d\n", latency:percentile(50), latency:percentile(99)))
+  io.write(string.format("failed_calls %d (of %d: %d without a reply body, %d timeouts, %d other socket errors)\n",
+    bad + socket, summary.requests, without_body, e.timeout, e.connect + e.read + e.write))
 end

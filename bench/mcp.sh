@@ -2,9 +2,11 @@
 # Part of `make bench`: `tools/call echo` through orch (Streamable HTTP → stdio sample-server) and,
 # in the same run, through the Python mcp-proxy in front of the same stdio command; plus orch's
 # added latency over calling the stdio server directly. Prints a BENCHMARKS.md section.
+# Exits 1, printing FAILED and no rate, when any call failed (bench/check-wrk.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-orch=$PWD/.build/release/orch
+. bench/check-wrk.sh
+orch=${ORCH_BIN:-$PWD/.build/release/orch}
 duration=${BENCH_SECONDS:-10}
 venv=.venv-bench
 [ -x $venv/bin/mcp-proxy ] || { python3 -m venv $venv; $venv/bin/pip install -q mcp-proxy; }
@@ -47,11 +49,11 @@ run_wrk $orch_url "$(open_session $orch_url $token)" $token 16 "$work/orch.txt"
 run_wrk $proxy_url "$(open_session $proxy_url "")" "" 16 "$work/proxy.txt"
 # One connection, one call at a time: latency without queueing.
 run_wrk $orch_url "$(open_session $orch_url $token)" $token 1 "$work/orch1.txt"
+require_clean "$work/orch.txt" "$work/proxy.txt" "$work/orch1.txt"
 direct=$(python3 bench/stdio_direct.py "$orch" 20000)
 
 rps() { sed -n 's/^Requests\/sec: *//p' "$1"; }
 pct() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
-errors() { local n; n=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$1"); echo "${n:-0}"; }
 orch_rps=$(rps "$work/orch.txt"); proxy_rps=$(rps "$work/proxy.txt")
 ratio=$(python3 -c "print('%.1f' % ($orch_rps / $proxy_rps))")
 direct_p50=$(echo "$direct" | awk '$1 == "p50_us" {print $2}')
@@ -71,7 +73,7 @@ JSON-RPC id per call) runs on the same machine. mcp-proxy $($venv/bin/pip show m
 | --- | --- | --- | --- |
 | calls/s (\`wrk -t2 -c16 -d${duration}s\`) | $orch_rps | $proxy_rps | orch ≥ 20 × mcp-proxy: **${ratio}x** |
 | p50 / p99 under that load (µs) | $(pct "$work/orch.txt" p50_us) / $(pct "$work/orch.txt" p99_us) | $(pct "$work/proxy.txt" p50_us) / $(pct "$work/proxy.txt" p99_us) | |
-| non-2xx responses | $(errors "$work/orch.txt") | $(errors "$work/proxy.txt") | |
+| failed calls (not HTTP 200 with a result, or a socket error) | $(wrk_failures "$work/orch.txt") | $(wrk_failures "$work/proxy.txt") | 0 (any other fails the run) |
 
 Added latency, one call at a time: orch p50 $orch1_p50 µs (\`wrk -t1 -c1\`) against $direct_p50 µs for the same call
 written straight to the server's stdin and read from its stdout (\`bench/stdio_direct.py\`, 20,000 calls):

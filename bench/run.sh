@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: measures mcp-orch and writes the results into BENCHMARKS.md (between the markers of
-# each section), with the command and the machine.
+# each section), with the command and the machine. A section whose run had a failed request stops
+# the bench (exit 1) before anything of it is written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out
@@ -89,19 +90,25 @@ echo "$1"
 write_section "$section"
 
 # Section: the gateway under wrk, next to nginx.
-write_section "$(bench/gateway.sh)"
+section=$(bench/gateway.sh)
+write_section "$section"
 
 # Section: MCP tool calls through orch, next to mcp-proxy.
-write_section "$(bench/mcp.sh)"
+section=$(bench/mcp.sh)
+write_section "$section"
 
 # Section: the aggregated endpoint next to a server's own.
-write_section "$(bench/aggregate.sh)"
+section=$(bench/aggregate.sh)
+write_section "$section"
 
 # Section: single sign-on, a JWT next to a key.
-write_section "$(bench/sso.sh)"
+section=$(bench/sso.sh)
+write_section "$section"
 
 # Section: the dashboard's Servers page with the 20,000-user file.
-write_section "$(bench/dashboard.sh)"
+section=$(bench/dashboard.sh)
+write_section "$section"
 
 # Section: gateway memory per idle session.
-write_section "$(python3 bench/sessions.py "$PWD/$orch" 500)"
+section=$(python3 bench/sessions.py "$PWD/$orch" 500)
+write_section "$section"

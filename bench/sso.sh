@@ -5,8 +5,10 @@
 # the issuer's JWKS is a file beside orch.json, so no network is involved. The RSA key comes from
 # openssl, the tokens are signed here. Prints a BENCHMARKS.md section on stdout.
 # ORCH_BIN names another orch to measure.
+# Exits 1, printing FAILED and no rate, when any request failed (bench/check-wrk.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/check-wrk.sh
 orch=${ORCH_BIN:-.build/release/orch}
 duration=${BENCH_SECONDS:-10}
 port=18090
@@ -66,6 +68,7 @@ for token in "$key" "$jwt" "$(cat "$work/fresh1.txt")"; do
   [ "$status" = 200 ] || { echo "sso.sh: /api/v1/me answered $status" >&2; cat "$work/orch.log" >&2; exit 1; }
 done
 
+require_clean "$work"/wrk-*.txt
 rps() { sed -n 's/^Requests\/sec: *//p' "$1"; }
 latency() { awk '/Latency/ {print $2}' "$1"; }
 p50() { awk '$1 == "50%" {print $2}' "$1"; }

@@ -179,7 +179,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true
         else { return false }
         let bytes = Array(body.readableBytesView)
-        guard let value = try? JSONValue.parse(bytes), let message = JSONRPCMessage(value) else { return false }
+        guard let value = try? JSONRPC.parse(bytes), let message = JSONRPCMessage(value) else { return false }
         switch message {
         case .notification(let method, let params):
             state = .answering(route: route, method: "POST", started: started)
@@ -221,7 +221,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             AcceptedReplies(head.headerFields[.accept]).json
         else { return false }
         let bytes = Array(body.readableBytesView)
-        guard let value = try? JSONValue.parse(bytes), case .request(let id, let method, let params)? = JSONRPCMessage(value),
+        guard let value = try? JSONRPC.parse(bytes), case .request(let id, let method, let params)? = JSONRPCMessage(value),
             params["_meta"]?["progressToken"] == nil,
             let (server, rewritten) = endpoint.knownRoute(method, params, caller, session),
             let member = session.startedMember(server), !member.requestsClientMidCall
@@ -250,16 +250,18 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return true
     }
 
-    /// The queue of a fast request's reply, answered on this connection's event loop.
+    /// The queue of a fast request's reply, answered on this connection's event loop. It hands
+    /// over one event (the reply, or its end without one), so nothing of this request can arrive
+    /// once the next request of the connection is waiting for its own answer.
     private func replyQueue(_ context: ChannelHandlerContext) -> MessageQueue {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        return MessageQueue { event in
+        return MessageQueue(reply: { event in
             if handler.eventLoop.inEventLoop {
                 handler.value.replied(event)
             } else {
                 handler.eventLoop.execute { handler.value.replied(event) }
             }
-        }
+        })
     }
 
     private func replied(_ event: MessageQueue.Event) {

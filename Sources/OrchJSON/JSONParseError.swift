@@ -5,6 +5,8 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
     public var column: Int
     public var position: Int
     public var message: String
+    /// The parser met a number it cannot hold (an integer past Int64, a real past Double).
+    var isNumberOutOfRange = false
 
     public init(line: Int, column: Int, position: Int, message: String) {
         self.line = line
@@ -22,10 +24,14 @@ public struct JSONParseLimits: Sendable, Hashable {
     public var maxBytes: Int
     /// Deepest accepted nesting of arrays and objects.
     public var maxDepth: Int
+    /// Integers past Int64 and reals past Double are kept as written (`JSONValue.number`) instead
+    /// of refused.
+    public var exactNumbers: Bool
 
-    public init(maxBytes: Int = 64 << 20, maxDepth: Int = 64) {
+    public init(maxBytes: Int = 64 << 20, maxDepth: Int = 64, exactNumbers: Bool = false) {
         self.maxBytes = maxBytes
         self.maxDepth = maxDepth
+        self.exactNumbers = exactNumbers
     }
 
     public static let `default` = JSONParseLimits()

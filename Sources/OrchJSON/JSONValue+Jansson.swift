@@ -25,7 +25,15 @@ extension JSONValue {
 
     /// Parses one JSON document from raw memory; see `parse(_:limits:)`.
     public static func parse(buffer: UnsafeRawBufferPointer, limits: JSONParseLimits = .default) -> Result<JSONValue, JSONParseError> {
-        withJansson(buffer, limits: limits, arena: false) { root in JSONValue(consuming: root) }
+        let result = withJansson(buffer, limits: limits, arena: false) { root in JSONValue(consuming: root) }
+        // Jansson holds no number past Int64 or Double: with exact numbers asked for, such numbers
+        // are read as strings and turned back (the rare case, so the usual parse pays nothing).
+        guard limits.exactNumbers, case .failure(let error) = result, error.isNumberOutOfRange,
+            let numbers = JSONNumberLiterals(buffer)
+        else { return result }
+        return numbers.quoted.withUnsafeBytes { quoted in
+            withJansson(quoted, limits: limits, arena: false) { root in numbers.restore(JSONValue(consuming: root)) }
+        }.mapError(numbers.unquoted)
     }
 
     /// Converts a tree that is freed afterwards: each subtree is released once converted.
@@ -82,7 +90,7 @@ extension JSONValue {
     public var compact: String { serialized(flags: Int(JSON_COMPACT)) }
 
     /// The value as JSON text indented by two spaces, keys in order, without a trailing newline.
-    public var pretty: String { serialized(flags: orch_json_flags_indent(2)) }
+    public var pretty: String { serialized(flags: orch_json_flags_indent(2), indent: 2) }
 
     /// Compact JSON with reals written to `digits` significant digits (1-17). Fewer than 17 can
     /// lose the last bit of a double, so it is for measurements (`0.004`, not `0.0040000000000000001`).
@@ -90,10 +98,14 @@ extension JSONValue {
         serialized(flags: Int(JSON_COMPACT) | Int(orch_json_flags_real_precision(Int32(max(1, min(17, digits))))))
     }
 
-    private func serialized(flags: Int) -> String {
+    /// `indent`: the spaces of each level in `flags`, or nil for compact text.
+    private func serialized(flags: Int, indent: Int? = nil) -> String {
         JanssonMemory.install()
-        let root = makeJansson()
+        var hasLiterals = false
+        let root = makeJansson(&hasLiterals)
         defer { orch_json_decref(root) }
+        // Jansson cannot write a number it does not hold: the containers are then written in Swift.
+        if hasLiterals { return JSONNumberLiterals.write(self, indent: indent) { $0.serialized(flags: flags) } }
         let allFlags = flags | Int(JSON_ENCODE_ANY)
         let size = json_dumpb(root, nil, 0, allFlags)
         return String(unsafeUninitializedCapacity: size) { buffer in
@@ -103,7 +115,8 @@ extension JSONValue {
         }
     }
 
-    private func makeJansson() -> UnsafeMutablePointer<json_t> {
+    /// Jansson's tree of the value; a `.number` becomes null there and sets `hasLiterals`.
+    private func makeJansson(_ hasLiterals: inout Bool) -> UnsafeMutablePointer<json_t> {
         switch self {
         case .null:
             return json_null()
@@ -114,17 +127,21 @@ extension JSONValue {
         case .real(let d):
             // JSON has no NaN or infinity.
             return json_real(d) ?? json_null()
+        case .number:
+            hasLiterals = true
+            return json_null()
         case .string(var s):
             return withCString(&s) { json_stringn_nocheck($0, $1) }
         case .array(let items):
             let array = json_array()!
-            for item in items { json_array_append_new(array, item.makeJansson()) }
+            for item in items { json_array_append_new(array, item.makeJansson(&hasLiterals)) }
             return array
         case .object(let object):
             let result = json_object()!
             for (key, value) in object {
                 var key = key
-                withCString(&key) { _ = json_object_setn_new_nocheck(result, $0, $1, value.makeJansson()) }
+                let member = value.makeJansson(&hasLiterals)
+                withCString(&key) { _ = json_object_setn_new_nocheck(result, $0, $1, member) }
             }
             return result
         }
@@ -470,5 +487,6 @@ extension JSONParseError {
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }
         self.init(line: max(Int(error.line), 1), column: max(Int(error.column), 1), position: max(Int(error.position), 0), message: text)
+        isNumberOutOfRange = json_error_code(&error) == json_error_numeric_overflow
     }
 }

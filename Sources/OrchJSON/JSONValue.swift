@@ -5,6 +5,10 @@ public enum JSONValue: Sendable, Hashable {
     case bool(Bool)
     case integer(Int64)
     case real(Double)
+    /// A number past what `integer` and `real` hold (an integer beyond Int64, a real beyond
+    /// Double), as written, so that it is written out again exactly. Only a parse with
+    /// `JSONParseLimits.exactNumbers` makes one.
+    case number(String)
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
@@ -14,7 +18,7 @@ public enum JSONValue: Sendable, Hashable {
         switch self {
         case .null: "null"
         case .bool: "a boolean"
-        case .integer, .real: "a number"
+        case .integer, .real, .number: "a number"
         case .string: "a string"
         case .array: "an array"
         case .object: "an object"
@@ -53,6 +57,7 @@ public enum JSONValue: Sendable, Hashable {
         switch self {
         case .integer(let i): return Double(i)
         case .real(let d): return d
+        case .number(let text): return Double(text)
         default: return nil
         }
     }

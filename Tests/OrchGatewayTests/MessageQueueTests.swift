@@ -98,3 +98,19 @@ import Testing
     }
     #expect(lost == 0)
 }
+
+@Test func aReplyQueueHandsOverOneEventAndNothingAfterIt() {
+    let events = Mutex<[MessageQueue.Event]>([])
+    let replied = MessageQueue(reply: { event in events.withLock { $0.append(event) } })
+    #expect(replied.push([1]) == .accepted)
+    replied.finish()
+    #expect(replied.push([2]) == .closed)
+    #expect(events.withLock { $0 } == [.message([1])])
+
+    events.withLock { $0 = [] }
+    let unanswered = MessageQueue(reply: { event in events.withLock { $0.append(event) } })
+    unanswered.finish()
+    unanswered.finish()
+    #expect(unanswered.push([3]) == .closed)
+    #expect(events.withLock { $0 } == [.end])
+}

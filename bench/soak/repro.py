@@ -6,10 +6,12 @@ saw, and exits 1 while the problem is there, 0 once it is gone.
     ORCH_BIN=.build/release/orch python3 bench/soak/repro.py empty-sse-reply   # ~15 s
     ORCH_BIN=.build/release/orch python3 bench/soak/repro.py inherited-fds     # ~2 s
     ORCH_BIN=.build/release/orch python3 bench/soak/repro.py session-after-sigterm   # ~45 s
+    ORCH_BIN=.build/release/orch python3 bench/soak/repro.py json-reply-202     # ~20 s, needs wrk
 """
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -155,8 +157,34 @@ def session_after_sigterm():
         stop(gateway)
 
 
+def json_reply_202(seconds=10):
+    """wrk's `tools/call echo` (bench/mcp-call.lua) on one session, one call at a time (-c1) and on
+    eight connections (-c8): now and then a call is answered HTTP 202 with an empty body, the end of
+    the previous call's reply taken for the answer of this one, and its own reply is lost."""
+    gateway, phase = start()
+    failed = 0
+    try:
+        client = soak.Client(gateway.port)
+        session = soak.Session(phase, client, soak.COMBOS[4])   # bob on acme/notes
+        session.initialize()
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mcp-call.lua")
+        environment = dict(os.environ, MCP_SESSION=session.sid, MCP_TOKEN=session.token)
+        for connections in (1, 8):
+            run = subprocess.run(["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--timeout", "2s", "-s", script,
+                                  "http://127.0.0.1:%d%s" % (gateway.port, soak.COMBOS[4].path)],
+                                 env=environment, capture_output=True, text=True, timeout=seconds + 30)
+            line = re.search(r"^failed_calls (\d+) .*$", run.stdout, re.M)
+            print("wrk -t1 -c%d -d%ds: %s" % (connections, seconds, line.group(0) if line else "no summary: " + run.stdout[-500:]))
+            failed += int(line.group(1)) if line else 1
+        client.close()
+    finally:
+        stop(gateway)
+    return 1 if failed else 0
+
+
 if __name__ == "__main__":
-    cases = {"empty-sse-reply": empty_sse_reply, "inherited-fds": inherited_fds, "session-after-sigterm": session_after_sigterm}
+    cases = {"empty-sse-reply": empty_sse_reply, "inherited-fds": inherited_fds, "session-after-sigterm": session_after_sigterm,
+             "json-reply-202": json_reply_202}
     if len(sys.argv) != 2 or sys.argv[1] not in cases:
         sys.exit("usage: repro.py %s" % "|".join(cases))
     sys.exit(cases[sys.argv[1]]())

@@ -73,7 +73,7 @@ struct AggregateEndpoint: MCPEndpoint {
             }
             return Response(status: .accepted)
         case .response(let id):
-            if let value = try? JSONValue.parse(incoming.bytes) { session.answerFromClient(value, id: id) }
+            if let value = try? JSONRPC.parse(incoming.bytes) { session.answerFromClient(value, id: id) }
             return Response(status: .accepted)
         case .request(let id, let method, let params):
             return await handle(request, context, caller, session, id: id, method: method, params: params, transport: .streamableHTTP(accepts),
@@ -488,7 +488,7 @@ struct AggregateEndpoint: MCPEndpoint {
             if MethodRule.forwardsNotification(method) { session.notificationFromClient(incoming.bytes, method: method, params: params) }
             return Response(status: .accepted)
         case .response(let id):
-            if let value = try? JSONValue.parse(incoming.bytes) { session.answerFromClient(value, id: id) }
+            if let value = try? JSONRPC.parse(incoming.bytes) { session.answerFromClient(value, id: id) }
             return Response(status: .accepted)
         case .request(let id, "server/discover", _):
             return reply(JSONRPC.discoverRefusal(id))

@@ -205,7 +205,7 @@ final class AggregateSession: Sendable {
         let queue = member.makeQueue()
         member.forward(request: MCPSession.encode(message), id: requestID, method: method, params: params,
                        target: .response(queue, interim: false), timeout: timeout, hooks: ReplyHooks(transform: transform))
-        guard case .message(let bytes) = await queue.next(), let reply = try? JSONValue.parse(bytes) else {
+        guard case .message(let bytes) = await queue.next(), let reply = try? JSONRPC.parse(bytes) else {
             return JSONRPC.error(id: requestID, code: JSONRPC.internalError, "no reply")
         }
         return reply
@@ -267,7 +267,7 @@ final class AggregateSession: Sendable {
 
     /// A message of a member's server for the client: its requests get ids of the aggregate's own.
     private func clientBound(_ bytes: [UInt8], from member: MCPSession) -> [UInt8] {
-        guard let value = try? JSONValue.parse(bytes), case .request(let original, _, _)? = JSONRPCMessage(value),
+        guard let value = try? JSONRPC.parse(bytes), case .request(let original, _, _)? = JSONRPCMessage(value),
             case .object(var object) = value
         else { return bytes }
         let exposed = JSONValue.string(state.withLock { state -> String in
@@ -282,7 +282,7 @@ final class AggregateSession: Sendable {
 
     private func fromMember(_ member: MCPSession, _ bytes: [UInt8]) {
         let message = clientBound(bytes, from: member)
-        if let value = try? JSONValue.parse(message), case .notification(let method, let params)? = JSONRPCMessage(value) {
+        if let value = try? JSONRPC.parse(message), case .notification(let method, let params)? = JSONRPCMessage(value) {
             switch method {
             case _ where method.hasSuffix("/list_changed"):
                 listChanged(method)

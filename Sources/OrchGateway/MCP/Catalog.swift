@@ -138,7 +138,7 @@ final class Catalog: Sendable {
             upstream.send(Array(request.compact.utf8))
             while let next = await iterator.next() {
                 let bytes = try next.get()
-                guard let reply = try? JSONValue.parse(bytes), reply["id"] == .integer(id) else { continue }
+                guard let reply = try? JSONRPC.parse(bytes), reply["id"] == .integer(id) else { continue }
                 if let error = reply["error"] {
                     if error["code"] == .integer(JSONRPC.methodNotFound) && method != "initialize" { return nil }
                     throw UpstreamError.refused("\(method) failed: \(error["message"]?.stringValue ?? "error")")
@@ -269,6 +269,7 @@ extension Gateway {
         case .refused: "the server refused the gateway's requests"
         case .stopped: "the listing was stopped"
         case .missingSecret: error.message
+        case .unforwardable: "the server sent a message the gateway cannot read"
         }
     }
 

@@ -17,8 +17,14 @@ struct IncomingMessage {
             throw GatewayError.payloadTooLarge(limit)
         }
         let bytes = Array(buffer: body)
-        guard let value = try? JSONValue.parse(bytes) else {
-            return .failure(JSONRPCReply(JSONRPC.error(id: nil, code: JSONRPC.parseError, "Parse error: the body is not JSON")))
+        let value: JSONValue
+        do {
+            value = try JSONRPC.parse(bytes)
+        } catch {
+            // The id, when one can be found, lets the client match the refusal to its request.
+            let id = JSONMemberScanner.topLevelValues(of: "id", in: bytes).first.flatMap { JSONRPCMessage.isValidID($0) ? $0 : nil }
+            let why = "Parse error: the body is not JSON the gateway can forward: \(error.message) (line \(error.line), column \(error.column))"
+            return .failure(JSONRPCReply(JSONRPC.error(id: id, code: JSONRPC.parseError, why)))
         }
         guard let message = JSONRPCMessage(value) else {
             let reason = value.arrayValue != nil ? "batches are not supported" : "not a JSON-RPC 2.0 request, notification or response"

@@ -25,13 +25,27 @@ enum JSONRPCMessage {
 
     static func isValidID(_ id: JSONValue) -> Bool {
         switch id {
-        case .string, .integer, .real: true
+        case .string, .integer, .real, .number: true
         default: false
         }
     }
 }
 
 enum JSONRPC {
+    /// How deep an MCP message may nest, either way. A message is relayed as it came (or re-encoded
+    /// when the gateway filters it), so this bounds only the gateway's own reading of it: well past
+    /// any tool schema or argument seen in use, far from the stack of any thread that reads one.
+    static let maxDepth = 128
+
+    /// What the gateway reads an MCP message with: numbers of any size kept exactly as written,
+    /// nesting up to `maxDepth`, repeated keys refused (a key read one way here and another way by
+    /// the client or server would let a call be decided on one name and run under another).
+    static let messageLimits = JSONParseLimits(maxDepth: maxDepth, exactNumbers: true)
+
+    static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        try JSONValue.parse(bytes, limits: messageLimits)
+    }
+
     static let parseError: Int64 = -32700
     static let invalidRequest: Int64 = -32600
     static let methodNotFound: Int64 = -32601

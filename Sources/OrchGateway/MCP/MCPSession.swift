@@ -147,7 +147,12 @@ final class MCPSession: Sendable {
     // MARK: upstream → client
 
     private func received(_ bytes: [UInt8]) {
-        guard let value = try? JSONValue.parse(bytes) else { return }
+        let value: JSONValue
+        do {
+            value = try JSONRPC.parse(bytes)
+        } catch {
+            return unforwardable(bytes, error)
+        }
         let incoming: SessionStateMachine.Incoming
         switch JSONRPCMessage(value) {
         case .response(let id)?: incoming = .response(key: JSONRPC.key(id))
@@ -175,6 +180,22 @@ final class MCPSession: Sendable {
             break
         case .end(let error):
             end(error)
+        }
+    }
+
+    /// A message of the server's that the gateway cannot read (nested too deep, a repeated key,
+    /// not JSON): the request it answers, when its id can be found, gets an error in its place at
+    /// once rather than waiting for its timeout. Anything else of the kind is dropped.
+    private func unforwardable(_ bytes: [UInt8], _ error: JSONParseError) {
+        let reason = UpstreamError.unforwardable("the server's reply cannot be forwarded: \(error.message) (line \(error.line), column \(error.column))")
+        for id in JSONMemberScanner.topLevelValues(of: "id", in: bytes) where JSONRPCMessage.isValidID(id) {
+            let action = machine.withLock { $0.received(.response(key: JSONRPC.key(id)), message: bytes, now: .now()) }
+            guard case .reply(let request, let queue, let finish) = action else { continue }
+            request.hooks.outcome?(.failed(reason))
+            if let queue {
+                push(Self.encode(JSONRPC.error(id: request.id, code: JSONRPC.internalError, reason.message)), to: queue)
+                if finish { queue.finish() }
+            }
         }
     }
 

@@ -44,27 +44,38 @@ final class MessageQueue: Sendable {
     /// Called, outside the lock, when a queue that reported `.full` has drained to half its
     /// high-water mark or ended.
     private let onDrain: @Sendable () -> Void
-    /// A consumer that takes each event as it comes, on the producer's thread, instead of a task
-    /// awaiting `next()` (the fast path's JSON replies); it then holds nothing.
-    private let consumer: (@Sendable (Event) -> Void)?
+    /// The taker of a single reply, called on the producer's thread instead of a task awaiting
+    /// `next()` (the fast path's JSON replies); the queue then holds nothing.
+    private let replyTaker: (@Sendable (Event) -> Void)?
 
     init(limits: Limits = Limits(), onDrain: @escaping @Sendable () -> Void = {}) {
         self.limits = limits
         self.onDrain = onDrain
-        self.consumer = nil
+        self.replyTaker = nil
     }
 
-    /// A queue whose every event goes straight to `consumer`.
-    init(consumer: @escaping @Sendable (Event) -> Void) {
+    /// A queue for one reply, handed to `taker` once: the first message pushed, or `.end` when the
+    /// queue finishes (or hangs up) before any. That event is chosen under the lock and nothing
+    /// follows it, so no later event can overtake the reply, nor be taken for the answer to a
+    /// request that came after this one.
+    init(reply taker: @escaping @Sendable (Event) -> Void) {
         self.limits = Limits()
         self.onDrain = {}
-        self.consumer = consumer
+        self.replyTaker = taker
+    }
+
+    /// Marks a reply queue done: true for the one call (a push or the finish) that hands its event over.
+    private func claimTheReply() -> Bool {
+        state.withLock { state -> Bool in
+            defer { state.finished = true }
+            return !state.finished && !state.hungUp
+        }
     }
 
     func push(_ message: [UInt8]) -> PushResult {
-        if let consumer {
-            guard state.withLock({ !$0.finished && !$0.hungUp }) else { return .closed }
-            consumer(.message(message))
+        if let replyTaker {
+            guard claimTheReply() else { return .closed }
+            replyTaker(.message(message))
             return .accepted
         }
         let (result, waiter) = state.withLock { state -> (PushResult, CheckedContinuation<Event, Never>?) in
@@ -88,12 +99,8 @@ final class MessageQueue: Sendable {
 
     /// No more messages: the consumer gets what is queued, then `.end`.
     func finish() {
-        if let consumer {
-            let first = state.withLock { state -> Bool in
-                defer { state.finished = true }
-                return !state.finished && !state.hungUp
-            }
-            if first { consumer(.end) }
+        if let replyTaker {
+            if claimTheReply() { replyTaker(.end) }
             return
         }
         let waiter = state.withLock { state -> CheckedContinuation<Event, Never>? in

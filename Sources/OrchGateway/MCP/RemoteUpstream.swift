@@ -98,7 +98,7 @@ final class RemoteUpstream: Upstream {
     /// Each message is its own exchange, run beside the others, as a client may have several
     /// requests in flight; all but `initialize` wait until the upstream session is ready.
     func send(_ message: [UInt8]) {
-        let parsed = (try? JSONValue.parse(message)).flatMap(JSONRPCMessage.init)
+        let parsed = (try? JSONRPC.parse(message)).flatMap(JSONRPCMessage.init)
         let requestID: JSONValue? = if case .request(let id, _, _)? = parsed { id } else { nil }
         let isInitialize = if case .request(_, "initialize", _)? = parsed { true } else { false }
         startTask { [self] in
@@ -175,7 +175,7 @@ final class RemoteUpstream: Upstream {
     }
 
     private func deliver(_ message: [UInt8], initialize: Bool) {
-        if initialize, let version = (try? JSONValue.parse(message))?["result"]?["protocolVersion"]?.stringValue {
+        if initialize, let version = (try? JSONRPC.parse(message))?["result"]?["protocolVersion"]?.stringValue {
             state.withLock { $0.protocolVersion = version }
         }
         sink.receive(message)

@@ -21,6 +21,9 @@ struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case stopped
         /// A per-user server's secret of the caller is missing or unusable: it was never started.
         case missingSecret
+        /// The server sent a message the gateway cannot forward (nested too deep, a repeated key,
+        /// not JSON); the session goes on.
+        case unforwardable
     }
 
     let kind: Kind
@@ -48,6 +51,7 @@ struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     static func refused(_ message: String, detail: String? = nil) -> Self { .init(kind: .refused, message: message, detail: detail) }
     static func stopped(_ message: String) -> Self { .init(kind: .stopped, message: message) }
     static func missingSecret(_ problem: UserSecrets.Problem) -> Self { .init(kind: .missingSecret, message: problem.description) }
+    static func unforwardable(_ message: String) -> Self { .init(kind: .unforwardable, message: message) }
 
     /// The metric label of the kind.
     var label: String {
@@ -59,6 +63,7 @@ struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .refused: "refused"
         case .stopped: "stopped"
         case .missingSecret: "missing_secret"
+        case .unforwardable: "unforwardable"
         }
     }
 }

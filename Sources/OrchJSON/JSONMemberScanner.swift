@@ -1,0 +1,75 @@
+/// Reads members of a top-level object by name without parsing the rest of the document: for a
+/// message that did not parse (nested too deep, a repeated key), to learn which request it answers.
+/// It tracks only strings and brackets, with no recursion, so no depth stops it.
+public enum JSONMemberScanner {
+    /// The values of the top-level members named `key`, in the order written (more than one when
+    /// the key is repeated). Only a string or a number is read; a key written with escapes is not
+    /// matched; a document that is not an object has none.
+    public static func topLevelValues(of key: String, in bytes: [UInt8]) -> [JSONValue] {
+        let name = Array(key.utf8)
+        var found: [JSONValue] = []
+        var depth = 0
+        var topIsObject = false
+        var expectingKey = false
+        var offset = 0
+        while offset < bytes.count {
+            switch bytes[offset] {
+            case UInt8(ascii: "\""):
+                let end = stringEnd(bytes, from: offset)
+                if depth == 1, topIsObject, expectingKey {
+                    expectingKey = false
+                    if bytes[(offset + 1)..<end].elementsEqual(name), let value = scalar(bytes, after: end + 1) { found.append(value) }
+                }
+                offset = end + 1
+                continue
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                if depth == 0 { topIsObject = bytes[offset] == UInt8(ascii: "{") }
+                depth += 1
+                if depth == 1 { expectingKey = true }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            case UInt8(ascii: ","):
+                if depth == 1 { expectingKey = true }
+            default:
+                break
+            }
+            offset += 1
+        }
+        return found
+    }
+
+    /// The offset of the quote that closes the string opening at `start` (or the end of input).
+    private static func stringEnd(_ bytes: [UInt8], from start: Int) -> Int {
+        var offset = start + 1
+        while offset < bytes.count, bytes[offset] != UInt8(ascii: "\"") {
+            offset += bytes[offset] == UInt8(ascii: "\\") ? 2 : 1
+        }
+        return min(offset, bytes.count)
+    }
+
+    /// The string or number after the colon that follows a key ending at `offset`.
+    private static func scalar(_ bytes: [UInt8], after offset: Int) -> JSONValue? {
+        func skipWhitespace(_ offset: inout Int) {
+            while offset < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[offset]) { offset += 1 }
+        }
+        var start = offset
+        skipWhitespace(&start)
+        guard start < bytes.count, bytes[start] == UInt8(ascii: ":") else { return nil }
+        start += 1
+        skipWhitespace(&start)
+        guard start < bytes.count else { return nil }
+        var end = start
+        if bytes[start] == UInt8(ascii: "\"") {
+            end = min(stringEnd(bytes, from: start) + 1, bytes.count)
+        } else {
+            while end < bytes.count, !(bytes[end] == UInt8(ascii: ",") || bytes[end] == UInt8(ascii: "}") || [0x20, 0x09, 0x0A, 0x0D].contains(bytes[end])) {
+                end += 1
+            }
+        }
+        guard let value = try? JSONValue.parse(Array(bytes[start..<end]), limits: JSONParseLimits(maxDepth: 0, exactNumbers: true)) else { return nil }
+        switch value {
+        case .string, .integer, .real, .number: return value
+        default: return nil
+        }
+    }
+}
