@@ -57,14 +57,19 @@ extension ResourceURI {
                 while next < end, w[next] != ASCII.slash { next += 1 }
                 let length = next - read - 1
                 let isLast = next == end
-                if length == 1, w[read + 1] == ASCII.dot {
-                    if isLast { w[write] = ASCII.slash; write += 1 }
-                } else if length == 2, w[read + 1] == ASCII.dot, w[read + 2] == ASCII.dot {
-                    while write > start {
-                        write -= 1
-                        if w[write] == ASCII.slash { break }
+                let isDot = length == 1 && w[read + 1] == ASCII.dot
+                let isDotDot = length == 2 && w[read + 1] == ASCII.dot && w[read + 2] == ASCII.dot
+                if isDot || isDotDot {
+                    if isDotDot {
+                        while write > start {
+                            write -= 1
+                            if w[write] == ASCII.slash { break }
+                        }
                     }
-                    if isLast { w[write] = ASCII.slash; write += 1 }
+                    if isLast {
+                        w[write] = ASCII.slash
+                        write += 1
+                    }
                 } else {
                     for index in read..<next {
                         w[write] = w[index]

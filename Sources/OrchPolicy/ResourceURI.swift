@@ -45,7 +45,7 @@ public enum ResourceURI {
             case .noScheme: "it does not start with a scheme (SCHEME:…)"
             case .badPercentEncoding: "a '%' is not followed by two hex digits"
             case .userPart: "it names a user before its host (USER@HOST), which servers may ignore"
-            case .badAuthority: "its host does not parse (an unclosed '[')"
+            case .badAuthority: "its host does not parse (a '[' not closed, or followed by more than :PORT)"
             case .badPort: "its port is not a number"
             case .encodedDotSegment: "an encoded '/' or '\\' (%2F, %5C) hides a '.' or '..' segment, which a server that decodes it would resolve"
             }
