@@ -200,9 +200,10 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             switch guardian.admit(origin, caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
             case .refuse(let reply):
                 respond(.ok, json: MCPSession.encode(reply))
-            case .forward(let hooks):
-                session.forward(request: bytes, id: id, method: method, params: params, target: .response(replyQueue(context), interim: false),
-                                timeout: resolver.callTimeout(caller, server), hooks: hooks)
+            case .forward(let hooks, let rewritten):
+                let forwarded = rewritten.map { MCPSession.encode(JSONRPC.request(id: id, method: method, params: $0)) } ?? bytes
+                session.forward(request: forwarded, id: id, method: method, params: rewritten ?? params,
+                                target: .response(replyQueue(context), interim: false), timeout: resolver.callTimeout(caller, server), hooks: hooks)
             }
         }
         return true
@@ -231,9 +232,10 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         switch guardian.admit(origin, caller: caller, server: server, session: member, id: id, method: method, params: rewritten, started: started) {
         case .refuse(let reply):
             respond(.ok, json: MCPSession.encode(reply))
-        case .forward(let hooks):
-            let forwarded = MCPSession.encode(["jsonrpc": "2.0", "id": id, "method": .string(method), "params": .object(rewritten)])
-            session.forward(forwarded, to: member, id: id, method: method, params: rewritten, queue: replyQueue(context),
+        case .forward(let hooks, let decided):
+            let params = decided ?? rewritten
+            let forwarded = MCPSession.encode(JSONRPC.request(id: id, method: method, params: params))
+            session.forward(forwarded, to: member, id: id, method: method, params: params, queue: replyQueue(context),
                             timeout: resolver.callTimeout(caller, server), hooks: hooks)
         }
         return true

@@ -255,7 +255,9 @@ struct DocumentDecoder {
     private mutating func rules(_ texts: [Located<String>]) -> [Rule] {
         texts.compactMap { text in
             switch Rule.parse(text.value) {
-            case .success(let rule): return rule
+            case .success(let rule):
+                warnOnResourceGlob(text)
+                return rule
             case .failure(let error):
                 log.error(text.path, "bad rule \"\(text.value)\": \(error.message)")
                 return nil
@@ -415,14 +417,29 @@ struct DocumentDecoder {
     private mutating func filter(_ r: ObjectReader, _ field: String) -> NameFilter {
         var filter = NameFilter()
         if let value = r[field], let f = ObjectReader(value, path: r.at(field), known: ["allow", "deny"], log: &log) {
-            filter.allow = f.strings("allow", &log).map(globs)
-            filter.deny = f.strings("deny", &log).map(globs) ?? []
+            filter.allow = f.strings("allow", &log).map { globs($0, resources: field == "resources") }
+            filter.deny = f.strings("deny", &log).map { globs($0, resources: field == "resources") } ?? []
         }
         return filter
     }
 
-    private func globs(_ texts: [Located<String>]) -> [Glob] {
-        texts.map { Glob($0.value) }
+    /// A filter's globs; resource globs in normal form, with a warning where not written so.
+    private mutating func globs(_ texts: [Located<String>], resources: Bool) -> [Glob] {
+        texts.map { text in
+            guard resources else { return Glob(text.value) }
+            let form = ResourceURI.normalizeGlob(text.value)
+            if let warning = form.warning(written: text.value) { log.warning(text.path, warning) }
+            return Glob(form.pattern)
+        }
+    }
+
+    /// Warns when the resource glob of a rule or scope entry is not in normal form (it is matched
+    /// in normal form) or can match no resource.
+    private mutating func warnOnResourceGlob(_ entry: Located<String>) {
+        guard let written = ItemGlob.writtenResourceGlob(of: entry.value),
+            let warning = ResourceURI.normalizeGlob(written).warning(written: written)
+        else { return }
+        log.warning(entry.path, warning)
     }
 
     /// Expands `${env:…}`; logs a missing or malformed reference (never the value) and returns nil.
@@ -576,7 +593,9 @@ struct DocumentDecoder {
         if let entries = r.strings("scope", &log) {
             scope = entries.compactMap { entry in
                 switch ScopeGlob.parse(entry.value) {
-                case .success(let glob): return glob
+                case .success(let glob):
+                    warnOnResourceGlob(entry)
+                    return glob
                 case .failure(let error):
                     log.error(entry.path, "bad scope \"\(entry.value)\": \(error.message)")
                     return nil

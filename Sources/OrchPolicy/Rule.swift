@@ -40,7 +40,9 @@ public struct ItemGlob: Sendable, Hashable, CustomStringConvertible {
             if rest.isEmpty {
                 return .failure(RuleError("the \(kind) part after '\(kind.prefix)' is empty; write \"\(whole):\(kind.prefix)*\" for every \(kind)"))
             }
-            return .success(ItemGlob(kind: kind, glob: Glob(String(rest))))
+            // URIs are decided in normal form, so a resource glob matches in normal form too.
+            let pattern = kind == .resource ? ResourceURI.normalizeGlob(String(rest)).pattern : String(rest)
+            return .success(ItemGlob(kind: kind, glob: Glob(pattern)))
         }
         // A near miss of a prefix (a tool name has no '/') is a mistake, not a tool.
         if let slash = part.firstIndex(ofASCII: "/") {
@@ -58,6 +60,15 @@ public struct ItemGlob: Sendable, Hashable, CustomStringConvertible {
             }
         }
         return .success(ItemGlob(kind: .tool, glob: Glob(String(part))))
+    }
+
+    /// The resource glob of a rule or scope entry as written (after `resources/`), for the
+    /// warnings on a glob not in normal form; nil when the entry names no resource.
+    public static func writtenResourceGlob(of text: String) -> String? {
+        guard let colon = text.firstIndex(ofASCII: ":") else { return nil }
+        let part = text[text.utf8.index(after: colon)...]
+        guard part.utf8.starts(with: ItemKind.resource.prefix.utf8) else { return nil }
+        return String(Substring(part.utf8.dropFirst(ItemKind.resource.prefix.utf8.count)))
     }
 }
 
@@ -171,6 +182,14 @@ public struct Item: Sendable, Hashable, CustomStringConvertible {
 
     /// `NAME` for a tool, `prompts/NAME`, `resources/URI`: as written after `SERVER:`.
     public var description: String { kind.prefix + name }
+
+    /// The item a client or a server names: a resource by the normal form of its URI (nil when
+    /// the URI is refused, see `ResourceURI`), a tool or prompt by its name as it is.
+    public static func named(_ kind: ItemKind, _ name: String) -> Item? {
+        guard kind == .resource else { return Item(kind, name) }
+        guard case .success(let uri) = ResourceURI.normalize(name) else { return nil }
+        return Item(.resource, uri)
+    }
 }
 
 /// A concrete target: `ORG/SERVER` (may the user connect at all), `ORG/SERVER:TOOL`,
@@ -212,6 +231,13 @@ public struct Target: Sendable, Hashable, CustomStringConvertible {
             let part = rest[rest.utf8.index(after: colon)...]
             switch ItemGlob.parse(part, before: text[..<colon]) {
             case .failure(let error): return .failure(RuleError("\"\(text)\" is not a target: \(error.message)"))
+            case .success(let parsed) where parsed.kind == .resource:
+                // A concrete URI, decided as the gateway decides it: in normal form.
+                let written = String(Substring(part.utf8.dropFirst(ItemKind.resource.prefix.utf8.count)))
+                switch ResourceURI.normalize(written) {
+                case .success(let uri): item = Item(.resource, uri)
+                case .failure(let refusal): return .failure(RuleError("\"\(text)\" is not a target: the resource URI is refused: \(refusal)"))
+                }
             case .success(let parsed): item = Item(parsed.kind, parsed.glob.pattern)
             }
         } else {

@@ -25,7 +25,7 @@ enum RandomPolicy {
     static let tools = ["read_sheet", "write_sheet", "delete_sheet", "get_info", "read_", "search", "run"]
     /// Items as written after `SERVER:` in a target: tools, prompts and resources.
     static let items = tools + ["prompts/summarize", "prompts/read_sheet", "prompts/draft_note",
-                                "resources/file:///srv/a.txt", "resources/file:///srv/shared/b", "resources/mem://x:y"]
+                                "resources/file:///srv/a.txt", "resources/file:///srv/shared/b", "resources/mem://x/y:z"]
     static let serverGlobs = ["*", "excel", "ex*", "*e*", "s*", "mail", "*h", "exchange", "*x*l", "nomatch"]
     static let toolGlobs = ["*", "read_*", "*_sheet", "get_*", "*e*", "run", "delete_sheet", "*_*", "r*n", "*_"]
     static let promptGlobs = ["*", "summ*", "*_note", "read_*", "draft_note", "*e*"]

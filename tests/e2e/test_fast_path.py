@@ -80,7 +80,7 @@ class FastPath(unittest.TestCase):
         document = {
             "version": 1,
             "gateway": {"audit": "audit.jsonl", "allowedOrigins": ["https://ok.example"], "limits": {"callTimeoutSeconds": 10}},
-            "roles": {"caller": {"allow": ["notes:echo", "notes:add"]}},
+            "roles": {"caller": {"allow": ["notes:echo", "notes:add", "notes:write_note", "notes:resources/notes://note/public/*"]}},
             "orgs": {"acme": {"members": {"eve": "caller", "oli": "caller"},
                               "servers": {"notes": {"command": ORCH, "args": ["sample-server"]}}}},
             "users": {"eve": {"keys": [{"id": "k", "sha256": sha256(TOKEN)}]},
@@ -202,6 +202,37 @@ class FastPath(unittest.TestCase):
         self.assertGreaterEqual(echo["ms"], 200)
         self.assertNotIn("failed", echo["reason"])
         self.assertIn("the call failed", add["reason"])
+
+    def test_a_resource_is_decided_and_forwarded_in_normal_form(self):
+        def read(i, uri):
+            status, headers, body = self.exchange({"jsonrpc": "2.0", "id": i, "method": "resources/read", "params": {"uri": uri}}, self.session)
+            self.assertEqual((status, headers["content-type"]), (200, "application/json"), uri)
+            return json_of(body)
+
+        self.exchange({"jsonrpc": "2.0", "id": 40, "method": "tools/call",
+                       "params": {"name": "write_note", "arguments": {"name": "public/a", "text": "first"}}}, self.session)
+        # Another spelling of an allowed note reaches the server as the note's own URI.
+        self.assertEqual(read(41, "NOTES://Note/public/./x/../%61")["result"]["contents"][0]["text"], "first")
+        # Spellings of notes outside the allow rule, and URIs servers read differently: refused.
+        refused = {
+            "notes://note/public/../secret": "Resource notes://note/secret is not permitted for eve on acme/notes",
+            "notes://note/public/%2e%2e/secret": "Resource notes://note/secret is not permitted for eve on acme/notes",
+            " notes://note/public/a": 'Resource URI " notes://note/public/a" is refused: it starts or ends with a space',
+            "notes://note/public/..%2Fsecret": 'Resource URI "notes://note/public/..%2Fsecret" is refused: an encoded',
+        }
+        for i, (uri, message) in enumerate(refused.items()):
+            reply = read(50 + i, uri)
+            self.assertEqual(reply["error"]["code"], -32602, uri)
+            self.assertTrue(reply["error"]["message"].startswith(message), reply)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            reads = [r for r in self.audit() if r.get("method") == "resources/read"]
+            if len(reads) >= 5:
+                break
+            time.sleep(0.05)
+        self.assertEqual([(r["decision"], r["target"]) for r in reads], [("allow", "notes://note/public/a")] + [
+            ("deny", "notes://note/secret"), ("deny", "notes://note/secret"), ("deny", " notes://note/public/a"),
+            ("deny", "notes://note/public/..%2Fsecret")])
 
 
 if __name__ == "__main__":

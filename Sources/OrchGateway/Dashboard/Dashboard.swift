@@ -218,8 +218,8 @@ struct Dashboard: Sendable {
         case .success(let listing):
             for kind in ItemKind.allCases {
                 let items: [[String: Any]] = listing.items(kind).compactMap { entry in
-                    guard let itemName = entry[kind == .resource ? "uri" : "name"]?.stringValue else { return nil }
-                    let decision = policy.decide(user: caller.user, server: id, item: Item(kind, itemName), key: caller.key, at: now)
+                    guard let itemName = entry[kind == .resource ? "uri" : "name"]?.stringValue, let named = Item.named(kind, itemName) else { return nil }
+                    let decision = policy.decide(user: caller.user, server: id, item: named, key: caller.key, at: now)
                     var item: [String: Any] = [
                         "name": itemName, "description": entry["description"]?.stringValue ?? entry["title"]?.stringValue ?? "",
                         "allowed": decision.allowed, "reason": policy.describe(decision.reason),

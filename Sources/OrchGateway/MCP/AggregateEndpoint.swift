@@ -370,12 +370,15 @@ struct AggregateEndpoint: MCPEndpoint {
             return reply(JSONRPC.error(id: id, code: JSONRPC.internalError, "the server \(server.path) is unavailable: \(message)"))
         }
         let hooks: ReplyHooks
+        var forwarded = rewritten
         switch guardian.admit(RequestOrigin(context, request), caller: caller, server: server, session: member, id: id, method: method,
                               params: rewritten, started: started) {
-        case .forward(let admitted): hooks = admitted
+        case .forward(let admitted, let decided):
+            hooks = admitted
+            forwarded = decided ?? rewritten
         case .refuse(let refusal): return reply(refusal)
         }
-        let bytes = MCPSession.encode(["jsonrpc": "2.0", "id": id, "method": .string(method), "params": .object(rewritten)])
+        let bytes = MCPSession.encode(JSONRPC.request(id: id, method: method, params: forwarded))
         let sink: AggregateSession.Sink
         switch transport {
         case .streamableHTTP(let accepts):
@@ -384,7 +387,7 @@ struct AggregateEndpoint: MCPEndpoint {
         case .legacySSE:
             sink = .sessionStream
         }
-        return await session.forward(bytes, to: member, id: id, method: method, params: rewritten, sink: sink, timeout: timeout, hooks: hooks)
+        return await session.forward(bytes, to: member, id: id, method: method, params: forwarded, sink: sink, timeout: timeout, hooks: hooks)
             ?? Response(status: .accepted)
     }
 

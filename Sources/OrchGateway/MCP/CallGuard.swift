@@ -54,7 +54,9 @@ struct CallGuard: Sendable {
     let gateway: Gateway
 
     enum Admission {
-        case forward(ReplyHooks)
+        /// Forward with these hooks; with `rewritten`, the request carries those params instead of
+        /// the client's (a resource URI in the normal form it was decided in).
+        case forward(ReplyHooks, rewritten: JSONObject?)
         case refuse(JSONValue)
     }
 
@@ -65,15 +67,34 @@ struct CallGuard: Sendable {
         let decided = Decided(gateway: gateway, origin: origin, caller: caller, server: server, session: session, method: method, started: started)
         switch MethodRule(method) {
         case .forward:
-            return .forward(.none)
+            return .forward(.none, rewritten: nil)
         case .list(let kind):
-            return .forward(ReplyHooks(transform: Self.listFilter(kind, session.access, gateway: gateway)))
+            return .forward(ReplyHooks(transform: Self.listFilter(kind, session.access, gateway: gateway)), rewritten: nil)
         case .templates:
-            return .forward(ReplyHooks(transform: Self.templatesFilter(session.access)))
+            return .forward(ReplyHooks(transform: Self.templatesFilter(session.access)), rewritten: nil)
         case .item(let kind, let param):
-            guard let name = params[param]?.stringValue else {
+            guard let written = params[param]?.stringValue else {
                 decided.audit("deny", "\(method) without a string params.\(param)")
                 return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "\(method) needs a string params.\(param)"))
+            }
+            // A resource is decided, and forwarded, by the normal form of its URI: the form a
+            // server would read it in, whatever the spelling.
+            var name = written
+            var rewritten: JSONObject? = nil
+            if kind == .resource {
+                switch ResourceURI.normalize(written) {
+                case .failure(let refusal):
+                    let message = "Resource URI \(JSONValue.string(written).compact) is refused: \(refusal)"
+                    decided.audit("deny", message, item: Item(kind, written))
+                    gateway.metrics.itemDecision(kind, server: server.path, allowed: false)
+                    return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, message))
+                case .success(let uri) where uri != written:
+                    name = uri
+                    rewritten = params
+                    rewritten?[param] = .string(uri)
+                case .success:
+                    break
+                }
             }
             let item = Item(kind, name)
             let decision = caller.policy.decide(user: caller.user, server: server.id, item: item, key: caller.key, at: Date())
@@ -82,7 +103,9 @@ struct CallGuard: Sendable {
                 gateway.metrics.itemDecision(kind, server: server.path, allowed: false)
                 return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, refusal))
             }
-            return decided.item(item, allowed: decision.allowed, reason: caller.policy.describe(decision.reason), id: id)
+            let asWritten = rewritten == nil ? "" : " (decided in normal form; written \(JSONValue.string(written).compact))"
+            return decided.item(item, allowed: decision.allowed, reason: caller.policy.describe(decision.reason) + asWritten, id: id,
+                                rewritten: rewritten)
         case .completion:
             let ref = params["ref"]
             switch (ref?["type"]?.stringValue, ref?["name"]?.stringValue, ref?["uri"]?.stringValue) {
@@ -131,7 +154,7 @@ struct CallGuard: Sendable {
         }
 
         /// Refuses with -32602 naming the item, or forwards and audits the outcome when it comes.
-        func item(_ item: Item, allowed: Bool, reason: String, id: JSONValue, template: Bool = false) -> Admission {
+        func item(_ item: Item, allowed: Bool, reason: String, id: JSONValue, template: Bool = false, rewritten: JSONObject? = nil) -> Admission {
             gateway.metrics.itemDecision(item.kind, server: server.path, allowed: allowed)
             guard allowed else {
                 audit("deny", reason, item: item)
@@ -146,7 +169,7 @@ struct CallGuard: Sendable {
                 case .failed(let error): " (\(error.message))"
                 }
                 decided.audit("allow", reason + note, item: item)
-            }))
+            }), rewritten: rewritten)
         }
     }
 
@@ -163,8 +186,8 @@ struct CallGuard: Sendable {
             let current = access.current
             let server = "\(access.org)/\(access.server)"
             result[kind.plural] = .array(items.filter { entry in
-                guard let r = current, let name = entry[key]?.stringValue else { return false }
-                return r.policy.decide(user: r.user, server: r.server, item: Item(kind, name), key: r.key, at: now).allowed
+                guard let r = current, let name = entry[key]?.stringValue, let item = Item.named(kind, name) else { return false }
+                return r.policy.decide(user: r.user, server: r.server, item: item, key: r.key, at: now).allowed
                     && gateway.pinAdmits(server: server, kind, entry)
             })
             object["result"] = .object(result)

@@ -210,8 +210,8 @@ extension Gateway {
             switch result {
             case .success(let listing):
                 for entry in listing.items(kind) {
-                    guard let name = entry[kind == .resource ? "uri" : "name"]?.stringValue,
-                        policy.decide(user: caller.user, server: id, item: Item(kind, name), key: caller.key, at: now).allowed
+                    guard let name = entry[kind == .resource ? "uri" : "name"]?.stringValue, let item = Item.named(kind, name),
+                        policy.decide(user: caller.user, server: id, item: item, key: caller.key, at: now).allowed
                     else { continue }
                     var shown = Self.catalogEntry(kind, entry, server: path)
                     if kind != .resource, pinning != .off, case .object(var object) = shown {

@@ -59,6 +59,11 @@ enum JSONRPC {
         ["jsonrpc": "2.0", "id": id ?? .null, "error": ["code": .integer(code), "message": .string(message)]]
     }
 
+    /// A request as the gateway forwards it with params of its own (a name or URI rewritten).
+    static func request(id: JSONValue, method: String, params: JSONObject) -> JSONValue {
+        ["jsonrpc": "2.0", "id": id, "method": .string(method), "params": .object(params)]
+    }
+
     /// The key under which a request id is remembered: its compact JSON (`1` and `"1"` differ).
     static func key(_ id: JSONValue) -> String {
         switch id {

@@ -52,8 +52,9 @@ struct LegacySSEEndpoint: MCPEndpoint {
         case .request(let id, let method, let params):
             if method == "initialize" { session.clientCapabilities(params["capabilities"]) }
             switch guardian.admit(RequestOrigin(context, request), caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
-            case .forward(let hooks):
-                session.forward(request: incoming.bytes, id: id, method: method, params: params, target: .sessionStream,
+            case .forward(let hooks, let rewritten):
+                let bytes = rewritten.map { MCPSession.encode(JSONRPC.request(id: id, method: method, params: $0)) } ?? incoming.bytes
+                session.forward(request: bytes, id: id, method: method, params: rewritten ?? params, target: .sessionStream,
                                 timeout: resolver.callTimeout(caller, server), hooks: hooks)
             case .refuse(let reply):
                 session.answer(reply, to: .sessionStream)

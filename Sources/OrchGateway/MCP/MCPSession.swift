@@ -160,7 +160,7 @@ final class MCPSession: Sendable {
             incoming = value["params"]?["progressToken"].map { .progress(token: $0.compact) } ?? .other
         case .notification("notifications/resources/updated", let params)?:
             // Only for a resource the caller may read now.
-            guard let uri = params["uri"]?.stringValue, access.permits(Item(.resource, uri)) else { return }
+            guard let uri = params["uri"]?.stringValue, let item = Item.named(.resource, uri), access.permits(item) else { return }
             incoming = .other
         default: incoming = .other
         }

@@ -33,8 +33,15 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
             return Response(status: .accepted)
         case .request(let id, let method, let params):
             let hooks: ReplyHooks
+            var bytes = incoming.bytes
+            var params = params
             switch guardian.admit(RequestOrigin(context, request), caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
-            case .forward(let admitted): hooks = admitted
+            case .forward(let admitted, let rewritten):
+                hooks = admitted
+                if let rewritten {
+                    params = rewritten
+                    bytes = MCPSession.encode(JSONRPC.request(id: id, method: method, params: rewritten))
+                }
             case .refuse(let reply): return accepts.json ? Response.json(reply) : SSEEncoder.response(events: [MCPSession.encode(reply)])
             }
             // JSON when the client takes it and nothing can come before the reply; else a stream
@@ -42,7 +49,7 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
             let mayInterleave = params["_meta"]?["progressToken"] != nil || session.requestsClientMidCall
             let streamed = accepts.sse && (!accepts.json || mayInterleave)
             let queue = session.makeQueue()
-            session.forward(request: incoming.bytes, id: id, method: method, params: params, target: .response(queue, interim: streamed),
+            session.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: streamed),
                             timeout: resolver.callTimeout(caller, server), hooks: hooks)
             if streamed { return SSEEncoder.response(queue: queue) }
             guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
