@@ -28,11 +28,13 @@ final class ClientConnections: Sendable {
 }
 
 /// Keeps sockets that send nothing useful from holding the gateway's connections: a client
-/// address holds at most `maxConnectionsPerClient` connections (more are closed at once), and a
-/// connection with no request in progress must deliver a complete request head within
-/// `requestHeadSeconds` (of connecting, or of its last response's end), so neither idle sockets
-/// nor slowly dribbled heads (slowloris) can hold a connection for long. A request in progress,
-/// a long SSE stream included, is never cut.
+/// address holds at most `maxConnectionsPerClient` connections (more are closed at once), and
+/// what the gateway waits for must arrive in time (`ConnectionDeadlines`): a request head within
+/// `requestHeadSeconds` when no request is in progress, a body at 1 KiB/s or faster after that
+/// grace and in full within 60 s, and some byte every 5 s while a first head or a body is awaited
+/// (told by the `IdleStateHandler` in front of the HTTP codec, which sees every byte). So neither
+/// idle sockets nor slowly dribbled heads or bodies (slowloris) can hold a connection for long. A
+/// request whose body has arrived, a long SSE stream included, is never cut.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -41,17 +43,20 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let gateway: Gateway
     private let address: String?
-    private var started = false
-    /// Requests whose head arrived and whose response has not ended.
-    private var inProgress = 0
-    /// When the next request head is due; nil while a request is in progress.
-    private var headDue: NIODeadline?
-    /// The one timer that enforces `headDue`.
-    private var headTimer: Scheduled<Void>?
+    private var deadlines: ConnectionDeadlines?
+    /// The one timer that enforces `deadlines`.
+    private var timer: Scheduled<Void>?
+    /// When `timer` fires.
+    private var timerDue: NIODeadline?
 
     init(gateway: Gateway, remote: SocketAddress?) {
         self.gateway = gateway
         self.address = remote?.ipAddress
+    }
+
+    /// The rules of the running policy.
+    static func rules(_ limits: Limits) -> ConnectionDeadlines.Rules {
+        ConnectionDeadlines.Rules(headSeconds: Int64(limits.requestHeadSeconds))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -64,9 +69,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func start(_ context: ChannelHandlerContext) {
-        guard !started else { return }
-        started = true
+        guard deadlines == nil else { return }
         let limits = gateway.store.policy?.settings.limits ?? Limits()
+        deadlines = ConnectionDeadlines(rules: Self.rules(limits), connectedAt: .now())
         var counted = false
         if let address {
             guard gateway.connections.open(address, limit: limits.maxConnectionsPerClient) else {
@@ -81,50 +86,67 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.channel.closeFuture.whenComplete { _ in
             if counted, let address { gateway.connections.close(address) }
         }
-        armHeadDeadline(context)
+        schedule(context)
     }
 
-    private func armHeadDeadline(_ context: ChannelHandlerContext) {
-        let seconds = gateway.store.policy?.settings.limits.requestHeadSeconds ?? Limits().requestHeadSeconds
-        headDue = .now() + .seconds(Int64(seconds))
-        if headTimer == nil { scheduleHeadTimer(context) }
-    }
-
-    /// A busy connection ends a request many times a second: rather than moving the timer each
-    /// time, it fires when it was due and then looks at when the next head is due now.
-    private func scheduleHeadTimer(_ context: ChannelHandlerContext) {
-        guard let due = headDue else { return }
-        headTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [self] in
-            headTimer = nil
-            guard let due = headDue else { return }  // a request is in progress
-            if NIODeadline.now() >= due {
-                gateway.metrics.connectionRefused("request_head_timeout")
-                context.channel.close(promise: nil)
+    /// A busy connection reads and ends requests many times a second: rather than moving the timer
+    /// each time, it fires when it was due (or sooner, when a sooner deadline comes into force) and
+    /// then looks at what is due now.
+    private func schedule(_ context: ChannelHandlerContext) {
+        guard let next = deadlines?.next?.deadline else { return }
+        if let timerDue, timerDue <= next { return }
+        timer?.cancel()
+        timerDue = next
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: next) { [self] in
+            timer = nil
+            timerDue = nil
+            let now = NIODeadline.now()
+            if let lapse = deadlines?.lapsed(at: now) {
+                close(context, lapse)
             } else {
-                scheduleHeadTimer(context)
+                schedule(context)
             }
         }
     }
 
+    private func close(_ context: ChannelHandlerContext, _ lapse: ConnectionDeadlines.Lapse) {
+        gateway.metrics.connectionRefused(lapse.rawValue)
+        context.channel.close(promise: nil)
+    }
+
     /// The channel closed (its pipeline is torn down): no deadline is left behind.
     func handlerRemoved(context: ChannelHandlerContext) {
-        headTimer?.cancel()
-        headTimer = nil
-        headDue = nil
+        timer?.cancel()
+        timer = nil
+        timerDue = nil
+        deadlines = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) {
-            inProgress += 1
-            headDue = nil
+        switch unwrapInboundIn(data) {
+        case .head:
+            deadlines?.head(at: .now())
+            schedule(context)
+        case .body(let bytes):
+            deadlines?.bodyBytes(bytes.readableBytes)
+        case .end:
+            deadlines?.bodyEnded()
         }
         context.fireChannelRead(data)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case IdleStateHandler.IdleStateEvent.read = event {
+            if deadlines?.closesWhenSilent == true { close(context, .silence) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
-            inProgress = max(0, inProgress - 1)
-            if inProgress == 0 && context.channel.isActive { armHeadDeadline(context) }
+        if case .end = unwrapOutboundIn(data), context.channel.isActive {
+            deadlines?.responseEnded(at: .now())
+            schedule(context)
         }
         context.write(data, promise: promise)
     }

@@ -20,9 +20,10 @@ public final class Gateway: Sendable {
     public let audit: AuditLog
     public let metrics: GatewayMetrics
     public let logger: Logger
-    let sessions = SessionTable()
-    /// Sessions of the aggregated endpoints (`/orgs/{org}/mcp`, `/mcp`); their members are in `sessions`.
-    let aggregates = AggregateTable()
+    let sessions: SessionTable
+    /// Sessions of the aggregated endpoints (`/orgs/{org}/mcp`, `/mcp`); their members, and their
+    /// slots under `maxSessionsPerKey`, are in `sessions`.
+    let aggregates: AggregateTable
     let catalog = Catalog()
     /// The encoded answers of `/api/v1/me` and `/api/v1/servers`, per key.
     let callerBodies = CallerBodies()
@@ -58,6 +59,9 @@ public final class Gateway: Sendable {
             metrics.keysFetched(issuer: issuer, ok: ok)
             if !ok { logger.warning("cannot fetch the keys of auth.oidc issuer \(issuer)") }
         })
+        let sessions = SessionTable()
+        self.sessions = sessions
+        self.aggregates = AggregateTable(slots: sessions)
         self.store = store
         self.audit = audit
         self.metrics = metrics
@@ -71,7 +75,7 @@ public final class Gateway: Sendable {
             }
         }
         // A reload that takes a key or a grant away ends the sessions that relied on it at once.
-        let (sessions, aggregates, dashboardSessions) = (self.sessions, self.aggregates, self.dashboardSessions)
+        let (aggregates, dashboardSessions) = (self.aggregates, self.dashboardSessions)
         store.onChange { change in
             sessions.apply(change)
             aggregates.apply(change)

@@ -1,5 +1,6 @@
 public import Hummingbird
 public import OrchJSON
+import NIOHTTP1
 
 /// An error the gateway answers with: a status, a stable code and a message, rendered in one place
 /// as `{"error":{"code","message"}}`.
@@ -49,9 +50,12 @@ public struct GatewayError: HTTPResponseError, Sendable {
     }
 
     /// Any error as a gateway error: Hummingbird's own (unknown route, body too large, bad method)
-    /// keep their status with our code; anything else is a 500 that reveals nothing.
+    /// keep their status with our code; a request the HTTP parser could not read to its end (its
+    /// connection closed mid-body: the client hung up, or sent its body too slowly and was cut off)
+    /// is the client's 400; anything else is a 500 that reveals nothing.
     static func from(_ error: any Error, maxBodyBytes: Int) -> GatewayError {
         if let error = error as? GatewayError { return error }
+        if error is HTTPParserError { return .badRequest("the request could not be read to its end") }
         if let error = error as? HTTPError {
             switch error.status {
             case .notFound: return .notFound()

@@ -6,13 +6,15 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import OrchPolicy
 
-/// Hummingbird's HTTP/1 child channel with two handlers more: `ConnectionGuard`, first after the
-/// HTTP/1 codec, bounds connections per client and the wait for a first request (it needs only
-/// where requests and responses begin and end, which NIOHTTP1's parts tell more cheaply than the
-/// translated ones); `FastPath`, after the connection state handler (so keep-alive and idle
-/// time see every request), answers a session's ordinary MCP requests on the event loop and hands
-/// everything else to the router.
+/// Hummingbird's HTTP/1 child channel with three handlers more: an `IdleStateHandler` in front of
+/// the HTTP/1 codec, which sees every byte and tells when a socket has sent none for a while;
+/// `ConnectionGuard`, first after the codec, which bounds connections per client and the wait for
+/// a request's head and body (it needs only where requests and responses begin and end, which
+/// NIOHTTP1's parts tell more cheaply than the translated ones); `FastPath`, after the connection
+/// state handler (so keep-alive and idle time see every request), which answers a session's
+/// ordinary MCP requests on the event loop and hands everything else to the router.
 struct OrchHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
@@ -26,6 +28,8 @@ struct OrchHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
             limits.maxHeaderFieldSize = configuration.httpDecoder.maxHeaderFieldSize
             limits.maxHeaderListSize = configuration.httpDecoder.maxHeaderListSize
             limits.maxHeaderFieldCount = configuration.httpDecoder.maxHeaderFieldCount
+            let silence = ConnectionGuard.rules(gateway.store.policy?.settings.limits ?? Limits()).silenceSeconds
+            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(silence)))
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)

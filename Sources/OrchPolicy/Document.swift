@@ -119,8 +119,9 @@ public struct Limits: Sendable, Hashable {
     public var callTimeoutSeconds = 120
     /// Upstream processes the gateway runs at once (sessions and tool-catalog fetches).
     public var maxUpstreamProcesses = 256
-    /// Connections one client address may hold at once (of the gateway's 1,024).
-    public var maxConnectionsPerClient = 256
+    /// Connections one client address may hold at once (of the gateway's 1,024): a sixteenth, so
+    /// that a few busy or hostile addresses leave most of them to everyone else.
+    public var maxConnectionsPerClient = 64
     /// How long a connection with no request in progress (a new one, or one whose last response
     /// has ended) may take to deliver a complete request head.
     public var requestHeadSeconds = 10

@@ -19,11 +19,14 @@ Phases (every loop is bounded by the phase's stop event and a hard deadline):
    GET stream that must see notifications/tools/list_changed while their session keeps working;
    the policy rewritten atomically every second between two valid variants; admin pollers of
    /api/v1/policy, /api/v1/tools and /metrics; wrk on /api/v1/me and /api/v1/servers; hostile
-   clients from their own loopback addresses (127.0.0.2-7): an unauthenticated flood (bad tokens,
+   clients from their own loopback addresses (127.0.0.2-9): an unauthenticated flood (bad tokens,
    8 KiB tokens, 8 KiB Origin headers), idle sockets past maxConnectionsPerClient, slowloris
    (a first request head dribbled a byte at a time, and the head of a second request on a
    kept-alive connection likewise), slow-read SSE clients (an unread GET stream, an unread 1 MiB
-   streamed reply).
+   streamed reply), slow bodies (maxConnectionsPerClient connections each dripping a request
+   body into POST /ui/signin or an MCP POST with a key), and a flood of aggregated sessions of
+   one key (initializes, some with a 1 MiB `_meta`, some with capabilities past what a session
+   keeps, none ended).
 3. Stop, settle, and compare with the baseline: VmRSS, open fds, threads, child processes, and the
    orch_sessions_active / orch_upstream_processes gauges. The audit log's growth from the flood
    must fit the documented throttle.
@@ -82,6 +85,13 @@ THREAD_SLACK = 2
 SETTLE_MAX_SECONDS = 60           # idle-out (4 s + 5 s tick) + stop sequences (3 s) + slack
 # Hostile-client bounds.
 CLOSE_SLACK_SECONDS = 3.0         # a guarded socket must be closed within its limit + this
+# A body must arrive at 1 KiB/s after a grace of requestHeadSeconds (README "Limits"): one dripped
+# a byte every 0.5 s is cut at about requestHeadSeconds.
+SLOW_BODY_GRACE_SECONDS = REQUEST_HEAD_SECONDS
+# What an aggregated session keeps of initialize (capabilities, clientInfo, protocolVersion).
+KEPT_INITIALIZE_BYTES = 16384
+# Peak VmRSS during the load: a flood whose sessions each kept its 1 MiB `_meta` passes it in seconds.
+RSS_PEAK_ALLOWED_MIB = 160
 IMMEDIATE_CLOSE_SECONDS = 1.0     # "closed at once" (past maxConnectionsPerClient)
 GIVE_UP_SECONDS = 30.0            # a guarded socket still open then is closed by the soak itself
 # Audit throttle (README "Audit log"): 20 records per address per 10 s, plus one summary record.
@@ -100,9 +110,11 @@ IDLE_ADDRESS = "127.0.0.3"
 SLOWREAD_ADDRESS = "127.0.0.4"
 SLOWLORIS_ADDRESS = "127.0.0.5"
 DRIBBLE_ADDRESS = "127.0.0.7"
+SLOWBODY_ADDRESS = "127.0.0.8"
+AGGREGATE_FLOOD_ADDRESS = "127.0.0.9"
 
 RUN_ID = secrets.token_hex(8)
-TOKENS = {name: "orch_soak_" + secrets.token_urlsafe(24) for name in ("alice", "bob", "bob_ci", "carol", "sam")}
+TOKENS = {name: "orch_soak_" + secrets.token_urlsafe(24) for name in ("alice", "bob", "bob_ci", "carol", "sam", "mallory")}
 
 
 def sha256_hex(data):
@@ -147,7 +159,7 @@ def policy(variant):
         },
         "orgs": {
             "acme": {
-                "members": {"alice": "admin", "bob": "member", "carol": "editor", "sam": "member"},
+                "members": {"alice": "admin", "bob": "member", "carol": "editor", "sam": "member", "mallory": "member"},
                 "servers": {
                     "notes": sample(),
                     "paged": sample("--page-size", "1"),
@@ -166,6 +178,7 @@ def policy(variant):
                                              "scope": ["acme/notes:echo", "acme/clock"]}]},
             "carol": {"keys": keys("carol")},
             "sam": {"keys": keys("sam")},
+            "mallory": {"keys": keys("mallory")},
         },
         "tests": [{"user": "bob", "allow": ["acme/notes:echo", "globex/notes:echo"], "deny": ["acme/notes:delete_note"]}],
     }
@@ -1074,6 +1087,128 @@ def dribble_after_first(phase):
         sock.close()
 
 
+def slow_bodies(phase, width=MAX_CONNECTIONS_PER_CLIENT):
+    """`width` connections (the address's whole allowance) each sending a request head and then
+    its body a byte every 0.5 s, into POST /ui/signin (no credentials) or an MCP POST with a key
+    (with a session header: collected on the fast path; without: read by the router). A body must
+    keep 1 KiB/s after a grace of requestHeadSeconds, so each must be closed within that grace
+    (+ slack); a cut connection is replaced at once."""
+    stats = phase.stats
+    heads = [b"POST /ui/signin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+             b"Content-Length: 10000\r\n\r\ntoken="]
+    for session in (secrets.token_hex(16), None):
+        lines = ["POST /orgs/acme/servers/notes/mcp HTTP/1.1", "Host: 127.0.0.1", "Authorization: Bearer " + TOKENS["mallory"],
+                 "Content-Type: application/json", "Accept: " + JSON_OR_SSE, "Content-Length: 100000"]
+        if session:
+            lines.append("Mcp-Session-Id: " + session)
+        heads.append(("\r\n".join(lines) + "\r\n\r\n").encode() + b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"')
+    socks, opened = {}, 0
+    limit = SLOW_BODY_GRACE_SECONDS + CLOSE_SLACK_SECONDS
+    while phase.running():
+        while len(socks) < width and phase.running():
+            try:
+                sock = raw_socket(SLOWBODY_ADDRESS, phase.port, timeout=5)
+                sock.sendall(heads[opened % len(heads)])
+                sock.setblocking(False)
+                socks[sock] = [time.monotonic(), False]
+                opened += 1
+            except OSError:
+                stats.inc("hostile: slow-body connect failures")
+                phase.sleep(0.2)
+                break
+        for sock, state in list(socks.items()):
+            closed = answered = False
+            try:
+                data = sock.recv(4096)
+                closed, answered = not data, bool(data)
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed = True
+            if not closed and not answered:
+                try:
+                    sock.send(b"a")
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed = True
+            held = time.monotonic() - state[0]
+            if answered:
+                # Not what a slow body gets; dropped, and counted apart from the cut ones.
+                stats.inc("hostile: slow bodies answered before they were cut")
+                closed = True
+            elif closed and held <= IMMEDIATE_CLOSE_SECONDS:
+                # A replacement that came before the gateway had counted its predecessor closed.
+                stats.inc("hostile: slow bodies closed at once (per-client limit)")
+            elif closed:
+                stats.inc("hostile: slow bodies cut by the gateway")
+                stats.maximum("slow body held (s)", held)
+            elif held > limit and not state[1]:
+                state[1] = True    # a violation; still watched, to measure how long it is held
+                stats.violation("a slowly sent request body was held past requestHeadSeconds %d + %.0f s" % (SLOW_BODY_GRACE_SECONDS, CLOSE_SLACK_SECONDS),
+                                "held %.1f s; %s" % (held, socket_holders(sock)))
+            elif held > GIVE_UP_SECONDS:
+                stats.maximum("slow body held (s)", held)
+                closed = True
+            if closed:
+                sock.close()
+                del socks[sock]
+        phase.sleep(0.5)
+    for sock in socks:
+        sock.close()
+
+
+def aggregate_flood(phase, rate=100):
+    """mallory opens aggregated sessions on /orgs/acme/mcp as fast as `rate` a second and ends
+    none: one initialize in ten carries a 1 MiB `_meta` (the session must not keep it), one in ten
+    capabilities past what a session keeps (400, -32602); the others are small. Every
+    session lives at least sessionIdleSeconds, so more than maxSessionsPerKey opened within that
+    long means they are not counted; past the count, 429 `too_many_sessions`."""
+    stats = phase.stats
+    client = Client(phase.port, AGGREGATE_FLOOD_ADDRESS, timeout=30)
+    headers = {"Authorization": "Bearer " + TOKENS["mallory"], "Content-Type": "application/json", "Accept": JSON_OR_SSE,
+               "MCP-Protocol-Version": PROTOCOL}
+    padding = "m" * (1 << 20)
+    opened = collections.deque()
+    n, flagged = 0, False
+    started = time.monotonic()
+    while phase.running():
+        n += 1
+        params = {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "soak-flood", "version": "1"}}
+        expected = (200, 429)
+        if n % 10 == 0:
+            params["capabilities"] = {"experimental": {"blob": "c" * KEPT_INITIALIZE_BYTES}}
+            expected = (400,)
+        elif n % 10 == 5:
+            params["_meta"] = {"padding": padding}
+        body = json.dumps({"jsonrpc": "2.0", "id": n, "method": "initialize", "params": params})
+        try:
+            reply = client.request("POST", "/orgs/acme/mcp", body, headers)
+        except (NoResponse, Malformed) as error:
+            stats.violation("aggregated-session flood: no response", str(error))
+            phase.sleep(0.5)
+            continue
+        stats.inc("hostile: aggregated flood HTTP %d" % reply.status)
+        if reply.status not in expected:
+            stats.violation("aggregated-session flood: HTTP %d (expected %s)" % (reply.status, " or ".join(map(str, expected))), reply.describe())
+        elif reply.status == 429 and b"too_many_sessions" not in reply.body:
+            stats.violation("aggregated-session flood: a 429 that is not too_many_sessions", reply.describe())
+        elif reply.status == 200:
+            now = time.monotonic()
+            opened.append(now)
+            while opened and now - opened[0] > SESSION_IDLE_SECONDS:
+                opened.popleft()
+            stats.maximum("aggregated sessions opened within sessionIdleSeconds", len(opened))
+            if len(opened) > MAX_SESSIONS_PER_KEY and not flagged:
+                flagged = True
+                stats.violation("one key opened more aggregated sessions than maxSessionsPerKey %d within sessionIdleSeconds %d"
+                                % (MAX_SESSIONS_PER_KEY, SESSION_IDLE_SECONDS), "%d opened in %.1f s" % (len(opened), now - opened[0]))
+        ahead = n / rate - (time.monotonic() - started)
+        if ahead > 0:
+            phase.sleep(ahead)
+    client.close()
+
+
 def slow_reader(phase, hold=6.0):
     """sam's sessions from 127.0.0.4: a GET stream, or a 1 MiB streamed echo, never read for
     `hold` s, then the socket is dropped; half the sessions are then deleted, half left to idle."""
@@ -1331,7 +1466,9 @@ def load_threads(phase, workers, digests, gauge_peaks, reload_path, variants, ho
                   ("idle-sockets", idle_sockets, (phase,)),
                   ("slowloris", slowloris, (phase,)),
                   ("dribble", dribble_after_first, (phase,)),
-                  ("slow-reader", slow_reader, (phase,))]
+                  ("slow-reader", slow_reader, (phase,)),
+                  ("slow-bodies", slow_bodies, (phase,)),
+                  ("aggregate-flood", aggregate_flood, (phase,))]
     return start_threads(specs)
 
 
@@ -1375,7 +1512,8 @@ def run(args):
         raise SystemExit("soak: no orch binary at %s (set ORCH_BIN)" % ORCH)
     if shutil.which("wrk") is None:
         raise SystemExit("soak: wrk is not installed (bench/soak/run.sh installs it)")
-    for address in FLOOD_ADDRESSES + (IDLE_ADDRESS, SLOWREAD_ADDRESS, SLOWLORIS_ADDRESS, DRIBBLE_ADDRESS):
+    for address in FLOOD_ADDRESSES + (IDLE_ADDRESS, SLOWREAD_ADDRESS, SLOWLORIS_ADDRESS, DRIBBLE_ADDRESS, SLOWBODY_ADDRESS,
+                                      AGGREGATE_FLOOD_ADDRESS):
         probe = socket.socket()
         try:
             probe.bind((address, 0))
@@ -1485,7 +1623,8 @@ def run(args):
             stats.violation("reloads failed", "orch_reloads_total{result=\"error\"} grew by %d" % reloads_error)
         if reloads_ok < 0.9 * phase.reload_writes or (DURATION >= 150 and reloads_ok < 100):
             stats.violation("too few reloads", "%d writes, orch_reloads_total{result=\"ok\"} grew by %d" % (phase.reload_writes, reloads_ok))
-        refused = {reason: delta("orch_connections_refused_total", reason=reason) for reason in ("per_client", "request_head_timeout")}
+        refused = {reason: delta("orch_connections_refused_total", reason=reason)
+                   for reason in ("per_client", "request_head_timeout", "request_body_timeout", "idle_timeout")}
         c = stats.counts
         observed_timeouts = (c["hostile: idle sockets closed after the request-head timeout"] + c["hostile: slowloris sockets closed by the gateway"]
                              + c["hostile: second-request dribbles closed by the gateway"])
@@ -1495,9 +1634,16 @@ def run(args):
         if refused["request_head_timeout"] < max(1, observed_timeouts):
             stats.violation("orch_connections_refused_total{reason=\"request_head_timeout\"} does not show the guard",
                             "metric +%d, sockets seen closed after the timeout %d" % (refused["request_head_timeout"], observed_timeouts))
+        if refused["request_body_timeout"] < max(1, c["hostile: slow bodies cut by the gateway"]):
+            stats.violation("orch_connections_refused_total{reason=\"request_body_timeout\"} does not show the slow bodies cut",
+                            "metric +%d, slow bodies seen cut %d" % (refused["request_body_timeout"], c["hostile: slow bodies cut by the gateway"]))
+        if peaks["rss_kib"] - baseline["rss_kib"] > RSS_PEAK_ALLOWED_MIB * 1024:
+            stats.violation("VmRSS peaked past the baseline + %d MiB during the load" % RSS_PEAK_ALLOWED_MIB,
+                            "baseline %d KiB, peak %d KiB" % (baseline["rss_kib"], peaks["rss_kib"]))
         for key in ("sessions opened", "echo calls checked", "upstream crashes (documented failure reply)", "expected 404 after a crash",
                     "sessions left to idle out", "listener: list_changed received", "toggled tool: allowed (variant A)",
-                    "toggled tool: refused (variant B)"):
+                    "toggled tool: refused (variant B)", "hostile: slow bodies cut by the gateway", "hostile: aggregated flood HTTP 200",
+                    "hostile: aggregated flood HTTP 400"):
             if c[key] - base_stats[key] <= 0:
                 stats.violation("the load did not exercise: %s" % key, "count %d" % (c[key] - base_stats[key]))
 
@@ -1760,9 +1906,11 @@ and the hostile clients described above.
 | policy rewrites / `orch_reloads_total{result="ok"}` / errors | %d / %d / %d |
 | unauthenticated flood: refusals / `orch_audit_suppressed_total` | %d / %d |
 | flood's audit records | %s |
-| `orch_connections_refused_total` per_client / request_head_timeout | %d / %d |
+| `orch_connections_refused_total` per_client / request_head_timeout / request_body_timeout / idle_timeout | %d / %d / %d / %d |
 | longest idle socket / slowloris socket held (`requestHeadSeconds` 3) | %.1f s / %.1f s |
 | longest kept-alive connection dribbling its second request head | %.1f s |
+| slow bodies cut / longest held (grace `requestHeadSeconds` 3, then 1 KiB/s) | %d / %.1f s |
+| aggregated-session flood of one key: opened / 429 / 400; most opened within `sessionIdleSeconds` (bound `maxSessionsPerKey` 256) | %d / %d / %d; %d |
 
 Verdict: %s%s
 Return to the baseline (reached %.1f s after the last client had finished):
@@ -1787,9 +1935,13 @@ reply, %d refused or closed before a response; %s.
         report["wrk"].get("requests", 0), report["wrk"].get("p50_us", 0), report["wrk"].get("p99_us", 0), report["wrk"].get("max_us", 0),
         report["http_served"], report["reload_writes"], report["reloads_ok"], report["reloads_error"],
         report["flood_refused"], report["audit_suppressed"], flood,
-        report["refused"]["per_client"], report["refused"]["request_head_timeout"],
+        report["refused"]["per_client"], report["refused"]["request_head_timeout"], report["refused"]["request_body_timeout"],
+        report["refused"]["idle_timeout"],
         report["maxima"].get("idle socket held (s)", 0), report["maxima"].get("slowloris socket held (s)", 0),
-        report["maxima"].get("second-request dribble held (s)", 0), verdict, notes,
+        report["maxima"].get("second-request dribble held (s)", 0),
+        c.get("hostile: slow bodies cut by the gateway", 0), report["maxima"].get("slow body held (s)", 0),
+        c.get("hostile: aggregated flood HTTP 200", 0), c.get("hostile: aggregated flood HTTP 429", 0), c.get("hostile: aggregated flood HTTP 400", 0),
+        report["maxima"].get("aggregated sessions opened within sessionIdleSeconds", 0), verdict, notes,
         report["settle_seconds"], report["table"], growth / 1024.0, growth * 1024.0 / max(1, report["http_served"]),
         growth / max(1, c.get("sessions opened", 0)), s["exit_seconds"], s["status"], SIGTERM_EXIT_BOUND,
         s["upstreams_at_sigterm"], s["survivors"], s["audit_lines"], s["audit_bad_lines"], s["in_flight_call"],

@@ -63,6 +63,7 @@ run_suite "gateway (stdlib)" "$PYTHON" test_gateway.py
 run_suite "faults (stdlib)" "$PYTHON" test_faults.py
 run_suite "fast path (stdlib)" "$PYTHON" test_fast_path.py
 run_suite "JSON relayed as it came (stdlib)" "$PYTHON" test_json_passthrough.py
+run_suite "slow clients (stdlib)" "$PYTHON" test_slow_clients.py
 
 # oidc-provider-mock: the OpenID Connect provider of the single sign-on tests (0.3.4: the last for
 # Python 3.11; oidc_provider.py relies on its internals, so it is pinned).

@@ -56,8 +56,13 @@ struct AggregateEndpoint: MCPEndpoint {
             accepts.json ? Response.json(value) : SSEEncoder.response(events: [MCPSession.encode(value)])
         }
         if case .request(let id, "initialize", let params) = incoming.message {
+            let kept: ClientInitialize
+            switch ClientInitialize.keep(params, id: id) {
+            case .success(let initialize): kept = initialize
+            case .failure(let error): return Response.json(error.value, status: .badRequest)
+            }
             let session = try open(request, context, caller, org: org, started: started, method: "initialize")
-            var response = reply(initialized(session, caller, id: id, params: params))
+            var response = reply(initialized(session, caller, id: id, params: params, kept: kept))
             response.headers[.mcpSessionID] = session.id
             return response
         }
@@ -113,12 +118,21 @@ struct AggregateEndpoint: MCPEndpoint {
 
     // MARK: initialize
 
-    /// A new aggregated session for the caller (no server starts yet).
+    /// A new aggregated session for the caller (no server starts yet), in a slot of its key's on
+    /// the endpoint (429 past `maxSessionsPerKey`).
     private func open(_ request: Request, _ context: GatewayContext, _ caller: Caller, org: String?, started: ContinuousClock.Instant,
                       method: String) throws -> AggregateSession {
         let session = AggregateSession(gateway: gateway, caller: caller, org: org)
+        do {
+            try gateway.aggregates.insert(session, limit: caller.policy.settings.limits.maxSessionsPerKey)
+        } catch .perKeyServer(let limit), .processes(let limit) {
+            gateway.audit(context, request: request, caller: caller, decision: "deny", reason: "\(caller.signIn) has \(limit) sessions open on \(session.endpoint)",
+                          status: 429, started: started, org: org, mcpMethod: method)
+            throw GatewayError.tooManySessions("\(caller.signIn) already has \(limit) open sessions on \(session.endpoint); end one (DELETE) or wait for it to idle out")
+        } catch .closed {
+            throw GatewayError.shuttingDown()
+        }
         let count = session.scoped(caller).count
-        try gateway.aggregates.insert(session)
         gateway.audit(context, request: request, caller: caller, decision: "allow",
                       reason: "\(count) server\(count == 1 ? "" : "s") behind \(org.map { "/orgs/\($0)" } ?? "")/mcp",
                       status: 200, started: started, org: org, session: session.id, mcpMethod: method)
@@ -127,8 +141,8 @@ struct AggregateEndpoint: MCPEndpoint {
 
     /// The gateway's answer to `initialize`: the client's version when the gateway speaks it, every
     /// capability a server behind it may have, and what orch.json says of each server.
-    private func initialized(_ session: AggregateSession, _ caller: Caller, id: JSONValue, params: JSONObject) -> JSONValue {
-        session.initializeParams = params
+    private func initialized(_ session: AggregateSession, _ caller: Caller, id: JSONValue, params: JSONObject, kept: ClientInitialize) -> JSONValue {
+        session.keep(kept)
         let policy = caller.policy
         let requested = params["protocolVersion"]?.stringValue ?? JSONRPC.latestVersion
         let version = JSONRPC.supportedVersions.contains(requested) ? requested : JSONRPC.latestVersion
@@ -496,7 +510,10 @@ struct AggregateEndpoint: MCPEndpoint {
         case .request(let id, "server/discover", _):
             return reply(JSONRPC.discoverRefusal(id))
         case .request(let id, "initialize", let params):
-            return reply(initialized(session, caller, id: id, params: params))
+            switch ClientInitialize.keep(params, id: id) {
+            case .success(let kept): return reply(initialized(session, caller, id: id, params: params, kept: kept))
+            case .failure(let error): return Response.json(error.value, status: .badRequest)
+            }
         case .request(let id, let method, let params):
             return await handle(request, context, caller, session, id: id, method: method, params: params, transport: .legacySSE,
                                 started: started, reply: reply)

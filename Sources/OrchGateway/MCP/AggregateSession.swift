@@ -36,8 +36,8 @@ final class AggregateSession: Sendable {
         var backlog: [[UInt8]] = []
         var lastActive = NIODeadline.now()
         var ended = false
-        /// The client's `initialize` params, repeated to each member when it starts.
-        var initializeParams: JSONObject = [:]
+        /// What the session keeps of the client's `initialize`, repeated to each member when it starts.
+        var initialize = ClientInitialize.none
         /// `list_changed` notifications waiting to go out, one each however many servers send one.
         var pendingListChanges: Set<String> = []
     }
@@ -54,11 +54,14 @@ final class AggregateSession: Sendable {
         self.user = caller.userName
     }
 
-    /// The client's `initialize` params, for the members.
-    var initializeParams: JSONObject {
-        get { state.withLock { $0.initializeParams } }
-        set { state.withLock { $0.initializeParams = newValue } }
-    }
+    /// The endpoint the session is on, which counts its sessions as a server does.
+    var endpoint: String { org.map { "/orgs/\($0)/mcp" } ?? "/mcp" }
+
+    /// Keeps the client's `initialize`, for the members.
+    func keep(_ initialize: ClientInitialize) { state.withLock { $0.initialize = initialize } }
+
+    /// The kept `initialize` params the members get.
+    var initializeParams: JSONObject { state.withLock { $0.initialize }.params }
 
     var isEnded: Bool { state.withLock { $0.ended } }
 
@@ -437,21 +440,38 @@ final class AggregateSession: Sendable {
     }
 }
 
-/// The aggregated sessions of the gateway, by id.
+/// The aggregated sessions of the gateway, by id. Each holds a slot of its key's in `slots`, its
+/// endpoint counted as one server against `maxSessionsPerKey`.
 final class AggregateTable: Sendable {
-    private let sessions = Mutex<[String: AggregateSession]>([:])
-    private let closed = Atomic<Bool>(false)
-
-    func insert(_ session: AggregateSession) throws(GatewayError) {
-        guard !closed.load(ordering: .relaxed) else { throw GatewayError.shuttingDown() }
-        sessions.withLock { $0[session.id] = session }
+    private struct State {
+        var sessions: [String: AggregateSession] = [:]
+        /// Set at shutdown: no session may open after that.
+        var closed = false
     }
 
-    func remove(_ session: AggregateSession) { sessions.withLock { _ = $0.removeValue(forKey: session.id) } }
+    private let state = Mutex(State())
+    private let slots: SessionTable
 
-    func session(_ id: String) -> AggregateSession? { sessions.withLock { $0[id] } }
+    init(slots: SessionTable) { self.slots = slots }
 
-    var all: [AggregateSession] { sessions.withLock { Array($0.values) } }
+    /// Registers `session`, taking its slot; refuses past `limit` sessions of its key on its endpoint.
+    func insert(_ session: AggregateSession, limit: Int) throws(SessionTable.Refusal) {
+        try state.withLock { (state: inout State) throws(SessionTable.Refusal) in
+            guard !state.closed else { throw .closed }
+            try slots.reserve(session.binding.credential, on: session.endpoint, limit: limit)
+            state.sessions[session.id] = session
+        }
+    }
+
+    /// Unregisters `session` and gives its slot back (once).
+    func remove(_ session: AggregateSession) {
+        guard state.withLock({ $0.sessions.removeValue(forKey: session.id) }) != nil else { return }
+        slots.release(session.binding.credential, on: session.endpoint)
+    }
+
+    func session(_ id: String) -> AggregateSession? { state.withLock { $0.sessions[id] } }
+
+    var all: [AggregateSession] { state.withLock { Array($0.sessions.values) } }
 
     /// After a reload: a session whose key or user is gone ends; the others hear that their lists
     /// may have changed (servers may have been granted or taken away, each member's lists re-decided).
@@ -470,8 +490,10 @@ final class AggregateTable: Sendable {
     }
 
     func endAll(reason: String) async {
-        closed.store(true, ordering: .relaxed)
-        let sessions = all
+        let sessions = state.withLock { state in
+            state.closed = true
+            return Array(state.sessions.values)
+        }
         for session in sessions { session.end(reason) }
         for session in sessions { await session.waitUntilStopped() }
     }

@@ -7,7 +7,8 @@ import Synchronization
 
 /// Every MCP session, by id, and the gateway's count of upstream processes. A session takes its
 /// slot (per key and server, and a process when it runs one) under the lock, before its upstream
-/// starts, so concurrent initializes can never pass a limit.
+/// starts, so concurrent initializes can never pass a limit. An aggregated session takes a slot of
+/// the same count, its endpoint standing for the server (`reserve(_:on:limit:)`).
 final class SessionTable: Sendable {
     private struct SlotKey: Hashable {
         let credential: Credential
@@ -20,6 +21,18 @@ final class SessionTable: Sendable {
         var processes = 0
         /// Set at shutdown, when every session is ended: no new one may start after that.
         var closed = false
+
+        mutating func take(_ slot: SlotKey, limit: Int) throws(Refusal) {
+            guard !closed else { throw .closed }
+            let held = perKeyServer[slot, default: 0]
+            guard held < limit else { throw .perKeyServer(limit: limit) }
+            perKeyServer[slot] = held + 1
+        }
+
+        mutating func giveBack(_ slot: SlotKey) {
+            let held = perKeyServer[slot, default: 1] - 1
+            perKeyServer[slot] = held > 0 ? held : nil
+        }
     }
 
     enum Refusal: Error, Equatable {
@@ -36,15 +49,15 @@ final class SessionTable: Sendable {
     /// Registers `session`, taking its slots; refuses past a limit.
     func insert(_ session: MCPSession, limit: Int, processLimit: Int) throws(Refusal) {
         try state.withLock { (state: inout State) throws(Refusal) in
-            guard !state.closed else { throw .closed }
             let slot = SlotKey(credential: session.credential, server: session.serverPath)
-            let held = state.perKeyServer[slot, default: 0]
-            guard held < limit else { throw .perKeyServer(limit: limit) }
+            try state.take(slot, limit: limit)
             if session.usesProcess {
-                guard state.processes < processLimit else { throw .processes(limit: processLimit) }
+                guard state.processes < processLimit else {
+                    state.giveBack(slot)
+                    throw .processes(limit: processLimit)
+                }
                 state.processes += 1
             }
-            state.perKeyServer[slot] = held + 1
             state.sessions[session.id] = session
         }
     }
@@ -53,11 +66,22 @@ final class SessionTable: Sendable {
     func remove(_ session: MCPSession) {
         state.withLock { state in
             guard state.sessions.removeValue(forKey: session.id) != nil else { return }
-            let slot = SlotKey(credential: session.credential, server: session.serverPath)
-            let held = state.perKeyServer[slot, default: 1] - 1
-            state.perKeyServer[slot] = held > 0 ? held : nil
+            state.giveBack(SlotKey(credential: session.credential, server: session.serverPath))
             if session.usesProcess { state.processes -= 1 }
         }
+    }
+
+    /// Takes a slot of `credential` on an aggregated endpoint (`/orgs/ORG/mcp` or `/mcp`), counted
+    /// as a server's sessions are; refuses past `limit`.
+    func reserve(_ credential: Credential, on endpoint: String, limit: Int) throws(Refusal) {
+        try state.withLock { (state: inout State) throws(Refusal) in
+            try state.take(SlotKey(credential: credential, server: endpoint), limit: limit)
+        }
+    }
+
+    /// Gives back a slot `reserve(_:on:limit:)` took.
+    func release(_ credential: Credential, on endpoint: String) {
+        state.withLock { $0.giveBack(SlotKey(credential: credential, server: endpoint)) }
     }
 
     /// Takes a process slot for work outside a session (a tool-catalog fetch).
