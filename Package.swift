@@ -102,6 +102,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "OrchCLITests", dependencies: ["orch", "OrchJSON"], swiftSettings: swiftSettings),

@@ -54,6 +54,12 @@ enum JSONRPC {
     static let requestTimeout: Int64 = -32001
     /// The request was cancelled (the code the SDKs use for it).
     static let requestCancelled: Int64 = -32800
+    /// A 2026-07-28 request's HTTP headers disagree with its body, or one is missing or repeated.
+    static let headerMismatch: Int64 = -32020
+    /// A 2026-07-28 request lacks a client capability the server needs for it.
+    static let missingRequiredClientCapability: Int64 = -32021
+    /// A 2026-07-28 request names a protocol version the gateway does not serve.
+    static let unsupportedProtocolVersion: Int64 = -32022
 
     static func error(id: JSONValue?, code: Int64, _ message: String) -> JSONValue {
         ["jsonrpc": "2.0", "id": id ?? .null, "error": ["code": .integer(code), "message": .string(message)]]

@@ -1,0 +1,134 @@
+import OrchJSON
+import Testing
+
+@testable import OrchGateway
+
+/// The gateway's own `server/discover` answer and what a forwarded result gets for a modern caller.
+private let info: JSONObject = ["name": "mcp-orch", "version": "1.2.3"]
+
+@Test func discoverHasTheReferenceServersShape() {
+    let result = DiscoverResult(capabilities: ["tools": ["listChanged": true]], instructions: "Use the notes tools.", serverInfo: info,
+                                ttl: CacheTTL(.seconds(30)))
+    // The SDK's server writes exactly these keys in this order (plus the legacy versions here).
+    #expect(result.json.keys == ["cacheScope", "capabilities", "instructions", "resultType", "supportedVersions", "ttlMs", "_meta"])
+    #expect(result.json["cacheScope"] == "private")
+    #expect(result.json["capabilities"] == ["tools": ["listChanged": true]])
+    #expect(result.json["instructions"] == "Use the notes tools.")
+    #expect(result.json["resultType"] == "complete")
+    #expect(result.json["supportedVersions"] == ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"])
+    #expect(result.json["ttlMs"] == 30_000)
+    #expect(result.json["_meta"] == ["io.modelcontextprotocol/serverInfo": ["name": "mcp-orch", "version": "1.2.3"]])
+}
+
+@Test func discoverWithoutInstructionsLeavesTheKeyOut() {
+    let result = DiscoverResult(capabilities: [:], instructions: nil, serverInfo: info, ttl: CacheTTL(milliseconds: 0))
+    #expect(result.json["instructions"] == nil)
+    #expect(result.json["ttlMs"] == 0)
+}
+
+@Test func discoverListsEveryVersionTheGatewaySpeaksModernFirst() {
+    #expect(ModernProtocol.discoverableVersions.first == "2026-07-28")
+    #expect(Set(ModernProtocol.discoverableVersions.dropFirst()) == JSONRPC.supportedVersions)
+}
+
+@Test func aTTLIsWholeMillisecondsAndNeverNegative() {
+    #expect(CacheTTL(.milliseconds(1500)).milliseconds == 1500)
+    #expect(CacheTTL(.microseconds(2999)).milliseconds == 2)
+    #expect(CacheTTL(.seconds(-5)).milliseconds == 0)
+    #expect(CacheTTL(milliseconds: -1).milliseconds == 0)
+}
+
+private let stamp = ModernResultStamp(ttlBound: CacheTTL(milliseconds: 60_000), serverInfo: nil)
+
+@Test func aForwardedResultWithoutATypeIsComplete() {
+    #expect(stamp.apply(to: ["content": []], method: "tools/call") == ["content": [], "resultType": "complete"])
+    #expect(stamp.apply(to: ["resultType": .null], method: "tools/call")["resultType"] == "complete")
+    // One the upstream gave is kept.
+    #expect(stamp.apply(to: ["resultType": "input_required"], method: "tools/call")["resultType"] == "input_required")
+}
+
+@Test func aResultWithoutCacheFieldsInItsSchemaGetsNone() {
+    for method in ["tools/call", "prompts/get", "completion/complete", "tasks/get"] {
+        let result = stamp.apply(to: [:], method: method)
+        #expect(result["cacheScope"] == nil && result["ttlMs"] == nil, "\(method)")
+    }
+}
+
+struct TTLRow: Sendable, CustomTestStringConvertible {
+    let testDescription: String
+    let upstream: JSONValue?
+    let expected: Int64
+}
+
+private let ttlRows: [TTLRow] = [
+    .init(testDescription: "none: the bound", upstream: nil, expected: 60_000),
+    .init(testDescription: "shorter: the upstream's", upstream: 5_000, expected: 5_000),
+    .init(testDescription: "longer: the bound", upstream: 3_600_000, expected: 60_000),
+    .init(testDescription: "zero stays zero", upstream: 0, expected: 0),
+    .init(testDescription: "an integral real", upstream: 2000.0, expected: 2_000),
+    .init(testDescription: "negative: stale", upstream: -1, expected: 0),
+    .init(testDescription: "a fraction: stale", upstream: 1.5, expected: 0),
+    .init(testDescription: "a string: stale", upstream: "100", expected: 0),
+    .init(testDescription: "past Int64: the bound", upstream: .number("99999999999999999999999"), expected: 60_000),
+]
+
+@Test(arguments: ttlRows)
+func aCacheableResultIsPrivateAndKeptNoLongerThanUpstreamOrBound(_ row: TTLRow) {
+    for method in MCPMethod.allCases where method.hasCacheFields {
+        var upstream: JSONObject = ["tools": [], "cacheScope": "public"]
+        upstream["ttlMs"] = row.upstream
+        let result = stamp.apply(to: upstream, method: method.rawValue)
+        #expect(result["cacheScope"] == "private", "\(method)")
+        #expect(result["ttlMs"] == .integer(row.expected), "\(method)")
+        #expect(result["resultType"] == "complete")
+    }
+}
+
+@Test func theMethodsWithCacheFieldsAreDiscoverTheListsAndRead() {
+    let cacheable = Set(MCPMethod.allCases.filter(\.hasCacheFields).map(\.rawValue))
+    #expect(cacheable == ["server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"])
+}
+
+@Test func aResultAskingForInputGetsNoCacheFields() {
+    let result = stamp.apply(to: ["resultType": "input_required", "inputRequests": [:]], method: "resources/read")
+    #expect(result["cacheScope"] == nil && result["ttlMs"] == nil)
+}
+
+@Test func theGatewaysIdentityIsStampedWhereTheResultHasNone() {
+    let stamping = ModernResultStamp(ttlBound: CacheTTL(milliseconds: 0), serverInfo: info)
+    let key = ModernProtocol.MetaKey.serverInfo
+    #expect(stamping.apply(to: [:], method: "tools/call")["_meta"] == [key: .object(info)])
+    #expect(stamping.apply(to: ["_meta": ["progressToken": 1]], method: "tools/call")["_meta"] == ["progressToken": 1, key: .object(info)])
+    #expect(stamping.apply(to: ["_meta": [key: .null]], method: "tools/call")["_meta"] == [key: .object(info)])
+    // An upstream's own identity, and a _meta that is not an object, are left as they are.
+    #expect(stamping.apply(to: ["_meta": [key: ["name": "up"]]], method: "tools/call")["_meta"] == [key: ["name": "up"]])
+    #expect(stamping.apply(to: ["_meta": "odd"], method: "tools/call")["_meta"] == "odd")
+    #expect(stamp.apply(to: [:], method: "tools/call")["_meta"] == nil)
+}
+
+@Test func aHeaderValueIsReadPlainOrFromCanonicalBase64() {
+    #expect(HeaderValueEncoding.decode("plain value") == "plain value")
+    #expect(HeaderValueEncoding.decode("=?base64?w6kgdQ==?=") == "é u")
+    #expect(HeaderValueEncoding.decode("=?base64??=") == "")
+    #expect(HeaderValueEncoding.decode("=?base64?=") == "=?base64?=")  // too short to be a sentinel
+    #expect(HeaderValueEncoding.decode("=?base64?YR==?=") == nil)  // non-zero trailing bits
+    #expect(HeaderValueEncoding.decode("=?base64?YQ?=") == nil)  // padding left out
+    #expect(HeaderValueEncoding.decode("=?base64?/w==?=") == nil)  // not UTF-8
+    #expect(HeaderValueEncoding.decode("=?base64?!!!!?=") == nil)
+}
+
+@Test func anInvalidAnnotationMakesTheSchemaDeclareNothing() {
+    func declarations(_ schema: JSONValue) -> [String]? { ParamHeaderDeclarations(inputSchema: schema)?.declarations.map(\.header) }
+    #expect(declarations(["type": "object", "properties": ["a": ["type": "string", "x-mcp-header": "A"]]]) == ["Mcp-Param-A"])
+    #expect(declarations(["type": "object", "properties": ["a": ["type": "number", "x-mcp-header": "A"]]]) == nil)
+    #expect(declarations(["type": "object", "properties": ["a": ["type": "string", "x-mcp-header": "A B"]]]) == nil)
+    #expect(declarations(["type": "object", "properties": ["a": ["type": "string", "x-mcp-header": 1]]]) == nil)
+    #expect(declarations(["type": "object", "properties": [
+        "a": ["type": "string", "x-mcp-header": "X"], "b": ["type": "integer", "x-mcp-header": "x"],
+    ]]) == nil)
+    // Reachable only through items, or on the root itself: not a pure properties chain.
+    #expect(declarations(["type": "array", "items": ["type": "string", "x-mcp-header": "A"]]) == nil)
+    #expect(declarations(["type": "string", "x-mcp-header": "A"]) == nil)
+    // Instance data is not a schema position.
+    #expect(declarations(["type": "object", "default": ["x-mcp-header": 5]]) == [])
+}
