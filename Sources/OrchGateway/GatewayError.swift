@@ -27,6 +27,9 @@ public struct GatewayError: HTTPResponseError, Sendable {
         .init(.forbidden, code: "insufficient_scope", message, headers: [.wwwAuthenticate: challenge])
     }
     public static func notFound(_ message: String = "not found") -> Self { .init(.notFound, code: "not_found", message) }
+    /// A session id the gateway does not hold (never issued, ended, or another key's): the client
+    /// starts over, as the hint says.
+    static func unknownSession(_ hint: String = "initialize again") -> Self { .notFound("unknown or ended session: \(hint)") }
     public static func payloadTooLarge(_ limit: Int) -> Self {
         .init(.contentTooLarge, code: "payload_too_large", "request body is larger than \(limit) bytes")
     }

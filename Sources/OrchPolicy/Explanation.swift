@@ -196,12 +196,21 @@ extension Policy {
 }
 
 extension Policy.Key {
-    /// `valid`, `expires soon` (within 14 days) or `expired`.
+    /// How long before its expiry a key counts as expiring soon: `orch check` warns, `orch keys
+    /// list` and the dashboard say so.
+    public static let soonDays = 14
+
+    /// Whether the key expires within `soonDays` of `time` (and has not yet).
+    public func expiresSoon(at time: Date) -> Bool {
+        guard let expires = spec.expires else { return false }
+        return expires > time && expires <= time.addingTimeInterval(TimeInterval(Self.soonDays * 86_400))
+    }
+
+    /// `valid`, `expires soon` (within `soonDays`) or `expired`.
     public func status(at time: Date) -> String {
         guard let expires = spec.expires else { return "valid" }
         if expires <= time { return "expired" }
-        if expires <= time.addingTimeInterval(14 * 86_400) { return "expires soon" }
-        return "valid"
+        return expiresSoon(at: time) ? "expires soon" : "valid"
     }
 }
 

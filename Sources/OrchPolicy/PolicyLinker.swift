@@ -225,13 +225,12 @@ struct PolicyLinker {
             }
             if !reachable { log.warning(server.spec.path, "no one can reach server \(policy.serverPath(server.id))") }
         }
-        let soon = now.addingTimeInterval(14 * 86_400)
         for key in policy.keys {
             guard let expires = key.spec.expires else { continue }
             if expires <= now {
                 log.warning(Path.member(key.spec.path, "expires"), "key \(key.spec.id) of \(policy.users[key.user.index].name) expired at \(Timestamp.format(expires))")
-            } else if expires <= soon {
-                log.warning(Path.member(key.spec.path, "expires"), "key \(key.spec.id) of \(policy.users[key.user.index].name) expires within 14 days, at \(Timestamp.format(expires))")
+            } else if key.expiresSoon(at: now) {
+                log.warning(Path.member(key.spec.path, "expires"), "key \(key.spec.id) of \(policy.users[key.user.index].name) expires within \(Policy.Key.soonDays) days, at \(Timestamp.format(expires))")
             }
         }
     }

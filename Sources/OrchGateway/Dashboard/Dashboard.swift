@@ -272,7 +272,7 @@ struct Dashboard: Sendable {
             let spec = policy.key(id).spec
             let (status, statusClass): (String, String) =
                 if let expires = spec.expires, expires <= now { ("expired", "expired") }
-                else if let expires = spec.expires, expires.timeIntervalSince(now) < 14 * 86400 { ("expires soon", "expiring") }
+                else if policy.key(id).expiresSoon(at: now) { ("expires soon", "expiring") }
                 else { ("active", "active") }
             return [
                 "id": spec.id, "status": status, "statusClass": statusClass, "expires": spec.expires.map(Timestamp.format) ?? "never",

@@ -450,7 +450,7 @@ struct AggregateEndpoint: MCPEndpoint {
             throw GatewayError(.notAcceptable, code: "bad_request", "the GET stream needs Accept: text/event-stream")
         }
         let queue = MessageQueue()
-        guard let generation = session.attachStream(queue) else { throw GatewayError.notFound("unknown or ended session: initialize again") }
+        guard let generation = session.attachStream(queue) else { throw GatewayError.unknownSession() }
         context.channel.closeFuture.whenComplete { _ in queue.hangUp() }
         return SSEEncoder.response(queue: queue) { session.streamClosed(generation: generation) }
     }
@@ -473,7 +473,7 @@ struct AggregateEndpoint: MCPEndpoint {
         let org = try scope(request, context, caller, hasOrg: hasOrg, method: "GET sse")
         let session = try open(request, context, caller, org: org, started: started, method: "GET sse")
         let queue = MessageQueue()
-        guard let generation = session.attachStream(queue) else { throw GatewayError.notFound("unknown or ended session: connect again") }
+        guard let generation = session.attachStream(queue) else { throw GatewayError.unknownSession("connect again") }
         context.channel.closeFuture.whenComplete { _ in queue.hangUp() }
         let endpoint = "\(org.map { "/orgs/\($0)" } ?? "")/messages?sessionId=\(session.id)"
         return SSEEncoder.response(queue: queue, first: SSEEncoder.event(Array(endpoint.utf8), name: "endpoint")) {
@@ -541,7 +541,7 @@ struct AggregateEndpoint: MCPEndpoint {
         guard let id else { throw GatewayError.badRequest("missing Mcp-Session-Id header: send initialize first") }
         guard let session = gateway.aggregates.session(id), session.org == org, !session.isEnded,
             session.binding.admits(caller)
-        else { throw GatewayError.notFound("unknown or ended session: initialize again") }
+        else { throw GatewayError.unknownSession() }
         return session
     }
 }

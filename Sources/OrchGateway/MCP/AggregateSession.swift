@@ -137,7 +137,7 @@ final class AggregateSession: Sendable {
     /// Concurrent requests wait for the same start.
     func member(_ server: ResolvedServer, _ request: Request, _ context: GatewayContext, timeout: TimeAmount) async throws -> MCPSession {
         let task = try state.withLock { state -> Task<MCPSession, any Error> in
-            if state.ended { throw GatewayError.notFound("unknown or ended session: initialize again") }
+            if state.ended { throw GatewayError.unknownSession() }
             if let member = state.members[server.path], !member.isEnded { return Task { member } }
             if let starting = state.starting[server.path] { return starting }
             let task = Task { try await self.start(server, request, context, timeout: timeout) }
@@ -178,7 +178,7 @@ final class AggregateSession: Sendable {
         }
         if ended {
             session.end(.stopped("the aggregated session ended"))
-            throw GatewayError.notFound("unknown or ended session: initialize again")
+            throw GatewayError.unknownSession()
         }
         return session
     }

@@ -85,7 +85,7 @@ struct ServerResolver: Sendable {
         guard let id else { throw GatewayError.badRequest("missing Mcp-Session-Id header: send initialize first") }
         guard let session = gateway.sessions.session(id), session.org == server.org, session.server == server.name,
             session.access.binding.admits(caller)
-        else { throw GatewayError.notFound("unknown or ended session: initialize again") }
+        else { throw GatewayError.unknownSession() }
         return session
     }
 

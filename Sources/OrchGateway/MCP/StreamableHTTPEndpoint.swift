@@ -118,7 +118,7 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
             throw GatewayError(.notAcceptable, code: "bad_request", "the GET stream needs Accept: text/event-stream")
         }
         let queue = session.makeQueue()
-        guard let generation = session.attachStream(queue) else { throw GatewayError.notFound("unknown or ended session: initialize again") }
+        guard let generation = session.attachStream(queue) else { throw GatewayError.unknownSession() }
         context.channel.closeFuture.whenComplete { _ in queue.hangUp() }
         return SSEEncoder.response(queue: queue) { session.streamClosed(generation: generation) }
     }
