@@ -4,6 +4,20 @@ import OrchJSON
 public import OrchPolicy
 import Synchronization
 
+/// What an audit record says was done.
+public enum AuditDecision: String, Sendable, CaseIterable {
+    case allow
+    case deny
+    /// A changed or new pinned tool or prompt, let through under `gateway.pinning: warn`.
+    case warn
+    /// A session ended.
+    case end
+    /// A call that was allowed but failed on its way (kept for the records that say so).
+    case error
+    /// Records not written because a client sent too many refused requests.
+    case suppressed
+}
+
 /// One audit record: a decision that matters. Never holds a token, hash or secret.
 public struct AuditRecord: Sendable {
     public var policy: String?
@@ -22,7 +36,7 @@ public struct AuditRecord: Sendable {
     public var kind: String?
     /// The item decided on: a tool or prompt name, a resource URI.
     public var target: String?
-    public var decision: String
+    public var decision: AuditDecision
     public var reason: String
     public var status: Int
     public var ms: Double
@@ -30,7 +44,7 @@ public struct AuditRecord: Sendable {
     public init(
         policy: String?, user: String? = nil, key: String? = nil, issuer: String? = nil, remote: String, org: String? = nil,
         server: String? = nil, session: String? = nil, method: String, item: Item? = nil,
-        decision: String, reason: String, status: Int, ms: Double
+        decision: AuditDecision, reason: String, status: Int, ms: Double
     ) {
         self.policy = policy
         self.user = user
@@ -71,7 +85,7 @@ public struct AuditRecord: Sendable {
         writer.string("tool", tool, limit: limit)
         writer.string("kind", kind, limit: limit)
         writer.string("target", target, limit: limit)
-        writer.string("decision", decision, limit: limit)
+        writer.string("decision", decision.rawValue, limit: limit)
         writer.string("reason", reason, limit: 2 * limit)
         writer.integer("status", Int64(status))
         writer.milliseconds("ms", ms)

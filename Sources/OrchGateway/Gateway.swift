@@ -118,7 +118,7 @@ public final class Gateway: Sendable {
         if reason.kind != .stopped { metrics.upstreamFailure(server: session.serverPath, reason: reason) }
         audit.write(AuditRecord(
             policy: policy, user: session.user, key: session.keyID, issuer: session.credential.issuer, remote: remote, org: session.org,
-            server: session.server, session: session.id, method: "session end", decision: "end", reason: reason.message, status: 0, ms: 0))
+            server: session.server, session: session.id, method: "session end", decision: .end, reason: reason.message, status: 0, ms: 0))
     }
 
     /// Whether `/metrics` needs an admin's key: as `gateway.metrics` says, or by default when the
@@ -197,7 +197,7 @@ public final class Gateway: Sendable {
 
     /// Writes an audit record of a request's outcome.
     func audit(
-        _ context: GatewayContext, request: Request, caller: Caller?, decision: String, reason: String, status: Int,
+        _ context: GatewayContext, request: Request, caller: Caller?, decision: AuditDecision, reason: String, status: Int,
         started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
         issuer: String? = nil, session: String? = nil, mcpMethod: String? = nil, item: Item? = nil
     ) {
@@ -207,7 +207,7 @@ public final class Gateway: Sendable {
 
     /// Writes an audit record of a request's outcome, for a request known by its origin.
     func audit(
-        _ origin: RequestOrigin, caller: Caller?, decision: String, reason: String, status: Int,
+        _ origin: RequestOrigin, caller: Caller?, decision: AuditDecision, reason: String, status: Int,
         started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
         issuer: String? = nil, session: String? = nil, mcpMethod: String? = nil, item: Item? = nil
     ) {
@@ -218,7 +218,7 @@ public final class Gateway: Sendable {
                 return
             case .write(let suppressed) where suppressed > 0:
                 audit.write(AuditRecord(
-                    policy: store.policy?.digest, remote: origin.remote, method: "audit", decision: "suppressed",
+                    policy: store.policy?.digest, remote: origin.remote, method: "audit", decision: .suppressed,
                     reason: "\(suppressed) refused unauthenticated requests from \(AuditThrottle.address(origin.remote)) were not recorded (more than \(unauthenticatedAudit.limit) in \(unauthenticatedAudit.window))",
                     status: 0, ms: 0))
             case .write:

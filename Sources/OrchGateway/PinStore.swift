@@ -77,7 +77,7 @@ extension Gateway {
             let path = server.split(separator: "/", maxSplits: 1).map(String.init)
             audit.write(AuditRecord(
                 policy: store.policy?.digest, remote: "-", org: path.first, server: path.last, method: "pin check", item: Item(kind, name),
-                decision: mode == .enforce ? "deny" : "warn", reason: what + (mode == .enforce ? "; hidden and refused" : ""), status: 0, ms: 0))
+                decision: mode == .enforce ? .deny : .warn, reason: what + (mode == .enforce ? "; hidden and refused" : ""), status: 0, ms: 0))
         }
         return mode != .enforce || status == .pinned
     }

@@ -97,12 +97,17 @@ struct ClientConfigMerge {
         } catch {
             throw Failure(message: "cannot create the folder \(folder.path): \(error.localizedDescription)")
         }
-        var info = stat()
-        let exists = stat(target, &info) == 0
+        // The file's owner and mode, through Foundation: Glibc's `stat` is also declared by
+        // CoreFoundation, and which of the two a compile picks varies.
+        let attributes = try? FileManager.default.attributesOfItem(atPath: target)
+        let exists = attributes != nil
+        let owner = (attributes?[.ownerAccountID] as? NSNumber).map { uid_t($0.uint32Value) } ?? geteuid()
+        let group = (attributes?[.groupOwnerAccountID] as? NSNumber).map { gid_t($0.uint32Value) } ?? getegid()
+        let currentMode = (attributes?[.posixPermissions] as? NSNumber).map { mode_t($0.uint32Value) } ?? 0o644
         let temp = folder.appendingPathComponent(".\(URL(fileURLWithPath: target).lastPathComponent).orch-\(getpid())").path
         // A token in the file: nobody else may read it. Otherwise the file keeps its mode (a new
         // one gets the umask's).
-        let mode: mode_t? = holdsSecret ? 0o600 : exists ? info.st_mode & 0o7777 : nil
+        let mode: mode_t? = holdsSecret ? 0o600 : exists ? currentMode & 0o7777 : nil
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode ?? 0o666)
         guard fd >= 0 else { throw Failure(message: "cannot create \(temp): \(String(cString: strerror(errno)))") }
         var problem: String? = nil
@@ -115,8 +120,8 @@ struct ClientConfigMerge {
                 if n <= 0 { problem = "cannot write \(temp): \(String(cString: strerror(errno)))" } else { offset += n }
             }
         }
-        if problem == nil, exists, info.st_uid != geteuid() || info.st_gid != getegid(), fchown(fd, info.st_uid, info.st_gid) != 0 {
-            problem = "cannot keep its owner \(info.st_uid):\(info.st_gid): \(String(cString: strerror(errno)))"
+        if problem == nil, exists, owner != geteuid() || group != getegid(), fchown(fd, owner, group) != 0 {
+            problem = "cannot keep its owner \(owner):\(group): \(String(cString: strerror(errno)))"
         }
         if problem == nil, let mode, fchmod(fd, mode) != 0 { problem = "cannot set its mode: \(String(cString: strerror(errno)))" }
         if problem == nil, fsync(fd) != 0 { problem = "cannot sync \(temp): \(String(cString: strerror(errno)))" }

@@ -74,7 +74,7 @@ struct CallGuard: Sendable {
             return .forward(ReplyHooks(transform: Self.templatesFilter(session.access)), rewritten: nil)
         case .item(let kind, let param):
             guard let written = params[param]?.stringValue else {
-                decided.audit("deny", "\(method) without a string params.\(param)")
+                decided.audit(.deny, "\(method) without a string params.\(param)")
                 return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "\(method) needs a string params.\(param)"))
             }
             // A resource is decided, and forwarded, by the normal form of its URI: the form a
@@ -85,7 +85,7 @@ struct CallGuard: Sendable {
                 switch ResourceURI.normalize(written) {
                 case .failure(let refusal):
                     let message = "Resource URI \(JSONValue.string(written).compact) is refused: \(refusal)"
-                    decided.audit("deny", message, item: Item(kind, written))
+                    decided.audit(.deny, message, item: Item(kind, written))
                     gateway.metrics.itemDecision(kind, server: server.path, allowed: false)
                     return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, message))
                 case .success(let uri) where uri != written:
@@ -99,7 +99,7 @@ struct CallGuard: Sendable {
             let item = Item(kind, name)
             let decision = caller.policy.decide(user: caller.user, server: server.id, item: item, key: caller.key, at: Date())
             if decision.allowed, let refusal = gateway.pinRefusal(server: server.path, kind, name) {
-                decided.audit("deny", refusal, item: item)
+                decided.audit(.deny, refusal, item: item)
                 gateway.metrics.itemDecision(kind, server: server.path, allowed: false)
                 return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, refusal))
             }
@@ -118,11 +118,11 @@ struct CallGuard: Sendable {
                 let reason = allowed ? "\(caller.userName) may read some resource of \(server.path)" : "\(caller.userName) may read no resource of \(server.path)"
                 return decided.item(Item(.resource, uri), allowed: allowed, reason: reason, id: id, template: true)
             default:
-                decided.audit("deny", "completion/complete without a usable params.ref")
+                decided.audit(.deny, "completion/complete without a usable params.ref")
                 return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "completion/complete needs params.ref: {type: \"ref/prompt\", name} or {type: \"ref/resource\", uri}"))
             }
         case .unknown:
-            decided.audit("deny", "the gateway does not forward \(method)")
+            decided.audit(.deny, "the gateway does not forward \(method)")
             return .refuse(JSONRPC.error(id: id, code: JSONRPC.methodNotFound, "Method not found: \(method)"))
         }
     }
@@ -132,7 +132,7 @@ struct CallGuard: Sendable {
     func admitNotification(_ origin: RequestOrigin, caller: Caller, server: ResolvedServer, session: MCPSession, method: String) -> Bool {
         if MethodRule.forwardsNotification(method) { return true }
         let decided = Decided(gateway: gateway, origin: origin, caller: caller, server: server, session: session, method: method, started: .now)
-        decided.audit("deny", MethodRule(method) == .unknown
+        decided.audit(.deny, MethodRule(method) == .unknown
             ? "dropped notification \(method): not one a client sends"
             : "dropped \(method) sent without an id: a request is never forwarded as a notification")
         return false
@@ -148,7 +148,7 @@ struct CallGuard: Sendable {
         let method: String
         let started: ContinuousClock.Instant
 
-        func audit(_ decision: String, _ reason: String, item: Item? = nil) {
+        func audit(_ decision: AuditDecision, _ reason: String, item: Item? = nil) {
             gateway.audit(origin, caller: caller, decision: decision, reason: reason, status: 200, started: started,
                           org: server.org, server: server.name, session: session.id, mcpMethod: method, item: item)
         }
@@ -157,7 +157,7 @@ struct CallGuard: Sendable {
         func item(_ item: Item, allowed: Bool, reason: String, id: JSONValue, template: Bool = false, rewritten: JSONObject? = nil) -> Admission {
             gateway.metrics.itemDecision(item.kind, server: server.path, allowed: allowed)
             guard allowed else {
-                audit("deny", reason, item: item)
+                audit(.deny, reason, item: item)
                 let what = template ? "Completion of resource template" : item.kind.description.capitalized
                 return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "\(what) \(item.name) is not permitted for \(caller.userName) on \(server.path)"))
             }
@@ -168,7 +168,7 @@ struct CallGuard: Sendable {
                 case .replied: ""
                 case .failed(let error): " (\(error.message))"
                 }
-                decided.audit("allow", reason + note, item: item)
+                decided.audit(.allow, reason + note, item: item)
             }), rewritten: rewritten)
         }
     }
