@@ -12,7 +12,7 @@ public enum AuditDecision: String, Sendable, CaseIterable {
     case warn
     /// A session ended.
     case end
-    /// A call that was allowed but failed on its way (kept for the records that say so).
+    /// A server left out of an aggregated list because it failed to answer.
     case error
     /// Records not written because a client sent too many refused requests.
     case suppressed
