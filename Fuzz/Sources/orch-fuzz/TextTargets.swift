@@ -116,6 +116,14 @@ enum GlobTarget {
         (0..<c.int(0...max)).map { _ in c.pick(pieces) }.joined()
     }
 
+    /// A rule or scope entry with its resource glob in the normal form the policy matches with
+    /// (`ResourceURI.normalizeGlob`, checked against an independent normalizer by the Swift
+    /// tests): the reference matches text, so it is given the text the policy matches.
+    static func inNormalForm(_ text: String) -> String {
+        guard let written = ItemGlob.writtenResourceGlob(of: text) else { return text }
+        return String(text.utf8.dropLast(written.utf8.count))! + ResourceURI.normalizeGlob(written).pattern
+    }
+
     static func rules(_ c: inout Choices) {
         let ruleText = text(&c, max: 8)
         let scopeText = text(&c, max: 8)
@@ -126,12 +134,12 @@ enum GlobTarget {
         let kind: ItemKind = field == "prompts" ? .prompt : field == "resources" ? .resource : .tool
         if case .success(let rule) = Rule.parse(ruleText) {
             let allows = rule.server.matches(server) && (rule.item?.matches(kind, name) ?? true)
-            require(allows == Reference.ruleAllows(ruleText, server: server, item: item),
+            require(allows == Reference.ruleAllows(inNormalForm(ruleText), server: server, item: item),
                     "rule \(ruleText.escaped) on \(server):\(item.escaped): parsed as server \(rule.server) item \(rule.item.map { "\($0)" } ?? "-"), allows = \(allows)")
         }
         if case .success(let scope) = ScopeGlob.parse(scopeText) {
             let covers = scope.matches(org: org, server: server, kind, name)
-            require(covers == Reference.scopeMatches(scopeText, org: org, server: server, item: item),
+            require(covers == Reference.scopeMatches(inNormalForm(scopeText), org: org, server: server, item: item),
                     "scope \(scopeText.escaped) on \(org)/\(server):\(item.escaped): covers = \(covers)")
             require(scope.matches(org: org, server: server) == Reference.scopeMatches(scopeText, org: org, server: server, item: nil),
                     "scope \(scopeText.escaped) on \(org)/\(server)")
