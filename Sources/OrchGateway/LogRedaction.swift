@@ -25,7 +25,7 @@ public final class LogRedaction: Sendable {
             var all = Set<String>()
             for value in policy.union(users.values) where value.count >= LogRedaction.minimumLength {
                 all.insert(value)
-                let encoded = LogRedaction.percentEncoded(value)
+                let encoded = ExposedURI.percentEncoded(value)
                 if encoded != value { all.insert(encoded) }
             }
             patterns = all.sorted { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1 }
@@ -75,21 +75,5 @@ public final class LogRedaction: Sendable {
         case .array(let items): .array(items.map(redact))
         case .dictionary(let entries): .dictionary(entries.mapValues(redact))
         }
-    }
-
-    /// RFC 3986 percent-encoding of everything but the unreserved characters, as a URL carries a
-    /// value.
-    static func percentEncoded(_ value: String) -> String {
-        var out = ""
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
-            }
-        }
-        return out
     }
 }

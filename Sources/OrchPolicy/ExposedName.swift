@@ -131,6 +131,20 @@ public enum ExposedURI {
         return out
     }
 
+    /// `text` with every character but RFC 3986's unreserved ones percent-encoded (uppercase hex),
+    /// as a URI carries a value.
+    public static func percentEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            if isUnreserved(byte) {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                out += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+
     /// The org (on `/mcp`), prefix and server URI an exposed URI names; nil for any other URI.
     public static func parse(_ exposed: String, withOrg: Bool) -> (org: String?, prefix: String, uri: String)? {
         guard exposed.hasPrefix("orch:") else { return nil }
