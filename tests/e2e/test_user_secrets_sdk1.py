@@ -21,6 +21,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -123,8 +124,18 @@ class UserSecretsTest(GatewayTestCase):
         for user, token in (("eve", CALLER), ("ada", ADMIN)):
             before = len(self.upstream.records())
             self.assertEqual(self.run_async(shout, token), "HI!")
+            # The gateway ends its upstream session (a DELETE with this user's headers) after the
+            # client's session ends, asynchronously: wait for it, so the next user's requests are
+            # counted from after it.
+            deadline = time.monotonic() + WAIT
+            while True:
+                ended = [r for r in self.upstream.records()[before:] if r["kind"] == "request" and r["method"] == "DELETE"]
+                if ended or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             sent = {v for r in self.upstream.records()[before:] if r["kind"] == "request" for k, v in r["headers"] if k == "x-user-token"}
             self.assertEqual(sent, {self.values[(user, "REMOTE_TOKEN")]}, "the remote got %r for %s" % (sent, user))
+            self.assertEqual(len(ended), 1, ended)
         opened = self.audit_where(method="initialize", server="personal", user="eve")
         self.assertTrue(opened and opened[0]["reason"].endswith("; runs with eve's secrets PERSONAL_TOKEN"), opened)
         status, _, servers = self.gateway.server.request("/api/v1/servers", token=CALLER)
