@@ -25,6 +25,9 @@ public final class Gateway: Sendable {
     /// slots under `maxSessionsPerKey`, are in `sessions`.
     let aggregates: AggregateTable
     let catalog = Catalog()
+    /// The upstream sessions held for 2026-07-28 requests, one per key and server; they are also
+    /// in `sessions`, where they count under `maxSessionsPerKey` and idle out.
+    let legs = HeldLegs()
     /// The encoded answers of `/api/v1/me` and `/api/v1/servers`, per key.
     let callerBodies = CallerBodies()
     let upstreams: UpstreamFactory

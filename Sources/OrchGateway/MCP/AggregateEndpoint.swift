@@ -49,6 +49,9 @@ struct AggregateEndpoint: MCPEndpoint {
         switch try await start(request) {
         case .answered(let response): return response
         case .message(let message, let session): (incoming, sessionID) = (message, session)
+        // Not handed over without `servesModern`: the aggregated endpoints answer the era's probe so
+        // that its clients initialize.
+        case .modern(let message): (incoming, sessionID) = (message, nil)
         }
         let org = try scope(request, context, caller, hasOrg: hasOrg, method: incoming.message.method ?? "message")
         let accepts = AcceptedReplies(request.headers[.accept])

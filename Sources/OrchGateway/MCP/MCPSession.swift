@@ -8,7 +8,12 @@ import Synchronization
 /// the upstream that serves it alone. Its rules live in `SessionStateMachine`; this class holds the
 /// machine under a lock, computes an action there, and carries it out outside the lock.
 final class MCPSession: Sendable {
-    enum Transport: Sendable { case streamableHTTP, legacySSE }
+    enum Transport: Sendable {
+        case streamableHTTP, legacySSE
+        /// The gateway's own session for the 2026-07-28 requests of one key on one server: its id
+        /// is never given to a client, and no client session is looked up among them.
+        case heldLeg
+    }
 
     let id: String
     let openedAt: Date
@@ -45,6 +50,8 @@ final class MCPSession: Sendable {
         self.transport = transport
         self.usesProcess = usesProcess
         self.secrets = secrets
+        var limits = limits
+        if transport == .heldLeg { limits.keepsBacklog = false }
         // Legacy SSE sessions open with their stream; the client's initialize is an ordinary message.
         self.machine = Mutex(SessionStateMachine(now: .now(), limits: limits, open: transport == .legacySSE))
         self.onEnd = onEnd
@@ -95,19 +102,21 @@ final class MCPSession: Sendable {
     // MARK: client → upstream
 
     /// Forwards a request; its reply goes to `target`. The deadline starts now, before the send.
+    /// `clientID` is the id the client sent when `bytes` carry another (`id`): the gateway's own
+    /// answers (a timeout, the session's end) go back with it.
     func forward(
-        request bytes: [UInt8], id: JSONValue, method: String, params: JSONObject, target: SessionStateMachine.Target,
-        timeout: TimeAmount, hooks: ReplyHooks = .none
+        request bytes: [UInt8], id: JSONValue, clientID: JSONValue? = nil, method: String, params: JSONObject,
+        target: SessionStateMachine.Target, timeout: TimeAmount, hooks: ReplyHooks = .none
     ) {
         let token = params["_meta"]?["progressToken"].map(\.compact)
         let action = machine.withLock {
-            $0.request(id: id, method: method, target: target, hooks: hooks, timeout: timeout, progressToken: token, now: .now())
+            $0.request(id: id, clientID: clientID, method: method, target: target, hooks: hooks, timeout: timeout, progressToken: token, now: .now())
         }
         switch action {
         case .forward:
             upstream?.send(bytes)
         case .reject(let message):
-            answer(JSONRPC.error(id: id, code: JSONRPC.invalidRequest, message), to: target)
+            answer(JSONRPC.error(id: clientID ?? id, code: JSONRPC.invalidRequest, message), to: target)
         }
     }
 
@@ -122,7 +131,7 @@ final class MCPSession: Sendable {
                     // A streamed request ends without a reply, as the client asked; a JSON one
                     // needs an answer to its POST.
                     if case .response(_, interim: false) = request.target {
-                        _ = queue.push(Self.encode(JSONRPC.error(id: request.id, code: JSONRPC.requestCancelled, "request cancelled by the client")))
+                        _ = queue.push(Self.encode(JSONRPC.error(id: request.answerID, code: JSONRPC.requestCancelled, "request cancelled by the client")))
                     }
                     queue.finish()
                 }
@@ -193,7 +202,7 @@ final class MCPSession: Sendable {
             guard case .reply(let request, let queue, let finish) = action else { continue }
             request.hooks.outcome?(.failed(reason))
             if let queue {
-                push(Self.encode(JSONRPC.error(id: request.id, code: JSONRPC.internalError, reason.message)), to: queue)
+                push(Self.encode(JSONRPC.error(id: request.answerID, code: JSONRPC.internalError, reason.message)), to: queue)
                 if finish { queue.finish() }
             }
         }
@@ -248,7 +257,7 @@ final class MCPSession: Sendable {
             let seconds = request.timeout.nanoseconds / 1_000_000_000
             request.hooks.outcome?(.failed(.timedOut("\(request.method) timed out after \(seconds) s")))
             if let queue = item.queue {
-                push(Self.encode(JSONRPC.error(id: request.id, code: JSONRPC.requestTimeout, "\(request.method) timed out after \(seconds) s")), to: queue)
+                push(Self.encode(JSONRPC.error(id: request.answerID, code: JSONRPC.requestTimeout, "\(request.method) timed out after \(seconds) s")), to: queue)
                 if item.finish { queue.finish() }
             }
         }
@@ -289,7 +298,7 @@ final class MCPSession: Sendable {
         let message = reason.kind == .stopped ? "the session ended: \(reason.message)" : "the session ended: the server \(serverPath) is unavailable: \(reason.message)"
         for request in pending {
             request.hooks.outcome?(.failed(reason))
-            let error = Self.encode(JSONRPC.error(id: request.id, code: JSONRPC.internalError, message))
+            let error = Self.encode(JSONRPC.error(id: request.answerID, code: JSONRPC.internalError, message))
             switch request.target {
             case .response(let queue, _):
                 _ = queue.push(error)

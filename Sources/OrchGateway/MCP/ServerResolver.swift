@@ -83,8 +83,8 @@ struct ServerResolver: Sendable {
     /// unknown or ended one 404, which tells a client to initialize again.
     func session(_ id: String?, _ server: ResolvedServer, _ caller: Caller) throws -> MCPSession {
         guard let id else { throw GatewayError.badRequest("missing Mcp-Session-Id header: send initialize first") }
-        guard let session = gateway.sessions.session(id), session.org == server.org, session.server == server.name,
-            session.access.binding.admits(caller)
+        guard let session = gateway.sessions.session(id), session.transport != .heldLeg, session.org == server.org,
+            session.server == server.name, session.access.binding.admits(caller)
         else { throw GatewayError.unknownSession() }
         return session
     }
@@ -107,6 +107,8 @@ enum PostStart {
     case answered(Response)
     /// The message, and the request's `Mcp-Session-Id`.
     case message(IncomingMessage, session: String?)
+    /// A 2026-07-28 request (`RequestEra`), for an endpoint that serves that era.
+    case modern(IncomingMessage)
 }
 
 /// Something that answers MCP requests: the parts it works with are views of the gateway, made
@@ -120,15 +122,17 @@ extension MCPEndpoint {
     var opener: SessionOpener { SessionOpener(gateway: gateway) }
     var guardian: CallGuard { CallGuard(gateway: gateway) }
 
-    /// Reads and parses a POST's body (within `maxBodyBytes`), answers the 2026-07-28 probe
-    /// (`server/discover` without a session: "method not found", before any version check, makes
-    /// such clients fall back to initialize), and checks `MCP-Protocol-Version`.
-    func start(_ request: Request) async throws -> PostStart {
+    /// Reads and parses a POST's body (within `maxBodyBytes`), hands a 2026-07-28 request to an
+    /// endpoint that serves that era, answers its probe elsewhere (`server/discover` without a
+    /// session: "method not found", before any version check, makes such clients fall back to
+    /// initialize), and checks `MCP-Protocol-Version`.
+    func start(_ request: Request, servesModern: Bool = false) async throws -> PostStart {
         let incoming: IncomingMessage
         switch try await IncomingMessage.read(request, limit: gateway.maxBodyBytes) {
         case .success(let message): incoming = message
         case .failure(let error): return .answered(Response.json(error.value, status: .badRequest))
         }
+        if servesModern, RequestEra(headers: request.headers, message: incoming.message) == .modern { return .modern(incoming) }
         let sessionID = request.headers[.mcpSessionID]
         if case .request(let id, "server/discover", _) = incoming.message, sessionID == nil {
             return .answered(Response.json(JSONRPC.discoverRefusal(id)))

@@ -22,7 +22,10 @@ struct SessionStateMachine {
 
     /// A client request waiting for its upstream reply.
     struct Pending {
+        /// The id the request went upstream with.
         let id: JSONValue
+        /// The id its client sent, when the gateway forwarded it under another (a held leg's own id).
+        let clientID: JSONValue?
         let method: String
         let target: Target
         let hooks: ReplyHooks
@@ -33,6 +36,9 @@ struct SessionStateMachine {
         let latest: Instant
         /// The compact JSON of `params._meta.progressToken`, when the request carries one.
         let progressToken: String?
+
+        /// The id an answer of the gateway's own (a timeout, the session's end) goes to the client with.
+        var answerID: JSONValue { clientID ?? id }
 
         var interimQueue: MessageQueue? {
             if case .response(let queue, true) = target { queue } else { nil }
@@ -45,6 +51,9 @@ struct SessionStateMachine {
         var backlogMessages = 1024
         /// Progress can extend a request to this many times its timeout after it began.
         var progressCap: Int64 = 10
+        /// Whether server messages no stream can take are kept for the next stream. A held leg has
+        /// no client stream of its own to give them to, so it drops them.
+        var keepsBacklog = true
     }
 
     /// What an upstream message is, read once by the session.
@@ -105,7 +114,8 @@ struct SessionStateMachine {
     // MARK: client → upstream
 
     mutating func request(
-        id: JSONValue, method: String, target: Target, hooks: ReplyHooks, timeout: TimeAmount, progressToken: String?, now: Instant
+        id: JSONValue, clientID: JSONValue? = nil, method: String, target: Target, hooks: ReplyHooks, timeout: TimeAmount,
+        progressToken: String?, now: Instant
     ) -> RequestAction {
         guard phase != .ended else { return .reject("the session has ended") }
         let key = JSONRPC.key(id)
@@ -113,7 +123,7 @@ struct SessionStateMachine {
         lastActivity = now
         let deadline = now + timeout
         pending[key] = Pending(
-            id: id, method: method, target: target, hooks: hooks, started: now, timeout: timeout, deadline: deadline,
+            id: id, clientID: clientID, method: method, target: target, hooks: hooks, started: now, timeout: timeout, deadline: deadline,
             latest: now + timeout * limits.progressCap, progressToken: progressToken)
         return .forward(deadline: deadline)
     }
@@ -156,6 +166,7 @@ struct SessionStateMachine {
     private mutating func serverMessage(_ message: [UInt8]) -> ReceiveAction {
         if let stream { return .deliver(stream) }
         if let queue = pending.values.lazy.compactMap(\.interimQueue).first { return .deliver(queue) }
+        guard limits.keepsBacklog else { return .none }
         guard backlogBytes + message.count <= limits.backlogBytes, backlog.count < limits.backlogMessages else {
             return .end(.flooded("the server sent more than \(limits.backlogBytes >> 10) KiB of messages with no client stream open to take them"))
         }

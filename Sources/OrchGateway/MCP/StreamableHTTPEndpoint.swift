@@ -11,9 +11,10 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
         let started = ContinuousClock.now
         let caller = try context.requireCaller()
         let (incoming, sessionID): (IncomingMessage, String?)
-        switch try await start(request) {
+        switch try await start(request, servesModern: true) {
         case .answered(let response): return response
         case .message(let message, let session): (incoming, sessionID) = (message, session)
+        case .modern(let message): return try await modern(request, context, caller, hasOrg: hasOrg, incoming: message, started: started)
         }
         let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: incoming.message.method ?? "message")
         let accepts = AcceptedReplies(request.headers[.accept])
@@ -107,6 +108,9 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
     /// carry on, where a 400 makes some reconnect in a loop).
     func get(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let caller = try context.requireCaller()
+        if RequestEra(headers: request.headers, message: nil) == .modern {
+            return try await modern(request, context, caller, hasOrg: hasOrg, incoming: nil, started: .now)
+        }
         try resolver.checkProtocolVersion(request)
         let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: "GET stream")
         guard let sessionID = request.headers[.mcpSessionID] else {
@@ -125,6 +129,9 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
 
     func delete(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let caller = try context.requireCaller()
+        if RequestEra(headers: request.headers, message: nil) == .modern {
+            return try await modern(request, context, caller, hasOrg: hasOrg, incoming: nil, started: .now)
+        }
         let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: "DELETE")
         let session = try resolver.session(request.headers[.mcpSessionID], server, caller)
         session.end(.stopped("the client ended the session (DELETE)"))

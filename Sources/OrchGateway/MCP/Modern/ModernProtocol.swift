@@ -22,6 +22,8 @@ enum ModernProtocol {
         static let clientCapabilities = "io.modelcontextprotocol/clientCapabilities"
         static let clientInfo = "io.modelcontextprotocol/clientInfo"
         static let serverInfo = "io.modelcontextprotocol/serverInfo"
+        /// The least severe log level the client wants notifications of, per request.
+        static let logLevel = "io.modelcontextprotocol/logLevel"
     }
 
     /// The prefix of the headers that mirror a tool's arguments (`Mcp-Param-Region`).

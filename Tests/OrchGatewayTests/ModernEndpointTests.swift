@@ -1,0 +1,209 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HTTPTypes
+import OrchGateway
+import OrchJSON
+import OrchPolicy
+import Testing
+
+// 2026-07-28 requests on the per-server endpoints: decided as handshake-era requests are, forwarded
+// on the key's held upstream session, answered with no Mcp-Session-Id.
+
+private let modernVersion = "2026-07-28"
+
+extension TestClientProtocol {
+    /// POSTs a 2026-07-28 request with a well-formed envelope and matching routing headers;
+    /// `headers` are added after them (and may repeat or contradict them).
+    @discardableResult
+    func modern(
+        _ method: String, _ params: JSONObject = [:], id: JSONValue = 1, path: String = "/orgs/acme/servers/notes/mcp", token: String = Tokens.bob,
+        headers extra: HTTPFields = [:], envelope: JSONObject? = nil, accept: String = "application/json, text/event-stream"
+    ) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: JSONValue) {
+        var params = params
+        var meta = params["_meta"]?.objectValue ?? [:]
+        for (key, value) in envelope ?? [
+            "io.modelcontextprotocol/protocolVersion": .string(modernVersion),
+            "io.modelcontextprotocol/clientCapabilities": [:],
+        ] { meta[key] = value }
+        params["_meta"] = .object(meta)
+        let body: JSONValue = ["jsonrpc": "2.0", "id": id, "method": .string(method), "params": .object(params)]
+        var headers: HTTPFields = [
+            .authorization: "Bearer \(token)", .contentType: "application/json", .accept: accept,
+            .protocolVersion: modernVersion, HTTPField.Name("Mcp-Method")!: method,
+        ]
+        if let name = (params["name"] ?? params["uri"])?.stringValue { headers[HTTPField.Name("Mcp-Name")!] = name }
+        headers.append(contentsOf: extra)
+        return try await execute(uri: path, method: .post, headers: headers, body: ByteBuffer(string: body.compact)) { response in
+            (response.status, response.headers, (try? JSONValue.parse(String(buffer: response.body))) ?? .null)
+        }
+    }
+}
+
+private func text(_ reply: JSONValue) -> String? { reply["result"]?["content"]?.arrayValue?.first?["text"]?.stringValue }
+
+@Test func discoverIsAnsweredFromTheServersInitializeWithNoSession() async throws {
+    let g = try TestGateway(json: mcpPolicyJSON())
+    try await g.test { client in
+        let reply = try await client.modern("server/discover")
+        #expect(reply.status == .ok)
+        #expect(reply.headers[.sessionID] == nil)
+        let result = try #require(reply.body["result"])
+        #expect(reply.body["id"] == 1)
+        #expect(result["supportedVersions"]?.arrayValue?.first == "2026-07-28")
+        #expect(result["supportedVersions"]?.arrayValue?.contains("2025-06-18") == true)
+        #expect(result["resultType"] == "complete")
+        #expect(result["cacheScope"] == "private")
+        #expect((result["ttlMs"]?.integerValue ?? .max) <= 30_000)
+        #expect(result["_meta"]?["io.modelcontextprotocol/serverInfo"]?["name"] == "orch-sample-server")
+        #expect(result["capabilities"]?["tools"] != nil)
+        // Notifications this era carries on subscriptions/listen are not promised.
+        #expect(result["capabilities"]?["tools"]?["listChanged"] == nil)
+        #expect(result["capabilities"]?["resources"]?["subscribe"] == nil)
+    }
+    let records = g.auditLines.compactMap { try? JSONValue.parse($0) }
+    #expect(records.contains { $0["method"] == "server/discover" && $0["decision"] == "allow" })
+    #expect(records.contains { $0["method"] == "initialize" && $0["decision"] == "allow" && $0["reason"]?.stringValue?.hasSuffix("held for 2026-07-28 requests") == true })
+}
+
+@Test func modernRequestsAreDecidedAsHandshakeEraOnesAre() async throws {
+    let g = try TestGateway(json: mcpPolicyJSON(pageSize: 10))
+    try await g.test { client in
+        let list = try await client.modern("tools/list")
+        let names = list.body["result"]?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(names == ["add", "echo", "now"])
+        #expect(list.body["result"]?["resultType"] == "complete")
+        #expect(list.body["result"]?["cacheScope"] == "private")
+
+        let echo = try await client.modern("tools/call", ["name": "echo", "arguments": ["text": "hi"]], id: "call-1")
+        #expect(echo.status == .ok)
+        #expect(echo.body["id"] == "call-1")
+        #expect(text(echo.body) == "hi")
+        #expect(echo.body["result"]?["resultType"] == "complete")
+        #expect(echo.body["result"]?["ttlMs"] == nil)
+
+        // A tool the member may not call never reaches the server.
+        let denied = try await client.modern("tools/call", ["name": "delete_note", "arguments": ["name": "x"]], id: 9)
+        #expect(denied.body["error"]?["code"] == -32602)
+        #expect(denied.body["id"] == 9)
+        let readDenied = try await client.modern("resources/read", ["uri": "notes://readme"])
+        #expect(readDenied.body["error"]?["code"] == -32602)
+        let unknown = try await client.modern("tools/frobnicate")
+        #expect(unknown.body["error"]?["code"] == -32601)
+
+        // One upstream process serves every request of the key.
+        #expect(g.gateway.sessionCount == 1)
+        #expect(g.gateway.upstreamProcessCount == 1)
+        // An admin's requests have a leg of their own.
+        let alice = try await client.modern("tools/call", ["name": "delete_note", "arguments": ["name": "x"]], token: Tokens.alice)
+        #expect(alice.body["result"] != nil)
+        #expect(g.gateway.sessionCount == 2)
+        // The leg is the gateway's own: no client may use its id as a session.
+        let legs = g.auditLines.compactMap { try? JSONValue.parse($0) }.filter { $0["method"] == "initialize" }.compactMap { $0["session"]?.stringValue }
+        for leg in legs {
+            #expect(try await client.mcp(session: leg, #"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#).status == .notFound)
+        }
+    }
+    let records = g.auditLines.compactMap { try? JSONValue.parse($0) }
+    #expect(records.contains { $0["method"] == "tools/call" && $0["tool"] == "echo" && $0["decision"] == "allow" })
+    #expect(records.contains { $0["method"] == "tools/call" && $0["tool"] == "delete_note" && $0["decision"] == "deny" && $0["user"] == "bob" })
+}
+
+@Test func concurrentRequestsWithTheSameIDEachGetTheirOwnReply() async throws {
+    try await TestGateway(json: mcpPolicyJSON()).test { client in
+        async let slow = client.modern("tools/call", ["name": "echo", "arguments": ["text": "slow", "delayMs": 300]], id: 1)
+        try await Task.sleep(for: .milliseconds(50))
+        async let fast = client.modern("tools/call", ["name": "echo", "arguments": ["text": "fast"]], id: 1)
+        let (a, b) = try await (slow, fast)
+        #expect(text(a.body) == "slow" && a.body["id"] == 1)
+        #expect(text(b.body) == "fast" && b.body["id"] == 1)
+    }
+}
+
+@Test func aResourceNotFoundIsInvalidParams() async throws {
+    try await TestGateway(json: mcpPolicyJSON()).test { client in
+        let read = try await client.modern("resources/read", ["uri": "notes://note/missing"], token: Tokens.alice)
+        #expect(read.body["error"]?["code"] == -32602)
+        let index = try await client.modern("resources/read", ["uri": "notes://index"], token: Tokens.alice)
+        #expect(index.body["result"]?["contents"] != nil)
+        #expect(index.body["result"]?["cacheScope"] == "private")
+    }
+}
+
+@Test func theValidationLadderAnswersAsTheReferenceServerDoes() async throws {
+    let g = try TestGateway(json: mcpPolicyJSON())
+    try await g.test { client in
+        let missing = try await client.modern("tools/list", envelope: ["io.modelcontextprotocol/protocolVersion": "2026-07-28"])
+        #expect(missing.status == .badRequest)
+        #expect(missing.body["error"]?["code"] == -32602)
+        // The body names a version the header contradicts; a repeated routing header.
+        let mismatch = try await client.modern("tools/list", envelope: [
+            "io.modelcontextprotocol/protocolVersion": "2099-01-01", "io.modelcontextprotocol/clientCapabilities": [:],
+        ])
+        #expect(mismatch.status == .badRequest)
+        #expect(mismatch.body["error"]?["code"] == -32020)
+        let wrongName = try await client.modern("tools/call", ["name": "echo", "arguments": ["text": "x"]], headers: [HTTPField.Name("Mcp-Name")!: "add"])
+        #expect(wrongName.body["error"]?["code"] == -32020)
+        let unsupported = try await client.execute(
+            uri: "/orgs/acme/servers/notes/mcp", method: .post,
+            headers: [.authorization: "Bearer \(Tokens.bob)", .contentType: "application/json", .accept: "application/json",
+                      .protocolVersion: "2099-01-01", HTTPField.Name("Mcp-Method")!: "tools/list"],
+            body: ByteBuffer(string: #"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01","io.modelcontextprotocol/clientCapabilities":{}}}}"#)
+        ) { ($0.status, (try? JSONValue.parse(String(buffer: $0.body))) ?? .null) }
+        #expect(unsupported.0 == .badRequest)
+        #expect(unsupported.1["error"]?["code"] == -32022)
+        #expect(unsupported.1["error"]?["data"]?["supported"]?.arrayValue?.first == "2026-07-28")
+        // Removed methods; a notification is acknowledged; GET has nothing to open.
+        #expect(try await client.modern("ping").body["error"]?["code"] == -32601)
+        try await client.execute(
+            uri: "/orgs/acme/servers/notes/mcp", method: .get,
+            headers: [.authorization: "Bearer \(Tokens.bob)", .accept: "text/event-stream", .protocolVersion: modernVersion]
+        ) { response in
+            #expect(response.status == .methodNotAllowed)
+            #expect(response.headers[.allow] == "POST")
+        }
+        try await client.execute(
+            uri: "/orgs/acme/servers/notes/mcp", method: .post,
+            headers: [.authorization: "Bearer \(Tokens.bob)", .contentType: "application/json", .accept: "application/json", .protocolVersion: modernVersion],
+            body: ByteBuffer(string: #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#)
+        ) { #expect($0.status == .accepted) }
+        // None of these opened anything upstream.
+        #expect(g.gateway.sessionCount == 0)
+    }
+    let refusals = g.auditLines.compactMap { try? JSONValue.parse($0) }.filter { $0["decision"] == "deny" }
+    #expect(refusals.count >= 5)
+    #expect(refusals.allSatisfy { $0["reason"]?.stringValue?.hasPrefix("2026-07-28: ") == true })
+}
+
+@Test func aReloadThatRevokesTheKeyEndsItsHeldLeg() async throws {
+    let g = try TestGateway(json: mcpPolicyJSON())
+    try await g.test { client in
+        #expect(text(try await client.modern("tools/call", ["name": "echo", "arguments": ["text": "a"]]).body) == "a")
+        let pid = try #require(g.gateway.upstreamPIDs.first)
+        ReloadWatcher.install(compile(mcpPolicyJSON(bobKey: false)), path: "test.json", gateway: g.gateway)
+        #expect(try await waitFor { g.gateway.sessionCount == 0 })
+        #expect(try await processGone(pid))
+        #expect(try await client.modern("tools/list").status == .unauthorized)
+    }
+}
+
+@Test func anIdleHeldLegEndsAndTheNextRequestOpensAnother() async throws {
+    let g = try TestGateway(json: mcpPolicyJSON(limits: #""sessionIdleSeconds": 1"#))
+    try await g.test { client in
+        #expect(text(try await client.modern("tools/call", ["name": "echo", "arguments": ["text": "a"]]).body) == "a")
+        let pid = try #require(g.gateway.upstreamPIDs.first)
+        #expect(try await processGone(pid))
+        #expect(g.gateway.sessionCount == 0)
+        #expect(text(try await client.modern("tools/call", ["name": "echo", "arguments": ["text": "b"]]).body) == "b")
+        #expect(g.gateway.sessionCount == 1)
+    }
+}
+
+@Test func aHandshakeEraClientIsServedAsBeforeBesideAModernOne() async throws {
+    try await TestGateway(json: mcpPolicyJSON()).test { client in
+        let session = try await client.openSession()
+        #expect(text(try await client.call("echo", #"{"text":"legacy"}"#, session: session)) == "legacy")
+        #expect(text(try await client.modern("tools/call", ["name": "echo", "arguments": ["text": "modern"]]).body) == "modern")
+        #expect(text(try await client.call("echo", #"{"text":"legacy again"}"#, session: session)) == "legacy again")
+    }
+}
