@@ -2,8 +2,10 @@
 
 Run with the 2.x venv:  .venv-mcp2/bin/python tests/e2e/test_mcp_sdk2.py
 Each test starts its own gateway (temp folder, orch.json, `orch serve` on a free port). The
-`Client` runs in its default mode, "auto": it probes `server/discover` (protocol 2026-07-28) and
-falls back to `initialize`. Streamable HTTP is the Client's URL transport (given an httpx2 client
+`Client` runs in its default mode, "auto": it probes `server/discover` (protocol 2026-07-28). The
+per-server Streamable HTTP endpoint answers it, and the Client then speaks 2026-07-28 (no session;
+the gateway holds an upstream session per key); over legacy SSE the probe is refused and the
+Client falls back to `initialize`. The *LegacyMode classes run the same cases with mode "legacy". Streamable HTTP is the Client's URL transport (given an httpx2 client
 for the Authorization header); legacy SSE is `mcp.client.sse.sse_client`, passed as its Transport.
 
 StdioUpstream* classes: acme/notes and acme/paged are `orch sample-server` over stdio.
@@ -40,13 +42,33 @@ SUPPORTED_VERSIONS = {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"}
 
 
 class Connection:
-    def __init__(self, client, session_id):
+    def __init__(self, client, session_id, audited_session=None):
         self.client = client
         self.session_id = session_id
+        # The session the audit log names for this connection's requests: the client's own, or
+        # for a 2026-07-28 client (which has none) the upstream session the gateway holds for it.
+        self.audited_session = audited_session or session_id
 
 
 class SDK2Case(GatewayTestCase):
     transport = None  # "streamable-http" or "sse", set by the concrete classes
+    mode = "auto"  # the Client's: "auto" negotiates 2026-07-28 on the per-server Streamable HTTP endpoints
+
+    @property
+    def modern(self):
+        """Whether the Client speaks 2026-07-28: auto mode on the per-server Streamable HTTP
+        endpoint, which serves that era (legacy SSE has no such era)."""
+        return self.transport == "streamable-http" and self.mode != "legacy"
+
+    @property
+    def expected_versions(self):
+        return {"2026-07-28"} if self.modern else SUPPORTED_VERSIONS
+
+    def held_session(self):
+        """The upstream session the gateway holds for 2026-07-28 requests, as the audit record of
+        the newest server/discover names it."""
+        probes = self.audit_where(method="server/discover", decision="allow")
+        return probes[-1]["session"] if probes else None
 
     def http_client_factory(self, headers=None, timeout=None, auth=None):
         client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
@@ -61,15 +83,18 @@ class SDK2Case(GatewayTestCase):
             timeout = httpx2.Timeout(WAIT, read=WAIT * 10)
             async with self.http_client_factory(headers=headers, timeout=timeout) as http:
                 transport = streamable_http_client(self.gateway.url(server, "mcp", org), http_client=http)
-                async with Client(transport, read_timeout_seconds=WAIT, message_handler=message_handler) as client:
+                async with Client(transport, read_timeout_seconds=WAIT, message_handler=message_handler, mode=self.mode) as client:
                     sessions = [e["session"] for e in self.http.entries if e["session"]]
-                    yield Connection(client, sessions[-1] if sessions else None)
+                    if self.modern:
+                        yield Connection(client, None, self.held_session())
+                    else:
+                        yield Connection(client, sessions[-1] if sessions else None)
         else:
             created = []
             transport = sse_client(self.gateway.url(server, "sse", org), headers=headers, timeout=WAIT,
                                    sse_read_timeout=WAIT * 10, httpx_client_factory=self.http_client_factory,
                                    on_session_created=created.append)
-            async with Client(transport, read_timeout_seconds=WAIT, message_handler=message_handler) as client:
+            async with Client(transport, read_timeout_seconds=WAIT, message_handler=message_handler, mode=self.mode) as client:
                 yield Connection(client, created[0] if created else None)
 
     async def all_pages(self, client):
@@ -100,17 +125,21 @@ class SDK2Case(GatewayTestCase):
         return "POST" if self.transport == "streamable-http" else "GET"
 
     def opening_entries(self):
-        """HTTP log entries of session-opening requests (not the server/discover probe)."""
+        """HTTP log entries of session-opening requests: the server/discover probe for a
+        2026-07-28 client, initialize otherwise."""
         if self.transport == "sse":
             return [e for e in self.http.entries if e["method"] == "GET"]
+        opening = "server/discover" if self.modern else "initialize"
         return [e for e in self.http.entries
-                if e["method"] == "POST" and (e.get("request") or {}).get("method") == "initialize"]
+                if e["method"] == "POST" and (e.get("request") or {}).get("method") == opening]
 
 
 class StdioUpstreamCase(SDK2Case):
     # --- tests -------------------------------------------------------------------------------
 
     def test_auto_mode_falls_back_to_initialize_and_opens_a_gateway_session(self):
+        if self.modern:
+            return self.check_auto_mode_speaks_2026_07_28_with_no_session()
         async def body():
             async with self.connect(CALLER) as c:
                 self.assertIn(c.client.protocol_version, SUPPORTED_VERSIONS)
@@ -120,11 +149,14 @@ class StdioUpstreamCase(SDK2Case):
                 return c.session_id
 
         session_id = self.run_async(body)
-        # The server/discover probe went first, was answered with an error (no session), and
-        # exactly one session was opened, by initialize.
+        # The server/discover probe (in auto mode) went first, was answered with an error (no
+        # session), and exactly one session was opened, by initialize.
         probes = [e for e in self.http.entries if (e.get("request") or {}).get("method") == "server/discover"]
-        self.assertTrue(probes, "the 2.x Client in auto mode sends server/discover first\n" + self.diagnostics())
-        if self.transport == "streamable-http":
+        if self.mode == "auto":
+            self.assertTrue(probes, "the 2.x Client in auto mode sends server/discover first\n" + self.diagnostics())
+        else:
+            self.assertFalse(probes, "the 2.x Client in legacy mode sends no server/discover\n" + self.diagnostics())
+        if probes and self.transport == "streamable-http":
             probe = probes[0]
             self.assertIsNone(probe["session"], "a server/discover probe must not open a session")
             self.assertTrue(probe["status"] >= 400 or "error" in (probe.get("body") or {}),
@@ -133,6 +165,31 @@ class StdioUpstreamCase(SDK2Case):
         self.assertEqual(len(self.audit_where(method=opened, decision="allow")), 1, self.gateway.audit_text())
         self.assert_audited(user="eve", key="laptop", org=ORG, server="notes", session=session_id,
                             method=opened, decision="allow", status=200)
+
+    def check_auto_mode_speaks_2026_07_28_with_no_session(self):
+        async def body():
+            async with self.connect(CALLER) as c:
+                self.assertEqual(c.client.protocol_version, "2026-07-28")
+                self.assertEqual(c.client.server_info.name, "orch-sample-server")
+                self.assertIsNotNone(c.client.server_capabilities.tools)
+                result = await c.client.call_tool("echo", {"text": "modern"})
+                self.assertEqual(result.content[0].text, "modern")
+                return c.audited_session
+
+        held = self.run_async(body)
+        # The probe was answered with the gateway's discover result; no response carried a session.
+        probes = [e for e in self.http.entries if (e.get("request") or {}).get("method") == "server/discover"]
+        self.assertEqual([(p["status"], p["body"]["result"]["supportedVersions"][0]) for p in probes], [(200, "2026-07-28")],
+                         self.diagnostics())
+        self.assertFalse([e for e in self.http.entries if e["session"] or e["sessionSent"]], self.diagnostics())
+        self.assertFalse([e for e in self.http.entries if (e.get("request") or {}).get("method") == "initialize"])
+        # The gateway initialized its own upstream session once, for eve's key, and forwarded on it.
+        self.assert_session_id(held)
+        opened = self.audit_where(method="initialize", decision="allow")
+        self.assertEqual([(r["user"], r["session"]) for r in opened], [("eve", held)], self.gateway.audit_text())
+        self.assertTrue(opened[0]["reason"].endswith("; held for 2026-07-28 requests"), opened)
+        self.assert_audited(user="eve", key="laptop", server="notes", session=held, method="tools/call", tool="echo",
+                            decision="allow", status=200)
 
     def test_tools_list_is_filtered_to_the_callers_role(self):
         async def body():
@@ -167,7 +224,7 @@ class StdioUpstreamCase(SDK2Case):
                 self.assertEqual([(x.type, x.text) for x in result.content], [("text", "hello through orch (sdk 2)")])
                 result = await c.client.call_tool("add", {"a": 40, "b": 2})
                 self.assertEqual(result.content[0].text, "42")
-                return c.session_id
+                return c.audited_session
 
         session_id = self.run_async(body)
         for tool in ("echo", "add"):
@@ -183,7 +240,7 @@ class StdioUpstreamCase(SDK2Case):
                 self.assertEqual(caught.exception.code, -32602)
                 self.assertIn("write_note", caught.exception.message)
                 self.assertIn("not permitted", caught.exception.message)
-                self.assert_audited(user="eve", key="laptop", org=ORG, server="notes", session=c.session_id,
+                self.assert_audited(user="eve", key="laptop", org=ORG, server="notes", session=c.audited_session,
                                     method="tools/call", tool="write_note", decision="deny")
                 # Never forwarded: the note index is still empty; and the session goes on.
                 index = await c.client.read_resource("notes://index")
@@ -193,23 +250,6 @@ class StdioUpstreamCase(SDK2Case):
 
         self.run_async(body)
         self.assertFalse(self.audit_where(tool="write_note", decision="allow"))
-
-    def test_server_notifications_reach_the_client(self):
-        async def body():
-            changed = anyio.Event()
-
-            async def on_message(message):
-                if isinstance(message, types.ResourceListChangedNotification):
-                    changed.set()
-
-            async with self.connect(ADMIN, message_handler=on_message) as c:
-                result = await c.client.call_tool("write_note", {"name": "n1", "text": "hi"})
-                self.assertEqual(result.content[0].text, "wrote n1")
-                await changed.wait()
-                index = await c.client.read_resource("notes://index", cache_mode="bypass")
-                self.assertEqual(index.contents[0].text, "n1: hi")
-
-        self.run_async(body)
 
     def test_a_server_the_user_may_not_reach_answers_404(self):
         error = self.connect_fails(OUTSIDER)
@@ -256,6 +296,8 @@ class StdioUpstreamCase(SDK2Case):
     def test_closing_the_client_ends_the_session_and_stops_its_upstream(self):
         # Streamable HTTP: the SDK sends DELETE. Legacy SSE: the client drops the SSE stream,
         # which is the session.
+        if self.modern:
+            return self.check_closing_a_modern_client_keeps_the_held_session()
         async def body():
             async with self.connect(CALLER) as c:
                 await c.client.call_tool("echo", {"text": "x"})
@@ -265,6 +307,21 @@ class StdioUpstreamCase(SDK2Case):
         closed_at = time.time()
         self.assertEqual(len(upstream), 1, "one upstream process for the one session")
         self.assert_closing_ends_session(session_id, upstream, closed_at, within=PROMPT)
+
+    def check_closing_a_modern_client_keeps_the_held_session(self):
+        # 2026-07-28 has no session to end: the gateway's upstream session for the key stays (until
+        # it idles out) and serves the key's next client.
+        async def once(text):
+            async with self.connect(CALLER) as c:
+                result = await c.client.call_tool("echo", {"text": text})
+                self.assertEqual(result.content[0].text, text)
+                return c.audited_session, self.gateway.server.child_pids()
+
+        first, upstream = self.run_async(lambda: once("first"))
+        self.assertEqual(len(upstream), 1, "one upstream process for the key")
+        second, again = self.run_async(lambda: once("second"))
+        self.assertEqual((second, again), (first, upstream), "the next client of the key uses the same upstream session")
+        self.assertFalse(self.audit_where(method="session end"), self.gateway.audit_text())
 
     def test_sigterm_with_an_open_session_stops_the_gateway_and_its_upstream(self):
         async def body():
@@ -289,11 +346,38 @@ class StdioUpstreamCase(SDK2Case):
         self.assert_processes_end(outcome["children"])
 
 
+class ServerNotificationCases:
+    def test_server_notifications_reach_the_client(self):
+        # Handshake era: the server's list_changed comes on the session's stream. (2026-07-28
+        # carries it on subscriptions/listen, which the per-server endpoints do not serve yet.)
+        async def body():
+            changed = anyio.Event()
+
+            async def on_message(message):
+                if isinstance(message, types.ResourceListChangedNotification):
+                    changed.set()
+
+            async with self.connect(ADMIN, message_handler=on_message) as c:
+                result = await c.client.call_tool("write_note", {"name": "n1", "text": "hi"})
+                self.assertEqual(result.content[0].text, "wrote n1")
+                await changed.wait()
+                index = await c.client.read_resource("notes://index", cache_mode="bypass")
+                self.assertEqual(index.contents[0].text, "n1: hi")
+
+        self.run_async(body)
+
+
+
 class StdioUpstreamStreamableHTTP(StdioUpstreamCase):
     transport = "streamable-http"
 
 
-class StdioUpstreamLegacySSE(StdioUpstreamCase):
+class StdioUpstreamStreamableHTTPLegacyMode(ServerNotificationCases, StdioUpstreamCase):
+    transport = "streamable-http"
+    mode = "legacy"
+
+
+class StdioUpstreamLegacySSE(ServerNotificationCases, StdioUpstreamCase):
     transport = "sse"
 
 
@@ -323,9 +407,9 @@ class RemoteUpstreamCase(SDK2Case):
     def test_tools_are_filtered_and_called_through_the_remote_upstream(self):
         async def body():
             async with self.connect(CALLER, server="remote") as c:
-                self.assertIn(c.client.protocol_version, SUPPORTED_VERSIONS)
+                self.assertIn(c.client.protocol_version, self.expected_versions)
                 self.assertEqual(c.client.server_info.name, "e2e-remote")
-                self.assert_session_id(c.session_id)
+                self.assert_session_id(c.audited_session)
                 result = await c.client.list_tools()
                 self.assertEqual([t.name for t in result.tools], ["shout"])
                 result = await c.client.call_tool("shout", {"text": "hello remote"})
@@ -336,9 +420,9 @@ class RemoteUpstreamCase(SDK2Case):
                 self.assertEqual(caught.exception.code, -32602)
                 self.assertIn("secret_admin", caught.exception.message)
                 self.assertIn("not permitted", caught.exception.message)
-                self.assert_audited(user="eve", org=ORG, server="remote", session=c.session_id,
+                self.assert_audited(user="eve", org=ORG, server="remote", session=c.audited_session,
                                     method="tools/call", tool="secret_admin", decision="deny")
-                self.assert_audited(user="eve", org=ORG, server="remote", session=c.session_id,
+                self.assert_audited(user="eve", org=ORG, server="remote", session=c.audited_session,
                                     method="tools/call", tool="shout", decision="allow")
             async with self.connect(ADMIN, server="remote") as c:
                 result = await c.client.list_tools()
@@ -395,6 +479,10 @@ class RemoteUpstreamStreamableHTTP(RemoteUpstreamCase):
                          "initialize should be refused with 502 and no Mcp-Session-Id\n" + self.diagnostics())
         self.assertEqual(opening[0]["body"]["error"]["code"], -32603)
         self.assertEqual(opening[0]["body"]["error"]["data"]["code"], "upstream_unavailable")
+
+
+class RemoteUpstreamStreamableHTTPLegacyMode(RemoteUpstreamStreamableHTTP):
+    mode = "legacy"
 
 
 class RemoteUpstreamLegacySSE(RemoteUpstreamCase):

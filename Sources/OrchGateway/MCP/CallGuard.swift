@@ -130,12 +130,18 @@ struct CallGuard: Sendable {
     /// Whether a client notification goes on to the server. A request method sent without an id,
     /// and any notification a client does not send, is dropped and audited.
     func admitNotification(_ origin: RequestOrigin, caller: Caller, server: ResolvedServer, session: MCPSession, method: String) -> Bool {
-        if MethodRule.forwardsNotification(method) { return true }
+        guard let refusal = Self.notificationRefusal(method) else { return true }
         let decided = Decided(gateway: gateway, origin: origin, caller: caller, server: server, session: session, method: method, started: .now)
-        decided.audit(.deny, MethodRule(method) == .unknown
-            ? "dropped notification \(method): not one a client sends"
-            : "dropped \(method) sent without an id: a request is never forwarded as a notification")
+        decided.audit(.deny, refusal)
         return false
+    }
+
+    /// Why a client notification `method` is dropped and audited; nil for one a client sends.
+    static func notificationRefusal(_ method: String) -> String? {
+        if MethodRule.forwardsNotification(method) { return nil }
+        return MethodRule(method) == .unknown
+            ? "dropped notification \(method): not one a client sends"
+            : "dropped \(method) sent without an id: a request is never forwarded as a notification"
     }
 
     /// One message's decision, audited and counted.

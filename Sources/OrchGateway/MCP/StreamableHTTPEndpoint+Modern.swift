@@ -18,7 +18,14 @@ extension StreamableHTTPEndpoint {
         }
         let modern: ModernRequest
         switch reading {
-        case .legacy, .acknowledged:
+        case .legacy:
+            return Response(status: .accepted)
+        case .acknowledged(let method):
+            // Dropped, as every notification of this era is; one no client sends is audited as on a session.
+            if let refusal = CallGuard.notificationRefusal(method) {
+                gateway.audit(context, request: request, caller: caller, decision: .deny, reason: refusal, status: 202, started: started,
+                              server: context.parameters.get("server"), mcpMethod: method)
+            }
             return Response(status: .accepted)
         case .refused(let refusal, let id):
             let method = incoming?.message.method ?? request.method.rawValue
