@@ -57,9 +57,9 @@ private func text(_ reply: JSONValue) -> String? { reply["result"]?["content"]?.
         #expect((result["ttlMs"]?.integerValue ?? .max) <= 30_000)
         #expect(result["_meta"]?["io.modelcontextprotocol/serverInfo"]?["name"] == "orch-sample-server")
         #expect(result["capabilities"]?["tools"] != nil)
-        // Notifications this era carries on subscriptions/listen are not promised.
-        #expect(result["capabilities"]?["tools"]?["listChanged"] == nil)
-        #expect(result["capabilities"]?["resources"]?["subscribe"] == nil)
+        // The gateway announces a reload's list changes itself, on subscriptions/listen.
+        #expect(result["capabilities"]?["tools"]?["listChanged"] == true)
+        #expect(result["capabilities"]?["resources"]?["subscribe"] == true)
     }
     let records = g.auditLines.compactMap { try? JSONValue.parse($0) }
     #expect(records.contains { $0["method"] == "server/discover" && $0["decision"] == "allow" })
@@ -205,5 +205,81 @@ private func text(_ reply: JSONValue) -> String? { reply["result"]?["content"]?.
         #expect(text(try await client.call("echo", #"{"text":"legacy"}"#, session: session)) == "legacy")
         #expect(text(try await client.modern("tools/call", ["name": "echo", "arguments": ["text": "modern"]]).body) == "modern")
         #expect(text(try await client.call("echo", #"{"text":"legacy again"}"#, session: session)) == "legacy again")
+    }
+}
+
+/// POSTs a `subscriptions/listen` (id "listen-1") and returns the frames of its stream once it ends.
+private func listenFrames(_ client: some TestClientProtocol, token: String = Tokens.bob, notifications: JSONValue) async throws -> [JSONValue] {
+    let body: JSONValue = ["jsonrpc": "2.0", "id": "listen-1", "method": "subscriptions/listen", "params": [
+        "notifications": notifications,
+        "_meta": ["io.modelcontextprotocol/protocolVersion": .string(modernVersion), "io.modelcontextprotocol/clientCapabilities": [:]],
+    ]]
+    let headers: HTTPFields = [
+        .authorization: "Bearer \(token)", .contentType: "application/json", .accept: "application/json, text/event-stream",
+        .protocolVersion: modernVersion, HTTPField.Name("Mcp-Method")!: "subscriptions/listen",
+    ]
+    let text = try await client.execute(uri: "/orgs/acme/servers/notes/mcp", method: .post, headers: headers, body: ByteBuffer(string: body.compact)) {
+        String(buffer: $0.body)
+    }
+    return text.split(separator: "\n").filter { $0.hasPrefix("data: ") }.compactMap { try? JSONValue.parse(String($0.dropFirst(6))) }
+}
+
+private func subscription(_ frame: JSONValue) -> JSONValue? {
+    (frame["params"] ?? frame["result"])?["_meta"]?["io.modelcontextprotocol/subscriptionId"]
+}
+
+@Test func aListenStreamCarriesTheCallersListChangesAndEndsWithItsHeldSession() async throws {
+    let g = try TestGateway(json: mcpPolicyJSON())
+    try await g.test { client in
+        async let stream = listenFrames(client, notifications: ["toolsListChanged": true, "promptsListChanged": false])
+        #expect(try await waitFor { g.gateway.sessionCount == 1 })
+        try await Task.sleep(for: .milliseconds(200))
+        // bob's tools change; alice's do not (her leg, if any, is not told).
+        let narrowed = mcpPolicyJSON().replacingOccurrences(of: #""notes:add", "#, with: "")
+        ReloadWatcher.install(compile(narrowed), path: "test.json", gateway: g.gateway)
+        try await Task.sleep(for: .milliseconds(300))
+        ReloadWatcher.install(compile(mcpPolicyJSON(bobKey: false).replacingOccurrences(of: #""notes:add", "#, with: "")), path: "test.json", gateway: g.gateway)
+        let frames = try await stream
+        #expect(frames.first?["method"] == "notifications/subscriptions/acknowledged")
+        #expect(frames.first?["params"]?["notifications"] == ["toolsListChanged": true])
+        #expect(frames.map { $0["method"]?.stringValue ?? "result" } == [
+            "notifications/subscriptions/acknowledged", "notifications/tools/list_changed", "result",
+        ])
+        #expect(frames.allSatisfy { subscription($0) == "listen-1" })
+        #expect(frames.last?["id"] == "listen-1")
+    }
+    #expect(g.auditLines.compactMap { try? JSONValue.parse($0) }.contains { $0["method"] == "subscriptions/listen" && $0["decision"] == "allow" })
+}
+
+@Test func aListenStreamCarriesUpdatesOfTheResourcesItNamesThatTheCallerMayRead() async throws {
+    // bob may write notes here, and read notes://index but not notes://note/a.
+    let writer = mcpPolicyJSON().replacingOccurrences(of: #""deny": ["notes:write_note"]"#, with: #""deny": []"#)
+    let g = try TestGateway(json: writer)
+    try await g.test { client in
+        async let stream = listenFrames(client, notifications: ["resourceSubscriptions": ["notes://index", "NOTES://note/a"]])
+        #expect(try await waitFor { g.gateway.sessionCount == 1 })
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(text(try await client.modern("tools/call", ["name": "write_note", "arguments": ["name": "a", "text": "1"]]).body) == "wrote a")
+        try await Task.sleep(for: .milliseconds(300))
+        ReloadWatcher.install(compile(mcpPolicyJSON(bobKey: false)), path: "test.json", gateway: g.gateway)
+        let frames = try await stream
+        // The honoured filter names the URIs in their normal form.
+        #expect(frames.first?["params"]?["notifications"] == ["resourceSubscriptions": ["notes://index", "notes://note/a"]])
+        let updated = frames.filter { $0["method"] == "notifications/resources/updated" }
+        #expect(updated.map { $0["params"]?["uri"] } == ["notes://index"])
+        #expect(frames.allSatisfy { subscription($0) == "listen-1" })
+        #expect(!frames.contains { $0["method"] == "notifications/resources/list_changed" })
+    }
+}
+
+@Test func aListenThatCannotBeServedIsRefused() async throws {
+    try await TestGateway(json: mcpPolicyJSON()).test { client in
+        let noFilter = try await client.modern("subscriptions/listen")
+        #expect(noFilter.status == .badRequest)
+        #expect(noFilter.body["error"]?["code"] == -32602)
+        let badURI = try await client.modern("subscriptions/listen", ["notifications": ["resourceSubscriptions": ["notes://a\\b"]]])
+        #expect(badURI.body["error"]?["code"] == -32602)
+        let json = try await client.modern("subscriptions/listen", ["notifications": ["toolsListChanged": true]], accept: "application/json")
+        #expect(json.status == .notAcceptable)
     }
 }

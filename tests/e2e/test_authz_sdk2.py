@@ -1,7 +1,8 @@
 """End-to-end: authorization over every MCP method, with the official MCP Python SDK 2.x
 (`mcp>=2`) `Client` as the client, over Streamable HTTP (mode "auto", which speaks 2026-07-28 with
 the per-server endpoint, and mode "legacy") and legacy SSE (which falls back to initialize).
-The session-stream cases (resource updates) run in the handshake era only.
+Resource updates come on the session's stream in the handshake era and on subscriptions/listen in
+2026-07-28.
 
 Run with the 2.x venv:  .venv-mcp2/bin/python tests/e2e/test_authz_sdk2.py
 Each test starts its own gateway on authz_fixtures.authz_policy() (see that module for who may do
@@ -147,11 +148,8 @@ class SDK2AuthzCase(AuthzTestCase):
         async def body():
             async with self.connect(READER) as c:
                 caps = c.client.server_capabilities
-                # Handshake era: the gateway tells the session of list changes itself. 2026-07-28 carries
-                # them on subscriptions/listen, which the per-server endpoints do not serve yet.
-                promised = (None, None, None) if self.modern else (True, True, True)
                 self.assertEqual((caps.tools.list_changed, caps.prompts.list_changed, caps.resources.list_changed),
-                                 promised, "listChanged as the gateway can keep it: %r" % caps)
+                                 (True, True, True), "the gateway marks every list capability listChanged: %r" % caps)
                 result = await c.client.call_tool("echo", {"text": "allowed"})
                 self.assertEqual([(x.type, x.text) for x in result.content], [("text", "allowed")])
                 await self.assert_refused(c.client.call_tool("add", {"a": 1, "b": 2}),
@@ -381,15 +379,21 @@ class SDK2AuthzCase(AuthzTestCase):
         self.assertTrue(all(e["status"] in (200, 202) for e in posts), self.diagnostics())
 
     def check_a_reload_narrows_a_modern_clients_next_requests(self, narrower):
-        # 2026-07-28: no session to notify (subscriptions/listen is not served yet); the next requests
-        # are decided under the new policy, on the same held upstream session.
+        # 2026-07-28: the change is announced on the client's listen stream (only the tools of the
+        # caller changed); the next requests are decided under the new policy, on the same held
+        # upstream session.
         async def body():
             async with self.connect(READER) as c:
                 self.assertEqual(await self.tool_names(c), ["echo", "write_note"])
                 await c.client.call_tool("write_note", {"name": "a", "text": "before"})
                 upstream = self.upstream_pids()
                 self.assertEqual(len(upstream), 1, "one upstream process for the key")
-                await anyio.to_thread.run_sync(self.reload, self.policy(reader_allow=narrower))
+                async with c.client.listen(tools_list_changed=True, prompts_list_changed=True,
+                                           resources_list_changed=True) as sub:
+                    await anyio.to_thread.run_sync(self.reload, self.policy(reader_allow=narrower))
+                    with anyio.fail_after(PROMPT):
+                        event = await sub.__anext__()
+                    self.assertEqual(type(event).__name__, "ToolsListChanged")
                 self.assertEqual(await self.tool_names(c), ["echo"])
                 await self.assert_refused(c.client.call_tool("write_note", {"name": "b", "text": "after"}),
                                           not_permitted("Tool", "write_note", "eve"), "write_note after the reload")
@@ -402,7 +406,11 @@ class SDK2AuthzCase(AuthzTestCase):
         self.run_async(body)
         posts = [e for e in self.http.entries if e["method"] == "POST"]
         self.assertFalse([e for e in posts if e["sessionSent"] or e["session"]], self.diagnostics())
-        self.assertTrue(all(e["status"] == 200 for e in posts), self.diagnostics())
+        # The refused call is 400, as this era answers -32602; the rest are 200.
+        refused = [e for e in posts if (e.get("request") or {}).get("params", {}).get("name") == "write_note"
+                   and e["request"]["params"]["arguments"]["text"] == "after"]
+        self.assertEqual([e["status"] for e in refused], [400], self.diagnostics())
+        self.assertEqual({e["status"] for e in posts if e not in refused}, {200}, self.diagnostics())
 
     def test_a_reload_that_takes_the_server_away_ends_the_session(self):
         # eve loses acme/notes; tom, whose access did not change, keeps his session.
@@ -489,8 +497,7 @@ class SDK2AuthzCase(AuthzTestCase):
 
 
 class SessionNotificationCases:
-    """Cases of the handshake era's session stream. (2026-07-28 carries resource updates on
-    subscriptions/listen, which the per-server endpoints do not serve yet.)"""
+    """Cases of the handshake era's session stream."""
 
     def test_resource_updates_reach_the_client_only_for_uris_it_may_read(self):
         # wes subscribes the sample server's test aid notes://* (his rule "notes:resources/notes://*"
@@ -518,7 +525,43 @@ class SessionNotificationCases:
 
 
 
-class StreamableHTTP(SDK2AuthzCase):
+class ListenCases:
+    """The same cases on 2026-07-28's subscriptions/listen."""
+
+    def test_resource_updates_reach_the_listen_stream_only_for_uris_it_may_read(self):
+        # wes's rule "notes:resources/notes://*" lets him read the sample server's test aid
+        # notes://*, which makes it send updated for every note and for notes://index; he names
+        # that index too, but may not read it, so its updates must not reach him.
+        uris = ["notes://*", "notes://note/a", "notes://note/b", "notes://index"]
+
+        async def updates(token):
+            async with self.connect(token) as c:
+                got = []
+                async with c.client.listen(resource_subscriptions=uris) as sub:
+                    self.assertEqual(sorted(sub.honored.resource_subscriptions), sorted(uris))
+                    for name in ("a", "b"):
+                        await c.client.call_tool("write_note", {"name": name, "text": name})
+                        with anyio.fail_after(PROMPT):
+                            while True:
+                                got.append((await sub.__anext__()).uri)
+                                if got[-1] == "notes://note/" + name:
+                                    break
+                    await c.client.list_tools(cache_mode="bypass")  # any later update would have come first
+                    with anyio.move_on_after(0.3):
+                        got.append((await sub.__anext__()).uri)
+                return got
+
+        async def body():
+            return await updates(ADMIN), await updates(WATCHER)
+
+        admin, watcher = self.run_async(body)
+        self.assertEqual(sorted(admin), sorted(["notes://note/a", "notes://index", "notes://note/b", "notes://index"]),
+                         "the control: an admin gets both updates of each write")
+        self.assertEqual(watcher, ["notes://note/a", "notes://note/b"],
+                         "wes may not read notes://index: its updates must not reach him")
+
+
+class StreamableHTTP(ListenCases, SDK2AuthzCase):
     transport = "streamable-http"
 
 

@@ -348,8 +348,7 @@ class StdioUpstreamCase(SDK2Case):
 
 class ServerNotificationCases:
     def test_server_notifications_reach_the_client(self):
-        # Handshake era: the server's list_changed comes on the session's stream. (2026-07-28
-        # carries it on subscriptions/listen, which the per-server endpoints do not serve yet.)
+        # Handshake era: the server's list_changed comes on the session's stream.
         async def body():
             changed = anyio.Event()
 
@@ -368,7 +367,24 @@ class ServerNotificationCases:
 
 
 
-class StdioUpstreamStreamableHTTP(StdioUpstreamCase):
+class ListenNotificationCases:
+    def test_server_notifications_reach_a_listen_stream(self):
+        # 2026-07-28: the server's list_changed comes on the client's subscriptions/listen stream.
+        async def body():
+            async with self.connect(ADMIN) as c:
+                async with c.client.listen(resources_list_changed=True) as sub:
+                    result = await c.client.call_tool("write_note", {"name": "n1", "text": "hi"})
+                    self.assertEqual(result.content[0].text, "wrote n1")
+                    with anyio.fail_after(PROMPT):
+                        event = await sub.__anext__()
+                    self.assertEqual(type(event).__name__, "ResourcesListChanged")
+                index = await c.client.read_resource("notes://index", cache_mode="bypass")
+                self.assertEqual(index.contents[0].text, "n1: hi")
+
+        self.run_async(body)
+
+
+class StdioUpstreamStreamableHTTP(ListenNotificationCases, StdioUpstreamCase):
     transport = "streamable-http"
 
 

@@ -4,6 +4,18 @@ import OrchJSON
 import OrchPolicy
 import Synchronization
 
+/// Takes the server messages of a session that no client stream belongs to (a held leg's): those
+/// that answer no request, and the gateway's own notifications.
+protocol ServerMessageTap: AnyObject, Sendable {
+    func take(_ message: JSONValue)
+    /// Time for the streams it feeds to send a keep-alive comment.
+    func keepAlive()
+    /// While true, the session does not idle out (a stream is open on it).
+    var holdsOpen: Bool { get }
+    /// The session ended: finish what it feeds.
+    func sessionEnded()
+}
+
 /// One downstream MCP session: a gateway-issued id bound to the key and server that opened it, and
 /// the upstream that serves it alone. Its rules live in `SessionStateMachine`; this class holds the
 /// machine under a lock, computes an action there, and carries it out outside the lock.
@@ -37,6 +49,7 @@ final class MCPSession: Sendable {
     /// requests in the middle of a call, so calls are answered as SSE streams.
     private let clientTakesRequests = Atomic<Bool>(false)
     private let onEnd: @Sendable (MCPSession, UpstreamError) -> Void
+    private let tapSlot = Mutex<(any ServerMessageTap)?>(nil)
 
     init(
         access: SessionAccess, user: String, keyID: String?, transport: Transport, usesProcess: Bool, secrets: SecretUse? = nil,
@@ -92,6 +105,12 @@ final class MCPSession: Sendable {
     func clientCapabilities(_ capabilities: JSONValue?) {
         let takes = ["sampling", "elicitation", "roots"].contains { capabilities?[$0] != nil }
         clientTakesRequests.store(takes, ordering: .relaxed)
+    }
+
+    /// Sends the server's messages that answer no request, and the gateway's notifications, to
+    /// `tap` instead of a stream of the session; the tap is let go when the session ends.
+    func tap(_ tap: any ServerMessageTap) {
+        tapSlot.withLock { $0 = tap }
     }
 
     /// A new queue for one of this session's responses, wired to pause the upstream while full.
@@ -173,6 +192,10 @@ final class MCPSession: Sendable {
             incoming = .other
         default: incoming = .other
         }
+        if case .other = incoming, let tap = tapSlot.withLock({ $0 }) {
+            tap.take(value)
+            return
+        }
         let action = machine.withLock { $0.received(incoming, message: bytes, now: .now()) }
         switch action {
         case .reply(let request, let queue, let finish):
@@ -211,6 +234,10 @@ final class MCPSession: Sendable {
     /// Sends the client a message of the gateway's own (a list_changed after a reload), where the
     /// server's own messages would go.
     func notify(_ message: JSONValue) {
+        if let tap = tapSlot.withLock({ $0 }) {
+            tap.take(message)
+            return
+        }
         let bytes = Self.encode(message)
         switch machine.withLock({ $0.received(.other, message: bytes, now: .now()) }) {
         case .deliver(let queue): push(bytes, to: queue)
@@ -266,10 +293,12 @@ final class MCPSession: Sendable {
     /// Wakes the streams a client is waiting on, so each sends a keep-alive comment.
     func keepAlive() {
         for queue in machine.withLock({ $0.openStreams }) { queue.keepAlive() }
+        tapSlot.withLock { $0 }?.keepAlive()
     }
 
     func isIdle(now: NIODeadline, limit: TimeAmount) -> Bool {
-        machine.withLock { $0.isIdle(now: now, limit: limit) }
+        if tapSlot.withLock({ $0 })?.holdsOpen == true { return false }
+        return machine.withLock { $0.isIdle(now: now, limit: limit) }
     }
 
     // MARK: streams
@@ -308,6 +337,11 @@ final class MCPSession: Sendable {
             }
         }
         stream?.finish()
+        let tap = tapSlot.withLock { slot in
+            defer { slot = nil }
+            return slot
+        }
+        tap?.sessionEnded()
         onEnd(self, reason)
         stopUpstream()
     }

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import OrchJSON
 import OrchPolicy
+import Synchronization
 
 /// 2026-07-28 requests on the per-server endpoints (`/orgs/ORG/servers/NAME/mcp`, `/servers/NAME/mcp`):
 /// each POST is read (`ModernReading`), decided exactly as a handshake-era request is, and forwarded
@@ -43,6 +44,9 @@ extension StreamableHTTPEndpoint {
         }
         _ = leg.session.access.binding.admits(caller)  // a newer sign-in token carries the leg on
 
+        if modern.known == .subscriptionsListen {
+            return listen(request, context, caller, server, leg, modern, started: started)
+        }
         if modern.known == .discover {
             gateway.audit(context, request: request, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason),
                           status: 200, started: started, org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
@@ -57,13 +61,18 @@ extension StreamableHTTPEndpoint {
             admitted = hooks
             if let rewritten { params = rewritten }
         case .refuse(let reply):
-            return Response.json(reply)
+            return Response.json(reply, status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0))
         }
         let upstreamID = leg.nextID()
         let stamp = ModernResultStamp(ttlBound: CacheTTL(gateway.catalog.ttl), serverInfo: nil)
         let (clientID, method) = (modern.id, modern.method)
+        let errorCode = ErrorCode()
         let hooks = ReplyHooks(
-            transform: { reply in ModernForwarding.reply(admitted.transform?(reply) ?? reply, id: clientID, method: method, stamp: stamp) },
+            transform: { reply in
+                let answer = ModernForwarding.reply(admitted.transform?(reply) ?? reply, id: clientID, method: method, stamp: stamp)
+                errorCode.record(answer)
+                return answer
+            },
             outcome: admitted.outcome)
         let accepts = AcceptedReplies(request.headers[.accept])
         // As on a session: JSON unless the call may send progress before its reply.
@@ -74,7 +83,45 @@ extension StreamableHTTPEndpoint {
             method: method, params: params, target: .response(queue, interim: streamed), timeout: resolver.callTimeout(caller, server), hooks: hooks)
         if streamed { return SSEEncoder.response(queue: queue) }
         guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
-        return Self.json(reply)
+        // An error's status is the era's for its code, whoever answered (the gateway's own errors,
+        // a timeout say, carry no code here and are 200).
+        return Response(status: ModernErrorStatus.status(forCode: errorCode.value), headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply)))
+    }
+
+    /// A `subscriptions/listen`: an SSE stream whose first frame acknowledges the honoured filter,
+    /// then the caller's list changes (a reload that changed what the caller sees, or the server's
+    /// own) and updates of the resources it named and may read, each frame naming the listen's id.
+    private func listen(
+        _ request: Request, _ context: GatewayContext, _ caller: Caller, _ server: ResolvedServer, _ leg: HeldLeg, _ modern: ModernRequest,
+        started: ContinuousClock.Instant
+    ) -> Response {
+        let filter: ListenFilter
+        switch ListenFilter.read(modern.params) {
+        case .success(let read): filter = read
+        case .failure(let error):
+            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: error.message, status: 400, started: started,
+                          org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
+            return Response.json(JSONRPC.error(id: modern.id, code: JSONRPC.invalidParams, error.message), status: .badRequest)
+        }
+        guard AcceptedReplies(request.headers[.accept]).sse else {
+            return Response.json(JSONRPC.error(id: modern.id, code: JSONRPC.invalidRequest, "subscriptions/listen answers with a stream: send Accept: text/event-stream"),
+                                 status: .notAcceptable)
+        }
+        let queue = MessageQueue()
+        let timeout = resolver.callTimeout(caller, server)
+        // The server is subscribed only to resources the caller may read; what reaches the stream
+        // is decided again, per update, under the policy running then.
+        let readable = { (uri: String) in
+            caller.policy.decide(user: caller.user, server: server.id, item: Item(.resource, uri), key: caller.key, at: Date()).allowed
+        }
+        guard let token = leg.listen(queue, id: modern.id, filter: filter, readable: readable, timeout: timeout) else {
+            return Self.initializeFailure(id: modern.id, .stopped("the server's session ended"), server: server)
+        }
+        gateway.audit(context, request: request, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason),
+                      status: 200, started: started, org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
+        context.channel.closeFuture.whenComplete { _ in queue.hangUp() }
+        return SSEEncoder.response(queue: queue) { leg.stopListening(token, timeout: timeout) }
     }
 
     /// A refused modern request: its JSON-RPC error with the era's status, or 405 with `Allow: POST`.
@@ -128,4 +175,16 @@ extension StreamableHTTPEndpoint {
         else { return nil }
         return listing.tools.first { $0["name"] == .string(tool) }?["inputSchema"]
     }
+}
+
+/// The JSON-RPC error code of the reply a modern request got (0 for a result), set where the reply
+/// is made and read once it has been taken from its queue.
+private final class ErrorCode: Sendable {
+    private let code = Atomic<Int64>(0)
+
+    func record(_ reply: JSONValue) {
+        code.store(reply["error"]?["code"]?.integerValue ?? 0, ordering: .relaxed)
+    }
+
+    var value: Int64 { code.load(ordering: .relaxed) }
 }

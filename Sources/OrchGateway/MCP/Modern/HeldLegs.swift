@@ -1,26 +1,6 @@
 import OrchJSON
 import Synchronization
 
-/// An upstream session the gateway holds for the 2026-07-28 requests of one key (or sign-in) on one
-/// server: the server speaks the handshake era, so the gateway initializes it once and forwards each
-/// modern request on it under an id of its own, since requests of several clients of the key share it.
-final class HeldLeg: Sendable {
-    let session: MCPSession
-    /// The server's `initialize` result: its capabilities, instructions and identity.
-    let initialized: JSONObject
-    private let requests = Atomic<Int>(0)
-
-    init(session: MCPSession, initialized: JSONObject) {
-        self.session = session
-        self.initialized = initialized
-    }
-
-    /// A fresh id for a request forwarded on this leg.
-    func nextID() -> JSONValue {
-        .string("orch-\(requests.wrappingAdd(1, ordering: .relaxed).newValue)")
-    }
-}
-
 /// The held legs, one per key and server: opened on first use (concurrent first uses wait for the
 /// one opening), forgotten when their session ends (idle past `sessionIdleSeconds`, a reload that
 /// takes the key or the server away, the upstream's exit), so the next request opens a new one.

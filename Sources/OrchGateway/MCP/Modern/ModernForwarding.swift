@@ -47,27 +47,15 @@ enum ModernForwarding {
         return .object(object)
     }
 
-    /// A handshake-era server's capabilities as a modern client may rely on them: `listChanged` and
-    /// `resources.subscribe` promise notifications that this era carries on `subscriptions/listen`,
-    /// which the per-server endpoints do not serve yet, so they are not promised.
-    static func modernCapabilities(_ capabilities: JSONObject) -> JSONObject {
-        var capabilities = capabilities
-        for field in ["tools", "prompts", "resources"] {
-            guard case .object(var capability) = capabilities[field] else { continue }
-            capability["listChanged"] = nil
-            if field == "resources" { capability["subscribe"] = nil }
-            capabilities[field] = .object(capability)
-        }
-        return capabilities
-    }
-
     /// The handshake era's "resource not found".
     static let resourceNotFound: Int64 = -32002
 
-    /// The gateway's answer to `server/discover` from what the leg's server said at initialize.
+    /// The gateway's answer to `server/discover` from what the leg's server said at initialize (with
+    /// `listChanged` on each of its lists, as every session's initialize result has it: the gateway
+    /// itself announces a reload's changes, on a listen stream as on a session).
     static func discover(_ initialized: JSONObject, ttl: CacheTTL) -> DiscoverResult {
         DiscoverResult(
-            capabilities: modernCapabilities(initialized["capabilities"]?.objectValue ?? [:]),
+            capabilities: initialized["capabilities"]?.objectValue ?? [:],
             instructions: initialized["instructions"]?.stringValue,
             serverInfo: initialized["serverInfo"]?.objectValue ?? ["name": "mcp-orch", "version": "unknown"],
             ttl: ttl)

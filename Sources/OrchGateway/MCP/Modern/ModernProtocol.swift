@@ -22,6 +22,8 @@ enum ModernProtocol {
         static let clientCapabilities = "io.modelcontextprotocol/clientCapabilities"
         static let clientInfo = "io.modelcontextprotocol/clientInfo"
         static let serverInfo = "io.modelcontextprotocol/serverInfo"
+        /// The listen request's id, on every frame of its stream.
+        static let subscriptionID = "io.modelcontextprotocol/subscriptionId"
         /// The least severe log level the client wants notifications of, per request.
         static let logLevel = "io.modelcontextprotocol/logLevel"
     }

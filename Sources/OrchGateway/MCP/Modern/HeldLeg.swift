@@ -1,0 +1,150 @@
+import NIOCore
+import OrchJSON
+import OrchPolicy
+import Synchronization
+
+/// An upstream session the gateway holds for the 2026-07-28 requests of one key (or sign-in) on one
+/// server: the server speaks the handshake era, so the gateway initializes it once and forwards each
+/// modern request on it under an id of its own, since requests of several clients of the key share it.
+///
+/// The server's own messages (list changes, resource updates) and the gateway's (a reload's list
+/// changes) go to the key's `subscriptions/listen` streams on this server, each filtered by what
+/// its listen asked for; resource updates have been filtered by what the key may read already.
+final class HeldLeg: Sendable, ServerMessageTap {
+    let session: MCPSession
+    /// The server's `initialize` result: its capabilities, instructions and identity.
+    let initialized: JSONObject
+    private let requests = Atomic<Int>(0)
+
+    private struct Listener {
+        let queue: MessageQueue
+        let id: JSONValue
+        let filter: ListenFilter
+    }
+
+    private struct Listening {
+        var listeners: [Int: Listener] = [:]
+        var next = 0
+        /// How many listen streams ask for each resource URI: the server is subscribed to it while
+        /// any does (`upstream`: those it was subscribed to).
+        var subscribed: [String: Int] = [:]
+        var upstream: Set<String> = []
+        var ended = false
+    }
+
+    private let listening = Mutex(Listening())
+
+    init(session: MCPSession, initialized: JSONObject) {
+        self.session = session
+        self.initialized = initialized
+        session.tap(self)
+    }
+
+    /// A fresh id for a request forwarded on this leg.
+    func nextID() -> JSONValue {
+        .string("orch-\(requests.wrappingAdd(1, ordering: .relaxed).newValue)")
+    }
+
+    /// Whether the server offers `resources/subscribe`, which the listen streams' resource
+    /// subscriptions stand on.
+    var serverSubscribes: Bool { initialized["capabilities"]?["resources"]?["subscribe"] == .bool(true) }
+
+    // MARK: listen streams
+
+    /// Starts the listen stream `id` on `queue`: its acknowledgement is the first frame, and from
+    /// then on it takes the changes its filter asks for. The server is subscribed to each resource
+    /// it names that no other stream of the leg has asked for and that is `readable` now (`timeout`
+    /// for each). Nil when the leg has ended.
+    func listen(
+        _ queue: MessageQueue, id: JSONValue, filter: ListenFilter, readable: (String) -> Bool, timeout: TimeAmount
+    ) -> Int? {
+        let started = listening.withLock { state -> (Int, [String])? in
+            guard !state.ended else { return nil }
+            // Pushed under the lock, so no change can come before it.
+            _ = queue.push(MCPSession.encode(filter.acknowledgement(id: id)))
+            let token = state.next
+            state.next += 1
+            state.listeners[token] = Listener(queue: queue, id: id, filter: filter)
+            var fresh: [String] = []
+            for uri in filter.resourceSubscriptions {
+                state.subscribed[uri, default: 0] += 1
+                if state.subscribed[uri] == 1, readable(uri) {
+                    state.upstream.insert(uri)
+                    fresh.append(uri)
+                }
+            }
+            return (token, fresh)
+        }
+        guard let (token, fresh) = started else { return nil }
+        if serverSubscribes { for uri in fresh { send("resources/subscribe", uri: uri, timeout: timeout) } }
+        return token
+    }
+
+    /// The listen stream `token` is gone (its client hung up): the resources only it asked for are
+    /// unsubscribed.
+    func stopListening(_ token: Int, timeout: TimeAmount) {
+        let stale = listening.withLock { state -> [String] in
+            guard let listener = state.listeners.removeValue(forKey: token) else { return [] }
+            var stale: [String] = []
+            for uri in listener.filter.resourceSubscriptions {
+                state.subscribed[uri, default: 1] -= 1
+                if state.subscribed[uri] == 0 {
+                    state.subscribed[uri] = nil
+                    if state.upstream.remove(uri) != nil { stale.append(uri) }
+                }
+            }
+            return stale
+        }
+        if serverSubscribes, !session.isEnded { for uri in stale { send("resources/unsubscribe", uri: uri, timeout: timeout) } }
+    }
+
+    private func send(_ method: String, uri: String, timeout: TimeAmount) {
+        let id = nextID()
+        let params: JSONObject = ["uri": .string(uri)]
+        // Nobody waits for the answer: a queue of its own takes it.
+        session.forward(request: MCPSession.encode(JSONRPC.request(id: id, method: method, params: params)), id: id, method: method,
+                        params: params, target: .response(MessageQueue(), interim: false), timeout: timeout)
+    }
+
+    // MARK: ServerMessageTap
+
+    func take(_ message: JSONValue) {
+        if case .request(let id, let method, _)? = JSONRPCMessage(message) {
+            // The leg declared no client capability, so a server has nothing to ask; one that does
+            // is told at once rather than left waiting.
+            let refusal = JSONRPC.error(id: id, code: JSONRPC.methodNotFound, "Method not found: \(method) (mcp-orch holds this session for 2026-07-28 clients and has no client to ask)")
+            session.upstream?.send(MCPSession.encode(refusal))
+            return
+        }
+        guard let event = ListenFilter.Event(message) else { return }
+        let targets = listening.withLock { state in state.listeners.filter { $0.value.filter.matches(event) } }
+        var overflowed: [Int] = []
+        for (token, listener) in targets {
+            if listener.queue.push(MCPSession.encode(ListenFilter.frame(message, id: listener.id))) == .overflow {
+                overflowed.append(token)
+            }
+        }
+        // A stream whose client stopped reading is ended; it re-listens and refetches.
+        for token in overflowed {
+            listening.withLock { $0.listeners[token] }?.queue.finish()
+        }
+    }
+
+    func keepAlive() {
+        for listener in listening.withLock({ Array($0.listeners.values) }) { listener.queue.keepAlive() }
+    }
+
+    var holdsOpen: Bool { listening.withLock { !$0.listeners.isEmpty } }
+
+    func sessionEnded() {
+        let listeners = listening.withLock { state -> [Listener] in
+            state.ended = true
+            defer { state.listeners = [:] }
+            return Array(state.listeners.values)
+        }
+        for listener in listeners {
+            _ = listener.queue.push(MCPSession.encode(ListenFilter.closing(id: listener.id)))
+            listener.queue.finish()
+        }
+    }
+}
