@@ -118,12 +118,18 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard head.method == .post || head.method == .get, head.headerFields[.authorization] != nil,
             head.headerFields[.origin] == nil, head.headerFields[.connection] == nil, head.headerFields[.expect] == nil,
             let route = head.path.flatMap(Route.init),
-            head.method == (route.api == nil ? .post : .get), route.api != nil || head.headerFields[.mcpSessionID] != nil
+            head.method == (route.api == nil ? .post : .get),
+            route.api != nil || head.headerFields[.mcpSessionID] != nil || (route.server != nil && Self.namesModernVersion(head))
         else { return nil }
         if let length = head.headerFields[.contentLength].flatMap(Int.init), length > gateway.maxBodyBytes { return nil }
         // A host the gateway does not answer to: the router refuses it.
         if let settings = gateway.store.policy?.settings, !HostCheck.allows(head.authority, settings) { return nil }
         return route
+    }
+
+    /// A request whose `MCP-Protocol-Version` is not of the handshake era: read as 2026-07-28.
+    private static func namesModernVersion(_ head: HTTPRequest) -> Bool {
+        head.headerFields[.mcpProtocolVersion].map { !ModernProtocol.isLegacy($0) } ?? false
     }
 
     /// `/orgs/ORG/servers/SERVER/mcp` or `/servers/SERVER/mcp`, an aggregated endpoint
@@ -172,6 +178,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let route = target.pattern
         if let kind = target.api { return answerAPI(kind, head, target, started) }
         guard let name = target.server else { return answerAggregated(head, target, body, started, context) }
+        if head.headerFields[.mcpSessionID] == nil { return answerModern(head, target, name: name, body, started, context) }
         guard let policy = gateway.store.policy,
             case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns),
             let server = resolver.find(caller, org: target.org, name: name),
@@ -204,6 +211,47 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 let forwarded = rewritten.map { MCPSession.encode(JSONRPC.request(id: id, method: method, params: $0)) } ?? bytes
                 session.forward(request: forwarded, id: id, method: method, params: rewritten ?? params,
                                 target: .response(replyQueue(context), interim: false), timeout: resolver.callTimeout(caller, server), hooks: hooks)
+            }
+        }
+        return true
+    }
+
+    /// A 2026-07-28 request on a per-server endpoint whose key has a held leg open, answered as
+    /// JSON: read and decided by `ModernExchange`, as the router does. A listen, a call that may
+    /// send progress, a client that does not take JSON, or a key with no leg open yet (which must be
+    /// opened) goes to the router.
+    private func answerModern(_ head: HTTPRequest, _ target: Route, name: String, _ body: ByteBuffer, _ started: ContinuousClock.Instant,
+                              _ context: ChannelHandlerContext) -> Bool {
+        guard let policy = gateway.store.policy,
+            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns),
+            AcceptedReplies(head.headerFields[.accept]).json,
+            let server = resolver.find(caller, org: target.org, name: name),
+            let leg = gateway.legs.openLeg(ModernExchange.legKey(caller, server))
+        else { return false }
+        let bytes = Array(body.readableBytesView)
+        guard let value = try? JSONRPC.parse(bytes), let message = JSONRPCMessage(value) else { return false }
+        if case .request(_, let method, let params) = message,
+            method == MCPMethod.subscriptionsListen.rawValue || params["_meta"]?["progressToken"] != nil
+        {
+            return false
+        }
+        let exchange = ModernExchange(gateway: gateway)
+        let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)
+        switch exchange.read(method: .post, headers: head.headerFields, message: message, caller: caller, org: target.org, name: name,
+                             origin: origin, started: started) {
+        case .answered(let answer):
+            state = .answering(route: target.pattern, method: "POST", started: started)
+            respond(answer.status, json: answer.body.map(MCPSession.encode))
+        case .request(let modern):
+            switch exchange.decide(modern, caller: caller, server: server, leg: leg, origin: origin, started: started) {
+            case .answer(let answer):
+                state = .answering(route: target.pattern, method: "POST", started: started)
+                respond(answer.status, json: answer.body.map(MCPSession.encode))
+            case .forward(let call):
+                state = .answering(route: target.pattern, method: "POST", started: started)
+                call.forward(to: replyQueue(context, status: call.errorCode), streamed: false, timeout: resolver.callTimeout(caller, server))
+            case .listen:
+                return false  // not reached: a listen went to the router above
             }
         }
         return true
@@ -255,20 +303,21 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The queue of a fast request's reply, answered on this connection's event loop. It hands
     /// over one event (the reply, or its end without one), so nothing of this request can arrive
     /// once the next request of the connection is waiting for its own answer.
-    private func replyQueue(_ context: ChannelHandlerContext) -> MessageQueue {
+    /// A 2026-07-28 reply's status is the era's for its error code (`status`).
+    private func replyQueue(_ context: ChannelHandlerContext, status: ErrorCode? = nil) -> MessageQueue {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         return MessageQueue(reply: { event in
             if handler.eventLoop.inEventLoop {
-                handler.value.replied(event)
+                handler.value.replied(event, status: status)
             } else {
-                handler.eventLoop.execute { handler.value.replied(event) }
+                handler.eventLoop.execute { handler.value.replied(event, status: status) }
             }
         })
     }
 
-    private func replied(_ event: MessageQueue.Event) {
+    private func replied(_ event: MessageQueue.Event, status: ErrorCode?) {
         switch event {
-        case .message(let reply): respond(.ok, json: reply)
+        case .message(let reply): respond(status?.status ?? .ok, json: reply)
         case .end: respond(.accepted, json: nil)
         case .keepAlive: break
         }

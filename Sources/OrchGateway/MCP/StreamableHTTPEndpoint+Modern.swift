@@ -14,26 +14,14 @@ extension StreamableHTTPEndpoint {
         _ request: Request, _ context: GatewayContext, _ caller: Caller, hasOrg: Bool, incoming: IncomingMessage?,
         started: ContinuousClock.Instant
     ) async throws -> Response {
-        let reading = ModernReading(method: request.method, headers: request.headers, message: incoming?.message) { tool in
-            inputSchema(of: tool, caller, context, hasOrg: hasOrg)
-        }
+        let exchange = ModernExchange(gateway: gateway)
+        let origin = RequestOrigin(context, request)
         let modern: ModernRequest
-        switch reading {
-        case .legacy:
-            return Response(status: .accepted)
-        case .acknowledged(let method):
-            // Dropped, as every notification of this era is; one no client sends is audited as on a session.
-            if let refusal = CallGuard.notificationRefusal(method) {
-                gateway.audit(context, request: request, caller: caller, decision: .deny, reason: refusal, status: 202, started: started,
-                              server: context.parameters.get("server"), mcpMethod: method)
-            }
-            return Response(status: .accepted)
-        case .refused(let refusal, let id):
-            let method = incoming?.message.method ?? request.method.rawValue
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "2026-07-28: \(refusal.message)",
-                          status: Int(refusal.status.code), started: started, server: context.parameters.get("server"), mcpMethod: method)
-            return Self.refusal(refusal, id: id)
-        case .modern(let request): modern = request
+        switch exchange.read(method: request.method, headers: request.headers, message: incoming?.message, caller: caller,
+                             org: hasOrg ? context.parameters.get("org") : nil, name: context.parameters.get("server") ?? "",
+                             origin: origin, started: started) {
+        case .answered(let answer): return Self.response(answer)
+        case .request(let request): modern = request
         }
         let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: modern.method)
         let leg: HeldLeg
@@ -42,51 +30,24 @@ extension StreamableHTTPEndpoint {
         } catch let error as UpstreamError {
             return Self.initializeFailure(id: modern.id, error, server: server)
         }
-        _ = leg.session.access.binding.admits(caller)  // a newer sign-in token carries the leg on
-
-        if modern.known == .subscriptionsListen {
-            return listen(request, context, caller, server, leg, modern, started: started)
+        switch exchange.decide(modern, caller: caller, server: server, leg: leg, origin: origin, started: started) {
+        case .answer(let answer):
+            return Self.response(answer)
+        case .listen(let filter):
+            return listen(request, context, caller, server, leg, modern, filter, started: started)
+        case .forward(let call):
+            let accepts = AcceptedReplies(request.headers[.accept])
+            // As on a session: JSON unless the call may send progress before its reply.
+            let streamed = accepts.sse && (!accepts.json || call.mayProgress)
+            let queue = leg.session.makeQueue()
+            call.forward(to: queue, streamed: streamed, timeout: resolver.callTimeout(caller, server))
+            if streamed { return SSEEncoder.response(queue: queue) }
+            guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
+            // An error's status is the era's for its code, whoever answered (the gateway's own errors,
+            // a timeout say, carry no code here and are 200).
+            return Response(status: call.errorCode.status, headers: [.contentType: "application/json"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply)))
         }
-        if modern.known == .discover {
-            gateway.audit(context, request: request, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason),
-                          status: 200, started: started, org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
-            let result = ModernForwarding.discover(leg.initialized, ttl: CacheTTL(gateway.catalog.ttl))
-            return Response.json(["jsonrpc": "2.0", "id": modern.id, "result": .object(result.json)])
-        }
-        var params = ModernForwarding.upstreamParams(modern.params)
-        let admitted: ReplyHooks
-        switch guardian.admit(RequestOrigin(context, request), caller: caller, server: server, session: leg.session, id: modern.id,
-                              method: modern.method, params: params, started: started) {
-        case .forward(let hooks, let rewritten):
-            admitted = hooks
-            if let rewritten { params = rewritten }
-        case .refuse(let reply):
-            return Response.json(reply, status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0))
-        }
-        let upstreamID = leg.nextID()
-        let stamp = ModernResultStamp(ttlBound: CacheTTL(gateway.catalog.ttl), serverInfo: nil)
-        let (clientID, method) = (modern.id, modern.method)
-        let errorCode = ErrorCode()
-        let hooks = ReplyHooks(
-            transform: { reply in
-                let answer = ModernForwarding.reply(admitted.transform?(reply) ?? reply, id: clientID, method: method, stamp: stamp)
-                errorCode.record(answer)
-                return answer
-            },
-            outcome: admitted.outcome)
-        let accepts = AcceptedReplies(request.headers[.accept])
-        // As on a session: JSON unless the call may send progress before its reply.
-        let streamed = accepts.sse && (!accepts.json || params["_meta"]?["progressToken"] != nil)
-        let queue = leg.session.makeQueue()
-        leg.session.forward(
-            request: MCPSession.encode(JSONRPC.request(id: upstreamID, method: method, params: params)), id: upstreamID, clientID: clientID,
-            method: method, params: params, target: .response(queue, interim: streamed), timeout: resolver.callTimeout(caller, server), hooks: hooks)
-        if streamed { return SSEEncoder.response(queue: queue) }
-        guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
-        // An error's status is the era's for its code, whoever answered (the gateway's own errors,
-        // a timeout say, carry no code here and are 200).
-        return Response(status: ModernErrorStatus.status(forCode: errorCode.value), headers: [.contentType: "application/json"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply)))
     }
 
     /// A `subscriptions/listen`: an SSE stream whose first frame acknowledges the honoured filter,
@@ -94,16 +55,8 @@ extension StreamableHTTPEndpoint {
     /// own) and updates of the resources it named and may read, each frame naming the listen's id.
     private func listen(
         _ request: Request, _ context: GatewayContext, _ caller: Caller, _ server: ResolvedServer, _ leg: HeldLeg, _ modern: ModernRequest,
-        started: ContinuousClock.Instant
+        _ filter: ListenFilter, started: ContinuousClock.Instant
     ) -> Response {
-        let filter: ListenFilter
-        switch ListenFilter.read(modern.params) {
-        case .success(let read): filter = read
-        case .failure(let error):
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: error.message, status: 400, started: started,
-                          org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
-            return Response.json(JSONRPC.error(id: modern.id, code: JSONRPC.invalidParams, error.message), status: .badRequest)
-        }
         guard AcceptedReplies(request.headers[.accept]).sse else {
             return Response.json(JSONRPC.error(id: modern.id, code: JSONRPC.invalidRequest, "subscriptions/listen answers with a stream: send Accept: text/event-stream"),
                                  status: .notAcceptable)
@@ -124,16 +77,17 @@ extension StreamableHTTPEndpoint {
         return SSEEncoder.response(queue: queue) { leg.stopListening(token, timeout: timeout) }
     }
 
-    /// A refused modern request: its JSON-RPC error with the era's status, or 405 with `Allow: POST`.
-    static func refusal(_ refusal: ModernRefusal, id: JSONValue?) -> Response {
-        guard let reply = refusal.reply(id: id) else { return Response(status: .methodNotAllowed, headers: [.allow: "POST"]) }
-        return Response.json(reply, status: refusal.status)
+    static func response(_ answer: ModernExchange.Answer) -> Response {
+        guard let body = answer.body else {
+            return Response(status: answer.status, headers: answer.allowsPOSTOnly ? [.allow: "POST"] : [:])
+        }
+        return Response.json(body, status: answer.status)
     }
 
     /// The key's held leg to `server`, opened (and initialized) now when it has none.
     private func heldLeg(_ request: Request, _ context: GatewayContext, _ caller: Caller, _ server: ResolvedServer) async throws -> HeldLeg {
         let legs = gateway.legs
-        let key = HeldLegs.Key(credential: caller.credential, org: server.org, server: server.name)
+        let key = ModernExchange.legKey(caller, server)
         return try await legs.leg(key) {
             let started = ContinuousClock.now
             let session = try await opener.open(request, context, server, transport: .heldLeg) { session, _ in legs.remove(key, session: session) }
@@ -162,29 +116,4 @@ extension StreamableHTTPEndpoint {
             }
         }
     }
-
-    /// The `inputSchema` of `tool` as the server's last listing gave it, nil when none is kept (the
-    /// `Mcp-Param-*` check is then skipped, as the reference server skips it for an unknown tool).
-    private func inputSchema(of tool: String, _ caller: Caller, _ context: GatewayContext, hasOrg: Bool) -> JSONValue? {
-        let org = hasOrg ? context.parameters.get("org") : nil
-        guard let server = resolver.find(caller, org: org, name: context.parameters.get("server") ?? ""),
-            case .success(let (_, cacheKey)) = gateway.catalogSource(caller.policy, server.id, user: caller.userName),
-            case .success(let listing)? = gateway.catalog.known(cacheKey: cacheKey),
-            // A tool the caller may not use is refused as such, whatever its headers say.
-            caller.policy.decide(user: caller.user, server: server.id, item: Item(.tool, tool), key: caller.key, at: Date()).allowed
-        else { return nil }
-        return listing.tools.first { $0["name"] == .string(tool) }?["inputSchema"]
-    }
-}
-
-/// The JSON-RPC error code of the reply a modern request got (0 for a result), set where the reply
-/// is made and read once it has been taken from its queue.
-private final class ErrorCode: Sendable {
-    private let code = Atomic<Int64>(0)
-
-    func record(_ reply: JSONValue) {
-        code.store(reply["error"]?["code"]?.integerValue ?? 0, ordering: .relaxed)
-    }
-
-    var value: Int64 { code.load(ordering: .relaxed) }
 }

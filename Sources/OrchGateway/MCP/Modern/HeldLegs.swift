@@ -65,6 +65,13 @@ final class HeldLegs: Sendable {
         }
     }
 
+    /// The open leg of `key`, if it has one; never opens one (the fast path's look).
+    func openLeg(_ key: Key) -> HeldLeg? {
+        entries.withLock { entries in
+            if case .open(let leg)? = entries[key], !leg.session.isEnded { leg } else { nil }
+        }
+    }
+
     /// Forgets `session`'s leg once it has ended (a newer leg of the key stays).
     func remove(_ key: Key, session: MCPSession) {
         entries.withLock { entries in

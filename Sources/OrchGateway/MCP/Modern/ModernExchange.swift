@@ -1,0 +1,160 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import OrchJSON
+import OrchPolicy
+import Synchronization
+
+/// Decides 2026-07-28 requests on the per-server endpoints, for every adapter alike (the router's
+/// endpoint and the NIO fast path): it reads a request, answers what the gateway answers itself,
+/// audits, and says what to forward on the key's held leg. It does no I/O of its own; the adapter
+/// opens the leg, carries out the action and writes the reply.
+struct ModernExchange: Sendable {
+    let gateway: Gateway
+
+    /// An answer of the gateway's own: its status, and the JSON-RPC message (none for a 202, or for
+    /// the 405 that carries `Allow: POST`).
+    struct Answer: Sendable {
+        let status: HTTPResponse.Status
+        let body: JSONValue?
+        var allowsPOSTOnly: Bool { status == .methodNotAllowed }
+    }
+
+    enum Read: Sendable {
+        case answered(Answer)
+        case request(ModernRequest)
+    }
+
+    /// A request to forward on `leg`: under `upstreamID`, its reply rewritten by `hooks` for the
+    /// client (its id, the era's stamp) and `errorCode` set to the reply's code.
+    struct Call: Sendable {
+        let leg: HeldLeg
+        let bytes: [UInt8]
+        let upstreamID: JSONValue
+        let clientID: JSONValue
+        let method: String
+        let params: JSONObject
+        let hooks: ReplyHooks
+        let errorCode: ErrorCode
+        /// The request carries a `progressToken`: progress may come before its reply.
+        let mayProgress: Bool
+
+        /// Hands the call to the leg; its reply (or the gateway's answer in its place) goes to `queue`.
+        func forward(to queue: MessageQueue, streamed: Bool, timeout: TimeAmount) {
+            leg.session.forward(request: bytes, id: upstreamID, clientID: clientID, method: method, params: params,
+                                target: .response(queue, interim: streamed), timeout: timeout, hooks: hooks)
+        }
+    }
+
+    enum Action: Sendable {
+        case answer(Answer)
+        case forward(Call)
+        /// A `subscriptions/listen`, whose filter was read.
+        case listen(ListenFilter)
+    }
+
+    /// The reading of a request the era says is modern: refusals and notifications are answered
+    /// (and audited) here. `org` and `name` are the path's, for the `Mcp-Param-*` check.
+    func read(
+        method: HTTPRequest.Method, headers: HTTPFields, message: JSONRPCMessage?, caller: Caller, org: String?, name: String,
+        origin: RequestOrigin, started: ContinuousClock.Instant
+    ) -> Read {
+        let reading = ModernReading(method: method, headers: headers, message: message) { tool in
+            inputSchema(of: tool, caller, org: org, name: name)
+        }
+        switch reading {
+        case .modern(let request):
+            return .request(request)
+        case .legacy, .acknowledged:
+            // Dropped, as every notification of this era is; one no client sends is audited as on a session.
+            if case .acknowledged(let notification) = reading, let refusal = CallGuard.notificationRefusal(notification) {
+                gateway.audit(origin, caller: caller, decision: .deny, reason: refusal, status: 202, started: started, server: name,
+                              mcpMethod: notification)
+            }
+            return .answered(Answer(status: .accepted, body: nil))
+        case .refused(let refusal, let id):
+            gateway.audit(origin, caller: caller, decision: .deny, reason: "2026-07-28: \(refusal.message)", status: Int(refusal.status.code),
+                          started: started, server: name, mcpMethod: message?.method ?? method.rawValue)
+            return .answered(Answer(status: refusal.status, body: refusal.reply(id: id)))
+        }
+    }
+
+    /// The leg of `caller` on `server` in the held legs' table.
+    static func legKey(_ caller: Caller, _ server: ResolvedServer) -> HeldLegs.Key {
+        HeldLegs.Key(credential: caller.credential, org: server.org, server: server.name)
+    }
+
+    /// Decides `modern` on `leg`: discover is answered from the leg, a refused item with the era's
+    /// status, and anything else is decided by `CallGuard` as on a session and forwarded.
+    func decide(
+        _ modern: ModernRequest, caller: Caller, server: ResolvedServer, leg: HeldLeg, origin: RequestOrigin, started: ContinuousClock.Instant
+    ) -> Action {
+        _ = leg.session.access.binding.admits(caller)  // a newer sign-in token carries the leg on
+        switch modern.known {
+        case .subscriptionsListen?:
+            switch ListenFilter.read(modern.params) {
+            case .success(let filter): return .listen(filter)
+            case .failure(let error):
+                gateway.audit(origin, caller: caller, decision: .deny, reason: error.message, status: 400, started: started,
+                              org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
+                return .answer(Answer(status: .badRequest, body: JSONRPC.error(id: modern.id, code: JSONRPC.invalidParams, error.message)))
+            }
+        case .discover?:
+            gateway.audit(origin, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason),
+                          status: 200, started: started, org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
+            let result = ModernForwarding.discover(leg.initialized, ttl: CacheTTL(gateway.catalog.ttl))
+            return .answer(Answer(status: .ok, body: ["jsonrpc": "2.0", "id": modern.id, "result": .object(result.json)]))
+        default:
+            break
+        }
+        var params = ModernForwarding.upstreamParams(modern.params)
+        let admitted: ReplyHooks
+        switch CallGuard(gateway: gateway).admit(origin, caller: caller, server: server, session: leg.session, id: modern.id,
+                                                 method: modern.method, params: params, started: started) {
+        case .forward(let hooks, let rewritten):
+            admitted = hooks
+            if let rewritten { params = rewritten }
+        case .refuse(let reply):
+            return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
+        }
+        let upstreamID = leg.nextID()
+        let stamp = ModernResultStamp(ttlBound: CacheTTL(gateway.catalog.ttl), serverInfo: nil)
+        let (clientID, method) = (modern.id, modern.method)
+        let errorCode = ErrorCode()
+        let hooks = ReplyHooks(
+            transform: { reply in
+                let answer = ModernForwarding.reply(admitted.transform?(reply) ?? reply, id: clientID, method: method, stamp: stamp)
+                errorCode.record(answer)
+                return answer
+            },
+            outcome: admitted.outcome)
+        return .forward(Call(
+            leg: leg, bytes: MCPSession.encode(JSONRPC.request(id: upstreamID, method: method, params: params)), upstreamID: upstreamID,
+            clientID: clientID, method: method, params: params, hooks: hooks, errorCode: errorCode,
+            mayProgress: params["_meta"]?["progressToken"] != nil))
+    }
+
+    /// The `inputSchema` of `tool` as the server's last listing gave it, nil when none is kept (the
+    /// `Mcp-Param-*` check is then skipped, as the reference server skips it for an unknown tool),
+    /// and nil for a tool the caller may not use, which is refused as such whatever its headers say.
+    private func inputSchema(of tool: String, _ caller: Caller, org: String?, name: String) -> JSONValue? {
+        guard let server = ServerResolver(gateway: gateway).find(caller, org: org, name: name),
+            case .success(let (_, cacheKey)) = gateway.catalogSource(caller.policy, server.id, user: caller.userName),
+            case .success(let listing)? = gateway.catalog.known(cacheKey: cacheKey),
+            caller.policy.decide(user: caller.user, server: server.id, item: Item(.tool, tool), key: caller.key, at: Date()).allowed
+        else { return nil }
+        return listing.tools.first { $0["name"] == .string(tool) }?["inputSchema"]
+    }
+}
+
+/// The JSON-RPC error code of the reply a modern request got (0 for a result), set where the reply
+/// is made and read once it has been taken from its queue: the HTTP status of the era follows it.
+final class ErrorCode: Sendable {
+    private let code = Atomic<Int64>(0)
+
+    func record(_ reply: JSONValue) {
+        code.store(reply["error"]?["code"]?.integerValue ?? 0, ordering: .relaxed)
+    }
+
+    var status: HTTPResponse.Status { ModernErrorStatus.status(forCode: code.load(ordering: .relaxed)) }
+}
