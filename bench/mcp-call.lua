@@ -1,12 +1,16 @@
 -- wrk script: `tools/call echo` on one MCP session, a distinct JSON-RPC id per request.
 -- Environment: MCP_SESSION (the Mcp-Session-Id), MCP_TOKEN (bearer token, may be empty), MCP_TOOL
--- (the tool's name, default echo: `SERVER__echo` on an aggregated endpoint).
+-- (the tool's name, default echo: `SERVER__echo` on an aggregated endpoint), MCP_MODERN (when set:
+-- MCP 2026-07-28, no session, each call with its envelope and routing headers).
 -- A call counts as failed unless it is answered HTTP 200 with a JSON-RPC result: an HTTP 202 with
 -- an empty body (no reply at all), an error reply, a timeout or a socket error are all failures.
 -- Prints `p50_us`, `p99_us` and `failed_calls N (…)` lines; bench/check-wrk.sh reads them.
 local counter = 0
 local threads = {}
 local tool = os.getenv("MCP_TOOL") or "echo"
+local modern = (os.getenv("MCP_MODERN") or "") ~= ""
+local envelope = modern and
+  ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}' or ""
 -- Per thread (each wrk thread runs this script in its own Lua state).
 failed = 0
 empty = 0
@@ -20,7 +24,13 @@ function init(args)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json, text/event-stream"
-  wrk.headers["Mcp-Session-Id"] = os.getenv("MCP_SESSION")
+  if modern then
+    wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
+    wrk.headers["Mcp-Method"] = "tools/call"
+    wrk.headers["Mcp-Name"] = tool
+  else
+    wrk.headers["Mcp-Session-Id"] = os.getenv("MCP_SESSION")
+  end
   local token = os.getenv("MCP_TOKEN")
   if token and token ~= "" then wrk.headers["Authorization"] = "Bearer " .. token end
 end
@@ -28,7 +38,7 @@ end
 function request()
   counter = counter + 1
   local body = '{"jsonrpc":"2.0","id":' .. (offset + counter) ..
-    ',"method":"tools/call","params":{"name":"' .. tool .. '","arguments":{"text":"benchmark"}}}'
+    ',"method":"tools/call","params":{"name":"' .. tool .. '","arguments":{"text":"benchmark"}' .. envelope .. '}}'
   return wrk.format(nil, nil, nil, body)
 end
 

@@ -54,13 +54,15 @@ struct ModernExchange: Sendable {
     }
 
     /// The reading of a request the era says is modern: refusals and notifications are answered
-    /// (and audited) here. `org` and `name` are the path's, for the `Mcp-Param-*` check.
+    /// (and audited) here. `org` and `name` are the path's; `server`, when the adapter resolved it
+    /// already, is the server they name (for the `Mcp-Param-*` check).
     func read(
         method: HTTPRequest.Method, headers: HTTPFields, message: JSONRPCMessage?, caller: Caller, org: String?, name: String,
-        origin: RequestOrigin, started: ContinuousClock.Instant
+        server: ResolvedServer? = nil, origin: RequestOrigin, started: ContinuousClock.Instant
     ) -> Read {
         let reading = ModernReading(method: method, headers: headers, message: message) { tool in
-            inputSchema(of: tool, caller, org: org, name: name)
+            guard let server = server ?? ServerResolver(gateway: gateway).find(caller, org: org, name: name) else { return nil }
+            return inputSchema(of: tool, caller, server)
         }
         switch reading {
         case .modern(let request):
@@ -137,9 +139,8 @@ struct ModernExchange: Sendable {
     /// The `inputSchema` of `tool` as the server's last listing gave it, nil when none is kept (the
     /// `Mcp-Param-*` check is then skipped, as the reference server skips it for an unknown tool),
     /// and nil for a tool the caller may not use, which is refused as such whatever its headers say.
-    private func inputSchema(of tool: String, _ caller: Caller, org: String?, name: String) -> JSONValue? {
-        guard let server = ServerResolver(gateway: gateway).find(caller, org: org, name: name),
-            case .success(let (_, cacheKey)) = gateway.catalogSource(caller.policy, server.id, user: caller.userName),
+    private func inputSchema(of tool: String, _ caller: Caller, _ server: ResolvedServer) -> JSONValue? {
+        guard case .success(let (_, cacheKey)) = gateway.catalogSource(caller.policy, server.id, user: caller.userName),
             case .success(let listing)? = gateway.catalog.known(cacheKey: cacheKey),
             caller.policy.decide(user: caller.user, server: server.id, item: Item(.tool, tool), key: caller.key, at: Date()).allowed
         else { return nil }

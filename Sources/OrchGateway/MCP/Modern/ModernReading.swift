@@ -34,20 +34,21 @@ enum ModernReading: Sendable, Equatable {
         method: HTTPRequest.Method, headers: HTTPFields, message: JSONRPCMessage?,
         inputSchema: (_ tool: String) -> JSONValue?, served: [String] = ModernProtocol.versions
     ) {
-        guard RequestEra(headers: headers, message: message) == .modern else { self = .legacy; return }
+        let routing = RoutingHeaders(headers)
+        guard RequestEra(routing: routing, message: message) == .modern else { self = .legacy; return }
         guard method == .post, let message else { self = .refused(.methodNotAllowed, id: nil); return }
         switch message {
         case .response:
             self = .refused(.invalidBody, id: nil)
         case .notification(let name, _):
-            let named = headers[.mcpProtocolVersion] ?? message.envelopeVersion?.stringValue ?? ""
+            let named = routing.protocolVersion ?? message.envelopeVersion?.stringValue ?? ""
             if let unsupported = Self.unsupported(named, served) {
                 self = .refused(unsupported, id: nil)
             } else {
                 self = .acknowledged(method: name)
             }
         case .request(let id, let name, let params):
-            switch Self.check(id: id, method: name, params: params, headers: headers, inputSchema: inputSchema, served: served) {
+            switch Self.check(id: id, method: name, params: params, headers: headers, routing: routing, inputSchema: inputSchema, served: served) {
             case .success(let request): self = .modern(request)
             case .failure(let refusal): self = .refused(refusal, id: id)
             }
@@ -55,27 +56,28 @@ enum ModernReading: Sendable, Equatable {
     }
 
     private static func check(
-        id: JSONValue, method: String, params: JSONObject, headers: HTTPFields, inputSchema: (String) -> JSONValue?, served: [String]
+        id: JSONValue, method: String, params: JSONObject, headers: HTTPFields, routing: RoutingHeaders, inputSchema: (String) -> JSONValue?,
+        served: [String]
     ) -> Result<ModernRequest, ModernRefusal> {
-        if let repeated = repeatedRoutingHeader(headers) { return .failure(.headerMismatch(.duplicatedRoutingHeader(repeated))) }
+        if let repeated = routing.repeated { return .failure(.headerMismatch(.duplicatedRoutingHeader(repeated))) }
         guard case .object(let envelope) = params["_meta"] else { return .failure(.envelopeNotAnObject) }
         let missing = [ModernProtocol.MetaKey.protocolVersion, ModernProtocol.MetaKey.clientCapabilities].filter { envelope[$0] == nil }
         if !missing.isEmpty { return .failure(.missingEnvelopeKeys(missing)) }
         let known = MCPMethod(rawValue: method)
 
         // A header is always a string, so an envelope version of any other type never matches it.
-        guard let header = headers[.mcpProtocolVersion], envelope[ModernProtocol.MetaKey.protocolVersion] == .string(header) else {
+        guard let header = routing.protocolVersion, envelope[ModernProtocol.MetaKey.protocolVersion] == .string(header) else {
             return .failure(.headerMismatch(.protocolVersion))
         }
-        if headers[.mcpMethod] != method { return .failure(.headerMismatch(.method)) }
+        if routing.method != method { return .failure(.headerMismatch(.method)) }
         if let parameter = known?.nameParameter, let named = params[parameter], !named.isNull,
-            headers[.mcpName].flatMap(HeaderValueEncoding.decode).map(JSONValue.string) != named
+            routing.name.flatMap(HeaderValueEncoding.decode).map(JSONValue.string) != named
         {
             return .failure(.headerMismatch(.name(parameter: parameter)))
         }
         if let unsupported = unsupported(header, served) { return .failure(unsupported) }
 
-        if known == .toolsCall, let mismatch = paramMismatch(params: params, headers: headers, inputSchema: inputSchema) {
+        if known == .toolsCall, let mismatch = paramMismatch(params: params, headers: headers, hasParamHeaders: routing.hasParamHeaders, inputSchema: inputSchema) {
             return .failure(.headerMismatch(mismatch))
         }
         if let known, known.isRemovedInModernEra { return .failure(.removedMethod(method)) }
@@ -88,18 +90,9 @@ enum ModernReading: Sendable, Equatable {
         served.contains(version) ? nil : .unsupportedVersion(requested: version, supported: served)
     }
 
-    /// The first routing header (lowercased) that the request carries more than once: readers taking
-    /// the first copy and readers taking the last would route it differently.
-    private static func repeatedRoutingHeader(_ headers: HTTPFields) -> String? {
-        let routing: [HTTPField.Name] = [.mcpProtocolVersion, .mcpMethod, .mcpName]
-        var seen: Set<HTTPField.Name> = []
-        for field in headers where routing.contains(field.name) {
-            if !seen.insert(field.name).inserted { return field.name.canonicalName }
-        }
-        return nil
-    }
-
-    private static func paramMismatch(params: JSONObject, headers: HTTPFields, inputSchema: (String) -> JSONValue?) -> HeaderMismatch? {
+    private static func paramMismatch(
+        params: JSONObject, headers: HTTPFields, hasParamHeaders: Bool, inputSchema: (String) -> JSONValue?
+    ) -> HeaderMismatch? {
         guard case .string(let tool) = params["name"] else { return nil }
         let arguments: JSONObject
         switch params["arguments"] {
@@ -107,9 +100,8 @@ enum ModernReading: Sendable, Equatable {
         case .object(let object)?: arguments = object
         default: return nil
         }
-        let prefix = ModernProtocol.paramHeaderPrefix.lowercased()
         // With no arguments and no such headers there is nothing a declaration could disagree with.
-        if arguments.isEmpty, !headers.contains(where: { $0.name.canonicalName.hasPrefix(prefix) }) { return nil }
+        if arguments.isEmpty, !hasParamHeaders { return nil }
         guard let schema = inputSchema(tool), let declarations = ParamHeaderDeclarations(inputSchema: schema) else { return nil }
         return ParamHeaderCheck.mismatch(declarations, arguments: arguments, headers: headers)
     }

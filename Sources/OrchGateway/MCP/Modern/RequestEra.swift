@@ -14,8 +14,12 @@ enum RequestEra: Sendable, Equatable {
     /// A request on a session is legacy, and so is an `initialize` unless its header says otherwise.
     /// `message` is nil for a request without a body (GET, DELETE).
     init(headers: HTTPFields, message: JSONRPCMessage?) {
-        guard headers[.mcpSessionID] == nil else { self = .legacy; return }
-        if let version = headers[.mcpProtocolVersion], !ModernProtocol.isLegacy(version) {
+        self.init(routing: RoutingHeaders(headers), message: message)
+    }
+
+    init(routing: RoutingHeaders, message: JSONRPCMessage?) {
+        guard !routing.hasSession else { self = .legacy; return }
+        if let version = routing.protocolVersion, !ModernProtocol.isLegacy(version) {
             self = .modern
         } else if let message, message.method != MCPMethod.initialize.rawValue, let named = message.envelopeVersion,
             named.stringValue.map(ModernProtocol.isLegacy) != true
