@@ -243,7 +243,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             state = .answering(route: target.pattern, method: "POST", started: started)
             respond(answer.status, json: answer.body.map(MCPSession.encode))
         case .request(let modern):
-            switch exchange.decide(modern, caller: caller, server: server, leg: leg, origin: origin, started: started) {
+            switch exchange.decide(modern, request: bytes, caller: caller, server: server, leg: leg, origin: origin, started: started) {
             case .answer(let answer):
                 state = .answering(route: target.pattern, method: "POST", started: started)
                 respond(answer.status, json: answer.body.map(MCPSession.encode))

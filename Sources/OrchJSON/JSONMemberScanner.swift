@@ -38,6 +38,92 @@ public enum JSONMemberScanner {
         return found
     }
 
+    /// The byte ranges of the values of the top-level members named `key` (a key written with
+    /// escapes is not matched), in the order written: the whole value, brackets and quotes
+    /// included. For a document already parsed, so that one member can be replaced, or something
+    /// inserted into it, without encoding the rest again.
+    public static func topLevelValueRanges(of key: String, in bytes: [UInt8]) -> [Range<Int>] {
+        let name = Array(key.utf8)
+        var found: [Range<Int>] = []
+        var depth = 0
+        var topIsObject = false
+        var expectingKey = false
+        var offset = 0
+        while offset < bytes.count {
+            switch bytes[offset] {
+            case UInt8(ascii: "\""):
+                let end = stringEnd(bytes, from: offset)
+                if depth == 1, topIsObject, expectingKey {
+                    expectingKey = false
+                    if bytes[(offset + 1)..<end].elementsEqual(name), let range = valueRange(bytes, after: end + 1) {
+                        found.append(range)
+                        offset = range.upperBound
+                        continue
+                    }
+                }
+                offset = end + 1
+                continue
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                if depth == 0 { topIsObject = bytes[offset] == UInt8(ascii: "{") }
+                depth += 1
+                if depth == 1 { expectingKey = true }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            case UInt8(ascii: ","):
+                if depth == 1 { expectingKey = true }
+            default:
+                break
+            }
+            offset += 1
+        }
+        return found
+    }
+
+    /// The range of the value after the colon that follows a key ending at `offset`.
+    private static func valueRange(_ bytes: [UInt8], after offset: Int) -> Range<Int>? {
+        var start = offset
+        skipWhitespace(bytes, &start)
+        guard start < bytes.count, bytes[start] == UInt8(ascii: ":") else { return nil }
+        start += 1
+        skipWhitespace(bytes, &start)
+        guard start < bytes.count else { return nil }
+        switch bytes[start] {
+        case UInt8(ascii: "\""):
+            let end = stringEnd(bytes, from: start)
+            return end < bytes.count ? start..<(end + 1) : nil
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            var end = start
+            while end < bytes.count {
+                switch bytes[end] {
+                case UInt8(ascii: "\""):
+                    end = stringEnd(bytes, from: end)
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    depth -= 1
+                    if depth == 0 { return start..<(end + 1) }
+                default:
+                    break
+                }
+                end += 1
+            }
+            return nil
+        default:
+            var end = start
+            while end < bytes.count, !(bytes[end] == UInt8(ascii: ",") || bytes[end] == UInt8(ascii: "}") || isWhitespace(bytes[end])) {
+                end += 1
+            }
+            return start..<end
+        }
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+
+    private static func skipWhitespace(_ bytes: [UInt8], _ offset: inout Int) {
+        while offset < bytes.count, isWhitespace(bytes[offset]) { offset += 1 }
+    }
+
     /// The offset of the quote that closes the string opening at `start` (or the end of input).
     private static func stringEnd(_ bytes: [UInt8], from start: Int) -> Int {
         var offset = start + 1
@@ -49,20 +135,17 @@ public enum JSONMemberScanner {
 
     /// The string or number after the colon that follows a key ending at `offset`.
     private static func scalar(_ bytes: [UInt8], after offset: Int) -> JSONValue? {
-        func skipWhitespace(_ offset: inout Int) {
-            while offset < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[offset]) { offset += 1 }
-        }
         var start = offset
-        skipWhitespace(&start)
+        skipWhitespace(bytes, &start)
         guard start < bytes.count, bytes[start] == UInt8(ascii: ":") else { return nil }
         start += 1
-        skipWhitespace(&start)
+        skipWhitespace(bytes, &start)
         guard start < bytes.count else { return nil }
         var end = start
         if bytes[start] == UInt8(ascii: "\"") {
             end = min(stringEnd(bytes, from: start) + 1, bytes.count)
         } else {
-            while end < bytes.count, !(bytes[end] == UInt8(ascii: ",") || bytes[end] == UInt8(ascii: "}") || [0x20, 0x09, 0x0A, 0x0D].contains(bytes[end])) {
+            while end < bytes.count, !(bytes[end] == UInt8(ascii: ",") || bytes[end] == UInt8(ascii: "}") || isWhitespace(bytes[end])) {
                 end += 1
             }
         }

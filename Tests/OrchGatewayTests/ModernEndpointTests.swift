@@ -232,12 +232,12 @@ private func subscription(_ frame: JSONValue) -> JSONValue? {
     let g = try TestGateway(json: mcpPolicyJSON())
     try await g.test { client in
         async let stream = listenFrames(client, notifications: ["toolsListChanged": true, "promptsListChanged": false])
-        #expect(try await waitFor { g.gateway.sessionCount == 1 })
-        try await Task.sleep(for: .milliseconds(200))
+        // The listen is audited once its stream takes changes.
+        #expect(try await waitFor { g.auditLines.contains { $0.contains(#""method":"subscriptions/listen""#) } })
         // bob's tools change; alice's do not (her leg, if any, is not told).
         let narrowed = mcpPolicyJSON().replacingOccurrences(of: #""notes:add", "#, with: "")
         ReloadWatcher.install(compile(narrowed), path: "test.json", gateway: g.gateway)
-        try await Task.sleep(for: .milliseconds(300))
+        // A reload notifies before it returns.
         ReloadWatcher.install(compile(mcpPolicyJSON(bobKey: false).replacingOccurrences(of: #""notes:add", "#, with: "")), path: "test.json", gateway: g.gateway)
         let frames = try await stream
         #expect(frames.first?["method"] == "notifications/subscriptions/acknowledged")
@@ -257,10 +257,11 @@ private func subscription(_ frame: JSONValue) -> JSONValue? {
     let g = try TestGateway(json: writer)
     try await g.test { client in
         async let stream = listenFrames(client, notifications: ["resourceSubscriptions": ["notes://index", "NOTES://note/a"]])
-        #expect(try await waitFor { g.gateway.sessionCount == 1 })
-        try await Task.sleep(for: .milliseconds(200))
+        // The listen is audited once its stream takes changes.
+        #expect(try await waitFor { g.auditLines.contains { $0.contains(#""method":"subscriptions/listen""#) } })
         #expect(text(try await client.modern("tools/call", ["name": "write_note", "arguments": ["name": "a", "text": "1"]]).body) == "wrote a")
-        try await Task.sleep(for: .milliseconds(300))
+        // The server writes its updates before it answers the next request, on the same leg.
+        _ = try await client.modern("tools/list")
         ReloadWatcher.install(compile(mcpPolicyJSON(bobKey: false)), path: "test.json", gateway: g.gateway)
         let frames = try await stream
         // The honoured filter names the URIs in their normal form.

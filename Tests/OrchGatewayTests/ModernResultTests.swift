@@ -132,3 +132,52 @@ func aCacheableResultIsPrivateAndKeptNoLongerThanUpstreamOrBound(_ row: TTLRow) 
     // Instance data is not a schema position.
     #expect(declarations(["type": "object", "default": ["x-mcp-header": 5]]) == [])
 }
+
+// The byte-level forms of the rewrites: what they keep, and when they decline.
+@Test func aSplicedReplyKeepsTheUpstreamsBytesButTheIDAndResultType() throws {
+    let bytes = Array(#"{"jsonrpc":"2.0", "id" : "orch-7","result":{"content":[{"type":"text","text":"id: \"orch-7\" {}"}],"isError":false}}"#.utf8)
+    let value = try JSONValue.parse(bytes)
+    let spliced = try #require(ModernForwarding.splicedReply(bytes, value, id: 42, method: "tools/call"))
+    let text = String(decoding: spliced, as: UTF8.self)
+    #expect(text == #"{"jsonrpc":"2.0", "id" : 42,"result":{"resultType":"complete","content":[{"type":"text","text":"id: \"orch-7\" {}"}],"isError":false}}"#)
+    // The same members as rewriting the value and encoding it (in another order).
+    let stamp = ModernResultStamp(ttlBound: CacheTTL(milliseconds: 30_000), serverInfo: nil)
+    let parsed = try JSONValue.parse(spliced)
+    let rewritten = ModernForwarding.reply(value, id: 42, method: "tools/call", stamp: stamp)
+    for key in ["jsonrpc", "id"] { #expect(parsed[key] == rewritten[key]) }
+    for key in ["content", "isError", "resultType"] { #expect(parsed["result"]?[key] == rewritten["result"]?[key]) }
+    #expect(parsed["result"]?.objectValue?.count == rewritten["result"]?.objectValue?.count)
+    // An empty result, and an error whose code stays.
+    let empty = Array(#"{"id":"orch-1","jsonrpc":"2.0","result":{}}"#.utf8)
+    #expect(ModernForwarding.splicedReply(empty, try JSONValue.parse(empty), id: "a", method: "tools/call").map { String(decoding: $0, as: UTF8.self) }
+            == #"{"id":"a","jsonrpc":"2.0","result":{"resultType":"complete"}}"#)
+    let error = Array(#"{"jsonrpc":"2.0","id":"orch-2","error":{"code":-32603,"message":"x"}}"#.utf8)
+    #expect(ModernForwarding.splicedReply(error, try JSONValue.parse(error), id: 3, method: "tools/call").map { String(decoding: $0, as: UTF8.self) }
+            == #"{"jsonrpc":"2.0","id":3,"error":{"code":-32603,"message":"x"}}"#)
+    // Declined: cache fields to stamp, a resultType already, a code the era changes, an id written with escapes.
+    let list = Array(#"{"jsonrpc":"2.0","id":"orch-3","result":{"tools":[]}}"#.utf8)
+    #expect(ModernForwarding.splicedReply(list, try JSONValue.parse(list), id: 1, method: "tools/list") == nil)
+    let typed = Array(#"{"jsonrpc":"2.0","id":"orch-4","result":{"resultType":"complete"}}"#.utf8)
+    #expect(ModernForwarding.splicedReply(typed, try JSONValue.parse(typed), id: 1, method: "tools/call") == nil)
+    let missing = Array(#"{"jsonrpc":"2.0","id":"orch-5","error":{"code":-32002,"message":"Resource not found"}}"#.utf8)
+    #expect(ModernForwarding.splicedReply(missing, try JSONValue.parse(missing), id: 1, method: "resources/read") == nil)
+    let escaped = Array(#"{"jsonrpc":"2.0","\u0069d":"orch-6","result":{}}"#.utf8)
+    #expect(ModernForwarding.splicedReply(escaped, try JSONValue.parse(escaped), id: 1, method: "tools/call") == nil)
+}
+
+@Test func aSplicedRequestCarriesTheLegsIDAndEverythingElseAsWritten() throws {
+    let bytes = Array(#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo","id":9,"arguments":{"id":"x"}},"id":9}"#.utf8)
+    let spliced = try #require(ModernForwarding.splicedRequest(bytes, upstreamID: "orch-1"))
+    #expect(String(decoding: spliced, as: UTF8.self) == #"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo","id":9,"arguments":{"id":"x"}},"id":"orch-1"}"#)
+    #expect(ModernForwarding.splicedRequest(Array(#"{"jsonrpc":"2.0","method":"x","\u0069d":1}"#.utf8), upstreamID: "orch-2") == nil)
+}
+
+@Test func aListingKeepsTheSchemasOfTheToolsThatDeclareParamHeaders() throws {
+    var listing = ServerListing()
+    listing.tools = [
+        ["name": "plain", "inputSchema": ["type": "object", "properties": ["a": ["type": "string"]]]],
+        ["name": "routed", "inputSchema": ["type": "object", "properties": ["region": ["type": "string", "x-mcp-header": "Region"]]]],
+        ["name": "broken", "inputSchema": ["type": "object", "properties": ["o": ["type": "object", "x-mcp-header": "O"]]]],
+    ]
+    #expect(Array(listing.headerSchemas.keys) == ["routed"])
+}

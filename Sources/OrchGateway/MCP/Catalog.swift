@@ -8,7 +8,20 @@ import Synchronization
 
 /// What one server offers: every page of its tools, prompts, resources and resource templates.
 struct ServerListing: Sendable {
-    var tools: [JSONValue] = []
+    var tools: [JSONValue] = [] {
+        didSet {
+            headerSchemas = [:]
+            for tool in tools {
+                guard let name = tool["name"]?.stringValue, let schema = tool["inputSchema"],
+                    ParamHeaderDeclarations(inputSchema: schema)?.declarations.isEmpty == false
+                else { continue }
+                headerSchemas[name] = schema
+            }
+        }
+    }
+    /// The input schemas of the tools that declare `Mcp-Param-*` headers, by name: the only ones a
+    /// 2026-07-28 call's headers are checked against.
+    private(set) var headerSchemas: [String: JSONValue] = [:]
     var prompts: [JSONValue] = []
     var resources: [JSONValue] = []
     var resourceTemplates: [JSONValue] = []
@@ -159,7 +172,7 @@ final class Catalog: Sendable {
             return items
         }
         let initialized = try await call("initialize", [
-            "protocolVersion": "2025-06-18", "capabilities": [:],
+            "protocolVersion": .string(JSONRPC.latestVersion), "capabilities": [:],
             "clientInfo": ["name": "orch-gateway", "version": .string(Gateway.version)],
         ])
         let capabilities = initialized?["capabilities"]

@@ -200,7 +200,11 @@ final class MCPSession: Sendable {
         switch action {
         case .reply(let request, let queue, let finish):
             var reply = bytes
-            if let transform = request.hooks.transform { reply = Self.encode(transform(value)) }
+            if let rewrite = request.hooks.rewrite {
+                reply = rewrite(value, bytes)
+            } else if let transform = request.hooks.transform {
+                reply = Self.encode(transform(value))
+            }
             request.hooks.outcome?(.replied(value))
             if let queue {
                 push(reply, to: queue)

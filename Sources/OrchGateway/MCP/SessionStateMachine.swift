@@ -248,6 +248,9 @@ struct SessionStateMachine {
 /// `outcome` is told how the request ended (the audit of a tool call).
 struct ReplyHooks: Sendable {
     var transform: (@Sendable (JSONValue) -> JSONValue)? = nil
+    /// Rewrites the reply from its parsed value and its bytes as they came (so that a change to
+    /// one member need not encode the rest again); used instead of `transform` when set.
+    var rewrite: (@Sendable (JSONValue, [UInt8]) -> [UInt8])? = nil
     var outcome: (@Sendable (ReplyOutcome) -> Void)? = nil
 
     static let none = ReplyHooks()

@@ -30,7 +30,7 @@ extension StreamableHTTPEndpoint {
         } catch let error as UpstreamError {
             return Self.initializeFailure(id: modern.id, error, server: server)
         }
-        switch exchange.decide(modern, caller: caller, server: server, leg: leg, origin: origin, started: started) {
+        switch exchange.decide(modern, request: incoming?.bytes ?? [], caller: caller, server: server, leg: leg, origin: origin, started: started) {
         case .answer(let answer):
             return Self.response(answer)
         case .listen(let filter):

@@ -88,8 +88,10 @@ struct ModernExchange: Sendable {
 
     /// Decides `modern` on `leg`: discover is answered from the leg, a refused item with the era's
     /// status, and anything else is decided by `CallGuard` as on a session and forwarded.
+    /// `request` is the body as it came (forwarded as it is but for its id, where it can be).
     func decide(
-        _ modern: ModernRequest, caller: Caller, server: ResolvedServer, leg: HeldLeg, origin: RequestOrigin, started: ContinuousClock.Instant
+        _ modern: ModernRequest, request: [UInt8], caller: Caller, server: ResolvedServer, leg: HeldLeg, origin: RequestOrigin,
+        started: ContinuousClock.Instant
     ) -> Action {
         _ = leg.session.access.binding.admits(caller)  // a newer sign-in token carries the leg on
         switch modern.known {
@@ -109,13 +111,14 @@ struct ModernExchange: Sendable {
         default:
             break
         }
-        var params = ModernForwarding.upstreamParams(modern.params)
+        var params = modern.params
+        var rewritten = false
         let admitted: ReplyHooks
         switch CallGuard(gateway: gateway).admit(origin, caller: caller, server: server, session: leg.session, id: modern.id,
                                                  method: modern.method, params: params, started: started) {
-        case .forward(let hooks, let rewritten):
+        case .forward(let hooks, let decided):
             admitted = hooks
-            if let rewritten { params = rewritten }
+            if let decided { (params, rewritten) = (decided, true) }
         case .refuse(let reply):
             return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
         }
@@ -123,28 +126,37 @@ struct ModernExchange: Sendable {
         let stamp = ModernResultStamp(ttlBound: CacheTTL(gateway.catalog.ttl), serverInfo: nil)
         let (clientID, method) = (modern.id, modern.method)
         let errorCode = ErrorCode()
+        let filter = admitted.transform
         let hooks = ReplyHooks(
-            transform: { reply in
-                let answer = ModernForwarding.reply(admitted.transform?(reply) ?? reply, id: clientID, method: method, stamp: stamp)
+            rewrite: { reply, bytes in
+                if filter == nil, let kept = ModernForwarding.splicedReply(bytes, reply, id: clientID, method: method) {
+                    errorCode.record(reply)
+                    return kept
+                }
+                let answer = ModernForwarding.reply(filter?(reply) ?? reply, id: clientID, method: method, stamp: stamp)
                 errorCode.record(answer)
-                return answer
+                return MCPSession.encode(answer)
             },
             outcome: admitted.outcome)
+        let bytes = (rewritten ? nil : ModernForwarding.splicedRequest(request, upstreamID: upstreamID))
+            ?? MCPSession.encode(JSONRPC.request(id: upstreamID, method: method, params: params))
         return .forward(Call(
-            leg: leg, bytes: MCPSession.encode(JSONRPC.request(id: upstreamID, method: method, params: params)), upstreamID: upstreamID,
+            leg: leg, bytes: bytes, upstreamID: upstreamID,
             clientID: clientID, method: method, params: params, hooks: hooks, errorCode: errorCode,
             mayProgress: params["_meta"]?["progressToken"] != nil))
     }
 
-    /// The `inputSchema` of `tool` as the server's last listing gave it, nil when none is kept (the
-    /// `Mcp-Param-*` check is then skipped, as the reference server skips it for an unknown tool),
-    /// and nil for a tool the caller may not use, which is refused as such whatever its headers say.
+    /// The `inputSchema` of `tool` as the server's last listing gave it, when it declares
+    /// `Mcp-Param-*` headers; nil when none is kept (the check is then skipped, as the reference
+    /// server skips it for an unknown tool), and nil for a tool the caller may not use, which is
+    /// refused as such whatever its headers say.
     private func inputSchema(of tool: String, _ caller: Caller, _ server: ResolvedServer) -> JSONValue? {
         guard case .success(let (_, cacheKey)) = gateway.catalogSource(caller.policy, server.id, user: caller.userName),
             case .success(let listing)? = gateway.catalog.known(cacheKey: cacheKey),
+            let schema = listing.headerSchemas[tool],
             caller.policy.decide(user: caller.user, server: server.id, item: Item(.tool, tool), key: caller.key, at: Date()).allowed
         else { return nil }
-        return listing.tools.first { $0["name"] == .string(tool) }?["inputSchema"]
+        return schema
     }
 }
 

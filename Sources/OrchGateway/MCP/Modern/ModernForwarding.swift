@@ -3,21 +3,44 @@ import OrchJSON
 /// How a 2026-07-28 request crosses to a handshake-era upstream on a held leg, and how its reply
 /// comes back: pure rewriting, no I/O.
 enum ModernForwarding {
-    /// The envelope keys of a modern request's `params._meta`: they describe the client to the
-    /// gateway, which answers for it upstream (the leg was initialized with its own), so they are
-    /// not forwarded. Other `_meta` keys (`progressToken`, a task's) go on as they are.
-    static let envelopeKeys: Set<String> = [
-        ModernProtocol.MetaKey.protocolVersion, ModernProtocol.MetaKey.clientCapabilities,
-        ModernProtocol.MetaKey.clientInfo, ModernProtocol.MetaKey.logLevel,
-    ]
+    /// The client's request as it goes upstream on a held leg: its bytes as they came, envelope
+    /// included (a handshake-era server ignores `_meta` keys it does not know), with `upstreamID` in
+    /// place of its id; nil when the id is not found once as written (then the message is encoded).
+    static func splicedRequest(_ bytes: [UInt8], upstreamID: JSONValue) -> [UInt8]? {
+        let ranges = JSONMemberScanner.topLevelValueRanges(of: "id", in: bytes)
+        guard ranges.count == 1 else { return nil }
+        return Array(bytes[..<ranges[0].lowerBound]) + MCPSession.encode(upstreamID) + Array(bytes[ranges[0].upperBound...])
+    }
 
-    /// `params` without the envelope (and without `_meta` when nothing else was in it).
-    static func upstreamParams(_ params: JSONObject) -> JSONObject {
-        guard case .object(var meta) = params["_meta"] else { return params }
-        var params = params
-        for key in envelopeKeys { meta[key] = nil }
-        params["_meta"] = meta.isEmpty ? nil : .object(meta)
-        return params
+    /// The upstream's reply (`value`, as `bytes`) for the modern client that sent its request with
+    /// `id`, when its bytes can be kept: a result the era adds only `resultType` to (no cache fields
+    /// to stamp, no `resultType` already), or an error whose code stays, with the client's id in
+    /// place. Nil otherwise (then `reply` rewrites the value and it is encoded again).
+    static func splicedReply(_ bytes: [UInt8], _ value: JSONValue, id: JSONValue, method: String) -> [UInt8]? {
+        let ids = JSONMemberScanner.topLevelValueRanges(of: "id", in: bytes)
+        guard ids.count == 1 else { return nil }
+        var inserted: (at: Int, text: [UInt8])? = nil
+        if case .object(let result)? = value["result"] {
+            guard MCPMethod(rawValue: method)?.hasCacheFields != true, result["resultType"] == nil else { return nil }
+            let results = JSONMemberScanner.topLevelValueRanges(of: "result", in: bytes)
+            guard results.count == 1, bytes[results[0].lowerBound] == UInt8(ascii: "{") else { return nil }
+            let member = #""resultType":"\#(ModernResultStamp.complete)""# + (result.isEmpty ? "" : ",")
+            inserted = (results[0].lowerBound + 1, Array(member.utf8))
+        } else if value["error"] == nil || (method == MCPMethod.resourcesRead.rawValue && value["error"]?["code"] == .integer(resourceNotFound)) {
+            return nil
+        }
+        var edits: [(range: Range<Int>, text: [UInt8])] = [(ids[0], MCPSession.encode(id))]
+        if let inserted { edits.append((inserted.at..<inserted.at, inserted.text)) }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 32)
+        var position = 0
+        for edit in edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+            out.append(contentsOf: bytes[position..<edit.range.lowerBound])
+            out.append(contentsOf: edit.text)
+            position = edit.range.upperBound
+        }
+        out.append(contentsOf: bytes[position...])
+        return out
     }
 
     /// The `initialize` params a held leg opens with: the newest handshake version, no client

@@ -24,8 +24,6 @@ enum ModernProtocol {
         static let serverInfo = "io.modelcontextprotocol/serverInfo"
         /// The listen request's id, on every frame of its stream.
         static let subscriptionID = "io.modelcontextprotocol/subscriptionId"
-        /// The least severe log level the client wants notifications of, per request.
-        static let logLevel = "io.modelcontextprotocol/logLevel"
     }
 
     /// The prefix of the headers that mirror a tool's arguments (`Mcp-Param-Region`).
