@@ -47,6 +47,7 @@ final class Catalog: Sendable {
         case inFlight([CheckedContinuation<Outcome, Never>])
     }
     private let cache = Mutex<[String: Entry]>([:])
+    private let headerSchemasSeen = Atomic<Bool>(false)
     let ttl: Duration
     let failureTTL: Duration
 
@@ -54,6 +55,10 @@ final class Catalog: Sendable {
         self.ttl = ttl
         self.failureTTL = failureTTL
     }
+
+    /// Whether any listing fetched so far has a tool declaring `Mcp-Param-*` headers: until one
+    /// has, no 2026-07-28 call needs its headers checked, and none looks its server's listing up.
+    var hasSeenHeaderSchemas: Bool { headerSchemasSeen.load(ordering: .relaxed) }
 
     /// What the last fetch for `cacheKey` found, if one finished and is still kept; never fetches.
     func known(cacheKey: String) -> Outcome? {
@@ -101,6 +106,7 @@ final class Catalog: Sendable {
             }
         case .fetch:
             let outcome = await fetch()
+            if case .success(let listing) = outcome, !listing.headerSchemas.isEmpty { headerSchemasSeen.store(true, ordering: .relaxed) }
             let waiters = cache.withLock { cache -> [CheckedContinuation<Outcome, Never>] in
                 defer { cache[cacheKey] = .fetched(at: .now, outcome) }
                 if case .inFlight(let waiters)? = cache[cacheKey] { return waiters }

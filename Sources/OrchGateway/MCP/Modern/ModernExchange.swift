@@ -61,7 +61,9 @@ struct ModernExchange: Sendable {
         server: ResolvedServer? = nil, origin: RequestOrigin, started: ContinuousClock.Instant
     ) -> Read {
         let reading = ModernReading(method: method, headers: headers, message: message) { tool in
-            guard let server = server ?? ServerResolver(gateway: gateway).find(caller, org: org, name: name) else { return nil }
+            guard gateway.catalog.hasSeenHeaderSchemas,
+                let server = server ?? ServerResolver(gateway: gateway).find(caller, org: org, name: name)
+            else { return nil }
             return inputSchema(of: tool, caller, server)
         }
         switch reading {
