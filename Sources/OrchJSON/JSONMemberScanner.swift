@@ -6,36 +6,13 @@ public enum JSONMemberScanner {
     /// the key is repeated). Only a string or a number is read; a key written with escapes is not
     /// matched; a document that is not an object has none.
     public static func topLevelValues(of key: String, in bytes: [UInt8]) -> [JSONValue] {
-        let name = Array(key.utf8)
-        var found: [JSONValue] = []
-        var depth = 0
-        var topIsObject = false
-        var expectingKey = false
-        var offset = 0
-        while offset < bytes.count {
-            switch bytes[offset] {
-            case UInt8(ascii: "\""):
-                let end = stringEnd(bytes, from: offset)
-                if depth == 1, topIsObject, expectingKey {
-                    expectingKey = false
-                    if bytes[(offset + 1)..<end].elementsEqual(name), let value = scalar(bytes, after: end + 1) { found.append(value) }
-                }
-                offset = end + 1
-                continue
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                if depth == 0 { topIsObject = bytes[offset] == UInt8(ascii: "{") }
-                depth += 1
-                if depth == 1 { expectingKey = true }
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                depth -= 1
-            case UInt8(ascii: ","):
-                if depth == 1 { expectingKey = true }
-            default:
-                break
+        topLevelValueRanges(of: key, in: bytes).compactMap { range in
+            guard let value = try? JSONValue.parse(Array(bytes[range]), limits: JSONParseLimits(maxDepth: 0, exactNumbers: true)) else { return nil }
+            switch value {
+            case .string, .integer, .real, .number: return value
+            default: return nil
             }
-            offset += 1
         }
-        return found
     }
 
     /// The byte ranges of the values of the top-level members named `key` (a key written with
@@ -131,28 +108,5 @@ public enum JSONMemberScanner {
             offset += bytes[offset] == UInt8(ascii: "\\") ? 2 : 1
         }
         return min(offset, bytes.count)
-    }
-
-    /// The string or number after the colon that follows a key ending at `offset`.
-    private static func scalar(_ bytes: [UInt8], after offset: Int) -> JSONValue? {
-        var start = offset
-        skipWhitespace(bytes, &start)
-        guard start < bytes.count, bytes[start] == UInt8(ascii: ":") else { return nil }
-        start += 1
-        skipWhitespace(bytes, &start)
-        guard start < bytes.count else { return nil }
-        var end = start
-        if bytes[start] == UInt8(ascii: "\"") {
-            end = min(stringEnd(bytes, from: start) + 1, bytes.count)
-        } else {
-            while end < bytes.count, !(bytes[end] == UInt8(ascii: ",") || bytes[end] == UInt8(ascii: "}") || isWhitespace(bytes[end])) {
-                end += 1
-            }
-        }
-        guard let value = try? JSONValue.parse(Array(bytes[start..<end]), limits: JSONParseLimits(maxDepth: 0, exactNumbers: true)) else { return nil }
-        switch value {
-        case .string, .integer, .real, .number: return value
-        default: return nil
-        }
     }
 }
