@@ -97,6 +97,10 @@ write_section "$section"
 section=$(bench/mcp.sh)
 write_section "$section"
 
+# Section: one call's CPU in each MCP era.
+section=$(ORCH_BIN=$PWD/$orch bench/era-cost.sh)
+write_section "$section"
+
 # Section: the aggregated endpoint next to a server's own.
 section=$(bench/aggregate.sh)
 write_section "$section"

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Part of `make bench`: what one tools/call costs orch in CPU, on a handshake-era session and in
+# MCP 2026-07-28 (no session; the key's held upstream session), under the same wrk load: orch's
+# user + system time over the run (from /proc) divided by the calls answered. Three rounds, the
+# two eras in turn, medians reported. With BASE_BIN, the session's calls are measured with that
+# binary too (an earlier build), for a before/after row. Prints a BENCHMARKS.md section; exits 1
+# (FAILED, no figure) when any call failed (bench/check-wrk.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/check-wrk.sh
+orch=${ORCH_BIN:-$PWD/.build/release/orch}
+base=${BASE_BIN:-}
+seconds=${BENCH_SECONDS:-6}
+rounds=${BENCH_ROUNDS:-3}
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+token="orch_$(head -c 32 /dev/urandom | base64 | tr "+/" "-_" | tr -d "=\n")"  # made per run
+url=http://127.0.0.1:18085/orgs/bench/servers/echo/mcp
+ticks=$(getconf CLK_TCK)
+
+serve() {  # binary -> pid of orch serve on :18085
+  cat > "$work/orch.json" <<JSON
+{ "version": 1, "gateway": { "listen": "127.0.0.1:18085", "audit": "audit.jsonl" },
+  "roles": { "user": { "allow": ["echo"] } },
+  "orgs": { "bench": { "members": { "b": "user" }, "servers": { "echo": { "command": "$1", "args": ["sample-server"] } } } },
+  "users": { "b": { "keys": [ { "id": "k", "sha256": "$(printf %s $token | sha256sum | cut -d' ' -f1)" } ] } } }
+JSON
+  ORCH_LOG_LEVEL=warning "$1" serve "$work/orch.json" 2>"$work/orch.log" &
+  echo $! > "$work/pid"
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:18085/" && break; sleep 0.1; done
+}
+cpu() { awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$(cat "$work/pid")/stat"; }
+session() {
+  curl -s -D - -o /dev/null -X POST "$url" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' \
+    -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
+    | tr -d '\r' | awk 'tolower($1) == "mcp-session-id:" {print $2}'
+}
+measure() {  # label session-or-modern -> "calls/s us-per-call" appended to $work/LABEL
+  local before after out=$work/$1.wrk
+  before=$(cpu)
+  if [ "$2" = modern ]; then
+    MCP_MODERN=1 MCP_TOKEN=$token wrk -t2 -c16 -d"${seconds}s" -s bench/mcp-call.lua "$url" > "$out"
+  else
+    MCP_SESSION=$2 MCP_TOKEN=$token wrk -t2 -c16 -d"${seconds}s" -s bench/mcp-call.lua "$url" > "$out"
+  fi
+  after=$(cpu)
+  require_clean "$out"
+  local requests rps
+  requests=$(awk '/requests in/ {print $1}' "$out")
+  rps=$(sed -n 's/^Requests\/sec: *//p' "$out")
+  python3 -c "print('%s %.1f' % ($rps, ($after - $before) * 1e6 / $requests))" >> "$work/$1"
+}
+
+serve "$orch"
+sid=$(session)
+MCP_MODERN=1 MCP_TOKEN=$token wrk -t1 -c1 -d1s -s bench/mcp-call.lua "$url" > /dev/null  # opens the held session
+for _ in $(seq "$rounds"); do
+  measure legacy "$sid"
+  measure modern modern
+done
+kill "$(cat "$work/pid")"; wait "$(cat "$work/pid")" 2>/dev/null || true
+if [ -n "$base" ]; then
+  serve "$base"
+  sid=$(session)
+  for _ in $(seq "$rounds"); do measure base "$sid"; done
+  kill "$(cat "$work/pid")"; wait "$(cat "$work/pid")" 2>/dev/null || true
+fi
+
+median() { python3 -c "import statistics, sys; print('%.${2}f' % statistics.median(float(l.split()[$1]) for l in open(sys.argv[1])))" "$3"; }
+legacy_rps=$(median 0 0 "$work/legacy"); legacy_us=$(median 1 1 "$work/legacy")
+modern_rps=$(median 0 0 "$work/modern"); modern_us=$(median 1 1 "$work/modern")
+ratio=$(python3 -c "print('%.2f' % ($modern_rps / $legacy_rps))")
+cpu_ratio=$(python3 -c "print('%.2f' % ($modern_us / $legacy_us))")
+base_row=""
+if [ -n "$base" ]; then
+  base_rps=$(median 0 0 "$work/base"); base_us=$(median 1 1 "$work/base")
+  base_row="| session, the earlier build (\`BASE_BIN\`: $("$base" --version 2>/dev/null | head -1)) | $base_rps | $base_us | this build's session: **$(python3 -c "print('%.2f' % ($legacy_rps / $base_rps))")×** the calls/s |"
+fi
+
+cat <<MD
+<!-- eras:start -->
+## MCP eras: one tools/call in CPU, handshake-era session against 2026-07-28
+
+Command: \`bench/era-cost.sh\` (in \`make bench\`), $(date -u +%Y-%m-%d), release build. \`tools/call echo\` through orch to
+the stdio sample server under \`wrk -t2 -c16 -d${seconds}s\` (\`bench/mcp-call.lua\`; \`MCP_MODERN\` for 2026-07-28: no
+session, the envelope and routing headers on every call), the two eras in turn, $rounds rounds, medians. CPU is orch's
+user + system time over the run (\`/proc/PID/stat\`) divided by the calls answered. Every call of every run answered
+200 with a result. Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr).
+With \`BASE_BIN\`, the earlier build's session rounds run after this build's, not in turn with them.
+
+| calls | calls/s | orch CPU per call (µs) | |
+| --- | --- | --- | --- |
+| on a session (2025-06-18) | $legacy_rps | $legacy_us | |
+| MCP 2026-07-28 | $modern_rps | $modern_us | **${ratio}×** the session's calls/s, **${cpu_ratio}×** its CPU (target: within 10%) |
+$base_row
+<!-- eras:end -->
+MD
