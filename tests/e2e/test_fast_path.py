@@ -157,6 +157,44 @@ class FastPath(unittest.TestCase):
         denied = [r for r in self.audit() if r.get("tool") == "delete_note"]
         self.assertEqual([(r["decision"], r["user"]) for r in denied], [("deny", "eve")])
 
+    def test_2026_07_28_requests_get_the_same_answers_from_the_router_and_the_fast_path(self):
+        # The first request of a key opens its held upstream session (the router); the same requests
+        # afterwards are answered on the event loop. A client cannot tell which.
+        envelope = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+
+        def modern(i, method, params=None, name=None, accept="application/json, text/event-stream", headers=None):
+            message = {"jsonrpc": "2.0", "method": method, "params": dict(params or {}, _meta=envelope)}
+            if i is not None:
+                message["id"] = i
+            extra = ["MCP-Protocol-Version: 2026-07-28", "Mcp-Method: " + method]
+            if name:
+                extra.append("Mcp-Name: " + name)
+            return request_bytes(message, token=OTHER, accept=accept, extra=extra + (headers or []))
+
+        def batch():
+            return (modern(1, "tools/call", {"name": "echo", "arguments": {"text": "one"}}, "echo")
+                    + modern(2, "tools/call", {"name": "delete_note", "arguments": {"name": "x"}}, "delete_note")
+                    + modern(3, "tools/call", {"name": "echo", "arguments": {"text": "x"}}, "add")
+                    + modern(4, "tools/list", accept="text/event-stream")
+                    + modern(None, "notifications/cancelled", {"requestId": 1})
+                    + modern(5, "ping"))
+
+        answers = []
+        for _ in range(2):
+            self.socket.sendall(batch())
+            replies = [read_response(self.stream) for _ in range(6)]
+            answers.append([(status, headers.get("content-type"), json_of(body) if body else None) for status, headers, body in replies])
+        first, second = answers
+        self.assertEqual([a[0] for a in first], [200, 400, 400, 200, 202, 404])
+        self.assertEqual(first[0][2]["result"]["content"][0]["text"], "one")
+        self.assertEqual(first[0][2]["result"]["resultType"], "complete")
+        self.assertEqual([first[1][2]["error"]["code"], first[2][2]["error"]["code"], first[5][2]["error"]["code"]], [-32602, -32020, -32601])
+        self.assertEqual(first[3][1], "text/event-stream")
+        self.assertEqual(second, first, "the held session's requests are answered as the first ones were")
+        held = [r for r in self.audit() if r.get("method") == "initialize" and r.get("user") == "oli"]
+        self.assertEqual(len(held), 1, "one held upstream session for oli's key")
+        self.assertEqual(len([r for r in self.audit() if r.get("tool") == "delete_note" and r["user"] == "oli" and r["decision"] == "deny"]), 2)
+
     def get(self, path, token=TOKEN, extra=None):
         lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1", "Authorization: Bearer " + token] + (extra or [])
         self.socket.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
