@@ -237,8 +237,8 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let exchange = ModernExchange(gateway: gateway)
         let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)
-        switch exchange.read(method: .post, headers: head.headerFields, message: message, caller: caller, org: target.org, name: name,
-                             server: server, origin: origin, started: started) {
+        switch exchange.read(method: .post, headers: head.headerFields, message: message, caller: caller,
+                             target: .server(org: target.org, name: name, resolved: server), origin: origin, started: started) {
         case .answered(let answer):
             state = .answering(route: target.pattern, method: "POST", started: started)
             respond(answer.status, json: answer.body.map(MCPSession.encode))

@@ -28,6 +28,8 @@ public final class Gateway: Sendable {
     /// The upstream sessions held for 2026-07-28 requests, one per key and server; they are also
     /// in `sessions`, where they count under `maxSessionsPerKey` and idle out.
     let legs = HeldLegs()
+    /// The exposed names of each key's 2026-07-28 use of an aggregated endpoint.
+    let heldAggregates = HeldAggregates()
     /// The encoded answers of `/api/v1/me` and `/api/v1/servers`, per key.
     let callerBodies = CallerBodies()
     let upstreams: UpstreamFactory
@@ -78,10 +80,11 @@ public final class Gateway: Sendable {
             }
         }
         // A reload that takes a key or a grant away ends the sessions that relied on it at once.
-        let (aggregates, dashboardSessions) = (self.aggregates, self.dashboardSessions)
+        let (aggregates, heldAggregates, dashboardSessions) = (self.aggregates, self.heldAggregates, self.dashboardSessions)
         store.onChange { change in
             sessions.apply(change)
             aggregates.apply(change)
+            heldAggregates.apply(change)
             dashboardSessions.apply(change)
         }
         // Bodies made and tokens verified under the old policy are never used again; drop them with it.

@@ -209,7 +209,8 @@ private func text(_ reply: JSONValue) -> String? { reply["result"]?["content"]?.
 }
 
 /// POSTs a `subscriptions/listen` (id "listen-1") and returns the frames of its stream once it ends.
-private func listenFrames(_ client: some TestClientProtocol, token: String = Tokens.bob, notifications: JSONValue) async throws -> [JSONValue] {
+private func listenFrames(_ client: some TestClientProtocol, token: String = Tokens.bob, path: String = "/orgs/acme/servers/notes/mcp",
+                          notifications: JSONValue) async throws -> [JSONValue] {
     let body: JSONValue = ["jsonrpc": "2.0", "id": "listen-1", "method": "subscriptions/listen", "params": [
         "notifications": notifications,
         "_meta": ["io.modelcontextprotocol/protocolVersion": .string(modernVersion), "io.modelcontextprotocol/clientCapabilities": [:]],
@@ -218,7 +219,7 @@ private func listenFrames(_ client: some TestClientProtocol, token: String = Tok
         .authorization: "Bearer \(token)", .contentType: "application/json", .accept: "application/json, text/event-stream",
         .protocolVersion: modernVersion, HTTPField.Name("Mcp-Method")!: "subscriptions/listen",
     ]
-    let text = try await client.execute(uri: "/orgs/acme/servers/notes/mcp", method: .post, headers: headers, body: ByteBuffer(string: body.compact)) {
+    let text = try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(string: body.compact)) {
         String(buffer: $0.body)
     }
     return text.split(separator: "\n").filter { $0.hasPrefix("data: ") }.compactMap { try? JSONValue.parse(String($0.dropFirst(6))) }
@@ -282,5 +283,108 @@ private func subscription(_ frame: JSONValue) -> JSONValue? {
         #expect(badURI.body["error"]?["code"] == -32602)
         let json = try await client.modern("subscriptions/listen", ["notifications": ["toolsListChanged": true]], accept: "application/json")
         #expect(json.status == .notAcceptable)
+    }
+}
+
+// MARK: the aggregated endpoints
+
+@Test func anAggregatedEndpointDiscoversAsTheGatewayWithNoServerStarted() async throws {
+    let g = try TestGateway(json: mcpPolicyJSON())
+    try await g.test { client in
+        let reply = try await client.modern("server/discover", path: "/orgs/acme/mcp")
+        #expect(reply.status == .ok)
+        #expect(reply.headers[.sessionID] == nil)
+        let result = try #require(reply.body["result"])
+        #expect(result["supportedVersions"]?.arrayValue?.first == "2026-07-28")
+        #expect(result["_meta"]?["io.modelcontextprotocol/serverInfo"]?["name"] == "orch")
+        #expect(result["capabilities"]?["tools"]?["listChanged"] == true)
+        #expect(result["capabilities"]?["resources"]?["subscribe"] == true)
+        #expect(result["cacheScope"] == "private" && result["resultType"] == "complete")
+        #expect(g.gateway.upstreamProcessCount == 0)
+        // An org the key reaches nothing in is a 404 like a missing one, in this era too.
+        #expect(try await client.modern("server/discover", path: "/orgs/globex/mcp").status == .notFound)
+        // Methods the era removed, and ones the endpoint does not serve.
+        let ping = try await client.modern("ping", path: "/orgs/acme/mcp")
+        #expect(ping.status == .notFound && ping.body["error"]?["code"] == -32601)
+        #expect(try await client.modern("tools/frobnicate", path: "/orgs/acme/mcp").body["error"]?["code"] == -32601)
+        // The ladder holds as on every endpoint.
+        let mismatch = try await client.modern("tools/call", ["name": "notes__echo", "arguments": ["text": "x"]], path: "/orgs/acme/mcp",
+                                               headers: [HTTPField.Name("Mcp-Method")!: "tools/list"])
+        #expect(mismatch.body["error"]?["code"] == -32020)
+    }
+    let records = g.auditLines.compactMap { try? JSONValue.parse($0) }
+    #expect(records.contains { $0["method"] == "server/discover" && $0["decision"] == "allow" && $0["reason"] == "2 servers behind /orgs/acme/mcp" })
+}
+
+@Test func anAggregatedEndpointMergesListsAndRoutesCallsOnTheKeysHeldLegs() async throws {
+    let g = try TestGateway(json: mcpPolicyJSON(pageSize: 2))
+    try await g.test { client in
+        var tools: [String] = []
+        var cursor: JSONValue? = nil
+        var pages = 0
+        repeat {
+            let page = try await client.modern("tools/list", cursor.map { ["cursor": $0] } ?? [:], id: .integer(Int64(100 + pages)), path: "/orgs/acme/mcp")
+            #expect(page.status == .ok)
+            #expect(page.body["result"]?["resultType"] == "complete" && page.body["result"]?["cacheScope"] == "private")
+            tools += page.body["result"]?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+            cursor = page.body["result"]?["nextCursor"]
+            pages += 1
+        } while cursor != nil && pages < 10
+        #expect(Set(tools) == ["notes__add", "notes__echo", "notes__now",
+                               "clock__add", "clock__delete_note", "clock__echo", "clock__now", "clock__write_note"])
+        #expect(pages == 3)
+
+        let echo = try await client.modern("tools/call", ["name": "notes__echo", "arguments": ["text": "merged"]], id: "c1", path: "/orgs/acme/mcp")
+        #expect(echo.body["id"] == "c1" && text(echo.body) == "merged")
+        #expect(echo.body["result"]?["resultType"] == "complete")
+        // Decided on the real server: bob may not write notes there, but may on clock.
+        let denied = try await client.modern("tools/call", ["name": "notes__write_note", "arguments": ["name": "a", "text": "t"]], path: "/orgs/acme/mcp")
+        #expect(denied.status == .badRequest && denied.body["error"]?["code"] == -32602)
+        let unknown = try await client.modern("tools/call", ["name": "nowhere__echo", "arguments": [:]], path: "/orgs/acme/mcp")
+        #expect(unknown.body["error"]?["code"] == -32602)
+        #expect(text(try await client.modern("tools/call", ["name": "clock__write_note", "arguments": ["name": "a", "text": "t"]],
+                                             path: "/orgs/acme/mcp").body) == "wrote a")
+        let read = try await client.modern("resources/read", ["uri": .string(ExposedURI.make(prefix: "notes", uri: "notes://index"))], path: "/orgs/acme/mcp")
+        #expect(read.body["result"]?["contents"]?.arrayValue?.isEmpty == false)
+        #expect(read.body["result"]?["cacheScope"] == "private")
+        // One leg per server for the key, the same its per-server requests use.
+        #expect(g.gateway.sessionCount == 2)
+        #expect(text(try await client.modern("tools/call", ["name": "echo", "arguments": ["text": "direct"]]).body) == "direct")
+        #expect(g.gateway.sessionCount == 2)
+        // /mcp names carry their org.
+        let admin = try await client.modern("tools/call", ["name": "globex__notes__echo", "arguments": ["text": "g"]], path: "/mcp", token: Tokens.alice)
+        #expect(text(admin.body) == "g")
+    }
+    let records = g.auditLines.compactMap { try? JSONValue.parse($0) }
+    #expect(records.contains { $0["method"] == "tools/call" && $0["server"] == "notes" && $0["tool"] == "write_note" && $0["decision"] == "deny" })
+    #expect(records.contains { $0["method"] == "tools/call" && $0["server"] == "clock" && $0["tool"] == "write_note" && $0["decision"] == "allow" })
+}
+
+@Test func anAggregatedListenCarriesEveryServersChangesUnderExposedNamesAndEndsWhenTheScopeChanges() async throws {
+    // bob may write notes here, and read notes://index.
+    let writer = mcpPolicyJSON().replacingOccurrences(of: #""deny": ["notes:write_note"]"#, with: #""deny": []"#)
+    let g = try TestGateway(json: writer)
+    let index = ExposedURI.make(prefix: "notes", uri: "notes://index")
+    try await g.test { client in
+        async let stream = listenFrames(client, path: "/orgs/acme/mcp",
+                                        notifications: ["toolsListChanged": true, "resourceSubscriptions": [.string(index)]])
+        #expect(try await waitFor { g.auditLines.contains { $0.contains(#""method":"subscriptions/listen""#) } })
+        #expect(g.gateway.sessionCount == 2)
+        #expect(text(try await client.modern("tools/call", ["name": "notes__write_note", "arguments": ["name": "a", "text": "1"]],
+                                             path: "/orgs/acme/mcp").body) == "wrote a")
+        // The server writes its updates before it answers the next request, on the same leg.
+        _ = try await client.modern("tools/call", ["name": "notes__echo", "arguments": ["text": "x"]], path: "/orgs/acme/mcp")
+        // clock is taken from bob: his scope changed, and the stream says so and ends.
+        let narrowed = writer.replacingOccurrences(of: #", "clock"]"#, with: "]")
+        ReloadWatcher.install(compile(narrowed), path: "test.json", gateway: g.gateway)
+        let frames = try await stream
+        #expect(frames.first?["method"] == "notifications/subscriptions/acknowledged")
+        #expect(frames.filter { $0["method"] == "notifications/subscriptions/acknowledged" }.count == 1)
+        #expect(frames.first?["params"]?["notifications"]?["resourceSubscriptions"] == [.string(index)])
+        let updated = frames.filter { $0["method"] == "notifications/resources/updated" }
+        #expect(updated.map { $0["params"]?["uri"] } == [.string(index)])
+        #expect(frames.contains { $0["method"] == "notifications/tools/list_changed" })
+        #expect(frames.allSatisfy { subscription($0) == "listen-1" })
+        #expect(frames.last?["id"] == "listen-1")
     }
 }

@@ -1,6 +1,8 @@
 """End-to-end: the aggregated endpoints (`/orgs/{org}/mcp`, `/mcp`, and their legacy SSE pairs)
-with the official MCP Python SDK 2.x (`mcp>=2`) `Client` in its default mode ("auto": it probes
-`server/discover`, then falls back to `initialize`).
+with the official MCP Python SDK 2.x (`mcp>=2`) `Client`. In its default mode ("auto") it probes
+`server/discover`: the aggregated Streamable HTTP endpoints answer it, and the Client speaks
+2026-07-28 (no session; the gateway routes each request to the key's held leg of its server). Over
+legacy SSE, and in the *LegacyMode class, it initializes a session.
 
 Run with the 2.x venv:  cd tests/e2e && ../../.venv-mcp2/bin/python test_aggregate_sdk2.py -v
 
@@ -14,6 +16,7 @@ import sys
 import tempfile
 import unittest
 
+import anyio
 import httpx2
 from mcp import Client
 from mcp.client.sse import sse_client
@@ -27,6 +30,11 @@ from mcp_fixtures import ADMIN, CALLER, ORG, WAIT, GatewayTestCase, RemoteUpstre
 
 class AggregateCase(GatewayTestCase):
     transport = None  # "streamable-http" or "sse", set by the concrete classes below
+    mode = "auto"  # the Client's; "auto" speaks 2026-07-28 over Streamable HTTP
+
+    @property
+    def modern(self):
+        return self.transport == "streamable-http" and self.mode != "legacy"
 
     def setUp(self):
         self.key = "upstream-key-" + secrets.token_hex(8)
@@ -52,13 +60,14 @@ class AggregateCase(GatewayTestCase):
         headers = {"Authorization": "Bearer " + token}
         if self.transport == "streamable-http":
             async with self.http_client_factory(headers=headers, timeout=httpx2.Timeout(WAIT, read=WAIT * 10)) as http:
-                async with Client(streamable_http_client(self.gateway.base + path, http_client=http), read_timeout_seconds=WAIT) as client:
+                async with Client(streamable_http_client(self.gateway.base + path, http_client=http), read_timeout_seconds=WAIT,
+                                  mode=self.mode) as client:
                     yield client
         else:
             url = self.gateway.base + path[:-len("/mcp")] + "/sse"
             transport = sse_client(url, headers=headers, timeout=WAIT, sse_read_timeout=WAIT * 10,
                                    httpx_client_factory=self.http_client_factory)
-            async with Client(transport, read_timeout_seconds=WAIT) as client:
+            async with Client(transport, read_timeout_seconds=WAIT, mode=self.mode) as client:
                 yield client
 
     async def all_tools(self, client):
@@ -83,6 +92,8 @@ class AggregateCase(GatewayTestCase):
                 return names, echoed, shouted, str(caught.exception)
 
         names, echoed, shouted, refused = self.run_async(body, timeout=3 * WAIT)
+        self.assertEqual(self.modern, any(r["method"] == "server/discover" and r["decision"] == "allow"
+                                          for r in self.gateway.audit_records()), self.diagnostics())
         self.assertEqual(sorted(names), sorted(["notes__echo", "notes__add", "paged__echo", "paged__add", "remote__shout"]),
                          self.diagnostics())
         self.assertEqual([c.text for c in echoed.content], ["sdk 2"])
@@ -108,6 +119,28 @@ class AggregateCase(GatewayTestCase):
 
 class StreamableHTTP(AggregateCase):
     transport = "streamable-http"
+
+    def test_a_listen_stream_carries_each_servers_changes_under_exposed_names(self):
+        # 2026-07-28: one subscriptions/listen on the endpoint hears every server; a note written
+        # on acme/notes changes its resource list.
+        async def body():
+            async with self.connect(ADMIN, "/orgs/%s/mcp" % ORG) as client:
+                async with client.listen(resources_list_changed=True) as sub:
+                    result = await client.call_tool("notes__write_note", {"name": "n1", "text": "hi"})
+                    self.assertEqual(result.content[0].text, "wrote n1")
+                    with anyio.fail_after(WAIT):
+                        event = await sub.__anext__()
+                    self.assertEqual(type(event).__name__, "ResourcesListChanged")
+                read = await client.read_resource("orch:notes/notes%3A%2F%2Findex", cache_mode="bypass")
+                return read
+
+        read = self.run_async(body, timeout=3 * WAIT)
+        self.assertEqual(read.contents[0].text, "n1: hi", self.diagnostics())
+
+
+class StreamableHTTPLegacyMode(AggregateCase):
+    transport = "streamable-http"
+    mode = "legacy"
 
 
 class LegacySSE(AggregateCase):

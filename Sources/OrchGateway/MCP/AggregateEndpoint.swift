@@ -46,12 +46,10 @@ struct AggregateEndpoint: MCPEndpoint {
         let started = ContinuousClock.now
         let caller = try context.requireCaller()
         let (incoming, sessionID): (IncomingMessage, String?)
-        switch try await start(request) {
+        switch try await start(request, servesModern: true) {
         case .answered(let response): return response
         case .message(let message, let session): (incoming, sessionID) = (message, session)
-        // Not handed over without `servesModern`: the aggregated endpoints answer the era's probe so
-        // that its clients initialize.
-        case .modern(let message): (incoming, sessionID) = (message, nil)
+        case .modern(let message): return try await modern(request, context, caller, hasOrg: hasOrg, incoming: message, started: started)
         }
         let org = try scope(request, context, caller, hasOrg: hasOrg, method: incoming.message.method ?? "message")
         let accepts = AcceptedReplies(request.headers[.accept])
@@ -107,7 +105,7 @@ struct AggregateEndpoint: MCPEndpoint {
             return reply(["jsonrpc": "2.0", "id": id, "result": [:]])
         case "logging/setLevel":
             for member in session.startedMembers {
-                Task { _ = await session.ask(member, method: method, params: params, timeout: .seconds(10)) }
+                Task { _ = await session.ask(member, method: method, params: params, timeout: .seconds(10), transform: nil) }
             }
             return reply(["jsonrpc": "2.0", "id": id, "result": [:]])
         case "tools/call", "prompts/get", "resources/read", "resources/subscribe", "resources/unsubscribe", "completion/complete":
@@ -149,21 +147,15 @@ struct AggregateEndpoint: MCPEndpoint {
         let policy = caller.policy
         let requested = params["protocolVersion"]?.stringValue ?? JSONRPC.latestVersion
         let version = JSONRPC.supportedVersions.contains(requested) ? requested : JSONRPC.latestVersion
-        // The servers start when first needed, so their own instructions are not known yet: the
-        // descriptions orch.json gives them stand in, under their prefixes.
-        let instructions = session.scoped(caller).compactMap { scoped -> String? in
-            guard let description = policy.server(scoped.server.id).spec.description else { return nil }
-            return (scoped.org.map { $0 + ExposedName.separator } ?? "") + scoped.prefix + ": " + description
-        }
         var result: JSONObject = [
             "protocolVersion": .string(version),
             "capabilities": [
                 "tools": ["listChanged": true], "prompts": ["listChanged": true],
                 "resources": ["listChanged": true, "subscribe": true], "completions": [:], "logging": [:],
             ],
-            "serverInfo": ["name": .string(Self.serverName), "version": .string(Gateway.version)],
+            "serverInfo": .object(Self.serverInfo),
         ]
-        if !instructions.isEmpty { result["instructions"] = .string(instructions.joined(separator: "\n")) }
+        if let instructions = instructions(session, caller) { result["instructions"] = .string(instructions) }
         return ["jsonrpc": "2.0", "id": id, "result": .object(result)]
     }
 
@@ -172,8 +164,8 @@ struct AggregateEndpoint: MCPEndpoint {
     /// A list merged from every server of the session at once, each under its own deadline. A
     /// server that fails or times out is left out of this answer (logged, audited, and told to the
     /// client as a log message) and holds up no other. The cursor says where each server stands.
-    private func merged(
-        _ list: List, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession, id: JSONValue,
+    func merged(
+        _ list: List, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: any AggregateMembers, id: JSONValue,
         params: JSONObject
     ) async -> JSONValue {
         let cursors: [String: String]?
@@ -231,7 +223,7 @@ struct AggregateEndpoint: MCPEndpoint {
                 let reason = "\(server.path) is left out of \(list.method): \(error.message)"
                 gateway.logger.warning("\(reason)")
                 gateway.audit(context, request: request, caller: caller, decision: .error, reason: reason, status: 200, started: .now,
-                              org: server.org, server: server.name, session: session.id, mcpMethod: list.method)
+                              org: server.org, server: server.name, session: session.sessionID, mcpMethod: list.method)
                 session.log(.warning, reason)
             case nil:
                 break
@@ -244,14 +236,14 @@ struct AggregateEndpoint: MCPEndpoint {
 
     /// An item of a server's list under its exposed name or URI; nil (and a log message) for a
     /// name the prefix leaves no room for.
-    private func rename(_ item: JSONValue, _ list: List, _ session: AggregateSession, server: ResolvedServer, org: String?, prefix: String) -> JSONValue? {
+    func rename(_ item: JSONValue, _ list: List, _ session: any AggregateMembers, server: ResolvedServer, org: String?, prefix: String) -> JSONValue? {
         guard case .object(var object) = item else { return nil }
         switch list {
         case .tools, .prompts:
             guard let name = object["name"]?.stringValue else { return nil }
             let exposed = list == .tools
-                ? session.exposeTool(name, server: server.path, org: org, prefix: prefix)
-                : session.exposePrompt(name, server: server.path, org: org, prefix: prefix)
+                ? session.names.expose(name, .tool, server: server.path, org: org, prefix: prefix)
+                : session.names.expose(name, .prompt, server: server.path, org: org, prefix: prefix)
             guard let exposed else {
                 session.log(.warning, "\(list == .tools ? "tool" : "prompt") \(name) of \(server.path) cannot be named within 64 characters: shorten the server's prefix")
                 return nil
@@ -299,7 +291,7 @@ struct AggregateEndpoint: MCPEndpoint {
     /// The server and the renamed params of a method on one item, from what the session knows
     /// without asking any server (its name tables, a name's prefix, a URI): nil when it takes a
     /// listing to tell, or names nothing of this session.
-    func knownRoute(_ method: String, _ params: JSONObject, _ caller: Caller, _ session: AggregateSession) -> (ResolvedServer, JSONObject)? {
+    func knownRoute(_ method: String, _ params: JSONObject, _ caller: Caller, _ session: any AggregateMembers) -> (ResolvedServer, JSONObject)? {
         var rewritten = params
         switch method {
         case "tools/call", "prompts/get":
@@ -333,7 +325,7 @@ struct AggregateEndpoint: MCPEndpoint {
 
     /// The kind of item a method names by exposed name (a tool or prompt), which a listing may
     /// still have to make known; nil for a URI.
-    private func namedKind(_ method: String, _ params: JSONObject) -> ItemKind? {
+    func namedKind(_ method: String, _ params: JSONObject) -> ItemKind? {
         switch method {
         case "tools/call": .tool
         case "prompts/get": .prompt
@@ -343,13 +335,44 @@ struct AggregateEndpoint: MCPEndpoint {
     }
 
     /// A name in the session's table, or one that needed no mapping.
-    private func lookUp(_ exposed: String, _ kind: ItemKind, _ caller: Caller, _ session: AggregateSession) -> (ResolvedServer, String)? {
-        if let origin = session.origin(of: exposed, kind: kind),
+    func lookUp(_ exposed: String, _ kind: ItemKind, _ caller: Caller, _ session: any AggregateMembers) -> (ResolvedServer, String)? {
+        if let origin = session.names.origin(of: exposed, kind: kind),
             let scoped = session.scoped(caller).first(where: { $0.server.path == origin.server })
         {
             return (scoped.server, origin.name)
         }
         return canonical(exposed, caller, session)
+    }
+
+    /// A method's refusal: the item is not one the caller may reach on this endpoint (audited).
+    struct Unrouted: Error {
+        let reply: JSONValue
+    }
+
+    /// The server of a method on one item, and its params renamed back: the exposed name or URI is
+    /// looked up, listing the servers once when it is not known yet; a name of nothing the caller
+    /// may reach is refused (-32602) and audited.
+    func route(
+        _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: any AggregateMembers, id: JSONValue, method: String,
+        params: JSONObject, started: ContinuousClock.Instant
+    ) async -> Result<(ResolvedServer, JSONObject), Unrouted> {
+        var route = knownRoute(method, params, caller, session)
+        if route == nil, let kind = namedKind(method, params) {
+            // A name with a suffix not seen by this client yet (one that calls without listing):
+            // list once, every page, and look again.
+            await listAll(kind == .tool ? .tools : .prompts, request, context, caller, session)
+            route = knownRoute(method, params, caller, session)
+        }
+        if let route { return .success(route) }
+        let unknown = switch method {
+        case "tools/call", "prompts/get":
+            "\(namedKind(method, params)!.description.capitalized) \(params["name"]?.stringValue ?? "") is not permitted for \(caller.userName) on \(session.endpoint)"
+        case "completion/complete": "completion/complete names no prompt or resource of this session"
+        default: "Resource \(params["uri"]?.stringValue ?? "") is not permitted for \(caller.userName) on \(session.endpoint)"
+        }
+        gateway.audit(context, request: request, caller: caller, decision: .deny, reason: unknown, status: 200, started: started,
+                      org: session.org, session: session.sessionID, mcpMethod: method)
+        return .failure(Unrouted(reply: JSONRPC.error(id: id, code: JSONRPC.invalidParams, unknown)))
     }
 
     /// A method on one item: the exposed name or URI is looked up (listing the servers once when
@@ -359,24 +382,10 @@ struct AggregateEndpoint: MCPEndpoint {
         _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession, id: JSONValue, method: String,
         params: JSONObject, transport: Transport, started: ContinuousClock.Instant, reply: (JSONValue) -> Response
     ) async -> Response {
-        var route = knownRoute(method, params, caller, session)
-        if route == nil, let kind = namedKind(method, params) {
-            // A name with a suffix not seen in this session yet (a client that calls without
-            // listing): list once, every page, and look again.
-            await listAll(kind == .tool ? .tools : .prompts, request, context, caller, session)
-            route = knownRoute(method, params, caller, session)
-        }
-        guard let (server, rewritten) = route else {
-            let scope = session.org.map { "/orgs/\($0)/mcp" } ?? "/mcp"
-            let unknown = switch method {
-            case "tools/call", "prompts/get":
-                "\(namedKind(method, params)!.description.capitalized) \(params["name"]?.stringValue ?? "") is not permitted for \(caller.userName) on \(scope)"
-            case "completion/complete": "completion/complete names no prompt or resource of this session"
-            default: "Resource \(params["uri"]?.stringValue ?? "") is not permitted for \(caller.userName) on \(scope)"
-            }
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: unknown, status: 200, started: started,
-                          org: session.org, session: session.id, mcpMethod: method)
-            return reply(JSONRPC.error(id: id, code: JSONRPC.invalidParams, unknown))
+        let (server, rewritten): (ResolvedServer, JSONObject)
+        switch await route(request, context, caller, session, id: id, method: method, params: params, started: started) {
+        case .success(let found): (server, rewritten) = found
+        case .failure(let refusal): return reply(refusal.reply)
         }
         let timeout = resolver.callTimeout(caller, server)
         let member: MCPSession
@@ -409,7 +418,7 @@ struct AggregateEndpoint: MCPEndpoint {
     }
 
     /// Every page of a merged list, for the names it makes known to the session.
-    private func listAll(_ list: List, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession) async {
+    func listAll(_ list: List, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: any AggregateMembers) async {
         var params: JSONObject = [:]
         for _ in 0..<100 {
             let page = await merged(list, request, context, caller, session, id: "orch-lookup", params: params)
@@ -421,7 +430,7 @@ struct AggregateEndpoint: MCPEndpoint {
     /// A name that needed no mapping names its server by its head (`PREFIX__`, `ORG__PREFIX__`):
     /// the server is found without listing or starting any other, and the policy then decides the
     /// call on the real (server, name), as on the server's own endpoint. The longest head wins.
-    private func canonical(_ exposed: String, _ caller: Caller, _ session: AggregateSession) -> (ResolvedServer, String)? {
+    func canonical(_ exposed: String, _ caller: Caller, _ session: any AggregateMembers) -> (ResolvedServer, String)? {
         var best: (ResolvedServer, String, head: Int)? = nil
         for scoped in session.scoped(caller) {
             let head = scoped.head.utf8
@@ -432,7 +441,7 @@ struct AggregateEndpoint: MCPEndpoint {
         return best.map { ($0.0, $0.1) }
     }
 
-    private func byURI(_ exposed: String, _ caller: Caller, _ session: AggregateSession) -> (ResolvedServer, String)? {
+    func byURI(_ exposed: String, _ caller: Caller, _ session: any AggregateMembers) -> (ResolvedServer, String)? {
         guard let parsed = ExposedURI.parse(exposed, withOrg: session.org == nil) else { return nil }
         let scoped = session.scoped(caller).first { $0.org == parsed.org && $0.prefix == parsed.prefix }
         return scoped.map { ($0.server, parsed.uri) }
@@ -527,7 +536,7 @@ struct AggregateEndpoint: MCPEndpoint {
 
     /// The org of `/orgs/{org}/mcp` (nil for `/mcp`), if the caller reaches some server there; a
     /// 404 like a missing org's otherwise (the audit log has the reason).
-    private func scope(_ request: Request, _ context: GatewayContext, _ caller: Caller, hasOrg: Bool, method: String) throws -> String? {
+    func scope(_ request: Request, _ context: GatewayContext, _ caller: Caller, hasOrg: Bool, method: String) throws -> String? {
         guard hasOrg else { return nil }
         let org = context.parameters.get("org") ?? ""
         let policy = caller.policy

@@ -13,7 +13,7 @@ import Synchronization
 /// it. Lists are asked of every member at once and merged under exposed names (`ExposedName`,
 /// `ExposedURI`); calls are routed back through the session's name tables; requests the servers
 /// send the client get ids of the aggregate's own, mapped back when the client answers.
-final class AggregateSession: Sendable {
+final class AggregateSession: AggregateMembers {
     let id: String
     /// The key or sign-in the session (and each member) is bound to.
     let binding: SessionBinding
@@ -24,8 +24,6 @@ final class AggregateSession: Sendable {
     private struct State {
         var members: [String: MCPSession] = [:]
         var starting: [String: Task<MCPSession, any Error>] = [:]
-        var tools = ExposedNames()
-        var prompts = ExposedNames()
         /// Requests of the servers to the client, by the id the client sees.
         var serverRequests: [String: (member: MCPSession, id: JSONValue)] = [:]
         /// The client's requests in flight, by id key: which member has each (for cancellation).
@@ -52,10 +50,13 @@ final class AggregateSession: Sendable {
         self.binding = SessionBinding(caller)
         self.org = org
         self.user = caller.userName
+        self.scope = AggregateScope(org: org)
     }
 
-    /// The endpoint the session is on, which counts its sessions as a server does.
-    var endpoint: String { org.map { "/orgs/\($0)/mcp" } ?? "/mcp" }
+    private let scope: AggregateScope
+    let names = AggregateNames()
+
+    var sessionID: String? { id }
 
     /// Keeps the client's `initialize`, for the members.
     func keep(_ initialize: ClientInitialize) { state.withLock { $0.initialize = initialize } }
@@ -74,37 +75,7 @@ final class AggregateSession: Sendable {
 
     // MARK: servers and members
 
-    /// A server of the session, and how its names and URIs begin.
-    struct Scoped: Sendable {
-        let server: ResolvedServer
-        /// The org part of names on `/mcp`; nil on `/orgs/{org}/mcp`.
-        let org: String?
-        let prefix: String
-        /// `ORG__PREFIX__` or `PREFIX__`: what its names start with.
-        let head: String
-    }
-
-    /// The servers of this session's scope the caller may connect to, in policy order: worked out
-    /// once per policy (every call is routed through them; a key's expiry is checked on every
-    /// request before this).
-    func scoped(_ caller: Caller) -> [Scoped] {
-        let policy = caller.policy
-        if let cached = serverCache.withLock({ $0 }), cached.policy === policy, cached.caller == caller.credential { return cached.servers }
-        let resolver = ServerResolver(gateway: gateway)
-        let servers = gateway.reachableServers(caller).compactMap { id -> Scoped? in
-            let server = policy.server(id)
-            let orgName = policy.org(server.org).name
-            guard org == nil || org == orgName, let resolved = resolver.find(caller, org: orgName, name: server.name) else { return nil }
-            let orgPart = org == nil ? orgName : nil
-            let prefix = server.spec.exposedPrefix
-            return Scoped(server: resolved, org: orgPart, prefix: prefix,
-                          head: (orgPart.map { $0 + ExposedName.separator } ?? "") + prefix + ExposedName.separator)
-        }
-        serverCache.withLock { $0 = (policy, caller.credential, servers) }
-        return servers
-    }
-
-    private let serverCache = Mutex<(policy: Policy, caller: Credential, servers: [Scoped])?>(nil)
+    func scoped(_ caller: Caller) -> [AggregateScope.Server] { scope.servers(caller, gateway: gateway) }
 
     /// The member for `server` if it has started and not ended.
     func startedMember(_ server: ResolvedServer) -> MCPSession? {
@@ -200,18 +171,9 @@ final class AggregateSession: Sendable {
 
     // MARK: asking members
 
-    /// Sends `method` to a member on the aggregate's behalf and waits for the reply (a timeout or
-    /// an ended member gives an error reply, as for any request).
-    func ask(_ member: MCPSession, method: String, params: JSONObject, timeout: TimeAmount, transform: (@Sendable (JSONValue) -> JSONValue)? = nil) async -> JSONValue {
-        let requestID = JSONValue.string("orch-\(state.withLock { $0.counter += 1; return $0.counter })")
-        let message: JSONValue = ["jsonrpc": "2.0", "id": requestID, "method": .string(method), "params": .object(params)]
-        let queue = member.makeQueue()
-        member.forward(request: MCPSession.encode(message), id: requestID, method: method, params: params,
-                       target: .response(queue, interim: false), timeout: timeout, hooks: ReplyHooks(transform: transform))
-        guard case .message(let bytes) = await queue.next(), let reply = try? JSONRPC.parse(bytes) else {
-            return JSONRPC.error(id: requestID, code: JSONRPC.internalError, "no reply")
-        }
-        return reply
+    func ask(_ member: MCPSession, method: String, params: JSONObject, timeout: TimeAmount, transform: (@Sendable (JSONValue) -> JSONValue)?) async -> JSONValue {
+        let id = JSONValue.string("orch-\(state.withLock { $0.counter += 1; return $0.counter })")
+        return await ask(member, id: id, method: method, params: params, timeout: timeout, transform: transform)
     }
 
     /// Where the reply to a forwarded request goes.
@@ -333,20 +295,6 @@ final class AggregateSession: Sendable {
 
     /// Every started member, for requests sent to all (`logging/setLevel`).
     var startedMembers: [MCPSession] { state.withLock { Array($0.members.values) } }
-
-    // MARK: names
-
-    func exposeTool(_ name: String, server: String, org: String?, prefix: String) -> String? {
-        state.withLock { $0.tools.expose(name, server: server, org: org, prefix: prefix) }
-    }
-
-    func exposePrompt(_ name: String, server: String, org: String?, prefix: String) -> String? {
-        state.withLock { $0.prompts.expose(name, server: server, org: org, prefix: prefix) }
-    }
-
-    func origin(of exposed: String, kind: ItemKind) -> ExposedNames.Origin? {
-        state.withLock { kind == .prompt ? $0.prompts.origin(of: exposed) : $0.tools.origin(of: exposed) }
-    }
 
     // MARK: the client's stream
 

@@ -18,9 +18,10 @@ extension StreamableHTTPEndpoint {
         let origin = RequestOrigin(context, request)
         let modern: ModernRequest
         switch exchange.read(method: request.method, headers: request.headers, message: incoming?.message, caller: caller,
-                             org: hasOrg ? context.parameters.get("org") : nil, name: context.parameters.get("server") ?? "",
+                             target: .server(org: hasOrg ? context.parameters.get("org") : nil, name: context.parameters.get("server") ?? "",
+                                             resolved: nil),
                              origin: origin, started: started) {
-        case .answered(let answer): return Self.response(answer)
+        case .answered(let answer): return ModernExchange.response(answer)
         case .request(let request): modern = request
         }
         let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: modern.method)
@@ -32,21 +33,11 @@ extension StreamableHTTPEndpoint {
         }
         switch exchange.decide(modern, request: incoming?.bytes ?? [], caller: caller, server: server, leg: leg, origin: origin, started: started) {
         case .answer(let answer):
-            return Self.response(answer)
+            return ModernExchange.response(answer)
         case .listen(let filter):
             return listen(request, context, caller, server, leg, modern, filter, started: started)
         case .forward(let call):
-            let accepts = AcceptedReplies(request.headers[.accept])
-            // As on a session: JSON unless the call may send progress before its reply.
-            let streamed = accepts.sse && (!accepts.json || call.mayProgress)
-            let queue = leg.session.makeQueue()
-            call.forward(to: queue, streamed: streamed, timeout: resolver.callTimeout(caller, server))
-            if streamed { return SSEEncoder.response(queue: queue) }
-            guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
-            // An error's status is the era's for its code, whoever answered (the gateway's own errors,
-            // a timeout say, carry no code here and are 200).
-            return Response(status: call.errorCode.status, headers: [.contentType: "application/json"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply)))
+            return await ModernExchange.respond(call, request, timeout: resolver.callTimeout(caller, server))
         }
     }
 
@@ -77,43 +68,4 @@ extension StreamableHTTPEndpoint {
         return SSEEncoder.response(queue: queue) { leg.stopListening(token, timeout: timeout) }
     }
 
-    static func response(_ answer: ModernExchange.Answer) -> Response {
-        guard let body = answer.body else {
-            return Response(status: answer.status, headers: answer.allowsPOSTOnly ? [.allow: "POST"] : [:])
-        }
-        return Response.json(body, status: answer.status)
-    }
-
-    /// The key's held leg to `server`, opened (and initialized) now when it has none.
-    private func heldLeg(_ request: Request, _ context: GatewayContext, _ caller: Caller, _ server: ResolvedServer) async throws -> HeldLeg {
-        let legs = gateway.legs
-        let key = ModernExchange.legKey(caller, server)
-        return try await legs.leg(key) {
-            let started = ContinuousClock.now
-            let session = try await opener.open(request, context, server, transport: .heldLeg) { session, _ in legs.remove(key, session: session) }
-            let params = ModernForwarding.initializeParams(clientVersion: Gateway.version)
-            let id: JSONValue = .string("orch-initialize")
-            let message = JSONRPC.request(id: id, method: "initialize", params: params)
-            let incoming = IncomingMessage(bytes: MCPSession.encode(message), message: .request(id: id, method: "initialize", params: params))
-            switch await opener.initialize(session, incoming, id: id, params: params, timeout: resolver.callTimeout(caller, server)) {
-            case .opened(let reply):
-                session.forward(notification: MCPSession.encode(["jsonrpc": "2.0", "method": "notifications/initialized"]),
-                                method: "notifications/initialized", params: [:])
-                gateway.audit(context, request: request, caller: caller, decision: .allow,
-                              reason: caller.policy.describe(server.decision.reason) + session.secretsNote + "; held for 2026-07-28 requests",
-                              status: 200, started: started, org: server.org, server: server.name, session: session.id, mcpMethod: "initialize")
-                let result = (try? JSONRPC.parse(reply))?["result"]?.objectValue ?? [:]
-                return HeldLeg(session: session, initialized: result)
-            case .refused(let reply):
-                let why = (try? JSONRPC.parse(reply))?["error"]?["message"]?.stringValue ?? "an error"
-                gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path) refused initialize",
-                              status: 502, started: started, org: server.org, server: server.name, mcpMethod: "initialize")
-                throw UpstreamError.refused("the server refused initialize: \(why)")
-            case .failed(let error):
-                gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path): \(error.message)",
-                              status: error.kind == .timedOut ? 504 : 502, started: started, org: server.org, server: server.name, mcpMethod: "initialize")
-                throw error
-            }
-        }
-    }
 }

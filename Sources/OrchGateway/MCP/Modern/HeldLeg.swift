@@ -17,7 +17,7 @@ final class HeldLeg: Sendable, ServerMessageTap {
     private let requests = Atomic<Int>(0)
 
     private struct Listener {
-        let queue: MessageQueue
+        let sink: any ListenSink
         let id: JSONValue
         let filter: ListenFilter
     }
@@ -51,20 +51,20 @@ final class HeldLeg: Sendable, ServerMessageTap {
 
     // MARK: listen streams
 
-    /// Starts the listen stream `id` on `queue`: its acknowledgement is the first frame, and from
+    /// Starts the listen stream `id` on `sink`: its acknowledgement is the first frame, and from
     /// then on it takes the changes its filter asks for. The server is subscribed to each resource
     /// it names that no other stream of the leg has asked for and that is `readable` now (`timeout`
     /// for each). Nil when the leg has ended.
     func listen(
-        _ queue: MessageQueue, id: JSONValue, filter: ListenFilter, readable: (String) -> Bool, timeout: TimeAmount
+        _ sink: any ListenSink, id: JSONValue, filter: ListenFilter, readable: (String) -> Bool, timeout: TimeAmount
     ) -> Int? {
         let started = listening.withLock { state -> (Int, [String])? in
             guard !state.ended else { return nil }
             // Pushed under the lock, so no change can come before it.
-            _ = queue.push(MCPSession.encode(filter.acknowledgement(id: id)))
+            _ = sink.push(filter.acknowledgement(id: id))
             let token = state.next
             state.next += 1
-            state.listeners[token] = Listener(queue: queue, id: id, filter: filter)
+            state.listeners[token] = Listener(sink: sink, id: id, filter: filter)
             var fresh: [String] = []
             for uri in filter.resourceSubscriptions {
                 state.subscribed[uri, default: 0] += 1
@@ -120,18 +120,18 @@ final class HeldLeg: Sendable, ServerMessageTap {
         let targets = listening.withLock { state in state.listeners.filter { $0.value.filter.matches(event) } }
         var overflowed: [Int] = []
         for (token, listener) in targets {
-            if listener.queue.push(MCPSession.encode(ListenFilter.frame(message, id: listener.id))) == .overflow {
+            if listener.sink.push(ListenFilter.frame(message, id: listener.id)) == .overflow {
                 overflowed.append(token)
             }
         }
         // A stream whose client stopped reading is ended; it re-listens and refetches.
         for token in overflowed {
-            listening.withLock { $0.listeners[token] }?.queue.finish()
+            listening.withLock { $0.listeners[token] }?.sink.finish()
         }
     }
 
     func keepAlive() {
-        for listener in listening.withLock({ Array($0.listeners.values) }) { listener.queue.keepAlive() }
+        for listener in listening.withLock({ Array($0.listeners.values) }) { listener.sink.keepAlive() }
     }
 
     var holdsOpen: Bool { listening.withLock { !$0.listeners.isEmpty } }
@@ -142,9 +142,26 @@ final class HeldLeg: Sendable, ServerMessageTap {
             defer { state.listeners = [:] }
             return Array(state.listeners.values)
         }
-        for listener in listeners {
-            _ = listener.queue.push(MCPSession.encode(ListenFilter.closing(id: listener.id)))
-            listener.queue.finish()
-        }
+        for listener in listeners { listener.sink.ended(closing: ListenFilter.closing(id: listener.id)) }
+    }
+}
+
+/// Where a listen stream's frames go: the client's SSE stream (`MessageQueue`), or, on an
+/// aggregated endpoint, a relay that names them for the endpoint (`AggregateListen`).
+protocol ListenSink: Sendable {
+    func push(_ frame: JSONValue) -> MessageQueue.PushResult
+    func keepAlive()
+    /// The client stopped reading: the stream ends.
+    func finish()
+    /// The leg ended: `closing` is the stream's last frame.
+    func ended(closing: JSONValue)
+}
+
+extension MessageQueue: ListenSink {
+    func push(_ frame: JSONValue) -> PushResult { push(MCPSession.encode(frame)) }
+
+    func ended(closing: JSONValue) {
+        _ = push(closing)
+        finish()
     }
 }

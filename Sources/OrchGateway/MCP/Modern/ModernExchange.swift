@@ -53,18 +53,34 @@ struct ModernExchange: Sendable {
         case listen(ListenFilter)
     }
 
+    /// What a request is sent to: one server (`org` and `name` are the path's; `resolved`, when the
+    /// adapter resolved it already, is the server they name), or an aggregated endpoint's servers.
+    enum Target {
+        case server(org: String?, name: String, resolved: ResolvedServer?)
+        case aggregate(any AggregateMembers)
+    }
+
     /// The reading of a request the era says is modern: refusals and notifications are answered
-    /// (and audited) here. `org` and `name` are the path's; `server`, when the adapter resolved it
-    /// already, is the server they name (for the `Mcp-Param-*` check).
+    /// (and audited) here. A `tools/call`'s `Mcp-Param-*` headers are checked against its tool's
+    /// schema as `target`'s server last listed it.
     func read(
-        method: HTTPRequest.Method, headers: HTTPFields, message: JSONRPCMessage?, caller: Caller, org: String?, name: String,
-        server: ResolvedServer? = nil, origin: RequestOrigin, started: ContinuousClock.Instant
+        method: HTTPRequest.Method, headers: HTTPFields, message: JSONRPCMessage?, caller: Caller, target: Target,
+        origin: RequestOrigin, started: ContinuousClock.Instant
     ) -> Read {
         let reading = ModernReading(method: method, headers: headers, message: message) { tool in
-            guard gateway.catalog.hasSeenHeaderSchemas,
-                let server = server ?? ServerResolver(gateway: gateway).find(caller, org: org, name: name)
-            else { return nil }
-            return inputSchema(of: tool, caller, server)
+            guard gateway.catalog.hasSeenHeaderSchemas else { return nil }
+            switch target {
+            case .server(let org, let name, let resolved):
+                guard let server = resolved ?? ServerResolver(gateway: gateway).find(caller, org: org, name: name) else { return nil }
+                return inputSchema(of: tool, caller, server)
+            case .aggregate(let members):
+                guard let (server, original) = AggregateEndpoint(gateway: gateway).lookUp(tool, .tool, caller, members) else { return nil }
+                return inputSchema(of: original, caller, server)
+            }
+        }
+        let (org, server): (String?, String?) = switch target {
+        case .server(let org, let name, _): (org, name)
+        case .aggregate(let members): (members.org, nil)
         }
         switch reading {
         case .modern(let request):
@@ -72,13 +88,13 @@ struct ModernExchange: Sendable {
         case .legacy, .acknowledged:
             // Dropped, as every notification of this era is; one no client sends is audited as on a session.
             if case .acknowledged(let notification) = reading, let refusal = CallGuard.notificationRefusal(notification) {
-                gateway.audit(origin, caller: caller, decision: .deny, reason: refusal, status: 202, started: started, server: name,
+                gateway.audit(origin, caller: caller, decision: .deny, reason: refusal, status: 202, started: started, org: org, server: server,
                               mcpMethod: notification)
             }
             return .answered(Answer(status: .accepted, body: nil))
         case .refused(let refusal, let id):
             gateway.audit(origin, caller: caller, decision: .deny, reason: "2026-07-28: \(refusal.message)", status: Int(refusal.status.code),
-                          started: started, server: name, mcpMethod: message?.method ?? method.rawValue)
+                          started: started, org: org, server: server, mcpMethod: message?.method ?? method.rawValue)
             return .answered(Answer(status: refusal.status, body: refusal.reply(id: id)))
         }
     }

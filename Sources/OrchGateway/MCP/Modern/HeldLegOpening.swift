@@ -1,0 +1,66 @@
+import Hummingbird
+import HTTPTypes
+import NIOCore
+import OrchJSON
+import OrchPolicy
+
+extension MCPEndpoint {
+    /// The key's held leg to `server`, opened (and initialized) now when it has none.
+    func heldLeg(_ request: Request, _ context: GatewayContext, _ caller: Caller, _ server: ResolvedServer) async throws -> HeldLeg {
+        let legs = gateway.legs
+        let key = ModernExchange.legKey(caller, server)
+        return try await legs.leg(key) {
+            let started = ContinuousClock.now
+            let session = try await opener.open(request, context, server, transport: .heldLeg) { session, _ in legs.remove(key, session: session) }
+            let params = ModernForwarding.initializeParams(clientVersion: Gateway.version)
+            let id: JSONValue = .string("orch-initialize")
+            let message = JSONRPC.request(id: id, method: "initialize", params: params)
+            let incoming = IncomingMessage(bytes: MCPSession.encode(message), message: .request(id: id, method: "initialize", params: params))
+            switch await opener.initialize(session, incoming, id: id, params: params, timeout: resolver.callTimeout(caller, server)) {
+            case .opened(let reply):
+                session.forward(notification: MCPSession.encode(["jsonrpc": "2.0", "method": "notifications/initialized"]),
+                                method: "notifications/initialized", params: [:])
+                gateway.audit(context, request: request, caller: caller, decision: .allow,
+                              reason: caller.policy.describe(server.decision.reason) + session.secretsNote + "; held for 2026-07-28 requests",
+                              status: 200, started: started, org: server.org, server: server.name, session: session.id, mcpMethod: "initialize")
+                let result = (try? JSONRPC.parse(reply))?["result"]?.objectValue ?? [:]
+                return HeldLeg(session: session, initialized: result)
+            case .refused(let reply):
+                let why = (try? JSONRPC.parse(reply))?["error"]?["message"]?.stringValue ?? "an error"
+                gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path) refused initialize",
+                              status: 502, started: started, org: server.org, server: server.name, mcpMethod: "initialize")
+                throw UpstreamError.refused("the server refused initialize: \(why)")
+            case .failed(let error):
+                gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path): \(error.message)",
+                              status: error.kind == .timedOut ? 504 : 502, started: started, org: server.org, server: server.name, mcpMethod: "initialize")
+                throw error
+            }
+        }
+    }
+}
+
+extension ModernExchange {
+    /// Carries out `call` for the router: forwarded on its leg, the reply is the POST's JSON body
+    /// (with the era's status for its error code), or an SSE stream when the client takes one and
+    /// the call may send progress before its reply.
+    static func respond(_ call: Call, _ request: Request, timeout: TimeAmount) async -> Response {
+        let accepts = AcceptedReplies(request.headers[.accept])
+        let streamed = accepts.sse && (!accepts.json || call.mayProgress)
+        let queue = call.leg.session.makeQueue()
+        call.forward(to: queue, streamed: streamed, timeout: timeout)
+        if streamed { return SSEEncoder.response(queue: queue) }
+        guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
+        // An error's status is the era's for its code, whoever answered (the gateway's own errors,
+        // a timeout say, carry no code here and are 200).
+        return Response(status: call.errorCode.status, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply)))
+    }
+
+    /// The router's response for an answer of the gateway's own.
+    static func response(_ answer: Answer) -> Response {
+        guard let body = answer.body else {
+            return Response(status: answer.status, headers: answer.allowsPOSTOnly ? [.allow: "POST"] : [:])
+        }
+        return Response.json(body, status: answer.status)
+    }
+}
