@@ -30,6 +30,8 @@ public final class Gateway: Sendable {
     let legs = HeldLegs()
     /// The exposed names of each key's 2026-07-28 use of an aggregated endpoint.
     let heldAggregates = HeldAggregates()
+    /// The era each server speaks, as orch.json says or as it answered `server/discover`.
+    let eras = UpstreamEras()
     /// The encoded answers of `/api/v1/me` and `/api/v1/servers`, per key.
     let callerBodies = CallerBodies()
     let upstreams: UpstreamFactory
@@ -80,8 +82,9 @@ public final class Gateway: Sendable {
             }
         }
         // A reload that takes a key or a grant away ends the sessions that relied on it at once.
-        let (aggregates, heldAggregates, dashboardSessions) = (self.aggregates, self.heldAggregates, self.dashboardSessions)
+        let (aggregates, heldAggregates, dashboardSessions, eras) = (self.aggregates, self.heldAggregates, self.dashboardSessions, self.eras)
         store.onChange { change in
+            eras.keep(only: change.new)
             sessions.apply(change)
             aggregates.apply(change)
             heldAggregates.apply(change)

@@ -169,6 +169,14 @@ public struct ServerSpec: Sendable, Hashable {
         case sse
     }
 
+    /// The MCP era the gateway speaks to the server in: `auto` asks it once (`server/discover`) and
+    /// remembers the answer.
+    public enum UpstreamProtocol: String, Sendable, Hashable, CaseIterable {
+        case auto
+        case modern = "2026-07-28"
+        case legacy
+    }
+
     public var name: String
     public var org: String
     public var path: String
@@ -182,6 +190,8 @@ public struct ServerSpec: Sendable, Hashable {
     public var transport: Transport
     /// The first part of its tools' and prompts' names on the aggregated endpoints.
     public var prefix: String? = nil
+    /// `"protocol"`: the era to speak to it in (default `auto`).
+    public var upstreamProtocol: UpstreamProtocol = .auto
     /// The secrets its `env`, `headers` and `url` take from the calling user (`${user:NAME}`): a
     /// per-user server, whose `env`, `headers` and `url` values are then templates to render with
     /// the caller's values (`resolved`).

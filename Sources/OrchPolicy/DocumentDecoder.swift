@@ -315,7 +315,7 @@ struct DocumentDecoder {
         return org
     }
 
-    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers"]
+    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers", "protocol"]
 
     private mutating func decodeServer(_ name: String, org: String, _ value: JSONNode, path: String) -> ServerSpec? {
         guard let r = ObjectReader(value, path: path, known: Self.serverKeys, log: &log) else { return nil }
@@ -403,6 +403,16 @@ struct DocumentDecoder {
         var spec = ServerSpec(
             name: name, org: org, path: path, description: description, disabled: disabled,
             timeoutSeconds: timeout, tools: tools, prompts: prompts, resources: resources, transport: transport, prefix: prefix)
+        if let text = r.string("protocol", &log) {
+            if let chosen = ServerSpec.UpstreamProtocol(rawValue: text) {
+                spec.upstreamProtocol = chosen
+                if chosen == .modern, case .remote = transport {
+                    log.error(r.at("protocol"), "\"2026-07-28\" is spoken to command (stdio) servers; a url server is spoken to in the handshake era (\"auto\" or \"legacy\")")
+                }
+            } else {
+                log.error(r.at("protocol"), "unknown protocol \"\(text)\": use \"auto\", \"2026-07-28\" or \"legacy\"")
+            }
+        }
         if templated {
             let values: [String] = switch transport {
             case .stdio(_, _, let env, _): env.map(\.value)

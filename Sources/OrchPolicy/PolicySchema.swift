@@ -160,6 +160,10 @@ public enum PolicySchema {
                     "url": ["type": "string", "description": "Remote server: its MCP endpoint."],
                     "transport": ["enum": ["streamable-http", "sse"]],
                     "headers": stringMap("Headers sent to the remote server."),
+                    "protocol": [
+                        "enum": ["auto", "2026-07-28", "legacy"],
+                        "description": "The MCP era spoken to the server: auto (default) asks it once with server/discover.",
+                    ],
                 ],
             ],
             "user": [

@@ -31,6 +31,9 @@ struct SampleServerCommand: ParsableCommand {
     @Flag(help: "Also offer env_hash, which answers the SHA-256 of an environment variable's value (never the value): a test aid for per-user secrets.")
     var envTool = false
 
+    @Flag(help: "Speak MCP 2026-07-28 only: server/discover instead of initialize, the request envelope required, list changes on subscriptions/listen; adds ask_name (asks for input) and envelope.")
+    var modern = false
+
     func run() throws {
         var overrides: [String: String] = [:]
         for entry in descriptions {
@@ -38,9 +41,10 @@ struct SampleServerCommand: ParsableCommand {
             overrides[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
         }
         var server = SampleServer(pageSize: pageSize, descriptions: overrides, envTool: envTool)
+        var modernServer = ModernSampleServer(server: server)
         while let line = readLine(strippingNewline: true) {
             guard !line.isEmpty else { continue }
-            for reply in server.handle(line) {
+            for reply in modern ? modernServer.handle(line) : server.handle(line) {
                 FileHandle.standardOutput.write(Data((reply.compact + "\n").utf8))
             }
         }

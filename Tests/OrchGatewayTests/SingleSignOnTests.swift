@@ -123,8 +123,9 @@ private func token(_ key: TestKey, sub: String = "u-1", email: String = "bob@exa
     let key = TestKey(kid: "a")
     let g = try ssoGateway(key)
     try await g.test { client in
-        // A token good for three more seconds: the clock ends its session.
-        let short = try await token(key, lifetime: 3)
+        // A token good for six more seconds (room for a loaded machine to start the server): the
+        // clock ends its session.
+        let short = try await token(key, lifetime: 6)
         #expect(try await client.mcp(token: short, initializeBody).status == .ok)
         #expect(try await waitFor { g.gateway.sessionCount == 0 })
         // A newer token of the same sign-in carries the session on past the first one's expiry.

@@ -117,10 +117,12 @@ final class Catalog: Sendable {
         }
     }
 
-    /// Lists what `upstream` offers: initialize, then every page of `tools/list` and, where the
-    /// server declares them, of `prompts/list`, `resources/list` and `resources/templates/list`,
-    /// all within `timeout`.
-    static func fetch(from upstream: any Upstream, timeout: Duration) async -> Outcome {
+    /// Lists what `upstream` offers: initialize (or, for a server of the 2026-07-28 era, discover),
+    /// then every page of `tools/list` and, where the server declares them, of `prompts/list`,
+    /// `resources/list` and `resources/templates/list`, all within `timeout`. `era` is the server's
+    /// when known; otherwise (nil) it is asked and told to `learned`.
+    static func fetch(from upstream: any Upstream, timeout: Duration, era: UpstreamEras.Era? = .legacy,
+                      learned: @escaping @Sendable (JSONValue?) -> UpstreamEras.Era = { _ in .legacy }) async -> Outcome {
         let (messages, continuation) = AsyncStream.makeStream(of: Result<[UInt8], UpstreamError>.self, bufferingPolicy: .bufferingOldest(1024))
         upstream.start(UpstreamEvents(
             receive: { continuation.yield(.success($0)) },
@@ -131,7 +133,7 @@ final class Catalog: Sendable {
         defer { continuation.finish() }
         do {
             return .success(try await withThrowingTaskGroup(of: ServerListing.self) { group in
-                group.addTask { try await list(upstream, messages) }
+                group.addTask { try await list(upstream, messages, era: era, learned: learned) }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     throw UpstreamError.timedOut("the server's lists did not answer within \(timeout.components.seconds) s")
@@ -146,25 +148,36 @@ final class Catalog: Sendable {
         }
     }
 
-    private static func list(_ upstream: any Upstream, _ messages: AsyncStream<Result<[UInt8], UpstreamError>>) async throws -> ServerListing {
+    private static func list(
+        _ upstream: any Upstream, _ messages: AsyncStream<Result<[UInt8], UpstreamError>>, era: UpstreamEras.Era?,
+        learned: (JSONValue?) -> UpstreamEras.Era
+    ) async throws -> ServerListing {
         var iterator = messages.makeAsyncIterator()
         var nextID: Int64 = 1
-        /// The result, or nil when the server does not know the method.
-        func call(_ method: String, _ params: JSONValue) async throws -> JSONValue? {
+        let clientInfo: JSONValue = ["name": "orch-gateway", "version": .string(Gateway.version)]
+        var envelope: JSONObject? = nil
+        /// The reply to `method`.
+        func ask(_ method: String, _ params: JSONObject) async throws -> JSONValue {
             let id = nextID
             nextID += 1
-            let request: JSONValue = ["jsonrpc": "2.0", "id": .integer(id), "method": .string(method), "params": params]
-            upstream.send(Array(request.compact.utf8))
+            var params = params
+            if let envelope { params = ModernUpstream.enveloped(params, envelope) ?? params }
+            upstream.send(MCPSession.encode(JSONRPC.request(id: .integer(id), method: method, params: params)))
             while let next = await iterator.next() {
                 let bytes = try next.get()
                 guard let reply = try? JSONRPC.parse(bytes), reply["id"] == .integer(id) else { continue }
-                if let error = reply["error"] {
-                    if error["code"] == .integer(JSONRPC.methodNotFound) && method != "initialize" { return nil }
-                    throw UpstreamError.refused("\(method) failed: \(error["message"]?.stringValue ?? "error")")
-                }
-                return reply["result"] ?? .null
+                return reply
             }
             throw UpstreamError.exited("the server closed before answering \(method)")
+        }
+        /// The result, or nil when the server does not know the method.
+        func call(_ method: String, _ params: JSONObject) async throws -> JSONValue? {
+            let reply = try await ask(method, params)
+            if let error = reply["error"] {
+                if error["code"] == .integer(JSONRPC.methodNotFound) && method != "initialize" { return nil }
+                throw UpstreamError.refused("\(method) failed: \(error["message"]?.stringValue ?? "error")")
+            }
+            return reply["result"] ?? .null
         }
         /// Every page of a list.
         func pages(_ method: String, _ field: String) async throws -> [JSONValue] {
@@ -177,13 +190,23 @@ final class Catalog: Sendable {
             } while cursor != nil && items.count < 10_000
             return items
         }
-        let initialized = try await call("initialize", [
-            "protocolVersion": .string(JSONRPC.latestVersion), "capabilities": [:],
-            "clientInfo": ["name": "orch-gateway", "version": .string(Gateway.version)],
-        ])
-        let capabilities = initialized?["capabilities"]
-        let notification: JSONValue = ["jsonrpc": "2.0", "method": "notifications/initialized"]
-        upstream.send(Array(notification.compact.utf8))
+        var known = era
+        if known == nil {
+            let modern = ModernUpstream.envelope(initialize: ["capabilities": [:], "clientInfo": clientInfo])
+            known = learned(try await ask(MCPMethod.discover.rawValue, ["_meta": .object(modern)]))
+        }
+        let capabilities: JSONValue?
+        if case .modern(let discover)? = known {
+            envelope = ModernUpstream.envelope(initialize: ["capabilities": [:], "clientInfo": clientInfo])
+            capabilities = discover["capabilities"]
+        } else {
+            let initialized = try await call("initialize", [
+                "protocolVersion": .string(JSONRPC.latestVersion), "capabilities": [:], "clientInfo": clientInfo,
+            ])
+            capabilities = initialized?["capabilities"]
+            let notification: JSONValue = ["jsonrpc": "2.0", "method": "notifications/initialized"]
+            upstream.send(Array(notification.compact.utf8))
+        }
         var listing = ServerListing()
         listing.tools = try await pages("tools/list", "tools")
         if capabilities?["prompts"] != nil { listing.prompts = try await pages("prompts/list", "prompts") }
@@ -348,7 +371,12 @@ extension Gateway {
             let outcome: Catalog.Outcome
             do {
                 let upstream = try await self.upstreams.make(spec, label: path)
-                outcome = await Catalog.fetch(from: upstream, timeout: timeout)
+                let definition = policy.server(id).spec
+                outcome = await Catalog.fetch(from: upstream, timeout: timeout, era: self.eras.era(of: definition)) { reply in
+                    let era = self.eras.read(discoverReply: reply, path: path, logger: self.logger)
+                    if definition.upstreamProtocol == .auto || era != .legacy { self.eras.remember(era, for: definition) }
+                    return era
+                }
                 await upstream.stop()
             } catch let error as UpstreamError {
                 outcome = .failure(error)

@@ -50,6 +50,9 @@ final class MCPSession: Sendable {
     private let clientTakesRequests = Atomic<Bool>(false)
     private let onEnd: @Sendable (MCPSession, UpstreamError) -> Void
     private let tapSlot = Mutex<(any ServerMessageTap)?>(nil)
+    /// Set when the session speaks 2026-07-28 to its server: the envelope its requests carry
+    /// (`ModernUpstream`).
+    private let modernEnvelope = Mutex<JSONObject?>(nil)
 
     init(
         access: SessionAccess, user: String, keyID: String?, transport: Transport, usesProcess: Bool, secrets: SecretUse? = nil,
@@ -101,6 +104,19 @@ final class MCPSession: Sendable {
     /// `initialize` answered: the session is usable.
     func opened() { machine.withLock { $0.opened() } }
 
+    /// The server speaks 2026-07-28: from now on each request gets `envelope` unless it carries its
+    /// own, and the server is asked (with a listen of the gateway's own) for its list changes.
+    func speaksModern(envelope: JSONObject, capabilities: JSONObject) {
+        modernEnvelope.withLock { $0 = envelope }
+        let listen = ModernUpstream.listChangesListen(id: "orch-listen", capabilities: capabilities, envelope: envelope)
+        // Not a pending request: it stays open as long as the session, and its frames come as the
+        // server's own messages.
+        upstream?.send(Self.encode(listen))
+    }
+
+    /// Whether the session speaks 2026-07-28 to its server.
+    var speaksModernUpstream: Bool { modernEnvelope.withLock { $0 } != nil }
+
     /// Remembers what the client said it can do (from `initialize`'s params).
     func clientCapabilities(_ capabilities: JSONValue?) {
         let takes = ["sampling", "elicitation", "roots"].contains { capabilities?[$0] != nil }
@@ -127,6 +143,18 @@ final class MCPSession: Sendable {
         request bytes: [UInt8], id: JSONValue, clientID: JSONValue? = nil, method: String, params: JSONObject,
         target: SessionStateMachine.Target, timeout: TimeAmount, hooks: ReplyHooks = .none
     ) {
+        var (bytes, hooks) = (bytes, hooks)
+        if let envelope = modernEnvelope.withLock({ $0 }) {
+            if ModernUpstream.answersLocally(method) {
+                let reply: JSONValue = ["jsonrpc": "2.0", "id": clientID ?? id, "result": [:]]
+                hooks.outcome?(.replied(reply))
+                return answer(reply, to: target)
+            }
+            if let enveloped = ModernUpstream.enveloped(params, envelope) {
+                bytes = Self.encode(JSONRPC.request(id: id, method: method, params: enveloped))
+                hooks = Self.refusingInputRequests(hooks, id: clientID ?? id)
+            }
+        }
         let token = params["_meta"]?["progressToken"].map(\.compact)
         let action = machine.withLock {
             $0.request(id: id, clientID: clientID, method: method, target: target, hooks: hooks, timeout: timeout, progressToken: token, now: .now())
@@ -139,9 +167,25 @@ final class MCPSession: Sendable {
         }
     }
 
+    /// `hooks` for a handshake-era client's request to a 2026-07-28 server: a reply asking for
+    /// input becomes an error (`ModernUpstream.refusingInputRequest`) before anything else reads it.
+    private static func refusingInputRequests(_ hooks: ReplyHooks, id: JSONValue) -> ReplyHooks {
+        var wrapped = hooks
+        let (rewrite, transform) = (hooks.rewrite, hooks.transform)
+        wrapped.transform = nil
+        wrapped.rewrite = { value, bytes in
+            if let refusal = ModernUpstream.refusingInputRequest(value, id: id) { return Self.encode(refusal) }
+            if let rewrite { return rewrite(value, bytes) }
+            if let transform { return Self.encode(transform(value)) }
+            return bytes
+        }
+        return wrapped
+    }
+
     /// Forwards a notification or a response of the client. `notifications/cancelled` also ends
     /// the cancelled request's response.
     func forward(notification bytes: [UInt8], method: String?, params: JSONObject) {
+        if ModernUpstream.dropsNotification(method), speaksModernUpstream { return }
         let now = NIODeadline.now()
         if method == "notifications/cancelled", let requestID = params["requestId"] {
             if let (request, queue, finish) = machine.withLock({ $0.cancelled(key: JSONRPC.key(requestID), now: now) }) {
@@ -190,6 +234,9 @@ final class MCPSession: Sendable {
             // Only for a resource the caller may read now.
             guard let uri = params["uri"]?.stringValue, let item = Item.named(.resource, uri), access.permits(item) else { return }
             incoming = .other
+        case .notification("notifications/subscriptions/acknowledged", _)? where speaksModernUpstream:
+            // The server took the gateway's own listen.
+            return
         default: incoming = .other
         }
         if case .other = incoming, let tap = tapSlot.withLock({ $0 }) {

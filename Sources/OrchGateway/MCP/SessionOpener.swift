@@ -94,9 +94,24 @@ struct SessionOpener: Sendable {
         return MCPSession.encode(.object(object))
     }
 
-    /// Forwards the client's `initialize` and waits for its answer, at most `timeout`.
+    /// Forwards the client's `initialize` and waits for its answer, at most `timeout`. A server that
+    /// speaks 2026-07-28 (as orch.json says, or as it answers the gateway's `server/discover` when
+    /// orch.json leaves it to `auto`) has no `initialize`: the gateway answers it from the server's
+    /// discover result, and the session speaks that era to it from then on.
     func initialize(_ session: MCPSession, _ message: IncomingMessage, id: JSONValue, params: JSONObject, timeout: TimeAmount) async -> Initialized {
         session.clientCapabilities(params["capabilities"])
+        switch await era(of: session, params: params, timeout: timeout) {
+        case .failure(let error):
+            session.end(error)
+            return .failed(error)
+        case .success(.modern(let discover)):
+            session.speaksModern(envelope: ModernUpstream.envelope(initialize: params), capabilities: discover["capabilities"]?.objectValue ?? [:])
+            session.opened()
+            let result = ModernUpstream.initializeResult(discover, requested: params["protocolVersion"]?.stringValue)
+            return .opened(reply: MCPSession.encode(["jsonrpc": "2.0", "id": id, "result": .object(result)]))
+        case .success(.legacy):
+            break
+        }
         let outcome = Mutex<ReplyOutcome?>(nil)
         let queue = session.makeQueue()
         session.forward(
@@ -119,5 +134,30 @@ struct SessionOpener: Sendable {
             session.end(error)
             return .failed(error)
         }
+    }
+
+    /// The era `session`'s server speaks: known, or asked now with `server/discover` (the client's
+    /// capabilities and identity in its envelope) and remembered. A server orch.json says speaks
+    /// 2026-07-28 that does not answer so fails the session.
+    private func era(of session: MCPSession, params: JSONObject, timeout: TimeAmount) async -> Result<UpstreamEras.Era, UpstreamError> {
+        guard let policy = gateway.store.policy, let id = policy.server(org: session.org, name: session.server) else { return .success(.legacy) }
+        let spec = policy.server(id).spec
+        if let known = gateway.eras.era(of: spec) { return .success(known) }
+        let probeID: JSONValue = "orch-discover"
+        let probe = JSONRPC.request(id: probeID, method: MCPMethod.discover.rawValue, params: ["_meta": .object(ModernUpstream.envelope(initialize: params))])
+        let queue = session.makeQueue()
+        session.forward(request: MCPSession.encode(probe), id: probeID, method: MCPMethod.discover.rawValue, params: [:],
+                        target: .response(queue, interim: false), timeout: timeout)
+        guard case .message(let bytes) = await queue.next() else { return .failure(.exited("the server ended before answering server/discover")) }
+        let reply = try? JSONRPC.parse(bytes)
+        // The gateway's own answer in the server's place (a timeout, the session's end): nothing learnt.
+        if reply?["error"]?["code"] == .integer(JSONRPC.requestTimeout) { return .failure(.timedOut("server/discover timed out")) }
+        if session.isEnded { return .failure(.exited("the server ended before answering server/discover")) }
+        let era = gateway.eras.read(discoverReply: reply, path: session.serverPath, logger: gateway.logger)
+        if spec.upstreamProtocol == .modern, era == .legacy {
+            return .failure(.refused("the server does not answer server/discover for 2026-07-28, as orch.json's \"protocol\" says it does"))
+        }
+        gateway.eras.remember(era, for: spec)
+        return .success(era)
     }
 }

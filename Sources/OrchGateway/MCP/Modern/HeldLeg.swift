@@ -47,7 +47,7 @@ final class HeldLeg: Sendable, ServerMessageTap {
 
     /// Whether the server offers `resources/subscribe`, which the listen streams' resource
     /// subscriptions stand on.
-    var serverSubscribes: Bool { initialized["capabilities"]?["resources"]?["subscribe"] == .bool(true) }
+    var serverSubscribes: Bool { !session.speaksModernUpstream && initialized["capabilities"]?["resources"]?["subscribe"] == .bool(true) }
 
     // MARK: listen streams
 

@@ -5,6 +5,8 @@ import HTTPTypes
 enum ModernProtocol {
     /// Versions served with the per-request envelope, newest first.
     static let versions = ["2026-07-28"]
+    /// The version the gateway speaks to servers of this era.
+    static let version = "2026-07-28"
 
     /// Every version the gateway speaks, as `server/discover` lists them: the modern ones first, then
     /// those reached through `initialize`, newest first.

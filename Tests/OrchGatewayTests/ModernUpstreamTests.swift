@@ -1,0 +1,126 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HTTPTypes
+@testable import OrchGateway
+import OrchJSON
+import OrchPolicy
+import Testing
+
+// Servers of the 2026-07-28 era (`orch sample-server --modern`): asked once with server/discover,
+// then spoken to in that era, for clients of either era.
+
+private func modernServerPolicy(protocol choice: String? = nil) -> String {
+    let field = choice.map { #", "protocol": "\#($0)""# } ?? ""
+    return mcpPolicyJSON(extraServers: #", "m": { "command": "\#(orchBinary)", "args": ["sample-server", "--modern"]\#(field) }"#)
+}
+
+private let modernPath = "/orgs/acme/servers/m/mcp"
+
+private func firstText(_ reply: JSONValue) -> String? { reply["result"]?["content"]?.arrayValue?.first?["text"]?.stringValue }
+
+@Test func aHandshakeEraClientOfAModernServerIsServedInItsOwnEra() async throws {
+    let g = try TestGateway(json: modernServerPolicy())
+    try await g.test { client in
+        let opened = try await client.mcp(path: modernPath, token: Tokens.alice, initializeBody)
+        #expect(opened.status == .ok)
+        // The gateway answers initialize from the server's discover result.
+        #expect(opened.body["result"]?["protocolVersion"] == "2025-06-18")
+        #expect(opened.body["result"]?["serverInfo"]?["name"] == "orch-sample-server-modern")
+        #expect(opened.body["result"]?["capabilities"]?["tools"]?["listChanged"] == true)
+        let session = try #require(opened.session)
+        #expect(try await client.mcp(path: modernPath, token: Tokens.alice, session: session,
+                                     #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).status == .accepted)
+        let tools = try await client.mcp(path: modernPath, token: Tokens.alice, session: session, #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#)
+        let names = tools.body["result"]?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        #expect(names.contains("ask_name") && names.contains("echo"))
+        #expect(firstText(try await client.call("echo", #"{"text":"legacy"}"#, session: session, path: modernPath, token: Tokens.alice)) == "legacy")
+        // Each request carries the envelope the client's initialize makes.
+        let envelope = try JSONValue.parse(try #require(firstText(try await client.call("envelope", session: session, path: modernPath, token: Tokens.alice))))
+        #expect(envelope["io.modelcontextprotocol/protocolVersion"] == "2026-07-28")
+        #expect(envelope["io.modelcontextprotocol/clientInfo"]?["name"] == "test")
+        #expect(envelope["io.modelcontextprotocol/clientCapabilities"] == [:])
+        // The era removed ping; the gateway answers it.
+        #expect(try await client.aggregate("ping", session: session, path: modernPath, token: Tokens.alice)["result"] == [:])
+        // A server that asks for input cannot be relayed to this client yet: a clear error.
+        let asked = try await client.call("ask_name", session: session, path: modernPath, token: Tokens.alice)
+        #expect(asked["error"]?["message"]?.stringValue?.contains("elicitation/create") == true)
+        // Authorization holds as for any server: bob may not reach m at all.
+        #expect(try await client.mcp(path: modernPath, token: Tokens.bob, initializeBody).status == .notFound)
+        let spec = try #require(g.gateway.store.policy.flatMap { policy in policy.server(org: "acme", name: "m").map { policy.server($0).spec } })
+        guard case .modern? = g.gateway.eras.era(of: spec) else { Issue.record("the era was not remembered"); return }
+    }
+}
+
+@Test func aModernClientOfAModernServerIsPassedThrough() async throws {
+    let g = try TestGateway(json: modernServerPolicy())
+    try await g.test { client in
+        let discover = try await client.modern("server/discover", path: modernPath, token: Tokens.alice)
+        #expect(discover.body["result"]?["_meta"]?["io.modelcontextprotocol/serverInfo"]?["name"] == "orch-sample-server-modern")
+        let echo = try await client.modern("tools/call", ["name": "echo", "arguments": ["text": "modern"]], id: "e1", path: modernPath, token: Tokens.alice)
+        #expect(echo.body["id"] == "e1" && firstText(echo.body) == "modern")
+        // The client's own envelope goes upstream as it sent it.
+        let envelope = try await client.modern("tools/call", ["name": "envelope", "arguments": [:]], path: modernPath, token: Tokens.alice,
+                                               envelope: ["io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                                          "io.modelcontextprotocol/clientCapabilities": ["elicitation": [:]]])
+        let sent = try JSONValue.parse(try #require(firstText(envelope.body)))
+        #expect(sent["io.modelcontextprotocol/clientCapabilities"] == ["elicitation": [:]])
+        // Same era: input_required goes back untouched, the server's requestState with it.
+        let asked = try await client.modern("tools/call", ["name": "ask_name", "arguments": [:]], path: modernPath, token: Tokens.alice)
+        #expect(asked.body["result"]?["resultType"] == "input_required")
+        #expect(asked.body["result"]?["requestState"] == "sample-state-1")
+        let answered = try await client.modern("tools/call", ["name": "ask_name", "arguments": [:],
+                                                              "inputResponses": ["name": ["action": "accept", "content": ["name": "ada"]]],
+                                                              "requestState": "sample-state-1"], path: modernPath, token: Tokens.alice)
+        #expect(firstText(answered.body) == "hello ada")
+        // Decided as any call: a tool outside the caller's scope never reaches the server.
+        #expect(try await client.modern("tools/call", ["name": "echo", "arguments": ["text": "x"]], path: modernPath).status == .notFound)
+        #expect(g.gateway.sessionCount == 1)
+    }
+}
+
+@Test func theServersListingsAreFetchedInItsEraAndALegacyServerIsToldApart() async throws {
+    let g = try TestGateway(json: modernServerPolicy())
+    try await g.test { client in
+        let tools = try await client.execute(uri: "/api/v1/tools?server=acme/m", method: .get, headers: [.authorization: "Bearer \(Tokens.alice)"]) {
+            try JSONValue.parse(String(buffer: $0.body))
+        }
+        let names = tools["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        #expect(names.contains("ask_name"), "\(tools)")
+        // A handshake-era server answers the question with an error and is remembered so.
+        _ = try await client.openSession()
+        let notes = try #require(g.gateway.store.policy.flatMap { policy in policy.server(org: "acme", name: "notes").map { policy.server($0).spec } })
+        #expect(g.gateway.eras.era(of: notes) == .legacy)
+    }
+}
+
+@Test func aServerSaidToSpeak20260728ThatDoesNotFailsItsSessions() async throws {
+    let json = mcpPolicyJSON(extraServers: #", "old": { "command": "\#(orchBinary)", "args": ["sample-server"], "protocol": "2026-07-28" }"#)
+    try await TestGateway(json: json).test { client in
+        let opened = try await client.mcp(path: "/orgs/acme/servers/old/mcp", token: Tokens.alice, initializeBody)
+        #expect(opened.status == .badGateway)
+        #expect(opened.session == nil)
+    }
+}
+
+@Test func aServerSaidToSpeakTheHandshakeEraIsNotAsked() async throws {
+    let g = try TestGateway(json: modernServerPolicy(protocol: "legacy"))
+    try await g.test { client in
+        // The modern-only server refuses initialize: nothing asked it first.
+        let opened = try await client.mcp(path: modernPath, token: Tokens.alice, initializeBody)
+        #expect(opened.body["error"]?["code"] == -32022)
+    }
+}
+
+@Test func aModernServersListChangesReachTheSessionsStream() async throws {
+    try await TestGateway(json: modernServerPolicy()).test { client in
+        let session = try await client.openSession(modernPath, token: Tokens.alice)
+        async let stream = streamUntilEnded(client, path: modernPath, token: Tokens.alice, session: session)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(firstText(try await client.call("write_note", #"{"name":"a","text":"b"}"#, session: session, path: modernPath, token: Tokens.alice)) == "wrote a")
+        let events = try await stream
+        #expect(events.contains("notifications/resources/list_changed"), "\(events)")
+        // The server's acknowledgement of the gateway's own listen is not the client's.
+        #expect(!events.contains("notifications/subscriptions/acknowledged"))
+    }
+}
