@@ -68,6 +68,13 @@ run_suite "slow clients (stdlib)" "$PYTHON" test_slow_clients.py
 # oidc-provider-mock: the OpenID Connect provider of the single sign-on tests (0.3.4: the last for
 # Python 3.11; oidc_provider.py relies on its internals, so it is pinned).
 # selenium: drives Chromium in the dashboard tests.
+# The 2.x venv first: its python also runs the 2026-07-28 upstream (modern_upstream.py) of the 1.x suite.
+mcp2_ready=false
+if ensure_venv "$MCP2_VENV" "from mcp import Client; import uvicorn, httpx2" 'mcp>=2' uvicorn; then
+    mcp2_ready=true
+    export ORCH_MCP2_PYTHON="$MCP2_VENV/bin/python"
+fi
+
 if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn, httpx, oidc_provider_mock, selenium" 'mcp<2' uvicorn 'oidc-provider-mock==0.3.4' selenium; then
     export ORCH_FASTMCP_PYTHON="$MCP1_VENV/bin/python"
     run_suite "MCP SDK 1.x" "$MCP1_VENV/bin/python" test_mcp_sdk1.py
@@ -77,6 +84,7 @@ if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn,
     run_suite "aggregated endpoints (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_aggregate_sdk1.py
     run_suite "single sign-on (MCP SDK 1.x, oidc-provider-mock)" "$MCP1_VENV/bin/python" test_sso_sdk1.py
     run_suite "per-user credentials (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_user_secrets_sdk1.py
+    run_suite "a 2026-07-28 server (MCP SDK 1.x client, SDK 2.x server)" "$MCP1_VENV/bin/python" test_modern_upstream_sdk1.py
     if ensure_chromium; then
         run_suite "dashboard (Chromium, Selenium)" "$MCP1_VENV/bin/python" test_dashboard.py
     else
@@ -88,10 +96,11 @@ else
     failed+=("MCP SDK 1.x (venv)")
 fi
 
-if ensure_venv "$MCP2_VENV" "from mcp import Client; import uvicorn, httpx2" 'mcp>=2' uvicorn; then
+if $mcp2_ready; then
     run_suite "MCP SDK 2.x" "$MCP2_VENV/bin/python" test_mcp_sdk2.py
     run_suite "authorization (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_authz_sdk2.py
     run_suite "aggregated endpoints (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_aggregate_sdk2.py
+    run_suite "a 2026-07-28 server (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_modern_upstream_sdk2.py
 else
     echo "== MCP SDK 2.x: FAILED (could not set up $MCP2_VENV)"
     failed+=("MCP SDK 2.x (venv)")

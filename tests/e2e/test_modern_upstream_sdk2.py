@@ -1,0 +1,117 @@
+"""End-to-end: a stdio server written with the official Python SDK 2.3's `MCPServer`
+(modern_upstream.py) behind `orch serve`, driven by the SDK 2.x `Client`.
+
+orch.json leaves the server's protocol to "auto": the gateway asks it server/discover once, finds
+2026-07-28, and speaks that era to it for clients of either era. The Client in mode "auto" speaks
+2026-07-28 to the gateway too (same era: requests and the server's `input_required` pass through,
+its sealed requestState untouched); in mode "legacy" it initializes a session, which the gateway
+answers from the server's discover result.
+
+Run with the 2.x venv:  cd tests/e2e && ../../.venv-mcp2/bin/python test_modern_upstream_sdk2.py -v
+"""
+import contextlib
+import os
+import sys
+import unittest
+
+import httpx2
+import mcp.types as types
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from mcp_fixtures import ADMIN, CALLER, ORG, WAIT, GatewayTestCase, policy  # noqa: E402
+
+UPSTREAM = {"command": sys.executable, "args": [os.path.join(HERE, "modern_upstream.py")]}
+
+
+class ModernUpstreamCase(GatewayTestCase):
+    mode = "auto"
+
+    def setUp(self):
+        self.document = policy(extra_servers={"modern": UPSTREAM}, extra_allow=["modern:echo"])
+        super().setUp()
+
+    def http_client_factory(self, headers=None, timeout=None, auth=None):
+        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
+        client.event_hooks["response"].append(self.http.hook)
+        return client
+
+    @contextlib.asynccontextmanager
+    async def connect(self, token, elicitation_callback=None):
+        headers = {"Authorization": "Bearer " + token}
+        async with self.http_client_factory(headers=headers, timeout=httpx2.Timeout(WAIT, read=WAIT * 10)) as http:
+            transport = streamable_http_client(self.gateway.url("modern", "mcp", ORG), http_client=http)
+            async with Client(transport, read_timeout_seconds=WAIT, mode=self.mode, elicitation_callback=elicitation_callback) as client:
+                yield client
+
+    def test_calls_are_decided_and_answered_by_the_modern_server(self):
+        async def body():
+            async with self.connect(CALLER) as client:
+                tools = [t.name for t in (await client.list_tools()).tools]
+                echoed = await client.call_tool("echo", {"text": "through"})
+                with self.assertRaises(MCPError) as refused:
+                    await client.call_tool("greet", {})
+                return client.server_info.name, tools, echoed, str(refused.exception)
+
+        name, tools, echoed, refused = self.run_async(body, timeout=3 * WAIT)
+        self.assertEqual(name, "modern-upstream", self.diagnostics())
+        # eve's role allows echo only: the list is filtered and greet never reaches the server.
+        self.assertEqual(tools, ["echo"], self.diagnostics())
+        self.assertEqual([c.text for c in echoed.content], ["through"])
+        self.assertIn("Tool greet is not permitted for eve", refused)
+        self.assertTrue(any(r["method"] == "tools/call" and r.get("tool") == "greet" and r["decision"] == "deny"
+                            for r in self.gateway.audit_records()), self.diagnostics())
+        self.assertTrue(any(r["method"] == "tools/call" and r.get("tool") == "echo" and r["server"] == "modern" and r["decision"] == "allow"
+                            for r in self.gateway.audit_records()), self.diagnostics())
+
+
+class ModernClient(ModernUpstreamCase):
+    def test_an_elicitation_passes_through_as_input_required_and_the_retry_is_answered(self):
+        asked = []
+
+        async def on_elicitation(context, params):
+            asked.append(params.message)
+            return types.ElicitResult(action="accept", content={"name": "ada"})
+
+        async def body():
+            async with self.connect(ADMIN, elicitation_callback=on_elicitation) as client:
+                self.assertEqual(client.protocol_version, "2026-07-28")
+                return await client.call_tool("greet", {})
+
+        greeted = self.run_async(body, timeout=3 * WAIT)
+        self.assertEqual([c.text for c in greeted.content], ["hello ada"], self.diagnostics())
+        self.assertEqual(asked, ["What is your name?"])
+        calls = [r for r in self.gateway.audit_records() if r["method"] == "tools/call" and r.get("tool") == "greet"]
+        # The first round and the retry are each decided and audited.
+        self.assertEqual([r["decision"] for r in calls], ["allow", "allow"], self.diagnostics())
+
+
+class LegacyClient(ModernUpstreamCase):
+    mode = "legacy"
+
+    def test_a_server_asking_for_input_is_a_clear_error_for_now(self):
+        async def on_elicitation(context, params):
+            return types.ElicitResult(action="accept", content={"name": "ada"})
+
+        async def body():
+            async with self.connect(ADMIN, elicitation_callback=on_elicitation) as client:
+                self.assertIn(client.protocol_version, {"2025-11-25", "2025-06-18"})
+                self.assertEqual(client.server_info.name, "modern-upstream")
+                echoed = await client.call_tool("echo", {"text": "legacy"})
+                with self.assertRaises(MCPError) as refused:
+                    await client.call_tool("greet", {})
+                return echoed, str(refused.exception)
+
+        echoed, refused = self.run_async(body, timeout=3 * WAIT)
+        self.assertEqual([c.text for c in echoed.content], ["legacy"], self.diagnostics())
+        self.assertIn("elicitation/create", refused)
+
+
+del ModernUpstreamCase
+
+if __name__ == "__main__":
+    unittest.main()
