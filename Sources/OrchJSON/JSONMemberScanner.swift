@@ -56,6 +56,68 @@ public enum JSONMemberScanner {
         return found
     }
 
+    /// `bytes` (a JSON object) without the members named in `keys` of the object found by following
+    /// `path` (top-level member names, one level each; empty: the top level itself), every other byte
+    /// as it was. Nil when a step of the path is not found exactly once as an object, or a key to
+    /// remove is written more than once; a key that is absent is nothing to remove.
+    public static func removingMembers(_ keys: [String], at path: [String], in bytes: [UInt8]) -> [UInt8]? {
+        guard let step = path.first else { return removingTopLevelMembers(keys, in: bytes) }
+        let ranges = topLevelValueRanges(of: step, in: bytes)
+        guard ranges.count == 1, bytes[ranges[0].lowerBound] == UInt8(ascii: "{"),
+            let inner = removingMembers(keys, at: Array(path.dropFirst()), in: Array(bytes[ranges[0]]))
+        else { return nil }
+        return Array(bytes[..<ranges[0].lowerBound]) + inner + Array(bytes[ranges[0].upperBound...])
+    }
+
+    private static func removingTopLevelMembers(_ keys: [String], in bytes: [UInt8]) -> [UInt8]? {
+        guard let members = topLevelMembers(in: bytes) else { return nil }
+        let names = keys.map { Array($0.utf8) }
+        var removed: [Int] = []
+        var kept: [Range<Int>] = []
+        for member in members {
+            if let index = names.firstIndex(where: { bytes[member.name].elementsEqual($0) }) {
+                guard !removed.contains(index) else { return nil }
+                removed.append(index)
+            } else {
+                kept.append((member.name.lowerBound - 1)..<member.value.upperBound)
+            }
+        }
+        guard !removed.isEmpty else { return bytes }
+        // Each kept member as it was written, joined again.
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (index, member) in kept.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out += bytes[member]
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// Every member of a top-level object: its name (inside the quotes) and its value, in order;
+    /// nil when `bytes` is not an object this reads to its end.
+    private static func topLevelMembers(in bytes: [UInt8]) -> [(name: Range<Int>, value: Range<Int>)]? {
+        var offset = 0
+        skipWhitespace(bytes, &offset)
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "{") else { return nil }
+        offset += 1
+        var members: [(name: Range<Int>, value: Range<Int>)] = []
+        while true {
+            skipWhitespace(bytes, &offset)
+            guard offset < bytes.count else { return nil }
+            if bytes[offset] == UInt8(ascii: "}"), members.isEmpty { return members }
+            guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
+            let end = stringEnd(bytes, from: offset)
+            guard end < bytes.count, let value = valueRange(bytes, after: end + 1) else { return nil }
+            members.append(((offset + 1)..<end, value))
+            offset = value.upperBound
+            skipWhitespace(bytes, &offset)
+            guard offset < bytes.count else { return nil }
+            if bytes[offset] == UInt8(ascii: "}") { return members }
+            guard bytes[offset] == UInt8(ascii: ",") else { return nil }
+            offset += 1
+        }
+    }
+
     /// The range of the value after the colon that follows a key ending at `offset`.
     private static func valueRange(_ bytes: [UInt8], after offset: Int) -> Range<Int>? {
         var start = offset

@@ -30,9 +30,11 @@ UPSTREAM = {"command": sys.executable, "args": [os.path.join(HERE, "modern_upstr
 
 class ModernUpstreamCase(GatewayTestCase):
     mode = "auto"
+    protocol = None  # the server entry's "protocol"; None: left to "auto"
 
     def setUp(self):
-        self.document = policy(extra_servers={"modern": UPSTREAM}, extra_allow=["modern:echo"])
+        server = dict(UPSTREAM, **({"protocol": self.protocol} if self.protocol else {}))
+        self.document = policy(extra_servers={"modern": server}, extra_allow=["modern:echo"])
         super().setUp()
 
     def http_client_factory(self, headers=None, timeout=None, auth=None):
@@ -109,6 +111,13 @@ class LegacyClient(ModernUpstreamCase):
         echoed, refused = self.run_async(body, timeout=3 * WAIT)
         self.assertEqual([c.text for c in echoed.content], ["legacy"], self.diagnostics())
         self.assertIn("elicitation/create", refused)
+
+
+class ModernClientOfTheServerInTheHandshakeEra(ModernUpstreamCase):
+    """orch.json says "legacy": the gateway initializes the server and holds that session for the
+    2026-07-28 client, whose envelope it keeps out of what it forwards (the SDK's server refuses
+    an enveloped request on a handshake-era connection)."""
+    protocol = "legacy"
 
 
 del ModernUpstreamCase

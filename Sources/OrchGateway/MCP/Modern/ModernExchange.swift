@@ -156,10 +156,15 @@ struct ModernExchange: Sendable {
                 return MCPSession.encode(answer)
             },
             outcome: admitted.outcome)
-        let bytes = (rewritten ? nil : ModernForwarding.splicedRequest(request, upstreamID: upstreamID))
-            ?? MCPSession.encode(JSONRPC.request(id: upstreamID, method: method, params: params))
+        var bytes = rewritten ? nil : ModernForwarding.splicedRequest(request, upstreamID: upstreamID)
+        if !leg.session.speaksModernUpstream {
+            // A handshake-era server: the envelope stays with the gateway.
+            bytes = bytes.flatMap(ModernForwarding.withoutEnvelope)
+            params = ModernForwarding.withoutEnvelope(params)
+        }
+        let forwarded = bytes ?? MCPSession.encode(JSONRPC.request(id: upstreamID, method: method, params: params))
         return .forward(Call(
-            leg: leg, bytes: bytes, upstreamID: upstreamID,
+            leg: leg, bytes: forwarded, upstreamID: upstreamID,
             clientID: clientID, method: method, params: params, hooks: hooks, errorCode: errorCode,
             mayProgress: params["_meta"]?["progressToken"] != nil))
     }

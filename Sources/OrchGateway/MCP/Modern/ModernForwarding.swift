@@ -12,6 +12,25 @@ enum ModernForwarding {
         return Array(bytes[..<ranges[0].lowerBound]) + MCPSession.encode(upstreamID) + Array(bytes[ranges[0].upperBound...])
     }
 
+    /// The envelope's keys in a request's `params._meta`.
+    static let envelopeKeys = [ModernProtocol.MetaKey.protocolVersion, ModernProtocol.MetaKey.clientCapabilities, ModernProtocol.MetaKey.clientInfo]
+
+    /// A 2026-07-28 request for a server of the handshake era: the envelope taken out of
+    /// `params._meta` (such a server's session has its version and capabilities from `initialize`,
+    /// and Python SDK 2.x servers refuse the envelope on it), the rest of the bytes as they came.
+    /// Nil when the bytes cannot be cut so (then the params are encoded again without it).
+    static func withoutEnvelope(_ bytes: [UInt8]) -> [UInt8]? {
+        JSONMemberScanner.removingMembers(envelopeKeys, at: ["params", "_meta"], in: bytes)
+    }
+
+    static func withoutEnvelope(_ params: JSONObject) -> JSONObject {
+        guard case .object(var meta)? = params["_meta"] else { return params }
+        for key in envelopeKeys { meta[key] = nil }
+        var params = params
+        params["_meta"] = .object(meta)
+        return params
+    }
+
     /// The upstream's reply (`value`, as `bytes`) for the modern client that sent its request with
     /// `id`, when its bytes can be kept: a result the era adds only `resultType` to (no cache fields
     /// to stamp, no `resultType` already), or an error whose code stays, with the client's id in
