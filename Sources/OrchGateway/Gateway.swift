@@ -107,6 +107,9 @@ public final class Gateway: Sendable {
     /// Live MCP sessions (for tests and metrics).
     public var sessionCount: Int { sessions.all.count }
 
+    /// Live sessions with a client stream attached (for tests).
+    var sessionsWithStream: Int { sessions.all.filter(\.hasStream).count }
+
     /// The pids of the live sessions' upstream processes (for tests).
     public var upstreamPIDs: [Int32] { sessions.all.compactMap { $0.upstream?.pid } }
 

@@ -125,6 +125,9 @@ public struct Limits: Sendable, Hashable {
     /// How long a connection with no request in progress (a new one, or one whose last response
     /// has ended) may take to deliver a complete request head.
     public var requestHeadSeconds = 10
+    /// How long the gateway waits for a client's answers when a server asks for input during its
+    /// call (a bridged elicitation, sampling or roots request).
+    public var inputTimeoutSeconds = 300
 
     public init() {}
 }

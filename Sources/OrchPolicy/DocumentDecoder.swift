@@ -134,7 +134,7 @@ struct DocumentDecoder {
             if audit.isEmpty { log.error(r.at("audit"), "must be a file path or \"-\" for standard output") } else { settings.audit = audit }
         }
         if let limits = r["limits"],
-            let l = ObjectReader(limits, path: r.at("limits"), known: ["maxBodyBytes", "sessionIdleSeconds", "maxSessionsPerKey", "callTimeoutSeconds", "maxUpstreamProcesses", "maxConnectionsPerClient", "requestHeadSeconds"], log: &log)
+            let l = ObjectReader(limits, path: r.at("limits"), known: ["maxBodyBytes", "sessionIdleSeconds", "maxSessionsPerKey", "callTimeoutSeconds", "maxUpstreamProcesses", "maxConnectionsPerClient", "requestHeadSeconds", "inputTimeoutSeconds"], log: &log)
         {
             settings.limits.maxBodyBytes = l.positiveInt("maxBodyBytes", &log) ?? settings.limits.maxBodyBytes
             settings.limits.sessionIdleSeconds = l.positiveInt("sessionIdleSeconds", &log) ?? settings.limits.sessionIdleSeconds
@@ -143,6 +143,7 @@ struct DocumentDecoder {
             settings.limits.maxUpstreamProcesses = l.positiveInt("maxUpstreamProcesses", &log) ?? settings.limits.maxUpstreamProcesses
             settings.limits.maxConnectionsPerClient = l.positiveInt("maxConnectionsPerClient", &log) ?? settings.limits.maxConnectionsPerClient
             settings.limits.requestHeadSeconds = l.positiveInt("requestHeadSeconds", &log) ?? settings.limits.requestHeadSeconds
+            settings.limits.inputTimeoutSeconds = l.positiveInt("inputTimeoutSeconds", &log) ?? settings.limits.inputTimeoutSeconds
         }
         return settings
     }

@@ -104,7 +104,7 @@ public enum PolicySchema {
                         "properties": [
                             "maxBodyBytes": positive, "sessionIdleSeconds": positive,
                             "maxSessionsPerKey": positive, "callTimeoutSeconds": positive, "maxUpstreamProcesses": positive,
-                            "maxConnectionsPerClient": positive, "requestHeadSeconds": positive,
+                            "maxConnectionsPerClient": positive, "requestHeadSeconds": positive, "inputTimeoutSeconds": positive,
                         ],
                     ],
                 ],

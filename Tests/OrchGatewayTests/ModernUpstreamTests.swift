@@ -42,9 +42,10 @@ private func firstText(_ reply: JSONValue) -> String? { reply["result"]?["conten
         #expect(envelope["io.modelcontextprotocol/clientCapabilities"] == [:])
         // The era removed ping; the gateway answers it.
         #expect(try await client.aggregate("ping", session: session, path: modernPath, token: Tokens.alice)["result"] == [:])
-        // A server that asks for input cannot be relayed to this client yet: a clear error.
+        // A server that asks for input this client did not declare it can give: -32021, named.
         let asked = try await client.call("ask_name", session: session, path: modernPath, token: Tokens.alice)
-        #expect(asked["error"]?["message"]?.stringValue?.contains("elicitation/create") == true)
+        #expect(asked["error"]?["code"] == -32021)
+        #expect(asked["error"]?["data"]?["requiredCapabilities"] == ["elicitation"])
         // Authorization holds as for any server: bob may not reach m at all.
         #expect(try await client.mcp(path: modernPath, token: Tokens.bob, initializeBody).status == .notFound)
         let spec = try #require(g.gateway.store.policy.flatMap { policy in policy.server(org: "acme", name: "m").map { policy.server($0).spec } })
@@ -113,14 +114,45 @@ private func firstText(_ reply: JSONValue) -> String? { reply["result"]?["conten
 }
 
 @Test func aModernServersListChangesReachTheSessionsStream() async throws {
-    try await TestGateway(json: modernServerPolicy()).test { client in
+    let g = try TestGateway(json: modernServerPolicy())
+    try await g.test { client in
         let session = try await client.openSession(modernPath, token: Tokens.alice)
-        async let stream = streamUntilEnded(client, path: modernPath, token: Tokens.alice, session: session)
-        try await Task.sleep(for: .milliseconds(100))
+        let headers: HTTPFields = [.authorization: "Bearer \(Tokens.alice)", .accept: "text/event-stream", .sessionID: session]
+        async let stream = client.execute(uri: modernPath, method: .get, headers: headers) { String(buffer: $0.body) }
+        #expect(try await waitFor { g.gateway.sessionsWithStream == 1 })
         #expect(firstText(try await client.call("write_note", #"{"name":"a","text":"b"}"#, session: session, path: modernPath, token: Tokens.alice)) == "wrote a")
+        // The server sends its change before it answers the next request.
+        _ = try await client.call("echo", #"{"text":"x"}"#, session: session, path: modernPath, token: Tokens.alice)
+        try await client.execute(uri: modernPath, method: .delete, headers: [.authorization: "Bearer \(Tokens.alice)", .sessionID: session]) { _ in }
         let events = try await stream
         #expect(events.contains("notifications/resources/list_changed"), "\(events)")
         // The server's acknowledgement of the gateway's own listen is not the client's.
         #expect(!events.contains("notifications/subscriptions/acknowledged"))
     }
+}
+
+@Test func aModernServersQuestionIsAskedOnTheHandshakeEraClientsCallAndItsAnswerGoesBack() async throws {
+    let g = try TestGateway(json: modernServerPolicy())
+    try await g.test { client in
+        let initialize = #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},"clientInfo":{"name":"test","version":"1"}}}"#
+        let opened = try await client.mcp(path: modernPath, token: Tokens.alice, initialize)
+        let session = try #require(opened.session)
+        let headers: HTTPFields = [.authorization: "Bearer \(Tokens.alice)", .contentType: "application/json",
+                                   .accept: "application/json, text/event-stream", .sessionID: session]
+        // The call's stream: the server's question comes on it, then the reply.
+        async let stream = client.execute(uri: modernPath, method: .post, headers: headers,
+                                          body: ByteBuffer(string: #"{"jsonrpc":"2.0","id":"call-1","method":"tools/call","params":{"name":"ask_name","arguments":{}}}"#)) {
+            String(buffer: $0.body)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let answer = #"{"jsonrpc":"2.0","id":"orch-input-1","result":{"action":"accept","content":{"name":"ada"}}}"#
+        #expect(try await client.mcp(path: modernPath, token: Tokens.alice, session: session, answer).status == .accepted)
+        let frames = try await stream.split(separator: "\n").filter { $0.hasPrefix("data: ") }.compactMap { try? JSONValue.parse(String($0.dropFirst(6))) }
+        #expect(frames.first?["method"] == "elicitation/create")
+        #expect(frames.first?["params"]?["message"] == "What is your name?")
+        #expect(frames.last?["id"] == "call-1")
+        #expect(firstText(try #require(frames.last)) == "hello ada")
+    }
+    let calls = g.auditLines.compactMap { try? JSONValue.parse($0) }.filter { $0["method"] == "tools/call" && $0["tool"] == "ask_name" }
+    #expect(calls.count == 1 && calls.first?["decision"] == "allow")
 }

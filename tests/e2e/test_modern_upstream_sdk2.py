@@ -95,8 +95,11 @@ class ModernClient(ModernUpstreamCase):
 class LegacyClient(ModernUpstreamCase):
     mode = "legacy"
 
-    def test_a_server_asking_for_input_is_a_clear_error_for_now(self):
+    def test_the_servers_question_is_asked_on_the_session_and_the_answer_goes_back(self):
+        asked = []
+
         async def on_elicitation(context, params):
+            asked.append(params.message)
             return types.ElicitResult(action="accept", content={"name": "ada"})
 
         async def body():
@@ -104,13 +107,26 @@ class LegacyClient(ModernUpstreamCase):
                 self.assertIn(client.protocol_version, {"2025-11-25", "2025-06-18"})
                 self.assertEqual(client.server_info.name, "modern-upstream")
                 echoed = await client.call_tool("echo", {"text": "legacy"})
+                greeted = await client.call_tool("greet", {})
+                return echoed, greeted
+
+        echoed, greeted = self.run_async(body, timeout=3 * WAIT)
+        self.assertEqual([c.text for c in echoed.content], ["legacy"], self.diagnostics())
+        # The server's input_required became an elicitation/create on the client's session, and its
+        # answer went back with the server's sealed requestState, untouched.
+        self.assertEqual(asked, ["What is your name?"], self.diagnostics())
+        self.assertEqual([c.text for c in greeted.content], ["hello ada"], self.diagnostics())
+
+    def test_a_client_that_cannot_answer_gets_an_error_naming_the_capability(self):
+        async def body():
+            async with self.connect(ADMIN) as client:
                 with self.assertRaises(MCPError) as refused:
                     await client.call_tool("greet", {})
-                return echoed, str(refused.exception)
+                return refused.exception
 
-        echoed, refused = self.run_async(body, timeout=3 * WAIT)
-        self.assertEqual([c.text for c in echoed.content], ["legacy"], self.diagnostics())
-        self.assertIn("elicitation/create", refused)
+        refused = self.run_async(body, timeout=3 * WAIT)
+        self.assertEqual(refused.error.code, -32021, self.diagnostics())
+        self.assertIn("elicitation", str(refused))
 
 
 class ModernClientOfTheServerInTheHandshakeEra(ModernUpstreamCase):

@@ -65,6 +65,10 @@ enum JSONRPC {
         ["jsonrpc": "2.0", "id": id ?? .null, "error": ["code": .integer(code), "message": .string(message)]]
     }
 
+    static func error(id: JSONValue?, code: Int64, _ message: String, data: JSONValue) -> JSONValue {
+        ["jsonrpc": "2.0", "id": id ?? .null, "error": ["code": .integer(code), "message": .string(message), "data": data]]
+    }
+
     /// A request as the gateway forwards it with params of its own (a name or URI rewritten).
     static func request(id: JSONValue, method: String, params: JSONObject) -> JSONValue {
         ["jsonrpc": "2.0", "id": id, "method": .string(method), "params": .object(params)]

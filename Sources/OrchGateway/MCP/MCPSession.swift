@@ -53,6 +53,9 @@ final class MCPSession: Sendable {
     /// Set when the session speaks 2026-07-28 to its server: the envelope its requests carry
     /// (`ModernUpstream`).
     private let modernEnvelope = Mutex<JSONObject?>(nil)
+    /// Questions relayed to the client for its server (`InputBridge`), by the id they went with.
+    private let awaitedAnswers = Mutex<[String: CheckedContinuation<JSONValue?, Never>]>([:])
+    private let relayedQuestions = Atomic<Int>(0)
 
     init(
         access: SessionAccess, user: String, keyID: String?, transport: Transport, usesProcess: Bool, secrets: SecretUse? = nil,
@@ -83,6 +86,8 @@ final class MCPSession: Sendable {
     /// How long since the client or the server last did anything on the session.
     func idle(now: NIODeadline = .now()) -> TimeAmount { now - machine.withLock { $0.lastActivity } }
     var isEnded: Bool { phase == .ended }
+    /// A client stream (GET, or the legacy SSE stream) is attached.
+    var hasStream: Bool { machine.withLock { $0.hasStream } }
     var upstream: (any Upstream)? { upstreamSlot.withLock { $0 } }
     var requestsClientMidCall: Bool { clientTakesRequests.load(ordering: .relaxed) }
 
@@ -151,8 +156,10 @@ final class MCPSession: Sendable {
                 return answer(reply, to: target)
             }
             if let enveloped = ModernUpstream.enveloped(params, envelope) {
-                bytes = Self.encode(JSONRPC.request(id: id, method: method, params: enveloped))
-                hooks = Self.refusingInputRequests(hooks, id: clientID ?? id)
+                // A handshake-era client's call: the server may answer that it needs input first.
+                let bridge = InputBridge(session: self, method: method, params: enveloped, clientID: clientID ?? id, target: target,
+                                         timeout: timeout, hooks: hooks, clientCapabilities: envelope[ModernProtocol.MetaKey.clientCapabilities])
+                return bridge.start(upstreamID: id)
             }
         }
         let token = params["_meta"]?["progressToken"].map(\.compact)
@@ -167,25 +174,17 @@ final class MCPSession: Sendable {
         }
     }
 
-    /// `hooks` for a handshake-era client's request to a 2026-07-28 server: a reply asking for
-    /// input becomes an error (`ModernUpstream.refusingInputRequest`) before anything else reads it.
-    private static func refusingInputRequests(_ hooks: ReplyHooks, id: JSONValue) -> ReplyHooks {
-        var wrapped = hooks
-        let (rewrite, transform) = (hooks.rewrite, hooks.transform)
-        wrapped.transform = nil
-        wrapped.rewrite = { value, bytes in
-            if let refusal = ModernUpstream.refusingInputRequest(value, id: id) { return Self.encode(refusal) }
-            if let rewrite { return rewrite(value, bytes) }
-            if let transform { return Self.encode(transform(value)) }
-            return bytes
-        }
-        return wrapped
-    }
-
     /// Forwards a notification or a response of the client. `notifications/cancelled` also ends
     /// the cancelled request's response.
     func forward(notification bytes: [UInt8], method: String?, params: JSONObject) {
         if ModernUpstream.dropsNotification(method), speaksModernUpstream { return }
+        // The client's answer to a question the gateway relayed for its server (`InputBridge`).
+        if method == nil, !awaitedAnswers.withLock({ $0.isEmpty }), let answer = try? JSONRPC.parse(bytes), let id = answer["id"],
+            let waiter = awaitedAnswers.withLock({ $0.removeValue(forKey: JSONRPC.key(id)) })
+        {
+            machine.withLock { $0.touch(now: .now()) }
+            return waiter.resume(returning: answer)
+        }
         let now = NIODeadline.now()
         if method == "notifications/cancelled", let requestID = params["requestId"] {
             if let (request, queue, finish) = machine.withLock({ $0.cancelled(key: JSONRPC.key(requestID), now: now) }) {
@@ -215,6 +214,55 @@ final class MCPSession: Sendable {
             if let stream = machine.withLock({ $0.openStreams.first }) { push(Self.encode(reply), to: stream) }
         }
     }
+
+    /// Forwards a request as it is (no envelope added): `InputBridge`'s rounds.
+    func forwardUnchanged(
+        request bytes: [UInt8], id: JSONValue, clientID: JSONValue?, method: String, params: JSONObject, target: SessionStateMachine.Target,
+        timeout: TimeAmount
+    ) {
+        let token = params["_meta"]?["progressToken"].map(\.compact)
+        let action = machine.withLock {
+            $0.request(id: id, clientID: clientID, method: method, target: target, hooks: .none, timeout: timeout, progressToken: token, now: .now())
+        }
+        switch action {
+        case .forward: upstream?.send(bytes)
+        case .reject(let message): answer(JSONRPC.error(id: clientID ?? id, code: JSONRPC.invalidRequest, message), to: target)
+        }
+    }
+
+    /// Sends the client a request of the gateway's own where `target`'s messages go, and waits for
+    /// its answer, at most `timeout`; nil when none comes (or the session ends).
+    func ask(client method: String, params: JSONValue, on target: SessionStateMachine.Target, timeout: Duration) async -> JSONValue? {
+        let id = JSONValue.string("orch-input-\(relayedQuestions.wrappingAdd(1, ordering: .relaxed).newValue)")
+        let key = JSONRPC.key(id)
+        let request: JSONValue = ["jsonrpc": "2.0", "id": id, "method": .string(method), "params": params]
+        let deadline = Task {
+            try? await Task.sleep(for: timeout)
+            self.awaitedAnswers.withLock { $0.removeValue(forKey: key) }?.resume(returning: nil)
+        }
+        defer { deadline.cancel() }
+        return await withCheckedContinuation { continuation in
+            let ended = awaitedAnswers.withLock { waiters -> Bool in
+                if isEnded { return true }
+                waiters[key] = continuation
+                return false
+            }
+            if ended { return continuation.resume(returning: nil) }
+            send(Self.encode(request), to: target)
+        }
+    }
+
+    /// A message of the gateway's own for the client, where `target`'s messages go.
+    func send(_ message: [UInt8], to target: SessionStateMachine.Target) {
+        switch target {
+        case .response(let queue, _): push(message, to: queue)
+        case .sessionStream:
+            if let stream = machine.withLock({ $0.openStreams.first }) { push(message, to: stream) }
+        }
+    }
+
+    /// The client's input timeout under the running policy.
+    var inputTimeout: Duration { .seconds(access.current?.policy.settings.limits.inputTimeoutSeconds ?? 300) }
 
     // MARK: upstream → client
 
@@ -388,6 +436,7 @@ final class MCPSession: Sendable {
             }
         }
         stream?.finish()
+        for waiter in awaitedAnswers.withLock({ waiters in defer { waiters = [:] }; return Array(waiters.values) }) { waiter.resume(returning: nil) }
         let tap = tapSlot.withLock { slot in
             defer { slot = nil }
             return slot

@@ -66,14 +66,4 @@ enum ModernUpstream {
         return JSONRPC.request(id: id, method: MCPMethod.subscriptionsListen.rawValue,
                                params: ["notifications": .object(notifications), "_meta": .object(envelope)])
     }
-
-    /// A reply a handshake-era client cannot take: a result asking for input (`input_required`),
-    /// which the gateway does not relay to such clients yet; nil for any other reply.
-    static func refusingInputRequest(_ reply: JSONValue, id: JSONValue) -> JSONValue? {
-        guard reply["result"]?["resultType"] == .string(ModernResultStamp.inputRequired) else { return nil }
-        let asked = reply["result"]?["inputRequests"]?.objectValue?.values.compactMap { $0["method"]?.stringValue } ?? []
-        let what = asked.isEmpty ? "input" : Set(asked).sorted().joined(separator: ", ")
-        return JSONRPC.error(id: id, code: JSONRPC.internalError,
-                             "the server asks for \(what) before it answers, which mcp-orch does not relay to a client of this protocol version yet")
-    }
 }
