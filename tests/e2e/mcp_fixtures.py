@@ -273,6 +273,14 @@ class GatewayTestCase(unittest.TestCase):
         self.addCleanup(self.gateway.close)
         self.http = HTTPLog()
 
+    def http_client_factory(self, headers=None, timeout=None, auth=None):
+        """The SDK's own httpx client (either SDK's), recording each response in `self.http`."""
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
+        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
+        client.event_hooks["response"].append(self.http.hook)
+        return client
+
     def run_async(self, fn, *args, timeout=WAIT):
         """anyio.run(fn, *args) within `timeout` seconds. A failed assertion inside the SDK's
         task groups is unwrapped from its exception groups; anything else fails the test with

@@ -20,7 +20,6 @@ import unittest
 import mcp.types as types
 from mcp import ClientSession
 from mcp.client.sse import sse_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import McpError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,11 +47,6 @@ class AggregateCase(GatewayTestCase):
                                extra_allow=["interactive:ask_model", "remote", "dead"], extra_deny=["remote:secret_*"])
         self.env = {"UPSTREAM_KEY": self.key}
         super().setUp()
-
-    def http_client_factory(self, headers=None, timeout=None, auth=None):
-        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-        client.event_hooks["response"].append(self.http.hook)
-        return client
 
     @contextlib.asynccontextmanager
     async def connect(self, token, path, client=None):

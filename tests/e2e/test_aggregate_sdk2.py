@@ -21,7 +21,6 @@ import httpx2
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -49,11 +48,6 @@ class AggregateCase(GatewayTestCase):
         self.document = policy(extra_servers=servers, extra_allow=["remote", "dead"], extra_deny=["remote:secret_*"])
         self.env = {"UPSTREAM_KEY": self.key}
         super().setUp()
-
-    def http_client_factory(self, headers=None, timeout=None, auth=None):
-        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-        client.event_hooks["response"].append(self.http.hook)
-        return client
 
     @contextlib.asynccontextmanager
     async def connect(self, token, path):

@@ -24,7 +24,6 @@ import anyio
 import mcp.types as types
 from mcp import ClientSession
 from mcp.client.sse import sse_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import McpError
 from mcp.shared.message import SessionMessage
 
@@ -60,11 +59,6 @@ def names(items, key="name"):
 
 class SDK1AuthzCase(AuthzTestCase):
     transport = None  # "streamable-http" or "sse", set by the concrete classes below
-
-    def http_client_factory(self, headers=None, timeout=None, auth=None):
-        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-        client.event_hooks["response"].append(self.http.hook)
-        return client
 
     @contextlib.asynccontextmanager
     async def connect(self, token, server="notes"):

@@ -25,7 +25,6 @@ import mcp.types as types
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -78,11 +77,6 @@ class SDK2AuthzCase(AuthzTestCase):
         # resets the warning filters around each test.)
         warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
         super().setUp()
-
-    def http_client_factory(self, headers=None, timeout=None, auth=None):
-        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-        client.event_hooks["response"].append(self.http.hook)
-        return client
 
     @contextlib.asynccontextmanager
     async def connect(self, token, server="notes"):

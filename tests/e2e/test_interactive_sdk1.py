@@ -20,7 +20,6 @@ import unittest
 import mcp.types as types
 from mcp import ClientSession
 from mcp.client.sse import sse_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -75,11 +74,6 @@ class Client:
 class InteractiveCase(GatewayTestCase):
     transport = None  # "streamable-http" or "sse", set by the concrete classes below
     document = staticmethod(document)
-
-    def http_client_factory(self, headers=None, timeout=None, auth=None):
-        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-        client.event_hooks["response"].append(self.http.hook)
-        return client
 
     @contextlib.asynccontextmanager
     async def connect(self, client=None, token=CALLER):

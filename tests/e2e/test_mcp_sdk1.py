@@ -19,7 +19,6 @@ import mcp.types as types
 from mcp import ClientSession
 from mcp.client import streamable_http
 from mcp.client.sse import sse_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import McpError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,11 +53,6 @@ class Connection:
 
 class SDK1Case(GatewayTestCase):
     transport = None  # "streamable-http" or "sse", set by the concrete classes below
-
-    def http_client_factory(self, headers=None, timeout=None, auth=None):
-        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-        client.event_hooks["response"].append(self.http.hook)
-        return client
 
     @contextlib.asynccontextmanager
     async def connect(self, token, server="notes", org=ORG, message_handler=None):

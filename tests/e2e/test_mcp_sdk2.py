@@ -30,7 +30,6 @@ import mcp.types as types
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -69,11 +68,6 @@ class SDK2Case(GatewayTestCase):
         the newest server/discover names it."""
         probes = self.audit_where(method="server/discover", decision="allow")
         return probes[-1]["session"] if probes else None
-
-    def http_client_factory(self, headers=None, timeout=None, auth=None):
-        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-        client.event_hooks["response"].append(self.http.hook)
-        return client
 
     @contextlib.asynccontextmanager
     async def connect(self, token, server="notes", org=ORG, message_handler=None):

@@ -13,7 +13,6 @@ import unittest
 
 import httpx
 from mcp import ClientSession
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -29,11 +28,6 @@ class ModernUpstream(GatewayTestCase):
         upstream = {"command": MCP2_PYTHON, "args": [os.path.join(HERE, "modern_upstream.py")]}
         self.document = policy(extra_servers={"modern": upstream}, extra_allow=["modern:echo"])
         super().setUp()
-
-    def http_client_factory(self, headers=None, timeout=None, auth=None):
-        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-        client.event_hooks["response"].append(self.http.hook)
-        return client
 
     def test_a_handshake_era_client_is_served_by_a_2026_07_28_server(self):
         async def body():

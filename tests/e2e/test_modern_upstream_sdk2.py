@@ -18,7 +18,6 @@ import httpx2
 import mcp.types as types
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,11 +35,6 @@ class ModernUpstreamCase(GatewayTestCase):
         server = dict(UPSTREAM, **({"protocol": self.protocol} if self.protocol else {}))
         self.document = policy(extra_servers={"modern": server}, extra_allow=["modern:echo"])
         super().setUp()
-
-    def http_client_factory(self, headers=None, timeout=None, auth=None):
-        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-        client.event_hooks["response"].append(self.http.hook)
-        return client
 
     @contextlib.asynccontextmanager
     async def connect(self, token, elicitation_callback=None):

@@ -22,7 +22,8 @@ struct InputBridge: Sendable {
     let hooks: ReplyHooks
     let clientCapabilities: JSONValue?
 
-    /// How many times one call may ask for input before the gateway gives up on it.
+    /// How many times one call may ask for input before the gateway gives up on it, and how many
+    /// questions one round may ask.
     static let maxRounds = 16
 
     /// The capability a client declares to take `method` from a server.
@@ -57,6 +58,10 @@ struct InputBridge: Sendable {
                 return finish(JSONRPC.error(id: clientID, code: JSONRPC.internalError, "the server asked for input \(Self.maxRounds) times in one call"))
             }
             let questions = result["inputRequests"]?.objectValue ?? [:]
+            guard !questions.isEmpty, questions.count <= Self.maxRounds else {
+                return finish(JSONRPC.error(id: clientID, code: JSONRPC.internalError,
+                                            "the server asked for input with \(questions.count) questions (1 to \(Self.maxRounds) are relayed)"))
+            }
             // Every capability the questions need, before any is asked.
             let missing = Set(questions.values.compactMap { question -> String? in
                 guard let method = question["method"]?.stringValue else { return "(a question with no method)" }
