@@ -27,6 +27,17 @@ from mcp_fixtures import ADMIN, CALLER, ORG, WAIT, GatewayTestCase, policy  # no
 UPSTREAM = {"command": sys.executable, "args": [os.path.join(HERE, "modern_upstream.py")]}
 
 
+def answering(name):
+    """An elicitation callback that answers `name`, and the list of the messages it was asked."""
+    asked = []
+
+    async def on_elicitation(context, params):
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"name": name})
+
+    return asked, on_elicitation
+
+
 class ModernUpstreamCase(GatewayTestCase):
     mode = "auto"
     protocol = None  # the server entry's "protocol"; None: left to "auto"
@@ -67,11 +78,7 @@ class ModernUpstreamCase(GatewayTestCase):
 
 class ModernClient(ModernUpstreamCase):
     def test_an_elicitation_passes_through_as_input_required_and_the_retry_is_answered(self):
-        asked = []
-
-        async def on_elicitation(context, params):
-            asked.append(params.message)
-            return types.ElicitResult(action="accept", content={"name": "ada"})
+        asked, on_elicitation = answering("ada")
 
         async def body():
             async with self.connect(ADMIN, elicitation_callback=on_elicitation) as client:
@@ -90,11 +97,7 @@ class LegacyClient(ModernUpstreamCase):
     mode = "legacy"
 
     def test_the_servers_question_is_asked_on_the_session_and_the_answer_goes_back(self):
-        asked = []
-
-        async def on_elicitation(context, params):
-            asked.append(params.message)
-            return types.ElicitResult(action="accept", content={"name": "ada"})
+        asked, on_elicitation = answering("ada")
 
         async def body():
             async with self.connect(ADMIN, elicitation_callback=on_elicitation) as client:
