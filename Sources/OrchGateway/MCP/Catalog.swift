@@ -152,55 +152,19 @@ final class Catalog: Sendable {
         _ upstream: any Upstream, _ messages: AsyncStream<Result<[UInt8], UpstreamError>>, era: UpstreamEras.Era?,
         learned: (JSONValue?) -> UpstreamEras.Era
     ) async throws -> ServerListing {
-        var iterator = messages.makeAsyncIterator()
-        var nextID: Int64 = 1
+        var conversation = ListingConversation(upstream: upstream, iterator: messages.makeAsyncIterator())
         let clientInfo: JSONValue = ["name": "orch-gateway", "version": .string(Gateway.version)]
-        var envelope: JSONObject? = nil
-        /// The reply to `method`.
-        func ask(_ method: String, _ params: JSONObject) async throws -> JSONValue {
-            let id = nextID
-            nextID += 1
-            var params = params
-            if let envelope { params = ModernUpstream.enveloped(params, envelope) ?? params }
-            upstream.send(MCPSession.encode(JSONRPC.request(id: .integer(id), method: method, params: params)))
-            while let next = await iterator.next() {
-                let bytes = try next.get()
-                guard let reply = try? JSONRPC.parse(bytes), reply["id"] == .integer(id) else { continue }
-                return reply
-            }
-            throw UpstreamError.exited("the server closed before answering \(method)")
-        }
-        /// The result, or nil when the server does not know the method.
-        func call(_ method: String, _ params: JSONObject) async throws -> JSONValue? {
-            let reply = try await ask(method, params)
-            if let error = reply["error"] {
-                if error["code"] == .integer(JSONRPC.methodNotFound) && method != "initialize" { return nil }
-                throw UpstreamError.refused("\(method) failed: \(error["message"]?.stringValue ?? "error")")
-            }
-            return reply["result"] ?? .null
-        }
-        /// Every page of a list.
-        func pages(_ method: String, _ field: String) async throws -> [JSONValue] {
-            var items: [JSONValue] = []
-            var cursor: String? = nil
-            repeat {
-                guard let page = try await call(method, cursor.map { ["cursor": .string($0)] } ?? [:]) else { return items }
-                items += page[field]?.arrayValue ?? []
-                cursor = page["nextCursor"]?.stringValue
-            } while cursor != nil && items.count < 10_000
-            return items
-        }
+        let modern = ModernUpstream.envelope(initialize: ["capabilities": [:], "clientInfo": clientInfo])
         var known = era
         if known == nil {
-            let modern = ModernUpstream.envelope(initialize: ["capabilities": [:], "clientInfo": clientInfo])
-            known = learned(try await ask(MCPMethod.discover.rawValue, ["_meta": .object(modern)]))
+            known = learned(try await conversation.ask(MCPMethod.discover.rawValue, ["_meta": .object(modern)]))
         }
         let capabilities: JSONValue?
         if case .modern(let discover)? = known {
-            envelope = ModernUpstream.envelope(initialize: ["capabilities": [:], "clientInfo": clientInfo])
+            conversation.envelope = modern
             capabilities = discover["capabilities"]
         } else {
-            let initialized = try await call("initialize", [
+            let initialized = try await conversation.call("initialize", [
                 "protocolVersion": .string(JSONRPC.latestVersion), "capabilities": [:], "clientInfo": clientInfo,
             ])
             capabilities = initialized?["capabilities"]
@@ -208,13 +172,64 @@ final class Catalog: Sendable {
             upstream.send(Array(notification.compact.utf8))
         }
         var listing = ServerListing()
-        listing.tools = try await pages("tools/list", "tools")
-        if capabilities?["prompts"] != nil { listing.prompts = try await pages("prompts/list", "prompts") }
+        listing.tools = try await conversation.pages("tools/list", "tools")
+        if capabilities?["prompts"] != nil { listing.prompts = try await conversation.pages("prompts/list", "prompts") }
         if capabilities?["resources"] != nil {
-            listing.resources = try await pages("resources/list", "resources")
-            listing.resourceTemplates = try await pages("resources/templates/list", "resourceTemplates")
+            listing.resources = try await conversation.pages("resources/list", "resources")
+            listing.resourceTemplates = try await conversation.pages("resources/templates/list", "resourceTemplates")
         }
         return listing
+    }
+}
+
+/// The catalog's requests to one server and their replies, in turn.
+private struct ListingConversation {
+    let upstream: any Upstream
+    var iterator: AsyncStream<Result<[UInt8], UpstreamError>>.AsyncIterator
+    var nextID: Int64 = 1
+    /// Set for a server of the 2026-07-28 era: every request carries it.
+    var envelope: JSONObject? = nil
+
+    init(upstream: any Upstream, iterator: AsyncStream<Result<[UInt8], UpstreamError>>.AsyncIterator) {
+        self.upstream = upstream
+        self.iterator = iterator
+    }
+
+    /// The reply to `method`.
+    mutating func ask(_ method: String, _ params: JSONObject) async throws -> JSONValue {
+        let id = nextID
+        nextID += 1
+        var params = params
+        if let envelope { params = ModernUpstream.enveloped(params, envelope) ?? params }
+        upstream.send(MCPSession.encode(JSONRPC.request(id: .integer(id), method: method, params: params)))
+        while let next = await iterator.next() {
+            let bytes = try next.get()
+            guard let reply = try? JSONRPC.parse(bytes), reply["id"] == .integer(id) else { continue }
+            return reply
+        }
+        throw UpstreamError.exited("the server closed before answering \(method)")
+    }
+
+    /// The result, or nil when the server does not know the method.
+    mutating func call(_ method: String, _ params: JSONObject) async throws -> JSONValue? {
+        let reply = try await ask(method, params)
+        if let error = reply["error"] {
+            if error["code"] == .integer(JSONRPC.methodNotFound) && method != "initialize" { return nil }
+            throw UpstreamError.refused("\(method) failed: \(error["message"]?.stringValue ?? "error")")
+        }
+        return reply["result"] ?? .null
+    }
+
+    /// Every page of a list.
+    mutating func pages(_ method: String, _ field: String) async throws -> [JSONValue] {
+        var items: [JSONValue] = []
+        var cursor: String? = nil
+        repeat {
+            guard let page = try await call(method, cursor.map { ["cursor": .string($0)] } ?? [:]) else { return items }
+            items += page[field]?.arrayValue ?? []
+            cursor = page["nextCursor"]?.stringValue
+        } while cursor != nil && items.count < 10_000
+        return items
     }
 }
 
