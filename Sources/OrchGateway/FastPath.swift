@@ -230,8 +230,11 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         else { return false }
         let bytes = Array(body.readableBytesView)
         guard let value = try? JSONRPC.parse(bytes), let message = JSONRPCMessage(value) else { return false }
+        // A listen, progress, a retry that answers a server's question, and a client the server may
+        // ask something (its leg is another) go to the router.
         if case .request(_, let method, let params) = message,
-            method == MCPMethod.subscriptionsListen.rawValue || params["_meta"]?["progressToken"] != nil
+            method == MCPMethod.subscriptionsListen.rawValue || params["_meta"]?["progressToken"] != nil || params["requestState"] != nil
+                || !ModernExchange.asks(params).isEmpty
         {
             return false
         }
@@ -250,8 +253,8 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             case .forward(let call):
                 state = .answering(route: target.pattern, method: "POST", started: started)
                 call.forward(to: replyQueue(context, status: call.errorCode), streamed: false, timeout: resolver.callTimeout(caller, server))
-            case .listen:
-                return false  // not reached: a listen went to the router above
+            case .listen, .resume:
+                return false  // not reached: a listen and a retry went to the router above
             }
         }
         return true

@@ -32,6 +32,19 @@ public final class Gateway: Sendable {
     let heldAggregates = HeldAggregates()
     /// The era each server speaks, as orch.json says or as it answered `server/discover`.
     let eras = UpstreamEras()
+    /// Seals relayed questions' `requestState`: with `gateway.stateKey`, else a key of this process's.
+    private let stateSeals = Mutex<(secret: String?, seal: RequestStateSeal)?>(nil)
+    private let processSeal = RequestStateSeal(secret: nil)
+
+    func stateSeal(_ policy: Policy) -> RequestStateSeal {
+        guard let secret = policy.settings.stateKey else { return processSeal }
+        return stateSeals.withLock { kept in
+            if let kept, kept.secret == secret { return kept.seal }
+            let seal = RequestStateSeal(secret: secret)
+            kept = (secret, seal)
+            return seal
+        }
+    }
     /// The encoded answers of `/api/v1/me` and `/api/v1/servers`, per key.
     let callerBodies = CallerBodies()
     let upstreams: UpstreamFactory

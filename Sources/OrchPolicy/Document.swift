@@ -52,6 +52,9 @@ public struct GatewaySettings: Sendable, Hashable {
     public var pinning: PinningMode = .off
     /// The folder of the users' own secrets (`${user:NAME}`), relative to orch.json's folder.
     public var secrets = "secrets"
+    /// The secret the gateway seals the `requestState` of relayed questions with (`${env:…}`
+    /// expanded; never printed); nil: a random key per process.
+    public var stateKey: String? = nil
     public var limits = Limits()
 
     public init() {}

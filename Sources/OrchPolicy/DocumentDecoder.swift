@@ -77,7 +77,7 @@ struct DocumentDecoder {
 
     private mutating func decodeGateway(_ value: JSONNode, path: String) -> GatewaySettings {
         var settings = GatewaySettings()
-        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "dashboard", "pinning", "secrets", "limits"], log: &log) else {
+        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "dashboard", "pinning", "secrets", "stateKey", "limits"], log: &log) else {
             return settings
         }
         if let listen = r.string("listen", &log) {
@@ -120,6 +120,14 @@ struct DocumentDecoder {
             }
         }
         if let dashboard = r.bool("dashboard", &log) { settings.dashboard = dashboard }
+        if let key = expanded(r.string("stateKey", &log), path: r.at("stateKey")) {
+            if key.utf8.count < 32 {
+                log.error(r.at("stateKey"), "must be at least 32 characters (a random secret: openssl rand -base64 32); write it as ${env:NAME}")
+            } else {
+                settings.stateKey = key
+                secretValues.insert(key)
+            }
+        }
         if let secrets = r.string("secrets", &log) {
             if secrets.isEmpty { log.error(r.at("secrets"), "must be a folder path (default: secrets, beside orch.json)") } else { settings.secrets = secrets }
         }

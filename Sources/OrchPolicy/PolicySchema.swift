@@ -99,6 +99,10 @@ public enum PolicySchema {
                         "enum": ["off", "warn", "enforce"],
                         "description": "What a tool or prompt that does not match orch.lock.json (orch pin) gets: off (default), warn (logged, audited, counted) or enforce (also hidden and refused).",
                     ],
+                    "stateKey": [
+                        "type": "string", "minLength": 32,
+                        "description": "Secret (write it as ${env:NAME}) that seals the requestState of questions relayed to 2026-07-28 clients; replicas share it. Default: random per process.",
+                    ],
                     "limits": [
                         "type": "object", "additionalProperties": false,
                         "properties": [

@@ -31,6 +31,9 @@ struct SampleServerCommand: ParsableCommand {
     @Flag(help: "Also offer env_hash, which answers the SHA-256 of an environment variable's value (never the value): a test aid for per-user secrets.")
     var envTool = false
 
+    @Flag(help: "Also offer ask_name, which asks the client for a name (elicitation/create, when the client declared elicitation) and greets it: a test aid for relaying a server's questions.")
+    var askTool = false
+
     @Flag(help: "Speak MCP 2026-07-28 only: server/discover instead of initialize, the request envelope required, list changes on subscriptions/listen; adds ask_name (asks for input) and envelope.")
     var modern = false
 
@@ -40,7 +43,7 @@ struct SampleServerCommand: ParsableCommand {
             guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--describe takes TOOL=TEXT, not \"\(entry)\"") }
             overrides[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
         }
-        var server = SampleServer(pageSize: pageSize, descriptions: overrides, envTool: envTool)
+        var server = SampleServer(pageSize: pageSize, descriptions: overrides, envTool: envTool, askTool: askTool && !modern)
         var modernServer = ModernSampleServer(server: server)
         while let line = readLine(strippingNewline: true) {
             guard !line.isEmpty else { continue }
@@ -58,6 +61,15 @@ struct SampleServer {
     var descriptions: [String: String] = [:]
     /// `--env-tool`: env_hash is offered too.
     var envTool = false
+    /// `--ask-tool`: ask_name is offered too.
+    var askTool = false
+    /// The client declared elicitation at initialize.
+    var clientElicits = false
+    /// The questions sent to the client, by their id: the call each belongs to.
+    var asking: [String: JSONValue] = [:]
+    var questions = 0
+
+    static let askTool = tool("ask_name", "Asks the client for a name (elicitation) and greets it.", [:], required: [])
 
     static let envHashTool = tool("env_hash", "The SHA-256 of an environment variable's value (unset: \"unset\").", ["name": ["type": "string"]], required: ["name"])
     var notes: [String: String] = [:]
@@ -109,11 +121,12 @@ struct SampleServer {
         guard let message = try? JSONValue.parse(line), case .object(let object) = message else {
             return [Self.error(id: nil, code: -32700, "Parse error")]
         }
-        guard let method = object["method"]?.stringValue else { return [] }  // a response to us: none expected
+        guard let method = object["method"]?.stringValue else { return answered(object) }  // a response to us
         guard let id = object["id"] else { return [] }  // a notification
         let params = object["params"]?.objectValue ?? [:]
         switch method {
         case "initialize":
+            clientElicits = params["capabilities"]?["elicitation"] != nil
             let requested = params["protocolVersion"]?.stringValue ?? ""
             return [Self.result(id: id, [
                 "protocolVersion": .string(Self.versions.contains(requested) ? requested : Self.versions.last!),
@@ -126,7 +139,7 @@ struct SampleServer {
         case "ping", "logging/setLevel":
             return [Self.result(id: id, [:])]
         case "tools/list":
-            let tools = (Self.tools + (envTool ? [Self.envHashTool] : [])).map { tool -> JSONValue in
+            let tools = (Self.tools + (envTool ? [Self.envHashTool] : []) + (askTool ? [Self.askTool] : [])).map { tool -> JSONValue in
                 guard case .object(var object) = tool, let name = object["name"]?.stringValue, let text = descriptions[name] else { return tool }
                 object["description"] = .string(text)
                 return .object(object)
@@ -239,6 +252,15 @@ struct SampleServer {
             return [text(sum.rounded() == sum && abs(sum) < 1e15 ? String(Int64(sum)) : String(sum))]
         case "now":
             return [text(Timestamp.format(Date()))]
+        case "ask_name" where askTool:
+            guard clientElicits else { return [text("ask_name needs a client that can answer questions (elicitation)", error: true)] }
+            questions += 1
+            let question = JSONValue.string("ask-\(questions)")
+            asking[question.compact] = id
+            return [["jsonrpc": "2.0", "id": question, "method": "elicitation/create", "params": [
+                "mode": "form", "message": "What is your name?",
+                "requestedSchema": ["type": "object", "properties": ["name": ["type": "string"]], "required": ["name"]],
+            ]]]
         case "env_hash" where envTool:
             guard let variable = arguments["name"]?.stringValue else { return [text("env_hash needs a string \"name\"", error: true)] }
             guard let value = ProcessInfo.processInfo.environment[variable] else { return [text("unset")] }
@@ -256,6 +278,18 @@ struct SampleServer {
         default:
             return [Self.error(id: id, code: -32602, "Unknown tool: \(name)")]
         }
+    }
+
+    /// The client's answer to one of ask_name's questions: the call it belongs to is answered.
+    private mutating func answered(_ response: JSONObject) -> [JSONValue] {
+        guard let id = response["id"], let call = asking.removeValue(forKey: id.compact) else { return [] }
+        let reply: String
+        if response["result"]?["action"] == "accept", let name = response["result"]?["content"]?["name"]?.stringValue {
+            reply = "hello \(name)"
+        } else {
+            reply = "no name given"
+        }
+        return [Self.result(id: call, ["content": [["type": "text", "text": .string(reply)]], "isError": .bool(reply == "no name given")])]
     }
 
     static func result(id: JSONValue, _ result: JSONValue) -> JSONValue {

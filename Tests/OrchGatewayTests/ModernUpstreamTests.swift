@@ -156,3 +156,69 @@ private func firstText(_ reply: JSONValue) -> String? { reply["result"]?["conten
     let calls = g.auditLines.compactMap { try? JSONValue.parse($0) }.filter { $0["method"] == "tools/call" && $0["tool"] == "ask_name" }
     #expect(calls.count == 1 && calls.first?["decision"] == "allow")
 }
+
+// MARK: a handshake-era server's questions, for a 2026-07-28 client
+
+private func askerPolicy(limits: String = #""maxSessionsPerKey": 3, "callTimeoutSeconds": 5"#) -> String {
+    mcpPolicyJSON(limits: limits, extraServers: #", "asker": { "command": "\#(orchBinary)", "args": ["sample-server", "--ask-tool"] }"#)
+}
+
+private let askerPath = "/orgs/acme/servers/asker/mcp"
+private let elicits: JSONObject = ["io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": ["elicitation": [:]]]
+
+private func retry(_ state: JSONValue?, _ answer: JSONValue, question: String = "q1") -> JSONObject {
+    ["name": "ask_name", "arguments": [:], "inputResponses": .object([question: answer]), "requestState": state ?? .null]
+}
+
+@Test func aHandshakeEraServersQuestionBecomesInputRequiredAndTheRetryAnswersIt() async throws {
+    let g = try TestGateway(json: askerPolicy())
+    try await g.test { client in
+        let first = try await client.modern("tools/call", ["name": "ask_name", "arguments": [:]], id: "c1", path: askerPath, token: Tokens.alice, envelope: elicits)
+        #expect(first.status == .ok)
+        let result = try #require(first.body["result"])
+        #expect(first.body["id"] == "c1")
+        #expect(result["resultType"] == "input_required")
+        #expect(result["inputRequests"]?["q1"]?["method"] == "elicitation/create")
+        #expect(result["inputRequests"]?["q1"]?["params"]?["message"] == "What is your name?")
+        let state = try #require(result["requestState"])
+        #expect(state.stringValue?.hasPrefix("orch1.") == true)
+        let accepted: JSONValue = ["action": "accept", "content": ["name": "ada"]]
+        // A changed state, an answer to another question, another call's params: -32602, nothing forwarded.
+        var tampered = try #require(state.stringValue)
+        tampered.removeLast(2)
+        tampered += "AA"
+        let forged = try await client.modern("tools/call", retry(.string(tampered), accepted), path: askerPath, token: Tokens.alice, envelope: elicits)
+        #expect(forged.status == .badRequest && forged.body["error"]?["code"] == -32602)
+        let wrong = try await client.modern("tools/call", retry(state, accepted, question: "q9"), path: askerPath, token: Tokens.alice, envelope: elicits)
+        #expect(wrong.body["error"]?["code"] == -32602)
+        var other = retry(state, accepted)
+        other["arguments"] = ["x": 1]
+        let elsewhere = try await client.modern("tools/call", other, path: askerPath, token: Tokens.alice, envelope: elicits)
+        #expect(elsewhere.body["error"]?["message"] == "requestState belongs to another call")
+        // The real retry answers the server's question, and the call's reply answers it.
+        let second = try await client.modern("tools/call", retry(state, accepted), id: "c2", path: askerPath, token: Tokens.alice, envelope: elicits)
+        #expect(second.body["id"] == "c2")
+        #expect(firstText(second.body) == "hello ada")
+        // The call is over: the same state again holds nothing here, so the call runs afresh and
+        // the server asks again.
+        let again = try await client.modern("tools/call", retry(state, accepted), path: askerPath, token: Tokens.alice, envelope: elicits)
+        #expect(again.body["result"]?["resultType"] == "input_required")
+        // A client that declared nothing is served by a leg that declared nothing: the server cannot ask.
+        let plain = try await client.modern("tools/call", ["name": "ask_name", "arguments": [:]], path: askerPath, token: Tokens.alice)
+        #expect(plain.body["result"]?["isError"] == true)
+    }
+    let denials = g.auditLines.compactMap { try? JSONValue.parse($0) }.filter { $0["decision"] == "deny" && $0["method"] == "tools/call" }
+    #expect(denials.contains { $0["reason"]?.stringValue?.contains("requestState") == true })
+}
+
+@Test func anExpiredStateIsRefused() async throws {
+    let g = try TestGateway(json: askerPolicy(limits: #""callTimeoutSeconds": 5, "inputTimeoutSeconds": 1"#))
+    try await g.test { client in
+        let first = try await client.modern("tools/call", ["name": "ask_name", "arguments": [:]], path: askerPath, token: Tokens.alice, envelope: elicits)
+        let state = first.body["result"]?["requestState"]
+        try await Task.sleep(for: .milliseconds(2100))
+        let late = try await client.modern("tools/call", retry(state, ["action": "accept", "content": ["name": "ada"]]), path: askerPath,
+                                           token: Tokens.alice, envelope: elicits)
+        #expect(late.body["error"]?["message"] == "requestState has expired")
+    }
+}

@@ -22,7 +22,7 @@ from mcp.shared.exceptions import MCPError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mcp_fixtures import ADMIN, CALLER, ORG, WAIT, GatewayTestCase, policy  # noqa: E402
+from mcp_fixtures import ADMIN, CALLER, ORG, WAIT, GatewayTestCase, policy, venv_with_fastmcp  # noqa: E402
 
 UPSTREAM = {"command": sys.executable, "args": [os.path.join(HERE, "modern_upstream.py")]}
 
@@ -131,6 +131,48 @@ class ModernClientOfTheServerInTheHandshakeEra(ModernUpstreamCase):
     2026-07-28 client, whose envelope it keeps out of what it forwards (the SDK's server refuses
     an enveloped request on a handshake-era connection)."""
     protocol = "legacy"
+
+
+class HandshakeEraServerThatAsks(GatewayTestCase):
+    """The other way round: a 2026-07-28 client (mode "auto") of a handshake-era server
+    (interactive_upstream.py, FastMCP of the SDK 1.x) whose tools send elicitation/create and
+    sampling/createMessage mid-call. The gateway holds the server's request, answers the client's
+    POST `input_required` with a requestState it seals, and delivers the client's retry's answer to
+    the server; the SDK's Client does the rounds itself."""
+
+    def setUp(self):
+        upstream = {"command": venv_with_fastmcp(), "args": [os.path.join(HERE, "interactive_upstream.py")]}
+        self.document = policy(extra_servers={"interactive": upstream})
+        super().setUp()
+
+    def test_elicitation_and_sampling_are_asked_of_the_client_and_the_calls_go_on(self):
+        asked = []
+
+        async def elicit(context, params):
+            asked.append(params.message)
+            return types.ElicitResult(action="accept", content={"name": "ada", "confirmed": True})
+
+        async def sample(context, params):
+            asked.append(params.messages[0].content.text)
+            return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text="forty-two"), model="e2e")
+
+        async def body():
+            headers = {"Authorization": "Bearer " + ADMIN}
+            async with self.http_client_factory(headers=headers, timeout=httpx2.Timeout(WAIT, read=WAIT * 10)) as http:
+                transport = streamable_http_client(self.gateway.url("interactive", "mcp", ORG), http_client=http)
+                async with Client(transport, read_timeout_seconds=WAIT, elicitation_callback=elicit, sampling_callback=sample) as client:
+                    self.assertEqual(client.protocol_version, "2026-07-28")
+                    answered = await client.call_tool("ask_user", {"question": "Who are you?"})
+                    modelled = await client.call_tool("ask_model", {"prompt": "the answer?"})
+                    return answered, modelled
+
+        answered, modelled = self.run_async(body, timeout=3 * WAIT)
+        self.assertEqual([c.text for c in answered.content], ["accepted: name=ada confirmed=True"], self.diagnostics())
+        self.assertEqual([c.text for c in modelled.content], ["model said: forty-two"], self.diagnostics())
+        self.assertEqual(asked, ["Who are you?", "the answer?"])
+        # Each round was decided; the call's outcome is audited once.
+        outcomes = [r for r in self.gateway.audit_records() if r["method"] == "tools/call" and r.get("tool") == "ask_user"]
+        self.assertEqual([r["decision"] for r in outcomes], ["allow"], self.diagnostics())
 
 
 del ModernUpstreamCase

@@ -17,7 +17,7 @@ extension AggregateEndpoint {
         started: ContinuousClock.Instant
     ) async throws -> Response {
         let org = try scope(request, context, caller, hasOrg: hasOrg, method: incoming?.message.method ?? "message")
-        let members = HeldLegMembers(endpointView: gateway.heldAggregates.view(caller.credential, org: org), caller: caller, gateway: gateway)
+        var members = HeldLegMembers(endpointView: gateway.heldAggregates.view(caller.credential, org: org), caller: caller, gateway: gateway)
         let exchange = ModernExchange(gateway: gateway)
         let origin = RequestOrigin(context, request)
         let modern: ModernRequest
@@ -26,6 +26,8 @@ extension AggregateEndpoint {
         case .answered(let answer): return ModernExchange.response(answer)
         case .request(let request): modern = request
         }
+        // A client that can be asked things is served by legs of its own kind, lists as calls.
+        members.asks = ModernExchange.asks(modern.params)
         let stamp = ModernResultStamp(ttlBound: CacheTTL(gateway.catalog.ttl), serverInfo: nil)
         func answer(_ reply: JSONValue) -> Response {
             let stamped = ModernForwarding.reply(reply, id: modern.id, method: modern.method, stamp: stamp)
@@ -63,6 +65,7 @@ extension AggregateEndpoint {
             switch exchange.decide(routed, request: [], caller: caller, server: server, leg: leg, origin: origin, started: started) {
             case .answer(let answer): return ModernExchange.response(answer)
             case .forward(let call): return await ModernExchange.respond(call, request, timeout: resolver.callTimeout(caller, server))
+            case .resume(let held, let leg): return await ModernExchange.respond(held, on: leg)
             case .listen: return answer(JSONRPC.error(id: modern.id, code: JSONRPC.internalError, "unexpected listen"))
             }
         default:

@@ -53,6 +53,8 @@ final class MCPSession: Sendable {
     /// Set when the session speaks 2026-07-28 to its server: the envelope its requests carry
     /// (`ModernUpstream`).
     private let modernEnvelope = Mutex<JSONObject?>(nil)
+    /// `modernEnvelope` is set: read first, so a handshake-era session's requests take no lock for it.
+    private let modernUpstream = Atomic<Bool>(false)
     /// Questions relayed to the client for its server (`InputBridge`), by the id they went with.
     private let awaitedAnswers = Mutex<[String: CheckedContinuation<JSONValue?, Never>]>([:])
     private let relayedQuestions = Atomic<Int>(0)
@@ -113,6 +115,7 @@ final class MCPSession: Sendable {
     /// own, and the server is asked (with a listen of the gateway's own) for its list changes.
     func speaksModern(envelope: JSONObject, capabilities: JSONObject) {
         modernEnvelope.withLock { $0 = envelope }
+        modernUpstream.store(true, ordering: .releasing)
         let listen = ModernUpstream.listChangesListen(id: "orch-listen", capabilities: capabilities, envelope: envelope)
         // Not a pending request: it stays open as long as the session, and its frames come as the
         // server's own messages.
@@ -120,7 +123,7 @@ final class MCPSession: Sendable {
     }
 
     /// Whether the session speaks 2026-07-28 to its server.
-    var speaksModernUpstream: Bool { modernEnvelope.withLock { $0 } != nil }
+    var speaksModernUpstream: Bool { modernUpstream.load(ordering: .acquiring) }
 
     /// Remembers what the client said it can do (from `initialize`'s params).
     func clientCapabilities(_ capabilities: JSONValue?) {
@@ -149,7 +152,7 @@ final class MCPSession: Sendable {
         target: SessionStateMachine.Target, timeout: TimeAmount, hooks: ReplyHooks = .none
     ) {
         var (bytes, hooks) = (bytes, hooks)
-        if let envelope = modernEnvelope.withLock({ $0 }) {
+        if speaksModernUpstream, let envelope = modernEnvelope.withLock({ $0 }) {
             if ModernUpstream.answersLocally(method) {
                 let reply: JSONValue = ["jsonrpc": "2.0", "id": clientID ?? id, "result": [:]]
                 hooks.outcome?(.replied(reply))

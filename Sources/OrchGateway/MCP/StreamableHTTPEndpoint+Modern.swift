@@ -27,7 +27,8 @@ extension StreamableHTTPEndpoint {
         let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: modern.method)
         let leg: HeldLeg
         do {
-            leg = try await heldLeg(request, context, caller, server)
+            // A client that can be asked things has a leg of its own kind (`ModernExchange.asks`).
+            leg = try await heldLeg(request, context, caller, server, asks: ModernExchange.asks(modern.params))
         } catch let error as UpstreamError {
             return Self.initializeFailure(id: modern.id, error, server: server)
         }
@@ -38,6 +39,8 @@ extension StreamableHTTPEndpoint {
             return listen(request, context, caller, server, leg, modern, filter, started: started)
         case .forward(let call):
             return await ModernExchange.respond(call, request, timeout: resolver.callTimeout(caller, server))
+        case .resume(let held, let leg):
+            return await ModernExchange.respond(held, on: leg)
         }
     }
 

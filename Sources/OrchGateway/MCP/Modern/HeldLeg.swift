@@ -33,11 +33,42 @@ final class HeldLeg: Sendable, ServerMessageTap {
     }
 
     private let listening = Mutex(Listening())
+    /// The capabilities (`elicitation`, `sampling`, `roots`) the leg declared at initialize for
+    /// the clients it serves, who declared the same: the server may ask those clients' calls.
+    let asks: String
+    /// Calls whose server may ask their client something, oldest first (`HeldCall`).
+    private let held = Mutex<[HeldCall]>([])
 
-    init(session: MCPSession, initialized: JSONObject) {
+    init(session: MCPSession, initialized: JSONObject, asks: String = "") {
         self.session = session
         self.initialized = initialized
+        self.asks = asks
         session.tap(self)
+    }
+
+    // MARK: held calls
+
+    func hold(_ call: HeldCall) {
+        let expired = held.withLock { calls -> [HeldCall] in
+            let now = ContinuousClock.now
+            let expired = calls.filter { $0.hasExpired(at: now) }
+            calls.removeAll { $0.hasExpired(at: now) }
+            calls.append(call)
+            return expired
+        }
+        for call in expired { cancel(call, "the client did not answer the server's question in time") }
+    }
+
+    func heldCall(_ token: String) -> HeldCall? { held.withLock { $0.first { $0.token == token } } }
+
+    func release(_ call: HeldCall) { held.withLock { $0.removeAll { $0 === call } } }
+
+    /// Gives up on `call`: the server is told it is cancelled, and it leaves the held calls.
+    func cancel(_ call: HeldCall, _ reason: String) {
+        release(call)
+        let params: JSONObject = ["requestId": call.upstreamID, "reason": .string(reason)]
+        session.forward(notification: MCPSession.encode(["jsonrpc": "2.0", "method": "notifications/cancelled", "params": .object(params)]),
+                        method: "notifications/cancelled", params: params)
     }
 
     /// A fresh id for a request forwarded on this leg.
@@ -110,8 +141,13 @@ final class HeldLeg: Sendable, ServerMessageTap {
 
     func take(_ message: JSONValue) {
         if case .request(let id, let method, _)? = JSONRPCMessage(message) {
-            // The leg declared no client capability, so a server has nothing to ask; one that does
-            // is told at once rather than left waiting.
+            // A question for a client: the oldest held call that is not asking already takes it.
+            if let call = held.withLock({ $0.first { !$0.isAsking && !$0.hasExpired(at: .now) } }) {
+                _ = call.queue.push(MCPSession.encode(message))
+                return
+            }
+            // No call to ask in (the leg declared no client capability, or none is in flight): the
+            // server is told at once rather than left waiting.
             let refusal = JSONRPC.error(id: id, code: JSONRPC.methodNotFound, "Method not found: \(method) (mcp-orch holds this session for 2026-07-28 clients and has no client to ask)")
             session.upstream?.send(MCPSession.encode(refusal))
             return

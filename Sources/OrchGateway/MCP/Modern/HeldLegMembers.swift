@@ -12,6 +12,8 @@ struct HeldLegMembers: AggregateMembers {
     let endpointView: HeldAggregates.View
     let caller: Caller
     let gateway: Gateway
+    /// What the client declared a server may ask it (`ModernExchange.asks`): its legs are of that kind.
+    var asks = ""
 
     var org: String? { endpointView.scope.org }
     var sessionID: String? { nil }
@@ -24,7 +26,7 @@ struct HeldLegMembers: AggregateMembers {
     }
 
     func leg(_ server: ResolvedServer, _ request: Request, _ context: GatewayContext) async throws -> HeldLeg {
-        try await AggregateEndpoint(gateway: gateway).heldLeg(request, context, caller, server)
+        try await AggregateEndpoint(gateway: gateway).heldLeg(request, context, caller, server, asks: asks)
     }
 
     func ask(_ member: MCPSession, method: String, params: JSONObject, timeout: TimeAmount, transform: (@Sendable (JSONValue) -> JSONValue)?) async -> JSONValue {

@@ -9,6 +9,8 @@ final class HeldLegs: Sendable {
         let credential: Credential
         let org: String
         let server: String
+        /// The client capabilities the leg declares (`ModernExchange.asks`): a leg per set.
+        var asks: String = ""
     }
 
     private enum Entry {

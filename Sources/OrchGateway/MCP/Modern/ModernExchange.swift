@@ -38,6 +38,9 @@ struct ModernExchange: Sendable {
         let errorCode: ErrorCode
         /// The request carries a `progressToken`: progress may come before its reply.
         let mayProgress: Bool
+        /// Set when the server may ask the client something during the call (`HeldCall`): the
+        /// reply goes to its queue, and the POST waits there.
+        var held: HeldCall? = nil
 
         /// Hands the call to the leg; its reply (or the gateway's answer in its place) goes to `queue`.
         func forward(to queue: MessageQueue, streamed: Bool, timeout: TimeAmount) {
@@ -51,6 +54,8 @@ struct ModernExchange: Sendable {
         case forward(Call)
         /// A `subscriptions/listen`, whose filter was read.
         case listen(ListenFilter)
+        /// A retry that answered the server's question: the POST waits on the held call again.
+        case resume(HeldCall, on: HeldLeg)
     }
 
     /// What a request is sent to: one server (`org` and `name` are the path's; `resolved`, when the
@@ -99,9 +104,17 @@ struct ModernExchange: Sendable {
         }
     }
 
-    /// The leg of `caller` on `server` in the held legs' table.
-    static func legKey(_ caller: Caller, _ server: ResolvedServer) -> HeldLegs.Key {
-        HeldLegs.Key(credential: caller.credential, org: server.org, server: server.name)
+    /// The leg of `caller` on `server` in the held legs' table, for clients that declare `asks`.
+    static func legKey(_ caller: Caller, _ server: ResolvedServer, asks: String = "") -> HeldLegs.Key {
+        HeldLegs.Key(credential: caller.credential, org: server.org, server: server.name, asks: asks)
+    }
+
+    /// Which of the capabilities a handshake-era server may ask a client for (`elicitation`,
+    /// `sampling`, `roots`) a request's envelope declares, sorted and joined: its requests go on a
+    /// leg that declared the same (none: the leg that declared none).
+    static func asks(_ params: JSONObject) -> String {
+        guard case .object(let capabilities)? = params["_meta"]?[ModernProtocol.MetaKey.clientCapabilities] else { return "" }
+        return ["elicitation", "roots", "sampling"].filter { capabilities[$0] != nil }.joined(separator: ",")
     }
 
     /// Decides `modern` on `leg`: discover is answered from the leg, a refused item with the era's
@@ -131,6 +144,11 @@ struct ModernExchange: Sendable {
         }
         var params = modern.params
         var rewritten = false
+        // A handshake-era server may ask this client something: its questions are relayed.
+        let relays = !leg.asks.isEmpty && !leg.session.speaksModernUpstream
+        if !relays, params["requestState"] != nil, !leg.session.speaksModernUpstream {
+            return .answer(refusedState(modern, "no question of the server's is waiting for it", origin, caller, server, leg, started))
+        }
         let admitted: ReplyHooks
         switch CallGuard(gateway: gateway).admit(origin, caller: caller, server: server, session: leg.session, id: modern.id,
                                                  method: modern.method, params: params, started: started) {
@@ -139,6 +157,18 @@ struct ModernExchange: Sendable {
             if let decided { (params, rewritten) = (decided, true) }
         case .refuse(let reply):
             return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
+        }
+        if relays, case .string(let state)? = params["requestState"] {
+            switch resume(modern, state: state, params: params, caller: caller, server: server, leg: leg) {
+            case .success(let held): return .resume(held, on: leg)
+            case .failure(.gone):
+                // Not held here (it ended, or another gateway holds it): the call runs again.
+                params["requestState"] = nil
+                params["inputResponses"] = nil
+                rewritten = true
+            case .failure(.refused(let why)):
+                return .answer(refusedState(modern, why, origin, caller, server, leg, started))
+            }
         }
         let upstreamID = leg.nextID()
         let stamp = ModernResultStamp(ttlBound: CacheTTL(gateway.catalog.ttl), serverInfo: nil)
@@ -160,13 +190,71 @@ struct ModernExchange: Sendable {
         if !leg.session.speaksModernUpstream {
             // A handshake-era server: the envelope stays with the gateway.
             bytes = bytes.flatMap(ModernForwarding.withoutEnvelope)
-            params = ModernForwarding.withoutEnvelope(params)
+            // The params go upstream only when the bytes could not be cut.
+            if bytes == nil { params = ModernForwarding.withoutEnvelope(params) }
         }
         let forwarded = bytes ?? MCPSession.encode(JSONRPC.request(id: upstreamID, method: method, params: params))
-        return .forward(Call(
+        var call = Call(
             leg: leg, bytes: forwarded, upstreamID: upstreamID,
             clientID: clientID, method: method, params: params, hooks: hooks, errorCode: errorCode,
-            mayProgress: params["_meta"]?["progressToken"] != nil))
+            mayProgress: params["_meta"]?["progressToken"] != nil)
+        if relays {
+            let held = HeldCall(queue: leg.session.makeQueue(), method: method, digest: RequestStateSeal.digest(method: method, params: params),
+                                upstreamID: upstreamID, clientID: clientID, user: caller.userName, credential: Self.identity(caller.credential),
+                                server: server.path, seal: gateway.stateSeal(caller.policy),
+                                inputTimeout: .seconds(caller.policy.settings.limits.inputTimeoutSeconds))
+            leg.hold(held)
+            call.held = held
+        }
+        return .forward(call)
+    }
+
+    enum ResumeFailure: Error {
+        /// The state is sound, but no held call of this leg has it.
+        case gone
+        case refused(String)
+    }
+
+    /// A retry's `requestState`, opened and checked against the caller, the server, the method and
+    /// the call; its answer goes to the server's waiting question.
+    private func resume(
+        _ modern: ModernRequest, state: String, params: JSONObject, caller: Caller, server: ResolvedServer, leg: HeldLeg
+    ) -> Result<HeldCall, ResumeFailure> {
+        guard let binding = gateway.stateSeal(caller.policy).open(state) else {
+            return .failure(.refused("requestState is not one mcp-orch made, or it was changed"))
+        }
+        guard binding.user == caller.userName, binding.credential == Self.identity(caller.credential), binding.server == server.path,
+            binding.method == modern.method, binding.call == RequestStateSeal.digest(method: modern.method, params: params)
+        else { return .failure(.refused("requestState belongs to another call")) }
+        guard Int64(Date().timeIntervalSince1970) <= binding.expires else { return .failure(.refused("requestState has expired")) }
+        guard let held = leg.heldCall(binding.heldCall) else { return .failure(.gone) }
+        guard case .object(let responses)? = params["inputResponses"], let answer = responses[binding.question] else {
+            return .failure(.refused("inputResponses has no answer to \(binding.question)"))
+        }
+        guard let upstreamID = held.answering(binding.question, clientID: modern.id) else {
+            return .failure(.refused("the question \(binding.question) was answered already"))
+        }
+        let reply: JSONValue = ["jsonrpc": "2.0", "id": upstreamID, "result": answer]
+        leg.session.forward(notification: MCPSession.encode(reply), method: nil, params: [:])
+        return .success(held)
+    }
+
+    /// A retry whose state cannot be used: -32602, audited, and nothing forwarded.
+    private func refusedState(
+        _ modern: ModernRequest, _ why: String, _ origin: RequestOrigin, _ caller: Caller, _ server: ResolvedServer, _ leg: HeldLeg,
+        _ started: ContinuousClock.Instant
+    ) -> Answer {
+        gateway.audit(origin, caller: caller, decision: .deny, reason: "2026-07-28: \(why)", status: 400, started: started,
+                      org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
+        return Answer(status: .badRequest, body: JSONRPC.error(id: modern.id, code: JSONRPC.invalidParams, why))
+    }
+
+    /// A credential as a sealed state names it: a key by its hash, a sign-in by issuer and subject.
+    static func identity(_ credential: Credential) -> String {
+        switch credential {
+        case .key(let hash): "key:\(hash)"
+        case .token(let issuer, let subject, _): "sso:\(issuer):\(subject)"
+        }
     }
 
     /// The `inputSchema` of `tool` as the server's last listing gave it, when it declares
