@@ -20,25 +20,37 @@ public enum JSONMemberScanner {
     /// included. For a document already parsed, so that one member can be replaced, or something
     /// inserted into it, without encoding the rest again.
     public static func topLevelValueRanges(of key: String, in bytes: [UInt8]) -> [Range<Int>] {
-        let name = Array(key.utf8)
-        var found: [Range<Int>] = []
+        topLevelValueRanges(of: [key], in: bytes)[0]
+    }
+
+    /// The ranges of the top-level members named by each of `keys`, read in one pass: the ranges
+    /// of `keys[i]` are at `i`.
+    public static func topLevelValueRanges(of keys: [String], in bytes: [UInt8]) -> [[Range<Int>]] {
+        topLevelValueRanges(of: keys.map { Array($0.utf8) }, in: bytes, within: 0..<bytes.count)
+    }
+
+    /// The values named by `names` of the object that begins `bounds` (after any whitespace).
+    private static func topLevelValueRanges(of names: [[UInt8]], in bytes: [UInt8], within bounds: Range<Int>) -> [[Range<Int>]] {
+        var found = [[Range<Int>]](repeating: [], count: names.count)
+        let end = bounds.upperBound
         var depth = 0
         var topIsObject = false
         var expectingKey = false
-        var offset = 0
-        while offset < bytes.count {
+        var offset = bounds.lowerBound
+        while offset < end {
             switch bytes[offset] {
             case UInt8(ascii: "\""):
-                let end = stringEnd(bytes, from: offset)
+                let close = stringEnd(bytes, from: offset, end: end)
                 if depth == 1, topIsObject, expectingKey {
                     expectingKey = false
-                    if bytes[(offset + 1)..<end].elementsEqual(name), let range = valueRange(bytes, after: end + 1) {
-                        found.append(range)
+                    let key = bytes[(offset + 1)..<close]
+                    if let index = names.firstIndex(where: { key.elementsEqual($0) }), let range = valueRange(bytes, after: close + 1, end: end) {
+                        found[index].append(range)
                         offset = range.upperBound
                         continue
                     }
                 }
-                offset = end + 1
+                offset = close + 1
                 continue
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 if depth == 0 { topIsObject = bytes[offset] == UInt8(ascii: "{") }
@@ -46,6 +58,7 @@ public enum JSONMemberScanner {
                 if depth == 1 { expectingKey = true }
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1
+                if depth == 0 { return found }
             case UInt8(ascii: ","):
                 if depth == 1 { expectingKey = true }
             default:
@@ -56,62 +69,101 @@ public enum JSONMemberScanner {
         return found
     }
 
+    /// An edit of a document: the bytes of `range` replaced by `text`.
+    public struct Edit: Sendable {
+        public let range: Range<Int>
+        public let text: [UInt8]
+
+        public init(_ range: Range<Int>, _ text: [UInt8] = []) {
+            self.range = range
+            self.text = text
+        }
+    }
+
+    /// `bytes` with `edits` (whose ranges do not overlap) made, in one copy.
+    public static func applying(_ edits: [Edit], to bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + edits.reduce(0) { $0 + $1.text.count })
+        var position = 0
+        for edit in edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+            out.append(contentsOf: bytes[position..<edit.range.lowerBound])
+            out.append(contentsOf: edit.text)
+            position = edit.range.upperBound
+        }
+        out.append(contentsOf: bytes[position...])
+        return out
+    }
+
     /// `bytes` (a JSON object) without the members named in `keys` of the object found by following
     /// `path` (top-level member names, one level each; empty: the top level itself), every other byte
     /// as it was. Nil when a step of the path is not found exactly once as an object, or a key to
     /// remove is written more than once; a key that is absent is nothing to remove.
     public static func removingMembers(_ keys: [String], at path: [String], in bytes: [UInt8]) -> [UInt8]? {
-        guard let step = path.first else { return removingTopLevelMembers(keys, in: bytes) }
-        let ranges = topLevelValueRanges(of: step, in: bytes)
-        guard ranges.count == 1, bytes[ranges[0].lowerBound] == UInt8(ascii: "{"),
-            let inner = removingMembers(keys, at: Array(path.dropFirst()), in: Array(bytes[ranges[0]]))
-        else { return nil }
-        return Array(bytes[..<ranges[0].lowerBound]) + inner + Array(bytes[ranges[0].upperBound...])
+        memberRemovals(keys, at: path, in: bytes).map { $0.isEmpty ? bytes : applying($0, to: bytes) }
     }
 
-    private static func removingTopLevelMembers(_ keys: [String], in bytes: [UInt8]) -> [UInt8]? {
-        guard let members = topLevelMembers(in: bytes) else { return nil }
+    /// The edits that remove the members named in `keys` from the object at `path`, as
+    /// `removingMembers` says (nil where it is nil), to be made with others in one copy.
+    public static func memberRemovals(_ keys: [String], at path: [String], in bytes: [UInt8]) -> [Edit]? {
+        var bounds = 0..<bytes.count
+        for step in path {
+            let ranges = topLevelValueRanges(of: [Array(step.utf8)], in: bytes, within: bounds)[0]
+            guard ranges.count == 1, bytes[ranges[0].lowerBound] == UInt8(ascii: "{") else { return nil }
+            bounds = ranges[0]
+        }
+        guard let members = topLevelMembers(in: bytes, within: bounds) else { return nil }
         let names = keys.map { Array($0.utf8) }
         var removed: [Int] = []
-        var kept: [Range<Int>] = []
+        var cut: [Bool] = []
         for member in members {
             if let index = names.firstIndex(where: { bytes[member.name].elementsEqual($0) }) {
                 guard !removed.contains(index) else { return nil }
                 removed.append(index)
+                cut.append(true)
             } else {
-                kept.append((member.name.lowerBound - 1)..<member.value.upperBound)
+                cut.append(false)
             }
         }
-        guard !removed.isEmpty else { return bytes }
-        // Each kept member as it was written, joined again.
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        for (index, member) in kept.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out += bytes[member]
+        // Each run of removed members goes with the comma after it, or, at the end, the one before.
+        var edits: [Edit] = []
+        var index = 0
+        while index < members.count {
+            guard cut[index] else { index += 1; continue }
+            var last = index
+            while last + 1 < members.count, cut[last + 1] { last += 1 }
+            let first = members[index].name.lowerBound - 1
+            if last + 1 < members.count {
+                edits.append(Edit(first..<(members[last + 1].name.lowerBound - 1)))
+            } else if index > 0 {
+                edits.append(Edit(members[index - 1].value.upperBound..<members[last].value.upperBound))
+            } else {
+                edits.append(Edit(first..<members[last].value.upperBound))
+            }
+            index = last + 1
         }
-        out.append(UInt8(ascii: "}"))
-        return out
+        return edits
     }
 
-    /// Every member of a top-level object: its name (inside the quotes) and its value, in order;
-    /// nil when `bytes` is not an object this reads to its end.
-    private static func topLevelMembers(in bytes: [UInt8]) -> [(name: Range<Int>, value: Range<Int>)]? {
-        var offset = 0
-        skipWhitespace(bytes, &offset)
-        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "{") else { return nil }
+    /// Every member of the object that begins `bounds`: its name (inside the quotes) and its
+    /// value, in order; nil when it is not an object this reads to its end.
+    private static func topLevelMembers(in bytes: [UInt8], within bounds: Range<Int>) -> [(name: Range<Int>, value: Range<Int>)]? {
+        let end = bounds.upperBound
+        var offset = bounds.lowerBound
+        skipWhitespace(bytes, &offset, end: end)
+        guard offset < end, bytes[offset] == UInt8(ascii: "{") else { return nil }
         offset += 1
         var members: [(name: Range<Int>, value: Range<Int>)] = []
         while true {
-            skipWhitespace(bytes, &offset)
-            guard offset < bytes.count else { return nil }
+            skipWhitespace(bytes, &offset, end: end)
+            guard offset < end else { return nil }
             if bytes[offset] == UInt8(ascii: "}"), members.isEmpty { return members }
             guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
-            let end = stringEnd(bytes, from: offset)
-            guard end < bytes.count, let value = valueRange(bytes, after: end + 1) else { return nil }
-            members.append(((offset + 1)..<end, value))
+            let close = stringEnd(bytes, from: offset, end: end)
+            guard close < end, let value = valueRange(bytes, after: close + 1, end: end) else { return nil }
+            members.append(((offset + 1)..<close, value))
             offset = value.upperBound
-            skipWhitespace(bytes, &offset)
-            guard offset < bytes.count else { return nil }
+            skipWhitespace(bytes, &offset, end: end)
+            guard offset < end else { return nil }
             if bytes[offset] == UInt8(ascii: "}") { return members }
             guard bytes[offset] == UInt8(ascii: ",") else { return nil }
             offset += 1
@@ -119,24 +171,24 @@ public enum JSONMemberScanner {
     }
 
     /// The range of the value after the colon that follows a key ending at `offset`.
-    private static func valueRange(_ bytes: [UInt8], after offset: Int) -> Range<Int>? {
+    private static func valueRange(_ bytes: [UInt8], after offset: Int, end limit: Int) -> Range<Int>? {
         var start = offset
-        skipWhitespace(bytes, &start)
-        guard start < bytes.count, bytes[start] == UInt8(ascii: ":") else { return nil }
+        skipWhitespace(bytes, &start, end: limit)
+        guard start < limit, bytes[start] == UInt8(ascii: ":") else { return nil }
         start += 1
-        skipWhitespace(bytes, &start)
-        guard start < bytes.count else { return nil }
+        skipWhitespace(bytes, &start, end: limit)
+        guard start < limit else { return nil }
         switch bytes[start] {
         case UInt8(ascii: "\""):
-            let end = stringEnd(bytes, from: start)
-            return end < bytes.count ? start..<(end + 1) : nil
+            let end = stringEnd(bytes, from: start, end: limit)
+            return end < limit ? start..<(end + 1) : nil
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             var depth = 0
             var end = start
-            while end < bytes.count {
+            while end < limit {
                 switch bytes[end] {
                 case UInt8(ascii: "\""):
-                    end = stringEnd(bytes, from: end)
+                    end = stringEnd(bytes, from: end, end: limit)
                 case UInt8(ascii: "{"), UInt8(ascii: "["):
                     depth += 1
                 case UInt8(ascii: "}"), UInt8(ascii: "]"):
@@ -150,7 +202,7 @@ public enum JSONMemberScanner {
             return nil
         default:
             var end = start
-            while end < bytes.count, !(bytes[end] == UInt8(ascii: ",") || bytes[end] == UInt8(ascii: "}") || isWhitespace(bytes[end])) {
+            while end < limit, !(bytes[end] == UInt8(ascii: ",") || bytes[end] == UInt8(ascii: "}") || isWhitespace(bytes[end])) {
                 end += 1
             }
             return start..<end
@@ -159,16 +211,16 @@ public enum JSONMemberScanner {
 
     private static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
 
-    private static func skipWhitespace(_ bytes: [UInt8], _ offset: inout Int) {
-        while offset < bytes.count, isWhitespace(bytes[offset]) { offset += 1 }
+    private static func skipWhitespace(_ bytes: [UInt8], _ offset: inout Int, end limit: Int) {
+        while offset < limit, isWhitespace(bytes[offset]) { offset += 1 }
     }
 
     /// The offset of the quote that closes the string opening at `start` (or the end of input).
-    private static func stringEnd(_ bytes: [UInt8], from start: Int) -> Int {
+    private static func stringEnd(_ bytes: [UInt8], from start: Int, end limit: Int) -> Int {
         var offset = start + 1
-        while offset < bytes.count, bytes[offset] != UInt8(ascii: "\"") {
+        while offset < limit, bytes[offset] != UInt8(ascii: "\"") {
             offset += bytes[offset] == UInt8(ascii: "\\") ? 2 : 1
         }
-        return min(offset, bytes.count)
+        return min(offset, limit)
     }
 }

@@ -87,7 +87,18 @@ extension JSONValue {
     }
 
     /// The value as compact JSON text, keys in order (`{"a":1,"b":[true,null]}`).
-    public var compact: String { serialized(flags: Int(JSON_COMPACT)) }
+    public var compact: String {
+        // An id, a flag or a plain string is written here: Jansson's tree and two passes cost more
+        // than the text, and every forwarded request and reply writes an id.
+        switch self {
+        case .integer(let i): return String(i)
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        case .string(let s) where s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }):
+            return "\"\(s)\""
+        default: return serialized(flags: Int(JSON_COMPACT))
+        }
+    }
 
     /// The value as JSON text indented by two spaces, keys in order, without a trailing newline.
     public var pretty: String { serialized(flags: orch_json_flags_indent(2), indent: 2) }

@@ -16,6 +16,23 @@ import Testing
     #expect(JSONMemberScanner.topLevelValueRanges(of: "id", in: Array(#"[{"id":1}]"#.utf8)) == [])
     // A value cut short has no range.
     #expect(JSONMemberScanner.topLevelValueRanges(of: "a", in: Array(#"{"a":{"b":1"#.utf8)) == [])
+    // Several keys in one pass, each with its own ranges.
+    let several = JSONMemberScanner.topLevelValueRanges(of: ["list", "id", "missing"], in: bytes)
+    #expect(several.map { $0.map { String(decoding: bytes[$0], as: UTF8.self) } } == [["[1,[2,{\"id\":3}]]"], [#""x\"y""#], []])
+}
+
+@Test func editsAreMadeInOneCopyInTheOrderOfTheirRanges() {
+    let bytes = Array("abcdef".utf8)
+    let edits = [JSONMemberScanner.Edit(4..<5, Array("E".utf8)), JSONMemberScanner.Edit(0..<1), JSONMemberScanner.Edit(2..<2, Array("+".utf8))]
+    #expect(String(decoding: JSONMemberScanner.applying(edits, to: bytes), as: UTF8.self) == "b+cdEf")
+    #expect(JSONMemberScanner.applying([], to: bytes) == bytes)
+}
+
+@Test func scalarsAreWrittenAsJanssonWritesThem() {
+    for value: JSONValue in [0, -12, 9_007_199_254_740_993, true, false, .null, "plain id", "", "quote\"d", "back\\slash", "tab\t", "é", "\u{7F}"] {
+        let janssonWritten = JSONValue.array([value]).compact
+        #expect("[\(value.compact)]" == janssonWritten, "\(value)")
+    }
 }
 
 @Test func membersAreRemovedFromANestedObjectAndTheRestKeptAsWritten() throws {
@@ -29,7 +46,10 @@ import Testing
     #expect(removing(["a", "b", "progressToken"], at: ["params", "_meta"], request)?.contains(#""_meta":{}"#) == true)
     #expect(removing(["x"], at: [], #"{"x":1,"y":2}"#) == #"{"y":2}"#)
     #expect(removing(["y"], at: [], #"{"x":1,"y":2}"#) == #"{"x":1}"#)
-    #expect(removing(["y"], at: [], #"{ "x" : 1 , "y" : 2 , "z" : 3 }"#) == #"{"x" : 1,"z" : 3}"#)
+    #expect(removing(["y"], at: [], #"{ "x" : 1 , "y" : 2 , "z" : 3 }"#) == #"{ "x" : 1 , "z" : 3 }"#)
+    #expect(removing(["y", "z"], at: [], #"{ "x" : 1 , "y" : 2 , "z" : 3 }"#) == #"{ "x" : 1 }"#)
+    #expect(removing(["x", "z"], at: [], #"{"x":1,"y":2,"z":3}"#) == #"{"y":2}"#)
+    #expect(removing(["x", "y", "z"], at: [], #"{ "x" : 1 , "y" : 2 , "z" : 3 }"#) == #"{  }"#)
     // Nothing to remove: the bytes as they were.
     #expect(removing(["q"], at: ["params"], request) == request)
     // A path that is not there, not an object, or written twice; a key written twice.

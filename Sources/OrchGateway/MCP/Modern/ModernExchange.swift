@@ -186,13 +186,11 @@ struct ModernExchange: Sendable {
                 return MCPSession.encode(answer)
             },
             outcome: admitted.outcome)
-        var bytes = rewritten ? nil : ModernForwarding.splicedRequest(request, upstreamID: upstreamID)
-        if !leg.session.speaksModernUpstream {
-            // A handshake-era server: the envelope stays with the gateway.
-            bytes = bytes.flatMap(ModernForwarding.withoutEnvelope)
-            // The params go upstream only when the bytes could not be cut.
-            if bytes == nil { params = ModernForwarding.withoutEnvelope(params) }
-        }
+        // A handshake-era server: the envelope stays with the gateway.
+        let cutsEnvelope = !leg.session.speaksModernUpstream
+        let bytes = rewritten ? nil : ModernForwarding.splicedRequest(request, upstreamID: upstreamID, cutsEnvelope: cutsEnvelope)
+        // The params go upstream only when the bytes could not be spliced.
+        if bytes == nil, cutsEnvelope { params = ModernForwarding.withoutEnvelope(params) }
         let forwarded = bytes ?? MCPSession.encode(JSONRPC.request(id: upstreamID, method: method, params: params))
         var call = Call(
             leg: leg, bytes: forwarded, upstreamID: upstreamID,

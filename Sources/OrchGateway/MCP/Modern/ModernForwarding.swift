@@ -3,26 +3,27 @@ import OrchJSON
 /// How a 2026-07-28 request crosses to a handshake-era upstream on a held leg, and how its reply
 /// comes back: pure rewriting, no I/O.
 enum ModernForwarding {
-    /// The client's request as it goes upstream on a held leg: its bytes as they came, envelope
-    /// included (a handshake-era server ignores `_meta` keys it does not know), with `upstreamID` in
-    /// place of its id; nil when the id is not found once as written (then the message is encoded).
-    static func splicedRequest(_ bytes: [UInt8], upstreamID: JSONValue) -> [UInt8]? {
+    /// The client's request as it goes upstream on a held leg: its bytes as they came, with
+    /// `upstreamID` in place of its id, and for a handshake-era server (`cutsEnvelope`) the envelope
+    /// taken out of `params._meta` (such a server's session has its version and capabilities from
+    /// `initialize`, and Python SDK 2.x servers refuse the envelope on it); a 2026-07-28 server
+    /// gets the envelope as the client wrote it. Made in one copy. Nil when the id is not found once
+    /// as written or the envelope cannot be cut (then the message is encoded again).
+    static func splicedRequest(_ bytes: [UInt8], upstreamID: JSONValue, cutsEnvelope: Bool) -> [UInt8]? {
         let ranges = JSONMemberScanner.topLevelValueRanges(of: "id", in: bytes)
         guard ranges.count == 1 else { return nil }
-        return Array(bytes[..<ranges[0].lowerBound]) + MCPSession.encode(upstreamID) + Array(bytes[ranges[0].upperBound...])
+        var edits = [JSONMemberScanner.Edit(ranges[0], MCPSession.encode(upstreamID))]
+        if cutsEnvelope {
+            guard let cuts = JSONMemberScanner.memberRemovals(envelopeKeys, at: ["params", "_meta"], in: bytes) else { return nil }
+            edits += cuts
+        }
+        return JSONMemberScanner.applying(edits, to: bytes)
     }
 
     /// The envelope's keys in a request's `params._meta`.
     static let envelopeKeys = [ModernProtocol.MetaKey.protocolVersion, ModernProtocol.MetaKey.clientCapabilities, ModernProtocol.MetaKey.clientInfo]
 
-    /// A 2026-07-28 request for a server of the handshake era: the envelope taken out of
-    /// `params._meta` (such a server's session has its version and capabilities from `initialize`,
-    /// and Python SDK 2.x servers refuse the envelope on it), the rest of the bytes as they came.
-    /// Nil when the bytes cannot be cut so (then the params are encoded again without it).
-    static func withoutEnvelope(_ bytes: [UInt8]) -> [UInt8]? {
-        JSONMemberScanner.removingMembers(envelopeKeys, at: ["params", "_meta"], in: bytes)
-    }
-
+    /// A 2026-07-28 request's params for a server of the handshake era, the envelope taken out.
     static func withoutEnvelope(_ params: JSONObject) -> JSONObject {
         guard case .object(var meta)? = params["_meta"] else { return params }
         for key in envelopeKeys { meta[key] = nil }
@@ -36,30 +37,22 @@ enum ModernForwarding {
     /// to stamp, no `resultType` already), or an error whose code stays, with the client's id in
     /// place. Nil otherwise (then `reply` rewrites the value and it is encoded again).
     static func splicedReply(_ bytes: [UInt8], _ value: JSONValue, id: JSONValue, method: String) -> [UInt8]? {
-        let ids = JSONMemberScanner.topLevelValueRanges(of: "id", in: bytes)
-        guard ids.count == 1 else { return nil }
-        var inserted: (at: Int, text: [UInt8])? = nil
         if case .object(let result)? = value["result"] {
             guard MCPMethod(rawValue: method)?.hasCacheFields != true, result["resultType"] == nil else { return nil }
-            let results = JSONMemberScanner.topLevelValueRanges(of: "result", in: bytes)
-            guard results.count == 1, bytes[results[0].lowerBound] == UInt8(ascii: "{") else { return nil }
-            let member = #""resultType":"\#(ModernResultStamp.complete)""# + (result.isEmpty ? "" : ",")
-            inserted = (results[0].lowerBound + 1, Array(member.utf8))
         } else if value["error"] == nil || (method == MCPMethod.resourcesRead.rawValue && value["error"]?["code"] == .integer(resourceNotFound)) {
             return nil
         }
-        var edits: [(range: Range<Int>, text: [UInt8])] = [(ids[0], MCPSession.encode(id))]
-        if let inserted { edits.append((inserted.at..<inserted.at, inserted.text)) }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + 32)
-        var position = 0
-        for edit in edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
-            out.append(contentsOf: bytes[position..<edit.range.lowerBound])
-            out.append(contentsOf: edit.text)
-            position = edit.range.upperBound
+        let ranges = JSONMemberScanner.topLevelValueRanges(of: ["id", "result"], in: bytes)
+        let (ids, results) = (ranges[0], ranges[1])
+        guard ids.count == 1 else { return nil }
+        var edits = [JSONMemberScanner.Edit(ids[0], MCPSession.encode(id))]
+        if case .object(let result)? = value["result"] {
+            guard results.count == 1, bytes[results[0].lowerBound] == UInt8(ascii: "{") else { return nil }
+            let member = #""resultType":"\#(ModernResultStamp.complete)""# + (result.isEmpty ? "" : ",")
+            let at = results[0].lowerBound + 1
+            edits.append(JSONMemberScanner.Edit(at..<at, Array(member.utf8)))
         }
-        out.append(contentsOf: bytes[position...])
-        return out
+        return JSONMemberScanner.applying(edits, to: bytes)
     }
 
     /// The `initialize` params a held leg opens with: the newest handshake version, no client
