@@ -415,8 +415,8 @@ struct DocumentDecoder {
         if let text = r.string("protocol", &log) {
             if let chosen = ServerSpec.UpstreamProtocol(rawValue: text) {
                 spec.upstreamProtocol = chosen
-                if chosen == .modern, case .remote = transport {
-                    log.error(r.at("protocol"), "\"2026-07-28\" is spoken to command (stdio) servers; a url server is spoken to in the handshake era (\"auto\" or \"legacy\")")
+                if chosen == .modern, case .remote(_, .sse, _) = transport {
+                    log.error(r.at("protocol"), "\"2026-07-28\" is not spoken over the HTTP+SSE transport (\"transport\": \"sse\" is of the handshake era): use \"streamable-http\", or \"auto\" or \"legacy\"")
                 }
             } else {
                 log.error(r.at("protocol"), "unknown protocol \"\(text)\": use \"auto\", \"2026-07-28\" or \"legacy\"")

@@ -117,6 +117,37 @@ func aCacheableResultIsPrivateAndKeptNoLongerThanUpstreamOrBound(_ row: TTLRow) 
     #expect(HeaderValueEncoding.decode("=?base64?!!!!?=") == nil)
 }
 
+@Test func aHeaderValueIsWrittenPlainOrInBase64AndReadsBackTheSame() {
+    #expect(HeaderValueEncoding.encode("eu-west 1") == "eu-west 1")
+    #expect(HeaderValueEncoding.encode("é u") == "=?base64?w6kgdQ==?=")
+    #expect(HeaderValueEncoding.encode(" padded") == "=?base64?IHBhZGRlZA==?=")
+    #expect(HeaderValueEncoding.encode("line\nbreak") == "=?base64?bGluZQpicmVhaw==?=")
+    // A plain value that looks like the sentinel is wrapped, so it is never read as one.
+    #expect(HeaderValueEncoding.encode("=?base64?YQ==?=") == "=?base64?PT9iYXNlNjQ/WVE9PT89?=")
+    for value in ["plain", "é u", " x ", "=?base64??=", "", "tab\there"] {
+        #expect(HeaderValueEncoding.decode(HeaderValueEncoding.encode(value)) == value)
+    }
+}
+
+@Test func aModernRequestToARemoteServerCarriesItsRoutingHeaders() {
+    let schema: JSONValue = ["type": "object", "properties": [
+        "region": ["type": "string", "x-mcp-header": "Region"], "count": ["type": "integer", "x-mcp-header": "Count"],
+        "flag": ["type": "boolean", "x-mcp-header": "Flag"], "note": ["type": "string"],
+    ]]
+    let params: JSONObject = ["name": "wé", "arguments": ["region": "eu", "count": 3, "flag": false, "note": "n"]]
+    let headers = ModernRequestHeaders.headers(version: "2026-07-28", method: "tools/call", params: params, declarations: ParamHeaderDeclarations(inputSchema: schema))
+    #expect(headers.map { "\($0.name): \($0.value)" }.sorted() == [
+        "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call", "Mcp-Name: =?base64?d8Op?=",
+        "Mcp-Param-Count: 3", "Mcp-Param-Flag: false", "Mcp-Param-Region: eu",
+    ])
+    // An absent or null argument has no header; a method that names nothing has no Mcp-Name.
+    let sparse = ModernRequestHeaders.headers(version: "2026-07-28", method: "tools/call", params: ["name": "t", "arguments": ["region": .null]],
+                                              declarations: ParamHeaderDeclarations(inputSchema: schema))
+    #expect(sparse.map(\.name) == ["MCP-Protocol-Version", "Mcp-Method", "Mcp-Name"])
+    #expect(ModernRequestHeaders.headers(version: "2026-07-28", method: "resources/read", params: ["uri": "file:///a"], declarations: nil).last?.value == "file:///a")
+    #expect(ModernRequestHeaders.headers(version: "2026-07-28", method: "tools/list", params: [:], declarations: nil).count == 2)
+}
+
 @Test func anInvalidAnnotationMakesTheSchemaDeclareNothing() {
     func declarations(_ schema: JSONValue) -> [String]? { ParamHeaderDeclarations(inputSchema: schema)?.declarations.map(\.header) }
     #expect(declarations(["type": "object", "properties": ["a": ["type": "string", "x-mcp-header": "A"]]]) == ["Mcp-Param-A"])
@@ -167,9 +198,20 @@ func aCacheableResultIsPrivateAndKeptNoLongerThanUpstreamOrBound(_ row: TTLRow) 
 
 @Test func aSplicedRequestCarriesTheLegsIDAndEverythingElseAsWritten() throws {
     let bytes = Array(#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo","id":9,"arguments":{"id":"x"}},"id":9}"#.utf8)
-    let spliced = try #require(ModernForwarding.splicedRequest(bytes, upstreamID: "orch-1"))
+    let spliced = try #require(ModernForwarding.splicedRequest(bytes, upstreamID: "orch-1", cutsEnvelope: false))
     #expect(String(decoding: spliced, as: UTF8.self) == #"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo","id":9,"arguments":{"id":"x"}},"id":"orch-1"}"#)
-    #expect(ModernForwarding.splicedRequest(Array(#"{"jsonrpc":"2.0","method":"x","\u0069d":1}"#.utf8), upstreamID: "orch-2") == nil)
+    #expect(ModernForwarding.splicedRequest(Array(#"{"jsonrpc":"2.0","method":"x","\u0069d":1}"#.utf8), upstreamID: "orch-2", cutsEnvelope: false) == nil)
+}
+
+@Test func aRequestForAHandshakeEraServerLosesItsEnvelopeAndKeepsTheRestOfItsMeta() throws {
+    let bytes = Array(#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","progressToken":"p","io.modelcontextprotocol/clientCapabilities":{"a":{}}}}}"#.utf8)
+    let cut = try #require(ModernForwarding.splicedRequest(bytes, upstreamID: 41, cutsEnvelope: true))
+    #expect(String(decoding: cut, as: UTF8.self) == #"{"jsonrpc":"2.0","id":41,"method":"tools/call","params":{"name":"echo","_meta":{"progressToken":"p"}}}"#)
+    let kept = try #require(ModernForwarding.splicedRequest(bytes, upstreamID: 42, cutsEnvelope: false))
+    #expect(try JSONValue.parse(kept)["params"] == JSONValue.parse(bytes)["params"])
+    // An envelope key written twice cannot be cut as written.
+    let twice = Array(#"{"jsonrpc":"2.0","id":3,"method":"x","params":{"_meta":{"io.modelcontextprotocol/clientInfo":1,"io.modelcontextprotocol/clientInfo":2}}}"#.utf8)
+    #expect(ModernForwarding.splicedRequest(twice, upstreamID: 43, cutsEnvelope: true) == nil)
 }
 
 @Test func aListingKeepsTheSchemasOfTheToolsThatDeclareParamHeaders() throws {

@@ -1,16 +1,27 @@
-"""A stdio MCP server written with the official Python SDK 2.3's `MCPServer`: it speaks
-2026-07-28 to a client that opens with the per-request envelope and the handshake era to one that
-initializes (the SDK decides per connection).
+"""An MCP server written with the official Python SDK 2.3's `MCPServer`: it speaks 2026-07-28 to
+a client that sends the per-request envelope and the handshake era to one that initializes (the
+SDK decides per connection, or per request over HTTP).
 
-  echo(text)  returns the text.
-  greet()     asks the client for a name (elicitation: `input_required` in 2026-07-28, an
-              `elicitation/create` request in the handshake era) and returns "hello NAME".
+  echo(text)      returns the text.
+  greet()         asks the client for a name (elicitation: `input_required` in 2026-07-28, an
+                  `elicitation/create` request in the handshake era) and returns "hello NAME".
+  where(region)   returns "in REGION"; `region` is mirrored in the `Mcp-Param-Region` header of a
+                  2026-07-28 call, which the SDK's server checks.
 
-Run by the SDK 2.x venv:  .venv-mcp2/bin/python modern_upstream.py
+Run by the SDK 2.x venv:  .venv-mcp2/bin/python modern_upstream.py          (stdio)
+                          .venv-mcp2/bin/python modern_upstream.py http     (Streamable HTTP)
+
+Over HTTP it listens on a free loopback port at /mcp, prints `modern upstream listening on
+127.0.0.1:PORT`, and appends each request's method, headers and JSON-RPC method to
+$UPSTREAM_RECORD (JSON lines) when that is set.
 """
+import asyncio
+import json
+import os
+import sys
 from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mcp.server.mcpserver import Elicit, MCPServer, Resolve
 
@@ -38,5 +49,67 @@ def greet(who: Annotated[Name, Resolve(ask_name)]) -> str:
     return "hello " + who.name
 
 
+@server.tool()
+def where(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]) -> str:
+    """Say where."""
+    return "in " + region
+
+
+class Recorder:
+    """ASGI wrapper: one JSON line per HTTP request (method, headers, JSON-RPC method)."""
+
+    def __init__(self, app, path):
+        self.app, self.path = app, path
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        try:
+            rpc = json.loads(body).get("method") if body else None
+        except (ValueError, AttributeError):
+            rpc = None
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"method": scope["method"], "rpc": rpc,
+                                "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]]}) + "\n")
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def serve_http():
+    import uvicorn
+
+    app = server.streamable_http_app()
+    if os.environ.get("UPSTREAM_RECORD"):
+        app = Recorder(app, os.environ["UPSTREAM_RECORD"])
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    http = uvicorn.Server(config)
+    serving = asyncio.create_task(http.serve())
+    while not http.started:
+        if serving.done():
+            await serving
+            return
+        await asyncio.sleep(0.02)
+    print("modern upstream listening on 127.0.0.1:%d" % http.servers[0].sockets[0].getsockname()[1], flush=True)
+    await serving
+
+
 if __name__ == "__main__":
-    server.run("stdio")
+    if sys.argv[1:] == ["http"]:
+        asyncio.run(serve_http())
+    else:
+        server.run("stdio")

@@ -10,8 +10,13 @@ answers from the server's discover result.
 Run with the 2.x venv:  cd tests/e2e && ../../.venv-mcp2/bin/python test_modern_upstream_sdk2.py -v
 """
 import contextlib
+import json
 import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import unittest
 
 import httpx2
@@ -22,7 +27,7 @@ from mcp.shared.exceptions import MCPError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mcp_fixtures import ADMIN, CALLER, ORG, WAIT, GatewayTestCase, policy, venv_with_fastmcp  # noqa: E402
+from mcp_fixtures import ADMIN, CALLER, ORG, WAIT, GatewayTestCase, ProcessOutput, policy, venv_with_fastmcp  # noqa: E402
 
 UPSTREAM = {"command": sys.executable, "args": [os.path.join(HERE, "modern_upstream.py")]}
 
@@ -175,7 +180,77 @@ class HandshakeEraServerThatAsks(GatewayTestCase):
         self.assertEqual([r["decision"] for r in outcomes], ["allow"], self.diagnostics())
 
 
-del ModernUpstreamCase
+class RemoteModernUpstream(ModernUpstreamCase):
+    """The same server over Streamable HTTP (modern_upstream.py http) as a url server: the gateway
+    asks it server/discover by POST, then posts each call on its own with its routing headers and
+    no session (Mcp-Param-Region mirrored from the call's argument, which the SDK's server checks)."""
+
+    def setUp(self):
+        folder = tempfile.mkdtemp(prefix="orch-e2e-modern-remote-")
+        self.addCleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+        self.record = os.path.join(folder, "requests.jsonl")
+        env = dict(os.environ, UPSTREAM_RECORD=self.record)
+        process = subprocess.Popen([sys.executable, os.path.join(HERE, "modern_upstream.py"), "http"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        output = ProcessOutput(process, (process.stdout,))
+
+        def stop():
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            output.close()
+
+        self.addCleanup(stop)
+        port = re.search(r":(\d+)", output.wait_for(r"modern upstream listening on 127\.0\.0\.1:\d+", WAIT)).group(1)
+        server = {"url": "http://127.0.0.1:%s/mcp" % port}
+        if self.protocol:
+            server["protocol"] = self.protocol
+        self.document = policy(extra_servers={"modern": server}, extra_allow=["modern:echo"])
+        GatewayTestCase.setUp(self)
+
+    def requests(self):
+        with open(self.record) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def diagnostics(self):
+        return "%s\n--- upstream requests:\n%s" % (super().diagnostics(), "\n".join(map(str, self.requests())))
+
+    def test_each_call_is_its_own_exchange_with_its_routing_headers(self):
+        async def body():
+            async with self.connect(ADMIN) as client:
+                return await client.call_tool("where", {"region": "eu-west"})
+
+        answered = self.run_async(body, timeout=3 * WAIT)
+        self.assertEqual([c.text for c in answered.content], ["in eu-west"], self.diagnostics())
+        calls = [dict((k.lower(), v) for k, v in r["headers"]) for r in self.requests() if r["rpc"] == "tools/call"]
+        self.assertTrue(calls, self.diagnostics())
+        for headers in calls:
+            self.assertEqual(headers.get("mcp-protocol-version"), "2026-07-28", self.diagnostics())
+            self.assertEqual((headers.get("mcp-method"), headers.get("mcp-name"), headers.get("mcp-param-region")),
+                             ("tools/call", "where", "eu-west"), self.diagnostics())
+            self.assertNotIn("mcp-session-id", headers)
+        self.assertNotIn("initialize", [r["rpc"] for r in self.requests()], self.diagnostics())
+
+
+class RemoteModernUpstreamModernClient(RemoteModernUpstream):
+    test_an_elicitation_passes_through_as_input_required_and_the_retry_is_answered = \
+        ModernClient.test_an_elicitation_passes_through_as_input_required_and_the_retry_is_answered
+
+
+class RemoteModernUpstreamLegacyClient(RemoteModernUpstream):
+    mode = "legacy"
+    test_the_servers_question_is_asked_on_the_session_and_the_answer_goes_back = \
+        LegacyClient.test_the_servers_question_is_asked_on_the_session_and_the_answer_goes_back
+
+
+class RemoteModernUpstreamSaidSo(RemoteModernUpstream):
+    protocol = "2026-07-28"
+
+
+del ModernUpstreamCase, RemoteModernUpstream
 
 if __name__ == "__main__":
     unittest.main()

@@ -11,6 +11,9 @@ import Synchronization
 /// upstream session and the server's configured headers. The caller's token never travels, and
 /// the configured headers go to the server's own origin only: redirects are not followed and a
 /// legacy `endpoint` on another origin is refused.
+///
+/// A request that carries the 2026-07-28 envelope is its own exchange (a POST with its routing
+/// headers, no session), whatever was sent before; a session opens only with `initialize`.
 final class RemoteUpstream: Upstream {
     private let url: String
     private let kind: ServerSpec.RemoteKind
@@ -34,6 +37,17 @@ final class RemoteUpstream: Upstream {
         /// Tasks that ended before they were recorded.
         var finishedEarly: Set<Int> = []
         var stopped = false
+        /// The last request was of 2026-07-28 and no `initialize` followed: the server is spoken to
+        /// without a session, and the client's notifications have no place on the wire.
+        var modern = false
+        /// The task of each 2026-07-28 request in flight, by request id: cancelling the request
+        /// closes its exchange, as that era cancels.
+        var posts: [String: Int] = [:]
+        /// The `Mcp-Param-*` declarations of the server's tools that have some, by tool name, and
+        /// every tool name, from the gateway's own last `tools/list` (and when it was asked).
+        var toolHeaders: [String: ParamHeaderDeclarations] = [:]
+        var listedTools: Set<String> = []
+        var listedAt: ContinuousClock.Instant?
     }
     private let state = Mutex(State())
 
@@ -58,17 +72,20 @@ final class RemoteUpstream: Upstream {
     }
 
     /// Runs `body` as one of this upstream's tasks, which `stop()` cancels; a finished task is
-    /// forgotten, so a long session keeps no record of its past exchanges.
-    private func startTask(_ body: @escaping @Sendable () async -> Void) {
+    /// forgotten, so a long session keeps no record of its past exchanges. `post`: the key of the
+    /// 2026-07-28 request the task carries, which `cancelPost` finds it by.
+    private func startTask(post: String? = nil, _ body: @escaping @Sendable () async -> Void) {
         guard let id = state.withLock({ state -> Int? in
             guard !state.stopped else { return nil }
             state.nextTask += 1
+            if let post { state.posts[post] = state.nextTask }
             return state.nextTask
         }) else { return }
         let task = Task {
             await body()
             self.state.withLock { state in
                 if state.tasks.removeValue(forKey: id) == nil { state.finishedEarly.insert(id) }
+                if let post, state.posts[post] == id { state.posts[post] = nil }
             }
         }
         let stopped = state.withLock { state -> Bool in
@@ -78,10 +95,13 @@ final class RemoteUpstream: Upstream {
         if stopped { task.cancel() }
     }
 
-    private func request(_ method: HTTPMethod, _ url: String, body: [UInt8]? = nil, accept: String) -> HTTPClientRequest {
+    private func request(
+        _ method: HTTPMethod, _ url: String, body: [UInt8]? = nil, accept: String, routing: [(name: String, value: String)] = []
+    ) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for header in headers { request.headers.add(name: header.name, value: header.value) }
+        for header in routing { request.headers.replaceOrAdd(name: header.name, value: header.value) }
         request.headers.replaceOrAdd(name: "Accept", value: accept)
         let (session, version) = state.withLock { ($0.sessionID, $0.protocolVersion) }
         if kind == .streamableHTTP {
@@ -99,6 +119,25 @@ final class RemoteUpstream: Upstream {
     /// requests in flight; all but `initialize` wait until the upstream session is ready.
     func send(_ message: [UInt8]) {
         let parsed = (try? JSONRPC.parse(message)).flatMap(JSONRPCMessage.init)
+        if kind == .streamableHTTP {
+            if case .request(let id, let method, let params)? = parsed,
+                case .string(let version)? = params["_meta"]?[ModernProtocol.MetaKey.protocolVersion]
+            {
+                return sendModern(message, id: id, method: method, params: params, version: version)
+            }
+            switch parsed {
+            case .request(_, "initialize", _)?:
+                state.withLock { $0.modern = false }
+            case .request?:
+                break
+            default:
+                // No notification of the client goes to a 2026-07-28 server over HTTP: a cancelled
+                // request's exchange is closed instead.
+                guard state.withLock({ $0.modern }) else { break }
+                if case .notification("notifications/cancelled", let params)? = parsed, let id = params["requestId"] { cancelPost(id) }
+                return
+            }
+        }
         let requestID: JSONValue? = if case .request(let id, _, _)? = parsed { id } else { nil }
         let isInitialize = if case .request(_, "initialize", _)? = parsed { true } else { false }
         startTask { [self] in
@@ -116,7 +155,7 @@ final class RemoteUpstream: Upstream {
         }
     }
 
-    /// A failed initialize ends the upstream; a failed request gets an error reply.
+    /// A failed initialize (or `server/discover`) ends the upstream; a failed request gets an error reply.
     private func fail(_ error: UpstreamError, requestID: JSONValue?, isInitialize: Bool) {
         logger.warning("\(label): upstream request failed: \(error.detail)")
         if isInitialize {
@@ -154,6 +193,175 @@ final class RemoteUpstream: Upstream {
             ready.open()
             startTask { await self.runServerStream() }
         }
+    }
+
+    // MARK: 2026-07-28
+
+    /// One 2026-07-28 request: posted on its own with its routing headers; the answer (JSON, or an
+    /// SSE stream of the request's notifications and its reply) is delivered as it comes.
+    private func sendModern(_ message: [UInt8], id: JSONValue, method: String, params: JSONObject, version: String) {
+        state.withLock { $0.modern = true }
+        let isDiscover = method == MCPMethod.discover.rawValue
+        startTask(post: JSONRPC.key(id)) { [self] in
+            do {
+                let declarations = method == MCPMethod.toolsCall.rawValue ? await toolHeaders(for: params) : nil
+                let routing = ModernRequestHeaders.headers(version: version, method: method, params: params, declarations: declarations)
+                if method == MCPMethod.subscriptionsListen.rawValue {
+                    try await listen(message, id: id, routing: routing)
+                } else {
+                    try await postModern(message, id: id, method: method, routing: routing)
+                }
+            } catch let error as UpstreamError {
+                fail(error, requestID: id, isInitialize: isDiscover)
+            } catch is CancellationError {
+                return
+            } catch {
+                // A cancelled request's exchange ends here too, and is answered by the session.
+                if Task.isCancelled { return }
+                fail(.couldNotStart("\(error)"), requestID: id, isInitialize: isDiscover)
+            }
+        }
+    }
+
+    private func cancelPost(_ id: JSONValue) {
+        state.withLock { state in state.posts[JSONRPC.key(id)].flatMap { state.tasks[$0] } }?.cancel()
+    }
+
+    /// Statuses that say nothing of the era a server speaks: the gateway may not ask (401, 403,
+    /// 407), should ask later (429), or the server failed (5xx).
+    private static func saysNothingOfTheEra(_ status: HTTPResponseStatus) -> Bool {
+        [401, 403, 407, 429].contains(status.code) || status.code >= 500
+    }
+
+    private func postModern(_ message: [UInt8], id: JSONValue, method: String, routing: [(name: String, value: String)]) async throws {
+        let response = try await client.execute(request(.POST, url, body: message, accept: "application/json, text/event-stream", routing: routing), timeout: .hours(1))
+        try Self.check(response, label: label)
+        let type = response.headers.first(name: "Content-Type") ?? ""
+        if (200..<300).contains(response.status.code), type.contains("text/event-stream") {
+            var answered = false
+            try await readEvents(response.body) { event in
+                guard event.name == "message" else { return }
+                if !answered, let reply = try? JSONRPC.parse(event.data), reply["method"] == nil, reply["id"] == id { answered = true }
+                self.sink.receive(event.data)
+            }
+            if !answered { throw UpstreamError.exited("the server closed the request's stream before answering") }
+            return
+        }
+        if let reply = try await Self.reply(response, to: id) { return sink.receive(reply) }
+        // A handshake-era server that does not know the request without a session: its answer to
+        // the gateway's `server/discover` is that it does not speak 2026-07-28.
+        if method == MCPMethod.discover.rawValue, !Self.saysNothingOfTheEra(response.status) {
+            return sink.receive(MCPSession.encode(JSONRPC.error(id: id, code: JSONRPC.methodNotFound, "the server answered server/discover with HTTP \(response.status.code)")))
+        }
+        throw UpstreamError.refused("the server answered HTTP \(response.status.code)")
+    }
+
+    /// The JSON-RPC answer in a response's JSON body, at any status (the era answers an error with
+    /// a 4xx), with the request's id; nil when the body holds none.
+    private static func reply(_ response: HTTPClientResponse, to id: JSONValue) async throws -> [UInt8]? {
+        guard (response.headers.first(name: "Content-Type") ?? "").contains("application/json") else { return nil }
+        let body = Array(buffer: try await response.body.collect(upTo: StdioUpstream.maxLineBytes))
+        guard case .object(var reply)? = try? JSONRPC.parse(body), reply["method"] == nil else { return nil }
+        if (200..<300).contains(response.status.code), reply["id"] == id, reply["result"] != nil || reply["error"] != nil { return body }
+        // An error the server made before it read the id (`id: null`) is still this request's.
+        guard reply["error"]?.objectValue != nil else { return nil }
+        reply["id"] = id
+        return MCPSession.encode(.object(reply))
+    }
+
+    /// `subscriptions/listen`: the stream of the server's notifications, reopened with backoff
+    /// (0.5 s doubling to 30 s) whenever it drops; an answer instead of a stream (the server will
+    /// not listen) is delivered and not asked again.
+    private func listen(_ message: [UInt8], id: JSONValue, routing: [(name: String, value: String)]) async throws {
+        var backoff = Duration.milliseconds(500)
+        while !Task.isCancelled, !state.withLock({ $0.stopped }) {
+            do {
+                let response = try await client.execute(request(.POST, url, body: message, accept: "text/event-stream, application/json", routing: routing), timeout: .hours(24))
+                try Self.check(response, label: label)
+                guard (200..<300).contains(response.status.code), (response.headers.first(name: "Content-Type") ?? "").contains("text/event-stream") else {
+                    if let reply = try await Self.reply(response, to: id) { return sink.receive(reply) }
+                    throw UpstreamError.refused("the server answered subscriptions/listen with HTTP \(response.status.code)")
+                }
+                backoff = .milliseconds(500)
+                try await readEvents(response.body) { event in
+                    if event.name == "message" { self.sink.receive(event.data) }
+                }
+            } catch let error as UpstreamError where error.kind == .flooded || error.kind == .refused {
+                throw error
+            } catch {
+                logger.debug("\(label): listen stream ended: \(error)")
+            }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(30))
+        }
+    }
+
+    /// The `Mcp-Param-*` declarations of the tool a `tools/call` names, for a call with arguments:
+    /// from the gateway's own `tools/list` of the server, asked with the call's envelope when the
+    /// tool is not among those listed (at most every 10 s).
+    private func toolHeaders(for params: JSONObject) async -> ParamHeaderDeclarations? {
+        guard case .string(let tool)? = params["name"], case .object(let arguments)? = params["arguments"], !arguments.isEmpty else { return nil }
+        let (found, ask) = state.withLock { state in
+            (state.toolHeaders[tool], !state.listedTools.contains(tool) && state.listedAt.map { ContinuousClock.now - $0 > .seconds(10) } ?? true)
+        }
+        guard found == nil, ask else { return found }
+        state.withLock { $0.listedAt = .now }
+        var declared: [String: ParamHeaderDeclarations] = [:]
+        var names: Set<String> = []
+        var cursor: JSONValue? = nil
+        var page = 0
+        repeat {
+            page += 1
+            var listParams: JSONObject = ["_meta": params["_meta"] ?? [:]]
+            if let cursor { listParams["cursor"] = cursor }
+            let listID: JSONValue = .string("orch-tools-\(page)")
+            let list = MCPSession.encode(JSONRPC.request(id: listID, method: MCPMethod.toolsList.rawValue, params: listParams))
+            let version = params["_meta"]?[ModernProtocol.MetaKey.protocolVersion]?.stringValue ?? ModernProtocol.version
+            let routing = ModernRequestHeaders.headers(version: version, method: MCPMethod.toolsList.rawValue, params: listParams, declarations: nil)
+            guard let response = try? await client.execute(request(.POST, url, body: list, accept: "application/json, text/event-stream", routing: routing), timeout: .seconds(30)),
+                let result = await Self.result(response, id: listID)
+            else { break }
+            for tool in result["tools"]?.arrayValue ?? [] {
+                guard case .string(let name)? = tool["name"] else { continue }
+                names.insert(name)
+                if let schema = tool["inputSchema"], let declarations = ParamHeaderDeclarations(inputSchema: schema), !declarations.declarations.isEmpty {
+                    declared[name] = declarations
+                }
+            }
+            cursor = result["nextCursor"].flatMap { $0.stringValue != nil ? $0 : nil }
+        } while cursor != nil && page < 100
+        if !names.isEmpty {
+            state.withLock { state in
+                state.toolHeaders = declared
+                state.listedTools = names
+            }
+        }
+        return declared[tool]
+    }
+
+    /// The result of a request the gateway asked for itself, from a JSON body or the reply on an
+    /// SSE stream; nil for anything else.
+    private static func result(_ response: HTTPClientResponse, id: JSONValue) async -> JSONValue? {
+        guard (200..<300).contains(response.status.code) else { return nil }
+        let type = response.headers.first(name: "Content-Type") ?? ""
+        var reply: JSONValue?
+        if type.contains("text/event-stream") {
+            var parser = SSEParser(maxEventBytes: StdioUpstream.maxLineBytes)
+            do {
+                events: for try await chunk in response.body {
+                    for event in try parser.feed(chunk.readableBytesView) where event.name == "message" {
+                        if let message = try? JSONRPC.parse(event.data), message["id"] == id, message["method"] == nil {
+                            reply = message
+                            break events
+                        }
+                    }
+                }
+            } catch { return nil }
+        } else if type.contains("application/json") {
+            reply = (try? await response.body.collect(upTo: StdioUpstream.maxLineBytes)).flatMap { try? JSONRPC.parse(Array(buffer: $0)) }
+        }
+        guard let reply, reply["id"] == id, case .object(let result)? = reply["result"] else { return nil }
+        return .object(result)
     }
 
     /// Redirects are answered, never followed: the secret headers stay with the server's origin.

@@ -146,11 +146,16 @@ struct SessionOpener: Sendable {
         let probeID: JSONValue = "orch-discover"
         let probe = JSONRPC.request(id: probeID, method: MCPMethod.discover.rawValue, params: ["_meta": .object(ModernUpstream.envelope(initialize: params))])
         let queue = session.makeQueue()
+        let outcome = Mutex<ReplyOutcome?>(nil)
         session.forward(request: MCPSession.encode(probe), id: probeID, method: MCPMethod.discover.rawValue, params: [:],
-                        target: .response(queue, interim: false), timeout: timeout)
-        guard case .message(let bytes) = await queue.next() else { return .failure(.exited("the server ended before answering server/discover")) }
+                        target: .response(queue, interim: false), timeout: timeout,
+                        hooks: ReplyHooks(outcome: { result in outcome.withLock { $0 = result } }))
+        let next = await queue.next()
+        // The gateway's own answer in the server's place (a timeout, the session's end, a remote
+        // server that could not be asked): nothing learnt, and the session fails with the cause.
+        if case .failed(let error)? = outcome.withLock({ $0 }) { return .failure(error) }
+        guard case .message(let bytes) = next else { return .failure(.exited("the server ended before answering server/discover")) }
         let reply = try? JSONRPC.parse(bytes)
-        // The gateway's own answer in the server's place (a timeout, the session's end): nothing learnt.
         if reply?["error"]?["code"] == .integer(JSONRPC.requestTimeout) { return .failure(.timedOut("server/discover timed out")) }
         if session.isEnded { return .failure(.exited("the server ended before answering server/discover")) }
         let era = gateway.eras.read(discoverReply: reply, path: session.serverPath, logger: gateway.logger)

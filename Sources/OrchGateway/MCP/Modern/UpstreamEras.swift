@@ -25,9 +25,8 @@ final class UpstreamEras: Sendable {
         switch spec.upstreamProtocol {
         case .legacy: return .legacy
         case .modern, .auto:
-            // A remote server is spoken to in the handshake era: the gateway's 2026-07-28 client
-            // side is stdio only (docs/protocol.md).
-            if case .remote = spec.transport { return .legacy }
+            // The HTTP+SSE transport is of the handshake era only.
+            if case .remote(_, .sse, _) = spec.transport { return .legacy }
             return known.withLock { $0[spec] }
         }
     }
