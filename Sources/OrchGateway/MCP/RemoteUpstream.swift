@@ -146,19 +146,19 @@ final class RemoteUpstream: Upstream {
                 try Task.checkCancellation()
                 try await post(message, isInitialize: isInitialize)
             } catch let error as UpstreamError {
-                fail(error, requestID: requestID, isInitialize: isInitialize)
+                fail(error, requestID: requestID, endsUpstream: isInitialize)
             } catch is CancellationError {
                 return
             } catch {
-                fail(.couldNotStart("\(error)"), requestID: requestID, isInitialize: isInitialize)
+                fail(.couldNotStart("\(error)"), requestID: requestID, endsUpstream: isInitialize)
             }
         }
     }
 
     /// A failed initialize (or `server/discover`) ends the upstream; a failed request gets an error reply.
-    private func fail(_ error: UpstreamError, requestID: JSONValue?, isInitialize: Bool) {
+    private func fail(_ error: UpstreamError, requestID: JSONValue?, endsUpstream: Bool) {
         logger.warning("\(label): upstream request failed: \(error.detail)")
-        if isInitialize {
+        if endsUpstream {
             sink.closed(error)
         } else if let requestID {
             sink.receive(Array(JSONRPC.error(id: requestID, code: JSONRPC.internalError, "the upstream server \(label) is unavailable: \(error.message)").compact.utf8))
@@ -212,13 +212,13 @@ final class RemoteUpstream: Upstream {
                     try await postModern(message, id: id, method: method, routing: routing)
                 }
             } catch let error as UpstreamError {
-                fail(error, requestID: id, isInitialize: isDiscover)
+                fail(error, requestID: id, endsUpstream: isDiscover)
             } catch is CancellationError {
                 return
             } catch {
                 // A cancelled request's exchange ends here too, and is answered by the session.
                 if Task.isCancelled { return }
-                fail(.couldNotStart("\(error)"), requestID: id, isInitialize: isDiscover)
+                fail(.couldNotStart("\(error)"), requestID: id, endsUpstream: isDiscover)
             }
         }
     }
@@ -310,13 +310,13 @@ final class RemoteUpstream: Upstream {
         var names: Set<String> = []
         var cursor: JSONValue? = nil
         var page = 0
+        let version = params["_meta"]?[ModernProtocol.MetaKey.protocolVersion]?.stringValue ?? ModernProtocol.version
         repeat {
             page += 1
             var listParams: JSONObject = ["_meta": params["_meta"] ?? [:]]
             if let cursor { listParams["cursor"] = cursor }
             let listID: JSONValue = .string("orch-tools-\(page)")
             let list = MCPSession.encode(JSONRPC.request(id: listID, method: MCPMethod.toolsList.rawValue, params: listParams))
-            let version = params["_meta"]?[ModernProtocol.MetaKey.protocolVersion]?.stringValue ?? ModernProtocol.version
             let routing = ModernRequestHeaders.headers(version: version, method: MCPMethod.toolsList.rawValue, params: listParams, declarations: nil)
             guard let response = try? await client.execute(request(.POST, url, body: list, accept: "application/json, text/event-stream", routing: routing), timeout: .seconds(30)),
                 let result = await Self.result(response, id: listID)
