@@ -7,7 +7,7 @@ import Testing
 /// `ORG-SERVER` names), `clock` and a remote `tickets` (short names), but not `vault` (no rule) or
 /// `off` (disabled). Upstream details are deliberately recognisable so a leak is easy to spot.
 enum ClientFixture {
-    static let token = "orch_example_token_for_bob_0123456789abcdefghijk"
+    static let token = "orch_example-token-for-bob"
     static let upstreamURL = "https://mcp.tickets.internal.example/upstream/mcp"
     static let secrets = [
         "/opt/secret-bin/notes-server", "--db", "/srv/secret-db", "NOTES_API_TOKEN", Pinned.secret, "literal-env-value",
