@@ -22,7 +22,7 @@ struct AuthMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         guard let policy = gateway.store.policy else { throw GatewayError.notReady() }
         let authorization = request.headers[.authorization]
-        var result = Self.authenticate(authorization, policy: policy, signIns: gateway.signIns)
+        var result = Self.authenticate(authorization, policy: policy, signIns: gateway.signIns, at: gateway.clock.now())
         if case .failure(let refusal) = result, refusal.kind == "unknown", let token = Self.bearerToken(authorization),
             !policy.auth.issuers.isEmpty, OIDCVerifier.isJWT(token)
         {
@@ -57,16 +57,16 @@ struct AuthMiddleware: RouterMiddleware {
 
     /// The caller an `Authorization` header proves, on `policy` and the clock: a key, or a sign-in
     /// token verified before (`signIns`); no side effects. Any other token is "unknown" here.
-    static func authenticate(_ authorization: String?, policy: Policy, signIns: SignIns) -> Result<Caller, Refusal> {
+    static func authenticate(_ authorization: String?, policy: Policy, signIns: SignIns, at now: Date) -> Result<Caller, Refusal> {
         guard let token = bearerToken(authorization) else { return .failure(Refusal(reason: "missing bearer token", kind: "missing")) }
         let hash = KeyHash(token: token)
         guard let keyID = policy.key(hash: hash) else {
-            if let caller = signIns.caller(hash, policy: policy, at: Date()) { return .success(caller) }
+            if let caller = signIns.caller(hash, policy: policy, at: now) { return .success(caller) }
             return .failure(Refusal(reason: "unknown token", kind: "unknown"))
         }
         let key = policy.key(keyID)
         let user = policy.user(key.user)
-        if key.isExpired(at: Date()) {
+        if key.isExpired(at: now) {
             return .failure(Refusal(reason: "key \(key.spec.id) expired at \(key.spec.expires.map(Timestamp.format) ?? "")", kind: "expired",
                                     user: user.name, key: key.spec.id))
         }

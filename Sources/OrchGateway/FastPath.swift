@@ -180,7 +180,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard let name = target.server else { return answerAggregated(head, target, body, started, context) }
         if head.headerFields[.mcpSessionID] == nil { return answerModern(head, target, name: name, body, started, context) }
         guard let policy = gateway.store.policy,
-            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns),
+            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns, at: gateway.clock.now()),
             let server = resolver.find(caller, org: target.org, name: name),
             let session = try? resolver.session(head.headerFields[.mcpSessionID], server, caller),
             head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true
@@ -223,7 +223,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func answerModern(_ head: HTTPRequest, _ target: Route, name: String, _ body: ByteBuffer, _ started: ContinuousClock.Instant,
                               _ context: ChannelHandlerContext) -> Bool {
         guard let policy = gateway.store.policy,
-            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns),
+            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns, at: gateway.clock.now()),
             AcceptedReplies(head.headerFields[.accept]).json,
             let server = resolver.find(caller, org: target.org, name: name),
             let leg = gateway.legs.openLeg(ModernExchange.legKey(caller, server))
@@ -267,7 +267,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
                                   _ context: ChannelHandlerContext) -> Bool {
         let endpoint = AggregateEndpoint(gateway: gateway)
         guard let policy = gateway.store.policy,
-            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns),
+            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns, at: gateway.clock.now()),
             let session = try? endpoint.aggregate(head.headerFields[.mcpSessionID], caller, org: target.org),
             head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true,
             AcceptedReplies(head.headerFields[.accept]).json
@@ -296,7 +296,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// serves, kept per key. A refused token goes to the router, which answers and audits it.
     private func answerAPI(_ kind: CallerBodies.Kind, _ head: HTTPRequest, _ target: Route, _ started: ContinuousClock.Instant) -> Bool {
         guard let policy = gateway.store.policy,
-            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns)
+            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns, at: gateway.clock.now())
         else { return false }
         state = .answering(route: target.pattern, method: "GET", started: started)
         respond(.ok, body: gateway.callerBody(kind, caller))

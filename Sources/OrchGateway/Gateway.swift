@@ -20,6 +20,8 @@ public final class Gateway: Sendable {
     public let audit: AuditLog
     public let metrics: GatewayMetrics
     public let logger: Logger
+    /// The time MCP decisions are made at (key expiry, `requestState` expiry, idle sessions).
+    public let clock: WallClock
     let sessions: SessionTable
     /// Sessions of the aggregated endpoints (`/orgs/{org}/mcp`, `/mcp`); their members, and their
     /// slots under `maxSessionsPerKey`, are in `sessions`.
@@ -72,9 +74,10 @@ public final class Gateway: Sendable {
     /// `logger`'s handler redacts with (`GatewayLogHandler(label:redaction:)`).
     public init(
         store: PolicyStore, audit: AuditLog, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger,
-        keyFetcher: any KeyFetcher = HTTPKeyFetcher(), redaction: LogRedaction = LogRedaction()
+        keyFetcher: any KeyFetcher = HTTPKeyFetcher(), redaction: LogRedaction = LogRedaction(), clock: WallClock = .system
     ) {
         self.redaction = redaction
+        self.clock = clock
         self.verifier = OIDCVerifier(fetcher: keyFetcher, onFetch: { issuer, ok in
             metrics.keysFetched(issuer: issuer, ok: ok)
             if !ok { logger.warning("cannot fetch the keys of auth.oidc issuer \(issuer)") }
@@ -250,11 +253,44 @@ public final class Gateway: Sendable {
                 break
             }
         }
-        audit.write(AuditRecord(
-            policy: caller?.policy.digest ?? store.policy?.digest, user: caller?.userName ?? user, key: caller?.keyName ?? key,
-            issuer: caller?.credential.issuer ?? issuer, remote: origin.remote, org: org, server: server, session: session,
-            method: mcpMethod ?? "\(origin.method) \(origin.path)", item: item,
-            decision: decision, reason: reason, status: status, ms: (ContinuousClock.now - started).milliseconds))
+        var record = AuditRecord(origin, caller: caller, decision: decision, reason: reason, status: status, org: org, server: server,
+                                 session: session, method: mcpMethod, item: item)
+        record.policy = record.policy ?? store.policy?.digest
+        record.user = record.user ?? user
+        record.key = record.key ?? key
+        record.issuer = record.issuer ?? issuer
+        write(record, started: started)
+    }
+
+    /// Writes `record` of a request that began at `started`.
+    func write(_ record: AuditRecord, started: ContinuousClock.Instant) {
+        var record = record
+        record.ms = (ContinuousClock.now - started).milliseconds
+        audit.write(record)
+    }
+}
+
+/// The time MCP decisions are made at; tests give a fixed or stepped one.
+public struct WallClock: Sendable {
+    public let now: @Sendable () -> Date
+
+    public init(now: @escaping @Sendable () -> Date) {
+        self.now = now
+    }
+
+    public static let system = WallClock(now: { Date() })
+}
+
+extension AuditRecord {
+    /// The record of a request from `origin` by `caller` (nil before one is known); without an MCP
+    /// `method`, its method is the HTTP request line. Its `ms` is set when it is written.
+    init(
+        _ origin: RequestOrigin, caller: Caller?, decision: AuditDecision, reason: String, status: Int, org: String? = nil,
+        server: String? = nil, session: String? = nil, method: String? = nil, item: Item? = nil
+    ) {
+        self.init(policy: caller?.policy.digest, user: caller?.userName, key: caller?.keyName, issuer: caller?.credential.issuer,
+                  remote: origin.remote, org: org, server: server, session: session, method: method ?? "\(origin.method) \(origin.path)",
+                  item: item, decision: decision, reason: reason, status: status, ms: 0)
     }
 }
 

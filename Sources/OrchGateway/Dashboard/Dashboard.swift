@@ -150,7 +150,7 @@ struct Dashboard: Sendable {
             return try signInPage(request, context, message: "The form expired. Sign in again.", status: .forbidden)
         }
         switch AuthMiddleware.authenticate("Bearer " + (form["key"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines), policy: policy,
-                                           signIns: SignIns(capacity: 0))
+                                           signIns: SignIns(capacity: 0), at: gateway.clock.now())
         {
         case .success(let caller):
             return startSession(caller, request, context, how: "key \(caller.keyName ?? "")")

@@ -130,14 +130,14 @@ extension AggregateEndpoint {
         let queue = MessageQueue()
         let relay = AggregateListen(queue: queue, id: modern.id, filter: filter, org: members.org, user: caller.userName,
                                     credential: caller.credential,
-                                    reaches: AggregateScope.reach(caller.policy, user: caller.user, key: caller.key, org: members.org, at: Date()))
+                                    reaches: AggregateScope.reach(caller.policy, user: caller.user, key: caller.key, org: members.org, at: gateway.clock.now()))
         _ = queue.push(filter.acknowledgement(id: modern.id))
         var tokens: [(leg: HeldLeg, token: Int, timeout: TimeAmount)] = []
         for (entry, leg) in zip(scoped, legs) {
             guard let leg else { continue }
             let server = entry.server
             let readable = { (uri: String) in
-                caller.policy.decide(user: caller.user, server: server.id, item: Item(.resource, uri), key: caller.key, at: Date()).allowed
+                caller.policy.decide(user: caller.user, server: server.id, item: Item(.resource, uri), key: caller.key, at: gateway.clock.now()).allowed
             }
             let sink = AggregateListen.Relay(listen: relay, org: entry.org, prefix: entry.prefix)
             let timeout = resolver.callTimeout(caller, server)

@@ -187,7 +187,7 @@ struct AggregateEndpoint: MCPEndpoint {
                         let member = try await session.member(server, request, context, timeout: timeout)
                         var askParams: JSONObject = [:]
                         if let cursor = cursors?[server.path] { askParams["cursor"] = .string(cursor) }
-                        let transform = list == .templates ? CallGuard.templatesFilter(member.access) : CallGuard.listFilter(Self.kind(list), member.access, gateway: gateway)
+                        let transform = CallGuard.replyFilter(list == .templates ? .templates : .items(Self.kind(list)), member.access, gateway: gateway)
                         let reply = await session.ask(member, method: list.method, params: askParams, timeout: timeout, transform: transform)
                         if let error = reply["error"] {
                             // A server without this kind of item offers none.

@@ -40,7 +40,7 @@ struct ServerResolver: Sendable {
             guard candidates.count == 1 else { return nil }
             id = candidates[0]
         }
-        let decision = policy.decide(user: caller.user, server: id, tool: nil, key: caller.key, at: Date())
+        let decision = policy.decide(user: caller.user, server: id, tool: nil, key: caller.key, at: gateway.clock.now())
         guard decision.allowed else { return nil }
         let orgName = policy.org(policy.server(id).org).name
         let base = org != nil ? Endpoints.serverPath(org: orgName, server: name) : "/servers/\(name)"
@@ -51,7 +51,7 @@ struct ServerResolver: Sendable {
         let caller = try context.requireCaller()
         let policy = caller.policy
         let name = context.parameters.get("server") ?? ""
-        let now = Date()
+        let now = gateway.clock.now()
         var candidates: [ServerID] = []
         if hasOrg {
             let org = context.parameters.get("org") ?? ""

@@ -60,7 +60,7 @@ extension StreamableHTTPEndpoint {
         // The server is subscribed only to resources the caller may read; what reaches the stream
         // is decided again, per update, under the policy running then.
         let readable = { (uri: String) in
-            caller.policy.decide(user: caller.user, server: server.id, item: Item(.resource, uri), key: caller.key, at: Date()).allowed
+            caller.policy.decide(user: caller.user, server: server.id, item: Item(.resource, uri), key: caller.key, at: gateway.clock.now()).allowed
         }
         guard let token = leg.listen(queue, id: modern.id, filter: filter, readable: readable, timeout: timeout) else {
             return Self.initializeFailure(id: modern.id, .stopped("the server's session ended"), server: server)

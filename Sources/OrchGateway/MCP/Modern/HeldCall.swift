@@ -26,6 +26,8 @@ final class HeldCall: Sendable {
     let server: String
     let seal: RequestStateSeal
     let inputTimeout: Duration
+    /// The time a sealed `requestState` expires from.
+    let clock: WallClock
 
     private struct State {
         /// The id the client's current POST has: the reply goes back with it.
@@ -40,7 +42,8 @@ final class HeldCall: Sendable {
     private let state: Mutex<State>
 
     init(queue: MessageQueue, method: String, digest: String, upstreamID: JSONValue, clientID: JSONValue, user: String, credential: String,
-         server: String, seal: RequestStateSeal, inputTimeout: Duration) {
+         server: String, seal: RequestStateSeal, inputTimeout: Duration, clock: WallClock = .system) {
+        self.clock = clock
         self.upstreamID = upstreamID
         self.user = user
         self.credential = credential
@@ -73,7 +76,7 @@ final class HeldCall: Sendable {
             state.expires = .now + inputTimeout
             return name
         }
-        let expires = Int64(Date().timeIntervalSince1970) + inputTimeout.components.seconds
+        let expires = Int64(clock.now().timeIntervalSince1970) + inputTimeout.components.seconds
         let binding = RequestStateSeal.Binding(user: user, credential: credential, server: server, method: self.method, call: digest,
                                                heldCall: token, question: name, expires: expires)
         return [

@@ -92,7 +92,7 @@ struct ModernExchange: Sendable {
             return .request(request)
         case .legacy, .acknowledged:
             // Dropped, as every notification of this era is; one no client sends is audited as on a session.
-            if case .acknowledged(let notification) = reading, let refusal = CallGuard.notificationRefusal(notification) {
+            if case .acknowledged(let notification) = reading, let refusal = MCPExchange.notificationRefusal(notification) {
                 gateway.audit(origin, caller: caller, decision: .deny, reason: refusal, status: 202, started: started, org: org, server: server,
                               mcpMethod: notification)
             }
@@ -200,7 +200,7 @@ struct ModernExchange: Sendable {
             let held = HeldCall(queue: leg.session.makeQueue(), method: method, digest: RequestStateSeal.digest(method: method, params: params),
                                 upstreamID: upstreamID, clientID: clientID, user: caller.userName, credential: Self.identity(caller.credential),
                                 server: server.path, seal: gateway.stateSeal(caller.policy),
-                                inputTimeout: .seconds(caller.policy.settings.limits.inputTimeoutSeconds))
+                                inputTimeout: .seconds(caller.policy.settings.limits.inputTimeoutSeconds), clock: gateway.clock)
             leg.hold(held)
             call.held = held
         }
@@ -224,7 +224,7 @@ struct ModernExchange: Sendable {
         guard binding.user == caller.userName, binding.credential == Self.identity(caller.credential), binding.server == server.path,
             binding.method == modern.method, binding.call == RequestStateSeal.digest(method: modern.method, params: params)
         else { return .failure(.refused("requestState belongs to another call")) }
-        guard Int64(Date().timeIntervalSince1970) <= binding.expires else { return .failure(.refused("requestState has expired")) }
+        guard Int64(gateway.clock.now().timeIntervalSince1970) <= binding.expires else { return .failure(.refused("requestState has expired")) }
         guard let held = leg.heldCall(binding.heldCall) else { return .failure(.gone) }
         guard case .object(let responses)? = params["inputResponses"], let answer = responses[binding.question] else {
             return .failure(.refused("inputResponses has no answer to \(binding.question)"))
@@ -263,7 +263,7 @@ struct ModernExchange: Sendable {
         guard case .success(let (_, cacheKey)) = gateway.catalogSource(caller.policy, server.id, user: caller.userName),
             case .success(let listing)? = gateway.catalog.known(cacheKey: cacheKey),
             let schema = listing.headerSchemas[tool],
-            caller.policy.decide(user: caller.user, server: server.id, item: Item(.tool, tool), key: caller.key, at: Date()).allowed
+            caller.policy.decide(user: caller.user, server: server.id, item: Item(.tool, tool), key: caller.key, at: gateway.clock.now()).allowed
         else { return nil }
         return schema
     }
