@@ -67,7 +67,7 @@ extension Gateway {
     /// Servers the caller's key may connect to, in file order.
     func reachableServers(_ caller: Caller) -> [ServerID] {
         let policy = caller.policy
-        let now = Date()
+        let now = clock.now()
         return policy.user(caller.user).memberships.flatMap { policy.org($0.org).servers }.filter { server in
             policy.decide(user: caller.user, server: server, tool: nil, key: caller.key, at: now).allowed
         }
@@ -110,7 +110,7 @@ extension Gateway {
             clientToken = .oauth
         case let other: throw GatewayError.badRequest("unknown auth \"\(other)\"; valid: token, oauth")
         }
-        let now = Date()
+        let now = clock.now()
         let reachable = policy.reachableServers(user: caller.user, key: caller.key, at: now)
         var selected: [ServerID]? = nil
         let wanted = query.getAll("server")

@@ -78,7 +78,7 @@ public final class Gateway: Sendable {
     ) {
         self.redaction = redaction
         self.clock = clock
-        self.verifier = OIDCVerifier(fetcher: keyFetcher, onFetch: { issuer, ok in
+        self.verifier = OIDCVerifier(fetcher: keyFetcher, now: clock.now, onFetch: { issuer, ok in
             metrics.keysFetched(issuer: issuer, ok: ok)
             if !ok { logger.warning("cannot fetch the keys of auth.oidc issuer \(issuer)") }
         })

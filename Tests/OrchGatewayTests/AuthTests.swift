@@ -46,6 +46,22 @@ import Testing
     }
 }
 
+/// A key expires on the gateway's clock: accepted the second before its `expires`, refused the
+/// second after, with no waiting.
+@Test func aKeyExpiresOnTheGatewaysClock() async throws {
+    let time = ManualClock(Date(timeIntervalSince1970: 4_070_908_799))  // 2098-12-31T23:59:59Z; bob's laptop key expires 2099-01-01
+    try await TestGateway(clock: time.clock).test { client in
+        try await client.execute(uri: "/api/v1/me", method: .get, headers: bearer(Tokens.bob)) { response in
+            #expect(response.status == .ok)
+        }
+        time.advance(by: 2)
+        try await client.execute(uri: "/api/v1/me", method: .get, headers: bearer(Tokens.bob)) { response in
+            #expect(response.status == .unauthorized)
+            #expect(response.json["error"]?["message"] == "key laptop expired at 2099-01-01T00:00:00Z")
+        }
+    }
+}
+
 @Test func expiredKeyIsRefusedAndSaysSo() async throws {
     try await TestGateway().test { client in
         try await client.execute(uri: "/api/v1/me", method: .get, headers: bearer(Tokens.carolExpired)) { response in

@@ -212,11 +212,12 @@ private func retry(_ state: JSONValue?, _ answer: JSONValue, question: String = 
 }
 
 @Test func anExpiredStateIsRefused() async throws {
-    let g = try TestGateway(json: askerPolicy(limits: #""callTimeoutSeconds": 5, "inputTimeoutSeconds": 1"#))
+    let time = ManualClock()
+    let g = try TestGateway(json: askerPolicy(limits: #""callTimeoutSeconds": 5, "inputTimeoutSeconds": 1"#), clock: time.clock)
     try await g.test { client in
         let first = try await client.modern("tools/call", ["name": "ask_name", "arguments": [:]], path: askerPath, token: Tokens.alice, envelope: elicits)
         let state = first.body["result"]?["requestState"]
-        try await Task.sleep(for: .milliseconds(2100))
+        time.advance(by: 2)
         let late = try await client.modern("tools/call", retry(state, ["action": "accept", "content": ["name": "ada"]]), path: askerPath,
                                            token: Tokens.alice, envelope: elicits)
         #expect(late.body["error"]?["message"] == "requestState has expired")

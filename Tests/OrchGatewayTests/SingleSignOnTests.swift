@@ -24,10 +24,10 @@ private func ssoPolicy(bobEmail: String = "bob@example.com") -> String {
 }
 
 /// A gateway over `ssoPolicy()` whose issuer "sso" signs with `key`.
-private func ssoGateway(_ key: TestKey) throws -> TestGateway {
+private func ssoGateway(_ key: TestKey, clock: WallClock = .system) throws -> TestGateway {
     let fetcher = FakeKeys()
     fetcher.set("sso", TestKey.jwks([key]))
-    return try TestGateway(json: ssoPolicy(), keyFetcher: fetcher)
+    return try TestGateway(json: ssoPolicy(), keyFetcher: fetcher, clock: clock)
 }
 
 /// A token of the issuer for `email`, valid for `lifetime` seconds.
@@ -121,20 +121,24 @@ private func token(_ key: TestKey, sub: String = "u-1", email: String = "bob@exa
 
 @Test func aSignInSessionEndsWhenItsLatestTokenExpiresOrAReloadTakesItsUserAway() async throws {
     let key = TestKey(kid: "a")
-    let g = try ssoGateway(key)
+    // The gateway's clock is moved by hand, so a loaded machine cannot outrun a token's lifetime.
+    let clock = ManualClock()
+    let g = try ssoGateway(key, clock: clock.clock)
     try await g.test { client in
-        // A token good for six more seconds (room for a loaded machine to start the server): the
-        // clock ends its session.
-        let short = try await token(key, lifetime: 6)
+        // A token good for another minute: once the clock passes its exp, its session ends.
+        let short = try await token(key, lifetime: 60)
         #expect(try await client.mcp(token: short, initializeBody).status == .ok)
+        #expect(g.gateway.sessionCount == 1)
+        clock.advance(by: 61)
         #expect(try await waitFor { g.gateway.sessionCount == 0 })
         // A newer token of the same sign-in carries the session on past the first one's expiry.
-        let opened = Date()
-        let session = try await client.openSession(token: try await token(key, lifetime: 8))
+        let first = try await token(key, lifetime: 61 + 60)
+        let session = try await client.openSession(token: first)
         let renewed = try await token(key, lifetime: 600)
         #expect(try await client.call("echo", #"{"text":"hi"}"#, session: session, token: renewed)["result"] != nil)
-        try await Task.sleep(for: .seconds(max(0, 9 - Date().timeIntervalSince(opened))))
+        clock.advance(by: 61)
         #expect(try await client.call("echo", #"{"text":"again"}"#, session: session, token: renewed)["result"] != nil)
+        #expect(g.gateway.sessionCount == 1)
         // A reload that gives bob another email: the sign-in no longer names him, the session ends.
         ReloadWatcher.install(compile(ssoPolicy(bobEmail: "robert@example.com")), path: "test.json", gateway: g.gateway)
         #expect(try await waitFor { g.gateway.sessionCount == 0 })

@@ -7,6 +7,7 @@ import OrchGateway
 import OrchJSON
 import OrchPolicy
 import ServiceLifecycle
+import Synchronization
 
 /// Tokens for the test policy; their hashes go into the JSON.
 enum Tokens {
@@ -65,10 +66,11 @@ struct TestGateway {
     let gateway: Gateway
     let auditPath: String
 
-    init(json: String = testPolicyJSON(), loaded: Bool = true, keyFetcher: any KeyFetcher = HTTPKeyFetcher()) throws {
+    init(json: String = testPolicyJSON(), loaded: Bool = true, keyFetcher: any KeyFetcher = HTTPKeyFetcher(), clock: WallClock = .system) throws {
         auditPath = FileManager.default.temporaryDirectory.appendingPathComponent("orch-audit-\(UUID().uuidString).jsonl").path
         let store = PolicyStore(source: "test.json")
-        gateway = Gateway(store: store, audit: try AuditLog(destination: auditPath), logger: Logger(label: "test"), keyFetcher: keyFetcher)
+        gateway = Gateway(store: store, audit: try AuditLog(destination: auditPath), logger: Logger(label: "test"), keyFetcher: keyFetcher,
+                          clock: clock)
         if loaded {
             let result = compile(json)
             precondition(result.ok, "test policy does not compile: \(result.diagnostics)")
@@ -90,6 +92,21 @@ struct TestGateway {
             defer { group.cancelAll() }
             try await app.test(.router, body)
         }
+    }
+}
+
+/// A wall clock a test moves by hand, so that expiry is tested without sleeping.
+final class ManualClock: Sendable {
+    private let time: Mutex<Date>
+
+    init(_ start: Date = Date()) {
+        time = Mutex(start)
+    }
+
+    var clock: WallClock { WallClock(now: { self.time.withLock { $0 } }) }
+
+    func advance(by seconds: TimeInterval) {
+        time.withLock { $0 += seconds }
     }
 }
 

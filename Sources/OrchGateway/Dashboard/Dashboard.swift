@@ -207,7 +207,7 @@ struct Dashboard: Sendable {
             throw GatewayError.notFound("no server \(org)/\(name)")
         }
         let server = policy.server(id)
-        let now = Date()
+        let now = gateway.clock.now()
         var values: [String: Any] = [
             "title": "\(org)/\(name)", "navServers": true, "path": "\(org)/\(name)", "description": server.spec.description ?? "",
             "transport": server.spec.transportName,
@@ -249,7 +249,7 @@ struct Dashboard: Sendable {
     func connectPage(_ session: DashboardSessions.Session, _ caller: Caller) -> (template: String, values: [String: Any]) {
         let policy = caller.policy
         let user = policy.user(caller.user).name
-        let reachable = policy.reachableServers(user: caller.user, key: caller.key, at: Date())
+        let reachable = policy.reachableServers(user: caller.user, key: caller.key, at: gateway.clock.now())
         let clients: [[String: Any]] = MCPClient.allCases.map { client in
             let config = policy.clientConfig(user: caller.user, client: client, token: .placeholder, reachable: reachable,
                                              publicURL: gateway.publicURL(for: policy))
@@ -267,7 +267,7 @@ struct Dashboard: Sendable {
     func keysPage(_ session: DashboardSessions.Session, _ caller: Caller) -> (template: String, values: [String: Any]) {
         let policy = caller.policy
         let user = policy.user(caller.user)
-        let now = Date()
+        let now = gateway.clock.now()
         let keys: [[String: Any]] = user.keys.map { id in
             let spec = policy.key(id).spec
             let (status, statusClass): (String, String) =
@@ -321,7 +321,7 @@ struct Dashboard: Sendable {
         let filter = query.get("user") ?? ""
         let servers = policy.serverIDs
         let paths = servers.map(policy.serverPath)
-        let now = Date()
+        let now = gateway.clock.now()
         let matching = policy.userIDs.lazy.filter { filter.isEmpty || policy.user($0).name.contains(filter) }
         let shown = Array(matching.prefix(100))
         let rows: [[String: Any]] = shown.map { user in
@@ -352,7 +352,7 @@ struct Dashboard: Sendable {
     }
 
     func sessionsPage(_ session: DashboardSessions.Session, _ caller: Caller) -> (template: String, values: [String: Any]) {
-        let now = Date()
+        let now = gateway.clock.now()
         let rows: [[String: Any]] = gateway.sessions.all.sorted { $0.openedAt < $1.openedAt }.map { mcp in
             [
                 "user": mcp.user, "server": mcp.serverPath,

@@ -260,7 +260,7 @@ extension Gateway {
         var items: [JSONValue] = []
         var templates: [JSONValue] = []
         var errors: [JSONValue] = []
-        let now = Date()
+        let now = clock.now()
         for (index, result) in results {
             let id = servers[index]
             let path = policy.serverPath(id)

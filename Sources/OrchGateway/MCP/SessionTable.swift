@@ -157,7 +157,7 @@ struct SessionTicker: Service {
                 try? await Task.sleep(for: tick)
                 let now = NIODeadline.now()
                 let sessions = gateway.sessions.all
-                let time = Date()
+                let time = gateway.clock.now()
                 for session in sessions {
                     session.expire(now: now)
                     // A key or a sign-in expires on the clock, without a reload.
