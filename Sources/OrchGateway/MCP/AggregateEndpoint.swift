@@ -98,6 +98,7 @@ struct AggregateEndpoint: MCPEndpoint {
         params: JSONObject, transport: Transport, started: ContinuousClock.Instant, reply: (JSONValue) -> Response
     ) async -> Response {
         if let list = List(method) {
+            session.listed(Self.kind(list))
             return reply(await merged(list, request, context, caller, session, id: id, params: params))
         }
         switch method {

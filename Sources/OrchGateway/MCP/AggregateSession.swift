@@ -21,32 +21,13 @@ final class AggregateSession: AggregateMembers {
     let org: String?
     let user: String
 
-    private struct State {
-        var members: [String: MCPSession] = [:]
-        var starting: [String: Task<MCPSession, any Error>] = [:]
-        /// Requests of the servers to the client, by the id the client sees.
-        var serverRequests: [String: (member: MCPSession, id: JSONValue)] = [:]
-        /// The client's requests in flight, by id key: which member has each (for cancellation).
-        var inFlight: [String: MCPSession] = [:]
-        var counter = 0
-        var stream: MessageQueue? = nil
-        var streamGeneration = 0
-        var backlog: [[UInt8]] = []
-        var lastActive = NIODeadline.now()
-        var ended = false
-        /// What the session keeps of the client's `initialize`, repeated to each member when it starts.
-        var initialize = ClientInitialize.none
-        /// `list_changed` notifications waiting to go out, one each however many servers send one.
-        var pendingListChanges: Set<String> = []
-    }
-
-    private let state = Mutex(State())
+    private let state: Mutex<AggregateStateMachine<MCPSession, Task<MCPSession, any Error>>>
     private let gateway: Gateway
-    private static let backlogLimit = 256
 
     init(gateway: Gateway, caller: Caller, org: String?) {
         self.id = Hex.encode(Crypto.randomBytes(16))
         self.gateway = gateway
+        self.state = Mutex(AggregateStateMachine(now: .now()))
         self.binding = SessionBinding(caller)
         self.org = org
         self.user = caller.userName
@@ -67,10 +48,10 @@ final class AggregateSession: AggregateMembers {
     var isEnded: Bool { state.withLock { $0.ended } }
 
     /// The client's requests keep the session alive; so do streams it reads.
-    func touch() { state.withLock { $0.lastActive = .now() } }
+    func touch() { state.withLock { $0.touch(.now()) } }
 
     func isIdle(now: NIODeadline, limit: TimeAmount) -> Bool {
-        state.withLock { $0.stream == nil && now - $0.lastActive > limit }
+        state.withLock { $0.isIdle(now: now, limit: limit) }
     }
 
     // MARK: servers and members
@@ -79,7 +60,7 @@ final class AggregateSession: AggregateMembers {
 
     /// The member for `server` if it has started and not ended.
     func startedMember(_ server: ResolvedServer) -> MCPSession? {
-        state.withLock { $0.members[server.path] }.flatMap { $0.isEnded ? nil : $0 }
+        state.withLock { $0.started(server.path) }
     }
 
     /// Forwards a client's request to a started member, its reply going to `queue` (the fast path).
@@ -92,12 +73,11 @@ final class AggregateSession: AggregateMembers {
 
     /// `hooks` that also keep the request in `inFlight` (for the client's cancellation) until its outcome.
     private func inFlight(_ id: JSONValue, at member: MCPSession, _ hooks: ReplyHooks) -> ReplyHooks {
-        let key = JSONRPC.key(id)
-        state.withLock { $0.inFlight[key] = member }
+        state.withLock { $0.forwarded(id, to: member) }
         var hooks = hooks
         let outcome = hooks.outcome
         hooks.outcome = { [weak self] result in
-            _ = self?.state.withLock { $0.inFlight.removeValue(forKey: key) }
+            self?.state.withLock { $0.answered(id) }
             outcome?(result)
         }
         return hooks
@@ -107,19 +87,22 @@ final class AggregateSession: AggregateMembers {
     /// The member for `server`, started (and initialized with the client's params) on first use.
     /// Concurrent requests wait for the same start.
     func member(_ server: ResolvedServer, _ request: Request, _ context: GatewayContext, timeout: TimeAmount) async throws -> MCPSession {
-        let task = try state.withLock { state -> Task<MCPSession, any Error> in
-            if state.ended { throw GatewayError.unknownSession() }
-            if let member = state.members[server.path], !member.isEnded { return Task { member } }
-            if let starting = state.starting[server.path] { return starting }
+        let membership = try state.withLock { state -> AggregateStateMachine<MCPSession, Task<MCPSession, any Error>>.Membership in
+            guard let membership = try? state.membership(server.path) else { throw GatewayError.unknownSession() }
+            guard case .absent = membership else { return membership }
             let task = Task { try await self.start(server, request, context, timeout: timeout) }
-            state.starting[server.path] = task
-            return task
+            state.starting(server.path, task)
+            return .starting(task)
         }
-        return try await task.value
+        switch membership {
+        case .started(let member): return member
+        case .starting(let task): return try await task.value
+        case .absent: throw GatewayError.unknownSession()
+        }
     }
 
     private func start(_ server: ResolvedServer, _ request: Request, _ context: GatewayContext, timeout: TimeAmount) async throws -> MCPSession {
-        defer { state.withLock { _ = $0.starting.removeValue(forKey: server.path) } }
+        defer { state.withLock { $0.finishedStarting(server.path) } }
         let opener = SessionOpener(gateway: gateway)
         let session = try await opener.open(request, context, server, transport: .streamableHTTP, binding: binding) { [weak self] member, reason in
             self?.memberEnded(member, reason: reason)
@@ -142,12 +125,7 @@ final class AggregateSession: AggregateMembers {
         Task { [weak self] in
             while case .message(let bytes) = await queue.next() { self?.fromMember(session, bytes) }
         }
-        let ended = state.withLock { state -> Bool in
-            if state.ended { return true }
-            state.members[server.path] = session
-            return false
-        }
-        if ended {
+        if !state.withLock({ $0.join(server.path, session) }) {
             session.end(.stopped("the aggregated session ended"))
             throw GatewayError.unknownSession()
         }
@@ -155,13 +133,7 @@ final class AggregateSession: AggregateMembers {
     }
 
     private func memberEnded(_ member: MCPSession, reason: UpstreamError) {
-        let wasMember = state.withLock { state -> Bool in
-            guard state.members[member.serverPath] === member else { return false }
-            state.members[member.serverPath] = nil
-            state.serverRequests = state.serverRequests.filter { $0.value.member !== member }
-            return !state.ended
-        }
-        guard wasMember else { return }
+        guard state.withLock({ $0.leave(member.serverPath, member) }) else { return }
         // What the server offered is gone until it starts again: the client lists afresh.
         notifyListsChanged()
         if reason.kind != .stopped {
@@ -172,7 +144,7 @@ final class AggregateSession: AggregateMembers {
     // MARK: asking members
 
     func ask(_ member: MCPSession, method: String, params: JSONObject, timeout: TimeAmount, transform: (@Sendable (JSONValue) -> JSONValue)?) async -> JSONValue {
-        let id = JSONValue.string("orch-\(state.withLock { $0.counter += 1; return $0.counter })")
+        let id = state.withLock { $0.requestID() }
         return await ask(member, id: id, method: method, params: params, timeout: timeout, transform: transform)
     }
 
@@ -235,13 +207,7 @@ final class AggregateSession: AggregateMembers {
         guard let value = try? JSONRPC.parse(bytes), case .request(let original, _, _)? = JSONRPCMessage(value),
             case .object(var object) = value
         else { return bytes }
-        let exposed = JSONValue.string(state.withLock { state -> String in
-            state.counter += 1
-            let exposed = "orch-s\(state.counter)"
-            state.serverRequests[JSONRPC.key(.string(exposed))] = (member, original)
-            return exposed
-        })
-        object["id"] = exposed
+        object["id"] = state.withLock { $0.expose(original, of: member) }
         return MCPSession.encode(.object(object))
     }
 
@@ -250,7 +216,7 @@ final class AggregateSession: AggregateMembers {
         if let value = try? JSONRPC.parse(message), case .notification(let method, let params)? = JSONRPCMessage(value) {
             switch method {
             case _ where method.hasSuffix("/list_changed"):
-                listChanged(method)
+                if let kind = ItemKind.allCases.first(where: { method == "notifications/\($0.plural)/list_changed" }) { listChanged(kind) }
                 return
             case "notifications/resources/updated":
                 guard let uri = params["uri"]?.stringValue, let policy = gateway.store.policy,
@@ -272,7 +238,7 @@ final class AggregateSession: AggregateMembers {
 
     /// The client's answer to a server's request: back to the member that asked, with its id.
     func answerFromClient(_ value: JSONValue, id: JSONValue) {
-        guard let (member, original) = state.withLock({ $0.serverRequests.removeValue(forKey: JSONRPC.key(id)) }),
+        guard let (member, original) = state.withLock({ $0.answer(id) }),
             case .object(var object) = value
         else { return }
         object["id"] = original
@@ -284,74 +250,52 @@ final class AggregateSession: AggregateMembers {
     func notificationFromClient(_ bytes: [UInt8], method: String, params: JSONObject) {
         switch method {
         case "notifications/cancelled":
-            guard let requestID = params["requestId"], let member = state.withLock({ $0.inFlight[JSONRPC.key(requestID)] }) else { return }
+            guard let requestID = params["requestId"], let member = state.withLock({ $0.member(with: requestID) }) else { return }
             member.forward(notification: bytes, method: method, params: params)
         case "notifications/roots/list_changed":
-            for member in state.withLock({ Array($0.members.values) }) { member.forward(notification: bytes, method: method, params: params) }
+            for member in startedMembers { member.forward(notification: bytes, method: method, params: params) }
         default:
             break
         }
     }
 
     /// Every started member, for requests sent to all (`logging/setLevel`).
-    var startedMembers: [MCPSession] { state.withLock { Array($0.members.values) } }
+    var startedMembers: [MCPSession] { state.withLock { $0.ended ? [] : Array($0.members.values) } }
 
     // MARK: the client's stream
 
     /// Attaches the client's GET stream (a newer one replaces an older one); the backlog goes first.
     func attachStream(_ queue: MessageQueue) -> Int? {
-        let (generation, replaced, backlog) = state.withLock { state -> (Int?, MessageQueue?, [[UInt8]]) in
-            guard !state.ended else { return (nil, nil, []) }
-            let replaced = state.stream
-            state.stream = queue
-            state.streamGeneration += 1
-            let backlog = state.backlog
-            state.backlog = []
-            return (state.streamGeneration, replaced, backlog)
-        }
-        replaced?.finish()
-        for message in backlog { _ = queue.push(message) }
-        return generation
+        guard let attachment = state.withLock({ $0.attach(queue) }) else { return nil }
+        attachment.replaced?.finish()
+        for message in attachment.backlog { _ = queue.push(message) }
+        return attachment.generation
     }
 
     func streamClosed(generation: Int) {
-        state.withLock { state in
-            if state.streamGeneration == generation {
-                state.stream = nil
-                state.lastActive = .now()
-            }
-        }
+        state.withLock { $0.detach(generation, now: .now()) }
     }
 
     /// A message for the client: on its GET stream, or kept (boundedly) until it opens one.
     func deliver(_ message: [UInt8]) {
-        let stream = state.withLock { state -> MessageQueue? in
-            if state.ended { return nil }
-            if let stream = state.stream { return stream }
-            state.backlog.append(message)
-            if state.backlog.count > Self.backlogLimit { state.backlog.removeFirst() }
-            return nil
-        }
-        if let stream, stream.push(message) == .closed {
-            state.withLock { $0.backlog.append(message) }
+        if let stream = state.withLock({ $0.deliver(message) }), stream.push(message) == .closed {
+            state.withLock { $0.keep(message) }
         }
     }
 
     func notifyListsChanged() {
-        for kind in ItemKind.allCases { listChanged("notifications/\(kind.plural)/list_changed") }
+        for kind in ItemKind.allCases { listChanged(kind) }
     }
 
     /// Tells the client a merged list changed: the servers behind the session (and a reload) may
-    /// say so at once, and the client hears it once.
-    private func listChanged(_ method: String) {
-        guard state.withLock({ $0.pendingListChanges.insert(method).inserted }) else { return }
-        Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(50))
-            guard let self else { return }
-            self.state.withLock { _ = $0.pendingListChanges.remove(method) }
-            self.deliver(MCPSession.encode(["jsonrpc": "2.0", "method": .string(method)]))
-        }
+    /// say so at once, and the client hears it once until it lists again.
+    private func listChanged(_ kind: ItemKind) {
+        guard state.withLock({ $0.listChanged(kind) }) else { return }
+        deliver(MCPSession.encode(["jsonrpc": "2.0", "method": .string("notifications/\(kind.plural)/list_changed")]))
     }
+
+    /// The client asked for a list of `kind`: the next change is told again.
+    func listed(_ kind: ItemKind) { state.withLock { $0.listed(kind) } }
 
     enum Level: String { case warning, error }
 
@@ -361,7 +305,7 @@ final class AggregateSession: AggregateMembers {
                                    "params": ["level": .string(level.rawValue), "logger": "orch", "data": .string(text)]]))
     }
 
-    func keepAlive() { state.withLock { $0.stream }?.keepAlive() }
+    func keepAlive() { state.withLock { $0.openStream }?.keepAlive() }
 
     /// Why the session must end on the clock: its sign-in expired (a key's expiry ends each member).
     func expiry(at time: Date) -> String? { binding.expiry(at: time) }
@@ -370,16 +314,10 @@ final class AggregateSession: AggregateMembers {
 
     /// Ends the session and every member.
     func end(_ reason: String) {
-        let (members, stream) = state.withLock { state -> ([MCPSession], MessageQueue?) in
-            guard !state.ended else { return ([], nil) }
-            state.ended = true
-            let members = Array(state.members.values)
-            state.members = [:]
-            for task in state.starting.values { task.cancel() }
-            return (members, state.stream)
-        }
-        stream?.finish()
-        for member in members { member.end(.stopped(reason)) }
+        guard let ending = state.withLock({ $0.end() }) else { return }
+        for start in ending.starts { start.cancel() }
+        ending.stream?.finish()
+        for member in ending.members { member.end(.stopped(reason)) }
         gateway.aggregates.remove(self)
     }
 
