@@ -21,7 +21,7 @@ extension Gateway {
             if let policy = self.store.policy, self.metricsNeedAdmin(policy) {
                 let caller = try await AuthMiddleware(gateway: self).authenticate(request, context: context)
                 guard caller.policy.user(caller.user).spec.admin else {
-                    self.audit(context, request: request, caller: caller, decision: .deny, reason: "\(caller.userName) is not a gateway admin", status: 403, started: .now)
+                    self.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "\(caller.userName) is not a gateway admin", status: 403, started: .now)
                     throw GatewayError.forbidden("/metrics is for gateway admins here (gateway.metrics)")
                 }
             }
@@ -44,7 +44,7 @@ extension Gateway {
             // An org the caller is not in answers exactly like one that does not exist.
             guard let org = policy.org(named: name), policy.user(caller.user).memberships.contains(where: { $0.org == org }) else {
                 let reason = policy.org(named: name) == nil ? "no org \(name)" : "\(caller.userName) is not a member of \(name)"
-                self.audit(context, request: request, caller: caller, decision: .deny, reason: reason, status: 404, started: .now, org: name)
+                self.auditor.record(context, request: request, caller: caller, decision: .deny, reason: reason, status: 404, started: .now, org: name)
                 throw GatewayError.notFound("no org \(name)")
             }
             let servers = self.reachableServers(caller).filter { policy.server($0).org == org }
@@ -57,7 +57,7 @@ extension Gateway {
         api.get("policy") { request, context in
             let caller = try context.requireCaller()
             guard caller.policy.user(caller.user).spec.admin else {
-                self.audit(context, request: request, caller: caller, decision: .deny, reason: "\(caller.userName) is not a gateway admin", status: 403, started: .now)
+                self.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "\(caller.userName) is not a gateway admin", status: 403, started: .now)
                 throw GatewayError.forbidden("the policy API is for gateway admins")
             }
             return Response.json(self.policyStatus())
@@ -121,12 +121,12 @@ extension Gateway {
             case .failure(.notAServer(let text)):
                 throw GatewayError.badRequest("server=\(text) is not ORG/SERVER")
             case .failure(.unknown(let text)):
-                audit(context, request: request, caller: caller, decision: .deny, reason: "no server \(text)", status: 404, started: .now, server: text)
+                auditor.record(context, request: request, caller: caller, decision: .deny, reason: "no server \(text)", status: 404, started: .now, server: text)
                 throw GatewayError.notFound("no server \(text)")
             case .failure(.unreachable(let text, let reason)):
                 // A server the caller may not reach answers exactly like one that does not exist;
                 // the audit log keeps the real reason.
-                audit(context, request: request, caller: caller, decision: .deny, reason: reason, status: 404, started: .now, server: text)
+                auditor.record(context, request: request, caller: caller, decision: .deny, reason: reason, status: 404, started: .now, server: text)
                 throw GatewayError.notFound("no server \(text)")
             }
         }

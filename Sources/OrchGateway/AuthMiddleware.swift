@@ -35,7 +35,7 @@ struct AuthMiddleware: RouterMiddleware {
         case .failure(let refusal):
             gateway.metrics.authFailure(refusal.kind)
             let status = refusal.scope == nil ? 401 : 403
-            gateway.audit(context, request: request, caller: nil, decision: .deny, reason: refusal.reason, status: status, started: start,
+            gateway.auditor.record(context, request: request, caller: nil, decision: .deny, reason: refusal.reason, status: status, started: start,
                           user: refusal.user, key: refusal.key, issuer: refusal.issuer)
             let challenge = gateway.challenge(policy, path: request.uri.path, tokenSent: refusal.kind != "missing", scope: refusal.scope)
             if refusal.scope != nil { throw GatewayError.insufficientScope(refusal.reason, challenge: challenge) }

@@ -18,6 +18,8 @@ public final class Gateway: Sendable {
 
     public let store: PolicyStore
     public let audit: AuditLog
+    /// Writes the audit records of requests (`audit` is the log they go to).
+    let auditor: Auditor
     public let metrics: GatewayMetrics
     public let logger: Logger
     /// The time MCP decisions are made at (key expiry, `requestState` expiry, idle sessions).
@@ -52,8 +54,6 @@ public final class Gateway: Sendable {
     let upstreams: UpstreamFactory
     /// Open connections per client address.
     let connections = ClientConnections()
-    /// Bounds the records of refused unauthenticated requests per client address.
-    let unauthenticatedAudit = AuditThrottle()
     /// Verifies bearer tokens of the `auth.oidc` issuers; keeps their keys.
     let verifier: OIDCVerifier
     /// `orch.lock.json`, and what the servers listed against it.
@@ -87,6 +87,7 @@ public final class Gateway: Sendable {
         self.aggregates = AggregateTable(slots: sessions)
         self.store = store
         self.audit = audit
+        self.auditor = Auditor(log: audit, store: store, metrics: metrics)
         self.metrics = metrics
         self.logger = logger
         self.upstreams = UpstreamFactory(logger: logger, metrics: metrics)
@@ -221,52 +222,6 @@ public final class Gateway: Sendable {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
-    }
-
-    /// Writes an audit record of a request's outcome.
-    func audit(
-        _ context: GatewayContext, request: Request, caller: Caller?, decision: AuditDecision, reason: String, status: Int,
-        started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
-        issuer: String? = nil, session: String? = nil, mcpMethod: String? = nil, item: Item? = nil
-    ) {
-        audit(RequestOrigin(context, request), caller: caller, decision: decision, reason: reason, status: status, started: started,
-              org: org, server: server, user: user, key: key, issuer: issuer, session: session, mcpMethod: mcpMethod, item: item)
-    }
-
-    /// Writes an audit record of a request's outcome, for a request known by its origin.
-    func audit(
-        _ origin: RequestOrigin, caller: Caller?, decision: AuditDecision, reason: String, status: Int,
-        started: ContinuousClock.Instant, org: String? = nil, server: String? = nil, user: String? = nil, key: String? = nil,
-        issuer: String? = nil, session: String? = nil, mcpMethod: String? = nil, item: Item? = nil
-    ) {
-        if caller == nil && (status == 401 || status == 403) {
-            switch unauthenticatedAudit.admit(origin.remote) {
-            case .suppress:
-                metrics.auditSuppressed()
-                return
-            case .write(let suppressed) where suppressed > 0:
-                audit.write(AuditRecord(
-                    policy: store.policy?.digest, remote: origin.remote, method: "audit", decision: .suppressed,
-                    reason: "\(suppressed) refused unauthenticated requests from \(AuditThrottle.address(origin.remote)) were not recorded (more than \(unauthenticatedAudit.limit) in \(unauthenticatedAudit.window))",
-                    status: 0, ms: 0))
-            case .write:
-                break
-            }
-        }
-        var record = AuditRecord(origin, caller: caller, decision: decision, reason: reason, status: status, org: org, server: server,
-                                 session: session, method: mcpMethod, item: item)
-        record.policy = record.policy ?? store.policy?.digest
-        record.user = record.user ?? user
-        record.key = record.key ?? key
-        record.issuer = record.issuer ?? issuer
-        write(record, started: started)
-    }
-
-    /// Writes `record` of a request that began at `started`.
-    func write(_ record: AuditRecord, started: ContinuousClock.Instant) {
-        var record = record
-        record.ms = (ContinuousClock.now - started).milliseconds
-        audit.write(record)
     }
 }
 

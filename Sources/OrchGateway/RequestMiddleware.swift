@@ -41,7 +41,7 @@ struct OriginMiddleware: RouterMiddleware {
         if let origin = request.headers[.origin] {
             let allowed = gateway.store.policy?.settings.allowedOrigins ?? []
             if !allowed.contains("*") && !allowed.contains(origin) && !Self.isSameOrigin(origin, request) {
-                gateway.audit(context, request: request, caller: nil, decision: .deny, reason: "origin \(origin) is not allowed", status: 403, started: .now)
+                gateway.auditor.record(context, request: request, caller: nil, decision: .deny, reason: "origin \(origin) is not allowed", status: 403, started: .now)
                 throw GatewayError.forbidden("origin \(origin) is not allowed")
             }
         }

@@ -72,7 +72,7 @@ struct Dashboard: Sendable {
         let (session, caller) = try signedIn(request)
         let user = caller.policy.user(caller.user)
         if admin && !user.spec.admin {
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "\(user.name) is not a gateway admin", status: 403, started: .now)
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "\(user.name) is not a gateway admin", status: 403, started: .now)
             return render("error", ["title": "Admins only", "message": "This page is for gateway admins."], session: session, caller: caller,
                           status: .forbidden)
         }
@@ -121,7 +121,7 @@ struct Dashboard: Sendable {
     /// A new signed-in session for `caller`: the cookie, and a redirect home.
     func startSession(_ caller: Caller, _ request: Request, _ context: GatewayContext, how: String) -> Response {
         let session = gateway.dashboardSessions.create(for: caller)
-        gateway.audit(context, request: request, caller: caller, decision: .allow, reason: "signed in to the dashboard with \(how)", status: 303, started: .now)
+        gateway.auditor.record(context, request: request, caller: caller, decision: .allow, reason: "signed in to the dashboard with \(how)", status: 303, started: .now)
         var headers: HTTPFields = [.location: "/ui/"]
         headers.append(HTTPField(name: .setCookie, value: cookie(Self.cookie, session.id, maxAge: Int(session.expires.timeIntervalSinceNow))))
         headers.append(HTTPField(name: .setCookie, value: cookie(Self.csrfCookie, "", maxAge: 0)))
@@ -146,7 +146,7 @@ struct Dashboard: Sendable {
         guard let policy = gateway.store.policy else { throw GatewayError.notReady() }
         let form = try await Self.form(request)
         guard let sent = form["csrf"], !sent.isEmpty, sent == request.cookies[Self.csrfCookie]?.value else {
-            gateway.audit(context, request: request, caller: nil, decision: .deny, reason: "dashboard sign-in without its CSRF token", status: 403, started: .now)
+            gateway.auditor.record(context, request: request, caller: nil, decision: .deny, reason: "dashboard sign-in without its CSRF token", status: 403, started: .now)
             return try signInPage(request, context, message: "The form expired. Sign in again.", status: .forbidden)
         }
         switch AuthMiddleware.authenticate("Bearer " + (form["key"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines), policy: policy,
@@ -156,7 +156,7 @@ struct Dashboard: Sendable {
             return startSession(caller, request, context, how: "key \(caller.keyName ?? "")")
         case .failure(let refusal):
             gateway.metrics.authFailure(refusal.kind)
-            gateway.audit(context, request: request, caller: nil, decision: .deny, reason: "dashboard sign-in: \(refusal.reason)", status: 401,
+            gateway.auditor.record(context, request: request, caller: nil, decision: .deny, reason: "dashboard sign-in: \(refusal.reason)", status: 401,
                           started: .now, user: refusal.user, key: refusal.key)
             return try signInPage(request, context, message: "That key does not sign in here (unknown, expired or disabled).", status: .unauthorized)
         }
@@ -168,11 +168,11 @@ struct Dashboard: Sendable {
         headers.append(HTTPField(name: .setCookie, value: cookie(Self.cookie, "", maxAge: 0)))
         if let (session, caller) = try? signedIn(request) {
             guard form["csrf"] == session.csrf else {
-                gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "dashboard sign-out without its CSRF token", status: 403, started: .now)
+                gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "dashboard sign-out without its CSRF token", status: 403, started: .now)
                 throw GatewayError.forbidden("missing or wrong CSRF token")
             }
             gateway.dashboardSessions.remove(session.id)
-            gateway.audit(context, request: request, caller: caller, decision: .allow, reason: "signed out of the dashboard", status: 303, started: .now)
+            gateway.auditor.record(context, request: request, caller: caller, decision: .allow, reason: "signed out of the dashboard", status: 303, started: .now)
         }
         return Response(status: .seeOther, headers: headers)
     }
@@ -397,7 +397,7 @@ struct Dashboard: Sendable {
         guard enabled else { throw GatewayError.notFound() }
         let (_, caller) = try signedIn(request)
         guard caller.policy.user(caller.user).spec.admin else {
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "\(caller.userName) is not a gateway admin", status: 403, started: .now)
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "\(caller.userName) is not a gateway admin", status: 403, started: .now)
             throw GatewayError.forbidden("the audit stream is for gateway admins")
         }
         let filter = AuditFilter(request)

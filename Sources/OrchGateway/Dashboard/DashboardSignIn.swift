@@ -73,7 +73,7 @@ struct DashboardSignIn: Sendable {
         let query = request.uri.queryParameters
         let state = query.get("state") ?? ""
         guard !state.isEmpty, request.cookies[Self.stateCookie]?.value == state, let pending = gateway.oidcPending.take(state) else {
-            gateway.audit(context, request: request, caller: nil, decision: .deny, reason: "dashboard sign-in callback with an unknown state", status: 400, started: .now)
+            gateway.auditor.record(context, request: request, caller: nil, decision: .deny, reason: "dashboard sign-in callback with an unknown state", status: 400, started: .now)
             return try dashboard.signInPage(request, context, message: "That sign-in expired or was not started here. Sign in again.", status: .badRequest)
         }
         if let error = query.get("error") {
@@ -87,7 +87,7 @@ struct DashboardSignIn: Sendable {
             token = try await exchange(code, pending, issuer: issuer, client: client, resource: gateway.resource(for: policy))
         } catch {
             gateway.logger.warning("dashboard sign-in with \(issuer.name): the code exchange failed: \(error)")
-            gateway.audit(context, request: request, caller: nil, decision: .deny, reason: "dashboard sign-in with \(issuer.name): the code exchange failed",
+            gateway.auditor.record(context, request: request, caller: nil, decision: .deny, reason: "dashboard sign-in with \(issuer.name): the code exchange failed",
                           status: 502, started: .now, issuer: issuer.name)
             return try dashboard.signInPage(request, context, message: "\(issuer.name) did not hand over a token.", status: .badGateway)
         }
@@ -104,7 +104,7 @@ struct DashboardSignIn: Sendable {
             return response
         case .failure(let refusal):
             gateway.metrics.authFailure(refusal.kind)
-            gateway.audit(context, request: request, caller: nil, decision: .deny, reason: "dashboard sign-in: \(refusal.reason)", status: 401,
+            gateway.auditor.record(context, request: request, caller: nil, decision: .deny, reason: "dashboard sign-in: \(refusal.reason)", status: 401,
                           started: .now, user: refusal.user, issuer: refusal.issuer)
             return try dashboard.signInPage(request, context, message: "\(issuer.name) signed you in, but orch.json has no enabled user for you.",
                                             status: .unauthorized)

@@ -39,7 +39,7 @@ extension AggregateEndpoint {
         switch modern.known {
         case .discover?:
             let count = members.scoped(caller).count
-            gateway.audit(origin, caller: caller, decision: .allow, reason: "\(count) server\(count == 1 ? "" : "s") behind \(members.endpoint)",
+            gateway.auditor.record(origin, caller: caller, decision: .allow, reason: "\(count) server\(count == 1 ? "" : "s") behind \(members.endpoint)",
                           status: 200, started: started, org: org, mcpMethod: modern.method)
             let result = DiscoverResult(capabilities: Self.modernCapabilities, instructions: instructions(members, caller),
                                         serverInfo: Self.serverInfo, ttl: CacheTTL(gateway.catalog.ttl))
@@ -69,7 +69,7 @@ extension AggregateEndpoint {
             case .listen: return answer(JSONRPC.error(id: modern.id, code: JSONRPC.internalError, "unexpected listen"))
             }
         default:
-            gateway.audit(origin, caller: caller, decision: .deny, reason: "the aggregated endpoint does not serve \(modern.method)",
+            gateway.auditor.record(origin, caller: caller, decision: .deny, reason: "the aggregated endpoint does not serve \(modern.method)",
                           status: 404, started: started, org: org, mcpMethod: modern.method)
             return answer(JSONRPC.error(id: modern.id, code: JSONRPC.methodNotFound, "Method not found: \(modern.method)"))
         }
@@ -101,7 +101,7 @@ extension AggregateEndpoint {
         switch ListenFilter.read(modern.params) {
         case .success(let read): filter = read
         case .failure(let error):
-            gateway.audit(origin, caller: caller, decision: .deny, reason: error.message, status: 400, started: started, org: members.org,
+            gateway.auditor.record(origin, caller: caller, decision: .deny, reason: error.message, status: 400, started: started, org: members.org,
                           mcpMethod: modern.method)
             return Response.json(JSONRPC.error(id: modern.id, code: JSONRPC.invalidParams, error.message), status: .badRequest)
         }
@@ -117,7 +117,7 @@ extension AggregateEndpoint {
                         return (index, try await members.leg(entry.server, request, context))
                     } catch {
                         let message = (error as? UpstreamError)?.message ?? (error as? GatewayError)?.message ?? "\(error)"
-                        gateway.audit(origin, caller: caller, decision: .error, reason: "\(entry.server.path) is left out of subscriptions/listen: \(message)",
+                        gateway.auditor.record(origin, caller: caller, decision: .error, reason: "\(entry.server.path) is left out of subscriptions/listen: \(message)",
                                       status: 200, started: started, org: entry.server.org, server: entry.server.name, mcpMethod: modern.method)
                         return (index, nil)
                     }
@@ -147,7 +147,7 @@ extension AggregateEndpoint {
             }
         }
         members.endpointView.listening(relay)
-        gateway.audit(origin, caller: caller, decision: .allow, reason: "\(tokens.count) server\(tokens.count == 1 ? "" : "s") behind \(members.endpoint)",
+        gateway.auditor.record(origin, caller: caller, decision: .allow, reason: "\(tokens.count) server\(tokens.count == 1 ? "" : "s") behind \(members.endpoint)",
                       status: 200, started: started, org: members.org, mcpMethod: modern.method)
         context.channel.closeFuture.whenComplete { _ in queue.hangUp() }
         return SSEEncoder.response(queue: queue) { [view = members.endpointView, tokens] in

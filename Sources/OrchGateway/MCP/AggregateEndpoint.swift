@@ -74,7 +74,7 @@ struct AggregateEndpoint: MCPEndpoint {
             if MethodRule.forwardsNotification(method) {
                 session.notificationFromClient(incoming.bytes, method: method, params: params)
             } else {
-                gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "dropped notification \(method)",
+                gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "dropped notification \(method)",
                               status: 202, started: started, org: org, session: session.id, mcpMethod: method)
             }
             return Response(status: .accepted)
@@ -112,7 +112,7 @@ struct AggregateEndpoint: MCPEndpoint {
         case "tools/call", "prompts/get", "resources/read", "resources/subscribe", "resources/unsubscribe", "completion/complete":
             return await routed(request, context, caller, session, id: id, method: method, params: params, transport: transport, started: started, reply: reply)
         default:
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "the aggregated endpoint does not serve \(method)",
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "the aggregated endpoint does not serve \(method)",
                           status: 200, started: started, org: session.org, session: session.id, mcpMethod: method)
             return reply(JSONRPC.error(id: id, code: JSONRPC.methodNotFound, "Method not found: \(method)"))
         }
@@ -128,14 +128,14 @@ struct AggregateEndpoint: MCPEndpoint {
         do {
             try gateway.aggregates.insert(session, limit: caller.policy.settings.limits.maxSessionsPerKey)
         } catch .perKeyServer(let limit), .processes(let limit) {
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "\(caller.signIn) has \(limit) sessions open on \(session.endpoint)",
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "\(caller.signIn) has \(limit) sessions open on \(session.endpoint)",
                           status: 429, started: started, org: org, mcpMethod: method)
             throw GatewayError.tooManySessions("\(caller.signIn) already has \(limit) open sessions on \(session.endpoint); end one (DELETE) or wait for it to idle out")
         } catch .closed {
             throw GatewayError.shuttingDown()
         }
         let count = session.scoped(caller).count
-        gateway.audit(context, request: request, caller: caller, decision: .allow,
+        gateway.auditor.record(context, request: request, caller: caller, decision: .allow,
                       reason: "\(count) server\(count == 1 ? "" : "s") behind \(org.map { "/orgs/\($0)" } ?? "")/mcp",
                       status: 200, started: started, org: org, session: session.id, mcpMethod: method)
         return session
@@ -223,7 +223,7 @@ struct AggregateEndpoint: MCPEndpoint {
             case .failure(let error)?:
                 let reason = "\(server.path) is left out of \(list.method): \(error.message)"
                 gateway.logger.warning("\(reason)")
-                gateway.audit(context, request: request, caller: caller, decision: .error, reason: reason, status: 200, started: .now,
+                gateway.auditor.record(context, request: request, caller: caller, decision: .error, reason: reason, status: 200, started: .now,
                               org: server.org, server: server.name, session: session.sessionID, mcpMethod: list.method)
                 session.log(.warning, reason)
             case nil:
@@ -371,7 +371,7 @@ struct AggregateEndpoint: MCPEndpoint {
         case "completion/complete": "completion/complete names no prompt or resource of this session"
         default: "Resource \(params["uri"]?.stringValue ?? "") is not permitted for \(caller.userName) on \(session.endpoint)"
         }
-        gateway.audit(context, request: request, caller: caller, decision: .deny, reason: unknown, status: 200, started: started,
+        gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: unknown, status: 200, started: started,
                       org: session.org, session: session.sessionID, mcpMethod: method)
         return .failure(Unrouted(reply: JSONRPC.error(id: id, code: JSONRPC.invalidParams, unknown)))
     }
@@ -543,7 +543,7 @@ struct AggregateEndpoint: MCPEndpoint {
         let policy = caller.policy
         let reaches = gateway.reachableServers(caller).contains { policy.org(policy.server($0).org).name == org }
         guard reaches else {
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "\(caller.userName) reaches no server of org \(org)",
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "\(caller.userName) reaches no server of org \(org)",
                           status: 404, started: .now, org: org, mcpMethod: method)
             throw GatewayError.notFound("no org \(org)")
         }

@@ -74,7 +74,7 @@ struct CallGuard: Sendable {
         switch exchange.decide(message) {
         case .refuse(let reply, let record, let item):
             if let item { gateway.metrics.itemDecision(item.kind, server: server.path, allowed: false) }
-            gateway.write(record, started: started)
+            gateway.auditor.write(record, started: started)
             return .refuse(reply)
         case .forward(let forwarding):
             var hooks = ReplyHooks.none
@@ -84,7 +84,7 @@ struct CallGuard: Sendable {
                 hooks = ReplyHooks(outcome: { outcome in
                     var record = allowed.audit
                     record.reason += MCPExchange.outcomeNote(outcome)
-                    gateway.write(record, started: started)
+                    gateway.auditor.write(record, started: started)
                 })
             }
             return .forward(hooks, rewritten: forwarding.params)
@@ -95,7 +95,7 @@ struct CallGuard: Sendable {
     /// and any notification a client does not send, is dropped and audited.
     func admitNotification(_ origin: RequestOrigin, caller: Caller, server: ResolvedServer, session: MCPSession, method: String) -> Bool {
         guard let refusal = MCPExchange.notificationRefusal(method) else { return true }
-        gateway.write(AuditRecord(origin, caller: caller, decision: .deny, reason: refusal, status: 200,
+        gateway.auditor.write(AuditRecord(origin, caller: caller, decision: .deny, reason: refusal, status: 200,
                                   org: server.org, server: server.name, session: session.id, method: method), started: .now)
         return false
     }

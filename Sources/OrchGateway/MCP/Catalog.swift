@@ -245,7 +245,7 @@ extension Gateway {
         if let only = request.uri.queryParameters.get("server") {
             servers = servers.filter { policy.serverPath($0) == only }
             if servers.isEmpty {
-                audit(context, request: request, caller: caller, decision: .deny, reason: "no reachable server \(only)", status: 404, started: .now, server: only)
+                auditor.record(context, request: request, caller: caller, decision: .deny, reason: "no reachable server \(only)", status: 404, started: .now, server: only)
                 throw GatewayError.notFound("no server \(only)")
             }
         }

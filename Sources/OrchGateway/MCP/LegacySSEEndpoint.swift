@@ -18,7 +18,7 @@ struct LegacySSEEndpoint: MCPEndpoint {
         } catch let error as UpstreamError {
             throw GatewayError(error, server: server.path)
         }
-        gateway.audit(context, request: request, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason) + session.secretsNote, status: 200,
+        gateway.auditor.record(context, request: request, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason) + session.secretsNote, status: 200,
                       started: started, org: server.org, server: server.name, session: session.id, mcpMethod: "GET sse")
         let queue = session.makeQueue()
         guard let generation = session.attachStream(queue) else { throw GatewayError(UpstreamError.exited("the server ended at once"), server: server.path) }

@@ -62,7 +62,7 @@ struct ServerResolver: Sendable {
         let shown = hasOrg ? "\(context.parameters.get("org") ?? "")/\(name)" : name
         guard candidates.count == 1, let id = candidates.first else {
             let reason = candidates.isEmpty ? "no server \(shown) for \(caller.userName)" : "\(name) is ambiguous: \(caller.userName) reaches \(candidates.count) servers of that name"
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: reason, status: 404, started: .now, server: name, mcpMethod: method)
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: reason, status: 404, started: .now, server: name, mcpMethod: method)
             guard candidates.count > 1 else { throw GatewayError.notFound("no server \(shown)") }
             // Every candidate is one the caller reaches, so naming their orgs reveals nothing.
             let endpoint = request.uri.path.hasSuffix("/mcp") ? "mcp" : "sse"
@@ -72,7 +72,7 @@ struct ServerResolver: Sendable {
         let decision = policy.decide(user: caller.user, server: id, tool: nil, key: caller.key, at: now)
         let org = policy.org(policy.server(id).org).name
         guard decision.allowed else {
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: policy.describe(decision.reason), status: 404, started: .now, org: org, server: name, mcpMethod: method)
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: policy.describe(decision.reason), status: 404, started: .now, org: org, server: name, mcpMethod: method)
             throw GatewayError.notFound("no server \(shown)")
         }
         let base = hasOrg ? Endpoints.serverPath(org: org, server: name) : "/servers/\(name)"

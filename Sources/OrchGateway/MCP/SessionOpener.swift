@@ -25,7 +25,7 @@ struct SessionOpener: Sendable {
         case .success(let resolved):
             (spec, secrets) = resolved
         case .failure(let problem):
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "\(server.path) runs with each user's own secrets: \(problem)",
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "\(server.path) runs with each user's own secrets: \(problem)",
                           status: 403, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
             throw GatewayError(.forbidden, code: "missing_secret", "\(server.path) runs with each user's own secrets, and \(caller.userName) has a problem with one: \(problem)")
         }
@@ -43,13 +43,13 @@ struct SessionOpener: Sendable {
         do {
             try gateway.sessions.insert(session, limit: limits.maxSessionsPerKey, processLimit: limits.maxUpstreamProcesses)
         } catch .perKeyServer(let limit) {
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "\(caller.signIn) has \(limit) sessions open on \(server.path)",
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "\(caller.signIn) has \(limit) sessions open on \(server.path)",
                           status: 429, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
             throw GatewayError.tooManySessions("\(caller.signIn) already has \(limit) open sessions on \(server.path); end one (DELETE) or wait for it to idle out")
         } catch .closed {
             throw GatewayError.shuttingDown()
         } catch .processes(let limit) {
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "the gateway runs its maximum of \(limit) upstream processes",
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "the gateway runs its maximum of \(limit) upstream processes",
                           status: 503, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
             throw GatewayError.processLimit(limit)
         }
@@ -58,7 +58,7 @@ struct SessionOpener: Sendable {
             session.attach(try await gateway.upstreams.make(spec, label: server.path, eventLoop: EventLoopExecutor.shared(context.channel.eventLoop)))
         } catch {
             session.end(error)
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path) could not start: \(error.message)",
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path) could not start: \(error.message)",
                           status: 502, started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
             throw error
         }

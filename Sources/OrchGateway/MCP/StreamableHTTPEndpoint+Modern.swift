@@ -65,7 +65,7 @@ extension StreamableHTTPEndpoint {
         guard let token = leg.listen(queue, id: modern.id, filter: filter, readable: readable, timeout: timeout) else {
             return Self.initializeFailure(id: modern.id, .stopped("the server's session ended"), server: server)
         }
-        gateway.audit(context, request: request, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason),
+        gateway.auditor.record(context, request: request, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason),
                       status: 200, started: started, org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
         context.channel.closeFuture.whenComplete { _ in queue.hangUp() }
         return SSEEncoder.response(queue: queue) { leg.stopListening(token, timeout: timeout) }

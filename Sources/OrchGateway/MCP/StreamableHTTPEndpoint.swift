@@ -72,18 +72,18 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
         }
         switch result {
         case .opened(let reply):
-            gateway.audit(context, request: request, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason) + session.secretsNote, status: 200,
+            gateway.auditor.record(context, request: request, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason) + session.secretsNote, status: 200,
                           started: started, org: server.org, server: server.name, session: session.id, mcpMethod: "initialize")
             var response = accepts.json ? Self.json(reply) : SSEEncoder.response(events: [reply])
             response.headers[.mcpSessionID] = session.id
             return response
         case .refused(let reply):
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path) refused initialize", status: 200,
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path) refused initialize", status: 200,
                           started: started, org: server.org, server: server.name, mcpMethod: "initialize")
             return Self.json(reply)
         case .failed(let error):
             let response = Self.initializeFailure(id: id, error, server: server)
-            gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path): \(error.message)",
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path): \(error.message)",
                           status: Int(response.status.code), started: started, org: server.org, server: server.name, mcpMethod: "initialize")
             return response
         }

@@ -26,18 +26,18 @@ extension MCPEndpoint {
             case .opened(let reply):
                 session.forward(notification: MCPSession.encode(["jsonrpc": "2.0", "method": "notifications/initialized"]),
                                 method: "notifications/initialized", params: [:])
-                gateway.audit(context, request: request, caller: caller, decision: .allow,
+                gateway.auditor.record(context, request: request, caller: caller, decision: .allow,
                               reason: caller.policy.describe(server.decision.reason) + session.secretsNote + "; held for 2026-07-28 requests",
                               status: 200, started: started, org: server.org, server: server.name, session: session.id, mcpMethod: "initialize")
                 let result = (try? JSONRPC.parse(reply))?["result"]?.objectValue ?? [:]
                 return HeldLeg(session: session, initialized: result, asks: asks)
             case .refused(let reply):
                 let why = (try? JSONRPC.parse(reply))?["error"]?["message"]?.stringValue ?? "an error"
-                gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path) refused initialize",
+                gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path) refused initialize",
                               status: 502, started: started, org: server.org, server: server.name, mcpMethod: "initialize")
                 throw UpstreamError.refused("the server refused initialize: \(why)")
             case .failed(let error):
-                gateway.audit(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path): \(error.message)",
+                gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path): \(error.message)",
                               status: error.kind == .timedOut ? 504 : 502, started: started, org: server.org, server: server.name, mcpMethod: "initialize")
                 throw error
             }

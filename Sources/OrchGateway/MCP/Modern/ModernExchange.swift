@@ -93,12 +93,12 @@ struct ModernExchange: Sendable {
         case .legacy, .acknowledged:
             // Dropped, as every notification of this era is; one no client sends is audited as on a session.
             if case .acknowledged(let notification) = reading, let refusal = MCPExchange.notificationRefusal(notification) {
-                gateway.audit(origin, caller: caller, decision: .deny, reason: refusal, status: 202, started: started, org: org, server: server,
+                gateway.auditor.record(origin, caller: caller, decision: .deny, reason: refusal, status: 202, started: started, org: org, server: server,
                               mcpMethod: notification)
             }
             return .answered(Answer(status: .accepted, body: nil))
         case .refused(let refusal, let id):
-            gateway.audit(origin, caller: caller, decision: .deny, reason: "2026-07-28: \(refusal.message)", status: Int(refusal.status.code),
+            gateway.auditor.record(origin, caller: caller, decision: .deny, reason: "2026-07-28: \(refusal.message)", status: Int(refusal.status.code),
                           started: started, org: org, server: server, mcpMethod: message?.method ?? method.rawValue)
             return .answered(Answer(status: refusal.status, body: refusal.reply(id: id)))
         }
@@ -130,12 +130,12 @@ struct ModernExchange: Sendable {
             switch ListenFilter.read(modern.params) {
             case .success(let filter): return .listen(filter)
             case .failure(let error):
-                gateway.audit(origin, caller: caller, decision: .deny, reason: error.message, status: 400, started: started,
+                gateway.auditor.record(origin, caller: caller, decision: .deny, reason: error.message, status: 400, started: started,
                               org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
                 return .answer(Answer(status: .badRequest, body: JSONRPC.error(id: modern.id, code: JSONRPC.invalidParams, error.message)))
             }
         case .discover?:
-            gateway.audit(origin, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason),
+            gateway.auditor.record(origin, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason),
                           status: 200, started: started, org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
             let result = ModernForwarding.discover(leg.initialized, ttl: CacheTTL(gateway.catalog.ttl))
             return .answer(Answer(status: .ok, body: ["jsonrpc": "2.0", "id": modern.id, "result": .object(result.json)]))
@@ -242,7 +242,7 @@ struct ModernExchange: Sendable {
         _ modern: ModernRequest, _ why: String, _ origin: RequestOrigin, _ caller: Caller, _ server: ResolvedServer, _ leg: HeldLeg,
         _ started: ContinuousClock.Instant
     ) -> Answer {
-        gateway.audit(origin, caller: caller, decision: .deny, reason: "2026-07-28: \(why)", status: 400, started: started,
+        gateway.auditor.record(origin, caller: caller, decision: .deny, reason: "2026-07-28: \(why)", status: 400, started: started,
                       org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
         return Answer(status: .badRequest, body: JSONRPC.error(id: modern.id, code: JSONRPC.invalidParams, why))
     }
