@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HTTPTypes
-import OrchGateway
+@testable import OrchGateway
 import OrchJSON
 import OrchPolicy
 import Testing
@@ -164,5 +164,23 @@ extension TestClientProtocol {
         ReloadWatcher.install(compile(mcpPolicyJSON(bobKey: false)), path: "test.json", gateway: g.gateway)
         #expect(try await waitFor { g.gateway.upstreamProcessCount == 0 })
         #expect(try await client.mcp(path: "/orgs/acme/mcp", token: Tokens.alice, initializeBody).status == .ok)
+    }
+}
+
+@Test func aMembersServerIsStillHeardAfterTheSessionsKeepAlive() async throws {
+    let g = try TestGateway(json: mcpPolicyJSON())
+    try await g.test { client in
+        let session = try await client.openSession("/orgs/acme/mcp", token: Tokens.alice)
+        _ = try await client.mergedList("tools/list", "tools", "name", session: session, token: Tokens.alice)
+        // The sessions' ticker wakes every open stream for a keep-alive comment, the members' own
+        // streams to the aggregated session too.
+        try await Task.sleep(for: .milliseconds(100))
+        for member in g.gateway.sessions.all { member.keepAlive() }
+        let reply = try await client.aggregate("tools/call", #"{"name":"notes__write_note","arguments":{"name":"a","text":"x"}}"#,
+                                              session: session, token: Tokens.alice)
+        #expect(reply["result"]?["isError"] == false, "\(reply)")
+        // What the server says on its own afterwards still reaches the client.
+        let text = try await streamUntilEnded(client, path: "/orgs/acme/mcp", token: Tokens.alice, session: session)
+        #expect(text.contains(#"{"jsonrpc":"2.0","method":"notifications/resources/list_changed"}"#), "\(text)")
     }
 }

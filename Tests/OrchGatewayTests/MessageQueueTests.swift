@@ -114,3 +114,27 @@ import Testing
     #expect(unanswered.push([3]) == .closed)
     #expect(events.withLock { $0 } == [.end])
 }
+
+@Test func aRelayHandsOnEveryEventAsItHappensAndNothingAfterTheEnd() {
+    let events = Mutex<[MessageQueue.Event]>([])
+    let answer = Mutex(MessageQueue.PushResult.accepted)
+    let relay = MessageQueue(relay: { event in
+        events.withLock { $0.append(event) }
+        return answer.withLock { $0 }
+    })
+    #expect(relay.push([1]) == .accepted)
+    // A keep-alive is an event like any other, and the relay goes on after it.
+    relay.keepAlive()
+    #expect(relay.push([2]) == .accepted)
+    // The relay's answer is the push's, but full: this queue never drains to say go on.
+    answer.withLock { $0 = .full }
+    #expect(relay.push([3]) == .accepted)
+    answer.withLock { $0 = .overflow }
+    #expect(relay.push([4]) == .overflow)
+    relay.hangUp()
+    relay.finish()
+    relay.keepAlive()
+    #expect(relay.push([5]) == .closed)
+    #expect(events.withLock { $0 } == [.message([1]), .keepAlive, .message([2]), .message([3]), .message([4]), .end])
+    #expect(relay.isEnded)
+}

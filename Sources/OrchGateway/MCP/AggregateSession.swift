@@ -119,12 +119,12 @@ final class AggregateSession: AggregateMembers {
             throw error
         }
         session.forward(notification: MCPSession.encode(["jsonrpc": "2.0", "method": "notifications/initialized"]), method: "notifications/initialized", params: [:])
-        // The member's own stream (its server's notifications and requests) comes to the client.
-        let queue = session.makeQueue()
-        _ = session.attachStream(queue)
-        Task { [weak self] in
-            while case .message(let bytes) = await queue.next() { self?.fromMember(session, bytes) }
-        }
+        // The member's own stream (its server's notifications and requests) comes to the client,
+        // relayed as each message arrives.
+        _ = session.attachStream(MessageQueue(relay: { [weak self, weak session] event in
+            if case .message(let bytes) = event, let self, let session { self.fromMember(session, bytes) }
+            return .accepted
+        }))
         if !state.withLock({ $0.join(server.path, session) }) {
             session.end(.stopped("the aggregated session ended"))
             throw GatewayError.unknownSession()
@@ -168,36 +168,37 @@ final class AggregateSession: AggregateMembers {
         case .response(let s): streamed = s
         case .sessionStream: streamed = true
         }
-        let queue = member.makeQueue()
-        member.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: streamed), timeout: timeout,
-                       hooks: inFlight(id, at: member, hooks))
+        let hooks = inFlight(id, at: member, hooks)
         guard streamed else {
+            let queue = member.makeQueue()
+            member.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: false), timeout: timeout,
+                           hooks: hooks)
             guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
             return StreamableHTTPEndpoint.json(reply)
         }
+        // The reply and the server's messages on the way are relayed as they come, the server's
+        // requests under ids of the aggregate's own: to the session's stream, or to the POST's.
         if case .sessionStream = sink {
-            Task { [weak self] in
-                while case .message(let message) = await queue.next() {
-                    guard let self else { return }
-                    self.deliver(self.clientBound(message, from: member))
-                }
-            }
+            let relay = MessageQueue(relay: { [weak self] event in
+                if case .message(let message) = event, let self { self.deliver(self.clientBound(message, from: member)) }
+                return .accepted
+            })
+            member.forward(request: bytes, id: id, method: method, params: params, target: .response(relay, interim: true), timeout: timeout,
+                           hooks: hooks)
             return nil
         }
         let downstream = MessageQueue()
-        Task { [weak self] in
-            loop: while true {
-                switch await queue.next() {
-                case .message(let message):
-                    let relayed = self?.clientBound(message, from: member) ?? message
-                    if downstream.push(relayed) == .closed { queue.hangUp(); break loop }
-                case .keepAlive: downstream.keepAlive()
-                case .end: break loop
-                }
+        let relay = MessageQueue(relay: { [weak self] event in
+            switch event {
+            case .message(let message): return downstream.push(self?.clientBound(message, from: member) ?? message)
+            case .keepAlive: downstream.keepAlive()
+            case .end: downstream.finish()
             }
-            downstream.finish()
-        }
-        return SSEEncoder.response(queue: downstream) { queue.hangUp() }
+            return .accepted
+        })
+        member.forward(request: bytes, id: id, method: method, params: params, target: .response(relay, interim: true), timeout: timeout,
+                       hooks: hooks)
+        return SSEEncoder.response(queue: downstream) { relay.hangUp() }
     }
 
     // MARK: member → client

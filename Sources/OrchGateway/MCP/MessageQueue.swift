@@ -47,11 +47,28 @@ final class MessageQueue: Sendable {
     /// The taker of a single reply, called on the producer's thread instead of a task awaiting
     /// `next()` (the fast path's JSON replies); the queue then holds nothing.
     private let replyTaker: (@Sendable (Event) -> Void)?
+    /// The relay every event is handed to, on the producer's thread, instead of a task awaiting
+    /// `next()`; the queue then holds nothing.
+    private let relay: (@Sendable (Event) -> PushResult)?
 
     init(limits: Limits = Limits(), onDrain: @escaping @Sendable () -> Void = {}) {
         self.limits = limits
         self.onDrain = onDrain
         self.replyTaker = nil
+        self.relay = nil
+    }
+
+    /// A queue that hands each event to `relay` as it happens, on the producer's thread: each
+    /// message pushed (the push's result is the relay's, but `full`, since this queue never fills
+    /// and so never drains), each keep-alive, and `.end` once, when the queue finishes or hangs
+    /// up; nothing after it. For a session's messages carried on to another queue with a change
+    /// on the way (an aggregated session's members): no task relays them, and none stops at a
+    /// keep-alive.
+    init(relay: @escaping @Sendable (Event) -> PushResult) {
+        self.limits = Limits()
+        self.onDrain = {}
+        self.replyTaker = nil
+        self.relay = relay
     }
 
     /// A queue for one reply, handed to `taker` once: the first message pushed, or `.end` when the
@@ -62,10 +79,13 @@ final class MessageQueue: Sendable {
         self.limits = Limits()
         self.onDrain = {}
         self.replyTaker = taker
+        self.relay = nil
     }
 
-    /// Marks a reply queue done: true for the one call (a push or the finish) that hands its event over.
-    private func claimTheReply() -> Bool {
+
+    /// Marks a reply or relay queue done: true for the one call (a reply's push, the finish, a
+    /// relay's hang-up) that hands its last event over.
+    private func claimTheLast() -> Bool {
         state.withLock { state -> Bool in
             defer { state.finished = true }
             return !state.finished && !state.hungUp
@@ -74,9 +94,14 @@ final class MessageQueue: Sendable {
 
     func push(_ message: [UInt8]) -> PushResult {
         if let replyTaker {
-            guard claimTheReply() else { return .closed }
+            guard claimTheLast() else { return .closed }
             replyTaker(.message(message))
             return .accepted
+        }
+        if let relay {
+            guard !state.withLock({ $0.finished || $0.hungUp }) else { return .closed }
+            let result = relay(.message(message))
+            return result == .full ? .accepted : result
         }
         let (result, waiter) = state.withLock { state -> (PushResult, CheckedContinuation<Event, Never>?) in
             guard !state.finished, !state.hungUp else { return (.closed, nil) }
@@ -100,7 +125,11 @@ final class MessageQueue: Sendable {
     /// No more messages: the consumer gets what is queued, then `.end`.
     func finish() {
         if let replyTaker {
-            if claimTheReply() { replyTaker(.end) }
+            if claimTheLast() { replyTaker(.end) }
+            return
+        }
+        if let relay {
+            if claimTheLast() { _ = relay(.end) }
             return
         }
         let waiter = state.withLock { state -> CheckedContinuation<Event, Never>? in
@@ -113,6 +142,10 @@ final class MessageQueue: Sendable {
 
     /// The consumer is gone (the client hung up): drop what is queued and end.
     func hangUp() {
+        if let relay {
+            if claimTheLast() { _ = relay(.end) }
+            return
+        }
         let (waiter, wasFull) = state.withLock { state -> (CheckedContinuation<Event, Never>?, Bool) in
             state.hungUp = true
             state.items.removeAll()
@@ -128,6 +161,10 @@ final class MessageQueue: Sendable {
 
     /// Wakes a waiting consumer with `.keepAlive`.
     func keepAlive() {
+        if let relay {
+            if !state.withLock({ $0.finished || $0.hungUp }) { _ = relay(.keepAlive) }
+            return
+        }
         let waiter = state.withLock { state -> CheckedContinuation<Event, Never>? in
             defer { state.waiter = nil }
             return state.waiter
