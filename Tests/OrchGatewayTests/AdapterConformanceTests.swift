@@ -105,6 +105,8 @@ enum Adapter: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case fastSession = "fast path, session"
     case fastModern = "fast path, 2026-07-28"
     case fastAggregate = "fast path, aggregated session"
+    case legacySSE = "per-server HTTP+SSE"
+    case aggregateLegacySSE = "aggregated HTTP+SSE"
 
     var testDescription: String { rawValue }
 
@@ -113,12 +115,23 @@ enum Adapter: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .session, .modern, .fastSession, .fastModern: "/orgs/acme/servers/notes/mcp"
         case .shortFormSession, .shortFormModern: "/servers/notes/mcp"
         case .aggregateSession, .aggregateModern, .fastAggregate: "/orgs/acme/mcp"
+        case .legacySSE: "/orgs/acme/servers/notes/sse"
+        case .aggregateLegacySSE: "/orgs/acme/sse"
         }
     }
 
+    /// The legacy HTTP+SSE transport: a GET opens the session's one stream, requests are POSTed
+    /// to `messages` and answered 202, and their replies come on the stream.
+    var isLegacySSE: Bool { self == .legacySSE || self == .aggregateLegacySSE }
+
     var isModern: Bool { self == .modern || self == .shortFormModern || self == .aggregateModern || self == .fastModern }
-    var isAggregated: Bool { self == .aggregateSession || self == .aggregateModern || self == .fastAggregate }
+    var isAggregated: Bool { self == .aggregateSession || self == .aggregateModern || self == .fastAggregate || self == .aggregateLegacySSE }
     var isFast: Bool { self == .fastSession || self == .fastModern || self == .fastAggregate }
+
+    /// Where a legacy stream's session POSTs its messages.
+    func messagesPath(_ session: String) -> String {
+        "\(path.dropLast("/sse".count))/messages?sessionId=\(session)"
+    }
 
     /// Whether the case can be sent this way: a short form names alice's `notes` in two orgs.
     func takes(_ item: ConformanceCase) -> Bool { !(path.hasPrefix("/servers/") && item.token == Tokens.alice) }
@@ -155,6 +168,8 @@ private struct Observed {
     var status: HTTPResponse.Status
     var reply: JSONValue
     var answeredByFastPath = false
+    /// The request's id, for a reply that comes later on a legacy stream.
+    var id: JSONValue = .null
 }
 
 /// Sends requests one way in, opening what that way needs first (a session, a held leg).
@@ -177,7 +192,13 @@ private final class Driver: @unchecked Sendable {
         // A token refused at the door is sent on what bob opened.
         let opener = item.isRefusedAtTheDoor ? Tokens.bob : item.token
         var headers: HTTPFields = [.authorization: "Bearer \(item.token)", .contentType: "application/json", .accept: "application/json, text/event-stream"]
-        if adapter.isModern {
+        if adapter.isLegacySSE {
+            let session = try await legacyStream(opener)
+            let body = JSONValue.object(["jsonrpc": "2.0", "id": id, "method": .string(item.method), "params": .object(params)]).compact
+            var observed = try await post(adapter.messagesPath(session), token: item.token, body)
+            observed.id = id
+            return observed
+        } else if adapter.isModern {
             var meta = params["_meta"]?.objectValue ?? [:]
             meta[ModernProtocol.MetaKey.protocolVersion] = "2026-07-28"
             meta[ModernProtocol.MetaKey.clientCapabilities] = [:]
@@ -236,6 +257,75 @@ private final class Driver: @unchecked Sendable {
         return Observed(status: .gatewayTimeout, reply: .null)
     }
 
+    private func post(_ path: String, token: String, _ body: String) async throws -> Observed {
+        let headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+        return try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
+            Observed(status: response.status, reply: (try? JSONValue.parse(String(buffer: response.body))) ?? .null)
+        }
+    }
+
+    /// Each token's legacy stream: the session it opened and the stream's text, read whole once
+    /// the session ends.
+    private var streams: [String: (session: String, text: Task<String, any Error>)] = [:]
+
+    /// The session of `token`'s legacy stream, opened (and initialized) on first use.
+    private func legacyStream(_ token: String) async throws -> String {
+        if let stream = streams[token] { return stream.session }
+        let known = openSessionIDs
+        let client = self.client, path = adapter.path
+        let text = Task {
+            try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer \(token)", .accept: "text/event-stream"]) {
+                String(buffer: $0.body)
+            }
+        }
+        // The stream's first event names the session; the router's client hands over the body
+        // only at its end, so the session is found as the one that appeared.
+        var session: String?
+        for _ in 0..<400 where session == nil {
+            session = openSessionIDs.subtracting(known).first
+            if session == nil { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        let opened = try #require(session, "no session opened by GET \(path)")
+        streams[token] = (opened, text)
+        let messages = adapter.messagesPath(opened)
+        #expect(try await post(messages, token: token, JSONValue.object(["jsonrpc": "2.0", "id": "orch-init", "method": "initialize",
+            "params": ["protocolVersion": "2024-11-05", "capabilities": [:], "clientInfo": ["name": "conformance", "version": "1"]]]).compact).status == .accepted)
+        #expect(try await post(messages, token: token, #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).status == .accepted)
+        if adapter.isAggregated {
+            _ = try await post(messages, token: token, #"{"jsonrpc":"2.0","id":"orch-list","method":"tools/list"}"#)
+        }
+        return opened
+    }
+
+    /// The ids of the sessions open now, of the kind this adapter opens.
+    private var openSessionIDs: Set<String> {
+        adapter.isAggregated ? Set(gateway.aggregates.all.map(\.id)) : Set(gateway.sessions.all.map(\.id))
+    }
+
+    /// Ends the legacy streams and fills each observation in with the reply its stream carried.
+    func settle(_ observed: [Observed]) async throws -> [Observed] {
+        guard adapter.isLegacySSE else { return observed }
+        // A refusal is on the stream when its POST is answered; a forwarded request, once no
+        // session (an aggregated one's members included) waits for a reply any more.
+        for _ in 0..<400 where gateway.sessions.all.contains(where: { $0.pendingCount > 0 }) {
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        var replies: [String: JSONValue] = [:]
+        for (_, stream) in streams {
+            if adapter.isAggregated { gateway.aggregates.session(stream.session)?.end("the conformance run is over") }
+            else { gateway.sessions.session(stream.session)?.end(.stopped("the conformance run is over")) }
+            for line in try await stream.text.value.split(separator: "\n") where line.hasPrefix("data: ") {
+                guard let message = try? JSONValue.parse(String(line.dropFirst("data: ".count))), let id = message["id"] else { continue }
+                replies[id.compact] = message
+            }
+        }
+        return observed.map { item in
+            var item = item
+            if item.status == .accepted { item.reply = replies[item.id.compact] ?? .null }
+            return item
+        }
+    }
+
     private func session(_ token: String) async throws -> String {
         if let session = sessions[token] { return session }
         let session = try await client.openSession(adapter.path, token: token)
@@ -264,11 +354,13 @@ private final class Driver: @unchecked Sendable {
     }
 }
 
-/// The HTTP status a reply comes with: a handshake-era session answers every JSON-RPC reply 200;
-/// 2026-07-28 gives an error the status of its code.
-private func expectedStatus(_ outcome: ConformanceCase.Outcome, modern: Bool) -> HTTPResponse.Status {
+/// The HTTP status a reply comes with: a handshake-era session answers every JSON-RPC reply 200
+/// (202 on a legacy stream's POST, the reply coming on the stream); 2026-07-28 gives an error the
+/// status of its code.
+private func expectedStatus(_ outcome: ConformanceCase.Outcome, _ adapter: Adapter) -> HTTPResponse.Status {
     if case .http(let status) = outcome { return status }
-    guard modern, case .error(let code) = outcome else { return .ok }
+    if adapter.isLegacySSE { return .accepted }
+    guard adapter.isModern, case .error(let code) = outcome else { return .ok }
     return ModernErrorStatus.status(forCode: code)
 }
 
@@ -279,10 +371,11 @@ func everyWayInDecidesAnswersAndAuditsTheTableAlike(_ adapter: Adapter) async th
     let fast = Mutex<[String]>([])
     try await g.test { client in
         let driver = Driver(adapter, gateway: g.gateway, client: client)
-        for item in cases {
-            let observed = try await driver.send(item)
+        var sent: [Observed] = []
+        for item in cases { sent.append(try await driver.send(item)) }
+        for (item, observed) in zip(cases, try await driver.settle(sent)) {
             if observed.answeredByFastPath { fast.withLock { $0.append(item.name) } }
-            #expect(observed.status == expectedStatus(item.outcome, modern: adapter.isModern), "\(item.name): \(observed.reply.compact)")
+            #expect(observed.status == expectedStatus(item.outcome, adapter), "\(item.name): \(observed.reply.compact)")
             switch item.outcome {
             case .result(let check):
                 guard let result = observed.reply["result"] else {

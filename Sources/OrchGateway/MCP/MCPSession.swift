@@ -393,6 +393,9 @@ final class MCPSession: Sendable {
     }
 
     /// Wakes the streams a client is waiting on, so each sends a keep-alive comment.
+    /// The requests waiting for their reply.
+    var pendingCount: Int { machine.withLock { $0.pendingCount } }
+
     func keepAlive() {
         for queue in machine.withLock({ $0.openStreams }) { queue.keepAlive() }
         tapSlot.withLock { $0 }?.keepAlive()
