@@ -64,7 +64,7 @@ final class MCPSession: Sendable {
         limits: SessionStateMachine.Limits = .init(), onEnd: @escaping @Sendable (MCPSession, UpstreamError) -> Void
     ) {
         self.id = Hex.encode(Crypto.randomBytes(16))
-        self.openedAt = Date()
+        self.openedAt = access.clock.now()
         self.access = access
         self.user = user
         self.keyID = keyID

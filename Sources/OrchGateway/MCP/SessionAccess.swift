@@ -19,11 +19,14 @@ final class SessionAccess: Sendable {
     let org: String
     let server: String
     private let store: PolicyStore
+    /// The gateway's clock, which decisions without a time of their own are made at.
+    let clock: WallClock
     /// The last resolution, reused while its policy runs.
     private let cache = Mutex<Resolved?>(nil)
 
-    init(store: PolicyStore, binding: SessionBinding, org: String, server: String) {
+    init(store: PolicyStore, clock: WallClock = .system, binding: SessionBinding, org: String, server: String) {
         self.store = store
+        self.clock = clock
         self.binding = binding
         self.org = org
         self.server = server
@@ -43,15 +46,15 @@ final class SessionAccess: Sendable {
 
 
     /// Whether the session may use `item` now.
-    func permits(_ item: Item, at time: Date = Date()) -> Bool {
+    func permits(_ item: Item, at time: Date? = nil) -> Bool {
         guard let r = current else { return false }
-        return r.policy.decide(user: r.user, server: r.server, item: item, key: r.key, at: time).allowed
+        return r.policy.decide(user: r.user, server: r.server, item: item, key: r.key, at: time ?? clock.now()).allowed
     }
 
     /// Whether the session may use some item of `kind` now (resource templates).
-    func grantsSome(_ kind: ItemKind, at time: Date = Date()) -> Bool {
+    func grantsSome(_ kind: ItemKind, at time: Date? = nil) -> Bool {
         guard let r = current else { return false }
-        return r.policy.grantsSome(kind, user: r.user, server: r.server, key: r.key, at: time)
+        return r.policy.grantsSome(kind, user: r.user, server: r.server, key: r.key, at: time ?? clock.now())
     }
 
     /// Why the session must end on the clock, without a reload: its key expired, or the token that

@@ -33,7 +33,7 @@ struct SessionOpener: Sendable {
         let usesProcess = if case .stdio = spec.transport { true } else { false }
         let gateway = self.gateway
         let (digest, remote) = (policy.digest, context.remote)
-        let access = SessionAccess(store: gateway.store, binding: binding ?? SessionBinding(caller), org: server.org, server: server.name)
+        let access = SessionAccess(store: gateway.store, clock: gateway.clock, binding: binding ?? SessionBinding(caller), org: server.org, server: server.name)
         let session = MCPSession(
             access: access, user: caller.userName, keyID: caller.keyName, transport: transport, usesProcess: usesProcess, secrets: secrets
         ) { session, reason in
