@@ -105,9 +105,7 @@ struct AggregateEndpoint: MCPEndpoint {
         case "ping":
             return reply(["jsonrpc": "2.0", "id": id, "result": [:]])
         case "logging/setLevel":
-            for member in session.startedMembers {
-                Task { _ = await session.ask(member, method: method, params: params, timeout: .seconds(10), transform: nil) }
-            }
+            for member in session.startedMembers { session.tell(member, method: method, params: params, timeout: .seconds(10)) }
             return reply(["jsonrpc": "2.0", "id": id, "result": [:]])
         case "tools/call", "prompts/get", "resources/read", "resources/subscribe", "resources/unsubscribe", "completion/complete":
             return await routed(request, context, caller, session, id: id, method: method, params: params, transport: transport, started: started, reply: reply)
@@ -145,7 +143,6 @@ struct AggregateEndpoint: MCPEndpoint {
     /// capability a server behind it may have, and what orch.json says of each server.
     private func initialized(_ session: AggregateSession, _ caller: Caller, id: JSONValue, params: JSONObject, kept: ClientInitialize) -> JSONValue {
         session.keep(kept)
-        let policy = caller.policy
         let requested = params["protocolVersion"]?.stringValue ?? JSONRPC.latestVersion
         let version = JSONRPC.supportedVersions.contains(requested) ? requested : JSONRPC.latestVersion
         var result: JSONObject = [

@@ -148,6 +148,14 @@ final class AggregateSession: AggregateMembers {
         return await ask(member, id: id, method: method, params: params, timeout: timeout, transform: transform)
     }
 
+    /// Sends `method` to `member` on the gateway's behalf without waiting: the reply, or the
+    /// gateway's answer in its place, goes to a queue of its own and is dropped.
+    func tell(_ member: MCPSession, method: String, params: JSONObject, timeout: TimeAmount) {
+        let id = state.withLock { $0.requestID() }
+        member.forward(request: MCPSession.encode(JSONRPC.request(id: id, method: method, params: params)), id: id, method: method,
+                       params: params, target: .response(MessageQueue(), interim: false), timeout: timeout)
+    }
+
     /// Where the reply to a forwarded request goes.
     enum Sink {
         /// In the POST's response: JSON, or (`streamed`) an SSE stream of its own.

@@ -151,7 +151,6 @@ final class MCPSession: Sendable {
         request bytes: [UInt8], id: JSONValue, clientID: JSONValue? = nil, method: String, params: JSONObject,
         target: SessionStateMachine.Target, timeout: TimeAmount, hooks: ReplyHooks = .none
     ) {
-        var (bytes, hooks) = (bytes, hooks)
         if speaksModernUpstream, let envelope = modernEnvelope.withLock({ $0 }) {
             if ModernUpstream.answersLocally(method) {
                 let reply: JSONValue = ["jsonrpc": "2.0", "id": clientID ?? id, "result": [:]]
