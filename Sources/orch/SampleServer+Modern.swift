@@ -4,13 +4,15 @@ import OrchJSON
 /// answers (the Python SDK 2.3's server is the reference): `server/discover` instead of
 /// `initialize` (which gets -32022), the envelope required on every request (-32602 without it),
 /// `resultType` on every result, `ping`, `logging/setLevel` and `resources/subscribe` removed
-/// (-32601), list changes on `subscriptions/listen` streams (each frame naming its listen), and one
+/// (-32601), list changes and resource updates on `subscriptions/listen` streams (each frame naming
+/// its listen; a listen ends with its `notifications/cancelled`), and one
 /// more tool: `ask_name`, which answers `input_required` (an elicitation) until it is retried with
 /// the answer, and `envelope`, which answers the envelope its request carried, as JSON text.
 struct ModernSampleServer {
     var server: SampleServer
-    /// The open listens: their ids, by whether they take resource list changes.
-    var listens: [(id: JSONValue, resources: Bool, tools: Bool)] = []
+    /// The open listens: their ids, whether they take resource and tool list changes, and the
+    /// resources whose updates they take.
+    var listens: [(id: JSONValue, resources: Bool, tools: Bool, uris: Set<String>)] = []
 
     static let version = "2026-07-28"
     static let protocolKey = "io.modelcontextprotocol/protocolVersion"
@@ -26,8 +28,12 @@ struct ModernSampleServer {
         guard let message = try? JSONValue.parse(line), case .object(let object) = message else {
             return [SampleServer.error(id: nil, code: -32700, "Parse error")]
         }
-        guard let method = object["method"]?.stringValue, let id = object["id"] else { return [] }
         let params = object["params"]?.objectValue ?? [:]
+        if object["method"] == "notifications/cancelled", let cancelled = params["requestId"] {
+            listens.removeAll { $0.id == cancelled }
+            subscribeTheListenedResources()
+        }
+        guard let method = object["method"]?.stringValue, let id = object["id"] else { return [] }
         let meta = params["_meta"]?.objectValue ?? [:]
         switch method {
         case "initialize":
@@ -48,7 +54,7 @@ struct ModernSampleServer {
             return [result(id, [
                 "supportedVersions": [.string(Self.version)],
                 "capabilities": [
-                    "tools": ["listChanged": true], "resources": ["listChanged": true],
+                    "tools": ["listChanged": true], "resources": ["listChanged": true, "subscribe": true],
                     "prompts": ["listChanged": true], "completions": [:],
                 ],
                 "cacheScope": "private", "ttlMs": 0,
@@ -56,7 +62,9 @@ struct ModernSampleServer {
             ])]
         case "subscriptions/listen":
             let filter = params["notifications"]?.objectValue ?? [:]
-            listens.append((id, filter["resourcesListChanged"] == true, filter["toolsListChanged"] == true))
+            let uris = Set(filter["resourceSubscriptions"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            listens.append((id, filter["resourcesListChanged"] == true, filter["toolsListChanged"] == true, uris))
+            subscribeTheListenedResources()
             return [["jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
                      "params": ["notifications": .object(filter), "_meta": [Self.subscriptionKey: id]]]]
         case "tools/list":
@@ -88,7 +96,11 @@ struct ModernSampleServer {
             case "notifications/resources/list_changed"?:
                 for listen in listens where listen.resources { lines.append(frame(reply, listen.id)) }
             case "notifications/resources/updated"?:
-                break  // resources/subscribe is gone in this era; this server offers no subscriptions
+                guard let uri = reply["params"]?["uri"]?.stringValue else { continue }
+                for listen in listens where listen.uris.contains(uri) {
+                    lines.append(["jsonrpc": "2.0", "method": "notifications/resources/updated",
+                                  "params": ["uri": .string(uri), "_meta": [Self.subscriptionKey: listen.id]]])
+                }
             case nil:
                 guard case .object(var object) = reply, case .object(var result)? = object["result"] else { lines.append(reply); continue }
                 result["resultType"] = "complete"
@@ -99,6 +111,11 @@ struct ModernSampleServer {
             }
         }
         return lines
+    }
+
+    /// The server sends updates for what some listen names (resources/subscribe is gone in this era).
+    private mutating func subscribeTheListenedResources() {
+        server.subscriptions = listens.reduce(into: Set<String>()) { $0.formUnion($1.uris) }
     }
 
     private func frame(_ notification: JSONValue, _ id: JSONValue) -> JSONValue {

@@ -34,7 +34,7 @@ struct SampleServerCommand: ParsableCommand {
     @Flag(help: "Also offer ask_name, which asks the client for a name (elicitation/create, when the client declared elicitation) and greets it: a test aid for relaying a server's questions.")
     var askTool = false
 
-    @Flag(help: "Speak MCP 2026-07-28 only: server/discover instead of initialize, the request envelope required, list changes on subscriptions/listen; adds ask_name (asks for input) and envelope.")
+    @Flag(help: "Speak MCP 2026-07-28 only: server/discover instead of initialize, the request envelope required, list changes and resource updates on subscriptions/listen; adds ask_name (asks for input) and envelope.")
     var modern = false
 
     func run() throws {

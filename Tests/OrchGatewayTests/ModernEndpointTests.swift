@@ -388,3 +388,23 @@ private func subscription(_ frame: JSONValue) -> JSONValue? {
         #expect(frames.last?["id"] == "listen-1")
     }
 }
+
+@Test func aListenStreamCarriesUpdatesOfAModernServersResourcesThroughTheGatewaysOwnListen() async throws {
+    let servers = #", "m": { "command": "\#(orchBinary)", "args": ["sample-server", "--modern"] }"#
+    let g = try TestGateway(json: mcpPolicyJSON(extraServers: servers))
+    let path = "/orgs/acme/servers/m/mcp"
+    try await g.test { client in
+        async let stream = listenFrames(client, token: Tokens.alice, path: path, notifications: ["resourceSubscriptions": ["notes://note/a"]])
+        #expect(try await waitFor { g.auditLines.contains { $0.contains(#""method":"subscriptions/listen""#) } })
+        let written = try await client.modern("tools/call", ["name": "write_note", "arguments": ["name": "a", "text": "1"]], path: path, token: Tokens.alice)
+        #expect(text(written.body) == "wrote a")
+        // The server writes its updates before it answers the next request, on the same leg.
+        _ = try await client.modern("tools/list", path: path, token: Tokens.alice)
+        // A reload that takes the server away ends the leg, and the stream with it.
+        ReloadWatcher.install(compile(mcpPolicyJSON()), path: "test.json", gateway: g.gateway)
+        let frames = try await stream
+        let updated = frames.filter { $0["method"] == "notifications/resources/updated" }
+        #expect(updated.map { $0["params"]?["uri"] } == ["notes://note/a"], "\(frames)")
+        #expect(frames.allSatisfy { subscription($0) == "listen-1" }, "\(frames)")
+    }
+}

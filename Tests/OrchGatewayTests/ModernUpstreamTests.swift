@@ -223,3 +223,33 @@ private func retry(_ state: JSONValue?, _ answer: JSONValue, question: String = 
         #expect(late.body["error"]?["message"] == "requestState has expired")
     }
 }
+
+@Test func aHandshakeEraClientsResourceSubscriptionIsServedOnTheGatewaysListen() async throws {
+    let g = try TestGateway(json: modernServerPolicy())
+    try await g.test { client in
+        let session = try await client.openSession(modernPath, token: Tokens.alice)
+        let headers: HTTPFields = [.authorization: "Bearer \(Tokens.alice)", .accept: "text/event-stream", .sessionID: session]
+        async let stream = client.execute(uri: modernPath, method: .get, headers: headers) { String(buffer: $0.body) }
+        #expect(try await waitFor { g.gateway.sessionsWithStream == 1 })
+        // The era has no resources/subscribe: the gateway answers it and names the resource in its
+        // own listen to the server, which then sends its updates.
+        let subscribed = try await client.mcp(path: modernPath, token: Tokens.alice, session: session,
+                                              #"{"jsonrpc":"2.0","id":5,"method":"resources/subscribe","params":{"uri":"notes://note/a"}}"#)
+        #expect(subscribed.body["result"] == [:], "\(subscribed.body)")
+        #expect(firstText(try await client.call("write_note", #"{"name":"a","text":"x"}"#, session: session, path: modernPath,
+                                                token: Tokens.alice)) == "wrote a")
+        // Unsubscribed, a change is no longer told.
+        let unsubscribed = try await client.mcp(path: modernPath, token: Tokens.alice, session: session,
+                                                #"{"jsonrpc":"2.0","id":6,"method":"resources/unsubscribe","params":{"uri":"notes://note/a"}}"#)
+        #expect(unsubscribed.body["result"] == [:])
+        #expect(firstText(try await client.call("write_note", #"{"name":"a","text":"y"}"#, session: session, path: modernPath,
+                                                token: Tokens.alice)) == "wrote a")
+        // The server sends its changes before it answers the next request.
+        _ = try await client.call("echo", #"{"text":"x"}"#, session: session, path: modernPath, token: Tokens.alice)
+        try await client.execute(uri: modernPath, method: .delete, headers: [.authorization: "Bearer \(Tokens.alice)", .sessionID: session]) { _ in }
+        let events = try await stream
+        #expect(events.components(separatedBy: #""method":"notifications/resources/updated""#).count == 2, "\(events)")
+        #expect(events.contains(#""uri":"notes://note/a""#), "\(events)")
+        #expect(!events.contains("notifications/subscriptions/acknowledged"))
+    }
+}

@@ -116,10 +116,64 @@ final class MCPSession: Sendable {
     func speaksModern(envelope: JSONObject, capabilities: JSONObject) {
         modernEnvelope.withLock { $0 = envelope }
         modernUpstream.store(true, ordering: .releasing)
-        let listen = ModernUpstream.listChangesListen(id: "orch-listen", capabilities: capabilities, envelope: envelope)
+        listening.withLock { $0.capabilities = capabilities }
+        listen(envelope: envelope)
+    }
+
+    /// The gateway's own listen to a 2026-07-28 server, and the resources it names.
+    private struct Listening {
+        var capabilities: JSONObject = [:]
+        var resources: Set<String> = []
+        var count = 0
+        var current: JSONValue?
+    }
+    private let listening = Mutex(Listening())
+
+    /// Asks a 2026-07-28 server for the session's list changes and the updates of the resources
+    /// it subscribed to, in a listen that replaces the one before (cancelled once it is sent).
+    private func listen(envelope: JSONObject) {
+        let (listen, replaced) = listening.withLock { state -> (JSONValue, JSONValue?) in
+            state.count += 1
+            let id = JSONValue.string("orch-listen-\(state.count)")
+            defer { state.current = id }
+            return (ModernUpstream.listen(id: id, capabilities: state.capabilities, resources: state.resources.sorted(), envelope: envelope),
+                    state.current)
+        }
         // Not a pending request: it stays open as long as the session, and its frames come as the
         // server's own messages.
         upstream?.send(Self.encode(listen))
+        if let replaced {
+            upstream?.send(Self.encode(["jsonrpc": "2.0", "method": "notifications/cancelled", "params": ["requestId": replaced]]))
+        }
+    }
+
+    /// A handshake-era client's `resources/subscribe` or `resources/unsubscribe` to a 2026-07-28
+    /// server, which has neither: the gateway's listen names the resource from now on, or no more.
+    /// False for another method.
+    private func subscribeOnListen(_ method: String, _ params: JSONObject, envelope: JSONObject) -> Bool {
+        guard method == "resources/subscribe" || method == "resources/unsubscribe", let uri = params["uri"]?.stringValue else { return false }
+        return listen(to: method == "resources/subscribe" ? [uri] : [], stop: method == "resources/unsubscribe" ? [uri] : [])
+    }
+
+    /// Whether the session's 2026-07-28 server takes resource subscriptions on a listen.
+    var listensToResources: Bool {
+        speaksModernUpstream && listening.withLock { $0.capabilities["resources"]?["subscribe"] == true }
+    }
+
+    /// Names `uris` in the gateway's listen to its 2026-07-28 server from now on, and `stop` no
+    /// more (listening again when that changes anything). False when the server offers no
+    /// subscriptions (it then refuses `resources/subscribe` itself).
+    @discardableResult
+    func listen(to uris: [String], stop: [String] = []) -> Bool {
+        guard listensToResources, let envelope = modernEnvelope.withLock({ $0 }) else { return false }
+        let changed = listening.withLock { state in
+            let before = state.resources
+            state.resources.formUnion(uris)
+            state.resources.subtract(stop)
+            return state.resources != before
+        }
+        if changed { listen(envelope: envelope) }
+        return true
     }
 
     /// Whether the session speaks 2026-07-28 to its server.
@@ -152,7 +206,7 @@ final class MCPSession: Sendable {
         target: SessionStateMachine.Target, timeout: TimeAmount, hooks: ReplyHooks = .none
     ) {
         if speaksModernUpstream, let envelope = modernEnvelope.withLock({ $0 }) {
-            if ModernUpstream.answersLocally(method) {
+            if ModernUpstream.answersLocally(method) || subscribeOnListen(method, params, envelope: envelope) {
                 let reply: JSONValue = ["jsonrpc": "2.0", "id": clientID ?? id, "result": [:]]
                 hooks.outcome?(.replied(reply))
                 return answer(reply, to: target)

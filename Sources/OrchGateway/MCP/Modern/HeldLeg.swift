@@ -77,7 +77,7 @@ final class HeldLeg: Sendable, ServerMessageTap {
     }
 
     /// Whether the server offers `resources/subscribe`, which the listen streams' resource
-    /// subscriptions stand on.
+    /// subscriptions stand on (a 2026-07-28 server's are named in the session's own listen instead).
     var serverSubscribes: Bool { !session.speaksModernUpstream && initialized["capabilities"]?["resources"]?["subscribe"] == .bool(true) }
 
     // MARK: listen streams
@@ -108,6 +108,7 @@ final class HeldLeg: Sendable, ServerMessageTap {
         }
         guard let (token, fresh) = started else { return nil }
         if serverSubscribes { for uri in fresh { send("resources/subscribe", uri: uri, timeout: timeout) } }
+        else if !fresh.isEmpty { session.listen(to: fresh) }
         return token
     }
 
@@ -126,7 +127,9 @@ final class HeldLeg: Sendable, ServerMessageTap {
             }
             return stale
         }
-        if serverSubscribes, !session.isEnded { for uri in stale { send("resources/unsubscribe", uri: uri, timeout: timeout) } }
+        guard !session.isEnded else { return }
+        if serverSubscribes { for uri in stale { send("resources/unsubscribe", uri: uri, timeout: timeout) } }
+        else if !stale.isEmpty { session.listen(to: [], stop: stale) }
     }
 
     private func send(_ method: String, uri: String, timeout: TimeAmount) {

@@ -57,12 +57,15 @@ enum ModernUpstream {
     }
 
     /// The `subscriptions/listen` the gateway sends a 2026-07-28 server when a session opens, so the
-    /// server's list changes reach the session as a handshake-era server's would.
-    static func listChangesListen(id: JSONValue, capabilities: JSONObject, envelope: JSONObject) -> JSONValue {
+    /// server's list changes reach the session as a handshake-era server's would, and again each
+    /// time the resources the session subscribed to change (`resources`, named when the server
+    /// offers subscriptions).
+    static func listen(id: JSONValue, capabilities: JSONObject, resources: [String] = [], envelope: JSONObject) -> JSONValue {
         var notifications: JSONObject = [:]
         if capabilities["tools"] != nil { notifications["toolsListChanged"] = true }
         if capabilities["prompts"] != nil { notifications["promptsListChanged"] = true }
         if capabilities["resources"] != nil { notifications["resourcesListChanged"] = true }
+        if capabilities["resources"]?["subscribe"] == true, !resources.isEmpty { notifications["resourceSubscriptions"] = .strings(resources) }
         return JSONRPC.request(id: id, method: MCPMethod.subscriptionsListen.rawValue,
                                params: ["notifications": .object(notifications), "_meta": .object(envelope)])
     }
