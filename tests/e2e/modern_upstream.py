@@ -7,6 +7,9 @@ SDK decides per connection, or per request over HTTP).
                   `elicitation/create` request in the handshake era) and returns "hello NAME".
   where(region)   returns "in REGION"; `region` is mirrored in the `Mcp-Param-Region` header of a
                   2026-07-28 call, which the SDK's server checks.
+  touch(uri)      publishes an update of resource `uri` to the `subscriptions/listen` streams that
+                  name it, and returns "touched URI".
+  note://a        a resource (so the server offers resources and, in 2026-07-28, subscriptions).
 
 Run by the SDK 2.x venv:  .venv-mcp2/bin/python modern_upstream.py          (stdio)
                           .venv-mcp2/bin/python modern_upstream.py http     (Streamable HTTP)
@@ -23,7 +26,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from mcp.server.mcpserver import Elicit, MCPServer, Resolve
+from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
 
 
 class Name(BaseModel):
@@ -53,6 +56,19 @@ def greet(who: Annotated[Name, Resolve(ask_name)]) -> str:
 def where(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]) -> str:
     """Say where."""
     return "in " + region
+
+
+@server.tool()
+async def touch(uri: str, ctx: Context) -> str:
+    """Tell the listen streams that name it that a resource changed."""
+    await ctx.notify_resource_updated(uri)
+    return "touched " + uri
+
+
+@server.resource("note://a")
+def note_a() -> str:
+    """A note."""
+    return "a"
 
 
 class Recorder:
