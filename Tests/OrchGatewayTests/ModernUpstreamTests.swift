@@ -17,6 +17,12 @@ private func modernServerPolicy(protocol choice: String? = nil) -> String {
 
 private let modernPath = "/orgs/acme/servers/m/mcp"
 
+/// The text of alice's GET stream on `session` of the modern server, once the session ends.
+private func sessionStream(_ client: some TestClientProtocol, _ session: String) async throws -> String {
+    let headers: HTTPFields = [.authorization: "Bearer \(Tokens.alice)", .accept: "text/event-stream", .sessionID: session]
+    return try await client.execute(uri: modernPath, method: .get, headers: headers) { String(buffer: $0.body) }
+}
+
 private func firstText(_ reply: JSONValue) -> String? { reply["result"]?["content"]?.arrayValue?.first?["text"]?.stringValue }
 
 @Test func aHandshakeEraClientOfAModernServerIsServedInItsOwnEra() async throws {
@@ -117,8 +123,7 @@ private func firstText(_ reply: JSONValue) -> String? { reply["result"]?["conten
     let g = try TestGateway(json: modernServerPolicy())
     try await g.test { client in
         let session = try await client.openSession(modernPath, token: Tokens.alice)
-        let headers: HTTPFields = [.authorization: "Bearer \(Tokens.alice)", .accept: "text/event-stream", .sessionID: session]
-        async let stream = client.execute(uri: modernPath, method: .get, headers: headers) { String(buffer: $0.body) }
+        async let stream = sessionStream(client, session)
         #expect(try await waitFor { g.gateway.sessionsWithStream == 1 })
         #expect(firstText(try await client.call("write_note", #"{"name":"a","text":"b"}"#, session: session, path: modernPath, token: Tokens.alice)) == "wrote a")
         // The server sends its change before it answers the next request.
@@ -228,8 +233,7 @@ private func retry(_ state: JSONValue?, _ answer: JSONValue, question: String = 
     let g = try TestGateway(json: modernServerPolicy())
     try await g.test { client in
         let session = try await client.openSession(modernPath, token: Tokens.alice)
-        let headers: HTTPFields = [.authorization: "Bearer \(Tokens.alice)", .accept: "text/event-stream", .sessionID: session]
-        async let stream = client.execute(uri: modernPath, method: .get, headers: headers) { String(buffer: $0.body) }
+        async let stream = sessionStream(client, session)
         #expect(try await waitFor { g.gateway.sessionsWithStream == 1 })
         // The era has no resources/subscribe: the gateway answers it and names the resource in its
         // own listen to the server, which then sends its updates.
