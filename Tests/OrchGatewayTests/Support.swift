@@ -9,13 +9,14 @@ import OrchPolicy
 import ServiceLifecycle
 import Synchronization
 
-/// Tokens for the test policy; their hashes go into the JSON.
+/// Tokens for the test policy; their hashes go into the JSON. Short on purpose: nothing shaped like
+/// a real token (`orch_` + 43 characters) sits in the sources.
 enum Tokens {
-    static let alice = "orch_alice_test_token_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-    static let bob = "orch_bob_test_token_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-    static let bobCI = "orch_bob_ci_test_token_ccccccccccccccccccccccccccccccc"
-    static let carolExpired = "orch_carol_expired_token_dddddddddddddddddddddddddddd"
-    static let dave = "orch_dave_disabled_token_eeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+    static let alice = "orch_test-alice"
+    static let bob = "orch_test-bob"
+    static let bobCI = "orch_test-bob-ci"
+    static let carolExpired = "orch_test-carol-expired"
+    static let dave = "orch_test-dave-disabled"
 
     static func hash(_ token: String) -> String { KeyHash(token: token).hex }
 }
