@@ -10,7 +10,7 @@ final class Auditor: Sendable {
     private let store: PolicyStore
     private let metrics: GatewayMetrics
     /// Bounds the records of refused unauthenticated requests per client address.
-    let unauthenticated = AuditThrottle()
+    private let unauthenticated = AuditThrottle()
 
     init(log: AuditLog, store: PolicyStore, metrics: GatewayMetrics) {
         self.log = log

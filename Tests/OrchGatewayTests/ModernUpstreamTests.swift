@@ -23,6 +23,13 @@ private func sessionStream(_ client: some TestClientProtocol, _ session: String)
     return try await client.execute(uri: modernPath, method: .get, headers: headers) { String(buffer: $0.body) }
 }
 
+/// Ends alice's `session` once what the server sent so far has come: the server sends its messages
+/// before it answers the next request, so one more call, then DELETE.
+private func endAfterTheServersMessages(_ client: some TestClientProtocol, _ session: String) async throws {
+    _ = try await client.call("echo", #"{"text":"x"}"#, session: session, path: modernPath, token: Tokens.alice)
+    try await client.execute(uri: modernPath, method: .delete, headers: [.authorization: "Bearer \(Tokens.alice)", .sessionID: session]) { _ in }
+}
+
 private func firstText(_ reply: JSONValue) -> String? { reply["result"]?["content"]?.arrayValue?.first?["text"]?.stringValue }
 
 @Test func aHandshakeEraClientOfAModernServerIsServedInItsOwnEra() async throws {
@@ -126,9 +133,7 @@ private func firstText(_ reply: JSONValue) -> String? { reply["result"]?["conten
         async let stream = sessionStream(client, session)
         #expect(try await waitFor { g.gateway.sessionsWithStream == 1 })
         #expect(firstText(try await client.call("write_note", #"{"name":"a","text":"b"}"#, session: session, path: modernPath, token: Tokens.alice)) == "wrote a")
-        // The server sends its change before it answers the next request.
-        _ = try await client.call("echo", #"{"text":"x"}"#, session: session, path: modernPath, token: Tokens.alice)
-        try await client.execute(uri: modernPath, method: .delete, headers: [.authorization: "Bearer \(Tokens.alice)", .sessionID: session]) { _ in }
+        try await endAfterTheServersMessages(client, session)
         let events = try await stream
         #expect(events.contains("notifications/resources/list_changed"), "\(events)")
         // The server's acknowledgement of the gateway's own listen is not the client's.
@@ -248,9 +253,7 @@ private func retry(_ state: JSONValue?, _ answer: JSONValue, question: String = 
         #expect(unsubscribed.body["result"] == [:])
         #expect(firstText(try await client.call("write_note", #"{"name":"a","text":"y"}"#, session: session, path: modernPath,
                                                 token: Tokens.alice)) == "wrote a")
-        // The server sends its changes before it answers the next request.
-        _ = try await client.call("echo", #"{"text":"x"}"#, session: session, path: modernPath, token: Tokens.alice)
-        try await client.execute(uri: modernPath, method: .delete, headers: [.authorization: "Bearer \(Tokens.alice)", .sessionID: session]) { _ in }
+        try await endAfterTheServersMessages(client, session)
         let events = try await stream
         #expect(events.components(separatedBy: #""method":"notifications/resources/updated""#).count == 2, "\(events)")
         #expect(events.contains(#""uri":"notes://note/a""#), "\(events)")

@@ -21,7 +21,8 @@ final class AggregateSession: AggregateMembers {
     let org: String?
     let user: String
 
-    private let state: Mutex<AggregateStateMachine<MCPSession, Task<MCPSession, any Error>>>
+    private typealias Machine = AggregateStateMachine<MCPSession, Task<MCPSession, any Error>>
+    private let state: Mutex<Machine>
     private let gateway: Gateway
 
     init(gateway: Gateway, caller: Caller, org: String?) {
@@ -87,7 +88,7 @@ final class AggregateSession: AggregateMembers {
     /// The member for `server`, started (and initialized with the client's params) on first use.
     /// Concurrent requests wait for the same start.
     func member(_ server: ResolvedServer, _ request: Request, _ context: GatewayContext, timeout: TimeAmount) async throws -> MCPSession {
-        let membership = try state.withLock { state -> AggregateStateMachine<MCPSession, Task<MCPSession, any Error>>.Membership in
+        let membership = try state.withLock { state -> Machine.Membership in
             guard let membership = try? state.membership(server.path) else { throw GatewayError.unknownSession() }
             guard case .absent = membership else { return membership }
             let task = Task { try await self.start(server, request, context, timeout: timeout) }

@@ -150,7 +150,7 @@ final class MCPSession: Sendable {
     /// A handshake-era client's `resources/subscribe` or `resources/unsubscribe` to a 2026-07-28
     /// server, which has neither: the gateway's listen names the resource from now on, or no more.
     /// False for another method.
-    private func subscribeOnListen(_ method: String, _ params: JSONObject, envelope: JSONObject) -> Bool {
+    private func subscribeOnListen(_ method: String, _ params: JSONObject) -> Bool {
         guard method == "resources/subscribe" || method == "resources/unsubscribe", let uri = params["uri"]?.stringValue else { return false }
         return listen(to: method == "resources/subscribe" ? [uri] : [], stop: method == "resources/unsubscribe" ? [uri] : [])
     }
@@ -206,7 +206,7 @@ final class MCPSession: Sendable {
         target: SessionStateMachine.Target, timeout: TimeAmount, hooks: ReplyHooks = .none
     ) {
         if speaksModernUpstream, let envelope = modernEnvelope.withLock({ $0 }) {
-            if ModernUpstream.answersLocally(method) || subscribeOnListen(method, params, envelope: envelope) {
+            if ModernUpstream.answersLocally(method) || subscribeOnListen(method, params) {
                 let reply: JSONValue = ["jsonrpc": "2.0", "id": clientID ?? id, "result": [:]]
                 hooks.outcome?(.replied(reply))
                 return answer(reply, to: target)
@@ -445,10 +445,10 @@ final class MCPSession: Sendable {
         }
     }
 
-    /// Wakes the streams a client is waiting on, so each sends a keep-alive comment.
     /// The requests waiting for their reply.
     var pendingCount: Int { machine.withLock { $0.pendingCount } }
 
+    /// Wakes the streams a client is waiting on, so each sends a keep-alive comment.
     func keepAlive() {
         for queue in machine.withLock({ $0.openStreams }) { queue.keepAlive() }
         tapSlot.withLock { $0 }?.keepAlive()

@@ -82,7 +82,6 @@ final class MessageQueue: Sendable {
         self.relay = nil
     }
 
-
     /// Marks a reply or relay queue done: true for the one call (a reply's push, the finish, a
     /// relay's hang-up) that hands its last event over.
     private func claimTheLast() -> Bool {
@@ -99,7 +98,7 @@ final class MessageQueue: Sendable {
             return .accepted
         }
         if let relay {
-            guard !state.withLock({ $0.finished || $0.hungUp }) else { return .closed }
+            guard !isEnded else { return .closed }
             let result = relay(.message(message))
             return result == .full ? .accepted : result
         }
@@ -162,7 +161,7 @@ final class MessageQueue: Sendable {
     /// Wakes a waiting consumer with `.keepAlive`.
     func keepAlive() {
         if let relay {
-            if !state.withLock({ $0.finished || $0.hungUp }) { _ = relay(.keepAlive) }
+            if !isEnded { _ = relay(.keepAlive) }
             return
         }
         let waiter = state.withLock { state -> CheckedContinuation<Event, Never>? in
