@@ -31,42 +31,7 @@ public enum JSONMemberScanner {
 
     /// The values named by `names` of the object that begins `bounds` (after any whitespace).
     private static func topLevelValueRanges(of names: [[UInt8]], in bytes: [UInt8], within bounds: Range<Int>) -> [[Range<Int>]] {
-        var found = [[Range<Int>]](repeating: [], count: names.count)
-        let end = bounds.upperBound
-        var depth = 0
-        var topIsObject = false
-        var expectingKey = false
-        var offset = bounds.lowerBound
-        while offset < end {
-            switch bytes[offset] {
-            case UInt8(ascii: "\""):
-                let close = stringEnd(bytes, from: offset, end: end)
-                if depth == 1, topIsObject, expectingKey {
-                    expectingKey = false
-                    let key = bytes[(offset + 1)..<close]
-                    if let index = names.firstIndex(where: { key.elementsEqual($0) }), let range = valueRange(bytes, after: close + 1, end: end) {
-                        found[index].append(range)
-                        offset = range.upperBound
-                        continue
-                    }
-                }
-                offset = close + 1
-                continue
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                if depth == 0 { topIsObject = bytes[offset] == UInt8(ascii: "{") }
-                depth += 1
-                if depth == 1 { expectingKey = true }
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                depth -= 1
-                if depth == 0 { return found }
-            case UInt8(ascii: ","):
-                if depth == 1 { expectingKey = true }
-            default:
-                break
-            }
-            offset += 1
-        }
-        return found
+        bytes.withUnsafeBufferPointer { Scan(bytes: $0).valueRanges(of: names, within: bounds) }
     }
 
     /// An edit of a document: the bytes of `range` replaced by `text`.
@@ -85,7 +50,8 @@ public enum JSONMemberScanner {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + edits.reduce(0) { $0 + $1.text.count })
         var position = 0
-        for edit in edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+        let inOrder = zip(edits, edits.dropFirst()).allSatisfy { $0.range.lowerBound <= $1.range.lowerBound }
+        for edit in inOrder ? edits : edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
             out.append(contentsOf: bytes[position..<edit.range.lowerBound])
             out.append(contentsOf: edit.text)
             position = edit.range.upperBound
@@ -105,26 +71,57 @@ public enum JSONMemberScanner {
     /// The edits that remove the members named in `keys` from the object at `path`, as
     /// `removingMembers` says (nil where it is nil), to be made with others in one copy.
     public static func memberRemovals(_ keys: [String], at path: [String], in bytes: [UInt8]) -> [Edit]? {
-        var bounds = 0..<bytes.count
+        guard var members = members(in: bytes) else { return nil }
         for step in path {
-            let ranges = topLevelValueRanges(of: [Array(step.utf8)], in: bytes, within: bounds)[0]
-            guard ranges.count == 1, bytes[ranges[0].lowerBound] == UInt8(ascii: "{") else { return nil }
-            bounds = ranges[0]
+            guard let named = only(step, in: members, bytes), bytes[named.value.lowerBound] == UInt8(ascii: "{"),
+                let inner = Self.members(in: bytes, within: named.value)
+            else { return nil }
+            members = inner
         }
-        guard let members = topLevelMembers(in: bytes, within: bounds) else { return nil }
-        let names = keys.map { Array($0.utf8) }
-        var removed: [Int] = []
-        var cut: [Bool] = []
-        for member in members {
-            if let index = names.firstIndex(where: { bytes[member.name].elementsEqual($0) }) {
-                guard !removed.contains(index) else { return nil }
-                removed.append(index)
-                cut.append(true)
-            } else {
-                cut.append(false)
+        return removals(of: keys, from: members, in: bytes)
+    }
+
+    /// A member of an object: the range of its name (inside the quotes) and of its value.
+    public typealias Member = (name: Range<Int>, value: Range<Int>)
+
+    /// Every member of the object that begins `bounds` (the whole document when nil), in order;
+    /// nil when it is not an object this reads to its end.
+    public static func members(in bytes: [UInt8], within bounds: Range<Int>? = nil) -> [Member]? {
+        bytes.withUnsafeBufferPointer { buffer in
+            let bounds = bounds ?? 0..<buffer.count
+            guard bounds.lowerBound >= 0, bounds.upperBound <= buffer.count else { return nil }
+            return Scan(bytes: buffer).members(within: bounds)
+        }
+    }
+
+    /// Whether `member`'s name is `key` as written (a name written with escapes is not matched).
+    public static func isNamed(_ member: Member, _ key: String, in bytes: [UInt8]) -> Bool {
+        guard key.utf8.count == member.name.count else { return false }
+        return key.utf8.withContiguousStorageIfAvailable { bytes[member.name].elementsEqual($0) } ?? bytes[member.name].elementsEqual(key.utf8)
+    }
+
+    /// The member of `members` named `key`, when exactly one is.
+    public static func only(_ key: String, in members: [Member], _ bytes: [UInt8]) -> Member? {
+        var found: Member?
+        for member in members where isNamed(member, key, in: bytes) {
+            guard found == nil else { return nil }
+            found = member
+        }
+        return found
+    }
+
+    /// The edits that remove the members named in `keys` from `members` (an object's, as `members`
+    /// read them), each run of them with the comma after it or, at the end, the one before. Nil
+    /// when a key is written more than once.
+    public static func removals(of keys: [String], from members: [Member], in bytes: [UInt8]) -> [Edit]? {
+        var cut = [Bool](repeating: false, count: members.count)
+        for key in keys {
+            var found = false
+            for (index, member) in members.enumerated() where isNamed(member, key, in: bytes) {
+                guard !found else { return nil }
+                (found, cut[index]) = (true, true)
             }
         }
-        // Each run of removed members goes with the comma after it, or, at the end, the one before.
         var edits: [Edit] = []
         var index = 0
         while index < members.count {
@@ -144,83 +141,130 @@ public enum JSONMemberScanner {
         return edits
     }
 
-    /// Every member of the object that begins `bounds`: its name (inside the quotes) and its
-    /// value, in order; nil when it is not an object this reads to its end.
-    private static func topLevelMembers(in bytes: [UInt8], within bounds: Range<Int>) -> [(name: Range<Int>, value: Range<Int>)]? {
-        let end = bounds.upperBound
-        var offset = bounds.lowerBound
-        skipWhitespace(bytes, &offset, end: end)
-        guard offset < end, bytes[offset] == UInt8(ascii: "{") else { return nil }
-        offset += 1
-        var members: [(name: Range<Int>, value: Range<Int>)] = []
-        while true {
-            skipWhitespace(bytes, &offset, end: end)
-            guard offset < end else { return nil }
-            if bytes[offset] == UInt8(ascii: "}"), members.isEmpty { return members }
-            guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
-            let close = stringEnd(bytes, from: offset, end: end)
-            guard close < end, let value = valueRange(bytes, after: close + 1, end: end) else { return nil }
-            members.append(((offset + 1)..<close, value))
-            offset = value.upperBound
-            skipWhitespace(bytes, &offset, end: end)
-            guard offset < end else { return nil }
-            if bytes[offset] == UInt8(ascii: "}") { return members }
-            guard bytes[offset] == UInt8(ascii: ",") else { return nil }
-            offset += 1
-        }
-    }
+    /// The reading of one document, over its bytes in place (no copy, no bounds checks past the
+    /// limits each step is given).
+    private struct Scan {
+        let bytes: UnsafeBufferPointer<UInt8>
 
-    /// The range of the value after the colon that follows a key ending at `offset`.
-    private static func valueRange(_ bytes: [UInt8], after offset: Int, end limit: Int) -> Range<Int>? {
-        var start = offset
-        skipWhitespace(bytes, &start, end: limit)
-        guard start < limit, bytes[start] == UInt8(ascii: ":") else { return nil }
-        start += 1
-        skipWhitespace(bytes, &start, end: limit)
-        guard start < limit else { return nil }
-        switch bytes[start] {
-        case UInt8(ascii: "\""):
-            let end = stringEnd(bytes, from: start, end: limit)
-            return end < limit ? start..<(end + 1) : nil
-        case UInt8(ascii: "{"), UInt8(ascii: "["):
+        /// The values named by `names` of the object that begins `bounds` (after any whitespace).
+        func valueRanges(of names: [[UInt8]], within bounds: Range<Int>) -> [[Range<Int>]] {
+            var found = [[Range<Int>]](repeating: [], count: names.count)
+            let end = bounds.upperBound
             var depth = 0
-            var end = start
-            while end < limit {
-                switch bytes[end] {
+            var topIsObject = false
+            var expectingKey = false
+            var offset = bounds.lowerBound
+            while offset < end {
+                switch bytes[offset] {
                 case UInt8(ascii: "\""):
-                    end = stringEnd(bytes, from: end, end: limit)
+                    let close = stringEnd(from: offset, end: end)
+                    if depth == 1, topIsObject, expectingKey {
+                        expectingKey = false
+                        let key = UnsafeBufferPointer(rebasing: bytes[(offset + 1)..<close])
+                        if let index = names.firstIndex(where: { key.elementsEqual($0) }), let range = valueRange(after: close + 1, end: end) {
+                            found[index].append(range)
+                            offset = range.upperBound
+                            continue
+                        }
+                    }
+                    offset = close + 1
+                    continue
                 case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    if depth == 0 { topIsObject = bytes[offset] == UInt8(ascii: "{") }
                     depth += 1
+                    if depth == 1 { expectingKey = true }
                 case UInt8(ascii: "}"), UInt8(ascii: "]"):
                     depth -= 1
-                    if depth == 0 { return start..<(end + 1) }
+                    if depth == 0 { return found }
+                case UInt8(ascii: ","):
+                    if depth == 1 { expectingKey = true }
                 default:
                     break
                 }
-                end += 1
+                offset += 1
             }
-            return nil
-        default:
-            var end = start
-            while end < limit, !(bytes[end] == UInt8(ascii: ",") || bytes[end] == UInt8(ascii: "}") || isWhitespace(bytes[end])) {
-                end += 1
+            return found
+        }
+
+        /// Every member of the object that begins `bounds`, in order; nil when it is not an object
+        /// this reads to its end.
+        func members(within bounds: Range<Int>) -> [Member]? {
+            let end = bounds.upperBound
+            var offset = bounds.lowerBound
+            skipWhitespace(&offset, end: end)
+            guard offset < end, bytes[offset] == UInt8(ascii: "{") else { return nil }
+            offset += 1
+            var members: [Member] = []
+            members.reserveCapacity(8)
+            while true {
+                skipWhitespace(&offset, end: end)
+                guard offset < end else { return nil }
+                if bytes[offset] == UInt8(ascii: "}"), members.isEmpty { return members }
+                guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
+                let close = stringEnd(from: offset, end: end)
+                guard close < end, let value = valueRange(after: close + 1, end: end) else { return nil }
+                members.append(((offset + 1)..<close, value))
+                offset = value.upperBound
+                skipWhitespace(&offset, end: end)
+                guard offset < end else { return nil }
+                if bytes[offset] == UInt8(ascii: "}") { return members }
+                guard bytes[offset] == UInt8(ascii: ",") else { return nil }
+                offset += 1
             }
-            return start..<end
         }
-    }
 
-    private static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
-
-    private static func skipWhitespace(_ bytes: [UInt8], _ offset: inout Int, end limit: Int) {
-        while offset < limit, isWhitespace(bytes[offset]) { offset += 1 }
-    }
-
-    /// The offset of the quote that closes the string opening at `start` (or the end of input).
-    private static func stringEnd(_ bytes: [UInt8], from start: Int, end limit: Int) -> Int {
-        var offset = start + 1
-        while offset < limit, bytes[offset] != UInt8(ascii: "\"") {
-            offset += bytes[offset] == UInt8(ascii: "\\") ? 2 : 1
+        /// The range of the value after the colon that follows a key ending at `offset`.
+        func valueRange(after offset: Int, end limit: Int) -> Range<Int>? {
+            var start = offset
+            skipWhitespace(&start, end: limit)
+            guard start < limit, bytes[start] == UInt8(ascii: ":") else { return nil }
+            start += 1
+            skipWhitespace(&start, end: limit)
+            guard start < limit else { return nil }
+            switch bytes[start] {
+            case UInt8(ascii: "\""):
+                let end = stringEnd(from: start, end: limit)
+                return end < limit ? start..<(end + 1) : nil
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                var depth = 0
+                var end = start
+                while end < limit {
+                    switch bytes[end] {
+                    case UInt8(ascii: "\""):
+                        end = stringEnd(from: end, end: limit)
+                    case UInt8(ascii: "{"), UInt8(ascii: "["):
+                        depth += 1
+                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                        depth -= 1
+                        if depth == 0 { return start..<(end + 1) }
+                    default:
+                        break
+                    }
+                    end += 1
+                }
+                return nil
+            default:
+                var end = start
+                while end < limit, !(bytes[end] == UInt8(ascii: ",") || bytes[end] == UInt8(ascii: "}") || Self.isWhitespace(bytes[end])) {
+                    end += 1
+                }
+                return start..<end
+            }
         }
-        return min(offset, limit)
+
+        static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+
+        func skipWhitespace(_ offset: inout Int, end limit: Int) {
+            while offset < limit, Self.isWhitespace(bytes[offset]) { offset += 1 }
+        }
+
+        /// The offset of the quote that closes the string opening at `start` (or the end of input).
+        func stringEnd(from start: Int, end limit: Int) -> Int {
+            var offset = start + 1
+            while offset < limit, bytes[offset] != UInt8(ascii: "\"") {
+                offset += bytes[offset] == UInt8(ascii: "\\") ? 2 : 1
+            }
+            return min(offset, limit)
+        }
     }
 }

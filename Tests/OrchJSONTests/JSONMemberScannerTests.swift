@@ -62,3 +62,22 @@ import Testing
     #expect(parsed["params"]?["_meta"] == ["progressToken": "p"])
     #expect(parsed["params"]?["arguments"]?["text"] == "a\"b")
 }
+
+@Test func anObjectsMembersAreReadInOrderAndANameMatchesOnlyAsWritten() throws {
+    let bytes = Array(#"{ "id" : 1, "idx":"a,}" , "p":{"id":[1,{"q":"]"}]}, "id2": null }"#.utf8)
+    let members = try #require(JSONMemberScanner.members(in: bytes))
+    #expect(members.map { String(decoding: bytes[$0.name], as: UTF8.self) } == ["id", "idx", "p", "id2"])
+    #expect(members.map { String(decoding: bytes[$0.value], as: UTF8.self) } == ["1", #""a,}""#, #"{"id":[1,{"q":"]"}]}"#, "null"])
+    // A name that is a prefix or an extension of another is not it.
+    #expect(JSONMemberScanner.only("id", in: members, bytes).map { String(decoding: bytes[$0.value], as: UTF8.self) } == "1")
+    #expect(JSONMemberScanner.only("i", in: members, bytes) == nil)
+    // A nested object's members, read within its value; bounds past the bytes read nothing.
+    let p = try #require(JSONMemberScanner.only("p", in: members, bytes))
+    #expect(JSONMemberScanner.members(in: bytes, within: p.value)?.count == 1)
+    #expect(JSONMemberScanner.members(in: bytes, within: 0..<(bytes.count + 1)) == nil)
+    // Written twice: not the one member of that name; not an object read to its end: none.
+    let twice = Array(#"{"a":1,"a":2}"#.utf8)
+    #expect(JSONMemberScanner.only("a", in: try #require(JSONMemberScanner.members(in: twice)), twice) == nil)
+    #expect(JSONMemberScanner.members(in: Array(#"{"a":1"#.utf8)) == nil)
+    #expect(JSONMemberScanner.members(in: Array(#"[1]"#.utf8)) == nil)
+}

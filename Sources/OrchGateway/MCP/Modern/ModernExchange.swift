@@ -113,7 +113,7 @@ struct ModernExchange: Sendable {
     /// `sampling`, `roots`) a request's envelope declares, sorted and joined: its requests go on a
     /// leg that declared the same (none: the leg that declared none).
     static func asks(_ params: JSONObject) -> String {
-        guard case .object(let capabilities)? = params["_meta"]?[ModernProtocol.MetaKey.clientCapabilities] else { return "" }
+        guard case .object(let capabilities)? = params["_meta"]?[ModernProtocol.MetaKey.clientCapabilities], !capabilities.isEmpty else { return "" }
         return ["elicitation", "roots", "sampling"].filter { capabilities[$0] != nil }.joined(separator: ",")
     }
 

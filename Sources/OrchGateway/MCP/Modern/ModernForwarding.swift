@@ -10,14 +10,23 @@ enum ModernForwarding {
     /// gets the envelope as the client wrote it. Made in one copy. Nil when the id is not found once
     /// as written or the envelope cannot be cut (then the message is encoded again).
     static func splicedRequest(_ bytes: [UInt8], upstreamID: JSONValue, cutsEnvelope: Bool) -> [UInt8]? {
-        let ranges = JSONMemberScanner.topLevelValueRanges(of: "id", in: bytes)
-        guard ranges.count == 1 else { return nil }
-        var edits = [JSONMemberScanner.Edit(ranges[0], MCPSession.encode(upstreamID))]
+        guard let top = JSONMemberScanner.members(in: bytes) else { return nil }
+        guard let id = JSONMemberScanner.only("id", in: top, bytes) else { return nil }
+        var edits = [JSONMemberScanner.Edit(id.value, MCPSession.encode(upstreamID))]
         if cutsEnvelope {
-            guard let cuts = JSONMemberScanner.memberRemovals(envelopeKeys, at: ["params", "_meta"], in: bytes) else { return nil }
+            guard let meta = onlyObject("_meta", in: onlyObject("params", in: top, bytes), bytes),
+                let cuts = JSONMemberScanner.removals(of: envelopeKeys, from: meta, in: bytes)
+            else { return nil }
             edits += cuts
         }
         return JSONMemberScanner.applying(edits, to: bytes)
+    }
+
+    /// The members of the object that is the one member `name` of `members`; nil when there is no
+    /// such member, more than one, or it is not an object.
+    private static func onlyObject(_ name: String, in members: [JSONMemberScanner.Member]?, _ bytes: [UInt8]) -> [JSONMemberScanner.Member]? {
+        guard let members, let named = JSONMemberScanner.only(name, in: members, bytes), bytes[named.value.lowerBound] == UInt8(ascii: "{") else { return nil }
+        return JSONMemberScanner.members(in: bytes, within: named.value)
     }
 
     /// The envelope's keys in a request's `params._meta`.
@@ -42,14 +51,12 @@ enum ModernForwarding {
         } else if value["error"] == nil || (method == MCPMethod.resourcesRead.rawValue && value["error"]?["code"] == .integer(resourceNotFound)) {
             return nil
         }
-        let ranges = JSONMemberScanner.topLevelValueRanges(of: ["id", "result"], in: bytes)
-        let (ids, results) = (ranges[0], ranges[1])
-        guard ids.count == 1 else { return nil }
-        var edits = [JSONMemberScanner.Edit(ids[0], MCPSession.encode(id))]
+        guard let members = JSONMemberScanner.members(in: bytes), let replyID = JSONMemberScanner.only("id", in: members, bytes) else { return nil }
+        var edits = [JSONMemberScanner.Edit(replyID.value, MCPSession.encode(id))]
         if case .object(let result)? = value["result"] {
-            guard results.count == 1, bytes[results[0].lowerBound] == UInt8(ascii: "{") else { return nil }
+            guard let written = JSONMemberScanner.only("result", in: members, bytes), bytes[written.value.lowerBound] == UInt8(ascii: "{") else { return nil }
             let member = #""resultType":"\#(ModernResultStamp.complete)""# + (result.isEmpty ? "" : ",")
-            let at = results[0].lowerBound + 1
+            let at = written.value.lowerBound + 1
             edits.append(JSONMemberScanner.Edit(at..<at, Array(member.utf8)))
         }
         return JSONMemberScanner.applying(edits, to: bytes)

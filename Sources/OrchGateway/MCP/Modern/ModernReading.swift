@@ -61,8 +61,10 @@ enum ModernReading: Sendable, Equatable {
     ) -> Result<ModernRequest, ModernRefusal> {
         if let repeated = routing.repeated { return .failure(.headerMismatch(.duplicatedRoutingHeader(repeated))) }
         guard case .object(let envelope) = params["_meta"] else { return .failure(.envelopeNotAnObject) }
-        let missing = [ModernProtocol.MetaKey.protocolVersion, ModernProtocol.MetaKey.clientCapabilities].filter { envelope[$0] == nil }
-        if !missing.isEmpty { return .failure(.missingEnvelopeKeys(missing)) }
+        if envelope[ModernProtocol.MetaKey.protocolVersion] == nil || envelope[ModernProtocol.MetaKey.clientCapabilities] == nil {
+            let missing = [ModernProtocol.MetaKey.protocolVersion, ModernProtocol.MetaKey.clientCapabilities].filter { envelope[$0] == nil }
+            return .failure(.missingEnvelopeKeys(missing))
+        }
         let known = MCPMethod(rawValue: method)
 
         // A header is always a string, so an envelope version of any other type never matches it.
