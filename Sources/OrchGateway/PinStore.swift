@@ -52,6 +52,12 @@ public final class PinStore: Sendable {
         return status
     }
 
+    /// How a listed definition of `server` stands against its pin, only read: nothing is remembered
+    /// or reported (what the REST API and the dashboard show, which leave calls as they were).
+    func status(server: String, _ kind: ItemKind, _ entry: JSONValue) -> PinLock.Status {
+        state.withLock { $0.lock?.status(server: server, kind, entry) ?? .new }
+    }
+
     /// How an item known only by its name stands (a call): as last listed; else pinned when it has
     /// a pin, new when not.
     func status(server: String, _ kind: ItemKind, _ name: String) -> PinLock.Status {
@@ -84,8 +90,12 @@ extension Gateway {
 
     /// Why a call of `name` is refused under `enforce`; nil when it may go on.
     func pinRefusal(server: String, _ kind: ItemKind, _ name: String) -> String? {
+        pinRefusal(server: server, kind, name, status: pins.status(server: server, kind, name))
+    }
+
+    /// Why a call of `name`, which stands as `status`, would be refused under `enforce`.
+    func pinRefusal(server: String, _ kind: ItemKind, _ name: String, status: PinLock.Status) -> String? {
         guard pinning == .enforce, kind != .resource else { return nil }
-        let status = pins.status(server: server, kind, name)
         return status == .pinned ? nil : "\(kind.description.capitalized) \(name) of \(server) \(Self.pinText(status)): refused until it is pinned again (orch pin)"
     }
 

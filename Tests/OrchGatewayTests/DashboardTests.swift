@@ -13,7 +13,7 @@ import Testing
 // the same pages in Chromium.
 
 /// A browser's cookies for the test client.
-private struct Browser {
+struct Browser {
     var cookies: [String: String] = [:]
 
     var header: HTTPFields {
@@ -41,7 +41,7 @@ private func form(_ fields: [String: String]) -> ByteBuffer {
 private let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
 
 /// Signs in with `key` and returns the browser holding the session cookie.
-private func signIn(_ client: some TestClientProtocol, _ key: String) async throws -> Browser {
+func signIn(_ client: some TestClientProtocol, _ key: String) async throws -> Browser {
     var browser = Browser()
     let page = try await client.execute(uri: "/ui/signin", method: .get) { response in
         browser.keep(response)

@@ -68,6 +68,27 @@ private func names(_ reply: JSONValue, _ field: String) -> [String] {
     #expect(metrics.contains(#"orch_pin_mismatches_total{server="acme/changed",kind="tool",status="changed"} 1"#))
 }
 
+@Test func theCatalogAndTheDashboardShowAPinsStatusAndChangeNothing() async throws {
+    let g = try await pinnedGateway("enforce")
+    try await g.test { client in
+        try await client.execute(uri: "/api/v1/tools?server=acme/changed", method: .get, headers: bearer(Tokens.alice)) { response in
+            #expect(response.json["tools"]?.arrayValue?.first { $0["name"] == "echo" }?["pin"] == "changed")
+        }
+        let browser = try await signIn(client, Tokens.alice)
+        try await client.execute(uri: "/ui/servers/acme/changed", method: .get, headers: browser.header) { response in
+            let page = String(buffer: response.body)
+            #expect(page.contains("tool changed since it was pinned"))
+            #expect(page.contains("Tool echo of acme/changed changed since it was pinned: refused until it is pinned again (orch pin)"))
+        }
+        // Nothing was reported, counted or remembered by reading: a session's list is the first to.
+        #expect(!g.auditLines.contains { $0.contains(#""pin check""#) })
+        #expect(!String(decoding: g.gateway.metrics.render(), as: UTF8.self).contains("orch_pin_mismatches_total{"))
+        let session = try await client.openSession(changedPath, token: Tokens.alice)
+        _ = try await client.mcp(path: changedPath, token: Tokens.alice, session: session, #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#)
+    }
+    #expect(g.auditLines.filter { $0.contains(#""pin check""#) && $0.contains(#""echo""#) }.count == 1)
+}
+
 @Test func warnedPinsListAndCallButAuditAndCount() async throws {
     let g = try await pinnedGateway("warn")
     try await g.test { client in

@@ -224,12 +224,11 @@ struct Dashboard: Sendable {
                         "name": itemName, "description": entry["description"]?.stringValue ?? entry["title"]?.stringValue ?? "",
                         "allowed": decision.allowed, "reason": policy.describe(decision.reason),
                     ]
-                    // What gateway.pinning makes of it, as a call would find it.
+                    // How its listing stands against its pin, only read: a page view reports and remembers nothing.
                     if kind != .resource, gateway.pinning != .off {
-                        _ = gateway.pinAdmits(server: "\(org)/\(name)", kind, entry)
-                        let status = gateway.pins.status(server: "\(org)/\(name)", kind, itemName)
+                        let status = gateway.pins.status(server: "\(org)/\(name)", kind, entry)
                         if status != .pinned { item["pin"] = "\(kind) \(Gateway.pinText(status))" }
-                        if decision.allowed, let refusal = gateway.pinRefusal(server: "\(org)/\(name)", kind, itemName) {
+                        if decision.allowed, let refusal = gateway.pinRefusal(server: "\(org)/\(name)", kind, itemName, status: status) {
                             item["allowed"] = false
                             item["reason"] = refusal
                         }

@@ -272,8 +272,7 @@ extension Gateway {
                     else { continue }
                     var shown = Self.catalogEntry(kind, entry, server: path)
                     if kind != .resource, pinning != .off, case .object(var object) = shown {
-                        _ = pinAdmits(server: path, kind, entry)
-                        object["pin"] = .string(pins.status(server: path, kind, name).rawValue)
+                        object["pin"] = .string(pins.status(server: path, kind, entry).rawValue)
                         shown = .object(object)
                     }
                     items.append(shown)
