@@ -184,3 +184,24 @@ extension TestClientProtocol {
         #expect(text.contains(#"{"jsonrpc":"2.0","method":"notifications/resources/list_changed"}"#), "\(text)")
     }
 }
+
+@Test func concurrentRequestsOfANewSessionShareEachServersStart() async throws {
+    let g = try TestGateway(json: mcpPolicyJSON())
+    try await g.test { client in
+        let opened = try await client.mcp(path: "/orgs/acme/mcp", initializeBody)
+        let session = try #require(opened.session)
+        // Three lists at once each need every server: each server starts once, for all three.
+        let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for id in 0..<3 {
+                group.addTask {
+                    let tools = try await client.aggregate("tools/list", id: 40 + id, session: session)
+                    return tools["result"]?["tools"]?.arrayValue?.count ?? -1
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(counts.count == 3 && Set(counts).count == 1 && counts[0] > 0)
+        #expect(g.gateway.upstreamProcessCount == 2)
+        #expect(g.gateway.sessionCount == 2)
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOPosix
 import OrchJSON
 import OrchPolicy
 import Synchronization
@@ -21,7 +22,8 @@ final class AggregateSession: AggregateMembers {
     let org: String?
     let user: String
 
-    private typealias Machine = AggregateStateMachine<MCPSession, Task<MCPSession, any Error>>
+    /// A member's start is the future of the request that runs it, which the others wait on.
+    private typealias Machine = AggregateStateMachine<MCPSession, EventLoopFuture<MCPSession>>
     private let state: Mutex<Machine>
     private let gateway: Gateway
 
@@ -85,19 +87,30 @@ final class AggregateSession: AggregateMembers {
     }
 
 
-    /// The member for `server`, started (and initialized with the client's params) on first use.
-    /// Concurrent requests wait for the same start.
+    /// The member for `server`, started (and initialized with the client's params) on first use:
+    /// the request that finds it absent starts it, and requests that come meanwhile wait for that
+    /// start's outcome (its failure is theirs too; the next request starts it again).
     func member(_ server: ResolvedServer, _ request: Request, _ context: GatewayContext, timeout: TimeAmount) async throws -> MCPSession {
-        let membership = try state.withLock { state -> Machine.Membership in
+        let (membership, promise) = try state.withLock { state -> (Machine.Membership, EventLoopPromise<MCPSession>?) in
             guard let membership = try? state.membership(server.path) else { throw GatewayError.unknownSession() }
-            guard case .absent = membership else { return membership }
-            let task = Task { try await self.start(server, request, context, timeout: timeout) }
-            state.starting(server.path, task)
-            return .starting(task)
+            guard case .absent = membership else { return (membership, nil) }
+            let promise = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: MCPSession.self)
+            state.starting(server.path, promise.futureResult)
+            return (.starting(promise.futureResult), promise)
+        }
+        if let promise {
+            do {
+                let member = try await start(server, request, context, timeout: timeout)
+                promise.succeed(member)
+                return member
+            } catch {
+                promise.fail(error)
+                throw error
+            }
         }
         switch membership {
         case .started(let member): return member
-        case .starting(let task): return try await task.value
+        case .starting(let start): return try await start.get()
         case .absent: throw GatewayError.unknownSession()
         }
     }
@@ -324,8 +337,8 @@ final class AggregateSession: AggregateMembers {
 
     /// Ends the session and every member.
     func end(_ reason: String) {
+        // A member still starting is ended when it finds the session gone (`start`).
         guard let ending = state.withLock({ $0.end() }) else { return }
-        for start in ending.starts { start.cancel() }
         ending.stream?.finish()
         for member in ending.members { member.end(.stopped(reason)) }
         gateway.aggregates.remove(self)

@@ -41,7 +41,6 @@ struct AggregateStateMachine<Member: AggregateMember, Start> {
     /// What ending leaves to stop.
     struct Ending {
         let members: [Member]
-        let starts: [Start]
         let stream: MessageQueue?
     }
 
@@ -198,6 +197,6 @@ struct AggregateStateMachine<Member: AggregateMember, Start> {
         guard !ended else { return nil }
         ended = true
         defer { (starts, stream, serverRequests, inFlight) = ([:], nil, [:], [:]) }
-        return Ending(members: Array(members.values), starts: Array(starts.values), stream: stream)
+        return Ending(members: Array(members.values), stream: stream)
     }
 }
