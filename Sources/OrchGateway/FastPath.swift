@@ -115,11 +115,13 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func candidate(_ head: HTTPRequest) -> Route? {
         // The header checks first: most requests that are no candidate fail one without the path
         // being read.
-        guard head.method == .post || head.method == .get, head.headerFields[.authorization] != nil,
-            head.headerFields[.origin] == nil, head.headerFields[.connection] == nil, head.headerFields[.expect] == nil,
+        // Presence is asked with `contains`, which builds no value.
+        let fields = head.headerFields
+        guard head.method == .post || head.method == .get, fields.contains(.authorization),
+            !fields.contains(.origin), !fields.contains(.connection), !fields.contains(.expect),
             let route = head.path.flatMap(Route.init),
             head.method == (route.api == nil ? .post : .get),
-            route.api != nil || head.headerFields[.mcpSessionID] != nil || (route.server != nil && Self.namesModernVersion(head))
+            route.api != nil || fields.contains(.mcpSessionID) || (route.server != nil && Self.namesModernVersion(head))
         else { return nil }
         if let length = head.headerFields[.contentLength].flatMap(Int.init), length > gateway.maxBodyBytes { return nil }
         // A host the gateway does not answer to: the router refuses it.
@@ -178,7 +180,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let route = target.pattern
         if let kind = target.api { return answerAPI(kind, head, target, started) }
         guard let name = target.server else { return answerAggregated(head, target, body, started, context) }
-        if head.headerFields[.mcpSessionID] == nil { return answerModern(head, target, name: name, body, started, context) }
+        if !head.headerFields.contains(.mcpSessionID) { return answerModern(head, target, name: name, body, started, context) }
         guard let policy = gateway.store.policy,
             case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns, at: gateway.clock.now()),
             let server = resolver.find(caller, org: target.org, name: name),
