@@ -93,7 +93,7 @@ extension Gateway {
             throw GatewayError.badRequest("unknown mode \"\(modeName)\"; valid modes: per-org, per-server")
         }
         // Authentication passed, so the header holds the token.
-        guard let token = AuthMiddleware.bearerToken(request.headers[.authorization]) else {
+        guard let token = Authenticator.bearerToken(request.headers[.authorization]) else {
             throw GatewayError.unauthorized("missing bearer token")
         }
         let clientToken: ClientToken

@@ -181,8 +181,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if let kind = target.api { return answerAPI(kind, head, target, started) }
         guard let name = target.server else { return answerAggregated(head, target, body, started, context) }
         if !head.headerFields.contains(.mcpSessionID) { return answerModern(head, target, name: name, body, started, context) }
-        guard let policy = gateway.store.policy,
-            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns, at: gateway.clock.now()),
+        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields[.authorization]),
             let server = resolver.find(caller, org: target.org, name: name),
             let session = try? resolver.session(head.headerFields[.mcpSessionID], server, caller),
             head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true
@@ -224,8 +223,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// opened) goes to the router.
     private func answerModern(_ head: HTTPRequest, _ target: Route, name: String, _ body: ByteBuffer, _ started: ContinuousClock.Instant,
                               _ context: ChannelHandlerContext) -> Bool {
-        guard let policy = gateway.store.policy,
-            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns, at: gateway.clock.now()),
+        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields[.authorization]),
             AcceptedReplies(head.headerFields[.accept]).json,
             let server = resolver.find(caller, org: target.org, name: name),
             let leg = gateway.legs.openLeg(ModernExchange.legKey(caller, server))
@@ -268,8 +266,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func answerAggregated(_ head: HTTPRequest, _ target: Route, _ body: ByteBuffer, _ started: ContinuousClock.Instant,
                                   _ context: ChannelHandlerContext) -> Bool {
         let endpoint = AggregateEndpoint(gateway: gateway)
-        guard let policy = gateway.store.policy,
-            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns, at: gateway.clock.now()),
+        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields[.authorization]),
             let session = try? endpoint.aggregate(head.headerFields[.mcpSessionID], caller, org: target.org),
             head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true,
             AcceptedReplies(head.headerFields[.accept]).json
@@ -297,8 +294,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// `GET /api/v1/me` or `/api/v1/servers` of an authenticated caller: the body the router
     /// serves, kept per key. A refused token goes to the router, which answers and audits it.
     private func answerAPI(_ kind: CallerBodies.Kind, _ head: HTTPRequest, _ target: Route, _ started: ContinuousClock.Instant) -> Bool {
-        guard let policy = gateway.store.policy,
-            case .success(let caller) = AuthMiddleware.authenticate(head.headerFields[.authorization], policy: policy, signIns: gateway.signIns, at: gateway.clock.now())
+        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields[.authorization])
         else { return false }
         state = .answering(route: target.pattern, method: "GET", started: started)
         respond(.ok, body: gateway.callerBody(kind, caller))

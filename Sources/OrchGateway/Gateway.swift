@@ -54,8 +54,8 @@ public final class Gateway: Sendable {
     let upstreams: UpstreamFactory
     /// Open connections per client address.
     let connections = ClientConnections()
-    /// Verifies bearer tokens of the `auth.oidc` issuers; keeps their keys.
-    let verifier: OIDCVerifier
+    /// Proves who each request's bearer token names (keys, and `auth.oidc` sign-ins).
+    let authenticator: Authenticator
     /// `orch.lock.json`, and what the servers listed against it.
     public let pins = PinStore()
     /// The dashboard's signed-in browsers, and its sign-ins through an issuer under way.
@@ -68,7 +68,7 @@ public final class Gateway: Sendable {
     /// The secret values the log handler takes out of every line (`GatewayLogHandler`).
     public let redaction: LogRedaction
     /// `http://HOST:PORT` the server is bound to, once it is.
-    private let boundURL = Mutex<String?>(nil)
+    private let boundURL = BoundURL()
 
     /// `keyFetcher` reads the issuers' keys (JWKS); tests give their own. `redaction` is the one
     /// `logger`'s handler redacts with (`GatewayLogHandler(label:redaction:)`).
@@ -78,10 +78,14 @@ public final class Gateway: Sendable {
     ) {
         self.redaction = redaction
         self.clock = clock
-        self.verifier = OIDCVerifier(fetcher: keyFetcher, now: clock.now, onFetch: { issuer, ok in
+        let verifier = OIDCVerifier(fetcher: keyFetcher, now: clock.now, onFetch: { issuer, ok in
             metrics.keysFetched(issuer: issuer, ok: ok)
             if !ok { logger.warning("cannot fetch the keys of auth.oidc issuer \(issuer)") }
         })
+        let boundURL = self.boundURL
+        self.authenticator = Authenticator(store: store, signIns: signIns, clock: clock, verifier: verifier, metrics: metrics) { policy in
+            policy.auth.resource ?? Self.publicURL(for: policy, bound: boundURL.value)
+        }
         let sessions = SessionTable()
         self.sessions = sessions
         self.aggregates = AggregateTable(slots: sessions)
@@ -118,7 +122,11 @@ public final class Gateway: Sendable {
     /// The base URL for endpoint lists and client configs: the file's `publicURL` when it sets one,
     /// else the address actually listened on.
     func publicURL(for policy: Policy) -> String {
-        policy.settings.publicURLIsExplicit ? policy.settings.publicURL : boundURL.withLock { $0 } ?? policy.settings.publicURL
+        Self.publicURL(for: policy, bound: boundURL.value)
+    }
+
+    private static func publicURL(for policy: Policy, bound: String?) -> String {
+        policy.settings.publicURLIsExplicit ? policy.settings.publicURL : bound ?? policy.settings.publicURL
     }
 
     /// Live MCP sessions (for tests and metrics).
@@ -157,7 +165,7 @@ public final class Gateway: Sendable {
         case .open?: return false
         case .admin?: return true
         case nil:
-            let bound = boundURL.withLock { $0 }.flatMap { url in url.split(separator: "/").last.map { String($0) } }
+            let bound = boundURL.value.flatMap { url in url.split(separator: "/").last.map { String($0) } }
             let host = bound.flatMap(GatewaySettings.hostPort)?.0 ?? policy.settings.host
             return !GatewaySettings.isLoopback(host)
         }
@@ -211,7 +219,7 @@ public final class Gateway: Sendable {
         let source = store.source
         let app = application(host: host, port: port) { channel in
             let address = channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
-            self.boundURL.withLock { $0 = "http://\(address)" }
+            self.boundURL.value = "http://\(address)"
             // Before a valid file, it serves /healthz and /readyz (503) and waits.
             let waiting = self.store.policy == nil ? " (not ready: waiting for a valid \(source))" : ""
             logger.info("orch is serving \(source) on http://\(address)\(waiting)")
@@ -222,6 +230,16 @@ public final class Gateway: Sendable {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+}
+
+/// The address the server is bound to, once it is.
+final class BoundURL: Sendable {
+    private let url = Mutex<String?>(nil)
+
+    var value: String? {
+        get { url.withLock { $0 } }
+        set { url.withLock { $0 = newValue } }
     }
 }
 

@@ -47,25 +47,4 @@ extension Gateway {
         }
         return value
     }
-
-    /// A bearer token that is no orch key, verified as a JWT of an `auth.oidc` issuer: the caller
-    /// it names, or why not. Counted by issuer and outcome.
-    func verify(_ token: String, policy: Policy) async -> Result<Caller, AuthMiddleware.Refusal> {
-        let folder = URL(fileURLWithPath: store.source).deletingLastPathComponent().path
-        let outcome = await verifier.verify(token, policy: policy, resource: resource(for: policy), folder: folder)
-        switch outcome {
-        case .success(let token):
-            metrics.tokenVerified(issuer: token.issuer, result: "ok")
-            return .success(Caller(policy: policy, user: token.user, issuer: token.issuer, subject: token.subject, claim: token.claim,
-                                   expires: token.expires))
-        case .failure(let refusal):
-            let (kind, scope): (String, String?) = switch refusal.kind {
-            case .invalid: ("invalid_token", nil)
-            case .insufficientScope(let scope): ("insufficient_scope", scope)
-            case .noUser: ("no_user", nil)
-            }
-            metrics.tokenVerified(issuer: refusal.issuer, result: kind)
-            return .failure(AuthMiddleware.Refusal(reason: refusal.reason, kind: kind, user: refusal.user, issuer: refusal.issuer, scope: scope))
-        }
-    }
 }

@@ -149,7 +149,7 @@ struct Dashboard: Sendable {
             gateway.auditor.record(context, request: request, caller: nil, decision: .deny, reason: "dashboard sign-in without its CSRF token", status: 403, started: .now)
             return try signInPage(request, context, message: "The form expired. Sign in again.", status: .forbidden)
         }
-        switch AuthMiddleware.authenticate("Bearer " + (form["key"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines), policy: policy,
+        switch Authenticator.known("Bearer " + (form["key"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines), policy: policy,
                                            signIns: SignIns(capacity: 0), at: gateway.clock.now())
         {
         case .success(let caller):

@@ -91,7 +91,7 @@ struct DashboardSignIn: Sendable {
                           status: 502, started: .now, issuer: issuer.name)
             return try dashboard.signInPage(request, context, message: "\(issuer.name) did not hand over a token.", status: .badGateway)
         }
-        switch await gateway.verify(token, policy: policy) {
+        switch await gateway.authenticator.verify(token, policy: policy) {
         case .success(let caller):
             // A page of the gateway's own that goes on to /ui/ (a same-site navigation), not a 303:
             // after redirects that began on the issuer's site, the browser would not send the new
