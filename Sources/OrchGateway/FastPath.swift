@@ -41,7 +41,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var held: [HTTPRequestPart] = []
     private var context: ChannelHandlerContext?
     private var resolver: ServerResolver { ServerResolver(gateway: gateway) }
-    private var guardian: CallGuard { CallGuard(gateway: gateway) }
+    private var guardian: CallGuard { gateway.callGuard }
     /// The `Date` header of the current second.
     private var date: (second: Int, value: String) = (0, "")
 

@@ -58,6 +58,8 @@ public final class Gateway: Sendable {
     let authenticator: Authenticator
     /// `orch.lock.json`, and what the servers listed against it.
     public let pins = PinStore()
+    /// `gateway.pinning` applied to listed and called items against `pins`.
+    let pinCheck: PinCheck
     /// The dashboard's signed-in browsers, and its sign-ins through an issuer under way.
     let dashboardSessions = DashboardSessions()
     let oidcPending = PendingSignIns()
@@ -95,6 +97,7 @@ public final class Gateway: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.upstreams = UpstreamFactory(logger: logger, metrics: metrics)
+        self.pinCheck = PinCheck(store: store, pins: pins, audit: audit, metrics: metrics, logger: logger)
         // A failed audit write is counted always and logged on the first and every 1,000th.
         audit.onFailure { [destination = audit.destination] error, count in
             metrics.auditWriteFailed()
@@ -128,6 +131,9 @@ public final class Gateway: Sendable {
     private static func publicURL(for policy: Policy, bound: String?) -> String {
         policy.settings.publicURLIsExplicit ? policy.settings.publicURL : bound ?? policy.settings.publicURL
     }
+
+    /// The executor of `MCPExchange`'s verdicts, with the services it needs.
+    var callGuard: CallGuard { CallGuard(auditor: auditor, metrics: metrics, clock: clock, pins: pinCheck) }
 
     /// Live MCP sessions (for tests and metrics).
     public var sessionCount: Int { sessions.all.count }

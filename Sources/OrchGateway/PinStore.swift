@@ -68,16 +68,25 @@ public final class PinStore: Sendable {
     }
 }
 
-extension Gateway {
-    var pinning: PinningMode { store.policy?.settings.pinning ?? .off }
+/// `gateway.pinning` applied: what the gateway does with a listed or called tool or prompt against
+/// the running pins. Made from what it needs; `CallGuard` and the reads (the REST catalog, the
+/// dashboard) are given it.
+struct PinCheck: Sendable {
+    let store: PolicyStore
+    let pins: PinStore
+    let audit: AuditLog
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    var mode: PinningMode { store.policy?.settings.pinning ?? .off }
 
     /// Checks a listed tool or prompt against its pin (reporting a mismatch once); whether a list
     /// keeps it: always but under `enforce` when it does not match.
-    func pinAdmits(server: String, _ kind: ItemKind, _ entry: JSONValue) -> Bool {
-        let mode = pinning
+    func admits(server: String, _ kind: ItemKind, _ entry: JSONValue) -> Bool {
+        let mode = self.mode
         guard mode != .off, kind != .resource else { return true }
         let status = pins.check(server: server, kind, entry) { status, name in
-            let what = "\(kind) \(name) of \(server) \(Self.pinText(status))"
+            let what = "\(kind) \(name) of \(server) \(Self.text(status))"
             logger.warning("\(what) (pinning \(mode.rawValue))")
             metrics.pinMismatch(server: server, kind: kind, status: status)
             let path = server.split(separator: "/", maxSplits: 1).map(String.init)
@@ -89,17 +98,17 @@ extension Gateway {
     }
 
     /// Why a call of `name` is refused under `enforce`; nil when it may go on.
-    func pinRefusal(server: String, _ kind: ItemKind, _ name: String) -> String? {
-        pinRefusal(server: server, kind, name, status: pins.status(server: server, kind, name))
+    func refusal(server: String, _ kind: ItemKind, _ name: String) -> String? {
+        refusal(server: server, kind, name, status: pins.status(server: server, kind, name))
     }
 
     /// Why a call of `name`, which stands as `status`, would be refused under `enforce`.
-    func pinRefusal(server: String, _ kind: ItemKind, _ name: String, status: PinLock.Status) -> String? {
-        guard pinning == .enforce, kind != .resource else { return nil }
-        return status == .pinned ? nil : "\(kind.description.capitalized) \(name) of \(server) \(Self.pinText(status)): refused until it is pinned again (orch pin)"
+    func refusal(server: String, _ kind: ItemKind, _ name: String, status: PinLock.Status) -> String? {
+        guard mode == .enforce, kind != .resource else { return nil }
+        return status == .pinned ? nil : "\(kind.description.capitalized) \(name) of \(server) \(Self.text(status)): refused until it is pinned again (orch pin)"
     }
 
-    static func pinText(_ status: PinLock.Status) -> String {
+    static func text(_ status: PinLock.Status) -> String {
         switch status {
         case .pinned: "matches its pin"
         case .changed: "changed since it was pinned"

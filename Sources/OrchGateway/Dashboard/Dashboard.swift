@@ -225,10 +225,10 @@ struct Dashboard: Sendable {
                         "allowed": decision.allowed, "reason": policy.describe(decision.reason),
                     ]
                     // How its listing stands against its pin, only read: a page view reports and remembers nothing.
-                    if kind != .resource, gateway.pinning != .off {
+                    if kind != .resource, gateway.pinCheck.mode != .off {
                         let status = gateway.pins.status(server: "\(org)/\(name)", kind, entry)
-                        if status != .pinned { item["pin"] = "\(kind) \(Gateway.pinText(status))" }
-                        if decision.allowed, let refusal = gateway.pinRefusal(server: "\(org)/\(name)", kind, itemName, status: status) {
+                        if status != .pinned { item["pin"] = "\(kind) \(PinCheck.text(status))" }
+                        if decision.allowed, let refusal = gateway.pinCheck.refusal(server: "\(org)/\(name)", kind, itemName, status: status) {
                             item["allowed"] = false
                             item["reason"] = refusal
                         }

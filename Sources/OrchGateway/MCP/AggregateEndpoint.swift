@@ -185,7 +185,7 @@ struct AggregateEndpoint: MCPEndpoint {
                         let member = try await session.member(server, request, context, timeout: timeout)
                         var askParams: JSONObject = [:]
                         if let cursor = cursors?[server.path] { askParams["cursor"] = .string(cursor) }
-                        let transform = CallGuard.replyFilter(list == .templates ? .templates : .items(Self.kind(list)), member.access, gateway: gateway)
+                        let transform = gateway.callGuard.replyFilter(list == .templates ? .templates : .items(Self.kind(list)), member.access)
                         let reply = await session.ask(member, method: list.method, params: askParams, timeout: timeout, transform: transform)
                         if let error = reply["error"] {
                             // A server without this kind of item offers none.

@@ -50,7 +50,11 @@ enum MethodRule: Equatable {
 /// refusal's at once, an allowed item's with its outcome), counts item decisions, and hooks the
 /// reply with the list filter it names. Every endpoint admits its messages here.
 struct CallGuard: Sendable {
-    let gateway: Gateway
+    let auditor: Auditor
+    let metrics: GatewayMetrics
+    /// The time decisions and list filters are made at.
+    let clock: WallClock
+    let pins: PinCheck
 
     enum Admission {
         /// Forward with these hooks; with `rewritten`, the request carries those params instead of
@@ -60,8 +64,8 @@ struct CallGuard: Sendable {
     }
 
     var exchange: MCPExchange {
-        let gateway = self.gateway
-        return MCPExchange(pinRefusal: { gateway.pinRefusal(server: $0, $1, $2) })
+        let pins = self.pins
+        return MCPExchange(pinRefusal: { pins.refusal(server: $0, $1, $2) })
     }
 
     func admit(
@@ -69,22 +73,22 @@ struct CallGuard: Sendable {
         id: JSONValue, method: String, params: JSONObject, started: ContinuousClock.Instant
     ) -> Admission {
         let message = MCPExchange.Message(origin: origin, caller: caller, server: server, session: session.id, id: id,
-                                          method: method, params: params, now: gateway.clock.now())
-        let gateway = self.gateway
+                                          method: method, params: params, now: clock.now())
         switch exchange.decide(message) {
         case .refuse(let reply, let record, let item):
-            if let item { gateway.metrics.itemDecision(item.kind, server: server.path, allowed: false) }
-            gateway.auditor.write(record, started: started)
+            if let item { metrics.itemDecision(item.kind, server: server.path, allowed: false) }
+            auditor.write(record, started: started)
             return .refuse(reply)
         case .forward(let forwarding):
             var hooks = ReplyHooks.none
-            if let filter = forwarding.filter { hooks = ReplyHooks(transform: Self.replyFilter(filter, session.access, gateway: gateway)) }
+            if let filter = forwarding.filter { hooks = ReplyHooks(transform: replyFilter(filter, session.access)) }
             if let allowed = forwarding.allowed {
-                gateway.metrics.itemDecision(allowed.item.kind, server: server.path, allowed: true)
+                metrics.itemDecision(allowed.item.kind, server: server.path, allowed: true)
+                let auditor = self.auditor
                 hooks = ReplyHooks(outcome: { outcome in
                     var record = allowed.audit
                     record.reason += MCPExchange.outcomeNote(outcome)
-                    gateway.auditor.write(record, started: started)
+                    auditor.write(record, started: started)
                 })
             }
             return .forward(hooks, rewritten: forwarding.params)
@@ -95,17 +99,17 @@ struct CallGuard: Sendable {
     /// and any notification a client does not send, is dropped and audited.
     func admitNotification(_ origin: RequestOrigin, caller: Caller, server: ResolvedServer, session: MCPSession, method: String) -> Bool {
         guard let refusal = MCPExchange.notificationRefusal(method) else { return true }
-        gateway.auditor.write(AuditRecord(origin, caller: caller, decision: .deny, reason: refusal, status: 200,
+        auditor.write(AuditRecord(origin, caller: caller, decision: .deny, reason: refusal, status: 200,
                                   org: server.org, server: server.name, session: session.id, method: method), started: .now)
         return false
     }
 
     /// A reply hook applying `filter` for `access` under the policy running when the reply arrives.
-    static func replyFilter(_ filter: MCPExchange.ReplyFilter, _ access: SessionAccess, gateway: Gateway) -> @Sendable (JSONValue) -> JSONValue {
+    func replyFilter(_ filter: MCPExchange.ReplyFilter, _ access: SessionAccess) -> @Sendable (JSONValue) -> JSONValue {
         let server = "\(access.org)/\(access.server)"
+        let (clock, pins) = (self.clock, self.pins)
         return { reply in
-            MCPExchange.filter(reply, filter, access: access.current, now: gateway.clock.now(),
-                               pinAdmits: { gateway.pinAdmits(server: server, $0, $1) })
+            MCPExchange.filter(reply, filter, access: access.current, now: clock.now(), pinAdmits: { pins.admits(server: server, $0, $1) })
         }
     }
 }

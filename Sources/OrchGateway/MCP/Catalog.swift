@@ -271,7 +271,7 @@ extension Gateway {
                         policy.decide(user: caller.user, server: id, item: item, key: caller.key, at: now).allowed
                     else { continue }
                     var shown = Self.catalogEntry(kind, entry, server: path)
-                    if kind != .resource, pinning != .off, case .object(var object) = shown {
+                    if kind != .resource, pinCheck.mode != .off, case .object(var object) = shown {
                         object["pin"] = .string(pins.status(server: path, kind, entry).rawValue)
                         shown = .object(object)
                     }

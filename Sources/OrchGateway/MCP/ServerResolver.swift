@@ -120,7 +120,7 @@ protocol MCPEndpoint: Sendable {
 extension MCPEndpoint {
     var resolver: ServerResolver { ServerResolver(gateway: gateway) }
     var opener: SessionOpener { SessionOpener(gateway: gateway) }
-    var guardian: CallGuard { CallGuard(gateway: gateway) }
+    var guardian: CallGuard { gateway.callGuard }
 
     /// Reads and parses a POST's body (within `maxBodyBytes`), hands a 2026-07-28 request to an
     /// endpoint that serves that era, answers its probe elsewhere (`server/discover` without a

@@ -150,7 +150,7 @@ struct ModernExchange: Sendable {
             return .answer(refusedState(modern, "no question of the server's is waiting for it", origin, caller, server, leg, started))
         }
         let admitted: ReplyHooks
-        switch CallGuard(gateway: gateway).admit(origin, caller: caller, server: server, session: leg.session, id: modern.id,
+        switch gateway.callGuard.admit(origin, caller: caller, server: server, session: leg.session, id: modern.id,
                                                  method: modern.method, params: params, started: started) {
         case .forward(let hooks, let decided):
             admitted = hooks
