@@ -65,13 +65,7 @@ extension Gateway {
     }
 
     /// Servers the caller's key may connect to, in file order.
-    func reachableServers(_ caller: Caller) -> [ServerID] {
-        let policy = caller.policy
-        let now = clock.now()
-        return policy.user(caller.user).memberships.flatMap { policy.org($0.org).servers }.filter { server in
-            policy.decide(user: caller.user, server: server, tool: nil, key: caller.key, at: now).allowed
-        }
-    }
+    func reachableServers(_ caller: Caller) -> [ServerID] { caller.reachableServers(at: clock.now()) }
 
     /// `GET /api/v1/client-config?client=C[&server=ORG/SERVER]…[&transport=T][&mode=per-server]`: the
     /// same document `orch client-config` prints (one entry per org, or per server), for the caller's key (its scope applies) with the caller's own

@@ -40,7 +40,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parts that arrived while a fast answer was pending.
     private var held: [HTTPRequestPart] = []
     private var context: ChannelHandlerContext?
-    private var resolver: ServerResolver { ServerResolver(gateway: gateway) }
+    private var resolver: ServerResolver { gateway.resolver }
     private var guardian: CallGuard { gateway.callGuard }
     /// The `Date` header of the current second.
     private var date: (second: Int, value: String) = (0, "")

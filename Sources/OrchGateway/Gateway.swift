@@ -135,6 +135,9 @@ public final class Gateway: Sendable {
     /// The executor of `MCPExchange`'s verdicts, with the services it needs.
     var callGuard: CallGuard { CallGuard(auditor: auditor, metrics: metrics, clock: clock, pins: pinCheck) }
 
+    /// Finds the server and the session a request names, with the services it needs.
+    var resolver: ServerResolver { ServerResolver(clock: clock, auditor: auditor, sessions: sessions) }
+
     /// Live MCP sessions (for tests and metrics).
     public var sessionCount: Int { sessions.all.count }
 

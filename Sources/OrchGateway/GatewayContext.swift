@@ -36,6 +36,13 @@ public struct Caller: Sendable {
     public var keyName: String? { key.map { policy.key($0).spec.id } }
     /// How the caller signed in, for messages: `key ID` or `ISSUER sign-in`.
     public var signIn: String { keyName.map { "key \($0)" } ?? "\(credential.issuer ?? "") sign-in" }
+
+    /// The servers of the caller's orgs its key may connect to at `now`.
+    func reachableServers(at now: Date) -> [ServerID] {
+        policy.user(user).memberships.flatMap { policy.org($0.org).servers }.filter { server in
+            policy.decide(user: user, server: server, tool: nil, key: key, at: now).allowed
+        }
+    }
 }
 
 public struct GatewayContext: RequestContext {

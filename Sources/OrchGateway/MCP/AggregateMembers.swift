@@ -67,7 +67,7 @@ final class AggregateScope: Sendable {
     func servers(_ caller: Caller, gateway: Gateway) -> [Server] {
         let policy = caller.policy
         if let cached = cache.withLock({ $0 }), cached.policy === policy, cached.caller == caller.credential { return cached.servers }
-        let resolver = ServerResolver(gateway: gateway)
+        let resolver = gateway.resolver
         let servers = gateway.reachableServers(caller).compactMap { id -> Server? in
             let server = policy.server(id)
             let orgName = policy.org(server.org).name

@@ -24,7 +24,11 @@ struct ResolvedServer: Sendable {
 /// Finds the server and the session a request names, for its caller, and refuses what the caller
 /// may not reach with a 404 exactly like a missing one's (the audit log records the real reason).
 struct ServerResolver: Sendable {
-    let gateway: Gateway
+    /// The time server decisions are made at.
+    let clock: WallClock
+    /// Where a refused server is audited, with its real reason.
+    let auditor: Auditor
+    let sessions: SessionTable
 
     /// The server `org`/`name` (or, without an org, the one server of that name the caller
     /// reaches) if the caller's key may connect to it; nil otherwise. No audit: the fast path
@@ -36,11 +40,11 @@ struct ServerResolver: Sendable {
             guard let found = policy.server(org: org, name: name) else { return nil }
             id = found
         } else {
-            let candidates = gateway.reachableServers(caller).filter { policy.server($0).name == name }
+            let candidates = caller.reachableServers(at: clock.now()).filter { policy.server($0).name == name }
             guard candidates.count == 1 else { return nil }
             id = candidates[0]
         }
-        let decision = policy.decide(user: caller.user, server: id, tool: nil, key: caller.key, at: gateway.clock.now())
+        let decision = policy.decide(user: caller.user, server: id, tool: nil, key: caller.key, at: clock.now())
         guard decision.allowed else { return nil }
         let orgName = policy.org(policy.server(id).org).name
         let base = org != nil ? Endpoints.serverPath(org: orgName, server: name) : "/servers/\(name)"
@@ -51,18 +55,18 @@ struct ServerResolver: Sendable {
         let caller = try context.requireCaller()
         let policy = caller.policy
         let name = context.parameters.get("server") ?? ""
-        let now = gateway.clock.now()
+        let now = clock.now()
         var candidates: [ServerID] = []
         if hasOrg {
             let org = context.parameters.get("org") ?? ""
             if let id = policy.server(org: org, name: name) { candidates = [id] }
         } else {
-            candidates = gateway.reachableServers(caller).filter { policy.server($0).name == name }
+            candidates = caller.reachableServers(at: clock.now()).filter { policy.server($0).name == name }
         }
         let shown = hasOrg ? "\(context.parameters.get("org") ?? "")/\(name)" : name
         guard candidates.count == 1, let id = candidates.first else {
             let reason = candidates.isEmpty ? "no server \(shown) for \(caller.userName)" : "\(name) is ambiguous: \(caller.userName) reaches \(candidates.count) servers of that name"
-            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: reason, status: 404, started: .now, server: name, mcpMethod: method)
+            auditor.record(context, request: request, caller: caller, decision: .deny, reason: reason, status: 404, started: .now, server: name, mcpMethod: method)
             guard candidates.count > 1 else { throw GatewayError.notFound("no server \(shown)") }
             // Every candidate is one the caller reaches, so naming their orgs reveals nothing.
             let endpoint = request.uri.path.hasSuffix("/mcp") ? "mcp" : "sse"
@@ -72,7 +76,7 @@ struct ServerResolver: Sendable {
         let decision = policy.decide(user: caller.user, server: id, tool: nil, key: caller.key, at: now)
         let org = policy.org(policy.server(id).org).name
         guard decision.allowed else {
-            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: policy.describe(decision.reason), status: 404, started: .now, org: org, server: name, mcpMethod: method)
+            auditor.record(context, request: request, caller: caller, decision: .deny, reason: policy.describe(decision.reason), status: 404, started: .now, org: org, server: name, mcpMethod: method)
             throw GatewayError.notFound("no server \(shown)")
         }
         let base = hasOrg ? Endpoints.serverPath(org: org, server: name) : "/servers/\(name)"
@@ -83,7 +87,7 @@ struct ServerResolver: Sendable {
     /// unknown or ended one 404, which tells a client to initialize again.
     func session(_ id: String?, _ server: ResolvedServer, _ caller: Caller) throws -> MCPSession {
         guard let id else { throw GatewayError.badRequest("missing Mcp-Session-Id header: send initialize first") }
-        guard let session = gateway.sessions.session(id), session.transport != .heldLeg, session.org == server.org,
+        guard let session = sessions.session(id), session.transport != .heldLeg, session.org == server.org,
             session.server == server.name, session.access.binding.admits(caller)
         else { throw GatewayError.unknownSession() }
         return session
@@ -118,7 +122,7 @@ protocol MCPEndpoint: Sendable {
 }
 
 extension MCPEndpoint {
-    var resolver: ServerResolver { ServerResolver(gateway: gateway) }
+    var resolver: ServerResolver { gateway.resolver }
     var opener: SessionOpener { SessionOpener(gateway: gateway) }
     var guardian: CallGuard { gateway.callGuard }
 

@@ -76,7 +76,7 @@ struct ModernExchange: Sendable {
             guard gateway.catalog.hasSeenHeaderSchemas else { return nil }
             switch target {
             case .server(let org, let name, let resolved):
-                guard let server = resolved ?? ServerResolver(gateway: gateway).find(caller, org: org, name: name) else { return nil }
+                guard let server = resolved ?? gateway.resolver.find(caller, org: org, name: name) else { return nil }
                 return inputSchema(of: tool, caller, server)
             case .aggregate(let members):
                 guard let (server, original) = AggregateEndpoint(gateway: gateway).lookUp(tool, .tool, caller, members) else { return nil }
