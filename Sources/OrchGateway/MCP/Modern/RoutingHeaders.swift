@@ -15,6 +15,8 @@ struct RoutingHeaders: Sendable, Equatable {
     init(_ headers: HTTPFields) {
         for field in headers {
             let name = field.name
+            // Every routing header's name begins with "mcp-": the others are passed over unread.
+            guard name.canonicalName.utf8.first == UInt8(ascii: "m") else { continue }
             if name == .mcpProtocolVersion {
                 if protocolVersion == nil { protocolVersion = field.value } else { noteRepeated(name) }
             } else if name == .mcpMethod {
