@@ -250,11 +250,10 @@ enum LinesTarget {
     }
 }
 
-/// `AuthMiddleware.bearerToken` and `authenticate` against a policy with valid, expired and
-/// disabled keys.
+/// `Authenticator.bearerToken` and `known` against a policy with valid, expired and disabled keys.
 enum BearerTarget {
     static let target = FuzzTarget(
-        "bearer", "AuthMiddleware.bearerToken and authenticate against a reference reading of RFC 6750", check: check)
+        "bearer", "Authenticator.bearerToken and known against a reference reading of RFC 6750", check: check)
 
     static let tokens = (valid: "orch_valid-token", expired: "orch_expired-token", disabled: "orch_disabled-token")
 
@@ -286,11 +285,11 @@ enum BearerTarget {
 
     static func check(_ bytes: [UInt8]) {
         let header: String? = bytes == [0xFF] ? nil : String(decoding: bytes, as: UTF8.self)
-        let token = AuthMiddleware.bearerToken(header)
+        let token = Authenticator.bearerToken(header)
         let want = header.flatMap(reference)
         require(token == want, "bearerToken(\(header?.escaped ?? "nil")) = \(token?.escaped ?? "nil"), expected \(want?.escaped ?? "nil")")
         let kind: String
-        switch AuthMiddleware.authenticate(header, policy: policy) {
+        switch Authenticator.known(header, policy: policy, signIns: SignIns(), at: Date()) {
         case .success(let caller):
             kind = "ok"
             require(policy.user(caller.user).name == "ana", "authenticated as \(policy.user(caller.user).name)")
