@@ -37,15 +37,16 @@ public final class Gateway: Sendable {
     /// The era each server speaks, as orch.json says or as it answered `server/discover`.
     let eras = UpstreamEras()
     /// Seals relayed questions' `requestState`: with `gateway.stateKey`, else a key of this process's.
-    private let stateSeals = Mutex<(secret: String?, seal: RequestStateSeal)?>(nil)
-    private let processSeal = RequestStateSeal(secret: nil)
+    private let stateSeals = Mutex<(keys: [String], seal: RequestStateSeal)?>(nil)
+    private let processSeal = RequestStateSeal(keys: [])
 
     func stateSeal(_ policy: Policy) -> RequestStateSeal {
-        guard let secret = policy.settings.stateKey else { return processSeal }
+        let keys = policy.settings.stateKeys
+        guard !keys.isEmpty else { return processSeal }
         return stateSeals.withLock { kept in
-            if let kept, kept.secret == secret { return kept.seal }
-            let seal = RequestStateSeal(secret: secret)
-            kept = (secret, seal)
+            if let kept, kept.keys == keys { return kept.seal }
+            let seal = RequestStateSeal(keys: keys)
+            kept = (keys, seal)
             return seal
         }
     }
@@ -232,6 +233,13 @@ public final class Gateway: Sendable {
             // Before a valid file, it serves /healthz and /readyz (503) and waits.
             let waiting = self.store.policy == nil ? " (not ready: waiting for a valid \(source))" : ""
             logger.info("orch is serving \(source) on http://\(address)\(waiting)")
+            if let policy = self.store.policy, policy.settings.stateKeys.isEmpty {
+                logger.notice("""
+                    gateway.stateKey is not set: the state this gateway hands out (requestState) is sealed with a random key of this \
+                    process, which no other replica has and a restart forgets; replicas and restarts need one \
+                    (openssl rand -base64 32, set as ${env:NAME})
+                    """)
+            }
         }
         // A service group shuts its services down last-listed first.
         let group = ServiceGroup(configuration: .init(

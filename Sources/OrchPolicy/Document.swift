@@ -52,9 +52,11 @@ public struct GatewaySettings: Sendable, Hashable {
     public var pinning: PinningMode = .off
     /// The folder of the users' own secrets (`${user:NAME}`), relative to orch.json's folder.
     public var secrets = "secrets"
-    /// The secret the gateway seals the `requestState` of relayed questions with (`${env:…}`
-    /// expanded; never printed); nil: a random key per process.
-    public var stateKey: String? = nil
+    /// The keys the gateway seals state it hands out with (the `requestState` of relayed
+    /// questions), each 32 bytes written in base64 (`${env:…}` expanded; never printed): the first
+    /// seals, every one opens (the rest are previous keys, kept while a rotation goes round the
+    /// replicas). Empty: a random key per process.
+    public var stateKeys: [String] = []
     public var limits = Limits()
 
     public init() {}

@@ -120,14 +120,7 @@ struct DocumentDecoder {
             }
         }
         if let dashboard = r.bool("dashboard", &log) { settings.dashboard = dashboard }
-        if let key = expanded(r.string("stateKey", &log), path: r.at("stateKey")) {
-            if key.utf8.count < 32 {
-                log.error(r.at("stateKey"), "must be at least 32 characters (a random secret: openssl rand -base64 32); write it as ${env:NAME}")
-            } else {
-                settings.stateKey = key
-                secretValues.insert(key)
-            }
-        }
+        if let node = r["stateKey"] { settings.stateKeys = stateKeys(node, path: r.at("stateKey")) }
         if let secrets = r.string("secrets", &log) {
             if secrets.isEmpty { log.error(r.at("secrets"), "must be a folder path (default: secrets, beside orch.json)") } else { settings.secrets = secrets }
         }
@@ -476,6 +469,39 @@ struct DocumentDecoder {
             log.error(path, message)
         }
         return nil
+    }
+
+    /// `gateway.stateKey`: one key or a list of them (the first current, the rest previous ones),
+    /// each 32 bytes in base64, best written as `${env:NAME}`.
+    private mutating func stateKeys(_ node: JSONNode, path: String) -> [String] {
+        let entries: [Located<String>]
+        if let single = node.string {
+            entries = [Located(value: single, path: path)]
+        } else if node.isArray {
+            entries = ObjectReader.strings(node, path: path, &log) ?? []
+            if node.items.isEmpty { log.error(path, "must name at least one key (leave stateKey out for a random key per process)") }
+        } else {
+            log.error(path, "expected a key (a string) or a list of keys, the current one first, found \(node.typeDescription)")
+            return []
+        }
+        var keys: [String] = []
+        for entry in entries {
+            if !EnvExpansion.usesEnvironment(entry.value), !entry.value.isEmpty {
+                log.warning(entry.path, "looks like a secret written into the file; write \"${env:VARIABLE}\" and set VARIABLE where orch runs")
+            }
+            guard let key = expanded(entry.value, path: entry.path) else { continue }
+            guard let bytes = Data(base64Encoded: key) else {
+                log.error(entry.path, "is not base64 (make a key with: openssl rand -base64 32)")
+                continue
+            }
+            guard bytes.count == 32 else {
+                log.error(entry.path, "must be 32 bytes in base64, found \(bytes.count) (make a key with: openssl rand -base64 32)")
+                continue
+            }
+            secretValues.insert(key)
+            keys.append(key)
+        }
+        return keys
     }
 
     /// An object of string values (env, headers): expanded, with the secret-in-file warning.

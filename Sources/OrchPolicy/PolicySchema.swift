@@ -100,8 +100,8 @@ public enum PolicySchema {
                         "description": "What a tool or prompt that does not match orch.lock.json (orch pin) gets: off (default), warn (logged, audited, counted) or enforce (also hidden and refused).",
                     ],
                     "stateKey": [
-                        "type": "string", "minLength": 32,
-                        "description": "Secret (write it as ${env:NAME}) that seals the requestState of questions relayed to 2026-07-28 clients; replicas share it. Default: random per process.",
+                        "oneOf": [["type": "string"], ["type": "array", "items": ["type": "string"], "minItems": 1]],
+                        "description": "The key (32 bytes in base64, written as ${env:NAME}; openssl rand -base64 32) that seals the state the gateway hands out, such as the requestState of questions relayed to 2026-07-28 clients; or a list, the current key first and previous ones after it for a rotation. Replicas share it. Default: random per process.",
                     ],
                     "limits": [
                         "type": "object", "additionalProperties": false,

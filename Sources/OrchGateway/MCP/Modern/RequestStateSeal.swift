@@ -4,8 +4,9 @@ import OrchJSON
 
 /// Seals the `requestState` the gateway gives a 2026-07-28 client when it relays a handshake-era
 /// server's question (`HeldCall`): AES-256-GCM over what the state is bound to, so a client can
-/// neither read nor change it, nor use another's. The key is SHA-256 of orch.json's
-/// `gateway.stateKey` (replicas that share it open each other's states) or random per process.
+/// neither read nor change it, nor use another's. The keys are orch.json's `gateway.stateKey`
+/// (replicas that share it open each other's states; the first seals, every one opens, so that a
+/// new key can be rolled out ahead of the old one's removal) or one random key per process.
 struct RequestStateSeal: Sendable {
     /// What a state is bound to: who asked, where, which call, and until when.
     struct Binding: Sendable, Equatable {
@@ -25,15 +26,15 @@ struct RequestStateSeal: Sendable {
         let expires: Int64
     }
 
-    private let key: SymmetricKey
+    /// The key that seals, then the others that still open.
+    private let keys: [SymmetricKey]
     static let prefix = "orch1."
 
-    init(secret: String?) {
-        if let secret {
-            key = SymmetricKey(data: SHA256.hash(data: Data(secret.utf8)))
-        } else {
-            key = SymmetricKey(size: .bits256)
-        }
+    /// `keys` are `gateway.stateKey`'s, each 32 bytes in base64 (as the compiler checked them);
+    /// none: a random key of this process's.
+    init(keys: [String]) {
+        let decoded = keys.compactMap { Data(base64Encoded: $0) }.filter { $0.count == 32 }.map { SymmetricKey(data: $0) }
+        self.keys = decoded.isEmpty ? [SymmetricKey(size: .bits256)] : decoded
     }
 
     func seal(_ binding: Binding) -> String {
@@ -42,7 +43,7 @@ struct RequestStateSeal: Sendable {
             "h": .string(binding.call), "c": .string(binding.heldCall), "q": .string(binding.question), "x": .integer(binding.expires),
         ]
         // Sealing with a fresh random nonce cannot fail.
-        let box = try! AES.GCM.seal(Data(payload.compact.utf8), using: key)
+        let box = try! AES.GCM.seal(Data(payload.compact.utf8), using: keys[0])
         return Self.prefix + Self.base64url(box.combined!)
     }
 
@@ -50,7 +51,7 @@ struct RequestStateSeal: Sendable {
     /// or one changed since.
     func open(_ state: String) -> Binding? {
         guard state.hasPrefix(Self.prefix), let data = Self.data(base64url: String(state.dropFirst(Self.prefix.count))),
-            let box = try? AES.GCM.SealedBox(combined: data), let plain = try? AES.GCM.open(box, using: key),
+            let box = try? AES.GCM.SealedBox(combined: data), let plain = keys.lazy.compactMap({ try? AES.GCM.open(box, using: $0) }).first,
             let payload = try? JSONValue.parse([UInt8](plain))
         else { return nil }
         guard let user = payload["u"]?.stringValue, let credential = payload["k"]?.stringValue, let server = payload["s"]?.stringValue,
