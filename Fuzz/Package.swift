@@ -34,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
@@ -42,9 +45,21 @@ let package = Package(
         .target(name: "OrchJSON", dependencies: ["CJansson"], swiftSettings: instrumented),
         .target(name: "OrchPolicy", dependencies: ["OrchJSON", "COpenSSL"], swiftSettings: instrumented),
         .target(
-            name: "OrchGateway",
+            name: "OrchAuth",
             dependencies: [
                 "OrchJSON", "OrchPolicy",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "OrchGateway",
+            dependencies: [
+                "OrchJSON", "OrchPolicy", "OrchAuth",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -60,6 +75,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             // -enable-testing: the gateway targets reach its internal parsers with @testable import.
             swiftSettings: swiftSettings + [.unsafeFlags(["-sanitize=fuzzer", "-enable-testing"])]
