@@ -99,7 +99,9 @@ struct PinCheck: Sendable {
 
     /// Why a call of `name` is refused under `enforce`; nil when it may go on.
     func refusal(server: String, _ kind: ItemKind, _ name: String) -> String? {
-        refusal(server: server, kind, name, status: pins.status(server: server, kind, name))
+        // Asked on every call: off, it costs no look at the pins.
+        guard mode == .enforce, kind != .resource else { return nil }
+        return refusal(server: server, kind, name, status: pins.status(server: server, kind, name))
     }
 
     /// Why a call of `name`, which stands as `status`, would be refused under `enforce`.

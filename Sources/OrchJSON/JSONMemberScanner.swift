@@ -69,9 +69,10 @@ public enum JSONMemberScanner {
     }
 
     /// The edits that remove the members named in `keys` from the object at `path`, as
-    /// `removingMembers` says (nil where it is nil), to be made with others in one copy.
-    public static func memberRemovals(_ keys: [String], at path: [String], in bytes: [UInt8]) -> [Edit]? {
-        guard var members = members(in: bytes) else { return nil }
+    /// `removingMembers` says (nil where it is nil), to be made with others in one copy. `top`,
+    /// when given, is the document's members as `members(in:)` read them already.
+    public static func memberRemovals(_ keys: [String], at path: [String], in bytes: [UInt8], top: [Member]? = nil) -> [Edit]? {
+        guard var members = top ?? members(in: bytes) else { return nil }
         for step in path {
             guard let named = only(step, in: members, bytes), bytes[named.value.lowerBound] == UInt8(ascii: "{"),
                 let inner = Self.members(in: bytes, within: named.value)
@@ -113,7 +114,7 @@ public enum JSONMemberScanner {
     /// The edits that remove the members named in `keys` from `members` (an object's, as `members`
     /// read them), each run of them with the comma after it or, at the end, the one before. Nil
     /// when a key is written more than once.
-    public static func removals(of keys: [String], from members: [Member], in bytes: [UInt8]) -> [Edit]? {
+    private static func removals(of keys: [String], from members: [Member], in bytes: [UInt8]) -> [Edit]? {
         var cut = [Bool](repeating: false, count: members.count)
         for key in keys {
             var found = false

@@ -61,7 +61,7 @@ struct ServerResolver: Sendable {
             let org = context.parameters.get("org") ?? ""
             if let id = policy.server(org: org, name: name) { candidates = [id] }
         } else {
-            candidates = caller.reachableServers(at: clock.now()).filter { policy.server($0).name == name }
+            candidates = caller.reachableServers(at: now).filter { policy.server($0).name == name }
         }
         let shown = hasOrg ? "\(context.parameters.get("org") ?? "")/\(name)" : name
         guard candidates.count == 1, let id = candidates.first else {

@@ -10,23 +10,13 @@ enum ModernForwarding {
     /// gets the envelope as the client wrote it. Made in one copy. Nil when the id is not found once
     /// as written or the envelope cannot be cut (then the message is encoded again).
     static func splicedRequest(_ bytes: [UInt8], upstreamID: JSONValue, cutsEnvelope: Bool) -> [UInt8]? {
-        guard let top = JSONMemberScanner.members(in: bytes) else { return nil }
-        guard let id = JSONMemberScanner.only("id", in: top, bytes) else { return nil }
+        guard let top = JSONMemberScanner.members(in: bytes), let id = JSONMemberScanner.only("id", in: top, bytes) else { return nil }
         var edits = [JSONMemberScanner.Edit(id.value, MCPSession.encode(upstreamID))]
         if cutsEnvelope {
-            guard let meta = onlyObject("_meta", in: onlyObject("params", in: top, bytes), bytes),
-                let cuts = JSONMemberScanner.removals(of: envelopeKeys, from: meta, in: bytes)
-            else { return nil }
+            guard let cuts = JSONMemberScanner.memberRemovals(envelopeKeys, at: ["params", "_meta"], in: bytes, top: top) else { return nil }
             edits += cuts
         }
         return JSONMemberScanner.applying(edits, to: bytes)
-    }
-
-    /// The members of the object that is the one member `name` of `members`; nil when there is no
-    /// such member, more than one, or it is not an object.
-    private static func onlyObject(_ name: String, in members: [JSONMemberScanner.Member]?, _ bytes: [UInt8]) -> [JSONMemberScanner.Member]? {
-        guard let members, let named = JSONMemberScanner.only(name, in: members, bytes), bytes[named.value.lowerBound] == UInt8(ascii: "{") else { return nil }
-        return JSONMemberScanner.members(in: bytes, within: named.value)
     }
 
     /// The envelope's keys in a request's `params._meta`.
