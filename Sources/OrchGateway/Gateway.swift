@@ -36,16 +36,17 @@ public final class Gateway: Sendable {
     let heldAggregates = HeldAggregates()
     /// The era each server speaks, as orch.json says or as it answered `server/discover`.
     let eras = UpstreamEras()
-    /// Seals relayed questions' `requestState`: with `gateway.stateKey`, else a key of this process's.
-    private let stateSeals = Mutex<(keys: [String], seal: RequestStateSeal)?>(nil)
-    private let processSeal = RequestStateSeal(keys: [])
+    /// Seals relayed questions' `requestState` and legacy session ids: with `gateway.stateKey`,
+    /// else a key of this process's.
+    private let stateSeals = Mutex<(keys: [String], seal: StateSeal)?>(nil)
+    private let processSeal = StateSeal(keys: [])
 
-    func stateSeal(_ policy: Policy) -> RequestStateSeal {
+    func stateSeal(_ policy: Policy) -> StateSeal {
         let keys = policy.settings.stateKeys
         guard !keys.isEmpty else { return processSeal }
         return stateSeals.withLock { kept in
             if let kept, kept.keys == keys { return kept.seal }
-            let seal = RequestStateSeal(keys: keys)
+            let seal = StateSeal(keys: keys)
             kept = (keys, seal)
             return seal
         }
@@ -70,6 +71,15 @@ public final class Gateway: Sendable {
     public let signIns = SignIns()
     /// The secret values the log handler takes out of every line (`GatewayLogHandler`).
     public let redaction: LogRedaction
+    /// The causes `warnOnce` has logged.
+    private let warned = Mutex<Set<String>>([])
+
+    /// Logs `message` as a warning the first time `cause` happens, not once per request.
+    func warnOnce(_ cause: String, _ message: @autoclosure () -> String) {
+        guard warned.withLock({ $0.insert(cause).inserted }) else { return }
+        logger.warning("\(message())")
+    }
+
     /// `http://HOST:PORT` the server is bound to, once it is.
     private let boundURL = BoundURL()
 
@@ -235,7 +245,7 @@ public final class Gateway: Sendable {
             logger.info("orch is serving \(source) on http://\(address)\(waiting)")
             if let policy = self.store.policy, policy.settings.stateKeys.isEmpty {
                 logger.notice("""
-                    gateway.stateKey is not set: the state this gateway hands out (requestState) is sealed with a random key of this \
+                    gateway.stateKey is not set: the state this gateway hands out (session ids, requestState) is sealed with a random key of this \
                     process, which no other replica has and a restart forgets; replicas and restarts need one \
                     (openssl rand -base64 32, set as ${env:NAME})
                     """)

@@ -119,6 +119,8 @@ public enum MetricsAccess: String, Sendable, Hashable {
 public struct Limits: Sendable, Hashable {
     public var maxBodyBytes = 4 << 20
     public var sessionIdleSeconds = 600
+    /// How long a legacy session's id is good for, from its `initialize`.
+    public var maxSessionSeconds = 86400
     /// Sessions one key may hold open on one server.
     public var maxSessionsPerKey = 32
     public var callTimeoutSeconds = 120
@@ -200,6 +202,10 @@ public struct ServerSpec: Sendable, Hashable {
     public var prefix: String? = nil
     /// `"protocol"`: the era to speak to it in (default `auto`).
     public var upstreamProtocol: UpstreamProtocol = .auto
+    /// `"stateful": true`: its processes keep state a new one would not have (a browser, a shell),
+    /// so a replica that does not hold a session of it refuses the session (404) rather than
+    /// re-create it.
+    public var stateful = false
     /// The secrets its `env`, `headers` and `url` take from the calling user (`${user:NAME}`): a
     /// per-user server, whose `env`, `headers` and `url` values are then templates to render with
     /// the caller's values (`resolved`).

@@ -135,10 +135,11 @@ struct DocumentDecoder {
             if audit.isEmpty { log.error(r.at("audit"), "must be a file path or \"-\" for standard output") } else { settings.audit = audit }
         }
         if let limits = r["limits"],
-            let l = ObjectReader(limits, path: r.at("limits"), known: ["maxBodyBytes", "sessionIdleSeconds", "maxSessionsPerKey", "callTimeoutSeconds", "maxUpstreamProcesses", "maxConnectionsPerClient", "requestHeadSeconds", "inputTimeoutSeconds"], log: &log)
+            let l = ObjectReader(limits, path: r.at("limits"), known: ["maxBodyBytes", "sessionIdleSeconds", "maxSessionSeconds", "maxSessionsPerKey", "callTimeoutSeconds", "maxUpstreamProcesses", "maxConnectionsPerClient", "requestHeadSeconds", "inputTimeoutSeconds"], log: &log)
         {
             settings.limits.maxBodyBytes = l.positiveInt("maxBodyBytes", &log) ?? settings.limits.maxBodyBytes
             settings.limits.sessionIdleSeconds = l.positiveInt("sessionIdleSeconds", &log) ?? settings.limits.sessionIdleSeconds
+            settings.limits.maxSessionSeconds = l.positiveInt("maxSessionSeconds", &log) ?? settings.limits.maxSessionSeconds
             settings.limits.maxSessionsPerKey = l.positiveInt("maxSessionsPerKey", &log) ?? settings.limits.maxSessionsPerKey
             settings.limits.callTimeoutSeconds = l.positiveInt("callTimeoutSeconds", &log) ?? settings.limits.callTimeoutSeconds
             settings.limits.maxUpstreamProcesses = l.positiveInt("maxUpstreamProcesses", &log) ?? settings.limits.maxUpstreamProcesses
@@ -317,7 +318,7 @@ struct DocumentDecoder {
         return org
     }
 
-    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers", "protocol"]
+    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers", "protocol", "stateful"]
 
     private mutating func decodeServer(_ name: String, org: String, _ value: JSONNode, path: String) -> ServerSpec? {
         guard let r = ObjectReader(value, path: path, known: Self.serverKeys, log: &log) else { return nil }
@@ -405,6 +406,7 @@ struct DocumentDecoder {
         var spec = ServerSpec(
             name: name, org: org, path: path, description: description, disabled: disabled,
             timeoutSeconds: timeout, tools: tools, prompts: prompts, resources: resources, transport: transport, prefix: prefix)
+        spec.stateful = r.bool("stateful", &log) ?? false
         if let text = r.string("protocol", &log) {
             if let chosen = ServerSpec.UpstreamProtocol(rawValue: text) {
                 spec.upstreamProtocol = chosen

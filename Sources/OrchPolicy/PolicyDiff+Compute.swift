@@ -114,6 +114,7 @@ extension PolicyDiff {
                 compare("prefix", a.prefix != b.prefix)
                 compare("timeoutSeconds", a.timeoutSeconds != b.timeoutSeconds)
                 compare("protocol", a.upstreamProtocol != b.upstreamProtocol)
+                compare("stateful", a.stateful != b.stateful)
                 guard !fields.isEmpty else { return nil }
                 return ServerChange(server: path, change: .changed, transport: b.transportName, fields: fields, env: env, headers: headers, filters: filters)
             case (nil, nil):

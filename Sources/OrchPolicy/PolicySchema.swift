@@ -106,7 +106,7 @@ public enum PolicySchema {
                     "limits": [
                         "type": "object", "additionalProperties": false,
                         "properties": [
-                            "maxBodyBytes": positive, "sessionIdleSeconds": positive,
+                            "maxBodyBytes": positive, "sessionIdleSeconds": positive, "maxSessionSeconds": positive,
                             "maxSessionsPerKey": positive, "callTimeoutSeconds": positive, "maxUpstreamProcesses": positive,
                             "maxConnectionsPerClient": positive, "requestHeadSeconds": positive, "inputTimeoutSeconds": positive,
                         ],
@@ -167,6 +167,10 @@ public enum PolicySchema {
                     "protocol": [
                         "enum": ["auto", "2026-07-28", "legacy"],
                         "description": "The MCP era spoken to the server: auto (default) asks it once with server/discover.",
+                    ],
+                    "stateful": [
+                        "type": "boolean",
+                        "description": "Its processes keep state a new one would not have (a browser, a shell): a replica that does not hold a session of it answers 404 instead of re-creating it.",
                     ],
                 ],
             ],

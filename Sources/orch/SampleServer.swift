@@ -31,6 +31,12 @@ struct SampleServerCommand: ParsableCommand {
     @Flag(help: "Also offer env_hash, which answers the SHA-256 of an environment variable's value (never the value): a test aid for per-user secrets.")
     var envTool = false
 
+    @Flag(help: "Also offer session_info, which answers what the server was told at initialize (protocol version, client capabilities and clientInfo) and how many notifications/initialized it got: a test aid for re-created sessions.")
+    var sessionTool = false
+
+    @Option(help: "The protocol versions it negotiates, comma-separated (default: 2024-11-05 … 2025-11-25).")
+    var versions: String?
+
     @Flag(help: "Also offer ask_name, which asks the client for a name (elicitation/create, when the client declared elicitation) and greets it: a test aid for relaying a server's questions.")
     var askTool = false
 
@@ -44,6 +50,8 @@ struct SampleServerCommand: ParsableCommand {
             overrides[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
         }
         var server = SampleServer(pageSize: pageSize, descriptions: overrides, envTool: envTool, askTool: askTool && !modern)
+        server.sessionTool = sessionTool
+        if let versions { server.versions = versions.split(separator: ",").map(String.init) }
         var modernServer = ModernSampleServer(server: server)
         while let line = readLine(strippingNewline: true) {
             guard !line.isEmpty else { continue }
@@ -63,6 +71,13 @@ struct SampleServer {
     var envTool = false
     /// `--ask-tool`: ask_name is offered too.
     var askTool = false
+    /// `--session-tool`: session_info is offered too.
+    var sessionTool = false
+    /// The versions it negotiates (`--versions`).
+    var versions = Self.allVersions
+    /// What `initialize` said, and the `notifications/initialized` that followed (session_info).
+    var initialized: JSONObject = [:]
+    var initializedNotifications = 0
     /// The client declared elicitation at initialize.
     var clientElicits = false
     /// The questions sent to the client, by their id: the call each belongs to.
@@ -75,7 +90,8 @@ struct SampleServer {
     var notes: [String: String] = [:]
     var subscriptions: Set<String> = []
 
-    static let versions = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
+    static let allVersions = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
+    static let sessionInfoTool = tool("session_info", "What initialize said (protocolVersion, capabilities, clientInfo) and the notifications/initialized received.", [:], required: [])
 
     static let tools: [JSONValue] = [
         tool("add", "Add two numbers.", ["a": ["type": "number"], "b": ["type": "number"]], required: ["a", "b"]),
@@ -122,14 +138,19 @@ struct SampleServer {
             return [Self.error(id: nil, code: -32700, "Parse error")]
         }
         guard let method = object["method"]?.stringValue else { return answered(object) }  // a response to us
-        guard let id = object["id"] else { return [] }  // a notification
+        guard let id = object["id"] else {  // a notification
+            if method == "notifications/initialized" { initializedNotifications += 1 }
+            return []
+        }
         let params = object["params"]?.objectValue ?? [:]
         switch method {
         case "initialize":
             clientElicits = params["capabilities"]?["elicitation"] != nil
             let requested = params["protocolVersion"]?.stringValue ?? ""
+            let version = versions.contains(requested) ? requested : versions.last ?? requested
+            initialized = ["protocolVersion": .string(version), "capabilities": params["capabilities"] ?? [:], "clientInfo": params["clientInfo"] ?? [:]]
             return [Self.result(id: id, [
-                "protocolVersion": .string(Self.versions.contains(requested) ? requested : Self.versions.last!),
+                "protocolVersion": .string(version),
                 "capabilities": [
                     "tools": ["listChanged": true], "resources": ["subscribe": true, "listChanged": true],
                     "prompts": ["listChanged": true], "completions": [:], "logging": [:],
@@ -139,7 +160,7 @@ struct SampleServer {
         case "ping", "logging/setLevel":
             return [Self.result(id: id, [:])]
         case "tools/list":
-            let tools = (Self.tools + (envTool ? [Self.envHashTool] : []) + (askTool ? [Self.askTool] : [])).map { tool -> JSONValue in
+            let tools = (Self.tools + (envTool ? [Self.envHashTool] : []) + (askTool ? [Self.askTool] : []) + (sessionTool ? [Self.sessionInfoTool] : [])).map { tool -> JSONValue in
                 guard case .object(var object) = tool, let name = object["name"]?.stringValue, let text = descriptions[name] else { return tool }
                 object["description"] = .string(text)
                 return .object(object)
@@ -261,6 +282,10 @@ struct SampleServer {
                 "mode": "form", "message": "What is your name?",
                 "requestedSchema": ["type": "object", "properties": ["name": ["type": "string"]], "required": ["name"]],
             ]]]
+        case "session_info" where sessionTool:
+            var info = initialized
+            info["initializedNotifications"] = .integer(Int64(initializedNotifications))
+            return [text(JSONValue.object(info).compact)]
         case "env_hash" where envTool:
             guard let variable = arguments["name"]?.stringValue else { return [text("env_hash needs a string \"name\"", error: true)] }
             guard let value = ProcessInfo.processInfo.environment[variable] else { return [text("unset")] }

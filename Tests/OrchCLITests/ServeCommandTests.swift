@@ -113,7 +113,7 @@ private struct BusyPort: ~Copyable {
         let serve = try ServeProcess(["--listen", "127.0.0.1:0"], in: sandbox)
         serve.wait(seconds: 20) { $0.contains("gateway.stateKey is not set") }
         serve.stop()
-        #expect(serve.stderr.contains("gateway.stateKey is not set: the state this gateway hands out (requestState) is sealed with a random key of this process, which no other replica has and a restart forgets; replicas and restarts need one"), "\(serve.stderr)")
+        #expect(serve.stderr.contains("gateway.stateKey is not set: the state this gateway hands out (session ids, requestState) is sealed with a random key of this process, which no other replica has and a restart forgets; replicas and restarts need one"), "\(serve.stderr)")
         // With one, nothing is said of it (and the key itself never is).
         let key = Data(repeating: 7, count: 32).base64EncodedString()
         try sandbox.write("orch.json", Fixtures.policy.replacingOccurrences(of: #""version": 1,"#, with: #""version": 1, "gateway": { "stateKey": "\#(key)" },"#))

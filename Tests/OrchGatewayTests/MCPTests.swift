@@ -12,13 +12,14 @@ import Testing
         let opened = try await client.mcp(initializeBody)
         #expect(opened.status == .ok)
         let session = try #require(opened.session)
-        #expect(session.count == 32 && session.allSatisfy(\.isHexDigit))
+        // Sealed and self-describing: any replica with the stateKey can re-create it.
+        #expect(session.hasPrefix("s1.") && session.utf8.count <= 512)
         #expect(opened.body["result"]?["serverInfo"]?["name"] == "orch-sample-server")
         #expect(opened.body["id"] == 1)
     }
     let opened = g.auditLines.compactMap { try? JSONValue.parse($0) }.first { $0["method"] == "initialize" }
     #expect(opened?["decision"] == "allow")
-    #expect(opened?["session"]?.stringValue?.count == 32)
+    #expect(opened?["session"]?.stringValue?.hasPrefix("s1.") == true)
 }
 
 @Test func sessionRules() async throws {
@@ -165,7 +166,9 @@ import Testing
         let pid = try #require(g.gateway.upstreamPIDs.first)
         kill(pid, SIGKILL)
         #expect(try await waitFor { g.gateway.sessionCount == 0 })
-        #expect(try await client.mcp(session: session, #"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#).status == .notFound)
+        // The session's id re-creates it, with a new process.
+        #expect(try await client.mcp(session: session, #"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#).status == .ok)
+        #expect(g.gateway.upstreamPIDs.count == 1 && g.gateway.upstreamPIDs != [pid])
     }
     #expect(String(decoding: g.gateway.metrics.render(), as: UTF8.self).contains(#"orch_upstream_failures_total{server="acme/notes",reason="exited"} 1"#))
 }
@@ -176,8 +179,10 @@ import Testing
         let session = try await client.openSession()
         let pid = try #require(g.gateway.upstreamPIDs.first)
         #expect(try await processGone(pid))
-        #expect(try await client.mcp(session: session, #"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#).status == .notFound)
+        // Its id re-creates it, as a replica that did not hold it would.
+        #expect(try await client.mcp(session: session, #"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#).status == .ok)
     }
+    #expect(g.auditLines.contains { $0.contains("session re-created from its id") })
 }
 
 @Test func aReloadThatRevokesTheKeyEndsTheLiveSession() async throws {

@@ -27,7 +27,15 @@ final class MCPSession: Sendable {
         case heldLeg
     }
 
-    let id: String
+    /// A random id until `initialize` is answered; then, for a Streamable HTTP session, the sealed
+    /// id the client gets (`SessionSeal`), which `SessionTable.rename` gives it.
+    var id: String { idSlot.withLock { $0 } }
+    private let idSlot: Mutex<String>
+    /// When the sealed id expires (seconds since 1970); 0 before it is sealed.
+    private let sealedExpiry = Atomic<Int64>(0)
+    /// Re-created from its sealed id on a replica that did not hold it: the gateway sent the
+    /// server `notifications/initialized`, so the client's own is dropped.
+    private let recreatedFromSeal = Atomic<Bool>(false)
     let openedAt: Date
     /// The key and server the session is bound to, and what it may use under the running policy.
     let access: SessionAccess
@@ -61,9 +69,10 @@ final class MCPSession: Sendable {
 
     init(
         access: SessionAccess, user: String, keyID: String?, transport: Transport, usesProcess: Bool, secrets: SecretUse? = nil,
-        limits: SessionStateMachine.Limits = .init(), onEnd: @escaping @Sendable (MCPSession, UpstreamError) -> Void
+        limits: SessionStateMachine.Limits = .init(), id: String? = nil, onEnd: @escaping @Sendable (MCPSession, UpstreamError) -> Void
     ) {
-        self.id = Hex.encode(Crypto.randomBytes(16))
+        self.idSlot = Mutex(id ?? Hex.encode(Crypto.randomBytes(16)))
+        if id != nil { recreatedFromSeal.store(true, ordering: .relaxed) }
         self.openedAt = access.clock.now()
         self.access = access
         self.user = user
@@ -79,6 +88,32 @@ final class MCPSession: Sendable {
     }
 
     var credential: Credential { access.credential }
+
+    /// Takes the sealed id `id`, good until `expires`: `SessionTable.rename` only, under its lock.
+    func takeID(_ id: String, expires: Int64) {
+        idSlot.withLock { $0 = id }
+        sealedExpiry.store(expires, ordering: .relaxed)
+    }
+
+    /// Tells the server the session is initialized, as a re-created session does in its client's
+    /// stead (the client's own was sent to the replica that opened the session).
+    func sendInitialized() {
+        guard !speaksModernUpstream else { return }
+        upstream?.send(Self.encode(["jsonrpc": "2.0", "method": "notifications/initialized"]))
+    }
+
+    /// Re-created with the sealed id it was given, good until `expires`.
+    func sealed(until expires: Int64) { sealedExpiry.store(expires, ordering: .relaxed) }
+
+    /// When its sealed id expires (seconds since 1970); 0 for an id that is not sealed.
+    var sealedUntil: Int64 { sealedExpiry.load(ordering: .relaxed) }
+
+    /// Why the session ends at `time` on its own: its sealed id expired.
+    func sealExpiry(at time: Date) -> String? {
+        let expires = sealedExpiry.load(ordering: .relaxed)
+        guard expires > 0, Int64(time.timeIntervalSince1970) >= expires else { return nil }
+        return "its session id expired (limits.maxSessionSeconds)"
+    }
     /// For the audit log: which of the user's secrets the session runs with (names only).
     var secretsNote: String { secrets.map { "; runs with \($0.user)'s secrets \($0.names.joined(separator: ", "))" } ?? "" }
     var org: String { access.org }
@@ -234,6 +269,7 @@ final class MCPSession: Sendable {
     /// the cancelled request's response.
     func forward(notification bytes: [UInt8], method: String?, params: JSONObject) {
         if ModernUpstream.dropsNotification(method), speaksModernUpstream { return }
+        if method == "notifications/initialized", recreatedFromSeal.load(ordering: .relaxed) { return }
         // The client's answer to a question the gateway relayed for its server (`InputBridge`).
         if method == nil, !awaitedAnswers.withLock({ $0.isEmpty }), let answer = try? JSONRPC.parse(bytes), let id = answer["id"],
             let waiter = awaitedAnswers.withLock({ $0.removeValue(forKey: JSONRPC.key(id)) })

@@ -124,6 +124,7 @@ protocol MCPEndpoint: Sendable {
 extension MCPEndpoint {
     var resolver: ServerResolver { gateway.resolver }
     var opener: SessionOpener { SessionOpener(gateway: gateway) }
+    var recreation: SessionRecreation { SessionRecreation(gateway: gateway) }
     var guardian: CallGuard { gateway.callGuard }
 
     /// Reads and parses a POST's body (within `maxBodyBytes`), hands a 2026-07-28 request to an

@@ -16,7 +16,7 @@ struct SessionOpener: Sendable {
     /// (`onEnd`).
     func open(
         _ request: Request, _ context: GatewayContext, _ server: ResolvedServer, transport: MCPSession.Transport,
-        binding: SessionBinding? = nil, onEnd: (@Sendable (MCPSession, UpstreamError) -> Void)? = nil
+        binding: SessionBinding? = nil, id: String? = nil, onEnd: (@Sendable (MCPSession, UpstreamError) -> Void)? = nil
     ) async throws -> MCPSession {
         let caller = try context.requireCaller()
         let policy = caller.policy
@@ -35,7 +35,7 @@ struct SessionOpener: Sendable {
         let (digest, remote) = (policy.digest, context.remote)
         let access = SessionAccess(store: gateway.store, clock: gateway.clock, binding: binding ?? SessionBinding(caller), org: server.org, server: server.name)
         let session = MCPSession(
-            access: access, user: caller.userName, keyID: caller.keyName, transport: transport, usesProcess: usesProcess, secrets: secrets
+            access: access, user: caller.userName, keyID: caller.keyName, transport: transport, usesProcess: usesProcess, secrets: secrets, id: id
         ) { session, reason in
             gateway.sessionEnded(session, reason: reason, policy: digest, remote: remote)
             onEnd?(session, reason)

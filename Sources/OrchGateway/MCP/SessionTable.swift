@@ -17,8 +17,16 @@ final class SessionTable: Sendable {
 
     private struct State {
         var sessions: [String: MCPSession] = [:]
+        /// The sessions holding slots: one re-created under an id may take it from an ended one
+        /// not yet removed, which still gives its slots back.
+        var registered: Set<ObjectIdentifier> = []
         var perKeyServer: [SlotKey: Int] = [:]
         var processes = 0
+        /// Sealed ids the clients ended (DELETE), until their expiry (seconds since 1970): never
+        /// re-created here.
+        var ended: [String: Int64] = [:]
+        /// Sealed ids being re-created, and the requests waiting for each.
+        var recreating: [String: [CheckedContinuation<MCPSession?, Never>]] = [:]
         /// Set at shutdown, when every session is ended: no new one may start after that.
         var closed = false
 
@@ -58,6 +66,7 @@ final class SessionTable: Sendable {
                 }
                 state.processes += 1
             }
+            state.registered.insert(ObjectIdentifier(session))
             state.sessions[session.id] = session
         }
     }
@@ -65,10 +74,69 @@ final class SessionTable: Sendable {
     /// Unregisters `session` and gives its slots back (once).
     func remove(_ session: MCPSession) {
         state.withLock { state in
-            guard state.sessions.removeValue(forKey: session.id) != nil else { return }
+            guard state.registered.remove(ObjectIdentifier(session)) != nil else { return }
+            // Only this very session: a re-created one may hold its id by now.
+            if state.sessions[session.id] === session { state.sessions[session.id] = nil }
             state.giveBack(SlotKey(credential: session.credential, server: session.serverPath))
             if session.usesProcess { state.processes -= 1 }
         }
+    }
+
+    /// Gives `session` its sealed id, good until `expires`, under which it is found from now on.
+    func rename(_ session: MCPSession, to id: String, expires: Int64) {
+        state.withLock { state in
+            guard state.sessions[session.id] === session else { return }
+            state.sessions[session.id] = nil
+            session.takeID(id, expires: expires)
+            state.sessions[id] = session
+        }
+    }
+
+    /// Remembers that the client ended the session `id` (sealed, good until `expires`).
+    func ended(_ id: String, expires: Int64, now: Int64) {
+        guard expires > now else { return }
+        state.withLock { state in
+            if state.ended.count >= 4096 { state.ended = state.ended.filter { $0.value > now } }
+            state.ended[id] = expires
+        }
+    }
+
+    /// Whether the client ended the session `id` here.
+    func wasEnded(_ id: String) -> Bool { state.withLock { $0.ended[id] != nil } }
+
+    /// The session `id` re-created by `make`, once however many requests ask at the same time: the
+    /// first runs `make`, the others wait for what it made (nil: refused or failed).
+    func recreated(_ id: String, make: () async -> MCPSession?) async -> MCPSession? {
+        enum Role { case held(MCPSession), lead, wait }
+        let role = state.withLock { state -> Role in
+            if let held = state.sessions[id], held.phase == .open { return .held(held) }
+            if state.recreating[id] != nil { return .wait }
+            state.recreating[id] = []
+            return .lead
+        }
+        switch role {
+        case .held(let session):
+            return session
+        case .lead:
+            let made = await make()
+            let waiting = state.withLock { $0.recreating.removeValue(forKey: id) ?? [] }
+            for waiter in waiting { waiter.resume(returning: made) }
+            return made
+        case .wait:
+            return await withCheckedContinuation { waiter in
+                let waits = state.withLock { state -> Bool in
+                    guard state.recreating[id] != nil else { return false }
+                    state.recreating[id]!.append(waiter)
+                    return true
+                }
+                if !waits { waiter.resume(returning: session(id)) }
+            }
+        }
+    }
+
+    /// Forgets the ended ids past their expiry.
+    func pruneEnded(now: Int64) {
+        state.withLock { state in state.ended = state.ended.filter { $0.value > now } }
     }
 
     /// Takes a slot of `credential` on an aggregated endpoint (`/orgs/ORG/mcp` or `/mcp`), counted
@@ -102,6 +170,9 @@ final class SessionTable: Sendable {
         guard let session = state.withLock({ $0.sessions[id] }), session.phase == .open else { return nil }
         return session
     }
+
+    /// Whether a session is registered under `id`, open or not.
+    func holds(_ id: String) -> Bool { state.withLock { $0.sessions[id] != nil } }
 
     var all: [MCPSession] { state.withLock { Array($0.sessions.values) } }
 
@@ -161,10 +232,11 @@ struct SessionTicker: Service {
                 for session in sessions {
                     session.expire(now: now)
                     // A key or a sign-in expires on the clock, without a reload.
-                    if let reason = session.access.expiry(at: time) { session.end(.stopped(reason)) }
+                    if let reason = session.access.expiry(at: time) ?? session.sealExpiry(at: time) { session.end(.stopped(reason)) }
                 }
                 guard ContinuousClock.now - lastKeepAlive >= keepAliveInterval else { continue }
                 lastKeepAlive = .now
+                gateway.sessions.pruneEnded(now: Int64(time.timeIntervalSince1970))
                 let idle = TimeAmount.seconds(Int64(gateway.store.policy?.settings.limits.sessionIdleSeconds ?? 600))
                 for session in sessions {
                     session.keepAlive()

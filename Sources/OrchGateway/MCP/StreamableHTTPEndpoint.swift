@@ -22,7 +22,7 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
         if case .request(let id, "initialize", let params) = incoming.message {
             return try await initialize(request, context, caller, server, incoming, id: id, params: params, accepts: accepts, started: started)
         }
-        let session = try resolver.session(sessionID, server, caller)
+        let session = try await recreation.session(sessionID, server, request, context)
         switch incoming.message {
         case .notification(let method, let params):
             if guardian.admitNotification(RequestOrigin(context, request), caller: caller, server: server, session: session, method: method) {
@@ -72,6 +72,8 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
         }
         switch result {
         case .opened(let reply):
+            let version = (try? JSONRPC.parse(reply))?["result"]?["protocolVersion"]?.stringValue ?? JSONRPC.latestVersion
+            recreation.seal(session, caller, endpoint: server.path, version: version, params: params)
             gateway.auditor.record(context, request: request, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason) + session.secretsNote, status: 200,
                           started: started, org: server.org, server: server.name, session: session.id, mcpMethod: "initialize")
             var response = accepts.json ? Self.json(reply) : SSEEncoder.response(events: [reply])
@@ -117,7 +119,7 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
             throw GatewayError(.methodNotAllowed, code: "bad_request", "no stream without a session: send initialize first, then GET with its Mcp-Session-Id",
                                headers: [.allow: "POST, DELETE"])
         }
-        let session = try resolver.session(sessionID, server, caller)
+        let session = try await recreation.session(sessionID, server, request, context)
         guard AcceptedReplies(request.headers[.accept]).sse else {
             throw GatewayError(.notAcceptable, code: "bad_request", "the GET stream needs Accept: text/event-stream")
         }
@@ -133,8 +135,7 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
             return try await modern(request, context, caller, hasOrg: hasOrg, incoming: nil, started: .now)
         }
         let server = try resolver.resolve(request, context, hasOrg: hasOrg, method: "DELETE")
-        let session = try resolver.session(request.headers[.mcpSessionID], server, caller)
-        session.end(.stopped("the client ended the session (DELETE)"))
+        try recreation.end(request.headers[.mcpSessionID], server, caller)
         return Response(status: .noContent)
     }
 

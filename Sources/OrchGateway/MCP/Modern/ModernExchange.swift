@@ -199,7 +199,7 @@ struct ModernExchange: Sendable {
         if relays {
             let held = HeldCall(queue: leg.session.makeQueue(), method: method, digest: RequestStateSeal.digest(method: method, params: params),
                                 upstreamID: upstreamID, clientID: clientID, user: caller.userName, credential: Self.identity(caller.credential),
-                                server: server.path, seal: gateway.stateSeal(caller.policy),
+                                server: server.path, seal: RequestStateSeal(gateway.stateSeal(caller.policy)),
                                 inputTimeout: .seconds(caller.policy.settings.limits.inputTimeoutSeconds), clock: gateway.clock)
             leg.hold(held)
             call.held = held
@@ -218,7 +218,7 @@ struct ModernExchange: Sendable {
     private func resume(
         _ modern: ModernRequest, state: String, params: JSONObject, caller: Caller, server: ResolvedServer, leg: HeldLeg
     ) -> Result<HeldCall, ResumeFailure> {
-        guard let binding = gateway.stateSeal(caller.policy).open(state) else {
+        guard let binding = RequestStateSeal(gateway.stateSeal(caller.policy)).open(state) else {
             return .failure(.refused("requestState is not one mcp-orch made, or it was changed"))
         }
         guard binding.user == caller.userName, binding.credential == Self.identity(caller.credential), binding.server == server.path,

@@ -3,10 +3,8 @@ import Foundation
 import OrchJSON
 
 /// Seals the `requestState` the gateway gives a 2026-07-28 client when it relays a handshake-era
-/// server's question (`HeldCall`): AES-256-GCM over what the state is bound to, so a client can
-/// neither read nor change it, nor use another's. The keys are orch.json's `gateway.stateKey`
-/// (replicas that share it open each other's states; the first seals, every one opens, so that a
-/// new key can be rolled out ahead of the old one's removal) or one random key per process.
+/// server's question (`HeldCall`), sealed (`StateSeal`) over what the state is bound to, so that a
+/// client can neither read nor change it, nor use another's.
 struct RequestStateSeal: Sendable {
     /// What a state is bound to: who asked, where, which call, and until when.
     struct Binding: Sendable, Equatable {
@@ -26,34 +24,26 @@ struct RequestStateSeal: Sendable {
         let expires: Int64
     }
 
-    /// The key that seals, then the others that still open.
-    private let keys: [SymmetricKey]
-    static let prefix = "orch1."
+    let sealer: StateSeal
+    static let purpose = "orch1."
 
-    /// `keys` are `gateway.stateKey`'s, each 32 bytes in base64 (as the compiler checked them);
-    /// none: a random key of this process's.
-    init(keys: [String]) {
-        let decoded = keys.compactMap { Data(base64Encoded: $0) }.filter { $0.count == 32 }.map { SymmetricKey(data: $0) }
-        self.keys = decoded.isEmpty ? [SymmetricKey(size: .bits256)] : decoded
-    }
+    init(_ sealer: StateSeal) { self.sealer = sealer }
+
+    /// `keys` as `StateSeal(keys:)` takes them.
+    init(keys: [String]) { self.init(StateSeal(keys: keys)) }
 
     func seal(_ binding: Binding) -> String {
         let payload: JSONValue = [
             "u": .string(binding.user), "k": .string(binding.credential), "s": .string(binding.server), "m": .string(binding.method),
             "h": .string(binding.call), "c": .string(binding.heldCall), "q": .string(binding.question), "x": .integer(binding.expires),
         ]
-        // Sealing with a fresh random nonce cannot fail.
-        let box = try! AES.GCM.seal(Data(payload.compact.utf8), using: keys[0])
-        return Self.prefix + Self.base64url(box.combined!)
+        return sealer.seal(payload, purpose: Self.purpose)
     }
 
     /// The binding `state` was sealed with; nil for a state the gateway did not make with this key,
     /// or one changed since.
     func open(_ state: String) -> Binding? {
-        guard state.hasPrefix(Self.prefix), let data = Self.data(base64url: String(state.dropFirst(Self.prefix.count))),
-            let box = try? AES.GCM.SealedBox(combined: data), let plain = keys.lazy.compactMap({ try? AES.GCM.open(box, using: $0) }).first,
-            let payload = try? JSONValue.parse([UInt8](plain))
-        else { return nil }
+        guard case .opened(let payload) = sealer.open(state, purpose: Self.purpose) else { return nil }
         guard let user = payload["u"]?.stringValue, let credential = payload["k"]?.stringValue, let server = payload["s"]?.stringValue,
             let method = payload["m"]?.stringValue, let call = payload["h"]?.stringValue, let heldCall = payload["c"]?.stringValue,
             let question = payload["q"]?.stringValue, let expires = payload["x"]?.integerValue
@@ -82,16 +72,5 @@ struct RequestStateSeal: Sendable {
         default:
             return value.compact
         }
-    }
-
-    private static func base64url(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    private static func data(base64url text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64)
     }
 }
