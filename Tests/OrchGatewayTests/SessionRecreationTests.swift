@@ -208,3 +208,36 @@ private func opened(_ client: some TestClientProtocol) async throws -> String {
     guard case .foreignKey = SessionSeal(StateSeal(keys: [keyB])).open(id) else { Issue.record("another key's id is not named so"); return }
     #expect(seal.open(String(repeating: "a", count: 600)) == .broken)
 }
+
+@Test func anAggregatedSessionIsRecreatedOnAnotherReplicaAndItsMembersStartThere() async throws {
+    let first = try TestGateway(json: replica()), second = try TestGateway(json: replica())
+    let stateful = try TestGateway(json: replica(notes: #", "stateful": true"#))
+    let path = "/orgs/acme/mcp"
+    try await first.test { one in
+        let opened = try await one.mcp(path: path, initialize)
+        let session = try #require(opened.session)
+        #expect(session.hasPrefix("s1."))
+        try await second.test { two in
+            #expect(try await two.mcp(path: path, session: session, initialized).status == .accepted)
+            let tools = try await two.mcp(path: path, session: session, list)
+            #expect(tools.status == .ok && tools.body["result"]?["tools"]?.arrayValue?.isEmpty == false)
+            let call = #"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"notes__session_info","arguments":{}}}"#
+            let told = try info(try await two.mcp(path: path, session: session, call))
+            #expect(told["capabilities"] == ["roots": ["listChanged": true]] && told["clientInfo"]?["name"] == "test-client")
+            // Not the id of a server's endpoint, nor of /mcp.
+            #expect(try await two.mcp(session: session, list).status == .notFound)
+            #expect(try await two.mcp(path: "/mcp", session: session, list).status == .notFound)
+            try await two.execute(uri: path, method: .delete, headers: [.authorization: "Bearer \(Tokens.bob)", .sessionID: session]) {
+                #expect($0.status == .noContent)
+            }
+            #expect(try await two.mcp(path: path, session: session, list).status == .notFound)
+            #expect(try await one.mcp(path: path, session: session, list).status == .ok)
+        }
+        try await stateful.test { three in
+            let status = try await three.mcp(path: path, session: session, list).status
+            #expect(status == .notFound)
+        }
+    }
+    #expect(second.auditLines.contains { $0.contains("session re-created from its id") })
+    #expect(stateful.auditLines.contains { $0.contains("reaches acme/notes, which is stateful") })
+}

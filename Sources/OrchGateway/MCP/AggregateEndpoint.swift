@@ -62,12 +62,13 @@ struct AggregateEndpoint: MCPEndpoint {
             case .success(let initialize): kept = initialize
             case .failure(let error): return Response.json(error.value, status: .badRequest)
             }
-            let session = try open(request, context, caller, org: org, started: started, method: "initialize")
+            let sealed = recreation.sealedID(caller, endpoint: AggregateScope.endpoint(org: org), version: Self.version(params), params: params)
+            let session = try open(request, context, caller, org: org, started: started, method: "initialize", sealed: sealed)
             var response = reply(initialized(session, caller, id: id, params: params, kept: kept))
             response.headers[.mcpSessionID] = session.id
             return response
         }
-        let session = try aggregate(sessionID, caller, org: org)
+        let session = try recreation.aggregate(sessionID, caller, org: org, request, context)
         session.touch()
         switch incoming.message {
         case .notification(let method, let params):
@@ -121,8 +122,8 @@ struct AggregateEndpoint: MCPEndpoint {
     /// A new aggregated session for the caller (no server starts yet), in a slot of its key's on
     /// the endpoint (429 past `maxSessionsPerKey`).
     private func open(_ request: Request, _ context: GatewayContext, _ caller: Caller, org: String?, started: ContinuousClock.Instant,
-                      method: String) throws -> AggregateSession {
-        let session = AggregateSession(gateway: gateway, caller: caller, org: org)
+                      method: String, sealed: (id: String, expires: Int64)? = nil) throws -> AggregateSession {
+        let session = AggregateSession(gateway: gateway, caller: caller, org: org, id: sealed?.id, sealedUntil: sealed?.expires ?? 0)
         do {
             try gateway.aggregates.insert(session, limit: caller.policy.settings.limits.maxSessionsPerKey)
         } catch .perKeyServer(let limit), .processes(let limit) {
@@ -143,10 +144,8 @@ struct AggregateEndpoint: MCPEndpoint {
     /// capability a server behind it may have, and what orch.json says of each server.
     private func initialized(_ session: AggregateSession, _ caller: Caller, id: JSONValue, params: JSONObject, kept: ClientInitialize) -> JSONValue {
         session.keep(kept)
-        let requested = params["protocolVersion"]?.stringValue ?? JSONRPC.latestVersion
-        let version = JSONRPC.supportedVersions.contains(requested) ? requested : JSONRPC.latestVersion
         var result: JSONObject = [
-            "protocolVersion": .string(version),
+            "protocolVersion": .string(Self.version(params)),
             "capabilities": [
                 "tools": ["listChanged": true], "prompts": ["listChanged": true],
                 "resources": ["listChanged": true, "subscribe": true], "completions": [:], "logging": [:],
@@ -155,6 +154,12 @@ struct AggregateEndpoint: MCPEndpoint {
         ]
         if let instructions = instructions(session, caller) { result["instructions"] = .string(instructions) }
         return ["jsonrpc": "2.0", "id": id, "result": .object(result)]
+    }
+
+    /// The version the gateway answers `initialize` with: the client's when the gateway speaks it.
+    static func version(_ params: JSONObject) -> String {
+        let requested = params["protocolVersion"]?.stringValue ?? JSONRPC.latestVersion
+        return JSONRPC.supportedVersions.contains(requested) ? requested : JSONRPC.latestVersion
     }
 
     // MARK: lists
@@ -455,7 +460,7 @@ struct AggregateEndpoint: MCPEndpoint {
             throw GatewayError(.methodNotAllowed, code: "bad_request", "no stream without a session: send initialize first, then GET with its Mcp-Session-Id",
                                headers: [.allow: "POST, DELETE"])
         }
-        let session = try aggregate(sessionID, caller, org: org)
+        let session = try recreation.aggregate(sessionID, caller, org: org, request, context)
         guard AcceptedReplies(request.headers[.accept]).sse else {
             throw GatewayError(.notAcceptable, code: "bad_request", "the GET stream needs Accept: text/event-stream")
         }
@@ -468,8 +473,7 @@ struct AggregateEndpoint: MCPEndpoint {
     func delete(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let caller = try context.requireCaller()
         let org = try scope(request, context, caller, hasOrg: hasOrg, method: "DELETE")
-        let session = try aggregate(request.headers[.mcpSessionID], caller, org: org)
-        session.end("the client ended the session (DELETE)")
+        try recreation.endAggregate(request.headers[.mcpSessionID], caller, org: org)
         return Response(status: .noContent)
     }
 

@@ -29,7 +29,7 @@ protocol AggregateMembers: Sendable {
 
 extension AggregateMembers {
     /// The endpoint the members are behind.
-    var endpoint: String { org.map { "/orgs/\($0)/mcp" } ?? "/mcp" }
+    var endpoint: String { AggregateScope.endpoint(org: org) }
 
     /// A request of the gateway's own on `member`, under `id`, its reply taken from a queue of its own.
     func ask(_ member: MCPSession, id: JSONValue, method: String, params: JSONObject, timeout: TimeAmount,
@@ -49,6 +49,9 @@ extension AggregateMembers {
 /// out once per policy and credential: every list and call is routed through them (a key's expiry
 /// is checked on every request before this).
 final class AggregateScope: Sendable {
+    /// `/orgs/ORG/mcp`, or `/mcp` without an org.
+    static func endpoint(org: String?) -> String { org.map { "/orgs/\($0)/mcp" } ?? "/mcp" }
+
     /// A server of the scope, and how its names and URIs begin.
     struct Server: Sendable {
         let server: ResolvedServer

@@ -27,8 +27,14 @@ final class AggregateSession: AggregateMembers {
     private let state: Mutex<Machine>
     private let gateway: Gateway
 
-    init(gateway: Gateway, caller: Caller, org: String?) {
-        self.id = Hex.encode(Crypto.randomBytes(16))
+    /// When its sealed id expires (seconds since 1970); 0 for a legacy SSE session's random one.
+    let sealedUntil: Int64
+
+    /// `id`: the sealed one (`SessionRecreation`), good until `sealedUntil`; none for a legacy SSE
+    /// session, whose id only names its stream.
+    init(gateway: Gateway, caller: Caller, org: String?, id: String? = nil, sealedUntil: Int64 = 0) {
+        self.id = id ?? Hex.encode(Crypto.randomBytes(16))
+        self.sealedUntil = sealedUntil
         self.gateway = gateway
         self.state = Mutex(AggregateStateMachine(now: .now()))
         self.binding = SessionBinding(caller)
@@ -331,7 +337,10 @@ final class AggregateSession: AggregateMembers {
     func keepAlive() { state.withLock { $0.openStream }?.keepAlive() }
 
     /// Why the session must end on the clock: its sign-in expired (a key's expiry ends each member).
-    func expiry(at time: Date) -> String? { binding.expiry(at: time) }
+    func expiry(at time: Date) -> String? {
+        if sealedUntil > 0, Int64(time.timeIntervalSince1970) >= sealedUntil { return "its session id expired (limits.maxSessionSeconds)" }
+        return binding.expiry(at: time)
+    }
 
     // MARK: end
 
@@ -354,6 +363,8 @@ final class AggregateSession: AggregateMembers {
 final class AggregateTable: Sendable {
     private struct State {
         var sessions: [String: AggregateSession] = [:]
+        /// The sessions holding slots (`SessionTable` keeps its own so).
+        var registered: Set<ObjectIdentifier> = []
         /// Set at shutdown: no session may open after that.
         var closed = false
     }
@@ -363,19 +374,29 @@ final class AggregateTable: Sendable {
 
     init(slots: SessionTable) { self.slots = slots }
 
-    /// Registers `session`, taking its slot; refuses past `limit` sessions of its key on its endpoint.
-    func insert(_ session: AggregateSession, limit: Int) throws(SessionTable.Refusal) {
+    /// Registers `session`, taking its slot; refuses past `limit` sessions of its key on its
+    /// endpoint. A session re-created under an id another request re-created first is not
+    /// registered: that one is returned instead.
+    @discardableResult
+    func insert(_ session: AggregateSession, limit: Int) throws(SessionTable.Refusal) -> AggregateSession {
         try state.withLock { (state: inout State) throws(SessionTable.Refusal) in
             guard !state.closed else { throw .closed }
+            if let held = state.sessions[session.id], !held.isEnded { return held }
             try slots.reserve(session.binding.credential, on: session.endpoint, limit: limit)
             state.sessions[session.id] = session
+            state.registered.insert(ObjectIdentifier(session))
+            return session
         }
     }
 
     /// Unregisters `session` and gives its slot back (once).
     func remove(_ session: AggregateSession) {
-        guard state.withLock({ $0.sessions.removeValue(forKey: session.id) }) != nil else { return }
-        slots.release(session.binding.credential, on: session.endpoint)
+        let removed = state.withLock { state -> Bool in
+            guard state.registered.remove(ObjectIdentifier(session)) != nil else { return false }
+            if state.sessions[session.id] === session { state.sessions[session.id] = nil }
+            return true
+        }
+        if removed { slots.release(session.binding.credential, on: session.endpoint) }
     }
 
     func session(_ id: String) -> AggregateSession? { state.withLock { $0.sessions[id] } }

@@ -17,12 +17,18 @@ import Synchronization
 struct SessionRecreation: Sendable {
     let gateway: Gateway
 
-    /// Seals `session`'s id for `caller` on `endpoint` after its `initialize`, and renames it so.
-    func seal(_ session: MCPSession, _ caller: Caller, endpoint: String, version: String, params: JSONObject) {
+    /// A sealed id for a session of `caller` on `endpoint` that negotiated `version` with the
+    /// `initialize` `params`, and when it expires (`limits.maxSessionSeconds` from now).
+    func sealedID(_ caller: Caller, endpoint: String, version: String, params: JSONObject) -> (id: String, expires: Int64) {
         let now = Int64(gateway.clock.now().timeIntervalSince1970)
         let expires = now + Int64(caller.policy.settings.limits.maxSessionSeconds)
-        let id = SessionSeal(gateway.stateSeal(caller.policy)).seal(Self.claims(caller, endpoint: endpoint, version: version, params: params,
-                                                                               issued: now, expires: expires))
+        let claims = Self.claims(caller, endpoint: endpoint, version: version, params: params, issued: now, expires: expires)
+        return (SessionSeal(gateway.stateSeal(caller.policy)).seal(claims), expires)
+    }
+
+    /// Seals `session`'s id for `caller` on `endpoint` after its `initialize`, and renames it so.
+    func seal(_ session: MCPSession, _ caller: Caller, endpoint: String, version: String, params: JSONObject) {
+        let (id, expires) = sealedID(caller, endpoint: endpoint, version: version, params: params)
         gateway.sessions.rename(session, to: id, expires: expires)
     }
 
@@ -105,14 +111,72 @@ struct SessionRecreation: Sendable {
     /// only remembered. Across replicas this is best effort: the others close their legs of it
     /// when it idles out there.
     func end(_ id: String?, _ server: ResolvedServer, _ caller: Caller) throws {
+        try end(id, endpoint: server.path, caller, held: gateway.sessions.holds) {
+            let session = try gateway.resolver.session(id, server, caller)
+            session.end(.stopped("the client ended the session (DELETE)"))
+            return session.sealedUntil
+        }
+    }
+
+    /// DELETE on an aggregated endpoint, as `end(_:_:_:)` for a server's.
+    func endAggregate(_ id: String?, _ caller: Caller, org: String?) throws {
+        try end(id, endpoint: AggregateScope.endpoint(org: org), caller, held: { gateway.aggregates.session($0) != nil }) {
+            let session = try AggregateEndpoint(gateway: gateway).aggregate(id, caller, org: org)
+            session.end("the client ended the session (DELETE)")
+            return session.sealedUntil
+        }
+    }
+
+    /// `endHeld` ends the held session (refusing one that is not the caller's) and says when its id expires.
+    private func end(_ id: String?, endpoint: String, _ caller: Caller, held: (String) -> Bool, endHeld: () throws -> Int64) throws {
         let now = Int64(gateway.clock.now().timeIntervalSince1970)
-        if let id, !gateway.sessions.holds(id), case .success(let claims) = claims(id, caller, endpoint: server.path) {
+        if let id, !held(id), case .success(let claims) = claims(id, caller, endpoint: endpoint) {
             gateway.sessions.ended(id, expires: claims.expires, now: now)
             return
         }
-        let session = try gateway.resolver.session(id, server, caller)
-        gateway.sessions.ended(session.id, expires: session.sealedUntil, now: now)
-        session.end(.stopped("the client ended the session (DELETE)"))
+        let expires = try endHeld()
+        if let id { gateway.sessions.ended(id, expires: expires, now: now) }
+    }
+
+    /// The aggregated session `id` names for the caller on `org`'s endpoint (`/mcp` without one):
+    /// the one held here, or one re-created from the id. Nothing starts: its members start as
+    /// requests need them, with the client's `initialize` from the id. An endpoint that reaches a
+    /// `"stateful": true` server refuses it (404), as a server's endpoint does.
+    func aggregate(_ id: String?, _ caller: Caller, org: String?, _ request: Request, _ context: GatewayContext) throws -> AggregateSession {
+        let endpoint = AggregateEndpoint(gateway: gateway)
+        guard let id, gateway.aggregates.session(id) == nil else { return try endpoint.aggregate(id, caller, org: org) }
+        let path = AggregateScope.endpoint(org: org)
+        func refuse(_ reason: String) -> GatewayError {
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "session not re-created: \(reason)", status: 404,
+                                   started: .now, org: org, mcpMethod: "initialize")
+            return GatewayError.unknownSession()
+        }
+        let claims: SealedSession
+        switch self.claims(id, caller, endpoint: path) {
+        case .success(let opened): claims = opened
+        case .failure(let refusal): throw refuse(refusal.reason)
+        }
+        let policy = caller.policy
+        if let stateful = AggregateScope(org: org).servers(caller, gateway: gateway).first(where: { policy.server($0.server.id).spec.stateful }) {
+            throw refuse("\(path) reaches \(stateful.server.path), which is stateful: its sessions stay on the replica that opened them")
+        }
+        guard case .success(let kept) = ClientInitialize.keep(claims.initializeParams, id: .null) else { throw refuse("its initialize does not fit") }
+        let session = AggregateSession(gateway: gateway, caller: caller, org: org, id: id, sealedUntil: claims.expires)
+        session.keep(kept)
+        let held: AggregateSession
+        do {
+            held = try gateway.aggregates.insert(session, limit: policy.settings.limits.maxSessionsPerKey)
+        } catch .perKeyServer(let limit), .processes(let limit) {
+            throw GatewayError.tooManySessions("\(caller.signIn) already has \(limit) open sessions on \(path); end one (DELETE) or wait for it to idle out")
+        } catch .closed {
+            throw GatewayError.shuttingDown()
+        }
+        if held === session {
+            gateway.auditor.record(context, request: request, caller: caller, decision: .allow,
+                                   reason: "session re-created from its id (opened by another replica, or before a restart or an idle end)",
+                                   status: 200, started: .now, org: org, session: id, mcpMethod: "initialize")
+        }
+        return try endpoint.aggregate(held.id, caller, org: org)
     }
 
     /// Opens a session under `id` for the caller on `server` and replays its `initialize`.
