@@ -333,8 +333,11 @@ class GatewayTestCase(unittest.TestCase):
             self.assertNotIn(sha256(secret), text)
 
     def assert_session_id(self, value):
+        """A Streamable HTTP session's id is sealed (s1.KEY.BOX, at most 512 characters), a legacy
+        SSE session's or a held upstream session's 128 random bits in hex."""
         self.assertIsNotNone(value, "no session id\n" + self.diagnostics())
-        self.assertRegex(value, r"^[0-9a-f]{32}$", "the gateway's session id is 128 random bits in hex")
+        self.assertRegex(value, r"^([0-9a-f]{32}|s1\.[0-9a-f]{8}\.[A-Za-z0-9_-]{40,})$", "not a session id of the gateway's")
+        self.assertLessEqual(len(value), 512)
 
     @staticmethod
     def alive(pid):

@@ -44,6 +44,20 @@ ensure_chromium() {
         [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]
 }
 
+# ensure_package PACKAGE FILE: Debian's PACKAGE, installed with apt-get when FILE is missing (with
+# sudo unless root): nginx and wrk for the replica tests.
+ensure_package() {
+    [ -x "$2" ] && return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "run.sh: the replica tests need $2 (Debian: $1)" >&2
+        return 1
+    fi
+    echo "== installing $1"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "$1" && [ -x "$2" ]
+}
+
 failed=()
 
 run_suite() {
@@ -85,6 +99,15 @@ if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn,
     run_suite "single sign-on (MCP SDK 1.x, oidc-provider-mock)" "$MCP1_VENV/bin/python" test_sso_sdk1.py
     run_suite "per-user credentials (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_user_secrets_sdk1.py
     run_suite "a 2026-07-28 server (MCP SDK 1.x client, SDK 2.x server)" "$MCP1_VENV/bin/python" test_modern_upstream_sdk1.py
+    if ensure_package nginx /usr/sbin/nginx && ensure_package wrk /usr/bin/wrk; then
+        run_suite "replicas behind nginx, round-robin (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_replicas_sdk1.py
+        if $mcp2_ready; then
+            run_suite "replicas behind nginx, round-robin (MCP SDK 2.x, 2026-07-28)" "$MCP2_VENV/bin/python" test_replicas_sdk2.py
+        fi
+    else
+        echo "== replicas behind nginx: FAILED (could not install nginx and wrk)"
+        failed+=("replicas behind nginx")
+    fi
     if ensure_chromium; then
         run_suite "dashboard (Chromium, Selenium)" "$MCP1_VENV/bin/python" test_dashboard.py
     else

@@ -16,6 +16,7 @@ Run by test_samples.sh, which sets up the venvs (PyYAML, kubernetes-validate, ha
 
     ORCH_BIN=.build/debug/orch tests/e2e/test_samples.sh
 """
+import base64
 import glob
 import hashlib
 import json
@@ -240,15 +241,17 @@ class KubernetesManifestTests(unittest.TestCase):
         validate = os.path.join(os.path.dirname(sys.executable), "kubernetes-validate")
         files = sorted(glob.glob(os.path.join(KUBERNETES, "*.yaml")))
         self.assertEqual([os.path.basename(f) for f in files],
-                         ["configmap-alternative.yaml", "deployment.yaml", "ingress.yaml", "secret.yaml", "service.yaml"])
+                         ["configmap-alternative.yaml", "deployment.yaml", "ingress-round-robin.yaml", "ingress.yaml", "secret.yaml",
+                          "service.yaml"])
         run = subprocess.run([validate, "--strict", "--kubernetes-version", latest_version()] + files,
                              capture_output=True, text=True)
         self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
-        self.assertEqual(run.stdout.count(" passed for resource "), 7, run.stdout)
+        self.assertEqual(run.stdout.count(" passed for resource "), 8, run.stdout)
 
     def assert_orch_container(self, deployment, config):
         spec = deployment["spec"]["template"]["spec"]
-        self.assertEqual(deployment["spec"]["replicas"], 2)
+        self.assertEqual(deployment["spec"]["replicas"], 3)
+        self.assertIn("ORCH_STATE_KEY", document("Secret", "secret.yaml")["stringData"])
         self.assertTrue(spec["securityContext"]["runAsNonRoot"])
         orch = next(c for c in spec["containers"] if c["name"] == "orch")
         self.assertEqual(orch["args"], ["serve", config, "--listen", "0.0.0.0:8080"])
@@ -284,6 +287,8 @@ class KubernetesManifestTests(unittest.TestCase):
     def test_configmap_orch_json_compiles_with_the_secret_placeholders(self):
         text = document("ConfigMap", "configmap-alternative.yaml")["data"]["orch.json"]
         environment = dict(document("Secret", "secret.yaml")["stringData"])
+        # The one placeholder that must have a key's shape: 32 bytes in base64.
+        environment["ORCH_STATE_KEY"] = base64.b64encode(os.urandom(32)).decode()
         folder = tempfile.mkdtemp(prefix="orch-e2e-samples-")
         self.addCleanup(shutil.rmtree, folder, True)
         write(os.path.join(folder, "orch.json"), text)
@@ -291,6 +296,7 @@ class KubernetesManifestTests(unittest.TestCase):
                              env={"PATH": os.environ.get("PATH", ""), **environment})
         self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
         self.assertEqual(json.loads(text)["gateway"]["audit"], "-", "the root file system is read-only: audit to stdout")
+        self.assertEqual(json.loads(text)["gateway"]["stateKey"], "${env:ORCH_STATE_KEY}", "replicas share the stateKey")
 
     def test_ingress_pins_a_client_to_one_replica_and_streams_unbuffered(self):
         ingress = document("Ingress", "ingress.yaml")
@@ -303,6 +309,15 @@ class KubernetesManifestTests(unittest.TestCase):
         self.assertEqual(backend["name"], service["metadata"]["name"])
         self.assertEqual(service["spec"]["selector"], document("Deployment", "deployment.yaml")["spec"]["selector"]["matchLabels"])
         self.assertEqual(service["spec"]["sessionAffinity"], "ClientIP")
+
+    def test_the_round_robin_ingress_is_the_same_without_affinity(self):
+        by_user = document("Ingress", "ingress.yaml")
+        plain = document("Ingress", "ingress-round-robin.yaml")
+        self.assertEqual(plain["metadata"]["name"], by_user["metadata"]["name"], "one replaces the other")
+        annotations = dict(by_user["metadata"]["annotations"])
+        del annotations["nginx.ingress.kubernetes.io/upstream-hash-by"]
+        self.assertEqual(plain["metadata"]["annotations"], annotations)
+        self.assertEqual(plain["spec"], by_user["spec"])
 
 
 class SymlinkSwapTests(unittest.TestCase):
