@@ -13,6 +13,15 @@ struct AuthMiddleware: RouterMiddleware {
         let caller = try await authenticate(request, context: context)
         var context = context
         context.caller = caller
+        if let refusal = gateway.limiter.admitRequest(user: caller.userName, caller.policy.settings.limits.perUser) {
+            gateway.metrics.limited(refusal.limit)
+            // A Streamable HTTP POST gets its answer in JSON-RPC, which needs the message's id.
+            guard request.method == .post, request.uri.path.hasSuffix("/mcp") else {
+                gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: refusal.message, status: 429, started: .now)
+                throw GatewayError.limited(refusal)
+            }
+            context.limited = refusal
+        }
         return try await next(request, context)
     }
 

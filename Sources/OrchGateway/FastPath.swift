@@ -178,6 +178,9 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers the request here if it is an ordinary one; false hands it to the router.
     private func answer(_ head: HTTPRequest, _ target: Route, _ body: ByteBuffer, _ started: ContinuousClock.Instant, _ context: ChannelHandlerContext) -> Bool {
         let route = target.pattern
+        // Under perUser.requestsPerMinute every request takes its token in the router's
+        // AuthMiddleware, once: none is answered here.
+        if gateway.store.policy?.settings.limits.perUser.requestsPerMinute != nil { return false }
         if let kind = target.api { return answerAPI(kind, head, target, started) }
         guard let name = target.server else { return answerAggregated(head, target, body, started, context) }
         if !head.headerFields.contains(.mcpSessionID) { return answerModern(head, target, name: name, body, started, context) }

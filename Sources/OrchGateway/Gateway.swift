@@ -144,7 +144,9 @@ public final class Gateway: Sendable {
     }
 
     /// The executor of `MCPExchange`'s verdicts, with the services it needs.
-    var callGuard: CallGuard { CallGuard(auditor: auditor, metrics: metrics, clock: clock, pins: pinCheck) }
+    var callGuard: CallGuard { CallGuard(auditor: auditor, metrics: metrics, clock: clock, pins: pinCheck, limiter: limiter) }
+    /// `gateway.limits.perUser` and servers' `limits`, counted in this replica.
+    let limiter = Limiter()
 
     /// Finds the server and the session a request names, with the services it needs.
     var resolver: ServerResolver { ServerResolver(clock: clock, auditor: auditor, sessions: sessions) }

@@ -48,6 +48,9 @@ public struct Caller: Sendable {
 public struct GatewayContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller?
+    /// Set by `AuthMiddleware` on an MCP POST over `perUser.requestsPerMinute`: the endpoint
+    /// answers it with the JSON-RPC error once it has read the message's id.
+    var limited: Limiter.Refusal?
     /// The connection, so that long-lived streams notice at once when the client goes away.
     public let channel: any Channel
 

@@ -43,6 +43,11 @@ public struct GatewayError: HTTPResponseError, Sendable {
               headers: [.retryAfter: "5"])
     }
     /// The gateway is stopping: no new session.
+    /// Over a limit (`Limiter`): 429 with `Retry-After`.
+    static func limited(_ refusal: Limiter.Refusal) -> Self {
+        .init(.tooManyRequests, code: "rate_limited", refusal.message, headers: [.retryAfter: String(refusal.retryAfterSeconds)])
+    }
+
     static func shuttingDown() -> Self { .init(.serviceUnavailable, code: "unavailable", "the gateway is shutting down") }
     public static func notReady() -> Self { .init(.serviceUnavailable, code: "unavailable", "no policy is loaded yet") }
 

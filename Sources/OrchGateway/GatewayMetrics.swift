@@ -75,6 +75,11 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "orch_connections_refused_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
+    /// A request or call refused over a limit (`Limiter`), by the limit's name.
+    func limited(_ limit: String) {
+        Counter(label: "orch_limited_total", dimensions: [("limit", limit)], factory: factory).increment()
+    }
+
     /// An audit record that could not be written.
     func auditWriteFailed() {
         Counter(label: "orch_audit_write_failures_total", factory: factory).increment()

@@ -116,7 +116,51 @@ public enum MetricsAccess: String, Sendable, Hashable {
     case admin
 }
 
+/// `gateway.limits.perUser`: what one user may do per minute and at once, on each replica.
+public struct PerUserLimits: Sendable, Hashable {
+    /// Authenticated HTTP requests of any kind.
+    public var requestsPerMinute: Int?
+    /// `tools/call`s, on every endpoint and in both eras.
+    public var toolCallsPerMinute: Int?
+    /// `tools/call`s in flight at once.
+    public var concurrentCalls: Int?
+
+    public init(requestsPerMinute: Int? = nil, toolCallsPerMinute: Int? = nil, concurrentCalls: Int? = nil) {
+        self.requestsPerMinute = requestsPerMinute
+        self.toolCallsPerMinute = toolCallsPerMinute
+        self.concurrentCalls = concurrentCalls
+    }
+
+    public var isEmpty: Bool { requestsPerMinute == nil && toolCallsPerMinute == nil && concurrentCalls == nil }
+}
+
+/// A server's `limits`: its calls in flight for all users together, and per-user rates of the
+/// tools its globs match.
+public struct ServerLimits: Sendable, Hashable {
+    public struct ToolRate: Sendable, Hashable {
+        public let glob: Glob
+        public let callsPerMinute: Int
+
+        public init(glob: Glob, callsPerMinute: Int) {
+            self.glob = glob
+            self.callsPerMinute = callsPerMinute
+        }
+    }
+
+    public var concurrentCalls: Int?
+    /// In orch.json's order; every glob that matches a tool applies.
+    public var tools: [ToolRate] = []
+
+    public init(concurrentCalls: Int? = nil, tools: [ToolRate] = []) {
+        self.concurrentCalls = concurrentCalls
+        self.tools = tools
+    }
+
+    public var isEmpty: Bool { concurrentCalls == nil && tools.isEmpty }
+}
+
 public struct Limits: Sendable, Hashable {
+    public var perUser = PerUserLimits()
     public var maxBodyBytes = 4 << 20
     public var sessionIdleSeconds = 600
     /// How long a legacy session's id is good for, from its `initialize`.
@@ -206,6 +250,8 @@ public struct ServerSpec: Sendable, Hashable {
     /// so a replica that does not hold a session of it refuses the session (404) rather than
     /// re-create it.
     public var stateful = false
+    /// `"limits"`: its concurrency cap and per-tool rates.
+    public var limits = ServerLimits()
     /// The secrets its `env`, `headers` and `url` take from the calling user (`${user:NAME}`): a
     /// per-user server, whose `env`, `headers` and `url` values are then templates to render with
     /// the caller's values (`resolved`).

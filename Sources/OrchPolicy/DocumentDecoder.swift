@@ -135,7 +135,7 @@ struct DocumentDecoder {
             if audit.isEmpty { log.error(r.at("audit"), "must be a file path or \"-\" for standard output") } else { settings.audit = audit }
         }
         if let limits = r["limits"],
-            let l = ObjectReader(limits, path: r.at("limits"), known: ["maxBodyBytes", "sessionIdleSeconds", "maxSessionSeconds", "maxSessionsPerKey", "callTimeoutSeconds", "maxUpstreamProcesses", "maxConnectionsPerClient", "requestHeadSeconds", "inputTimeoutSeconds"], log: &log)
+            let l = ObjectReader(limits, path: r.at("limits"), known: ["maxBodyBytes", "sessionIdleSeconds", "maxSessionSeconds", "maxSessionsPerKey", "callTimeoutSeconds", "maxUpstreamProcesses", "maxConnectionsPerClient", "requestHeadSeconds", "inputTimeoutSeconds", "perUser"], log: &log)
         {
             settings.limits.maxBodyBytes = l.positiveInt("maxBodyBytes", &log) ?? settings.limits.maxBodyBytes
             settings.limits.sessionIdleSeconds = l.positiveInt("sessionIdleSeconds", &log) ?? settings.limits.sessionIdleSeconds
@@ -146,6 +146,17 @@ struct DocumentDecoder {
             settings.limits.maxConnectionsPerClient = l.positiveInt("maxConnectionsPerClient", &log) ?? settings.limits.maxConnectionsPerClient
             settings.limits.requestHeadSeconds = l.positiveInt("requestHeadSeconds", &log) ?? settings.limits.requestHeadSeconds
             settings.limits.inputTimeoutSeconds = l.positiveInt("inputTimeoutSeconds", &log) ?? settings.limits.inputTimeoutSeconds
+            if let perUser = l["perUser"],
+                let p = ObjectReader(perUser, path: l.at("perUser"), known: ["requestsPerMinute", "toolCallsPerMinute", "concurrentCalls"], log: &log)
+            {
+                settings.limits.perUser = PerUserLimits(requestsPerMinute: p.positiveInt("requestsPerMinute", &log),
+                                                        toolCallsPerMinute: p.positiveInt("toolCallsPerMinute", &log),
+                                                        concurrentCalls: p.positiveInt("concurrentCalls", &log))
+                let limits = settings.limits.perUser
+                if let calls = limits.toolCallsPerMinute, let requests = limits.requestsPerMinute, calls > requests {
+                    log.warning(p.at("toolCallsPerMinute"), "\(calls) tool calls a minute can never be reached: each is a request, and requestsPerMinute allows \(requests)")
+                }
+            }
         }
         return settings
     }
@@ -318,7 +329,7 @@ struct DocumentDecoder {
         return org
     }
 
-    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers", "protocol", "stateful"]
+    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers", "protocol", "stateful", "limits"]
 
     private mutating func decodeServer(_ name: String, org: String, _ value: JSONNode, path: String) -> ServerSpec? {
         guard let r = ObjectReader(value, path: path, known: Self.serverKeys, log: &log) else { return nil }
@@ -407,6 +418,7 @@ struct DocumentDecoder {
             name: name, org: org, path: path, description: description, disabled: disabled,
             timeoutSeconds: timeout, tools: tools, prompts: prompts, resources: resources, transport: transport, prefix: prefix)
         spec.stateful = r.bool("stateful", &log) ?? false
+        if let value = r["limits"] { spec.limits = serverLimits(value, path: r.at("limits")) }
         if let text = r.string("protocol", &log) {
             if let chosen = ServerSpec.UpstreamProtocol(rawValue: text) {
                 spec.upstreamProtocol = chosen
@@ -425,6 +437,29 @@ struct DocumentDecoder {
             spec.userSecrets = values.flatMap(UserSecrets.names(in:)).reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         }
         return spec
+    }
+
+    /// A server's `limits`: `{concurrentCalls?, tools?: {GLOB: {callsPerMinute}}}`.
+    private mutating func serverLimits(_ value: JSONNode, path: String) -> ServerLimits {
+        var limits = ServerLimits()
+        guard let r = ObjectReader(value, path: path, known: ["concurrentCalls", "tools"], log: &log) else { return limits }
+        limits.concurrentCalls = r.positiveInt("concurrentCalls", &log)
+        guard let tools = r["tools"] else { return limits }
+        guard tools.isObject else {
+            log.error(r.at("tools"), "expected an object of tool globs, found \(tools.typeDescription)")
+            return limits
+        }
+        for (pattern, rate) in tools.members {
+            let at = Path.member(r.at("tools"), pattern)
+            guard !pattern.isEmpty, !pattern.contains(":") else {
+                log.error(at, "\"\(pattern)\" is not a tool glob: a tool's name, * matching any run of characters (no SERVER: part; the server is this one)")
+                continue
+            }
+            guard let t = ObjectReader(rate, path: at, known: ["callsPerMinute"], log: &log) else { continue }
+            guard let perMinute = t.positiveInt("callsPerMinute", &log) ?? (t.required("callsPerMinute", &log).map { _ in 0 }) , perMinute > 0 else { continue }
+            limits.tools.append(.init(glob: Glob(pattern), callsPerMinute: perMinute))
+        }
+        return limits
     }
 
     /// A server's `tools`, `prompts` or `resources` filter: `{allow?, deny?}` globs.

@@ -33,6 +33,8 @@ public struct Explanation: Sendable {
         public let kinds: [KindRules]
         /// A per-user server's secrets of this user: present, or what is wrong (never a value).
         public var secrets: [(name: String, problem: String?)] = []
+        /// The server's `limits`.
+        public var limits = ServerLimits()
 
         /// `rules` holds each kind's rules; `tools`, `prompts` and `resources` the server's filters.
         var json: JSONValue {
@@ -49,6 +51,7 @@ public struct Explanation: Sendable {
                     "deny": .strings(k.filter.deny.map(\.pattern)),
                 ]
             }
+            if !limits.isEmpty { object["limits"] = limits.json }
             if !secrets.isEmpty {
                 object["userSecrets"] = .array(secrets.map { ["name": .string($0.name), "present": .bool($0.problem == nil), "problem": .optional($0.problem)] })
             }
@@ -73,6 +76,8 @@ public struct Explanation: Sendable {
     public let keys: [KeyStatus]
     /// Who the user is at the `auth.oidc` issuers: (issuer, claim, value).
     public let identities: [(issuer: String, claim: String, value: String)]
+    /// `gateway.limits.perUser`, as they apply to this user (on each replica).
+    public var limits = PerUserLimits()
 
     public var json: JSONValue {
         [
@@ -90,6 +95,7 @@ public struct Explanation: Sendable {
                 ]
             }),
             "identities": .array(identities.map { ["issuer": .string($0.issuer), "claim": .string($0.claim), "value": .string($0.value)] }),
+            "limits": limits.json,
         ]
     }
 
@@ -110,6 +116,7 @@ public struct Explanation: Sendable {
         if servers.isEmpty { lines.append("  (none)") }
         for s in servers {
             lines.append("  \(s.id)  [\(s.transport)]" + (s.description.map { "  \($0)" } ?? ""))
+            if !s.limits.isEmpty { lines.append("    limits: " + s.limits.text) }
             for secret in s.secrets {
                 lines.append("    secret \(secret.name): " + (secret.problem.map { "MISSING: \($0)" } ?? "present"))
             }
@@ -129,6 +136,7 @@ public struct Explanation: Sendable {
             line += "  scope: " + (k.scope?.joined(separator: ", ") ?? "all the user may reach")
             lines.append(line)
         }
+        if !limits.isEmpty { lines.append("limits (counted on each replica): " + limits.text) }
         if !identities.isEmpty {
             lines.append("identities:")
             for identity in identities { lines.append("  \(identity.issuer): \(identity.claim) \(identity.value)") }
@@ -168,6 +176,7 @@ extension Policy {
                 var entry = Explanation.ServerAccess(
                     id: serverPath(id), transport: server.spec.transportName, description: server.spec.description,
                     allow: all.allow, deny: all.deny, kinds: kinds)
+                entry.limits = server.spec.limits
                 if let secrets {
                     entry.secrets = server.spec.userSecrets.map { name in
                         if case .failure(let problem) = secrets.read(user: u.name, name: name) { (name, problem.description) } else { (name, nil) }
@@ -189,9 +198,41 @@ extension Policy {
                 identities.append((issuer.name, issuer.userClaim, identity.value.value))
             }
         }
-        return Explanation(
+        var explanation = Explanation(
             user: u.name, displayName: u.spec.displayName, email: u.spec.email, admin: u.spec.admin,
             disabled: u.spec.disabled, orgs: orgRoles, servers: access, keys: keyStatus, identities: identities)
+        explanation.limits = settings.limits.perUser
+        return explanation
+    }
+}
+
+/// A limit's value, or null when it is not set.
+private func number(_ value: Int?) -> JSONValue { value.map { .integer(Int64($0)) } ?? .null }
+
+extension PerUserLimits {
+    /// `requestsPerMinute 600, toolCallsPerMinute 60, concurrentCalls 4`: the ones set.
+    public var text: String {
+        [("requestsPerMinute", requestsPerMinute), ("toolCallsPerMinute", toolCallsPerMinute), ("concurrentCalls", concurrentCalls)]
+            .compactMap { name, value in value.map { "\(name) \($0)" } }.joined(separator: ", ")
+    }
+
+    var json: JSONValue {
+        ["requestsPerMinute": number(requestsPerMinute), "toolCallsPerMinute": number(toolCallsPerMinute), "concurrentCalls": number(concurrentCalls)]
+    }
+}
+
+extension ServerLimits {
+    /// `concurrentCalls 4 (all users together); delete_* 5 a minute per user`.
+    public var text: String {
+        var parts: [String] = []
+        if let concurrentCalls { parts.append("concurrentCalls \(concurrentCalls) (all users together)") }
+        parts += tools.map { "\($0.glob.pattern) \($0.callsPerMinute) a minute per user" }
+        return parts.joined(separator: "; ")
+    }
+
+    var json: JSONValue {
+        ["concurrentCalls": number(concurrentCalls),
+         "tools": .object(JSONObject(tools.map { ($0.glob.pattern, ["callsPerMinute": .integer(Int64($0.callsPerMinute))] as JSONValue) }))]
     }
 }
 

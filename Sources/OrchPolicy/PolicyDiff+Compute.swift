@@ -115,6 +115,7 @@ extension PolicyDiff {
                 compare("timeoutSeconds", a.timeoutSeconds != b.timeoutSeconds)
                 compare("protocol", a.upstreamProtocol != b.upstreamProtocol)
                 compare("stateful", a.stateful != b.stateful)
+                compare("limits", a.limits != b.limits)
                 guard !fields.isEmpty else { return nil }
                 return ServerChange(server: path, change: .changed, transport: b.transportName, fields: fields, env: env, headers: headers, filters: filters)
             case (nil, nil):

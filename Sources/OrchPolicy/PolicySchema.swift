@@ -109,6 +109,11 @@ public enum PolicySchema {
                             "maxBodyBytes": positive, "sessionIdleSeconds": positive, "maxSessionSeconds": positive,
                             "maxSessionsPerKey": positive, "callTimeoutSeconds": positive, "maxUpstreamProcesses": positive,
                             "maxConnectionsPerClient": positive, "requestHeadSeconds": positive, "inputTimeoutSeconds": positive,
+                            "perUser": [
+                                "type": "object", "additionalProperties": false,
+                                "description": "What one user may do, counted on each replica: authenticated requests and tool calls a minute (token buckets), tool calls in flight.",
+                                "properties": ["requestsPerMinute": positive, "toolCallsPerMinute": positive, "concurrentCalls": positive],
+                            ],
                         ],
                     ],
                 ],
@@ -167,6 +172,20 @@ public enum PolicySchema {
                     "protocol": [
                         "enum": ["auto", "2026-07-28", "legacy"],
                         "description": "The MCP era spoken to the server: auto (default) asks it once with server/discover.",
+                    ],
+                    "limits": [
+                        "type": "object", "additionalProperties": false,
+                        "properties": [
+                            "concurrentCalls": positive,
+                            "tools": [
+                                "type": "object",
+                                "description": "TOOL glob (* matches any run of characters) to its per-user rate.",
+                                "additionalProperties": [
+                                    "type": "object", "required": ["callsPerMinute"], "additionalProperties": false,
+                                    "properties": ["callsPerMinute": positive],
+                                ],
+                            ],
+                        ],
                     ],
                     "stateful": [
                         "type": "boolean",

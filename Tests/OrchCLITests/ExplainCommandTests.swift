@@ -77,6 +77,7 @@ import Testing
             ["id": "old", "status": "valid", "expires": "2040-01-01T00:00:00Z", "scope": nil],
         ],
         "identities": [],
+        "limits": ["requestsPerMinute": nil, "toolCallsPerMinute": nil, "concurrentCalls": nil],
     ]
     #expect(try JSONValue.parse(run.stdout) == expected)
 }

@@ -419,7 +419,9 @@ class FaultTestCase(unittest.TestCase):
         error = self.assert_rpc_error(reply, 2, -32603)
         self.assertLess(reply.elapsed, ANSWER_WITHIN, "slow answer: %s" % reply)
         after = self.post("huge", rpc(3, "ping"), session=session)
-        self.assertEqual(after.status, 404, "the session should have ended: %s\n%s" % (after, self.diagnostics()))
+        # The session ended with its upstream; its id re-creates it with a new one.
+        self.assertEqual(after.status, 200, "the id should re-create the session: %s\n%s" % (after, self.diagnostics()))
+        self.assertIn("session re-created from its id", self.audit_text())
         self.assert_group_gone(pid, answered)
         self.assertRegex(error["message"], r"(?i)session ended",
                          "the pending call's error should say the session ended: %s\n%s" % (reply, self.diagnostics()))
@@ -446,7 +448,9 @@ class FaultTestCase(unittest.TestCase):
         self.assertLess(reply.elapsed, CALL_TIMEOUT - 0.5,
                         "the crash should end the call at once, not at the timeout: %s" % reply)
         after = self.post("midcrash", rpc(3, "ping"), session=session)
-        self.assertEqual(after.status, 404, "the session should have ended: %s\n%s" % (after, self.diagnostics()))
+        # The session ended with its upstream; its id re-creates it with a new one.
+        self.assertEqual(after.status, 200, "the id should re-create the session: %s\n%s" % (after, self.diagnostics()))
+        self.assertIn("session re-created from its id", self.audit_text())
         self.assert_group_gone(pid, answered)
         self.assertRegex(error["message"], r"(?i)session ended",
                          "the pending call's error should say the session ended: %s\n%s" % (reply, self.diagnostics()))

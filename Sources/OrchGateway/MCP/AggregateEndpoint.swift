@@ -46,7 +46,7 @@ struct AggregateEndpoint: MCPEndpoint {
         let started = ContinuousClock.now
         let caller = try context.requireCaller()
         let (incoming, sessionID): (IncomingMessage, String?)
-        switch try await start(request, servesModern: true) {
+        switch try await start(request, context, servesModern: true) {
         case .answered(let response): return response
         case .message(let message, let session): (incoming, sessionID) = (message, session)
         case .modern(let message): return try await modern(request, context, caller, hasOrg: hasOrg, incoming: message, started: started)

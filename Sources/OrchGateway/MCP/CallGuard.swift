@@ -55,6 +55,7 @@ struct CallGuard: Sendable {
     /// The time decisions and list filters are made at.
     let clock: WallClock
     let pins: PinCheck
+    let limiter: Limiter
 
     enum Admission {
         /// Forward with these hooks; with `rewritten`, the request carries those params instead of
@@ -83,9 +84,23 @@ struct CallGuard: Sendable {
             var hooks = ReplyHooks.none
             if let filter = forwarding.filter { hooks = ReplyHooks(transform: replyFilter(filter, session.access)) }
             if let allowed = forwarding.allowed {
+                var permit: CallPermit?
+                if method == "tools/call" {
+                    let limits = caller.policy.settings.limits.perUser, serverLimits = caller.policy.server(server.id).spec.limits
+                    switch limiter.admitCall(user: caller.userName, server: server.path, tool: allowed.item.name, limits, serverLimits) {
+                    case .success(let granted): permit = granted
+                    case .failure(let refusal):
+                        var record = allowed.audit
+                        (record.decision, record.reason) = (.deny, refusal.message)
+                        auditor.write(record, started: started)
+                        metrics.limited(refusal.limit)
+                        return .refuse(Self.limitReply(id: id, refusal))
+                    }
+                }
                 metrics.itemDecision(allowed.item.kind, server: server.path, allowed: true)
                 let auditor = self.auditor
-                hooks = ReplyHooks(outcome: { outcome in
+                hooks = ReplyHooks(outcome: { [permit] outcome in
+                    permit?.release()
                     var record = allowed.audit
                     record.reason += MCPExchange.outcomeNote(outcome)
                     auditor.write(record, started: started)
@@ -93,6 +108,14 @@ struct CallGuard: Sendable {
             }
             return .forward(hooks, rewritten: forwarding.params)
         }
+    }
+
+    /// The JSON-RPC answer to a message over a limit: -32000, the message naming the limit, and
+    /// `data.limit` and `data.retryAfterSeconds` (in an HTTP 200: SDK clients raise on a 429 and
+    /// never read the error).
+    static func limitReply(id: JSONValue, _ refusal: Limiter.Refusal) -> JSONValue {
+        JSONRPC.error(id: id, code: JSONRPC.limited, refusal.message,
+                      data: ["limit": .string(refusal.limit), "retryAfterSeconds": .integer(Int64(refusal.retryAfterSeconds))])
     }
 
     /// Whether a client notification goes on to the server. A request method sent without an id,

@@ -52,6 +52,8 @@ enum JSONRPC {
     static let invalidParams: Int64 = -32602
     static let internalError: Int64 = -32603
     static let requestTimeout: Int64 = -32001
+    /// Over a limit of `gateway.limits` or a server's `limits` (`CallGuard.limitReply`).
+    static let limited: Int64 = -32000
     /// The request was cancelled (the code the SDKs use for it).
     static let requestCancelled: Int64 = -32800
     /// A 2026-07-28 request's HTTP headers disagree with its body, or one is missing or repeated.

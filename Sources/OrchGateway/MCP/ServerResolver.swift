@@ -131,11 +131,18 @@ extension MCPEndpoint {
     /// endpoint that serves that era, answers its probe elsewhere (`server/discover` without a
     /// session: "method not found", before any version check, makes such clients fall back to
     /// initialize), and checks `MCP-Protocol-Version`.
-    func start(_ request: Request, servesModern: Bool = false) async throws -> PostStart {
+    func start(_ request: Request, _ context: GatewayContext, servesModern: Bool = false) async throws -> PostStart {
         let incoming: IncomingMessage
         switch try await IncomingMessage.read(request, limit: gateway.maxBodyBytes) {
         case .success(let message): incoming = message
         case .failure(let error): return .answered(Response.json(error.value, status: .badRequest))
+        }
+        if let refusal = context.limited {
+            gateway.auditor.record(context, request: request, caller: context.caller, decision: .deny, reason: refusal.message,
+                                   status: 200, started: .now, mcpMethod: incoming.message.method ?? "message")
+            // A notification or a response has no id to answer: the POST itself is refused.
+            guard case .request(let id, _, _) = incoming.message else { throw GatewayError.limited(refusal) }
+            return .answered(Response.json(CallGuard.limitReply(id: id, refusal)))
         }
         if servesModern, RequestEra(headers: request.headers, message: incoming.message) == .modern { return .modern(incoming) }
         let sessionID = request.headers[.mcpSessionID]
