@@ -92,7 +92,7 @@ let package = Package(
         ),
         // Writes the git commit being built into the orch target, for `orch --version`.
         .plugin(name: "GitCommit", capability: .buildTool()),
-        .executableTarget(name: "orch-bench", dependencies: ["OrchJSON", "OrchPolicy"], swiftSettings: swiftSettings),
+        .executableTarget(name: "orch-bench", dependencies: ["OrchJSON", "OrchPolicy", "OrchGateway"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchJSONTests", dependencies: ["OrchJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchPolicyTests", dependencies: ["OrchPolicy", "OrchJSON"], exclude: ["Fixtures", "ClientConfigFixtures", "DocExamples"], swiftSettings: swiftSettings),
         .testTarget(

@@ -101,6 +101,10 @@ write_section "$section"
 section=$(ORCH_BIN=$PWD/$orch bench/era-cost.sh)
 write_section "$section"
 
+# Section: replicas behind nginx (round-robin), re-creating a session, sealing its id.
+section=$(python3 bench/replicas.py "$PWD/$orch" "$PWD/.build/release/orch-bench" "${BENCH_SECONDS:-10}")
+write_section "$section"
+
 # Section: the aggregated endpoint next to a server's own.
 section=$(bench/aggregate.sh)
 write_section "$section"

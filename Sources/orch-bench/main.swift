@@ -1,12 +1,16 @@
 // Measures what the policy costs per request: compile time of a file, `decide` and token lookup.
-// Usage: orch-bench ORCH_JSON TOKENS_TXT
+// Usage: orch-bench ORCH_JSON TOKENS_TXT; orch-bench seal (SealBench.swift)
 import Foundation
 import OrchJSON
 import OrchPolicy
 
 let arguments = CommandLine.arguments
+if arguments.count == 2, arguments[1] == "seal" {
+    sealBench()
+    exit(0)
+}
 guard arguments.count == 3 else {
-    FileHandle.standardError.write(Data("usage: orch-bench ORCH_JSON TOKENS_TXT\n".utf8))
+    FileHandle.standardError.write(Data("usage: orch-bench ORCH_JSON TOKENS_TXT | orch-bench seal\n".utf8))
     exit(2)
 }
 let bytes = try PolicyFileError.read(arguments[1])

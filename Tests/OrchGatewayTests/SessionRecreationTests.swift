@@ -241,3 +241,38 @@ private func opened(_ client: some TestClientProtocol) async throws -> String {
     #expect(second.auditLines.contains { $0.contains("session re-created from its id") })
     #expect(stateful.auditLines.contains { $0.contains("reaches acme/notes, which is stateful") })
 }
+
+@Test func base64urlRoundTripsEveryLengthAndRefusesWhatIsNotIt() {
+    var generator = SystemRandomNumberGenerator()
+    for length in 0..<70 {
+        let bytes = Data((0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let text = StateSeal.base64url(bytes)
+        #expect(!text.contains("=") && !text.contains("+") && !text.contains("/"))
+        #expect(StateSeal.data(base64url: Array(text.utf8)) == bytes)
+        #expect(text == bytes.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: ""))
+    }
+    for bad in ["ab=c", "a+bc", "a/bc", "abcde", "a b", "é"] { #expect(StateSeal.data(base64url: Array(bad.utf8)) == nil, "\(bad)") }
+    // Bits past the last byte must be zero: "AB" is 0x00 with 4 bits left over, "AQ" sets one.
+    #expect(StateSeal.data(base64url: Array("AA".utf8)) == Data([0]))
+    #expect(StateSeal.data(base64url: Array("AB".utf8)) == nil)
+}
+
+@Test func everyChangeOfAnIDBreaksItAndNoneCrashes() {
+    let seal = SessionSeal(StateSeal(keys: [keyA]))
+    let claims = SealedSession(user: "bob", keyID: nil, credential: "f", endpoint: "/mcp", version: "2025-06-18", capabilities: [:],
+                               clientName: "c", clientVersion: "1", issued: 1, expires: 2)
+    let id = Array(seal.seal(claims).utf8)
+    #expect(seal.open(String(decoding: id, as: UTF8.self)) == .opened(claims))
+    var opened = 0
+    for index in id.indices {
+        for replacement in [UInt8(ascii: "A"), UInt8(ascii: "_"), UInt8(ascii: "."), 0xC3] where id[index] != replacement {
+            var changed = id
+            changed[index] = replacement
+            if case .opened = seal.open(String(decoding: changed, as: UTF8.self)) { opened += 1 }
+        }
+        if case .opened = seal.open(String(decoding: id[..<index], as: UTF8.self)) { opened += 1 }
+    }
+    // A change of the last character's unused bits is refused by the zero-bits check; nothing opens.
+    #expect(opened == 0)
+}

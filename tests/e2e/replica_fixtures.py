@@ -26,9 +26,10 @@ STATE_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 SAMPLES = os.path.join(ROOT, "samples", "nginx")
 
 
-def policy(limits=None, bob=True):
+def policy(limits=None, bob=True, slow_limits=None):
     """acme/notes (`orch sample-server`) for bob and carol, acme/browser (the same, marked
-    "stateful": true) for bob; the audit log on each replica's standard output."""
+    "stateful": true) and acme/slow (the same, with `slow_limits`) for bob; `limits` are
+    gateway.limits; the audit log on each replica's standard output."""
     sample = {"command": ORCH, "args": ["sample-server", "--session-tool"]}
     gateway = {"stateKey": "${env:ORCH_STATE_KEY}", "audit": "-"}
     if limits:
@@ -36,10 +37,10 @@ def policy(limits=None, bob=True):
     return {
         "version": 1,
         "gateway": gateway,
-        "roles": {"member": {"allow": ["notes", "browser"]}, "reader": {"allow": ["notes"]}},
+        "roles": {"member": {"allow": ["notes", "browser", "slow"]}, "reader": {"allow": ["notes"]}},
         "orgs": {"acme": {
             "members": {"bob": "member", "carol": "reader"},
-            "servers": {"notes": sample, "browser": dict(sample, stateful=True)},
+            "servers": {"notes": sample, "browser": dict(sample, stateful=True), "slow": dict(sample, limits=slow_limits or {})},
         }},
         "users": {
             "bob": {"keys": [{"id": "laptop", "sha256": sha256(USER_TOKEN)}] if bob else []},

@@ -157,7 +157,7 @@ class SampleCase(ReplicaCase):
     sample = None
 
     def setUp(self):
-        self.cluster = Cluster(sample=self.sample)
+        self.cluster = Cluster(self.document, sample=self.sample)
         self.addCleanup(self.cluster.close)
 
 
@@ -193,6 +193,64 @@ class LegacySSETests(SampleCase):
                         self.assertEqual(result.content[0].text, "sse %d" % index)
 
         self.run_async(run)
+
+
+
+class PerUserLimitTests(SampleCase):
+    """Routed by user, so each user's limits are exact across the replicas."""
+    sample = "by-user.conf"
+    document = policy(limits={"perUser": {"toolCallsPerMinute": 5}})
+
+    def test_over_the_limit_the_sdk_raises_the_error_naming_it_and_another_user_is_unaffected(self):
+        from mcp.shared.exceptions import McpError
+
+        async def calls(token):
+            outcomes = []
+            headers = {"Authorization": "Bearer " + token}
+            async with open_streamable_http(self.cluster.url(), headers, create_mcp_http_client) as (read, write, _):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    for index in range(6):
+                        try:
+                            result = await session.call_tool("echo", {"text": str(index)})
+                            outcomes.append(result.content[0].text)
+                        except McpError as error:
+                            outcomes.append((error.error.code, error.error.data, error.error.message))
+            return outcomes
+
+        bob = self.run_async(lambda: calls(USER_TOKEN))
+        self.assertEqual(bob[:5], ["0", "1", "2", "3", "4"])
+        code, data, message = bob[5]
+        self.assertEqual(code, -32000)
+        self.assertEqual(data["limit"], "perUser.toolCallsPerMinute")
+        self.assertGreaterEqual(data["retryAfterSeconds"], 1)
+        self.assertIn("perUser.toolCallsPerMinute", message)
+        # carol's calls are her own: the first five pass.
+        self.assertEqual(self.run_async(lambda: calls(OTHER_TOKEN))[:5], ["0", "1", "2", "3", "4"])
+
+
+class ConcurrencyLimitTests(SampleCase):
+    sample = "by-user.conf"
+    document = policy(slow_limits={"concurrentCalls": 2})
+
+    def test_concurrent_calls_are_never_exceeded_under_parallel_calls_to_a_slow_upstream(self):
+        import concurrent.futures
+        url = self.cluster.url("slow")
+        sessions = []
+        for _ in range(4):
+            status, headers, _ = post(url, INITIALIZE)
+            self.assertEqual(status, 200)
+            sessions.append(headers["Mcp-Session-Id"])
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            replies = list(pool.map(lambda i: post(url, call("echo", {"text": str(i), "delayMs": 600}, id=i), session=sessions[i % 4]),
+                                    range(12)))
+        passed = [body for status, _, body in replies if status == 200 and "result" in body]
+        refused = [body for status, _, body in replies if status == 200 and body.get("error", {}).get("data", {}).get("limit") == "acme/slow.concurrentCalls"]
+        self.assertGreaterEqual(len(passed), 1)
+        self.assertLessEqual(len(passed), 2, replies)
+        self.assertEqual(len(passed) + len(refused), 12, replies)
+        # The places come back with the replies.
+        self.assertIn("result", post(url, call("echo", {"text": "after"}), session=sessions[0])[2])
 
 
 if __name__ == "__main__":

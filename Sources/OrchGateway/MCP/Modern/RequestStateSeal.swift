@@ -37,13 +37,13 @@ struct RequestStateSeal: Sendable {
             "u": .string(binding.user), "k": .string(binding.credential), "s": .string(binding.server), "m": .string(binding.method),
             "h": .string(binding.call), "c": .string(binding.heldCall), "q": .string(binding.question), "x": .integer(binding.expires),
         ]
-        return sealer.seal(payload, purpose: Self.purpose)
+        return sealer.seal(Array(payload.compact.utf8), purpose: Self.purpose)
     }
 
     /// The binding `state` was sealed with; nil for a state the gateway did not make with this key,
     /// or one changed since.
     func open(_ state: String) -> Binding? {
-        guard case .opened(let payload) = sealer.open(state, purpose: Self.purpose) else { return nil }
+        guard case .opened(let plain) = sealer.open(state, purpose: Self.purpose), let payload = try? JSONValue.parse(plain) else { return nil }
         guard let user = payload["u"]?.stringValue, let credential = payload["k"]?.stringValue, let server = payload["s"]?.stringValue,
             let method = payload["m"]?.stringValue, let call = payload["h"]?.stringValue, let heldCall = payload["c"]?.stringValue,
             let question = payload["q"]?.stringValue, let expires = payload["x"]?.integerValue
