@@ -153,6 +153,24 @@ class RoundRobinTests(ReplicaCase):
 
 
 
+class ForeignKeyTests(unittest.TestCase):
+    def test_a_replica_with_another_state_key_refuses_the_ids_and_says_so_once(self):
+        import base64
+        import secrets as random
+        from replica_fixtures import STATE_KEY
+        cluster = Cluster(count=2, state_keys=[STATE_KEY, base64.b64encode(random.token_bytes(32)).decode()])
+        self.addCleanup(cluster.close)
+        first, other = cluster.replicas
+        status, headers, _ = post("%s/orgs/acme/servers/notes/mcp" % first.base, INITIALIZE)
+        self.assertEqual(status, 200)
+        session = headers["Mcp-Session-Id"]
+        for _ in range(3):
+            self.assertEqual(post("%s/orgs/acme/servers/notes/mcp" % other.base, LIST, session=session)[0], 404)
+        other.wait_for_log(r"sealed with a gateway.stateKey this replica does not have \(key [0-9a-f]{8}\)")
+        lines = [line for line in other.output.collect() if "sealed with a gateway.stateKey this replica does not have" in line]
+        self.assertEqual(len(lines), 1, lines)
+
+
 class SampleCase(ReplicaCase):
     sample = None
 
