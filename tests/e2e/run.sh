@@ -26,36 +26,23 @@ fi
 # ensure_venv DIR CHECK PIP-ARGS... (venv.sh)
 . "$HERE/venv.sh"
 
-# ensure_chromium: Debian's chromium and chromium-driver for the dashboard tests (headless, through
-# selenium), installed with apt-get when /usr/bin/chromium or /usr/bin/chromedriver is missing (with
-# sudo unless root, as the Makefile's deps target does).
-ensure_chromium() {
-    if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
-        return 0
-    fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "run.sh: the dashboard tests need /usr/bin/chromium and /usr/bin/chromedriver (Debian: chromium, chromium-driver)" >&2
-        return 1
-    fi
-    echo "== installing chromium chromium-driver"
-    local sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium chromium-driver &&
-        [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]
-}
-
 # ensure_package PACKAGE FILE: Debian's PACKAGE, installed with apt-get when FILE is missing (with
-# sudo unless root): nginx and wrk for the replica tests.
+# sudo unless root, as the Makefile's deps target does): nginx and wrk for the replica tests,
+# chromium and chromium-driver for the dashboard tests (headless, through selenium).
 ensure_package() {
     [ -x "$2" ] && return 0
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "run.sh: the replica tests need $2 (Debian: $1)" >&2
+        echo "run.sh: the tests need $2 (Debian: $1)" >&2
         return 1
     fi
     echo "== installing $1"
     local sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo
     $sudo apt-get update -qq && $sudo apt-get install -y -qq "$1" && [ -x "$2" ]
+}
+
+ensure_chromium() {
+    ensure_package chromium /usr/bin/chromium && ensure_package chromium-driver /usr/bin/chromedriver
 }
 
 failed=()
