@@ -206,6 +206,10 @@ public final class Policy: Sendable {
     public func key(_ id: KeyID) -> Key { keys[id.index] }
     public func org(_ id: OrgID) -> Org { orgs[id.index] }
 
+    /// A server's `limits`, read in place: every `tools/call` asks, and a copy of the whole
+    /// `Server` costs more than the answer.
+    public func limits(of id: ServerID) -> ServerLimits { servers[id.index].spec.limits }
+
     /// `ORG/SERVER` of a server.
     public func serverPath(_ id: ServerID) -> String {
         let server = servers[id.index]

@@ -86,7 +86,7 @@ struct CallGuard: Sendable {
             if let allowed = forwarding.allowed {
                 var permit: CallPermit?
                 if method == "tools/call" {
-                    let limits = caller.policy.settings.limits.perUser, serverLimits = caller.policy.server(server.id).spec.limits
+                    let limits = caller.policy.settings.limits.perUser, serverLimits = caller.policy.limits(of: server.id)
                     switch limiter.admitCall(user: caller.userName, server: server.path, tool: allowed.item.name, limits, serverLimits) {
                     case .success(let granted): permit = granted
                     case .failure(let refusal):

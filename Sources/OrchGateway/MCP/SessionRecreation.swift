@@ -76,11 +76,7 @@ struct SessionRecreation: Sendable {
         guard let id else { throw GatewayError.badRequest("missing Mcp-Session-Id header: send initialize first") }
         let resolver = gateway.resolver
         if gateway.sessions.session(id) != nil { return try resolver.session(id, server, caller) }
-        func refuse(_ reason: String) -> GatewayError {
-            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "session not re-created: \(reason)", status: 404,
-                                   started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
-            return GatewayError.unknownSession()
-        }
+        func refuse(_ reason: String) -> GatewayError { refusal(reason, request, context, caller, org: server.org, server: server) }
         let claims: SealedSession
         switch self.claims(id, caller, endpoint: server.path) {
         case .success(let opened): claims = opened
@@ -146,11 +142,7 @@ struct SessionRecreation: Sendable {
         let endpoint = AggregateEndpoint(gateway: gateway)
         guard let id, gateway.aggregates.session(id) == nil else { return try endpoint.aggregate(id, caller, org: org) }
         let path = AggregateScope.endpoint(org: org)
-        func refuse(_ reason: String) -> GatewayError {
-            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "session not re-created: \(reason)", status: 404,
-                                   started: .now, org: org, mcpMethod: "initialize")
-            return GatewayError.unknownSession()
-        }
+        func refuse(_ reason: String) -> GatewayError { refusal(reason, request, context, caller, org: org, server: nil) }
         let claims: SealedSession
         switch self.claims(id, caller, endpoint: path) {
         case .success(let opened): claims = opened
@@ -179,6 +171,16 @@ struct SessionRecreation: Sendable {
         return try endpoint.aggregate(held.id, caller, org: org)
     }
 
+    /// A re-creation refused, audited with its reason: 404 (the client initializes again), or 502
+    /// for an upstream that could not answer the replayed `initialize`.
+    private func refusal(
+        _ reason: String, _ request: Request, _ context: GatewayContext, _ caller: Caller, org: String?, server: ResolvedServer?, status: Int = 404
+    ) -> GatewayError {
+        gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "session not re-created: \(reason)", status: status,
+                               started: .now, org: org, server: server?.name, mcpMethod: "initialize")
+        return status == 404 ? GatewayError.unknownSession() : GatewayError.upstreamUnavailable("\(server?.path ?? org ?? ""): \(reason)")
+    }
+
     /// Opens a session under `id` for the caller on `server` and replays its `initialize`.
     private func recreate(
         _ id: String, _ claims: SealedSession, _ server: ResolvedServer, _ request: Request, _ context: GatewayContext
@@ -191,9 +193,7 @@ struct SessionRecreation: Sendable {
         let message = JSONRPC.request(id: requestID, method: "initialize", params: params)
         let incoming = IncomingMessage(bytes: MCPSession.encode(message), message: .request(id: requestID, method: "initialize", params: params))
         func refused(_ reason: String, status: Int) -> GatewayError {
-            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "session not re-created: \(reason)", status: status,
-                                   started: .now, org: server.org, server: server.name, mcpMethod: "initialize")
-            return status == 404 ? GatewayError.unknownSession() : GatewayError.upstreamUnavailable("\(server.path): \(reason)")
+            refusal(reason, request, context, caller, org: server.org, server: server, status: status)
         }
         switch await opener.initialize(session, incoming, id: requestID, params: params, timeout: gateway.resolver.callTimeout(caller, server)) {
         case .opened(let reply):
