@@ -232,7 +232,8 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let leg = gateway.legs.openLeg(ModernExchange.legKey(caller, server))
         else { return false }
         let bytes = Array(body.readableBytesView)
-        guard let value = try? JSONRPC.parse(bytes), let message = JSONRPCMessage(value) else { return false }
+        let read = ModernForwarding.envelopeApart(bytes)
+        guard let value = read?.value ?? (try? JSONRPC.parse(bytes)), let message = JSONRPCMessage(value) else { return false }
         // A listen, progress, a retry that answers a server's question, and a client the server may
         // ask something (its leg is another) go to the router.
         if case .request(_, let method, let params) = message,
@@ -249,7 +250,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             state = .answering(route: target.pattern, method: "POST", started: started)
             respond(answer.status, json: answer.body.map(MCPSession.encode))
         case .request(let modern):
-            switch exchange.decide(modern, request: bytes, caller: caller, server: server, leg: leg, origin: origin, started: started) {
+            switch exchange.decide(modern, request: bytes, read: read, caller: caller, server: server, leg: leg, origin: origin, started: started) {
             case .answer(let answer):
                 state = .answering(route: target.pattern, method: "POST", started: started)
                 respond(answer.status, json: answer.body.map(MCPSession.encode))

@@ -95,6 +95,17 @@ public enum JSONMemberScanner {
         }
     }
 
+    /// The members of the top-level object in order up to the first named `stop` as written, whose
+    /// value is not read past its first byte (its range is that byte alone): for a document already
+    /// parsed strictly (no key written twice), where what follows that value is not needed. Nil when
+    /// it is not an object this reads that far.
+    public static func members(in bytes: [UInt8], stoppingAt stop: String) -> [Member]? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var name = stop
+            return name.withUTF8 { Scan(bytes: buffer).members(within: 0..<buffer.count, stoppingAt: $0) }
+        }
+    }
+
     /// Whether `member`'s name is `key` as written (a name written with escapes is not matched).
     public static func isNamed(_ member: Member, _ key: String, in bytes: [UInt8]) -> Bool {
         guard key.utf8.count == member.name.count else { return false }
@@ -189,7 +200,7 @@ public enum JSONMemberScanner {
 
         /// Every member of the object that begins `bounds`, in order; nil when it is not an object
         /// this reads to its end.
-        func members(within bounds: Range<Int>) -> [Member]? {
+        func members(within bounds: Range<Int>, stoppingAt stop: UnsafeBufferPointer<UInt8>? = nil) -> [Member]? {
             let end = bounds.upperBound
             var offset = bounds.lowerBound
             skipWhitespace(&offset, end: end)
@@ -203,7 +214,18 @@ public enum JSONMemberScanner {
                 if bytes[offset] == UInt8(ascii: "}"), members.isEmpty { return members }
                 guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
                 let close = stringEnd(from: offset, end: end)
-                guard close < end, let value = valueRange(after: close + 1, end: end) else { return nil }
+                guard close < end else { return nil }
+                if let stop, close - offset - 1 == stop.count, UnsafeBufferPointer(rebasing: bytes[(offset + 1)..<close]).elementsEqual(stop) {
+                    var start = close + 1
+                    skipWhitespace(&start, end: end)
+                    guard start < end, bytes[start] == UInt8(ascii: ":") else { return nil }
+                    start += 1
+                    skipWhitespace(&start, end: end)
+                    guard start < end else { return nil }
+                    members.append(((offset + 1)..<close, start..<(start + 1)))
+                    return members
+                }
+                guard let value = valueRange(after: close + 1, end: end) else { return nil }
                 members.append(((offset + 1)..<close, value))
                 offset = value.upperBound
                 skipWhitespace(&offset, end: end)

@@ -119,9 +119,10 @@ struct ModernExchange: Sendable {
 
     /// Decides `modern` on `leg`: discover is answered from the leg, a refused item with the era's
     /// status, and anything else is decided by `CallGuard` as on a session and forwarded.
-    /// `request` is the body as it came (forwarded as it is but for its id, where it can be).
+    /// `request` is the body as it came (forwarded as it is but for its id, where it can be), and
+    /// `read` the same body as `ModernForwarding.envelopeApart` read it, when the adapter did.
     func decide(
-        _ modern: ModernRequest, request: [UInt8], caller: Caller, server: ResolvedServer, leg: HeldLeg, origin: RequestOrigin,
+        _ modern: ModernRequest, request: [UInt8], read: JSONSetAside? = nil, caller: Caller, server: ResolvedServer, leg: HeldLeg, origin: RequestOrigin,
         started: ContinuousClock.Instant
     ) -> Action {
         _ = leg.session.access.binding.admits(caller)  // a newer sign-in token carries the leg on
@@ -188,7 +189,7 @@ struct ModernExchange: Sendable {
             outcome: admitted.outcome)
         // A handshake-era server: the envelope stays with the gateway.
         let cutsEnvelope = !leg.session.speaksModernUpstream
-        let bytes = rewritten ? nil : ModernForwarding.splicedRequest(request, upstreamID: upstreamID, cutsEnvelope: cutsEnvelope)
+        let bytes = rewritten ? nil : ModernForwarding.splicedRequest(request, upstreamID: upstreamID, cutsEnvelope: cutsEnvelope, read: read)
         // The params go upstream only when the bytes could not be spliced.
         if bytes == nil, cutsEnvelope { params = ModernForwarding.withoutEnvelope(params) }
         let forwarded = bytes ?? MCPSession.encode(JSONRPC.request(id: upstreamID, method: method, params: params))

@@ -7,16 +7,26 @@ enum ModernForwarding {
     /// `upstreamID` in place of its id, and for a handshake-era server (`cutsEnvelope`) the envelope
     /// taken out of `params._meta` (such a server's session has its version and capabilities from
     /// `initialize`, and Python SDK 2.x servers refuse the envelope on it); a 2026-07-28 server
-    /// gets the envelope as the client wrote it. Made in one copy. Nil when the id is not found once
-    /// as written or the envelope cannot be cut (then the message is encoded again).
-    static func splicedRequest(_ bytes: [UInt8], upstreamID: JSONValue, cutsEnvelope: Bool) -> [UInt8]? {
-        guard let top = JSONMemberScanner.members(in: bytes), let id = JSONMemberScanner.only("id", in: top, bytes) else { return nil }
+    /// gets the envelope as the client wrote it. Made in one copy; `read` is the body as
+    /// `envelopeApart` read it, when it could (its members and cuts are not looked for again). Nil
+    /// when the id is not found once as written or the envelope cannot be cut (then the message is
+    /// encoded again).
+    static func splicedRequest(_ bytes: [UInt8], upstreamID: JSONValue, cutsEnvelope: Bool, read: JSONSetAside? = nil) -> [UInt8]? {
+        guard let top = read?.top ?? JSONMemberScanner.members(in: bytes), let id = JSONMemberScanner.only("id", in: top, bytes) else { return nil }
         var edits = [JSONMemberScanner.Edit(id.value, MCPSession.encode(upstreamID))]
         if cutsEnvelope {
-            guard let cuts = JSONMemberScanner.memberRemovals(envelopeKeys, at: ["params", "_meta"], in: bytes, top: top) else { return nil }
+            guard let cuts = read?.cuts ?? JSONMemberScanner.memberRemovals(envelopeKeys, at: ["params", "_meta"], in: bytes, top: top) else { return nil }
             edits += cuts
         }
         return JSONMemberScanner.applying(edits, to: bytes)
+    }
+
+    /// A 2026-07-28 request's body with its envelope set aside while the rest is parsed (the
+    /// envelope is most of a call's bytes, and a handshake-era server is sent the rest alone): the
+    /// same value as `JSONRPC.parse` gives, or nil when it cannot be read so (then the body is
+    /// parsed whole, and its errors are the whole body's).
+    static func envelopeApart(_ bytes: [UInt8]) -> JSONSetAside? {
+        JSONSetAside(bytes, limits: JSONRPC.messageLimits, keys: envelopeKeys, at: ["params", "_meta"])
     }
 
     /// The envelope's keys in a request's `params._meta`.
@@ -36,21 +46,30 @@ enum ModernForwarding {
     /// to stamp, no `resultType` already), or an error whose code stays, with the client's id in
     /// place. Nil otherwise (then `reply` rewrites the value and it is encoded again).
     static func splicedReply(_ bytes: [UInt8], _ value: JSONValue, id: JSONValue, method: String) -> [UInt8]? {
-        if case .object(let result)? = value["result"] {
+        let result = value["result"]?.objectValue
+        if let result {
             guard MCPMethod(rawValue: method)?.hasCacheFields != true, result["resultType"] == nil else { return nil }
         } else if value["error"] == nil || (method == MCPMethod.resourcesRead.rawValue && value["error"]?["code"] == .integer(resourceNotFound)) {
             return nil
         }
-        guard let members = JSONMemberScanner.members(in: bytes), let replyID = JSONMemberScanner.only("id", in: members, bytes) else { return nil }
+        // The reply was parsed strictly, so no name is written twice: with its id before its result
+        // (as servers write them), the result is not read past its brace.
+        let early = result == nil ? nil : JSONMemberScanner.members(in: bytes, stoppingAt: "result")
+        guard let members = early.flatMap({ JSONMemberScanner.only("id", in: $0, bytes) == nil ? nil : $0 }) ?? JSONMemberScanner.members(in: bytes),
+            let replyID = JSONMemberScanner.only("id", in: members, bytes)
+        else { return nil }
         var edits = [JSONMemberScanner.Edit(replyID.value, MCPSession.encode(id))]
-        if case .object(let result)? = value["result"] {
+        if let result {
             guard let written = JSONMemberScanner.only("result", in: members, bytes), bytes[written.value.lowerBound] == UInt8(ascii: "{") else { return nil }
-            let member = #""resultType":"\#(ModernResultStamp.complete)""# + (result.isEmpty ? "" : ",")
             let at = written.value.lowerBound + 1
-            edits.append(JSONMemberScanner.Edit(at..<at, Array(member.utf8)))
+            edits.append(JSONMemberScanner.Edit(at..<at, result.isEmpty ? resultTypeMember : resultTypeMemberAndComma))
         }
         return JSONMemberScanner.applying(edits, to: bytes)
     }
+
+    /// `"resultType":"complete"` as the first member of a result, alone or followed by others.
+    private static let resultTypeMember = Array(#""resultType":"\#(ModernResultStamp.complete)""#.utf8)
+    private static let resultTypeMemberAndComma = resultTypeMember + [UInt8(ascii: ",")]
 
     /// The `initialize` params a held leg opens with: the newest handshake version, no client
     /// capabilities (the server has no client to ask anything of), and the gateway as the client.

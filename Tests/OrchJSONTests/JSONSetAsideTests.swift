@@ -1,0 +1,110 @@
+import OrchJSON
+import Testing
+
+private let limits = JSONParseLimits(maxDepth: 128, exactNumbers: true)
+private let pv = "io.modelcontextprotocol/protocolVersion"
+private let caps = "io.modelcontextprotocol/clientCapabilities"
+private let info = "io.modelcontextprotocol/clientInfo"
+
+private func apart(_ text: String, maxDepth: Int = 128) -> JSONSetAside? {
+    var limits = limits
+    limits.maxDepth = maxDepth
+    return JSONSetAside(Array(text.utf8), limits: limits, keys: [pv, caps, info], at: ["params", "_meta"])
+}
+
+/// Each document read with its envelope set aside is the whole parse's value, members in their
+/// places; and the cuts leave exactly the rest.
+@Test func aDocumentReadWithMembersSetAsideIsTheWholeParse() throws {
+    let documents = [
+        #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"},"_meta":{"\#(pv)":"2026-07-28","\#(caps)":{}}}}"#,
+        // Keys around and between the envelope, in any order, with whitespace everywhere.
+        #" { "params" : { "_meta" : { "progressToken" : 3 , "\#(caps)" : { "elicitation" : { "form" : {} } } , "x" : [1, {"y": null}], "\#(pv)" : "2026-07-28" , "\#(info)" : {"name":"c","version":"1"} } , "name":"t" }, "id":"a\"b", "method":"m", "jsonrpc":"2.0" } "#,
+        // Values that need the parser: escapes, non-ASCII, numbers past Int64, nesting.
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"2026\u002d07-28","\#(caps)":{"sampling":{"n":123456789012345678901234567890}},"\#(info)":{"name":"é"}}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(caps)":[],"\#(pv)":7}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":null,"\#(caps)":true}}}"#,
+        // The only member, the first, the last.
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"v"}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"v","z":1}}}"#,
+        #"{"id":1,"params":{"_meta":{"z":1,"\#(info)":"i"}}}"#,
+    ]
+    for text in documents {
+        let bytes = Array(text.utf8)
+        let whole = try JSONValue.parse(bytes, limits: limits)
+        let read = try #require(apart(text), "\(text)")
+        #expect(read.value == whole, "\(text)")
+        #expect(read.top.count == whole.objectValue?.count)
+        // The cuts leave the document without the envelope, every other byte as written.
+        let rest = try JSONValue.parse(JSONMemberScanner.applying(read.cuts, to: bytes), limits: limits)
+        var meta = try #require(whole["params"]?["_meta"]?.objectValue)
+        for key in [pv, caps, info] { meta[key] = nil }
+        #expect(rest["params"]?["_meta"] == .object(meta), "\(text)")
+        #expect(rest["id"] == whole["id"])
+    }
+}
+
+/// Wherever the two readings could differ, there is no set-aside reading: the caller parses whole.
+@Test func noSetAsideReadingWhereTheWholeParseCouldDisagree() {
+    let refused = [
+        // Nothing to set aside, or no such path.
+        #"{"id":1,"params":{"_meta":{"progressToken":1}}}"#,
+        #"{"id":1,"params":{"name":"x"}}"#,
+        #"{"id":1}"#,
+        #"[{"params":{"_meta":{"\#(pv)":"v"}}}]"#,
+        #"{"id":1,"params":{"_meta":["\#(pv)"]}}"#,
+        // A key twice, as written or with escapes (the whole parse refuses a repeated key).
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a","\#(pv)":"b"}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a","io.modelcontextprotocol/protocolVersio\u006e":"b"}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a"},"_meta":{}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a"},"_m\u0065ta":{}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a"}},"params":{}}"#,
+        // A step written with escapes is not the path.
+        #"{"id":1,"p\u0061rams":{"_meta":{"\#(pv)":"a"}}}"#,
+        // Broken anywhere: in a set-aside value, in the rest, around them.
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a","\#(caps)":{"x":[1}]}}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":tru,"\#(caps)":{}}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"\#u{01}","\#(caps)":{}}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a" "\#(caps)":{}}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a",,"\#(caps)":{}}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a","\#(caps)":{},}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a"}}} trailing"#,
+        #"{"id":01,"params":{"_meta":{"\#(pv)":"a"}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a"}}"#,
+    ]
+    for text in refused {
+        #expect(apart(text) == nil, "\(text)")
+    }
+    // Invalid UTF-8 inside a set-aside string.
+    var bytes = Array(#"{"id":1,"params":{"_meta":{"\#(pv)":"ab"}}}"#.utf8)
+    bytes[bytes.count - 6] = 0xFF
+    #expect(JSONSetAside(bytes, limits: limits, keys: [pv], at: ["params", "_meta"]) == nil)
+    #expect((try? JSONValue.parse(bytes, limits: limits)) == nil)
+}
+
+/// A set-aside value nests within what is left of the limit at its depth, as in the whole parse.
+@Test func aSetAsideValueNestsNoDeeperThanTheWholeParseAllows() throws {
+    // The value is the fourth level: top, params, _meta, then it.
+    func document(_ levels: Int) -> String {
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"v","\#(caps)":"# + String(repeating: "[", count: levels) + String(repeating: "]", count: levels) + "}}}"
+    }
+    let fits = document(7)
+    #expect(try JSONValue.parse(Array(fits.utf8), limits: JSONParseLimits(maxDepth: 10, exactNumbers: true)) == apart(fits, maxDepth: 10)?.value)
+    let deeper = document(8)
+    #expect((try? JSONValue.parse(Array(deeper.utf8), limits: JSONParseLimits(maxDepth: 10, exactNumbers: true))) == nil)
+    #expect(apart(deeper, maxDepth: 10) == nil)
+}
+
+/// Members read up to a name: the rest of the document is not read, and the stop's value is its first byte.
+@Test func membersReadUpToANameStopAtItsValue() throws {
+    let bytes = Array(#"{"jsonrpc":"2.0", "id" : 5 , "result" : {"unfinished"#.utf8)
+    let members = try #require(JSONMemberScanner.members(in: bytes, stoppingAt: "result"))
+    #expect(members.map { String(decoding: bytes[$0.name], as: UTF8.self) } == ["jsonrpc", "id", "result"])
+    #expect(String(decoding: bytes[members[1].value], as: UTF8.self) == "5")
+    #expect(String(decoding: bytes[members[2].value], as: UTF8.self) == "{")
+    // Without the name, the whole object is read (and this one is cut short).
+    #expect(JSONMemberScanner.members(in: bytes, stoppingAt: "error") == nil)
+    let whole = Array(#"{"result":{"a":1},"id":2}"#.utf8)
+    #expect(JSONMemberScanner.members(in: whole, stoppingAt: "id")?.count == 2)
+    #expect(JSONMemberScanner.members(in: whole, stoppingAt: "resul")?.count == 2)
+    #expect(JSONMemberScanner.members(in: Array(#"{"result" 1}"#.utf8), stoppingAt: "result") == nil)
+}
