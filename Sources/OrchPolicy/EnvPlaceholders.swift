@@ -8,20 +8,32 @@ import OrchJSON
 ///
 /// A stand-in must pass where a value is checked (a `url` must still be a URL): it is a number
 /// (valid as a host, a port, a path or a query), or `http://` and a number for a variable that
-/// starts a string (it may be the whole URL).
+/// starts a string (it may be the whole URL); for a variable that is a whole `gateway.stateKey`,
+/// 32 bytes in base64 that hold the number.
 public enum EnvPlaceholders {
     public static func environment(for files: [[UInt8]]) -> [String: String] {
         var startsAString: [String: Bool] = [:]
+        var keys: Set<String> = []
         for bytes in files {
             guard let root = try? JSONValue.parse(bytes) else { continue }
             visit(root) { text in
                 for (name, atStart) in references(in: text) { startsAString[name] = (startsAString[name] ?? false) || atStart }
             }
+            if let stateKey = root["gateway"]?["stateKey"] {
+                let values = stateKey.arrayValue ?? [stateKey]
+                for case .string(let text) in values {
+                    if let (name, _) = references(in: text).first, text == "${env:\(name)}" { keys.insert(name) }
+                }
+            }
         }
         var environment: [String: String] = [:]
         for (i, name) in startsAString.keys.sorted().enumerated() {
             let number = String(10_000 + i)
-            environment[name] = startsAString[name]! ? "http://" + number : number
+            if keys.contains(name) {
+                environment[name] = Data((Array(number.utf8) + [UInt8](repeating: 0, count: 32)).prefix(32)).base64EncodedString()
+            } else {
+                environment[name] = startsAString[name]! ? "http://" + number : number
+            }
         }
         return environment
     }

@@ -99,6 +99,17 @@ private func file(roles: String, members: String = #""bob": "r""#, servers: Stri
         let result = PolicyCompiler.compile(Array(json.utf8), options: CompileOptions(environment: environment, now: Pinned.now))
         #expect(result.ok, "\(rendered(result.diagnostics))")
     }
+
+    @Test func aStateKeyFromTheEnvironmentCompilesWithoutIt() {
+        for stateKey in [#""${env:STATE_KEY}""#, #"["${env:STATE_KEY}", "${env:OLD_KEY}"]"#] {
+            let json = #"{ "version": 1, "gateway": { "stateKey": \#(stateKey) }, "users": { "bob": {} } }"#
+            let environment = EnvPlaceholders.environment(for: [Array(json.utf8)])
+            let result = PolicyCompiler.compile(Array(json.utf8), options: CompileOptions(environment: environment, now: Pinned.now))
+            #expect(result.ok, "\(rendered(result.diagnostics))")
+            // Two keys, two stand-ins.
+            #expect(Set(environment.values).count == environment.count)
+        }
+    }
 }
 
 @Suite struct GlobOverlapTests {
