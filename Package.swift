@@ -108,6 +108,6 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "OrchCLITests", dependencies: ["orch", "OrchJSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "OrchCLITests", dependencies: ["orch", "OrchJSON", "OrchGateway"], swiftSettings: swiftSettings),
     ]
 )

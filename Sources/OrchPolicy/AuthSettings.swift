@@ -43,6 +43,11 @@ public struct OIDCIssuer: Sendable, Hashable {
     public struct Client: Sendable, Hashable {
         public var id: String
         public var secret: String?
+
+        public init(id: String, secret: String?) {
+            self.id = id
+            self.secret = secret
+        }
     }
 }
 

@@ -58,6 +58,9 @@ public struct GatewaySettings: Sendable, Hashable {
     /// replicas). Empty: a random key per process.
     public var stateKeys: [String] = []
     public var limits = Limits()
+    /// The folder of the users' connected accounts (their OAuth tokens for `oauth` servers,
+    /// sealed), relative to orch.json's folder or absolute.
+    public var connections = "state/connections"
 
     public init() {}
 
@@ -252,6 +255,8 @@ public struct ServerSpec: Sendable, Hashable {
     public var stateful = false
     /// `"limits"`: its concurrency cap and per-tool rates.
     public var limits = ServerLimits()
+    /// `"oauth"` (remote servers only): each user's own OAuth grant, sent upstream as their token.
+    public var oauth: OAuthSpec? = nil
     /// The secrets its `env`, `headers` and `url` take from the calling user (`${user:NAME}`): a
     /// per-user server, whose `env`, `headers` and `url` values are then templates to render with
     /// the caller's values (`resolved`).
@@ -273,6 +278,27 @@ public struct ServerSpec: Sendable, Hashable {
             copy.transport = .remote(url: render(url), kind: kind, headers: headers.map { NameValue(name: $0.name, value: render($0.value)) })
         }
         return copy
+    }
+}
+
+/// A server's `oauth` block: connected accounts. Each user signs in at the server's authorization
+/// server once (on the dashboard), and the gateway sends that user's own access token upstream,
+/// refreshed as it expires; a user with no working connection is refused with where to connect.
+public struct OAuthSpec: Sendable, Hashable {
+    /// The gateway's client at the authorization server, registered there beforehand; the secret
+    /// (for a confidential client) came through `${env:…}` and is never printed.
+    public var client: OIDCIssuer.Client
+    public var scopes: [String] = []
+    /// The authorization server's issuer URL, pinned; nil: the one the server's protected-resource
+    /// metadata names.
+    public var authorizationServer: String? = nil
+    /// The resource the tokens are for (RFC 8707); nil: the `resource` of the server's metadata.
+    public var resource: String? = nil
+    /// Whether `resource` is sent in the authorization and token requests (Entra ID refuses it).
+    public var sendResource = true
+
+    public init(client: OIDCIssuer.Client) {
+        self.client = client
     }
 }
 

@@ -34,6 +34,9 @@ struct DocumentDecoder {
             }
         }
         decodeOrgsAndUsers(top, into: &document)
+        if document.gateway.stateKeys.isEmpty, let first = document.orgs.lazy.flatMap(\.servers).first(where: { $0.oauth != nil }) {
+            log.warning(Path.member(first.path, "oauth"), "without gateway.stateKey, connected accounts are sealed with a random key of each process: every restart forgets them and other replicas cannot read them; set gateway.stateKey (openssl rand -base64 32, as ${env:NAME})")
+        }
         if let tests = top["tests"] {
             if tests.isArray {
                 for (i, item) in tests.items.enumerated() {
@@ -77,7 +80,7 @@ struct DocumentDecoder {
 
     private mutating func decodeGateway(_ value: JSONNode, path: String) -> GatewaySettings {
         var settings = GatewaySettings()
-        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "dashboard", "pinning", "secrets", "stateKey", "limits"], log: &log) else {
+        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "dashboard", "pinning", "secrets", "stateKey", "limits", "connections"], log: &log) else {
             return settings
         }
         if let listen = r.string("listen", &log) {
@@ -123,6 +126,13 @@ struct DocumentDecoder {
         if let node = r["stateKey"] { settings.stateKeys = stateKeys(node, path: r.at("stateKey")) }
         if let secrets = r.string("secrets", &log) {
             if secrets.isEmpty { log.error(r.at("secrets"), "must be a folder path (default: secrets, beside orch.json)") } else { settings.secrets = secrets }
+        }
+        if let connections = r.string("connections", &log) {
+            if connections.isEmpty {
+                log.error(r.at("connections"), "must be a folder path (default: state/connections, beside orch.json)")
+            } else {
+                settings.connections = connections
+            }
         }
         if let pinning = r.string("pinning", &log) {
             if let mode = PinningMode(rawValue: pinning) {
@@ -226,17 +236,60 @@ struct DocumentDecoder {
             spec.emailDomains = domains.map { $0.value.lowercased() }
         }
         spec.scopes = (r.strings("scopes", &log) ?? []).map(\.value)
-        if let client = r["client"], let c = ObjectReader(client, path: r.at("client"), known: ["id", "secret"], log: &log) {
-            let id = c.string("id", required: true, &log)
-            var secret: String? = nil
-            if let text = c.string("secret", &log) {
-                if EnvExpansion.usesEnvironment(text) {
-                    secret = expanded(text, path: c.at("secret"))
-                } else {
-                    log.error(c.at("secret"), "a client secret never goes in orch.json: write \"${env:VARIABLE}\" and set VARIABLE where orch runs")
-                }
+        if let client = r["client"] { spec.client = oauthClient(client, path: r.at("client")) }
+        return spec
+    }
+
+    /// An OAuth client: `{id, secret?}`, the secret through `${env:…}` only.
+    private mutating func oauthClient(_ value: JSONNode, path: String) -> OIDCIssuer.Client? {
+        guard let c = ObjectReader(value, path: path, known: ["id", "secret"], log: &log) else { return nil }
+        let id = c.string("id", required: true, &log)
+        if id?.isEmpty == true { log.error(c.at("id"), "must not be empty") }
+        var secret: String? = nil
+        if let text = c.string("secret", &log) {
+            if EnvExpansion.usesEnvironment(text) {
+                secret = expanded(text, path: c.at("secret"))
+            } else {
+                log.error(c.at("secret"), "a client secret never goes in orch.json: write \"${env:VARIABLE}\" and set VARIABLE where orch runs")
             }
-            if let id { spec.client = OIDCIssuer.Client(id: id, secret: secret) }
+        }
+        guard let id, !id.isEmpty else { return nil }
+        return OIDCIssuer.Client(id: id, secret: secret)
+    }
+
+    /// A remote server's `oauth`: `{client, scopes?, authorizationServer?, resource?, sendResource?}`.
+    private mutating func oauth(_ value: JSONNode, path: String, headers: [NameValue]) -> OAuthSpec? {
+        guard let r = ObjectReader(value, path: path, known: ["client", "scopes", "authorizationServer", "resource", "sendResource"], log: &log)
+        else { return nil }
+        guard let clientNode = r.required("client", &log), let client = oauthClient(clientNode, path: r.at("client")) else { return nil }
+        var spec = OAuthSpec(client: client)
+        for scope in r.strings("scopes", &log) ?? [] {
+            // RFC 6749 §3.3: a scope is one or more printable ASCII characters but space, " and \.
+            if scope.value.isEmpty || !scope.value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+                log.error(scope.path, "\"\(scope.value)\" is not an OAuth scope (printable characters, no spaces, quotes or backslashes)")
+            } else if !spec.scopes.contains(scope.value) {
+                spec.scopes.append(scope.value)
+            }
+        }
+        if let issuer = r.string("authorizationServer", &log) {
+            if Self.isSecureURL(issuer) {
+                spec.authorizationServer = issuer
+            } else {
+                log.error(r.at("authorizationServer"), "\"\(issuer)\" is not an https:// URL (http:// only on loopback) without query or fragment")
+            }
+        } else {
+            log.warning(path, "authorizationServer is not set: users sign in wherever the server's metadata sends them (a compromised server could send them to another login page); set it to the issuer you expect")
+        }
+        if let resource = r.string("resource", &log) {
+            if Self.isHTTPURL(resource, allowPath: true, allowQuery: true) {
+                spec.resource = resource
+            } else {
+                log.error(r.at("resource"), "\"\(resource)\" is not an http:// or https:// URL without user info or fragment")
+            }
+        }
+        spec.sendResource = r.bool("sendResource", &log) ?? true
+        for header in headers where header.name.lowercased() == "authorization" {
+            log.error(path, "a server with \"oauth\" sends each user's own token as Authorization: leave Authorization out of its headers")
         }
         return spec
     }
@@ -329,7 +382,7 @@ struct DocumentDecoder {
         return org
     }
 
-    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers", "protocol", "stateful", "limits"]
+    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers", "protocol", "stateful", "limits", "oauth"]
 
     private mutating func decodeServer(_ name: String, org: String, _ value: JSONNode, path: String) -> ServerSpec? {
         guard let r = ObjectReader(value, path: path, known: Self.serverKeys, log: &log) else { return nil }
@@ -399,6 +452,14 @@ struct DocumentDecoder {
             }
             transport = .remote(url: url, kind: kind, headers: headers)
         }
+        var oauthSpec: OAuthSpec? = nil
+        if let node = r["oauth"] {
+            if case .remote(_, _, let headers) = transport {
+                oauthSpec = oauth(node, path: r.at("oauth"), headers: headers)
+            } else {
+                log.error(r.at("oauth"), "\"oauth\" applies to url servers only (a command server takes each user's values from ${user:…} in env)")
+            }
+        }
         var prefix = r.string("prefix", &log)
         if let text = prefix, let problem = ExposedName.prefixProblem(text) {
             log.error(r.at("prefix"), "\"\(text)\" is not a prefix: \(problem)")
@@ -418,6 +479,7 @@ struct DocumentDecoder {
             name: name, org: org, path: path, description: description, disabled: disabled,
             timeoutSeconds: timeout, tools: tools, prompts: prompts, resources: resources, transport: transport, prefix: prefix)
         spec.stateful = r.bool("stateful", &log) ?? false
+        spec.oauth = oauthSpec
         if let value = r["limits"] { spec.limits = serverLimits(value, path: r.at("limits")) }
         if let text = r.string("protocol", &log) {
             if let chosen = ServerSpec.UpstreamProtocol(rawValue: text) {

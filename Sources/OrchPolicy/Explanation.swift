@@ -35,6 +35,10 @@ public struct Explanation: Sendable {
         public var secrets: [(name: String, problem: String?)] = []
         /// The server's `limits`.
         public var limits = ServerLimits()
+        /// The server's `oauth` block, and the state of this user's connected account there (as the
+        /// connections folder has it; nil when not looked at). Never a token.
+        public var oauth: OAuthSpec? = nil
+        public var connection: String? = nil
 
         /// `rules` holds each kind's rules; `tools`, `prompts` and `resources` the server's filters.
         var json: JSONValue {
@@ -52,6 +56,12 @@ public struct Explanation: Sendable {
                 ]
             }
             if !limits.isEmpty { object["limits"] = limits.json }
+            if let oauth {
+                object["oauth"] = [
+                    "authorizationServer": .optional(oauth.authorizationServer), "scopes": .strings(oauth.scopes),
+                    "connection": .optional(connection),
+                ]
+            }
             if !secrets.isEmpty {
                 object["userSecrets"] = .array(secrets.map { ["name": .string($0.name), "present": .bool($0.problem == nil), "problem": .optional($0.problem)] })
             }
@@ -117,6 +127,11 @@ public struct Explanation: Sendable {
         for s in servers {
             lines.append("  \(s.id)  [\(s.transport)]" + (s.description.map { "  \($0)" } ?? ""))
             if !s.limits.isEmpty { lines.append("    limits: " + s.limits.text) }
+            if let oauth = s.oauth {
+                let scopes = oauth.scopes.isEmpty ? "" : " (scopes \(oauth.scopes.joined(separator: " ")))"
+                let at = oauth.authorizationServer ?? "the authorization server the server's metadata names"
+                lines.append("    oauth: the user's own account at \(at)\(scopes): " + (s.connection ?? "connection not looked at"))
+            }
             for secret in s.secrets {
                 lines.append("    secret \(secret.name): " + (secret.problem.map { "MISSING: \($0)" } ?? "present"))
             }
@@ -147,8 +162,11 @@ public struct Explanation: Sendable {
 
 extension Policy {
     /// What `user` can reach at `time` (without a key's scope); with `secrets`, whether the user
-    /// has each secret of the per-user servers they reach.
-    public func explain(_ user: UserID, at time: Date, secrets: UserSecrets? = nil) -> Explanation {
+    /// has each secret of the per-user servers they reach; with `connections`, the state of their
+    /// connected account at each `oauth` server (given the user's name and `ORG/SERVER`).
+    public func explain(
+        _ user: UserID, at time: Date, secrets: UserSecrets? = nil, connections: ((_ user: String, _ server: String) -> String)? = nil
+    ) -> Explanation {
         let u = users[user.index]
         let orgRoles = u.memberships.map { m in
             (org: orgs[m.org.index].name, roles: m.grants.map { (role: roles[$0.role.index].name, team: $0.team) })
@@ -177,6 +195,8 @@ extension Policy {
                     id: serverPath(id), transport: server.spec.transportName, description: server.spec.description,
                     allow: all.allow, deny: all.deny, kinds: kinds)
                 entry.limits = server.spec.limits
+                entry.oauth = server.spec.oauth
+                if server.spec.oauth != nil { entry.connection = connections?(u.name, serverPath(id)) }
                 if let secrets {
                     entry.secrets = server.spec.userSecrets.map { name in
                         if case .failure(let problem) = secrets.read(user: u.name, name: name) { (name, problem.description) } else { (name, nil) }

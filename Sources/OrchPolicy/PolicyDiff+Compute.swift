@@ -116,6 +116,7 @@ extension PolicyDiff {
                 compare("protocol", a.upstreamProtocol != b.upstreamProtocol)
                 compare("stateful", a.stateful != b.stateful)
                 compare("limits", a.limits != b.limits)
+                compare("oauth", a.oauth != b.oauth)
                 guard !fields.isEmpty else { return nil }
                 return ServerChange(server: path, change: .changed, transport: b.transportName, fields: fields, env: env, headers: headers, filters: filters)
             case (nil, nil):

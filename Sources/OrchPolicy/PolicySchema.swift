@@ -95,6 +95,7 @@ public enum PolicySchema {
                     "audit": ["type": "string", "description": "Audit log file, relative to orch.json's folder, or - for stdout."],
                     "dashboard": ["type": "boolean", "description": "Serve the web dashboard under /ui/ (default true)."],
                     "secrets": ["type": "string", "description": "Folder of the users' own secrets for ${user:NAME}: FOLDER/USER/NAME, mode 0600 (default secrets, beside orch.json)."],
+                    "connections": ["type": "string", "description": "Folder of the users' connected accounts (OAuth tokens of oauth servers, sealed under stateKey): FOLDER/USER/ORG__SERVER, mode 0600 (default state/connections, beside orch.json). Replicas share it through a shared volume."],
                     "pinning": [
                         "enum": ["off", "warn", "enforce"],
                         "description": "What a tool or prompt that does not match orch.lock.json (orch pin) gets: off (default), warn (logged, audited, counted) or enforce (also hidden and refused).",
@@ -190,6 +191,21 @@ public enum PolicySchema {
                     "stateful": [
                         "type": "boolean",
                         "description": "Its processes keep state a new one would not have (a browser, a shell): a replica that does not hold a session of it answers 404 instead of re-creating it.",
+                    ],
+                    "oauth": [
+                        "type": "object", "required": ["client"], "additionalProperties": false,
+                        "description": "url servers only: connected accounts. Each user connects their own account at the server's authorization server on the dashboard (/ui/connections), and calls carry that user's own access token.",
+                        "properties": [
+                            "client": [
+                                "type": "object", "required": ["id"], "additionalProperties": false,
+                                "description": "The gateway's client, registered at the authorization server with redirect URI PUBLIC_URL/ui/oauth/callback.",
+                                "properties": ["id": ["type": "string"], "secret": ["type": "string", "pattern": "\\$\\{env:", "description": "Only as ${env:VARIABLE}."]],
+                            ],
+                            "scopes": strings("Scopes to ask for (offline_access is added when the authorization server offers it)."),
+                            "authorizationServer": ["type": "string", "description": "The issuer users sign in at, pinned (https; http only on loopback). Default: the one the server's protected-resource metadata names."],
+                            "resource": ["type": "string", "description": "The resource the tokens are for (RFC 8707). Default: the resource of the server's protected-resource metadata."],
+                            "sendResource": ["type": "boolean", "description": "Send resource in the authorization and token requests (default true; false for Entra ID, which refuses it)."],
+                        ],
                     ],
                 ],
             ],

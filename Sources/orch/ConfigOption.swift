@@ -34,7 +34,7 @@ struct ConfigOption: ParsableArguments {
             Console.error("orch: \(path) is not valid; run `orch check \(path)` for details")
             throw ExitCode(2)
         }
-        return LoadedPolicy(path: path, bytes: bytes, policy: policy, environment: compiled.environment)
+        return LoadedPolicy(path: path, bytes: bytes, policy: policy, environment: compiled.environment, unsetPaths: compiled.unset.flatMap(\.paths))
     }
 }
 
@@ -57,6 +57,8 @@ struct LoadedPolicy {
     /// The environment it was compiled with (stand-ins for unset variables included), for
     /// compiling an edit of the same file the same way.
     let environment: [String: String]
+    /// Where a variable that is not set was named (compiled with a stand-in there).
+    var unsetPaths: [String] = []
 }
 
 extension JSONValue {

@@ -23,9 +23,14 @@ struct StateSeal: Sendable {
 
     /// `keys` are `gateway.stateKey`'s, each 32 bytes in base64 (as the compiler checked them);
     /// none: a random key of this process's.
-    init(keys: [String]) {
+    /// With `use`, each key is derived for it (HKDF-SHA256, `use` as the info), so that what is
+    /// sealed for one use (stored connections) never opens as another's, or under the key itself.
+    init(keys: [String], derivedFor use: String? = nil) {
         var decoded = keys.compactMap { Data(base64Encoded: $0) }.filter { $0.count == 32 }.map { SymmetricKey(data: $0) }
         if decoded.isEmpty { decoded = [SymmetricKey(size: .bits256)] }
+        if let use {
+            decoded = decoded.map { HKDF<SHA256>.deriveKey(inputKeyMaterial: $0, info: Data(use.utf8), outputByteCount: 32) }
+        }
         self.keys = decoded.map { key in
             let digest = key.withUnsafeBytes { SHA256.hash(data: Data($0)) }
             return Key(key: key, name: digest.prefix(4).map { String(format: "%02x", $0) }.joined())
@@ -41,14 +46,16 @@ struct StateSeal: Sendable {
         case broken
     }
 
-    func seal(_ payload: [UInt8], purpose: String) -> String {
+    /// `payload` sealed; `context` is authenticated with the purpose (what it is bound to, such as
+    /// the user and server of a stored connection) but not written: opening needs the same.
+    func seal(_ payload: [UInt8], purpose: String, boundTo context: String = "") -> String {
         let key = keys[0]
         // Sealing with a fresh random nonce cannot fail.
-        let box = try! AES.GCM.seal(payload, using: key.key, authenticating: Data(purpose.utf8))
+        let box = try! AES.GCM.seal(payload, using: key.key, authenticating: Data((purpose + context).utf8))
         return purpose + key.name + "." + Self.base64url(box.combined!)
     }
 
-    func open(_ text: String, purpose: String) -> Opening {
+    func open(_ text: String, purpose: String, boundTo context: String = "") -> Opening {
         guard text.hasPrefix(purpose) else { return .broken }
         let rest = text.utf8.dropFirst(purpose.utf8.count)
         guard rest.count > 9, rest[rest.index(rest.startIndex, offsetBy: 8)] == UInt8(ascii: ".") else { return .broken }
@@ -56,7 +63,7 @@ struct StateSeal: Sendable {
         guard let key = keys.first(where: { $0.name == name }) else { return .foreignKey(name) }
         guard let data = Self.data(base64url: rest.dropFirst(9)),
             let box = try? AES.GCM.SealedBox(combined: data),
-            let plain = try? AES.GCM.open(box, using: key.key, authenticating: Data(purpose.utf8))
+            let plain = try? AES.GCM.open(box, using: key.key, authenticating: Data((purpose + context).utf8))
         else { return .broken }
         return .opened([UInt8](plain))
     }
