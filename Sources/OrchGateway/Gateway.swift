@@ -252,6 +252,9 @@ public final class Gateway: Sendable {
                     (openssl rand -base64 32, set as ${env:NAME})
                     """)
             }
+            if let policy = self.store.policy, let problem = self.connections(policy)?.checkWritable() {
+                logger.error("connected accounts are off: the connections folder (gateway.connections) cannot be written: \(problem.reason) (\(problem.path))")
+            }
         }
         // A service group shuts its services down last-listed first.
         let group = ServiceGroup(configuration: .init(
@@ -259,6 +262,15 @@ public final class Gateway: Sendable {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+}
+
+extension Gateway {
+    /// Where `policy`'s connected accounts are stored; nil when no server of it has `oauth`.
+    func connections(_ policy: Policy) -> ConnectionStore? {
+        guard policy.servers.contains(where: { $0.spec.oauth != nil }) else { return nil }
+        return ConnectionStore(folder: policy.settings.connections, relativeTo: URL(fileURLWithPath: store.source).deletingLastPathComponent().path,
+                               keys: policy.settings.stateKeys)
     }
 }
 

@@ -66,6 +66,14 @@ public struct GatewaySettings: Sendable, Hashable {
 
     public var listen: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
+    /// Whether `text` is an https:// URL, or an http:// one on loopback, without query, fragment or
+    /// user info: where the gateway may send a token or a user's browser.
+    public static func isSecureURL(_ text: String) -> Bool {
+        guard DocumentDecoder.isHTTPURL(text, allowPath: true), let components = URLComponents(string: text) else { return false }
+        if components.scheme?.lowercased() == "https" { return true }
+        return isLoopback(components.host ?? "")
+    }
+
     /// Whether `host` (a listen address) is a loopback one: only this machine can connect.
     public static func isLoopback(_ host: String) -> Bool {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host

@@ -303,11 +303,7 @@ struct DocumentDecoder {
     }
 
     /// https, or http on a loopback host (a provider on the same machine, as in tests).
-    static func isSecureURL(_ text: String) -> Bool {
-        guard isHTTPURL(text, allowPath: true), let components = URLComponents(string: text) else { return false }
-        if components.scheme?.lowercased() == "https" { return true }
-        return GatewaySettings.isLoopback(components.host ?? "")
-    }
+    static func isSecureURL(_ text: String) -> Bool { GatewaySettings.isSecureURL(text) }
 
     // MARK: roles
 

@@ -125,6 +125,32 @@ private struct BusyPort: ~Copyable {
         #expect(!keyed.stderr.contains("gateway.stateKey is not set") && !keyed.stderr.contains(key), "\(keyed.stderr)")
     }
 
+    @Test func aConnectionsFolderThatCannotBeWrittenIsSaidAtStart() throws {
+        let sandbox = try Sandbox()
+        try sandbox.write("blocked", "a file where the folder would go")
+        let key = Data(repeating: 7, count: 32).base64EncodedString()
+        let policy = #"""
+            { "version": 1, "gateway": { "stateKey": "\#(key)", "connections": "CONNECTIONS" },
+              "roles": { "dev": { "allow": ["tickets"] } },
+              "orgs": { "acme": { "members": { "bob": "dev" }, "servers": { "tickets": { "url": "https://mcp.tickets.example/mcp",
+                "oauth": { "client": { "id": "orch" }, "authorizationServer": "https://login.tickets.example" } } } } },
+              "users": { "bob": {} } }
+            """#
+        try sandbox.write("orch.json", policy.replacingOccurrences(of: "CONNECTIONS", with: "blocked/connections"))
+        let blocked = try ServeProcess(["--listen", "127.0.0.1:0"], in: sandbox)
+        blocked.wait(seconds: 20) { $0.contains("connected accounts are off") }
+        blocked.stop()
+        #expect(blocked.stderr.contains("connected accounts are off: the connections folder (gateway.connections) cannot be written: "), "\(blocked.stderr)")
+        // A folder that can be: made at start (mode 0700), nothing said.
+        try sandbox.write("orch.json", policy.replacingOccurrences(of: "CONNECTIONS", with: "state/connections"))
+        let fine = try ServeProcess(["--listen", "127.0.0.1:0"], in: sandbox)
+        fine.wait(seconds: 20) { $0.contains("orch is serving") }
+        Thread.sleep(forTimeInterval: 0.3)
+        fine.stop()
+        #expect(!fine.stderr.contains("connected accounts are off"), "\(fine.stderr)")
+        #expect((try FileManager.default.attributesOfItem(atPath: sandbox.path("state/connections"))[.posixPermissions] as? Int) == 0o700)
+    }
+
     @Test func anInvalidFileIsWaitedForAtItsOwnListenAddress() throws {
         let port = try { () throws -> Int in let busy = try BusyPort(); return busy.port }()
         let sandbox = try Sandbox()
