@@ -49,7 +49,7 @@ struct DashboardSignIn: Sendable {
             return try dashboard.signInPage(request, context, message: "\(name) cannot be reached right now.", status: .badGateway)
         }
         let state = Self.base64URL(Crypto.randomBytes(24))
-        let verifier = Self.base64URL(Crypto.randomBytes(32))
+        let verifier = PKCE.verifier()
         let redirectURI = gateway.publicURL(for: policy) + Self.callbackPath
         gateway.oidcPending.insert(state, Pending(issuer: name, verifier: verifier, redirectURI: redirectURI, started: Date(), remote: context.remote))
         var query = URLComponents(string: endpoints.authorization) ?? URLComponents()
@@ -57,7 +57,7 @@ struct DashboardSignIn: Sendable {
         query.queryItems = (query.queryItems ?? []) + [
             URLQueryItem(name: "response_type", value: "code"), URLQueryItem(name: "client_id", value: client.id),
             URLQueryItem(name: "redirect_uri", value: redirectURI), URLQueryItem(name: "scope", value: scopes.joined(separator: " ")),
-            URLQueryItem(name: "state", value: state), URLQueryItem(name: "code_challenge", value: Self.base64URL(Crypto.sha256(verifier))),
+            URLQueryItem(name: "state", value: state), URLQueryItem(name: "code_challenge", value: PKCE.challenge(verifier)),
             URLQueryItem(name: "code_challenge_method", value: "S256"), URLQueryItem(name: "resource", value: gateway.resource(for: policy)),
         ]
         var headers: HTTPFields = [.location: query.string ?? endpoints.authorization]
@@ -111,32 +111,11 @@ struct DashboardSignIn: Sendable {
         }
     }
 
-    /// The authorization code for an access token at the issuer's token endpoint (the client's
-    /// secret, when it has one, as HTTP Basic).
+    /// The authorization code for an access token at the issuer's token endpoint.
     private func exchange(_ code: String, _ pending: Pending, issuer: OIDCIssuer, client: OIDCIssuer.Client, resource: String) async throws -> String {
         let endpoints = try await gateway.oidcEndpoints(issuer)
-        var form = URLComponents()
-        form.queryItems = [
-            URLQueryItem(name: "grant_type", value: "authorization_code"), URLQueryItem(name: "code", value: code),
-            URLQueryItem(name: "redirect_uri", value: pending.redirectURI), URLQueryItem(name: "client_id", value: client.id),
-            URLQueryItem(name: "code_verifier", value: pending.verifier), URLQueryItem(name: "resource", value: resource),
-        ]
-        var request = HTTPClientRequest(url: endpoints.token)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        request.headers.add(name: "Accept", value: "application/json")
-        if let secret = client.secret {
-            let pair = "\(Self.formEncode(client.id)):\(Self.formEncode(secret))"
-            request.headers.add(name: "Authorization", value: "Basic " + Data(pair.utf8).base64EncodedString())
-        }
-        // `+` is a space in a form: the percent-encoded query is the form, with `+` spelled out.
-        request.body = .bytes(ByteBuffer(string: (form.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok, let token = (try? JSONValue.parse(String(buffer: body)))?["access_token"]?.stringValue else {
-            throw DashboardSignInError(description: "the token endpoint answered \(response.status.code)")
-        }
-        return token
+        return try await TokenEndpoint(url: endpoints.token, client: client)
+            .exchange(code: code, redirectURI: pending.redirectURI, verifier: pending.verifier, resource: resource).accessToken
     }
 
     /// Where an issuer's authorization and token endpoints are.
@@ -145,15 +124,7 @@ struct DashboardSignIn: Sendable {
         let token: String
     }
 
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    /// RFC 6749 §2.3.1: the client id and secret are form-encoded before the Basic pair is made.
-    static func formEncode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
-    }
+    static func base64URL(_ bytes: [UInt8]) -> String { StateSeal.base64url(Data(bytes)) }
 }
 
 struct DashboardSignInError: Error, CustomStringConvertible {
