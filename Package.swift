@@ -100,6 +100,7 @@ let package = Package(
             dependencies: [
                 "OrchGateway", "OrchPolicy", "OrchJSON", "OrchAuth", "orch",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

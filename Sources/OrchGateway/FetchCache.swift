@@ -36,6 +36,12 @@ final class FetchCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         self.fetch = fetch
     }
 
+    /// The values kept now (fetched well, not past `lifetime`).
+    var kept: [Value] {
+        let time = now()
+        return entries.withLock { $0.values.compactMap { time - $0.fetched < lifetime ? try? $0.result.get() : nil } }
+    }
+
     /// How many times a document was fetched (for tests).
     var fetches: Int { counter.withLock { $0 } }
 

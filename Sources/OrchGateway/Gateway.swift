@@ -67,6 +67,11 @@ public final class Gateway: Sendable {
     let oidcPending = PendingSignIns()
     /// The issuers' discovery documents for that sign-in.
     let discovery = DiscoveryCache()
+    /// How connected accounts reach metadata and token endpoints (tests give their own), where each
+    /// server's users sign in (kept), and the connect callbacks this replica has taken.
+    let oauthTransport = OAuthTransport()
+    let connectionTargets: FetchCache<ConnectionTargetKey, ConnectionTarget>
+    let usedConnectStates = UsedConnectStates()
     /// Sign-in tokens verified under the running policy, so that each is verified once.
     public let signIns = SignIns()
     /// The secret values the log handler takes out of every line (`GatewayLogHandler`).
@@ -91,6 +96,10 @@ public final class Gateway: Sendable {
     ) {
         self.redaction = redaction
         self.clock = clock
+        let transport = oauthTransport
+        self.connectionTargets = FetchCache { key in
+            try await OAuthDiscovery.target(serverURL: key.url, oauth: key.oauth, fetch: transport.fetch)
+        }
         let verifier = OIDCVerifier(fetcher: keyFetcher, now: clock.now, onFetch: { issuer, ok in
             metrics.keysFetched(issuer: issuer, ok: ok)
             if !ok { logger.warning("cannot fetch the keys of auth.oidc issuer \(issuer)") }
@@ -252,7 +261,7 @@ public final class Gateway: Sendable {
                     (openssl rand -base64 32, set as ${env:NAME})
                     """)
             }
-            if let policy = self.store.policy, let problem = self.connections(policy)?.checkWritable() {
+            if let policy = self.store.policy, let problem = self.connectionStore(policy)?.checkWritable() {
                 logger.error("connected accounts are off: the connections folder (gateway.connections) cannot be written: \(problem.reason) (\(problem.path))")
             }
         }
@@ -266,12 +275,18 @@ public final class Gateway: Sendable {
 }
 
 extension Gateway {
-    /// Where `policy`'s connected accounts are stored; nil when no server of it has `oauth`.
-    func connections(_ policy: Policy) -> ConnectionStore? {
+    /// Where `policy`'s connected accounts are stored; nil when no server of it has `oauth`. Without
+    /// `gateway.stateKey`, under this process's own key (every store of the process opens what
+    /// another wrote; a restart does not).
+    func connectionStore(_ policy: Policy) -> ConnectionStore? {
         guard policy.servers.contains(where: { $0.spec.oauth != nil }) else { return nil }
+        let keys = policy.settings.stateKeys.isEmpty ? [Self.processKey] : policy.settings.stateKeys
         return ConnectionStore(folder: policy.settings.connections, relativeTo: URL(fileURLWithPath: store.source).deletingLastPathComponent().path,
-                               keys: policy.settings.stateKeys)
+                               keys: keys)
     }
+
+    /// A random key of this process's, for what it seals when orch.json gives none.
+    static let processKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
 }
 
 /// The address the server is bound to, once it is.

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -147,9 +148,11 @@ private func failure(_ documents: Documents, _ spec: OAuthSpec = oauth(), url: S
     router.get("/large") { _, _ in String(repeating: "x", count: OAuthDiscovery.maxBytes + 1) }
     router.get("/small") { _, _ in #"{"resource": "x"}"# }
     let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    // A client of the test's own, shut down after it.
+    let http = HTTPClient(eventLoopGroupProvider: .singleton)
     try await app.test(.live) { client in
         let port = try #require(client.port)
-        let fetch = OAuthDiscovery.httpFetch()
+        let fetch = OAuthDiscovery.httpFetch(client: http)
         let small = try await fetch("http://127.0.0.1:\(port)/small")
         #expect(small.status == 200 && small.body == Array(#"{"resource": "x"}"#.utf8))
         await #expect(throws: OAuthDiscoveryError(description: "http://127.0.0.1:\(port)/large sent more than 64 KiB")) {
@@ -157,4 +160,5 @@ private func failure(_ documents: Documents, _ spec: OAuthSpec = oauth(), url: S
         }
         #expect(try await fetch("http://127.0.0.1:\(port)/missing").status == 404)
     }
+    try await http.shutdown()
 }

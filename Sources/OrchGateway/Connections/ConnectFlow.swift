@@ -14,8 +14,9 @@ enum PKCE {
 /// so the callback may land on any replica, and nothing is kept while the user is at the provider.
 struct ConnectState: Sendable, Equatable {
     let user: String
-    /// The dashboard session that started it, as a digest of its id: a callback that comes back in
-    /// another browser's session is refused (one user never finishes a flow another started).
+    /// The browser that started it, as a digest of the nonce of its flow cookie (set by the signed-in
+    /// dashboard when the flow starts): a callback that comes back in another browser is refused, so
+    /// one user never finishes a flow another started.
     let session: String
     /// `ORG/SERVER`.
     let server: String
@@ -100,16 +101,17 @@ enum ConnectFlow {
         }
     }
 
-    /// The callback's query checked: the state opens, is not expired, belongs to this dashboard
-    /// session and user and was not used before (`firstUse`), the provider sent no error, `iss`
+    /// The callback's query checked: the state opens, is not expired, belongs to this browser
+    /// (`session`: the digest of the flow's cookie) and to `user` when the callback knows who is
+    /// signed in (nil: the state's user), was not used before (`firstUse`), the provider sent no error, `iss`
     /// is the issuer's (RFC 9207: required when its metadata says it sends it), and a code came.
     static func check(
-        query: [String: String], seal: StateSeal, user: String, session: String, now: Int64, sendsIssuer: (String) -> Bool,
+        query: [String: String], seal: StateSeal, user: String?, session: String, now: Int64, sendsIssuer: (String) -> Bool,
         firstUse: (String, Int64) -> Bool
     ) -> Result<(state: ConnectState, code: String), Refusal> {
         guard let text = query["state"], let state = ConnectState(sealed: text, seal) else { return .failure(.unknownState) }
         guard now < state.expires else { return .failure(.expired) }
-        guard state.session == session, state.user == user else { return .failure(.anotherSession) }
+        guard state.session == session, user.map({ $0 == state.user }) ?? true else { return .failure(.anotherSession) }
         guard firstUse(text, state.expires) else { return .failure(.replayed) }
         if let error = query["error"] { return .failure(.provider(error: error, description: query["error_description"])) }
         if let iss = query["iss"] {

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import OrchJSON
 import OrchPolicy
+import Synchronization
 
 /// An authorization server as its metadata describes it (RFC 8414, or OpenID Connect discovery):
 /// what a user's connect flow needs.
@@ -194,5 +195,27 @@ enum OAuthDiscovery {
                 throw OAuthDiscoveryError(description: "\(url) sent more than \(maxBytes / 1024) KiB")
             }
         }
+    }
+}
+
+/// A server's discovery, kept by what it depends on: its URL and its `oauth` block.
+struct ConnectionTargetKey: Hashable, Sendable {
+    let url: String
+    let oauth: OAuthSpec
+}
+
+/// How connected accounts reach other servers: metadata documents and token (and revocation)
+/// endpoints, over HTTP unless a test sets its own.
+final class OAuthTransport: Sendable {
+    private let slots = Mutex<(fetch: OAuthDiscovery.Fetch, post: TokenEndpoint.Post)>((OAuthDiscovery.httpFetch(), TokenEndpoint.httpPost))
+
+    var fetch: OAuthDiscovery.Fetch {
+        get { slots.withLock { $0.fetch } }
+        set { slots.withLock { $0.fetch = newValue } }
+    }
+
+    var post: TokenEndpoint.Post {
+        get { slots.withLock { $0.post } }
+        set { slots.withLock { $0.post = newValue } }
     }
 }

@@ -47,31 +47,16 @@ struct TokenEndpoint: Sendable {
         try await request([("grant_type", "refresh_token"), ("refresh_token", refreshToken)] + (resource.map { [("resource", $0)] } ?? []))
     }
 
+    /// RFC 7009: `token` revoked at this (revocation) endpoint. A 200 is success, whatever its body.
+    func revoke(_ token: String, hint: String) async throws(TokenEndpointError) {
+        let answer = try await send([("token", token), ("token_type_hint", hint)])
+        guard answer.status == 200 else { throw Self.refusal(answer) }
+    }
+
     private func request(_ fields: [(String, String)]) async throws(TokenEndpointError) -> IssuedTokens {
-        var fields = fields
-        var headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")]
-        // client_id goes in the form either way (most servers take it beside Basic, some want it).
-        fields.append(("client_id", client.id))
-        if let secret = client.secret {
-            let pair = "\(Self.formEncode(client.id)):\(Self.formEncode(secret))"
-            headers.append(("Authorization", "Basic " + Data(pair.utf8).base64EncodedString()))
-        }
-        let body = fields.map { "\(Self.formEncode($0.0))=\(Self.formEncode($0.1))" }.joined(separator: "&")
-        let answer: (status: Int, body: [UInt8])
-        do {
-            answer = try await post(url, headers, body)
-        } catch let error as TokenEndpointError {
-            throw error
-        } catch {
-            throw TokenEndpointError(description: "cannot reach the token endpoint \(url): \(error)", code: nil)
-        }
+        let answer = try await send(fields)
         let document = try? JSONValue.parse(answer.body)
-        guard answer.status == 200 else {
-            // RFC 6749 §5.2: error, error_description. Neither holds a token.
-            let code = document?["error"]?.stringValue
-            let detail = document?["error_description"]?.stringValue.map { ": \($0)" } ?? ""
-            throw TokenEndpointError(description: "the token endpoint answered \(answer.status)" + (code.map { " (\($0)\(detail))" } ?? ""), code: code)
-        }
+        guard answer.status == 200 else { throw Self.refusal(answer) }
         guard case .string(let access)? = document?["access_token"], !access.isEmpty else {
             throw TokenEndpointError(description: "the token endpoint's answer has no access_token", code: nil)
         }
@@ -87,6 +72,34 @@ struct TokenEndpoint: Sendable {
         }
         return IssuedTokens(accessToken: access, tokenType: "Bearer", expiresIn: expiresIn, refreshToken: document?["refresh_token"]?.stringValue,
                             scope: document?["scope"]?.stringValue)
+    }
+
+    /// RFC 6749 §5.2: `error` and `error_description`, neither of which holds a token.
+    private static func refusal(_ answer: (status: Int, body: [UInt8])) -> TokenEndpointError {
+        let document = try? JSONValue.parse(answer.body)
+        let code = document?["error"]?.stringValue
+        let detail = document?["error_description"]?.stringValue.map { ": \($0)" } ?? ""
+        return TokenEndpointError(description: "the token endpoint answered \(answer.status)" + (code.map { " (\($0)\(detail))" } ?? ""), code: code)
+    }
+
+    /// The form POSTed with the client's credentials.
+    private func send(_ fields: [(String, String)]) async throws(TokenEndpointError) -> (status: Int, body: [UInt8]) {
+        var fields = fields
+        var headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")]
+        // client_id goes in the form either way (most servers take it beside Basic, some want it).
+        fields.append(("client_id", client.id))
+        if let secret = client.secret {
+            let pair = "\(Self.formEncode(client.id)):\(Self.formEncode(secret))"
+            headers.append(("Authorization", "Basic " + Data(pair.utf8).base64EncodedString()))
+        }
+        let body = fields.map { "\(Self.formEncode($0.0))=\(Self.formEncode($0.1))" }.joined(separator: "&")
+        do {
+            return try await post(url, headers, body)
+        } catch let error as TokenEndpointError {
+            throw error
+        } catch {
+            throw TokenEndpointError(description: "cannot reach the token endpoint \(url): \(error)", code: nil)
+        }
     }
 
     /// RFC 6749 §2.3.1 and the form encoding: everything but unreserved characters percent-encoded.

@@ -47,6 +47,7 @@ struct Dashboard: Sendable {
         }
         ui.get("admin/audit/stream") { request, context in try self.auditStream(request, context) }
         DashboardSignIn(dashboard: self).addRoutes(to: ui)
+        DashboardConnections(dashboard: self).addRoutes(to: ui)
     }
 
     var enabled: Bool { gateway.store.policy?.settings.dashboard ?? true }
@@ -91,6 +92,7 @@ struct Dashboard: Sendable {
             all["signIn"] = caller.credential.issuer.map { "signed in with \($0)" } ?? caller.keyName.map { "key \($0)" } ?? ""
             all["csrf"] = session.csrf
             all["admin"] = caller.policy.user(caller.user).spec.admin
+            all["hasOAuthServers"] = caller.policy.servers.contains { $0.spec.oauth != nil }
         }
         let html = DashboardTemplates.library.render(all, withTemplate: template) ?? ""
         var fields: HTTPFields = [.contentType: "text/html; charset=utf-8"]

@@ -16,6 +16,7 @@ enum DashboardTemplates {
     static let templates: [String: String] = [
         "head": head, "foot": foot, "signin": signin, "servers": servers, "server": server, "connect": connect, "keys": keys,
         "admin": admin, "access": access, "sessions": sessions, "audit": audit, "error": error,
+        "connections": connections, "connected": connected, "adminConnections": adminConnections,
     ]
 
     static let head = """
@@ -37,6 +38,7 @@ enum DashboardTemplates {
             <a href="/ui/" {{#navServers}}aria-current="page"{{/navServers}}>Servers</a>
             <a href="/ui/connect" {{#navConnect}}aria-current="page"{{/navConnect}}>Connect</a>
             <a href="/ui/keys" {{#navKeys}}aria-current="page"{{/navKeys}}>Keys</a>
+            {{#hasOAuthServers}}<a href="/ui/connections" {{#navConnections}}aria-current="page"{{/navConnections}}>Connections</a>{{/hasOAuthServers}}
             {{#admin}}<a href="/ui/admin" {{#navAdmin}}aria-current="page"{{/navAdmin}}>Admin</a>{{/admin}}
           </nav>
           <form class="signout" method="post" action="/ui/signout">
@@ -172,10 +174,55 @@ enum DashboardTemplates {
         {{> foot}}
         """
 
+    static let connections = """
+        {{> head}}
+        <h1>Connected accounts</h1>
+        {{#hasMessage}}<p class="message" id="connections-message" role="status">{{message}}</p>{{/hasMessage}}
+        <p>These servers act as you, with your own account at their sign-in provider: connect once here, and your calls through
+        the gateway carry your own token. The gateway keeps the tokens sealed; nobody sees them, you included.</p>
+        {{^hasRows}}<p>None of the servers you may use takes a connected account.</p>{{/hasRows}}
+        {{#hasRows}}
+        <table id="connections-table">
+          <thead><tr><th scope="col">Server</th><th scope="col">Signs in at</th><th scope="col">State</th><th scope="col"></th></tr></thead>
+          <tbody>
+          {{#rows}}
+            <tr><td><code>{{server}}</code></td><td>{{signsInAt}}</td><td class="state">{{state}}</td><td>
+              <form method="post" action="/ui/connections/connect"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="server" value="{{server}}"><button type="submit">{{#connected}}Connect again{{/connected}}{{^connected}}Connect{{/connected}}</button></form>
+              {{#connected}}<form method="post" action="/ui/connections/disconnect"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="server" value="{{server}}"><button type="submit">Disconnect</button></form>{{/connected}}
+            </td></tr>
+          {{/rows}}
+          </tbody>
+        </table>
+        {{/hasRows}}
+        {{> foot}}
+        """
+
+    static let connected = """
+        {{> head}}
+        <h1>{{title}}</h1>
+        <p id="connect-result" role="status">{{message}}</p>
+        <p><a href="/ui/connections" id="to-connections">Back to your connections</a></p>
+        {{> foot}}
+        """
+
+    static let adminConnections = """
+        {{> head}}
+        <h1>Connected accounts</h1>
+        <p>Who has connected an account at each server that takes one (never a token).</p>
+        {{^hasRows}}<p>No server of orch.json takes connected accounts.</p>{{/hasRows}}
+        {{#hasRows}}
+        <table id="admin-connections">
+          <thead><tr><th scope="col">User</th><th scope="col">Server</th><th scope="col">State</th></tr></thead>
+          <tbody>{{#rows}}<tr><td>{{user}}</td><td><code>{{server}}</code></td><td>{{state}}</td></tr>{{/rows}}</tbody>
+        </table>
+        {{/hasRows}}
+        {{> foot}}
+        """
+
     static let admin = """
         {{> head}}
         <h1>Gateway</h1>
-        <nav class="sub" aria-label="Admin"><a href="/ui/admin/access">Access</a> <a href="/ui/admin/sessions">Sessions</a> <a href="/ui/admin/audit">Audit</a></nav>
+        <nav class="sub" aria-label="Admin"><a href="/ui/admin/access">Access</a> <a href="/ui/admin/sessions">Sessions</a> <a href="/ui/admin/audit">Audit</a> <a href="/ui/admin/connections">Connections</a></nav>
         <section class="card" aria-labelledby="policy">
           <h2 id="policy">Policy</h2>
           <dl>
