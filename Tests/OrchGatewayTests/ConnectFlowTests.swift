@@ -162,6 +162,8 @@ private final class FakeTokenEndpoint: Sendable {
         try await endpoint.refresh("rt-1", resource: nil)
     }
     await #expect(throws: TokenEndpointError(description: "the token endpoint answered 502", code: nil)) { try await endpoint.refresh("rt-1", resource: nil) }
+    // Everything but RFC 3986's unreserved ASCII is percent-encoded, other scripts' letters too.
+    #expect(TokenEndpoint.formEncode("aZ09-._~ é+/=&") == "aZ09-._~%20%C3%A9%2B%2F%3D%26")
     // A public client: no Authorization header.
     let publicClient = FakeTokenEndpoint([(200, #"{"access_token": "p"}"#)])
     _ = try await TokenEndpoint(url: "https://l.example/token", client: .init(id: "pub", secret: nil), post: publicClient.post)

@@ -104,8 +104,12 @@ struct TokenEndpoint: Sendable {
 
     /// RFC 6749 §2.3.1 and the form encoding: everything but unreserved characters percent-encoded.
     static func formEncode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
     }
+
+    /// RFC 3986's unreserved characters, ASCII only (`CharacterSet.alphanumerics` holds every
+    /// script's letters, which would go out unencoded).
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     static let httpPost: Post = { url, headers, body in
         var request = HTTPClientRequest(url: url)
