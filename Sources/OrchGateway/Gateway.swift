@@ -72,6 +72,8 @@ public final class Gateway: Sendable {
     let oauthTransport = OAuthTransport()
     let connectionTargets: FetchCache<ConnectionTargetKey, ConnectionTarget>
     let usedConnectStates = UsedConnectStates()
+    /// Callers' connected accounts in use: tokens refreshed one at a time per account.
+    let accounts = ConnectedAccounts()
     /// Sign-in tokens verified under the running policy, so that each is verified once.
     public let signIns = SignIns()
     /// The secret values the log handler takes out of every line (`GatewayLogHandler`).

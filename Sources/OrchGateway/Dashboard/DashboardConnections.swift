@@ -149,6 +149,7 @@ struct DashboardConnections: Sendable {
             }
             gateway.auditor.record(context, request: request, caller: nil, decision: .allow, reason: "connected an account at \(state.server)", status: 200,
                                    started: .now, user: state.user)
+            gateway.accountConnected(user: state.user, server: state.server, connectURL: gateway.publicURL(for: policy) + "/ui/connections")
             return finished("Connected", "Your account at \(state.server) is connected.", status: .ok, clearCookie)
         }
     }

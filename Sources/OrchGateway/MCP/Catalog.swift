@@ -324,7 +324,7 @@ extension Gateway {
         case .refused where error == .refused(processLimitMessage(processLimit)): error.message
         case .refused: "the server refused the gateway's requests"
         case .stopped: "the listing was stopped"
-        case .missingSecret: error.message
+        case .missingSecret, .notConnected: error.message
         case .unforwardable: "the server sent a message the gateway cannot read"
         }
     }
@@ -333,6 +333,14 @@ extension Gateway {
     /// and for a per-user server the user and a digest of their secrets' values.
     func catalogSource(_ policy: Policy, _ id: ServerID, user: String?) -> Result<(ServerSpec, String), UpstreamError> {
         let key = "\(policy.digest) \(policy.serverPath(id))"
+        if policy.server(id).spec.oauth != nil {
+            // Listed with the caller's own token, kept for their account as connected then.
+            guard let user else { return .failure(.refused("a server of connected accounts is listed only with a user's own account")) }
+            guard let account = account(policy, id, user: user) else { return .failure(.refused("connected accounts are off")) }
+            if case .failure(let refusal) = accounts.usable(account) { return .failure(.notConnected(refusal)) }
+            guard case .connection(let stored) = account.store.read(user: user, server: account.server) else { return .failure(.refused("not connected")) }
+            return .success((policy.server(id).spec, key + " account \(user) \(stored.connectedAt)"))
+        }
         guard !policy.server(id).spec.userSecrets.isEmpty else { return .success((policy.server(id).spec, key)) }
         guard let user else { return .failure(.refused("a per-user server is listed only with a user's own secrets")) }
         return serverSpec(policy, id, user: user).map { spec, use in (spec, key + " user \(user) \(use?.digest ?? "")") }
@@ -384,7 +392,8 @@ extension Gateway {
             defer { if usesProcess { self.sessions.releaseProcess() } }
             let outcome: Catalog.Outcome
             do {
-                let upstream = try await self.upstreams.make(spec, label: path)
+                let account = user.flatMap { self.upstreamAccount(policy, id, user: $0) }
+                let upstream = try await self.upstreams.make(spec, label: path, account: account, waits: false)
                 let definition = policy.server(id).spec
                 outcome = await Catalog.fetch(from: upstream, timeout: timeout, era: self.eras.era(of: definition)) { reply in
                     let era = self.eras.read(discoverReply: reply, path: path, logger: self.logger)

@@ -148,8 +148,12 @@ struct MCPExchange: Sendable {
     /// What an allowed item's audit reason gains from how the call ended.
     static func outcomeNote(_ outcome: ReplyOutcome) -> String {
         switch outcome {
-        case .replied where outcome.isFailure: " (the call failed)"
-        case .replied: ""
+        case .replied(let reply):
+            if case .string(let why)? = reply["error"]?["data"]?[AccountRefusal.auditKey] ?? reply["result"]?["_meta"]?[AccountRefusal.auditKey] {
+                " (refused: \(why))"
+            } else {
+                outcome.isFailure ? " (the call failed)" : ""
+            }
         case .failed(let error): " (\(error.message))"
         }
     }

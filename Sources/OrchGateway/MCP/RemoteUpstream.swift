@@ -8,9 +8,10 @@ import OrchPolicy
 import Synchronization
 
 /// A remote MCP server, reached over Streamable HTTP or legacy HTTP+SSE with the gateway's own
-/// upstream session and the server's configured headers. The caller's token never travels, and
-/// the configured headers go to the server's own origin only: redirects are not followed and a
-/// legacy `endpoint` on another origin is refused.
+/// upstream session and the server's configured headers. The caller's orch token never travels;
+/// for an `oauth` server each request carries the caller's own access token (`credential`),
+/// asked for again once after a 401. The headers and token go to the server's own origin only:
+/// redirects are not followed and a legacy `endpoint` on another origin is refused.
 ///
 /// A request that carries the 2026-07-28 envelope is its own exchange (a POST with its routing
 /// headers, no session), whatever was sent before; a session opens only with `initialize`.
@@ -21,6 +22,7 @@ final class RemoteUpstream: Upstream {
     private let logger: Logger
     private let label: String
     private let client: HTTPClient
+    private let credential: UpstreamCredential?
     private let sink = EventSink()
     /// Open while the session reads; closed by `setReading(false)`.
     private let reading = Latch(open: true)
@@ -48,11 +50,15 @@ final class RemoteUpstream: Upstream {
         var toolHeaders: [String: ParamHeaderDeclarations] = [:]
         var listedTools: Set<String> = []
         var listedAt: ContinuousClock.Instant?
+        /// The client's `initialize` declared URL-mode elicitation (an account refusal is then -32042).
+        var urlElicitation = false
     }
     private let state = Mutex(State())
 
-    init(url: String, kind: ServerSpec.RemoteKind, headers: [NameValue], label: String, logger: Logger, client: HTTPClient) {
+    init(url: String, kind: ServerSpec.RemoteKind, headers: [NameValue], label: String, logger: Logger, client: HTTPClient,
+         credential: UpstreamCredential? = nil) {
         self.url = url
+        self.credential = credential
         self.kind = kind
         self.headers = headers
         self.label = label
@@ -115,6 +121,26 @@ final class RemoteUpstream: Upstream {
         return request
     }
 
+    /// Sends `request`, with the caller's access token for an `oauth` server; a 401 asks for the
+    /// token again (refreshed, unless another call refreshed it meanwhile) and sends once more.
+    private func execute(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> HTTPClientResponse {
+        guard let credential else { return try await client.execute(request, timeout: timeout) }
+        var request = request
+        var rejected: String?
+        while true {
+            let token: String
+            switch await credential.token(rejected) {
+            case .success(let value): token = value
+            case .failure(let refusal): throw UpstreamError.notConnected(refusal)
+            }
+            request.headers.replaceOrAdd(name: "Authorization", value: "Bearer " + token)
+            let response = try await client.execute(request, timeout: timeout)
+            guard response.status == .unauthorized, rejected == nil else { return response }
+            _ = try? await response.body.collect(upTo: 64 << 10)
+            rejected = token
+        }
+    }
+
     /// Each message is its own exchange, run beside the others, as a client may have several
     /// requests in flight; all but `initialize` wait until the upstream session is ready.
     func send(_ message: [UInt8]) {
@@ -139,6 +165,10 @@ final class RemoteUpstream: Upstream {
             }
         }
         let requestID: JSONValue? = if case .request(let id, _, _)? = parsed { id } else { nil }
+        let requestParams: JSONObject = if case .request(_, _, let params)? = parsed { params } else { [:] }
+        if case .request(_, "initialize", let params)? = parsed {
+            state.withLock { $0.urlElicitation = AccountRefusal.declaresURLElicitation(params) }
+        }
         let isInitialize = if case .request(_, "initialize", _)? = parsed { true } else { false }
         startTask { [self] in
             do {
@@ -146,7 +176,7 @@ final class RemoteUpstream: Upstream {
                 try Task.checkCancellation()
                 try await post(message, isInitialize: isInitialize)
             } catch let error as UpstreamError {
-                fail(error, requestID: requestID, endsUpstream: isInitialize)
+                fail(error, requestID: requestID, endsUpstream: isInitialize, params: requestParams)
             } catch is CancellationError {
                 return
             } catch {
@@ -156,7 +186,11 @@ final class RemoteUpstream: Upstream {
     }
 
     /// A failed initialize (or `server/discover`) ends the upstream; a failed request gets an error reply.
-    private func fail(_ error: UpstreamError, requestID: JSONValue?, endsUpstream: Bool) {
+    private func fail(_ error: UpstreamError, requestID: JSONValue?, endsUpstream: Bool, params: JSONObject = [:]) {
+        if let refusal = error.refusal, let requestID {
+            let urlElicitation = state.withLock { $0.urlElicitation }
+            return sink.receive(MCPSession.encode(refusal.reply(id: requestID, params: params, urlElicitation: urlElicitation)))
+        }
         logger.warning("\(label): upstream request failed: \(error.detail)")
         if endsUpstream {
             sink.closed(error)
@@ -167,7 +201,7 @@ final class RemoteUpstream: Upstream {
 
     private func post(_ message: [UInt8], isInitialize: Bool) async throws {
         let target = kind == .sse ? state.withLock({ $0.postURL }) ?? url : url
-        let response = try await client.execute(request(.POST, target, body: message, accept: "application/json, text/event-stream"), timeout: .hours(1))
+        let response = try await execute(request(.POST, target, body: message, accept: "application/json, text/event-stream"), timeout: .hours(1))
         try Self.check(response, label: label)
         if kind == .sse { return }
         if isInitialize, let session = response.headers.first(name: "Mcp-Session-Id") {
@@ -212,7 +246,7 @@ final class RemoteUpstream: Upstream {
                     try await postModern(message, id: id, method: method, routing: routing)
                 }
             } catch let error as UpstreamError {
-                fail(error, requestID: id, endsUpstream: isDiscover)
+                fail(error, requestID: id, endsUpstream: isDiscover, params: params)
             } catch is CancellationError {
                 return
             } catch {
@@ -234,7 +268,7 @@ final class RemoteUpstream: Upstream {
     }
 
     private func postModern(_ message: [UInt8], id: JSONValue, method: String, routing: [(name: String, value: String)]) async throws {
-        let response = try await client.execute(request(.POST, url, body: message, accept: "application/json, text/event-stream", routing: routing), timeout: .hours(1))
+        let response = try await execute(request(.POST, url, body: message, accept: "application/json, text/event-stream", routing: routing), timeout: .hours(1))
         try Self.check(response, label: label)
         let type = response.headers.first(name: "Content-Type") ?? ""
         if (200..<300).contains(response.status.code), type.contains("text/event-stream") {
@@ -276,7 +310,7 @@ final class RemoteUpstream: Upstream {
         var backoff = Duration.milliseconds(500)
         while !Task.isCancelled, !state.withLock({ $0.stopped }) {
             do {
-                let response = try await client.execute(request(.POST, url, body: message, accept: "text/event-stream, application/json", routing: routing), timeout: .hours(24))
+                let response = try await execute(request(.POST, url, body: message, accept: "text/event-stream, application/json", routing: routing), timeout: .hours(24))
                 try Self.check(response, label: label)
                 guard (200..<300).contains(response.status.code), (response.headers.first(name: "Content-Type") ?? "").contains("text/event-stream") else {
                     if let reply = try await Self.reply(response, to: id) { return sink.receive(reply) }
@@ -318,7 +352,7 @@ final class RemoteUpstream: Upstream {
             let listID: JSONValue = .string("orch-tools-\(page)")
             let list = MCPSession.encode(JSONRPC.request(id: listID, method: MCPMethod.toolsList.rawValue, params: listParams))
             let routing = ModernRequestHeaders.headers(version: version, method: MCPMethod.toolsList.rawValue, params: listParams, declarations: nil)
-            guard let response = try? await client.execute(request(.POST, url, body: list, accept: "application/json, text/event-stream", routing: routing), timeout: .seconds(30)),
+            guard let response = try? await execute(request(.POST, url, body: list, accept: "application/json, text/event-stream", routing: routing), timeout: .seconds(30)),
                 let result = await Self.result(response, id: listID)
             else { break }
             for tool in result["tools"]?.arrayValue ?? [] {
@@ -395,7 +429,7 @@ final class RemoteUpstream: Upstream {
         var backoff = Duration.milliseconds(500)
         while !Task.isCancelled, state.withLock({ $0.sessionID != nil && !$0.stopped }) {
             do {
-                let response = try await client.execute(request(.GET, url, accept: "text/event-stream"), timeout: .hours(24))
+                let response = try await execute(request(.GET, url, accept: "text/event-stream"), timeout: .hours(24))
                 try Self.check(response, label: label)
                 switch response.status.code {
                 case 200:
@@ -424,7 +458,7 @@ final class RemoteUpstream: Upstream {
     private func runLegacyStream() async {
         let error: UpstreamError
         do {
-            let response = try await client.execute(request(.GET, url, accept: "text/event-stream"), timeout: .hours(24))
+            let response = try await execute(request(.GET, url, accept: "text/event-stream"), timeout: .hours(24))
             try Self.check(response, label: label)
             guard response.status == .ok else { throw UpstreamError.refused("the server answered HTTP \(response.status.code)") }
             try await readEvents(response.body) { event in
@@ -469,7 +503,7 @@ final class RemoteUpstream: Upstream {
         ready.open()
         reading.open()
         if kind == .streamableHTTP, session != nil {
-            _ = try? await client.execute(request(.DELETE, url, accept: "application/json"), timeout: .seconds(2))
+            _ = try? await execute(request(.DELETE, url, accept: "application/json"), timeout: .seconds(2))
         }
     }
 }

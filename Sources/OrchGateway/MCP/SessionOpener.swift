@@ -55,7 +55,9 @@ struct SessionOpener: Sendable {
         }
         gateway.metrics.sessionsChanged(server: server.path, count: gateway.sessions.count(server: server.path), processes: gateway.sessions.processCount)
         do {
-            session.attach(try await gateway.upstreams.make(spec, label: server.path, eventLoop: EventLoopExecutor.shared(context.channel.eventLoop)))
+            let account = gateway.upstreamAccount(policy, server.id, user: caller.userName)
+            session.attach(try await gateway.upstreams.make(spec, label: server.path, eventLoop: EventLoopExecutor.shared(context.channel.eventLoop),
+                                                            account: account))
         } catch {
             session.end(error)
             gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "upstream \(server.path) could not start: \(error.message)",
@@ -143,6 +145,9 @@ struct SessionOpener: Sendable {
         guard let policy = gateway.store.policy, let id = policy.server(org: session.org, name: session.server) else { return .success(.legacy) }
         let spec = policy.server(id).spec
         if let known = gateway.eras.era(of: spec) { return .success(known) }
+        // Nothing is learnt from the gateway's own answers in the place of a server the caller
+        // has no working account at.
+        if let waiting = session.upstream as? AccountUpstream, waiting.isWaiting { return .success(.legacy) }
         let probeID: JSONValue = "orch-discover"
         let probe = JSONRPC.request(id: probeID, method: MCPMethod.discover.rawValue, params: ["_meta": .object(ModernUpstream.envelope(initialize: params))])
         let queue = session.makeQueue()

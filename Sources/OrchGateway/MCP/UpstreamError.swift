@@ -24,6 +24,8 @@ struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The server sent a message the gateway cannot forward (nested too deep, a repeated key,
         /// not JSON); the session goes on.
         case unforwardable
+        /// The caller has no working connected account at an `oauth` server (`refusal` says why).
+        case notConnected
     }
 
     let kind: Kind
@@ -32,6 +34,8 @@ struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The whole story, for the gateway's own log only: it may name the server's command, cwd,
     /// host or a URL (whose query may hold a secret).
     let detail: String
+    /// For `notConnected`: whose account, why, and where to connect it.
+    var refusal: AccountRefusal?
 
     init(kind: Kind, message: String, detail: String? = nil) {
         self.kind = kind
@@ -52,6 +56,11 @@ struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     static func stopped(_ message: String) -> Self { .init(kind: .stopped, message: message) }
     static func missingSecret(_ problem: UserSecrets.Problem) -> Self { .init(kind: .missingSecret, message: problem.description) }
     static func unforwardable(_ message: String) -> Self { .init(kind: .unforwardable, message: message) }
+    static func notConnected(_ refusal: AccountRefusal) -> Self {
+        var error = Self(kind: .notConnected, message: refusal.message, detail: refusal.description)
+        error.refusal = refusal
+        return error
+    }
 
     /// The metric label of the kind.
     var label: String {
@@ -64,6 +73,7 @@ struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .stopped: "stopped"
         case .missingSecret: "missing_secret"
         case .unforwardable: "unforwardable"
+        case .notConnected: "not_connected"
         }
     }
 }

@@ -4,6 +4,13 @@ import NIOCore
 import NIOPosix
 import OrchPolicy
 
+/// A caller's connected account as an upstream uses it: the token for each request, and whether
+/// the stored account works now.
+struct UpstreamAccount: Sendable {
+    let credential: UpstreamCredential
+    let usable: @Sendable () -> Result<Void, AccountRefusal>
+}
+
 /// Starts upstreams: a server's process, or a connection to its remote URL.
 struct UpstreamFactory: Sendable {
     let logger: Logger
@@ -22,7 +29,12 @@ struct UpstreamFactory: Sendable {
 
     /// `eventLoop`: where a stdio server's pipes live (the HTTP connection's loop that opened the
     /// session, so its requests and its pipes share a thread); any loop when nil.
-    func make(_ spec: ServerSpec, label: String, eventLoop: (any EventLoop)? = nil) async throws(UpstreamError) -> any Upstream {
+    /// `account`: the caller's connected account, for an `oauth` server (which is never reached
+    /// without one); while it does not work, the gateway answers in the server's place
+    /// (`AccountUpstream`) unless `waits` is false.
+    func make(
+        _ spec: ServerSpec, label: String, eventLoop: (any EventLoop)? = nil, account: UpstreamAccount? = nil, waits: Bool = true
+    ) async throws(UpstreamError) -> any Upstream {
         switch spec.transport {
         case .stdio(let command, let args, let env, let cwd):
             do {
@@ -34,7 +46,17 @@ struct UpstreamFactory: Sendable {
                 throw error
             }
         case .remote(let url, let kind, let headers):
-            return RemoteUpstream(url: url, kind: kind, headers: headers, label: label, logger: logger, client: Self.remoteClient)
+            let logger = self.logger
+            let remote = { @Sendable in
+                RemoteUpstream(url: url, kind: kind, headers: headers, label: label, logger: logger, client: Self.remoteClient, credential: account?.credential)
+            }
+            guard spec.oauth != nil else { return remote() }
+            guard let account else { throw .refused("\(label) takes each user's connected account, and connected accounts are off") }
+            if case .failure(let refusal) = account.usable() {
+                guard waits else { throw .notConnected(refusal) }
+                return AccountUpstream(label: label, usable: account.usable, makeRemote: remote)
+            }
+            return remote()
         }
     }
 }
