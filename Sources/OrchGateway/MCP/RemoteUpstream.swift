@@ -187,7 +187,7 @@ final class RemoteUpstream: Upstream {
 
     /// A failed initialize (or `server/discover`) ends the upstream; a failed request gets an error reply.
     private func fail(_ error: UpstreamError, requestID: JSONValue?, endsUpstream: Bool, params: JSONObject = [:]) {
-        if let refusal = error.refusal, let requestID {
+        if let refusal = error.refusal, let requestID, !endsUpstream {
             let urlElicitation = state.withLock { $0.urlElicitation }
             return sink.receive(MCPSession.encode(refusal.reply(id: requestID, params: params, urlElicitation: urlElicitation)))
         }

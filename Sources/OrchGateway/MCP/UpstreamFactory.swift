@@ -30,8 +30,8 @@ struct UpstreamFactory: Sendable {
     /// `eventLoop`: where a stdio server's pipes live (the HTTP connection's loop that opened the
     /// session, so its requests and its pipes share a thread); any loop when nil.
     /// `account`: the caller's connected account, for an `oauth` server (which is never reached
-    /// without one); while it does not work, the gateway answers in the server's place
-    /// (`AccountUpstream`) unless `waits` is false.
+    /// without one); while no token can be had for it, the gateway answers in the server's place
+    /// (`AccountUpstream`), or with `waits` false the upstream fails with why.
     func make(
         _ spec: ServerSpec, label: String, eventLoop: (any EventLoop)? = nil, account: UpstreamAccount? = nil, waits: Bool = true
     ) async throws(UpstreamError) -> any Upstream {
@@ -52,7 +52,8 @@ struct UpstreamFactory: Sendable {
             }
             guard spec.oauth != nil else { return remote() }
             guard let account else { throw .refused("\(label) takes each user's connected account, and connected accounts are off") }
-            if case .failure(let refusal) = account.usable() {
+            // A token now (refreshed if it must be), or the gateway answers in the server's place.
+            if case .failure(let refusal) = await account.credential.token(nil) {
                 guard waits else { throw .notConnected(refusal) }
                 return AccountUpstream(label: label, usable: account.usable, makeRemote: remote)
             }
