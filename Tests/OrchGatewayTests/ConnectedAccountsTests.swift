@@ -168,12 +168,12 @@ private let refusal = AccountRefusal(user: "bob", server: "acme/tickets", why: "
 
 @Test func anyOtherClientGetsAnErrorNamingThePage() {
     let reply = refusal.reply(id: "a", params: ["name": "search"], urlElicitation: false)
-    #expect(reply["error"]?["code"] == .integer(JSONRPC.invalidRequest))
+    #expect(reply["error"]?["code"] == .integer(AccountRefusal.notConnected))
     #expect(reply["error"]?["message"]?.stringValue?.contains("Connect it at https://orch.example/ui/connections") == true)
     #expect(reply["error"]?["data"]?["elicitations"] == nil)
     // A 2026-07-28 request that does not declare URL elicitation: the same error.
     let modern = refusal.reply(id: 1, params: ["_meta": [ModernProtocol.MetaKey.protocolVersion: "2026-07-28"]], urlElicitation: true)
-    #expect(modern["error"]?["code"] == .integer(JSONRPC.invalidRequest))
+    #expect(modern["error"]?["code"] == .integer(AccountRefusal.notConnected))
     #expect(MCPExchange.outcomeNote(.replied(reply)).contains("bob's account at acme/tickets is not connected"))
 }
 

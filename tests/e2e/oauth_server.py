@@ -117,6 +117,7 @@ class Grant:
 
 class OAuthServer:
     def __init__(self, client_id, client_secret, scopes):
+        warnings.simplefilter("ignore", AuthlibDeprecationWarning)  # unittest's runner sets its own filters
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "k-" + secrets.token_hex(4)
         self.client = Client(client_id, client_secret, scopes)

@@ -68,7 +68,8 @@ run_suite "slow clients (stdlib)" "$PYTHON" test_slow_clients.py
 
 # oidc-provider-mock: the OpenID Connect provider of the single sign-on tests (0.3.4: the last for
 # Python 3.11; oidc_provider.py relies on its internals, so it is pinned).
-# selenium: drives Chromium in the dashboard tests.
+# selenium: drives Chromium in the dashboard tests. authlib and flask (which oidc-provider-mock brings)
+# make the connected-accounts tests' authorization server (oauth_server.py); PyJWT comes with mcp.
 # The 2.x venv first: its python also runs the 2026-07-28 upstream (modern_upstream.py) of the 1.x suite.
 mcp2_ready=false
 if ensure_venv "$MCP2_VENV" "from mcp import Client; import uvicorn, httpx2" 'mcp>=2' uvicorn; then
@@ -76,7 +77,7 @@ if ensure_venv "$MCP2_VENV" "from mcp import Client; import uvicorn, httpx2" 'mc
     export ORCH_MCP2_PYTHON="$MCP2_VENV/bin/python"
 fi
 
-if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn, httpx, oidc_provider_mock, selenium" 'mcp<2' uvicorn 'oidc-provider-mock==0.3.4' selenium; then
+if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn, httpx, oidc_provider_mock, selenium, authlib, flask, jwt" 'mcp<2' uvicorn 'oidc-provider-mock==0.3.4' selenium; then
     export ORCH_FASTMCP_PYTHON="$MCP1_VENV/bin/python"
     run_suite "MCP SDK 1.x" "$MCP1_VENV/bin/python" test_mcp_sdk1.py
     run_suite "client configs (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_client_configs_sdk1.py
@@ -97,6 +98,7 @@ if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn,
     fi
     if ensure_chromium; then
         run_suite "dashboard (Chromium, Selenium)" "$MCP1_VENV/bin/python" test_dashboard.py
+        run_suite "connected accounts (MCP SDK 1.x, Authlib, Chromium)" "$MCP1_VENV/bin/python" test_connected_accounts_sdk1.py
     else
         echo "== dashboard (Chromium, Selenium): FAILED (could not install chromium and chromium-driver)"
         failed+=("dashboard (Chromium, Selenium)")

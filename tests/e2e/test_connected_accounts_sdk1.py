@@ -153,6 +153,10 @@ class ConnectedAccountsTest(GatewayTestCase):
     def stored_file(self, user):
         return os.path.join(self.gateway.folder, "state", "connections", user, "%s__tickets" % ORG)
 
+    def stored_bytes(self, user):
+        with open(self.stored_file(user), "rb") as f:
+            return f.read()
+
     # --- the connect flow, in plain HTTP -----------------------------------------------------------
 
     def sign_in(self, key):
@@ -263,12 +267,43 @@ class ConnectedAccountsTest(GatewayTestCase):
         self.assertEqual((elicitation["mode"], elicitation["url"]), ("url", connect_url))
         self.assertTrue(elicitation["elicitationId"].startswith("orch-connect-"))
         plain = self.refusal(CALLER, elicitation=False)
-        self.assertEqual(plain.code, -32600)
+        self.assertEqual(plain.code, -32010)
         self.assertIn("Your account at acme/tickets is not connected. Connect it at %s" % connect_url, plain.message)
         refused = [r for r in self.audit_where(user="eve", server="tickets") if "whoami" in json.dumps(r)]
         self.assertTrue(refused and all("refused: eve's account at acme/tickets is not connected" in r["reason"] for r in refused), refused)
         self.assertEqual([r for r in self.upstream.records() if r.get("sub") == "eve"], [], "nothing reached the server as eve")
         self.assertIn("not connected", self.connections_page(self.sign_in(CALLER)))
+
+    def modern(self, key, method, params, capabilities):
+        """A 2026-07-28 request (no session; the envelope in `_meta`), as (status, answer)."""
+        params = dict(params, _meta={"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                     "io.modelcontextprotocol/clientCapabilities": capabilities,
+                                     "io.modelcontextprotocol/clientInfo": {"name": "e2e", "version": "1"}})
+        headers = {"Authorization": "Bearer " + key, "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                   "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": method}
+        if "name" in params:
+            headers["Mcp-Name"] = params["name"]
+        body = json.dumps({"jsonrpc": "2.0", "id": 5, "method": method, "params": params}).encode()
+        status, _, text = fetch(self.gateway.url("tickets"), method="POST", data=body, headers=headers)
+        return status, json.loads(text)
+
+    def test_a_2026_07_28_client_is_asked_to_connect_by_url(self):
+        connect_url = self.gateway.base + "/ui/connections"
+        status, listed = self.modern(CALLER, "tools/list", {}, {"elicitation": {"url": {}}})
+        self.assertEqual((status, listed["result"]["tools"]), (200, []), listed)
+        status, answer = self.modern(CALLER, "tools/call", {"name": "whoami", "arguments": {}}, {"elicitation": {"url": {}}})
+        self.assertEqual(status, 200, answer)
+        result = answer["result"]
+        self.assertEqual(result["resultType"], "input_required", result)
+        ask = list(result["inputRequests"].values())[0]
+        self.assertEqual((ask["method"], ask["params"]["mode"], ask["params"]["url"]), ("elicitation/create", "url", connect_url))
+        status, answer = self.modern(CALLER, "tools/call", {"name": "whoami", "arguments": {}}, {})
+        self.assertEqual((status, answer["error"]["code"]), (200, -32010), answer)
+        self.assertIn(connect_url, answer["error"]["message"])
+        self.connect_in_http(CALLER, "eve-at-tickets")
+        status, answer = self.modern(CALLER, "tools/call", {"name": "whoami", "arguments": {}}, {"elicitation": {"url": {}}})
+        self.assertEqual(answer["result"]["content"][0]["text"], "eve-at-tickets", answer)
+        self.assert_no_token_anywhere(json.dumps(answer))
 
     def test_each_user_connects_and_reaches_the_server_as_themselves(self):
         # eve's session is open before she connects: the same session goes on once she has.
@@ -311,7 +346,7 @@ class ConnectedAccountsTest(GatewayTestCase):
         self.connect_in_http(CALLER, "eve-at-tickets")
         # Less than 60 s left: refreshed before the call; the rotated refresh token is kept.
         self.oauth.lifetime = 30
-        before = open(self.stored_file("eve"), "rb").read()
+        before = self.stored_bytes("eve")
         refreshes = len(self.oauth.refreshes("eve-at-tickets"))
         self.assertEqual(self.whoami(CALLER), "eve-at-tickets")  # the first token still lasts an hour
         self.oauth.lifetime = 3600
@@ -321,7 +356,7 @@ class ConnectedAccountsTest(GatewayTestCase):
         self.assertEqual(self.whoami(CALLER), "eve-at-tickets")
         self.assertEqual(self.whoami(CALLER), "eve-at-tickets")
         self.assertGreaterEqual(len(self.oauth.refreshes("eve-at-tickets")) - refreshes, 2)
-        self.assertNotEqual(open(self.stored_file("eve"), "rb").read(), before)
+        self.assertNotEqual(self.stored_bytes("eve"), before)
         # A token response without expires_in: used until the server refuses it (401), then refreshed once.
         self.oauth.lifetime, self.oauth.say_expires_in = 2, False
         self.connect_in_http(CALLER, "eve-at-tickets")
@@ -431,6 +466,7 @@ class BrowserConnectTest(ConnectedAccountsTest):
     test_a_revoked_grant_breaks_the_account_and_disconnect_revokes_it = None
     test_a_restart_keeps_accounts_under_the_same_key_only = None
     test_bad_callbacks_store_nothing = None
+    test_a_2026_07_28_client_is_asked_to_connect_by_url = None
 
 
 if __name__ == "__main__":

@@ -40,11 +40,13 @@ extension AccountRefusal {
             return JSONRPC.error(id: id, code: Self.urlElicitationRequired, message,
                                  data: ["elicitations": [.object(elicitation)], Self.auditKey: .string(description)])
         }
-        return JSONRPC.error(id: id, code: JSONRPC.invalidRequest, message, data: [Self.auditKey: .string(description)])
+        return JSONRPC.error(id: id, code: Self.notConnected, message, data: [Self.auditKey: .string(description)])
     }
 
     /// MCP's "URL elicitation required" error (2025-11-25).
     static let urlElicitationRequired: Int64 = -32042
+    /// The gateway's own error for a caller without a working account who cannot be asked by URL.
+    static let notConnected: Int64 = -32010
 
     /// What the gateway tells the client's session once the account is connected.
     var completion: JSONValue {
@@ -101,6 +103,18 @@ final class AccountUpstream: Upstream {
         sink.silence()
         await state.withLock { $0.remote }?.stop()
     }
+
+    /// Why a request of `method` is refused now: nil once the account works, and for the requests
+    /// the gateway answers itself in the server's place.
+    func refusal(for method: String) -> AccountRefusal? {
+        guard isWaiting, !Self.answered.contains(method), case .failure(let refusal) = usable() else { return nil }
+        return refusal
+    }
+
+    private static let answered: Set<String> = [
+        MCPMethod.initialize.rawValue, MCPMethod.ping.rawValue, MCPMethod.toolsList.rawValue, MCPMethod.promptsList.rawValue,
+        MCPMethod.resourcesList.rawValue, MCPMethod.resourceTemplatesList.rawValue,
+    ]
 
     func send(_ message: [UInt8]) {
         if let remote = state.withLock({ $0.remote }) { return remote.send(message) }

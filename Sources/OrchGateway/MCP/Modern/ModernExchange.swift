@@ -159,6 +159,13 @@ struct ModernExchange: Sendable {
         case .refuse(let reply):
             return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
         }
+        // No working account at an `oauth` server: the refusal reads this request's own envelope
+        // (a client that declared URL elicitation is asked to connect by URL).
+        if let waiting = leg.session.upstream as? AccountUpstream, let refusal = waiting.refusal(for: modern.method) {
+            let reply = refusal.reply(id: modern.id, params: modern.params, urlElicitation: false)
+            admitted.outcome?(.replied(reply))
+            return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
+        }
         if relays, case .string(let state)? = params["requestState"] {
             switch resume(modern, state: state, params: params, caller: caller, server: server, leg: leg) {
             case .success(let held): return .resume(held, on: leg)
