@@ -338,9 +338,35 @@ class ConnectedAccountsTest(GatewayTestCase):
         self.assertEqual(sorted(t["name"] for t in tools["tools"]), ["shout", "whoami"])
         self.assertTrue(os.path.exists(self.stored_file("eve")) and os.stat(self.stored_file("eve")).st_mode & 0o777 == 0o600)
         admin = self.connections_page(self.sign_in(ADMIN))
-        api = [self.gateway.server.request(p, token=t)[2] for p in ("/api/v1/me", "/api/v1/servers", "/api/v1/config/claude-code")
-               for t in (CALLER, ADMIN)]
+        api = []
+        for path in ("/api/v1/me", "/api/v1/servers", "/api/v1/tools", "/api/v1/client-config?client=claude-code",
+                     "/api/v1/client-config?client=cursor", "/api/v1/policy"):
+            for token in (CALLER, ADMIN):
+                status, _, body = self.gateway.server.request(path, token=token)
+                self.assertIn(status, (200, 403), (path, body))
+                api.append(body)
         self.assert_no_token_anywhere(admin, json.dumps(api), json.dumps(tools))
+
+    def test_the_aggregated_endpoint_lists_the_server_once_connected(self):
+        async def tools():
+            url = "%s/orgs/%s/mcp" % (self.gateway.base, ORG)
+            async with open_streamable_http(url, {"Authorization": "Bearer " + CALLER}, self.factory) as (read, write, _):
+                async with ClientSession(read, write, read_timeout_seconds=datetime.timedelta(seconds=WAIT)) as session:
+                    self.initialized = await session.initialize()
+                    names = sorted(t.name for t in (await session.list_tools()).tools)
+                    who = None
+                    if "tickets__whoami" in names:
+                        who = (await session.call_tool("tickets__whoami", {})).content[0].text
+                    return names, who
+        names, who = self.run_async(tools)
+        self.assertIn("notes__echo", names)
+        self.assertFalse([n for n in names if n.startswith("tickets__")], names)
+        self.assertIn("tickets: Your account at acme/tickets is not connected. Connect it at %s/ui/connections" % self.gateway.base,
+                      self.initialized.instructions or "")
+        self.connect_in_http(CALLER, "eve-at-tickets")
+        names, who = self.run_async(tools)
+        self.assertIn("tickets__whoami", names)
+        self.assertEqual(who, "eve-at-tickets")
 
     def test_tokens_are_refreshed_before_expiry_and_after_a_401(self):
         self.connect_in_http(CALLER, "eve-at-tickets")
@@ -467,6 +493,7 @@ class BrowserConnectTest(ConnectedAccountsTest):
     test_a_restart_keeps_accounts_under_the_same_key_only = None
     test_bad_callbacks_store_nothing = None
     test_a_2026_07_28_client_is_asked_to_connect_by_url = None
+    test_the_aggregated_endpoint_lists_the_server_once_connected = None
 
 
 if __name__ == "__main__":

@@ -157,12 +157,20 @@ extension AggregateEndpoint {
     }
 
     /// The instructions of an aggregated endpoint: what orch.json says of each server, under its
-    /// prefix (the servers start when first needed, so their own instructions are not known yet).
+    /// prefix (the servers start when first needed, so their own instructions are not known yet),
+    /// and for an `oauth` server the caller has no working account at, where to connect it.
     func instructions(_ members: any AggregateMembers, _ caller: Caller) -> String? {
         let policy = caller.policy
         let lines = members.scoped(caller).compactMap { scoped -> String? in
-            guard let description = policy.server(scoped.server.id).spec.description else { return nil }
-            return (scoped.org.map { $0 + ExposedName.separator } ?? "") + scoped.prefix + ": " + description
+            let spec = policy.server(scoped.server.id).spec
+            var parts = spec.description.map { [$0] } ?? []
+            if spec.oauth != nil, let account = gateway.account(policy, scoped.server.id, user: caller.userName),
+                case .failure(let refusal) = gateway.accounts.usable(account)
+            {
+                parts.append(refusal.message)
+            }
+            guard !parts.isEmpty else { return nil }
+            return (scoped.org.map { $0 + ExposedName.separator } ?? "") + scoped.prefix + ": " + parts.joined(separator: " ")
         }
         return lines.isEmpty ? nil : lines.joined(separator: "\n")
     }
