@@ -18,7 +18,7 @@ Access tokens are JWTs (RS256, `kid`), with iss, sub, aud, scope, client_id, iat
 key set is at /jwks. The login page at /authorize is a form: `user` (a subject) and Allow, or Deny
 (the provider's error goes back to the client). Test knobs: `lifetime` (seconds an access token
 lasts) and `say_expires_in` (whether the token response says `expires_in`). Every token issued is
-kept in `issued` (for the tests' "never in a log" checks) and every token request in `requests`.
+kept in `issued` with every authorization code (for the tests' "never in a log" checks) and every token request in `requests`.
 """
 import base64
 import html
@@ -199,6 +199,7 @@ class OAuthServer:
 
             def save_authorization_code(self, code, request):
                 data = request.payload.data
+                owner.issued.append(code)
                 owner.codes[code] = Code(code, request.client.client_id, request.payload.redirect_uri, request.payload.scope,
                                          request.user, data.get("code_challenge"), data.get("code_challenge_method"), data.get("resource"))
 
