@@ -184,15 +184,21 @@ class RemoteUpstream:
     whose /mcp needs `X-Upstream-Key: KEY`, recording every request's headers (and every tool it
     runs) as JSON lines in `record_path`."""
 
+    script, says = "remote_upstream.py", "remote upstream"
+
     def __init__(self, key, record_path):
+        self.start(record_path, UPSTREAM_EXPECTED_KEY=key)
+
+    def start(self, record_path, **env):
+        """Runs `script` with `env` and UPSTREAM_RECORD, until it prints `SAYS listening on 127.0.0.1:PORT`."""
         self.record_path = record_path
-        env = dict(os.environ, UPSTREAM_EXPECTED_KEY=key, UPSTREAM_RECORD=record_path)
+        env = dict(os.environ, UPSTREAM_RECORD=record_path, **env)
         self.process = subprocess.Popen(
-            [venv_with_fastmcp(), os.path.join(HERE, "remote_upstream.py")],
+            [venv_with_fastmcp(), os.path.join(HERE, self.script)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         self.output = ProcessOutput(self.process, (self.process.stdout,))
         try:
-            line = self.output.wait_for(r"remote upstream listening on 127\.0\.0\.1:(\d+)", WAIT)
+            line = self.output.wait_for(self.says + r" listening on 127\.0\.0\.1:(\d+)", WAIT)
         except AssertionError:
             self.stop()
             raise

@@ -35,18 +35,15 @@ import unittest
 import urllib.parse
 
 from mcp import ClientSession, types
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import McpError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from test_mcp_sdk1 import open_streamable_http  # noqa: E402
-from mcp_fixtures import ADMIN, CALLER, ORG, WAIT, GatewayTestCase, policy, venv_with_fastmcp  # noqa: E402
+from mcp_fixtures import ADMIN, CALLER, ORG, WAIT, GatewayTestCase, RemoteUpstream, policy  # noqa: E402
 from dashboard_browser import fetch  # noqa: E402
 from oauth_server import OAuthServer  # noqa: E402
-from orchserver import OrchServer, ProcessOutput  # noqa: E402
-
-import subprocess  # noqa: E402
+from orchserver import OrchServer  # noqa: E402
 
 CLIENT_ID = "orch-gateway"
 CLIENT_SECRET = "client-secret-" + secrets.token_hex(12)
@@ -54,34 +51,13 @@ STATE_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 OTHER_STATE_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-class Upstream:
+class Upstream(RemoteUpstream):
     """oauth_upstream.py in a subprocess, trusting `oauth`'s tokens."""
 
+    script, says = "oauth_upstream.py", "oauth upstream"
+
     def __init__(self, oauth, record_path):
-        self.record_path = record_path
-        env = dict(os.environ, OAUTH_ISSUER=oauth.issuer, OAUTH_JWKS_URL=oauth.issuer + "/jwks", UPSTREAM_RECORD=record_path)
-        self.process = subprocess.Popen([venv_with_fastmcp(), os.path.join(HERE, "oauth_upstream.py")],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        self.output = ProcessOutput(self.process, (self.process.stdout,))
-        try:
-            line = self.output.wait_for(r"oauth upstream listening on 127\.0\.0\.1:(\d+)", WAIT)
-        except AssertionError:
-            self.stop()
-            raise
-        self.url = "http://127.0.0.1:%s/mcp" % re.search(r":(\d+)", line).group(1)
-
-    def records(self):
-        if not os.path.exists(self.record_path):
-            return []
-        with open(self.record_path) as f:
-            return [json.loads(line) for line in f if line.strip()]
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        self.start(record_path, OAUTH_ISSUER=oauth.issuer, OAUTH_JWKS_URL=oauth.issuer + "/jwks")
 
 
 class Browser:
@@ -212,16 +188,11 @@ class ConnectedAccountsTest(GatewayTestCase):
             if notes is not None and isinstance(item, types.ServerNotification):
                 notes.append(item.root.method)
 
-        async with open_streamable_http(self.gateway.url("tickets"), {"Authorization": "Bearer " + key}, self.factory) as (read, write, _):
+        async with open_streamable_http(self.gateway.url("tickets"), {"Authorization": "Bearer " + key}, self.http_client_factory) as (read, write, _):
             async with ClientSession(read, write, read_timeout_seconds=datetime.timedelta(seconds=WAIT),
                                      elicitation_callback=elicit if elicitation else None, message_handler=message) as session:
                 self.initialized = await session.initialize()
                 yield session
-
-    def factory(self, headers=None, timeout=None, auth=None):
-        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-        client.event_hooks["response"].append(self.http.hook)
-        return client
 
     def whoami(self, key):
         async def run():
@@ -350,7 +321,7 @@ class ConnectedAccountsTest(GatewayTestCase):
     def test_the_aggregated_endpoint_lists_the_server_once_connected(self):
         async def tools():
             url = "%s/orgs/%s/mcp" % (self.gateway.base, ORG)
-            async with open_streamable_http(url, {"Authorization": "Bearer " + CALLER}, self.factory) as (read, write, _):
+            async with open_streamable_http(url, {"Authorization": "Bearer " + CALLER}, self.http_client_factory) as (read, write, _):
                 async with ClientSession(read, write, read_timeout_seconds=datetime.timedelta(seconds=WAIT)) as session:
                     self.initialized = await session.initialize()
                     names = sorted(t.name for t in (await session.list_tools()).tools)
