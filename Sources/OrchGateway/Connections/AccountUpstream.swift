@@ -104,14 +104,8 @@ final class AccountUpstream: Upstream {
         await state.withLock { $0.remote }?.stop()
     }
 
-    /// Why a request of `method` is refused now: nil once the account works, and for the requests
-    /// the gateway answers itself in the server's place.
-    func refusal(for method: String) -> AccountRefusal? {
-        guard isWaiting, !Self.answered.contains(method), case .failure(let refusal) = usable() else { return nil }
-        return refusal
-    }
-
-    private static let answered: Set<String> = [
+    /// The requests the gateway answers itself in the server's place.
+    static let answered: Set<String> = [
         MCPMethod.initialize.rawValue, MCPMethod.ping.rawValue, MCPMethod.toolsList.rawValue, MCPMethod.promptsList.rawValue,
         MCPMethod.resourcesList.rawValue, MCPMethod.resourceTemplatesList.rawValue,
     ]

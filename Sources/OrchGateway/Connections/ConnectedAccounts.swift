@@ -173,6 +173,16 @@ extension Gateway {
         return UpstreamAccount(credential: UpstreamCredential { await accounts.token(account, rejected: $0) }, usable: { accounts.usable(account) })
     }
 
+    /// Why `user`'s request of `method` to the `oauth` server `id` is refused before it is
+    /// forwarded: their account does not work (as its file says), and it is not a request the
+    /// gateway answers in the server's place; nil otherwise.
+    func accountRefusal(_ policy: Policy, _ id: ServerID, user: String, method: String) -> AccountRefusal? {
+        guard policy.server(id).spec.oauth != nil, !AccountUpstream.answered.contains(method), let account = account(policy, id, user: user),
+            case .failure(let refusal) = accounts.usable(account)
+        else { return nil }
+        return refusal
+    }
+
     /// After `user` connected their account at `server` (`ORG/SERVER`): each of their sessions
     /// there is told the URL elicitation is complete, and that its lists may have changed.
     func accountConnected(user: String, server: String, connectURL: String) {

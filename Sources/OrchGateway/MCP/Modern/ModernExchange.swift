@@ -161,7 +161,7 @@ struct ModernExchange: Sendable {
         }
         // No working account at an `oauth` server: the refusal reads this request's own envelope
         // (a client that declared URL elicitation is asked to connect by URL).
-        if let waiting = leg.session.upstream as? AccountUpstream, let refusal = waiting.refusal(for: modern.method) {
+        if let refusal = gateway.accountRefusal(caller.policy, server.id, user: caller.userName, method: modern.method) {
             let reply = refusal.reply(id: modern.id, params: modern.params, urlElicitation: false)
             admitted.outcome?(.replied(reply))
             return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
