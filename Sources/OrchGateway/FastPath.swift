@@ -205,7 +205,10 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             respond(.accepted, json: nil)
         case .request(let id, let method, let params):
             let accepts = AcceptedReplies(head.headerFields[.accept])
-            guard method != "initialize", accepts.json, params["_meta"]?["progressToken"] == nil, !session.requestsClientMidCall else { return false }
+            // A call to approve first is the router's, which asks.
+            guard method != "initialize", accepts.json, params["_meta"]?["progressToken"] == nil, !session.requestsClientMidCall,
+                ApprovalQuestion(policy: caller.policy, server: server, method: method, params: params) == nil
+            else { return false }
             state = .answering(route: route, method: "POST", started: started)
             let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)
             switch guardian.admit(origin, caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
@@ -279,7 +282,8 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard let value = try? JSONRPC.parse(bytes), case .request(let id, let method, let params)? = JSONRPCMessage(value),
             params["_meta"]?["progressToken"] == nil,
             let (server, rewritten) = endpoint.knownRoute(method, params, caller, session),
-            let member = session.startedMember(server), !member.requestsClientMidCall
+            let member = session.startedMember(server), !member.requestsClientMidCall,
+            ApprovalQuestion(policy: caller.policy, server: server, method: method, params: rewritten) == nil
         else { return false }
         state = .answering(route: target.pattern, method: "POST", started: started)
         let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)

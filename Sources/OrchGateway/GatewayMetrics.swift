@@ -80,6 +80,11 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "orch_limited_total", dimensions: [("limit", limit)], factory: factory).increment()
     }
 
+    /// A call under an `approve` rule, by outcome: `approved`, `declined`, `timeout`, `cannot_ask`.
+    func approval(outcome: String) {
+        Counter(label: "orch_approvals_total", dimensions: [("outcome", outcome)], factory: factory).increment()
+    }
+
     /// An audit record that could not be written.
     func auditWriteFailed() {
         Counter(label: "orch_audit_write_failures_total", factory: factory).increment()

@@ -265,6 +265,8 @@ public struct ServerSpec: Sendable, Hashable {
     public var limits = ServerLimits()
     /// `"oauth"` (remote servers only): each user's own OAuth grant, sent upstream as their token.
     public var oauth: OAuthSpec? = nil
+    /// `"approve"`: tools that run only once a person approves each call, in orch.json's order.
+    public var approve: [ApprovalRule] = []
     /// The secrets its `env`, `headers` and `url` take from the calling user (`${user:NAME}`): a
     /// per-user server, whose `env`, `headers` and `url` values are then templates to render with
     /// the caller's values (`resolved`).
@@ -286,6 +288,57 @@ public struct ServerSpec: Sendable, Hashable {
             copy.transport = .remote(url: render(url), kind: kind, headers: headers.map { NameValue(name: $0.name, value: render($0.value)) })
         }
         return copy
+    }
+}
+
+/// One of a server's `approve` rules: each call of a tool it names waits for a person's approval,
+/// the caller's own (`by: "caller"`, asked through their client) or someone else's who holds a
+/// role in the org (`by: "role:NAME"`, on the dashboard), for at most `timeoutSeconds`.
+public struct ApprovalRule: Sendable, Hashable, CustomStringConvertible {
+    public enum Approver: Sendable, Hashable, CustomStringConvertible {
+        case caller
+        case role(String)
+
+        public var description: String {
+            switch self {
+            case .caller: "caller"
+            case .role(let name): "role:" + name
+            }
+        }
+    }
+
+    public var tools: [Glob]
+    public var by: Approver
+    public var timeoutSeconds: Int
+    /// Argument names whose values the question shows as `•••`.
+    public var redact: [String]
+    /// Where the rule is in orch.json.
+    public var path: String
+
+    public static let defaultTimeoutSeconds = 300
+
+    public init(tools: [Glob], by: Approver, timeoutSeconds: Int = Self.defaultTimeoutSeconds, redact: [String] = [], path: String = "") {
+        self.tools = tools
+        self.by = by
+        self.timeoutSeconds = timeoutSeconds
+        self.redact = redact
+        self.path = path
+    }
+
+    public func matches(tool: String) -> Bool { tools.contains { $0.matches(tool) } }
+
+    /// `merge_*, drop_* by caller within 300 s` (with `, redacting password` when it redacts).
+    public var description: String {
+        tools.map(\.pattern).joined(separator: ", ") + " by \(by) within \(timeoutSeconds) s"
+            + (redact.isEmpty ? "" : ", redacting " + redact.joined(separator: ", "))
+    }
+}
+
+extension ServerSpec {
+    /// The `approve` rules a call of `tool` must satisfy, the caller's first, then the roles'.
+    public func approvals(tool: String) -> [ApprovalRule] {
+        let matching = approve.filter { $0.matches(tool: tool) }
+        return matching.filter { $0.by == .caller } + matching.filter { $0.by != .caller }
     }
 }
 
@@ -380,4 +433,6 @@ public struct TestSpec: Sendable, Hashable {
     public var at: Date?
     public var allow: [Located<Target>] = []
     public var deny: [Located<Target>] = []
+    /// Tools that must require approval (an `approve` rule of their server names them).
+    public var approve: [Located<Target>] = []
 }

@@ -378,7 +378,7 @@ struct DocumentDecoder {
         return org
     }
 
-    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers", "protocol", "stateful", "limits", "oauth"]
+    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers", "protocol", "stateful", "limits", "oauth", "approve"]
 
     private mutating func decodeServer(_ name: String, org: String, _ value: JSONNode, path: String) -> ServerSpec? {
         guard let r = ObjectReader(value, path: path, known: Self.serverKeys, log: &log) else { return nil }
@@ -477,6 +477,7 @@ struct DocumentDecoder {
         spec.stateful = r.bool("stateful", &log) ?? false
         spec.oauth = oauthSpec
         if let value = r["limits"] { spec.limits = serverLimits(value, path: r.at("limits")) }
+        if let value = r["approve"] { spec.approve = approvalRules(value, path: r.at("approve")) }
         if let text = r.string("protocol", &log) {
             if let chosen = ServerSpec.UpstreamProtocol(rawValue: text) {
                 spec.upstreamProtocol = chosen
@@ -495,6 +496,46 @@ struct DocumentDecoder {
             spec.userSecrets = values.flatMap(UserSecrets.names(in:)).reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         }
         return spec
+    }
+
+    /// A server's `approve`: `[{tools: [GLOB], by: "caller" | "role:NAME", timeoutSeconds?, redact?}]`.
+    /// Whether a role named exists is checked once the roles are known (`PolicyLinker`).
+    private mutating func approvalRules(_ value: JSONNode, path: String) -> [ApprovalRule] {
+        guard value.isArray else {
+            log.error(path, "expected an array of approval rules ({\"tools\": [...], \"by\": \"caller\" or \"role:NAME\"}), found \(value.typeDescription)")
+            return []
+        }
+        var rules: [ApprovalRule] = []
+        for (i, item) in value.items.enumerated() {
+            let at = Path.item(path, i)
+            guard let r = ObjectReader(item, path: at, known: ["tools", "by", "timeoutSeconds", "redact"], log: &log) else { continue }
+            let tools = r.strings("tools", required: true, &log)
+            let by = r.string("by", required: true, &log)
+            let timeout = r.positiveInt("timeoutSeconds", &log)
+            let redact = r.strings("redact", &log)?.map(\.value) ?? []
+            if let timeout, timeout > 86_400 { log.error(r.at("timeoutSeconds"), "\(timeout) is more than a day (86400): a call waits at most that long") }
+            var globs: [Glob] = []
+            for tool in tools ?? [] {
+                if tool.value.isEmpty || tool.value.contains(":") {
+                    log.error(tool.path, "\"\(tool.value)\" is not a tool glob: a tool's name, * matching any run of characters (no SERVER: part; the server is this one)")
+                } else {
+                    globs.append(Glob(tool.value))
+                }
+            }
+            if let tools, tools.isEmpty { log.error(r.at("tools"), "names no tool: list the tools (globs) that need approval") }
+            let approver: ApprovalRule.Approver?
+            switch by {
+            case "caller"?: approver = .caller
+            case let text? where text.hasPrefix("role:") && text.count > 5: approver = .role(String(text.dropFirst(5)))
+            case let text?:
+                log.error(r.at("by"), "\"\(text)\" is not an approver: write \"caller\" (the caller approves through their client) or \"role:NAME\" (someone holding role NAME in the org, on the dashboard)")
+                approver = nil
+            case nil: approver = nil
+            }
+            guard let approver, !globs.isEmpty, globs.count == tools?.count else { continue }
+            rules.append(ApprovalRule(tools: globs, by: approver, timeoutSeconds: timeout ?? ApprovalRule.defaultTimeoutSeconds, redact: redact, path: at))
+        }
+        return rules
     }
 
     /// A server's `limits`: `{concurrentCalls?, tools?: {GLOB: {callsPerMinute}}}`.
@@ -759,16 +800,17 @@ struct DocumentDecoder {
     // MARK: tests
 
     private mutating func decodeTest(_ value: JSONNode, path: String) -> TestSpec? {
-        guard let r = ObjectReader(value, path: path, known: ["user", "key", "at", "allow", "deny"], log: &log) else { return nil }
+        guard let r = ObjectReader(value, path: path, known: ["user", "key", "at", "allow", "deny", "approve"], log: &log) else { return nil }
         let user = r.string("user", required: true, &log)
         let key = r.string("key", &log)
         let at = date(r, "at")
         let allow = targets(r.strings("allow", &log) ?? [])
         let deny = targets(r.strings("deny", &log) ?? [])
+        let approve = targets(r.strings("approve", &log) ?? [])
         guard let user else { return nil }
         return TestSpec(
             path: path, user: Located(value: user, path: r.at("user")),
-            key: key.map { Located(value: $0, path: r.at("key")) }, at: at, allow: allow, deny: deny)
+            key: key.map { Located(value: $0, path: r.at("key")) }, at: at, allow: allow, deny: deny, approve: approve)
     }
 
     private mutating func targets(_ texts: [Located<String>]) -> [Located<Target>] {

@@ -39,6 +39,8 @@ public struct Explanation: Sendable {
         /// connections folder has it; nil when not looked at). Never a token.
         public var oauth: OAuthSpec? = nil
         public var connection: String? = nil
+        /// The server's `approve` rules.
+        public var approve: [ApprovalRule] = []
 
         /// `rules` holds each kind's rules; `tools`, `prompts` and `resources` the server's filters.
         var json: JSONValue {
@@ -56,6 +58,12 @@ public struct Explanation: Sendable {
                 ]
             }
             if !limits.isEmpty { object["limits"] = limits.json }
+            if !approve.isEmpty {
+                object["approve"] = .array(approve.map { rule in
+                    ["tools": .strings(rule.tools.map(\.pattern)), "by": .string(rule.by.description), "timeoutSeconds": .integer(Int64(rule.timeoutSeconds)),
+                     "redact": .strings(rule.redact)]
+                })
+            }
             if let oauth {
                 object["oauth"] = [
                     "authorizationServer": .optional(oauth.authorizationServer), "scopes": .strings(oauth.scopes),
@@ -127,6 +135,7 @@ public struct Explanation: Sendable {
         for s in servers {
             lines.append("  \(s.id)  [\(s.transport)]" + (s.description.map { "  \($0)" } ?? ""))
             if !s.limits.isEmpty { lines.append("    limits: " + s.limits.text) }
+            for rule in s.approve { lines.append("    approve: " + rule.description) }
             if let oauth = s.oauth {
                 let scopes = oauth.scopes.isEmpty ? "" : " (scopes \(oauth.scopes.joined(separator: " ")))"
                 let at = oauth.authorizationServer ?? "the authorization server the server's metadata names"
@@ -196,6 +205,7 @@ extension Policy {
                     allow: all.allow, deny: all.deny, kinds: kinds)
                 entry.limits = server.spec.limits
                 entry.oauth = server.spec.oauth
+                entry.approve = server.spec.approve
                 if server.spec.oauth != nil { entry.connection = connections?(u.name, serverPath(id)) }
                 if let secrets {
                     entry.secrets = server.spec.userSecrets.map { name in

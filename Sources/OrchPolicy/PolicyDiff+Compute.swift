@@ -117,8 +117,15 @@ extension PolicyDiff {
                 compare("stateful", a.stateful != b.stateful)
                 compare("limits", a.limits != b.limits)
                 compare("oauth", a.oauth != b.oauth)
+                let approvals = ListChange(old: a.approve.map(\.description), new: b.approve.map(\.description))
+                compare("approve", !approvals.isEmpty)
                 guard !fields.isEmpty else { return nil }
-                return ServerChange(server: path, change: .changed, transport: b.transportName, fields: fields, env: env, headers: headers, filters: filters)
+                var change = ServerChange(server: path, change: .changed, transport: b.transportName, fields: fields, env: env, headers: headers, filters: filters)
+                change.approvals = approvals
+                change.approvalDropped = a.approve.contains { old in
+                    old.tools.contains { glob in !b.approve.contains { $0.by == old.by && $0.tools.contains(glob) } }
+                }
+                return change
             case (nil, nil):
                 return nil
             }

@@ -77,6 +77,7 @@ extension PolicyDiff.ServerChange {
                     "deny": f.deny.json, "widens": .bool(f.widens),
                 ]
             }),
+            "approve": approvals.json, "approvalDropped": .bool(approvalDropped),
             "gainsAccess": .bool(gainsAccess),
         ]
     }

@@ -131,6 +131,9 @@ struct Phrases {
             }
             if !filter.deny.isEmpty { lines.append("\(filter.field).deny: \(changes(filter.deny))") }
         }
+        if !server.approvals.isEmpty {
+            lines.append("approve: \(changes(server.approvals))" + (server.approvalDropped ? " (approval dropped)" : ""))
+        }
         return lines
     }
 

@@ -182,9 +182,13 @@ public struct PolicyDiff: Sendable {
         public let env: NameChanges
         public let headers: NameChanges
         public let filters: [FilterChange]
+        /// Its `approve` rules added and removed, as `ApprovalRule.description` writes them.
+        public var approvals = ListChange(old: [], new: [])
+        /// A tool glob that needed someone's approval (the caller's, or a role's) and no longer does.
+        public var approvalDropped = false
 
-        /// A filter that lets more through.
-        public var gainsAccess: Bool { filters.contains(where: \.widens) }
+        /// A filter that lets more through, or an approval taken away.
+        public var gainsAccess: Bool { filters.contains(where: \.widens) || approvalDropped }
     }
 
     public struct RoleChange: Sendable {

@@ -29,6 +29,11 @@ struct PolicyLinker {
             var byName: [String: ServerID] = [:]
             for spec in org.servers {
                 let id = ServerID(index: servers.count)
+                for rule in spec.approve {
+                    if case .role(let name) = rule.by, roleIndex[name] == nil {
+                        log.error(Path.member(rule.path, "by"), "no role \"\(name)\" in roles" + Self.whatExists(name, roleIndex.keys.sorted(), what: "roles"))
+                    }
+                }
                 let rules = document.roles.map { role in
                     Policy.RoleRules(
                         allow: role.allow.indices.filter { role.allow[$0].server.matches(spec.name) }
@@ -175,6 +180,8 @@ struct PolicyLinker {
         return " (the \(what) are " + names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", …" : "") + ")"
     }
 
+    private enum Expected { case allow, deny, approve }
+
     /// The file's own tests. They run only on a file without other errors, so that one mistake is
     /// not reported again as every test it breaks.
     private mutating func runTests(_ policy: Policy) {
@@ -188,7 +195,7 @@ struct PolicyLinker {
                 log.error(key.path, "user \(test.user.value) has no key \"\(key.value)\"")
                 continue
             }
-            let cases = test.allow.map { ($0, true) } + test.deny.map { ($0, false) }
+            let cases = test.allow.map { ($0, Expected.allow) } + test.deny.map { ($0, Expected.deny) } + test.approve.map { ($0, Expected.approve) }
             for (target, expected) in cases {
                 guard policy.server(org: target.value.org, name: target.value.server) != nil else {
                     if !brokenServers.contains(target.value.serverID) && !brokenServers.contains("\(target.value.org)/*") {
@@ -197,6 +204,17 @@ struct PolicyLinker {
                     continue
                 }
                 if hadErrors { continue }
+                if case .approve = expected {
+                    guard let item = target.value.item, item.kind == .tool else {
+                        log.error(target.path, "an approve test names a tool: ORG/SERVER:TOOL")
+                        continue
+                    }
+                    if policy.server(org: target.value.org, name: target.value.server).map({ policy.server($0).spec.approvals(tool: item.name).isEmpty }) ?? true {
+                        log.error(target.path, "test failed: expected \(target.value) to require approval, but no approve rule of the server names it")
+                    }
+                    continue
+                }
+                let expected = expected == .allow
                 let decision = policy.decide(user: test.user.value, target: target.value, key: test.key?.value, at: test.at ?? now)
                 if decision.allowed != expected {
                     let got = decision.allowed ? "allowed" : "denied"

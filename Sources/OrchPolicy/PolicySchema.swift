@@ -188,6 +188,19 @@ public enum PolicySchema {
                             ],
                         ],
                     ],
+                    "approve": [
+                        "type": "array",
+                        "description": "Tools whose every call waits for a person's approval: the caller's own (by: caller, asked through their client) or someone else's holding a role in the org (by: role:NAME, on the dashboard at /ui/approvals).",
+                        "items": [
+                            "type": "object", "required": ["tools", "by"], "additionalProperties": false,
+                            "properties": [
+                                "tools": ["type": "array", "minItems": 1, "items": ["type": "string", "minLength": 1], "description": "TOOL globs (* matches any run of characters)."],
+                                "by": ["type": "string", "pattern": "^(caller|role:.+)$", "description": "caller, or role:NAME."],
+                                "timeoutSeconds": ["type": "integer", "minimum": 1, "maximum": 86400, "description": "How long a call waits for the answer (default 300); then it is declined."],
+                                "redact": ["type": "array", "items": ["type": "string"], "description": "Argument names whose values the question shows as •••."],
+                            ],
+                        ],
+                    ],
                     "stateful": [
                         "type": "boolean",
                         "description": "Its processes keep state a new one would not have (a browser, a shell): a replica that does not hold a session of it answers 404 instead of re-creating it.",
@@ -245,6 +258,7 @@ public enum PolicySchema {
                     "at": time,
                     "allow": strings("ORG/SERVER, ORG/SERVER:TOOL, ORG/SERVER:prompts/NAME or ORG/SERVER:resources/URI targets that must be allowed."),
                     "deny": strings("ORG/SERVER, ORG/SERVER:TOOL, ORG/SERVER:prompts/NAME or ORG/SERVER:resources/URI targets that must be denied."),
+                    "approve": strings("ORG/SERVER:TOOL targets that must require approval (an approve rule of the server names the tool)."),
                 ],
             ],
         ],

@@ -63,7 +63,7 @@ private func diffSandbox() throws -> Sandbox {
         #expect(report["keys"]?.arrayValue?.first?.objectValue?.keys
             == ["user", "key", "change", "scope", "expires", "scopeWidened", "expiryExtended", "tokenReplaced", "gainsAccess"])
         #expect(report["servers"]?.arrayValue?.first?.objectValue?.keys
-            == ["server", "change", "transport", "fields", "env", "headers", "filters", "gainsAccess"])
+            == ["server", "change", "transport", "fields", "env", "headers", "filters", "approve", "approvalDropped", "gainsAccess"])
         #expect(report["roles"]?.arrayValue?.first?.objectValue?.keys == ["role", "change", "allow", "deny"])
         #expect(report["teams"]?.arrayValue?.first?.objectValue?.keys == ["org", "team", "change", "members", "roles"])
     }

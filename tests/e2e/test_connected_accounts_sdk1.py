@@ -434,25 +434,27 @@ class BrowserConnectTest(ConnectedAccountsTest):
 
     def test_each_user_connects_and_reaches_the_server_as_themselves(self):
         from dashboard_browser import start_chromium
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
 
         driver = start_chromium()
         self.addCleanup(driver.quit)
-        wait = WebDriverWait(driver, WAIT)
+        # Elements of a page the browser is leaving go stale: the condition is tried again.
+        wait = WebDriverWait(driver, WAIT, poll_frequency=0.05, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
         driver.get(self.gateway.base + "/ui/signin")
         wait.until(lambda d: d.find_element(By.ID, "key")).send_keys(ADMIN)
         driver.find_element(By.ID, "signin-key").click()
         wait.until(lambda d: d.current_url == self.gateway.base + "/ui/")
         driver.get(self.gateway.base + "/ui/connections")
-        driver.find_element(By.CSS_SELECTOR, "form[action='/ui/connections/connect'] button").click()
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "form[action='/ui/connections/connect'] button")).click()
         wait.until(lambda d: d.current_url.startswith(self.oauth.issuer + "/authorize"))
-        driver.find_element(By.ID, "user").send_keys("ada-at-tickets")
-        driver.find_element(By.ID, "allow").click()
+        wait.until(lambda d: d.find_element(By.ID, "user")).send_keys("ada-at-tickets")
+        wait.until(lambda d: d.find_element(By.ID, "allow")).click()
         wait.until(lambda d: "/ui/oauth/callback" in d.current_url and "is connected" in d.find_element(By.TAG_NAME, "body").text)
-        driver.find_element(By.CSS_SELECTOR, "a[href='/ui/connections']").click()
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "a[href='/ui/connections']")).click()
         wait.until(lambda d: d.current_url == self.gateway.base + "/ui/connections")
-        state = driver.find_element(By.CSS_SELECTOR, "td.state").text
+        state = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "td.state")).text
         self.assertEqual(state, "connected")
         self.assertEqual(self.whoami(ADMIN), "ada-at-tickets")
         self.assert_no_token_anywhere(driver.page_source)

@@ -407,6 +407,10 @@ struct AggregateEndpoint: MCPEndpoint {
             forwarded = decided ?? rewritten
         case .refuse(let refusal): return reply(refusal)
         }
+        if let refusal = guardian.approvalNotAsked(RequestOrigin(context, request), caller: caller, server: server, session: member, id: id,
+                                                   method: method, params: forwarded, hooks: hooks, ownEndpoint: false) {
+            return reply(refusal)
+        }
         let bytes = MCPSession.encode(JSONRPC.request(id: id, method: method, params: forwarded))
         let sink: AggregateSession.Sink
         switch transport {

@@ -54,8 +54,21 @@ struct LegacySSEEndpoint: MCPEndpoint {
             switch guardian.admit(RequestOrigin(context, request), caller: caller, server: server, session: session, id: id, method: method, params: params, started: started) {
             case .forward(let hooks, let rewritten):
                 let bytes = rewritten.map { MCPSession.encode(JSONRPC.request(id: id, method: method, params: $0)) } ?? incoming.bytes
-                session.forward(request: bytes, id: id, method: method, params: rewritten ?? params, target: .sessionStream,
-                                timeout: resolver.callTimeout(caller, server), hooks: hooks)
+                let (origin, timeout, forwarded) = (RequestOrigin(context, request), resolver.callTimeout(caller, server), rewritten ?? params)
+                switch guardian.approvalStep(origin, caller: caller, server: server, session: session, id: id, method: method, params: forwarded, canAsk: true) {
+                case .none:
+                    session.forward(request: bytes, id: id, method: method, params: forwarded, target: .sessionStream, timeout: timeout, hooks: hooks)
+                case .refuse(let reply):
+                    hooks.outcome?(.replied(reply))
+                    session.answer(reply, to: .sessionStream)
+                case .ask(let question):
+                    Task { [guardian] in
+                        guard await guardian.ask(question, origin, caller: caller, server: server, session: session, id: id,
+                                                 on: .sessionStream, replyTarget: .sessionStream, hooks: hooks)
+                        else { return }
+                        session.forward(request: bytes, id: id, method: method, params: forwarded, target: .sessionStream, timeout: timeout, hooks: hooks)
+                    }
+                }
             case .refuse(let reply):
                 session.answer(reply, to: .sessionStream)
             }

@@ -56,6 +56,7 @@ final class MCPSession: Sendable {
     /// The client declared sampling, elicitation or roots at initialize: the server may send it
     /// requests in the middle of a call, so calls are answered as SSE streams.
     private let clientTakesRequests = Atomic<Bool>(false)
+    private let clientTakesForms = Atomic<Bool>(false)
     private let onEnd: @Sendable (MCPSession, UpstreamError) -> Void
     private let tapSlot = Mutex<(any ServerMessageTap)?>(nil)
     /// Set when the session speaks 2026-07-28 to its server: the envelope its requests carry
@@ -218,7 +219,13 @@ final class MCPSession: Sendable {
     func clientCapabilities(_ capabilities: JSONValue?) {
         let takes = ["sampling", "elicitation", "roots"].contains { capabilities?[$0] != nil }
         clientTakesRequests.store(takes, ordering: .relaxed)
+        // Form mode: `elicitation: {}` (before 2025-11-25, and its default) or with `form`.
+        let elicitation = capabilities?["elicitation"]?.objectValue
+        clientTakesForms.store(elicitation.map { $0.isEmpty || $0["form"] != nil } ?? false, ordering: .relaxed)
     }
+
+    /// Whether the client declared form-mode elicitation at initialize: the gateway may ask it.
+    var declaresElicitation: Bool { clientTakesForms.load(ordering: .relaxed) }
 
     /// Sends the server's messages that answer no request, and the gateway's notifications, to
     /// `tap` instead of a stream of the session; the tap is let go when the session ends.

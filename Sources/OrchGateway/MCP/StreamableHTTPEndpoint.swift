@@ -45,13 +45,32 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
                 }
             case .refuse(let reply): return accepts.json ? Response.json(reply) : SSEEncoder.response(events: [MCPSession.encode(reply)])
             }
+            let origin = RequestOrigin(context, request)
+            let approval = guardian.approvalStep(origin, caller: caller, server: server, session: session, id: id, method: method, params: params,
+                                                 canAsk: accepts.sse || session.hasStream)
+            if case .refuse(let reply) = approval {
+                hooks.outcome?(.replied(reply))
+                return accepts.json ? Response.json(reply) : SSEEncoder.response(events: [MCPSession.encode(reply)])
+            }
             // JSON when the client takes it and nothing can come before the reply; else a stream
-            // that also carries the server's messages for this call.
+            // that also carries the server's messages for this call (and the approval's question).
             let mayInterleave = params["_meta"]?["progressToken"] != nil || session.requestsClientMidCall
-            let streamed = accepts.sse && (!accepts.json || mayInterleave)
+            let asks = if case .ask = approval { true } else { false }
+            let streamed = accepts.sse && (!accepts.json || mayInterleave || asks)
             let queue = session.makeQueue()
-            session.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: streamed),
-                            timeout: resolver.callTimeout(caller, server), hooks: hooks)
+            let target = SessionStateMachine.Target.response(queue, interim: streamed)
+            let timeout = resolver.callTimeout(caller, server)
+            if case .ask(let question) = approval {
+                // Asked on the call's own stream (or the session's), forwarded only once approved.
+                Task { [guardian] in
+                    guard await guardian.ask(question, origin, caller: caller, server: server, session: session, id: id,
+                                             on: streamed ? target : .sessionStream, replyTarget: target, hooks: hooks)
+                    else { return }
+                    session.forward(request: bytes, id: id, method: method, params: params, target: target, timeout: timeout, hooks: hooks)
+                }
+            } else {
+                session.forward(request: bytes, id: id, method: method, params: params, target: target, timeout: timeout, hooks: hooks)
+            }
             if streamed { return SSEEncoder.response(queue: queue) }
             guard case .message(let reply) = await queue.next() else { return Response(status: .accepted) }
             return Self.json(reply)

@@ -159,6 +159,10 @@ struct ModernExchange: Sendable {
         case .refuse(let reply):
             return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
         }
+        if let refusal = gateway.callGuard.approvalNotAsked(origin, caller: caller, server: server, session: leg.session, id: modern.id,
+                                                            method: modern.method, params: params, hooks: admitted, ownEndpoint: true) {
+            return .answer(Answer(status: .ok, body: refusal))
+        }
         // No working account at an `oauth` server: the refusal reads this request's own envelope
         // (a client that declared URL elicitation is asked to connect by URL).
         if let refusal = gateway.accountRefusal(caller.policy, server.id, user: caller.userName, method: modern.method) {
