@@ -71,7 +71,9 @@ public final class Gateway: Sendable {
     /// server's users sign in (kept), and the connect callbacks this replica has taken.
     let oauthTransport = OAuthTransport()
     let connectionTargets: FetchCache<ConnectionTargetKey, ConnectionTarget>
-    let usedConnectStates = UsedConnectStates()
+    let usedConnectStates = UsedStates()
+    /// The approval states 2026-07-28 retries brought, each taken once (per replica).
+    let usedApprovalStates = UsedStates()
     /// Callers' connected accounts in use: tokens refreshed one at a time per account.
     let accounts = ConnectedAccounts()
     /// Sign-in tokens verified under the running policy, so that each is verified once.

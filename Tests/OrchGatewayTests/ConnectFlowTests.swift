@@ -64,7 +64,7 @@ private func state(user: String = "bob", session: String = ConnectState.session(
 }
 
 @Test func aCallbackIsCheckedBeforeItsCodeIsUsed() {
-    let used = UsedConnectStates()
+    let used = UsedStates()
     let session = ConnectState.session("session-of-bob")
     func check(_ query: [String: String], user: String = "bob", session: String = session, now: Int64 = 1_000, sendsIssuer: Bool = true)
         -> Result<(state: ConnectState, code: String), ConnectFlow.Refusal>

@@ -8,8 +8,11 @@ the proof that nothing ran unapproved. Its `shout` needs the caller's approval (
 does not ask for, so it is refused. The SDK client's real elicitation callback answers the
 gateway's form: accept with approve true runs the call; decline, approve false, an answer that is
 not the form's, and no answer in time each end in a tool error saying so, with nothing run; a
-client that declared no elicitation is refused (-32602). The aggregated endpoint and a 2026-07-28
-request refuse such calls for now. Each question and answer is audited.
+client that declared no elicitation is refused (-32602). A raw 2026-07-28 client gets the question
+as `input_required` with a sealed `requestState`; its retry runs the call once (other arguments,
+the same state again or a forged one are asked again), a decline runs nothing, and an envelope
+without elicitation is refused (-32021). The aggregated endpoint refuses such calls for now. Each
+question and answer is audited.
 """
 import datetime
 import json
@@ -131,16 +134,61 @@ class ApprovalTest(GatewayTestCase):
                                  url="%s/orgs/%s/mcp" % (self.gateway.base, ORG))
         self.assertEqual(error.code, -32602)
         self.assertIn("asks for only on the server's own endpoint", error.message)
-        # Nor a 2026-07-28 request.
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-            "name": "shout", "arguments": {"text": "x"},
-            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
-                      "io.modelcontextprotocol/clientInfo": {"name": "e2e", "version": "1"}}}}).encode()
+        # A 2026-07-28 request that declares no elicitation: -32021 naming it.
+        status, answer = self.modern({"text": "x"}, capabilities={})
+        self.assertEqual((status, answer["error"]["code"], answer["error"]["data"]), (400, -32021, {"requiredCapabilities": ["elicitation"]}), answer)
+        self.assertEqual(self.ran("shout") + self.ran("secret_admin"), [], "a call needing approval ran")
+
+    def modern(self, arguments, capabilities=None, state=None, answer=None):
+        """A raw 2026-07-28 tools/call of shout: (HTTP status, JSON answer)."""
+        params = {"name": "shout", "arguments": arguments,
+                  "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}} if capabilities is None else capabilities,
+                            "io.modelcontextprotocol/clientInfo": {"name": "e2e", "version": "1"}}}
+        if state is not None:
+            params["requestState"] = state
+            params["inputResponses"] = {"approve": answer}
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}).encode()
         status, _, text = fetch(self.gateway.url("remote"), method="POST", data=body, headers={
             "Authorization": "Bearer " + CALLER, "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
             "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "shout"})
-        self.assertEqual(json.loads(text)["error"]["code"], -32602, text)
-        self.assertEqual(self.ran("shout") + self.ran("secret_admin"), [], "a call needing approval ran")
+        return status, json.loads(text)
+
+    def test_a_2026_07_28_client_approves_through_the_retry(self):
+        status, first = self.modern({"text": "ship"})
+        self.assertEqual(status, 200, first)
+        result = first["result"]
+        self.assertEqual(result["resultType"], "input_required", result)
+        question = result["inputRequests"]["approve"]
+        self.assertEqual(question["method"], "elicitation/create")
+        self.assertIn("Approve acme/remote shout", question["params"]["message"])
+        self.assertIn("text: •••", question["params"]["message"])
+        state = result["requestState"]
+        yes = {"action": "accept", "content": {"approve": True}}
+        # Other arguments with this state: asked again, nothing runs.
+        status, other = self.modern({"text": "something else"}, state=state, answer=yes)
+        self.assertEqual(other["result"]["resultType"], "input_required", other)
+        self.assertEqual(self.ran("shout"), [])
+        # The retry that answers: runs, once.
+        status, done = self.modern({"text": "ship"}, state=state, answer=yes)
+        self.assertEqual(done["result"]["content"][0]["text"], "SHIP!", done)
+        self.assertEqual(len(self.ran("shout")), 1)
+        # The same state again: asked again, not run a second time.
+        status, again = self.modern({"text": "ship"}, state=state, answer=yes)
+        self.assertEqual(again["result"]["resultType"], "input_required", again)
+        self.assertEqual(len(self.ran("shout")), 1)
+        # A forged state: asked again.
+        status, forged = self.modern({"text": "ship"}, state=state[:-4] + "AAAA", answer=yes)
+        self.assertEqual(forged["result"]["resultType"], "input_required", forged)
+        # A decline: a tool error, nothing run.
+        status, first = self.modern({"text": "no"})
+        status, declined = self.modern({"text": "no"}, state=first["result"]["requestState"], answer={"action": "decline"})
+        self.assertTrue(declined["result"]["isError"], declined)
+        self.assertIn("the approval was declined by eve", declined["result"]["content"][0]["text"])
+        self.assertEqual(len(self.ran("shout")), 1)
+        reasons = [r["reason"] for r in self.approvals("allow") + self.approvals("deny")]
+        self.assertIn("approval: asked again: the requestState was used already of eve (the caller)", reasons)
+        self.assertIn("approval: asked again: the requestState was for another call of eve (the caller)", reasons)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ extension CallGuard {
         } else {
             return .ask(question)
         }
-        audit(question, origin, caller, server, session, decision: .deny, "approval: " + refusal)
+        auditApproval(question, origin, caller, server, session, decision: .deny, "approval: " + refusal)
         metrics.approval(outcome: "cannot_ask")
         return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, refusal))
     }
@@ -52,11 +52,11 @@ extension CallGuard {
         }
         switch answer {
         case .approved:
-            audit(question, origin, caller, server, session, decision: .allow, "approval: \(caller.userName) (the caller) approved")
+            auditApproval(question, origin, caller, server, session, decision: .allow, "approval: \(caller.userName) (the caller) approved")
             metrics.approval(outcome: "approved")
             return true
         case .declined(let why):
-            audit(question, origin, caller, server, session, decision: .deny, "approval: \(why) by \(caller.userName) (the caller)")
+            auditApproval(question, origin, caller, server, session, decision: .deny, "approval: \(why) by \(caller.userName) (the caller)")
             metrics.approval(outcome: reply == nil ? "timeout" : "declined")
             let result = question.declinedResult(id: id, why + " by \(caller.userName)")
             hooks.outcome?(.replied(result))
@@ -74,14 +74,14 @@ extension CallGuard {
         guard let question = ApprovalQuestion(policy: caller.policy, server: server, method: method, params: params) else { return nil }
         let refusal = "\(question.server) \(question.tool) needs approval, which this version asks for only on the server's own endpoint to handshake-era clients"
             + (ownEndpoint ? "" : " (/orgs/\(server.org)/servers/\(server.name)/mcp)") + "; the call does not run"
-        audit(question, origin, caller, server, session, decision: .deny, "approval: " + refusal)
+        auditApproval(question, origin, caller, server, session, decision: .deny, "approval: " + refusal)
         metrics.approval(outcome: "cannot_ask")
         let reply = JSONRPC.error(id: id, code: JSONRPC.invalidParams, refusal)
         hooks.outcome?(.replied(reply))
         return reply
     }
 
-    private func audit(
+    func auditApproval(
         _ question: ApprovalQuestion, _ origin: RequestOrigin, _ caller: Caller, _ server: ResolvedServer, _ session: MCPSession,
         decision: AuditDecision, _ reason: String
     ) {

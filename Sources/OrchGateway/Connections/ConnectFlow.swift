@@ -125,7 +125,7 @@ enum ConnectFlow {
 }
 
 /// The states of callbacks this replica has taken, until they expire: a state is used once.
-final class UsedConnectStates: Sendable {
+final class UsedStates: Sendable {
     private let used = Mutex<[String: Int64]>([:])
 
     /// True the first time `state` is given (and remembered until `expires`).

@@ -147,7 +147,9 @@ struct ModernExchange: Sendable {
         var rewritten = false
         // A handshake-era server may ask this client something: its questions are relayed.
         let relays = !leg.asks.isEmpty && !leg.session.speaksModernUpstream
-        if !relays, params["requestState"] != nil, !leg.session.speaksModernUpstream {
+        let approvalRetry = params["requestState"]?.stringValue.flatMap { RequestStateSeal(gateway.stateSeal(caller.policy)).open($0) }?.heldCall
+            == Self.approvalState
+        if !relays, !approvalRetry, params["requestState"] != nil, !leg.session.speaksModernUpstream {
             return .answer(refusedState(modern, "no question of the server's is waiting for it", origin, caller, server, leg, started))
         }
         let admitted: ReplyHooks
@@ -159,9 +161,12 @@ struct ModernExchange: Sendable {
         case .refuse(let reply):
             return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
         }
-        if let refusal = gateway.callGuard.approvalNotAsked(origin, caller: caller, server: server, session: leg.session, id: modern.id,
-                                                            method: modern.method, params: params, hooks: admitted, ownEndpoint: true) {
-            return .answer(Answer(status: .ok, body: refusal))
+        if let question = ApprovalQuestion(policy: caller.policy, server: server, method: modern.method, params: params) {
+            switch approval(modern, question, params: params, caller: caller, server: server, leg: leg, origin: origin, hooks: admitted) {
+            case .answer(let answer): return .answer(answer)
+            case .forward(let approved):
+                if approved != params { (params, rewritten) = (approved, true) }
+            }
         }
         // No working account at an `oauth` server: the refusal reads this request's own envelope
         // (a client that declared URL elicitation is asked to connect by URL).
