@@ -11,8 +11,8 @@ not the form's, and no answer in time each end in a tool error saying so, with n
 client that declared no elicitation is refused (-32602). A raw 2026-07-28 client gets the question
 as `input_required` with a sealed `requestState`; its retry runs the call once (other arguments,
 the same state again or a forged one are asked again), a decline runs nothing, and an envelope
-without elicitation is refused (-32021). The aggregated endpoint refuses such calls for now. Each
-question and answer is audited.
+without elicitation is refused (-32021). The aggregated endpoints (/orgs/acme/mcp, /mcp) ask the
+same way. Each question and answer is audited.
 """
 import datetime
 import json
@@ -129,15 +129,25 @@ class ApprovalTest(GatewayTestCase):
         self.assertEqual(error.code, -32602)
         self.assertIn("needs the approval of someone holding role admin", error.message)
         self.assertEqual(asked, [])
-        # The aggregated endpoint does not ask yet: refused, never run.
-        error, asked = self.call("remote__shout", {"text": "x"}, self.answering("accept", {"approve": True}),
-                                 url="%s/orgs/%s/mcp" % (self.gateway.base, ORG))
-        self.assertEqual(error.code, -32602)
-        self.assertIn("asks for only on the server's own endpoint", error.message)
         # A 2026-07-28 request that declares no elicitation: -32021 naming it.
         status, answer = self.modern({"text": "x"}, capabilities={})
         self.assertEqual((status, answer["error"]["code"], answer["error"]["data"]), (400, -32021, {"requiredCapabilities": ["elicitation"]}), answer)
         self.assertEqual(self.ran("shout") + self.ran("secret_admin"), [], "a call needing approval ran")
+
+    def test_the_aggregated_endpoints_ask_too(self):
+        for runs, url in enumerate(("%s/orgs/%s/mcp" % (self.gateway.base, ORG), self.gateway.base + "/mcp")):
+            name = "remote__shout" if url.endswith("/orgs/acme/mcp") else "acme__remote__shout"
+            result, asked = self.call(name, {"text": "no"}, self.answering("decline"), url=url)
+            self.assertTrue(result.isError, result)
+            self.assertEqual(len(asked), 1)
+            self.assertIn("Approve acme/remote shout", asked[0].message)
+            self.assertEqual(len(self.ran("shout")), runs, "a declined call ran")
+            result, asked = self.call(name, {"text": "yes"}, self.answering("accept", {"approve": True}), url=url)
+            self.assertEqual(result.content[0].text, "YES!", result)
+        self.assertEqual(len(self.ran("shout")), 2)
+        error, _ = self.call("remote__shout", {"text": "x"}, url="%s/orgs/%s/mcp" % (self.gateway.base, ORG))
+        self.assertEqual(error.code, -32602)
+        self.assertEqual(len(self.ran("shout")), 2)
 
     def modern(self, arguments, capabilities=None, state=None, answer=None):
         """A raw 2026-07-28 tools/call of shout: (HTTP status, JSON answer)."""

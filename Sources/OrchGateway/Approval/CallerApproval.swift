@@ -65,22 +65,6 @@ extension CallGuard {
         }
     }
 
-    /// A call to approve on a path that does not ask yet (an aggregated endpoint, a 2026-07-28
-    /// request): refused, audited, never forwarded; nil when the call needs no approval.
-    func approvalNotAsked(
-        _ origin: RequestOrigin, caller: Caller, server: ResolvedServer, session: MCPSession, id: JSONValue, method: String, params: JSONObject,
-        hooks: ReplyHooks, ownEndpoint: Bool
-    ) -> JSONValue? {
-        guard let question = ApprovalQuestion(policy: caller.policy, server: server, method: method, params: params) else { return nil }
-        let refusal = "\(question.server) \(question.tool) needs approval, which this version asks for only on the server's own endpoint to handshake-era clients"
-            + (ownEndpoint ? "" : " (/orgs/\(server.org)/servers/\(server.name)/mcp)") + "; the call does not run"
-        auditApproval(question, origin, caller, server, session, decision: .deny, "approval: " + refusal)
-        metrics.approval(outcome: "cannot_ask")
-        let reply = JSONRPC.error(id: id, code: JSONRPC.invalidParams, refusal)
-        hooks.outcome?(.replied(reply))
-        return reply
-    }
-
     func auditApproval(
         _ question: ApprovalQuestion, _ origin: RequestOrigin, _ caller: Caller, _ server: ResolvedServer, _ session: MCPSession,
         decision: AuditDecision, _ reason: String

@@ -407,10 +407,6 @@ struct AggregateEndpoint: MCPEndpoint {
             forwarded = decided ?? rewritten
         case .refuse(let refusal): return reply(refusal)
         }
-        if let refusal = guardian.approvalNotAsked(RequestOrigin(context, request), caller: caller, server: server, session: member, id: id,
-                                                   method: method, params: forwarded, hooks: hooks, ownEndpoint: false) {
-            return reply(refusal)
-        }
         let bytes = MCPSession.encode(JSONRPC.request(id: id, method: method, params: forwarded))
         let sink: AggregateSession.Sink
         switch transport {
@@ -420,7 +416,22 @@ struct AggregateEndpoint: MCPEndpoint {
         case .legacySSE:
             sink = .sessionStream
         }
-        return await session.forward(bytes, to: member, id: id, method: method, params: forwarded, sink: sink, timeout: timeout, hooks: hooks)
+        // An `approve` rule's question goes on the call's own stream, before the call.
+        let origin = RequestOrigin(context, request)
+        let canAsk = if case .response(streamed: false) = sink { false } else { true }
+        var approve: (@Sendable (SessionStateMachine.Target, ReplyHooks) async -> Bool)?
+        switch guardian.approvalStep(origin, caller: caller, server: server, session: member, id: id, method: method, params: forwarded, canAsk: canAsk) {
+        case .none: approve = nil
+        case .refuse(let refusal):
+            hooks.outcome?(.replied(refusal))
+            return reply(refusal)
+        case .ask(let question):
+            approve = { [guardian] target, hooks in
+                await guardian.ask(question, origin, caller: caller, server: server, session: member, id: id, on: target, replyTarget: target, hooks: hooks)
+            }
+        }
+        return await session.forward(bytes, to: member, id: id, method: method, params: forwarded, sink: sink, timeout: timeout, hooks: hooks,
+                                     approve: approve)
             ?? Response(status: .accepted)
     }
 

@@ -187,9 +187,11 @@ final class AggregateSession: AggregateMembers {
     /// Forwards a client's request to a member as `bytes` (already renamed), with its reply going
     /// to the client as `sink` says; the server's requests on the way get the aggregate's ids. Nil
     /// for `.sessionStream` (the POST is answered 202).
+    /// `approve`: asked first, on the call's stream, before the request goes to the member (an
+    /// `approve` rule's question); when it says no, it has answered the call itself.
     func forward(
         _ bytes: [UInt8], to member: MCPSession, id: JSONValue, method: String, params: JSONObject, sink: Sink,
-        timeout: TimeAmount, hooks: ReplyHooks
+        timeout: TimeAmount, hooks: ReplyHooks, approve: (@Sendable (SessionStateMachine.Target, ReplyHooks) async -> Bool)? = nil
     ) async -> Response? {
         let streamed: Bool
         switch sink {
@@ -197,6 +199,16 @@ final class AggregateSession: AggregateMembers {
         case .sessionStream: streamed = true
         }
         let hooks = inFlight(id, at: member, hooks)
+        /// Forwards to the member on `target`, once approved where it must be.
+        func send(_ target: SessionStateMachine.Target) {
+            guard let approve else {
+                return member.forward(request: bytes, id: id, method: method, params: params, target: target, timeout: timeout, hooks: hooks)
+            }
+            Task {
+                guard await approve(target, hooks) else { return }
+                member.forward(request: bytes, id: id, method: method, params: params, target: target, timeout: timeout, hooks: hooks)
+            }
+        }
         guard streamed else {
             let queue = member.makeQueue()
             member.forward(request: bytes, id: id, method: method, params: params, target: .response(queue, interim: false), timeout: timeout,
@@ -211,8 +223,7 @@ final class AggregateSession: AggregateMembers {
                 if case .message(let message) = event, let self { self.deliver(self.clientBound(message, from: member)) }
                 return .accepted
             })
-            member.forward(request: bytes, id: id, method: method, params: params, target: .response(relay, interim: true), timeout: timeout,
-                           hooks: hooks)
+            send(.response(relay, interim: true))
             return nil
         }
         let downstream = MessageQueue()
@@ -224,8 +235,7 @@ final class AggregateSession: AggregateMembers {
             }
             return .accepted
         })
-        member.forward(request: bytes, id: id, method: method, params: params, target: .response(relay, interim: true), timeout: timeout,
-                       hooks: hooks)
+        send(.response(relay, interim: true))
         return SSEEncoder.response(queue: downstream) { relay.hangUp() }
     }
 
