@@ -157,7 +157,9 @@ public final class Gateway: Sendable {
     }
 
     /// The executor of `MCPExchange`'s verdicts, with the services it needs.
-    var callGuard: CallGuard { CallGuard(auditor: auditor, metrics: metrics, clock: clock, pins: pinCheck, limiter: limiter) }
+    var callGuard: CallGuard {
+        CallGuard(auditor: auditor, metrics: metrics, clock: clock, pins: pinCheck, limiter: limiter, approvals: { [self] in approvalStore($0) })
+    }
     /// `gateway.limits.perUser` and servers' `limits`, counted in this replica.
     let limiter = Limiter()
 
@@ -287,6 +289,13 @@ extension Gateway {
         let keys = policy.settings.stateKeys.isEmpty ? [Self.processKey] : policy.settings.stateKeys
         return ConnectionStore(folder: policy.settings.connections, relativeTo: URL(fileURLWithPath: store.source).deletingLastPathComponent().path,
                                keys: keys)
+    }
+
+    /// Where `policy`'s calls wait for a role's approval (`gateway.approvals`), sealed as the
+    /// connected accounts are.
+    func approvalStore(_ policy: Policy) -> ApprovalStore {
+        let keys = policy.settings.stateKeys.isEmpty ? [Self.processKey] : policy.settings.stateKeys
+        return ApprovalStore(folder: policy.settings.approvals, relativeTo: URL(fileURLWithPath: store.source).deletingLastPathComponent().path, keys: keys)
     }
 
     /// A random key of this process's, for what it seals when orch.json gives none.

@@ -61,6 +61,9 @@ public struct GatewaySettings: Sendable, Hashable {
     /// The folder of the users' connected accounts (their OAuth tokens for `oauth` servers,
     /// sealed), relative to orch.json's folder or absolute.
     public var connections = "state/connections"
+    /// The folder of the calls waiting for a role's approval and the decisions on them (sealed),
+    /// relative to orch.json's folder or absolute.
+    public var approvals = "state/approvals"
 
     public init() {}
 

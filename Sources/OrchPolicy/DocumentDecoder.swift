@@ -80,7 +80,7 @@ struct DocumentDecoder {
 
     private mutating func decodeGateway(_ value: JSONNode, path: String) -> GatewaySettings {
         var settings = GatewaySettings()
-        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "dashboard", "pinning", "secrets", "stateKey", "limits", "connections"], log: &log) else {
+        guard let r = ObjectReader(value, path: path, known: ["listen", "publicURL", "allowedOrigins", "allowedHosts", "metrics", "audit", "dashboard", "pinning", "secrets", "stateKey", "limits", "connections", "approvals"], log: &log) else {
             return settings
         }
         if let listen = r.string("listen", &log) {
@@ -132,6 +132,13 @@ struct DocumentDecoder {
                 log.error(r.at("connections"), "must be a folder path (default: state/connections, beside orch.json)")
             } else {
                 settings.connections = connections
+            }
+        }
+        if let approvals = r.string("approvals", &log) {
+            if approvals.isEmpty {
+                log.error(r.at("approvals"), "must be a folder path (default: state/approvals, beside orch.json)")
+            } else {
+                settings.approvals = approvals
             }
         }
         if let pinning = r.string("pinning", &log) {

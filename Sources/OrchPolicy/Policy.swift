@@ -195,6 +195,13 @@ public final class Policy: Sendable {
         Name.didYouMean(name, among: users.map(\.name))
     }
     public func org(named name: String) -> OrgID? { orgIndex[name] }
+
+    /// Whether `user` holds role `role` in org `org`, directly or through a team (a disabled user
+    /// holds nothing).
+    public func holds(_ user: UserID, role: String, in org: String) -> Bool {
+        guard let orgID = self.org(named: org), let roleID = self.role(named: role), !users[user.index].disabled else { return false }
+        return users[user.index].grants(in: orgID).contains { $0.role == roleID }
+    }
     public func role(named name: String) -> RoleID? { roleIndex[name] }
 
     public func server(org: String, name: String) -> ServerID? {

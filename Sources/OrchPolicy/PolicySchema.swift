@@ -95,6 +95,7 @@ public enum PolicySchema {
                     "audit": ["type": "string", "description": "Audit log file, relative to orch.json's folder, or - for stdout."],
                     "dashboard": ["type": "boolean", "description": "Serve the web dashboard under /ui/ (default true)."],
                     "secrets": ["type": "string", "description": "Folder of the users' own secrets for ${user:NAME}: FOLDER/USER/NAME, mode 0600 (default secrets, beside orch.json)."],
+                    "approvals": ["type": "string", "description": "Folder of the calls waiting for a role's approval and the decisions on them (sealed under stateKey; default state/approvals, beside orch.json). Replicas share it through a shared volume, so an approver on any replica sees every pending call."],
                     "connections": ["type": "string", "description": "Folder of the users' connected accounts (OAuth tokens of oauth servers, sealed under stateKey): FOLDER/USER/ORG__SERVER, mode 0600 (default state/connections, beside orch.json). Replicas share it through a shared volume."],
                     "pinning": [
                         "enum": ["off", "warn", "enforce"],

@@ -17,8 +17,10 @@ same way. Each question and answer is audited.
 import datetime
 import json
 import os
+import re
 import secrets
 import sys
+import threading
 import time
 import unittest
 
@@ -29,7 +31,7 @@ from mcp.shared.exceptions import McpError
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from test_mcp_sdk1 import open_streamable_http  # noqa: E402
-from mcp_fixtures import ADMIN, CALLER, ORG, WAIT, GatewayTestCase, RemoteUpstream, policy  # noqa: E402
+from mcp_fixtures import ADMIN, CALLER, ORG, OUTSIDER, WAIT, GatewayTestCase, RemoteUpstream, policy  # noqa: E402
 from dashboard_browser import fetch  # noqa: E402
 
 
@@ -43,7 +45,7 @@ class ApprovalTest(GatewayTestCase):
         document = policy(extra_servers={"remote": {
             "url": self.upstream.url, "headers": {"X-Upstream-Key": "${env:UPSTREAM_KEY}"},
             "approve": [{"tools": ["shout"], "by": "caller", "timeoutSeconds": 2, "redact": ["text"]},
-                        {"tools": ["secret_admin"], "by": "role:admin"}],
+                        {"tools": ["secret_admin"], "by": "role:admin", "timeoutSeconds": 6}],
         }}, extra_allow=["remote"])
         self.document = document
         self.env = {"UPSTREAM_KEY": self.key}
@@ -124,11 +126,6 @@ class ApprovalTest(GatewayTestCase):
         error, _ = self.call("shout", {"text": "x"})
         self.assertEqual(error.code, -32602)
         self.assertIn("needs the caller's approval, and this client cannot be asked: it declared no elicitation", error.message)
-        # A rule of a role: not asked in this version, never run.
-        error, asked = self.call("secret_admin", {}, self.answering("accept", {"approve": True}), key=ADMIN)
-        self.assertEqual(error.code, -32602)
-        self.assertIn("needs the approval of someone holding role admin", error.message)
-        self.assertEqual(asked, [])
         # A 2026-07-28 request that declares no elicitation: -32021 naming it.
         status, answer = self.modern({"text": "x"}, capabilities={})
         self.assertEqual((status, answer["error"]["code"], answer["error"]["data"]), (400, -32021, {"requiredCapabilities": ["elicitation"]}), answer)
@@ -148,6 +145,117 @@ class ApprovalTest(GatewayTestCase):
         error, _ = self.call("remote__shout", {"text": "x"}, url="%s/orgs/%s/mcp" % (self.gateway.base, ORG))
         self.assertEqual(error.code, -32602)
         self.assertEqual(len(self.ran("shout")), 2)
+
+    # --- a role's approval, on the dashboard ---------------------------------------------------------
+
+    def sign_in(self, key):
+        from test_connected_accounts_sdk1 import Browser, csrf
+        browser = Browser()
+        status, _, page = browser.get(self.gateway.base + "/ui/signin")
+        status, _, _ = browser.post(self.gateway.base + "/ui/signin", {"key": key, "csrf": csrf(page)})
+        self.assertEqual(status, 303)
+        return browser
+
+    def waiting(self, browser, timeout=WAIT):
+        """The approvals page once a call waits on it: (page, call id, CSRF token)."""
+        from test_connected_accounts_sdk1 import csrf
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, _, page = browser.get(self.gateway.base + "/ui/approvals")
+            self.assertEqual(status, 200, page)
+            found = re.search(r'id="approval-([0-9a-f]{32})"', page)
+            if found:
+                return page, found.group(1), csrf(page)
+            time.sleep(0.1)
+        self.fail("no call appeared on /ui/approvals within %d s" % timeout)
+
+    def call_in_background(self, tool, arguments, key=CALLER, progress=None):
+        """Starts a call on a thread: a function that waits for it and returns (result or error)."""
+        outcome = {}
+
+        async def run():
+            async with open_streamable_http(self.gateway.url("remote"), {"Authorization": "Bearer " + key},
+                                            self.http_client_factory) as (read, write, _):
+                async with ClientSession(read, write, read_timeout_seconds=datetime.timedelta(seconds=WAIT)) as session:
+                    await session.initialize()
+                    try:
+                        return await session.call_tool(tool, arguments, progress_callback=progress)
+                    except McpError as error:
+                        return error.error
+
+        thread = threading.Thread(target=lambda: outcome.setdefault("value", self.run_async(run)))
+        thread.start()
+
+        def wait():
+            thread.join(WAIT)
+            return outcome.get("value")
+        return wait
+
+    def test_someone_holding_the_role_approves_or_denies_on_the_dashboard(self):
+        ticks = []
+
+        async def progress(value, total, message):
+            ticks.append(message)
+        ada = self.sign_in(ADMIN)
+        done = self.call_in_background("secret_admin", {}, progress=progress)
+        page, call, token = self.waiting(ada)
+        self.assertIn("<td>eve</td>", page)
+        self.assertIn("secret_admin", page)
+        self.assertEqual(self.ran("secret_admin"), [], "the call ran before it was approved")
+        time.sleep(2.5)  # a progress notification comes every 2 s
+        # Refused, and the call still waits: no CSRF token, a user without the role.
+        status, _, _ = ada.post(self.gateway.base + "/ui/approvals/decide", {"id": call, "decision": "approve"})
+        self.assertEqual(status, 403)
+        for key in (CALLER, OUTSIDER):  # eve's own call; oli holds admin in globex only
+            other = self.sign_in(key)
+            status, _, body = other.post(self.gateway.base + "/ui/approvals/decide", {"id": call, "decision": "approve", "csrf": self.csrf_of(other)})
+            self.assertEqual(status, 403, body)
+        self.assertEqual(self.ran("secret_admin"), [])
+        status, _, _ = ada.post(self.gateway.base + "/ui/approvals/decide", {"id": call, "decision": "approve", "csrf": token})
+        self.assertEqual(status, 303)
+        result = done()
+        self.assertEqual(result.content[0].text, "the admin secret is 42", result)
+        self.assertEqual(len(self.ran("secret_admin")), 1)
+        self.assertTrue(ticks and "waiting for the approval of someone holding role admin" in ticks[0], ticks)
+        # A decided call is off the page; a second decision on it is refused.
+        status, _, _ = ada.post(self.gateway.base + "/ui/approvals/decide", {"id": call, "decision": "deny", "csrf": token})
+        self.assertEqual(status, 404)
+        # Denied: a tool error, nothing run.
+        done = self.call_in_background("secret_admin", {})
+        page, call, token = self.waiting(ada)
+        status, _, _ = ada.post(self.gateway.base + "/ui/approvals/decide", {"id": call, "decision": "deny", "csrf": token})
+        result = done()
+        self.assertTrue(result.isError, result)
+        self.assertIn("the approval was denied by ada (role admin)", result.content[0].text)
+        self.assertEqual(len(self.ran("secret_admin")), 1)
+        reasons = [r["reason"] for r in self.gateway.audit_records() if r["reason"].startswith("approval: ")]
+        self.assertTrue(any(r.startswith("approval: ada approved eve's call") for r in reasons), reasons)
+        self.assertTrue(any(r.startswith("approval: eve may not approve their own call") for r in reasons), reasons)
+        self.assertTrue(any(r.startswith("approval: oli does not hold role admin in acme") for r in reasons), reasons)
+
+    def test_the_caller_never_approves_their_own_call_and_time_runs_out(self):
+        ada = self.sign_in(ADMIN)
+        done = self.call_in_background("secret_admin", {}, key=ADMIN)  # ada's own call
+        status, _, page = ada.get(self.gateway.base + "/ui/approvals")
+        deadline = time.monotonic() + WAIT
+        while "own-approvals" not in page and time.monotonic() < deadline:
+            time.sleep(0.1)
+            status, _, page = ada.get(self.gateway.base + "/ui/approvals")
+        self.assertIn("own-approvals", page)
+        self.assertNotIn('id="approval-', page, "a caller was offered their own call")
+        store = os.path.join(self.gateway.folder, "state", "approvals", "pending")
+        (call,) = os.listdir(store)
+        status, _, body = ada.post(self.gateway.base + "/ui/approvals/decide", {"id": call, "decision": "approve", "csrf": self.csrf_of(ada)})
+        self.assertEqual(status, 403, body)
+        result = done()
+        self.assertTrue(result.isError, result)
+        self.assertIn("not given within 6 s by anyone holding role admin", result.content[0].text)
+        self.assertEqual(self.ran("secret_admin"), [])
+        self.assertEqual(os.listdir(store), [], "the pending call's file stayed")
+
+    def csrf_of(self, browser):
+        from test_connected_accounts_sdk1 import csrf
+        return csrf(browser.get(self.gateway.base + "/ui/approvals")[2])
 
     def modern(self, arguments, capabilities=None, state=None, answer=None):
         """A raw 2026-07-28 tools/call of shout: (HTTP status, JSON answer)."""

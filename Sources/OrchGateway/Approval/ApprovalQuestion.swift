@@ -9,9 +9,13 @@ struct ApprovalQuestion: Sendable {
     let server: String
     let tool: String
     let arguments: JSONObject
-    let rule: ApprovalRule
-    /// The roles whose holders must approve too (`by: "role:NAME"` rules that match the tool).
-    var roles: [String] = []
+    /// The `approve` rules of the server that match the tool, the caller's first.
+    let rules: [ApprovalRule]
+
+    /// The caller's rule, when one matches.
+    var callerRule: ApprovalRule? { rules.first { $0.by == .caller } }
+    /// The roles' rules, each satisfied by someone holding the role, in order.
+    var roleRules: [(role: String, rule: ApprovalRule)] { rules.compactMap { if case .role(let name) = $0.by { (name, $0) } else { nil } } }
 
     var title: String { "Approve \(server) \(tool)" }
 
@@ -20,7 +24,7 @@ struct ApprovalQuestion: Sendable {
     var summary: String {
         guard !arguments.isEmpty else { return "(no arguments)" }
         return arguments.keys.sorted().map { name in
-            let value = rule.redact.contains(name) ? "•••" : arguments[name].map(\.compact) ?? "null"
+            let value = rules.contains(where: { $0.redact.contains(name) }) ? "•••" : arguments[name].map(\.compact) ?? "null"
             return "\(name): " + (value.count > 200 ? String(value.prefix(200)) + "…" : value)
         }.joined(separator: "\n")
     }
@@ -74,10 +78,9 @@ extension ApprovalQuestion {
     /// The approval a request needs first: a `tools/call` of a tool under an `approve` rule of its
     /// server (the caller's rule first); nil for anything else.
     init?(policy: Policy, server: ResolvedServer, method: String, params: JSONObject) {
-        guard method == MCPMethod.toolsCall.rawValue, case .string(let tool)? = params["name"],
-            let rule = policy.server(server.id).spec.approvals(tool: tool).first
-        else { return nil }
-        self.init(server: server.path, tool: tool, arguments: params["arguments"]?.objectValue ?? [:], rule: rule)
-        roles = policy.server(server.id).spec.approvals(tool: tool).compactMap { if case .role(let name) = $0.by { name } else { nil } }
+        guard method == MCPMethod.toolsCall.rawValue, case .string(let tool)? = params["name"] else { return nil }
+        let rules = policy.server(server.id).spec.approvals(tool: tool)
+        guard !rules.isEmpty else { return nil }
+        self.init(server: server.path, tool: tool, arguments: params["arguments"]?.objectValue ?? [:], rules: rules)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import OrchJSON
 import OrchPolicy
@@ -7,24 +8,23 @@ extension CallGuard {
     enum ApprovalStep: Sendable {
         /// Nothing: forward it.
         case none
-        /// The caller's approval: ask with `ask` before forwarding.
+        /// Approval first: `approve` before forwarding.
         case ask(ApprovalQuestion)
         /// The call does not run: this is its answer (audited already).
         case refuse(JSONValue)
     }
 
-    /// The approval a handshake-era call needs (`approve` rules of its server for its tool). A rule
-    /// of a role is not served on this path yet: such a call is refused, and never runs unapproved.
-    /// A client that cannot be asked (it declared no elicitation) is refused with -32602.
+    /// The approval a handshake-era call needs (the `approve` rules of its server for its tool).
+    /// A caller's rule needs a client that declared form elicitation and a way to carry the
+    /// question (`canAsk`); without them the call is refused with -32602 and never runs.
     func approvalStep(
         _ origin: RequestOrigin, caller: Caller, server: ResolvedServer, session: MCPSession, id: JSONValue, method: String, params: JSONObject,
         canAsk: Bool
     ) -> ApprovalStep {
         guard let question = ApprovalQuestion(policy: caller.policy, server: server, method: method, params: params) else { return .none }
+        guard question.callerRule != nil else { return .ask(question) }
         let refusal: String
-        if let role = question.roles.first {
-            refusal = "\(question.server) \(question.tool) needs the approval of someone holding role \(role), which this version does not ask for; the call does not run"
-        } else if !session.declaresElicitation {
+        if !session.declaresElicitation {
             refusal = "\(question.server) \(question.tool) needs the caller's approval, and this client cannot be asked: it declared no elicitation at initialize; the call does not run"
         } else if !canAsk {
             refusal = "\(question.server) \(question.tool) needs the caller's approval, and this request cannot carry the question: send it accepting text/event-stream, or open the session's GET stream; the call does not run"
@@ -36,33 +36,106 @@ extension CallGuard {
         return .refuse(JSONRPC.error(id: id, code: JSONRPC.invalidParams, refusal))
     }
 
-    /// Asks the caller the question on `target` and waits for the answer, at most the rule's
-    /// `timeoutSeconds`; true when approved. Otherwise the call's answer, a tool error saying why,
-    /// went to `replyTarget` through `hooks` (so the call's own record says it did not run).
-    func ask(
+    /// Satisfies every rule of `question`, the caller's first (asked on `target`), then each role's
+    /// (the call waits on the dashboard); true when all approved. Otherwise the call's answer, a tool
+    /// error saying why, went to `replyTarget` through `hooks` (so the call's own record says it did
+    /// not run), or the caller went away and nothing is answered.
+    func approve(
         _ question: ApprovalQuestion, _ origin: RequestOrigin, caller: Caller, server: ResolvedServer, session: MCPSession, id: JSONValue,
-        on target: SessionStateMachine.Target, replyTarget: SessionStateMachine.Target, hooks: ReplyHooks
+        on target: SessionStateMachine.Target, replyTarget: SessionStateMachine.Target, hooks: ReplyHooks, progressToken: JSONValue? = nil
     ) async -> Bool {
-        let timeout = question.rule.timeoutSeconds
-        let reply = await session.ask(client: "elicitation/create", params: .object(question.elicitation), on: target, timeout: .seconds(timeout))
-        let answer: ApprovalQuestion.Answer = switch reply {
-        case nil: .declined("not given within \(timeout) s")
-        case let reply? where reply["error"] != nil: .declined("refused by the client (\(reply["error"]?["message"]?.stringValue ?? "an error"))")
-        case let reply?: ApprovalQuestion.read(reply["result"])
-        }
-        switch answer {
-        case .approved:
-            auditApproval(question, origin, caller, server, session, decision: .allow, "approval: \(caller.userName) (the caller) approved")
-            metrics.approval(outcome: "approved")
-            return true
-        case .declined(let why):
-            auditApproval(question, origin, caller, server, session, decision: .deny, "approval: \(why) by \(caller.userName) (the caller)")
-            metrics.approval(outcome: reply == nil ? "timeout" : "declined")
-            let result = question.declinedResult(id: id, why + " by \(caller.userName)")
+        func decline(_ why: String) -> Bool {
+            let result = question.declinedResult(id: id, why)
             hooks.outcome?(.replied(result))
             session.answer(result, to: replyTarget)
             return false
         }
+        if let rule = question.callerRule {
+            let timeout = rule.timeoutSeconds
+            let reply = await session.ask(client: "elicitation/create", params: .object(question.elicitation), on: target, timeout: .seconds(timeout))
+            let answer: ApprovalQuestion.Answer = switch reply {
+            case nil: .declined("not given within \(timeout) s")
+            case let reply? where reply["error"] != nil: .declined("refused by the client (\(reply["error"]?["message"]?.stringValue ?? "an error"))")
+            case let reply?: ApprovalQuestion.read(reply["result"])
+            }
+            switch answer {
+            case .approved:
+                auditApproval(question, origin, caller, server, session, decision: .allow, "approval: \(caller.userName) (the caller) approved")
+                metrics.approval(outcome: "approved")
+            case .declined(let why):
+                auditApproval(question, origin, caller, server, session, decision: .deny, "approval: \(why) by \(caller.userName) (the caller)")
+                metrics.approval(outcome: reply == nil ? "timeout" : "declined")
+                return decline(why + " by \(caller.userName)")
+            }
+        }
+        for (role, rule) in question.roleRules {
+            switch await waitForRole(question, role: role, rule: rule, origin, caller: caller, server: server, session: session, on: target,
+                                     replyTarget: replyTarget, progressToken: progressToken) {
+            case .approved: continue
+            case .declined(let why): return decline(why)
+            case .abandoned:
+                hooks.outcome?(.failed(.stopped("the caller went away before the approval")))
+                return false
+            }
+        }
+        return true
+    }
+
+    enum RoleAnswer: Sendable { case approved, declined(String), abandoned }
+
+    /// Puts the call on the dashboard's list for someone holding `role` in the server's org (a
+    /// sealed file in `gateway.approvals`, seen by every replica sharing it) and waits for the
+    /// decision, at most the rule's `timeoutSeconds`, sending a progress notification every 2 s
+    /// when the caller sent a `progressToken`. A caller that goes away (the session ends, or the
+    /// call's stream closes) takes the call off the list.
+    func waitForRole(
+        _ question: ApprovalQuestion, role: String, rule: ApprovalRule, _ origin: RequestOrigin, caller: Caller, server: ResolvedServer,
+        session: MCPSession, on target: SessionStateMachine.Target, replyTarget: SessionStateMachine.Target, progressToken: JSONValue?
+    ) async -> RoleAnswer {
+        let store = approvals(caller.policy)
+        let now = Int64(clock.now().timeIntervalSince1970)
+        let pending = ApprovalStore.Pending(
+            id: ApprovalStore.newID(), org: server.org, server: question.server, tool: question.tool, role: role, caller: caller.userName,
+            summary: question.summary, created: now, expires: now + Int64(rule.timeoutSeconds))
+        do {
+            try store.add(pending)
+        } catch {
+            auditApproval(question, origin, caller, server, session, decision: .deny, "approval: the call could not be put before role \(role): \(error)")
+            metrics.approval(outcome: "cannot_ask")
+            return .declined("not asked: the pending call could not be recorded")
+        }
+        defer { store.remove(pending.id) }
+        auditApproval(question, origin, caller, server, session, decision: .allow, "approval: waiting for someone holding role \(role) (call \(pending.id))")
+        let deadline = ContinuousClock.now + .seconds(rule.timeoutSeconds)
+        var nextProgress = ContinuousClock.now + .seconds(2)
+        var ticks: Int64 = 0
+        while ContinuousClock.now < deadline {
+            if let decision = store.decision(pending.id) {
+                let verb = decision.approved ? "approved" : "denied"
+                auditApproval(question, origin, caller, server, session, decision: decision.approved ? .allow : .deny,
+                              "approval: \(verb) by \(decision.by) (role \(role), call \(pending.id))")
+                metrics.approval(outcome: decision.approved ? "approved" : "declined")
+                return decision.approved ? .approved : .declined("denied by \(decision.by) (role \(role))")
+            }
+            let gone = if case .response(let queue, _) = replyTarget { queue.isEnded } else { false }
+            if session.isEnded || gone {
+                auditApproval(question, origin, caller, server, session, decision: .deny, "approval: the caller went away; the call does not run (call \(pending.id))")
+                metrics.approval(outcome: "abandoned")
+                return .abandoned
+            }
+            if let progressToken, ContinuousClock.now >= nextProgress {
+                ticks += 1
+                nextProgress = ContinuousClock.now + .seconds(2)
+                session.send(MCPSession.encode(["jsonrpc": "2.0", "method": "notifications/progress", "params": [
+                    "progressToken": progressToken, "progress": .integer(ticks),
+                    "message": .string("waiting for the approval of someone holding role \(role)"),
+                ]]), to: target)
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        auditApproval(question, origin, caller, server, session, decision: .deny, "approval: no one holding role \(role) answered within \(rule.timeoutSeconds) s (call \(pending.id))")
+        metrics.approval(outcome: "timeout")
+        return .declined("not given within \(rule.timeoutSeconds) s by anyone holding role \(role)")
     }
 
     func auditApproval(

@@ -39,9 +39,12 @@ extension ModernExchange {
             hooks.outcome?(.replied(reply))
             return .answer(Answer(status: ModernErrorStatus.status(forCode: code), body: reply))
         }
-        if let role = question.roles.first {
-            return refuse(JSONRPC.invalidParams, "\(question.server) \(question.tool) needs the approval of someone holding role \(role), which this version does not ask for; the call does not run")
+        // A role's approval makes the call wait on the dashboard, which a 2026-07-28 request does
+        // not do in this version: it is refused, never run.
+        if let role = question.roleRules.first?.role {
+            return refuse(JSONRPC.invalidParams, "\(question.server) \(question.tool) needs the approval of someone holding role \(role), which this version waits for only on handshake-era sessions; the call does not run")
         }
+        let timeout = question.callerRule?.timeoutSeconds ?? ApprovalRule.defaultTimeoutSeconds
         var why = "asked"
         if case .string(let state)? = params["requestState"], let binding = seal.open(state) {
             // A state of a server's question: this call was approved before it was forwarded.
@@ -83,7 +86,7 @@ extension ModernExchange {
         }
         let binding = RequestStateSeal.Binding(user: caller.userName, credential: Self.identity(caller.credential), server: server.path, method: modern.method,
                                                call: digest, heldCall: Self.approvalState, question: Self.approvalQuestion,
-                                               expires: now + Int64(question.rule.timeoutSeconds))
+                                               expires: now + Int64(timeout))
         guardian.auditApproval(question, origin, caller, server, leg.session, decision: .allow, "approval: \(why) of \(caller.userName) (the caller)")
         let result: JSONObject = [
             "resultType": .string(ModernResultStamp.inputRequired),

@@ -81,8 +81,7 @@ public struct ConnectionStore: Sendable {
     }
 
     public func read(user: String, server: String) -> Reading {
-        guard let data = FileManager.default.contents(atPath: path(user: user, server: server)) else { return .none }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let text = StateFiles.read(path(user: user, server: server)) else { return .none }
         switch seal.open(text, purpose: Self.purpose, boundTo: Self.binding(user, server)) {
         case .opened(let bytes):
             guard let value = try? JSONValue.parse(bytes), let connection = StoredConnection(json: value) else {
@@ -131,57 +130,21 @@ public struct ConnectionStore: Sendable {
 
     /// Stores `connection` as `user`'s account at `server`, replacing what was there.
     public func write(_ connection: StoredConnection, user: String, server: String) throws(ConnectionStoreError) {
-        let target = path(user: user, server: server)
-        let directory = (target as NSString).deletingLastPathComponent
-        if let problem = Self.makeFolder(directory) { throw problem }
-        let sealed = seal.seal(Array(connection.json.compact.utf8), purpose: Self.purpose, boundTo: Self.binding(user, server)) + "\n"
-        let temp = target + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ConnectionStoreError(path: temp, reason: String(cString: strerror(errno))) }
-        let bytes = Array(sealed.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written == bytes.count, synced, rename(temp, target) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temp)
-            throw ConnectionStoreError(path: target, reason: reason)
-        }
+        let sealed = seal.seal(Array(connection.json.compact.utf8), purpose: Self.purpose, boundTo: Self.binding(user, server))
+        try StateFiles.write(sealed + "\n", to: path(user: user, server: server))
     }
 
     /// Forgets `user`'s account at `server` (nothing stored is nothing to do).
     public func remove(user: String, server: String) throws(ConnectionStoreError) {
-        let target = path(user: user, server: server)
-        if unlink(target) != 0, errno != ENOENT { throw ConnectionStoreError(path: target, reason: String(cString: strerror(errno))) }
+        try StateFiles.remove(path(user: user, server: server))
     }
 
     /// Whether a file can be written in the folder: made if missing, then a file made and removed.
-    public func checkWritable() -> ConnectionStoreError? {
-        if let problem = Self.makeFolder(folder) { return problem }
-        let probe = folder + "/.probe.\(getpid())"
-        let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return ConnectionStoreError(path: folder, reason: String(cString: strerror(errno))) }
-        close(fd)
-        unlink(probe)
-        return nil
-    }
-
-    /// Makes `path` and the folders above it that are missing, each mode 0700.
-    private static func makeFolder(_ path: String) -> ConnectionStoreError? {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            return nil
-        } catch {
-            return ConnectionStoreError(path: path, reason: (error as NSError).localizedDescription)
-        }
-    }
+    public func checkWritable() -> ConnectionStoreError? { StateFiles.checkWritable(folder) }
 
     /// What the seal authenticates besides the purpose: the file's user and server.
     private static func binding(_ user: String, _ server: String) -> String { user + "\n" + server }
 }
 
-public struct ConnectionStoreError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-    public var description: String { "cannot write \(path): \(reason)" }
-}
+/// A state file (a connected account, a pending approval) that could not be written or removed.
+public typealias ConnectionStoreError = StateFileError

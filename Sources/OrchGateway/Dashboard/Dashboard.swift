@@ -48,6 +48,7 @@ struct Dashboard: Sendable {
         ui.get("admin/audit/stream") { request, context in try self.auditStream(request, context) }
         DashboardSignIn(dashboard: self).addRoutes(to: ui)
         DashboardConnections(dashboard: self).addRoutes(to: ui)
+        DashboardApprovals(dashboard: self).addRoutes(to: ui)
     }
 
     var enabled: Bool { gateway.store.policy?.settings.dashboard ?? true }
@@ -93,6 +94,7 @@ struct Dashboard: Sendable {
             all["csrf"] = session.csrf
             all["admin"] = caller.policy.user(caller.user).spec.admin
             all["hasOAuthServers"] = caller.policy.servers.contains { $0.spec.oauth != nil }
+            all["hasApprovals"] = caller.policy.servers.contains { $0.spec.approve.contains { $0.by != .caller } }
         }
         let html = DashboardTemplates.library.render(all, withTemplate: template) ?? ""
         var fields: HTTPFields = [.contentType: "text/html; charset=utf-8"]
@@ -498,4 +500,21 @@ extension HTTPField.Name {
     static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
     static let xContentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+}
+
+extension Dashboard {
+    /// A form POSTed by the signed-in caller, with its session's CSRF token (refused and audited without).
+    func signedInForm(_ request: Request, _ context: GatewayContext, what: String) async throws
+        -> (DashboardSessions.Session, Caller, [String: String])
+    {
+        guard enabled else { throw GatewayError.notFound() }
+        let (session, caller) = try signedIn(request)
+        let form = try await Dashboard.form(request)
+        guard form["csrf"] == session.csrf else {
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "dashboard \(what) without its CSRF token", status: 403, started: .now)
+            throw GatewayError.forbidden("missing or wrong CSRF token")
+        }
+        return (session, caller, form)
+    }
+
 }

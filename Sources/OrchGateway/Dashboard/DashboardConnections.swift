@@ -63,23 +63,9 @@ struct DashboardConnections: Sendable {
         ])
     }
 
-    /// A form POSTed by the signed-in caller, with its session's CSRF token (refused and audited without).
-    private func signedInForm(_ request: Request, _ context: GatewayContext, what: String) async throws
-        -> (DashboardSessions.Session, Caller, [String: String])
-    {
-        guard dashboard.enabled else { throw GatewayError.notFound() }
-        let (session, caller) = try dashboard.signedIn(request)
-        let form = try await Dashboard.form(request)
-        guard form["csrf"] == session.csrf else {
-            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "dashboard \(what) without its CSRF token", status: 403, started: .now)
-            throw GatewayError.forbidden("missing or wrong CSRF token")
-        }
-        return (session, caller, form)
-    }
-
     /// `POST /ui/connections/connect` (`server`, `csrf`): to the server's authorization server.
     func connect(_ request: Request, _ context: GatewayContext) async throws -> Response {
-        let (session, caller, form) = try await signedInForm(request, context, what: "connect")
+        let (session, caller, form) = try await dashboard.signedInForm(request, context, what: "connect")
         let policy = caller.policy
         guard let server = servers(policy, user: caller.user, key: caller.key).first(where: { $0.path == form["server"] }) else {
             throw GatewayError.notFound("no server \(form["server"] ?? "") with connected accounts for you")
@@ -169,7 +155,7 @@ struct DashboardConnections: Sendable {
 
     /// `POST /ui/connections/disconnect` (`server`, `csrf`): revoked where the server can, and forgotten.
     func disconnect(_ request: Request, _ context: GatewayContext) async throws -> Response {
-        let (session, caller, form) = try await signedInForm(request, context, what: "disconnect")
+        let (session, caller, form) = try await dashboard.signedInForm(request, context, what: "disconnect")
         guard let server = servers(caller.policy, user: caller.user, key: caller.key).first(where: { $0.path == form["server"] }),
             let store = gateway.connectionStore(caller.policy)
         else { throw GatewayError.notFound("no server \(form["server"] ?? "") with connected accounts for you") }

@@ -16,7 +16,7 @@ enum DashboardTemplates {
     static let templates: [String: String] = [
         "head": head, "foot": foot, "signin": signin, "servers": servers, "server": server, "connect": connect, "keys": keys,
         "admin": admin, "access": access, "sessions": sessions, "audit": audit, "error": error,
-        "connections": connections, "connected": connected, "adminConnections": adminConnections,
+        "connections": connections, "connected": connected, "adminConnections": adminConnections, "approvals": approvals,
     ]
 
     static let head = """
@@ -26,6 +26,7 @@ enum DashboardTemplates {
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{title}} · orch</title>
+        {{#refresh}}<meta http-equiv="refresh" content="{{refresh}}">{{/refresh}}
         <link rel="stylesheet" href="/ui/assets/app.css">
         <script src="/ui/assets/app.js" defer></script>
         </head>
@@ -39,6 +40,7 @@ enum DashboardTemplates {
             <a href="/ui/connect" {{#navConnect}}aria-current="page"{{/navConnect}}>Connect</a>
             <a href="/ui/keys" {{#navKeys}}aria-current="page"{{/navKeys}}>Keys</a>
             {{#hasOAuthServers}}<a href="/ui/connections" {{#navConnections}}aria-current="page"{{/navConnections}}>Connections</a>{{/hasOAuthServers}}
+            {{#hasApprovals}}<a href="/ui/approvals" {{#navApprovals}}aria-current="page"{{/navApprovals}}>Approvals</a>{{/hasApprovals}}
             {{#admin}}<a href="/ui/admin" {{#navAdmin}}aria-current="page"{{/navAdmin}}>Admin</a>{{/admin}}
           </nav>
           <form class="signout" method="post" action="/ui/signout">
@@ -194,6 +196,34 @@ enum DashboardTemplates {
           </tbody>
         </table>
         {{/hasRows}}
+        {{> foot}}
+        """
+
+    static let approvals = """
+        {{> head}}
+        <h1>Approvals</h1>
+        <p>Calls that wait for the approval of someone holding a role, which you hold. A call runs only once approved; one
+        you deny, or leave until its time runs out, does not run. This page reloads every 2 seconds.</p>
+        {{^hasRows}}<p id="no-approvals">No call waits for your approval.</p>{{/hasRows}}
+        {{#hasRows}}
+        <table id="approvals-table">
+          <thead><tr><th scope="col">Caller</th><th scope="col">Server</th><th scope="col">Tool</th><th scope="col">Arguments</th><th scope="col">Role</th><th scope="col">Waiting</th><th scope="col"></th></tr></thead>
+          <tbody>
+          {{#rows}}
+            <tr id="approval-{{id}}"><td>{{caller}}</td><td><code>{{server}}</code></td><td><code>{{tool}}</code></td><td><pre>{{arguments}}</pre></td><td>{{role}}</td><td>{{age}} ({{left}} left)</td><td>
+              <form method="post" action="/ui/approvals/decide"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="id" value="{{id}}"><button type="submit" name="decision" value="approve" class="approve">Approve</button> <button type="submit" name="decision" value="deny" class="deny">Deny</button></form>
+            </td></tr>
+          {{/rows}}
+          </tbody>
+        </table>
+        {{/hasRows}}
+        {{#hasOwn}}
+        <h2>Your calls that wait</h2>
+        <table id="own-approvals">
+          <thead><tr><th scope="col">Server</th><th scope="col">Tool</th><th scope="col">Role</th><th scope="col">Waiting</th></tr></thead>
+          <tbody>{{#own}}<tr><td><code>{{server}}</code></td><td><code>{{tool}}</code></td><td>{{role}}</td><td>{{age}} ({{left}} left)</td></tr>{{/own}}</tbody>
+        </table>
+        {{/hasOwn}}
         {{> foot}}
         """
 

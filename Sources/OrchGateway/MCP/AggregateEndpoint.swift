@@ -427,7 +427,8 @@ struct AggregateEndpoint: MCPEndpoint {
             return reply(refusal)
         case .ask(let question):
             approve = { [guardian] target, hooks in
-                await guardian.ask(question, origin, caller: caller, server: server, session: member, id: id, on: target, replyTarget: target, hooks: hooks)
+                await guardian.approve(question, origin, caller: caller, server: server, session: member, id: id, on: target, replyTarget: target, hooks: hooks,
+                                       progressToken: params["_meta"]?["progressToken"])
             }
         }
         return await session.forward(bytes, to: member, id: id, method: method, params: forwarded, sink: sink, timeout: timeout, hooks: hooks,

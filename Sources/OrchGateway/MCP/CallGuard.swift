@@ -56,6 +56,8 @@ struct CallGuard: Sendable {
     let clock: WallClock
     let pins: PinCheck
     let limiter: Limiter
+    /// Where calls wait for a role's approval under a policy.
+    let approvals: @Sendable (Policy) -> ApprovalStore
 
     enum Admission {
         /// Forward with these hooks; with `rewritten`, the request carries those params instead of

@@ -63,8 +63,8 @@ struct LegacySSEEndpoint: MCPEndpoint {
                     session.answer(reply, to: .sessionStream)
                 case .ask(let question):
                     Task { [guardian] in
-                        guard await guardian.ask(question, origin, caller: caller, server: server, session: session, id: id,
-                                                 on: .sessionStream, replyTarget: .sessionStream, hooks: hooks)
+                        guard await guardian.approve(question, origin, caller: caller, server: server, session: session, id: id,
+                                                 on: .sessionStream, replyTarget: .sessionStream, hooks: hooks, progressToken: forwarded["_meta"]?["progressToken"])
                         else { return }
                         session.forward(request: bytes, id: id, method: method, params: forwarded, target: .sessionStream, timeout: timeout, hooks: hooks)
                     }

@@ -63,8 +63,9 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
             if case .ask(let question) = approval {
                 // Asked on the call's own stream (or the session's), forwarded only once approved.
                 Task { [guardian] in
-                    guard await guardian.ask(question, origin, caller: caller, server: server, session: session, id: id,
-                                             on: streamed ? target : .sessionStream, replyTarget: target, hooks: hooks)
+                    guard await guardian.approve(question, origin, caller: caller, server: server, session: session, id: id,
+                                             on: streamed ? target : .sessionStream, replyTarget: target, hooks: hooks,
+                                                 progressToken: params["_meta"]?["progressToken"])
                     else { return }
                     session.forward(request: bytes, id: id, method: method, params: params, target: target, timeout: timeout, hooks: hooks)
                 }
