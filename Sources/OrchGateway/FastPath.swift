@@ -239,9 +239,11 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard let value = read?.value ?? (try? JSONRPC.parse(bytes)), let message = JSONRPCMessage(value) else { return false }
         // A listen, progress, a retry that answers a server's question, and a client the server may
         // ask something (its leg is another) go to the router.
+        // So does a call that waits for a role's approval.
         if case .request(_, let method, let params) = message,
             method == MCPMethod.subscriptionsListen.rawValue || params["_meta"]?["progressToken"] != nil || params["requestState"] != nil
                 || !ModernExchange.asks(params).isEmpty
+                || ApprovalQuestion(policy: caller.policy, server: server, method: method, params: params).map({ !$0.roleRules.isEmpty }) == true
         {
             return false
         }

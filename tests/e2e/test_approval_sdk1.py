@@ -257,9 +257,27 @@ class ApprovalTest(GatewayTestCase):
         from test_connected_accounts_sdk1 import csrf
         return csrf(browser.get(self.gateway.base + "/ui/approvals")[2])
 
-    def modern(self, arguments, capabilities=None, state=None, answer=None):
-        """A raw 2026-07-28 tools/call of shout: (HTTP status, JSON answer)."""
-        params = {"name": "shout", "arguments": arguments,
+    def test_a_2026_07_28_call_waits_for_the_role_too(self):
+        ada = self.sign_in(ADMIN)
+        for decision, expected in (("approve", "the admin secret is 42"), ("deny", "the approval was denied by ada (role admin)")):
+            outcome = {}
+            thread = threading.Thread(target=lambda: outcome.setdefault("answer", self.modern({}, tool="secret_admin")))
+            thread.start()
+            page, call, token = self.waiting(ada)
+            self.assertEqual(len(self.ran("secret_admin")), 0 if decision == "approve" else 1)
+            status, _, _ = ada.post(self.gateway.base + "/ui/approvals/decide", {"id": call, "decision": decision, "csrf": token})
+            self.assertEqual(status, 303)
+            thread.join(WAIT)
+            status, answer = outcome["answer"]
+            self.assertEqual(status, 200, answer)
+            self.assertEqual(answer["id"], 1)
+            self.assertIn(expected, answer["result"]["content"][0]["text"], answer)
+            self.assertEqual(answer["result"].get("isError", False), decision == "deny", answer)
+        self.assertEqual(len(self.ran("secret_admin")), 1)
+
+    def modern(self, arguments, capabilities=None, state=None, answer=None, tool="shout"):
+        """A raw 2026-07-28 tools/call of `tool`: (HTTP status, JSON answer)."""
+        params = {"name": tool, "arguments": arguments,
                   "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
                             "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}} if capabilities is None else capabilities,
                             "io.modelcontextprotocol/clientInfo": {"name": "e2e", "version": "1"}}}
@@ -269,7 +287,7 @@ class ApprovalTest(GatewayTestCase):
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}).encode()
         status, _, text = fetch(self.gateway.url("remote"), method="POST", data=body, headers={
             "Authorization": "Bearer " + CALLER, "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-            "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "shout"})
+            "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": tool})
         return status, json.loads(text)
 
     def test_a_2026_07_28_client_approves_through_the_retry(self):

@@ -12,6 +12,11 @@ struct ApprovalQuestion: Sendable {
     /// The `approve` rules of the server that match the tool, the caller's first.
     let rules: [ApprovalRule]
 
+    /// The same question with the roles' rules only (the caller approved already).
+    var forRolesOnly: ApprovalQuestion {
+        ApprovalQuestion(server: server, tool: tool, arguments: arguments, rules: rules.filter { $0.by != .caller })
+    }
+
     /// The caller's rule, when one matches.
     var callerRule: ApprovalRule? { rules.first { $0.by == .caller } }
     /// The roles' rules, each satisfied by someone holding the role, in order.

@@ -47,7 +47,10 @@ extension CallGuard {
         func decline(_ why: String) -> Bool {
             let result = question.declinedResult(id: id, why)
             hooks.outcome?(.replied(result))
-            session.answer(result, to: replyTarget)
+            // Through the call's own rewrite, where it has one (a 2026-07-28 call's stamp).
+            let bytes = hooks.rewrite.map { $0(result, MCPSession.encode(result)) } ?? MCPSession.encode(result)
+            session.send(bytes, to: replyTarget)
+            if case .response(let queue, _) = replyTarget { queue.finish() }
             return false
         }
         if let rule = question.callerRule {

@@ -7,8 +7,9 @@ extension ModernExchange {
     /// What a 2026-07-28 call under an `approve` rule comes to before it is forwarded.
     enum ApprovalVerdict: Sendable {
         /// No approval needed, or the retry approved: forward with these params (the approval's
-        /// `requestState` and `inputResponses` taken out).
-        case forward(JSONObject)
+        /// `requestState` and `inputResponses` taken out), once the roles' rules are satisfied
+        /// (`roles`: the question whose roles the call then waits for).
+        case forward(JSONObject, roles: ApprovalQuestion?)
         /// The question (`input_required`), a declined call's tool error, or a refusal.
         case answer(Answer)
     }
@@ -39,16 +40,14 @@ extension ModernExchange {
             hooks.outcome?(.replied(reply))
             return .answer(Answer(status: ModernErrorStatus.status(forCode: code), body: reply))
         }
-        // A role's approval makes the call wait on the dashboard, which a 2026-07-28 request does
-        // not do in this version: it is refused, never run.
-        if let role = question.roleRules.first?.role {
-            return refuse(JSONRPC.invalidParams, "\(question.server) \(question.tool) needs the approval of someone holding role \(role), which this version waits for only on handshake-era sessions; the call does not run")
-        }
+        // The roles' rules make the call wait on the dashboard once the caller has approved.
+        let roles = question.roleRules.isEmpty ? nil : question.forRolesOnly
+        guard question.callerRule != nil else { return .forward(params, roles: roles) }
         let timeout = question.callerRule?.timeoutSeconds ?? ApprovalRule.defaultTimeoutSeconds
         var why = "asked"
         if case .string(let state)? = params["requestState"], let binding = seal.open(state) {
             // A state of a server's question: this call was approved before it was forwarded.
-            if binding.heldCall != Self.approvalState, binding.call == digest { return .forward(params) }
+            if binding.heldCall != Self.approvalState, binding.call == digest { return .forward(params, roles: nil) }
             if binding.heldCall == Self.approvalState {
                 if binding.user != caller.userName || binding.credential != Self.identity(caller.credential)
                     || binding.server != server.path || binding.call != digest
@@ -66,7 +65,7 @@ extension ModernExchange {
                     case .approved:
                         guardian.auditApproval(question, origin, caller, server, leg.session, decision: .allow, "approval: \(caller.userName) (the caller) approved")
                         guardian.metrics.approval(outcome: "approved")
-                        return .forward(forwarded)
+                        return .forward(forwarded, roles: roles)
                     case .declined(let reason):
                         guardian.auditApproval(question, origin, caller, server, leg.session, decision: .deny, "approval: \(reason) by \(caller.userName) (the caller)")
                         guardian.metrics.approval(outcome: "declined")

@@ -50,12 +50,29 @@ extension ModernExchange {
     /// (with the era's status for its error code), or an SSE stream when the client takes one and
     /// the call may send progress before its reply.
     static func respond(_ call: Call, _ request: Request, timeout: TimeAmount) async -> Response {
+        let accepts = AcceptedReplies(request.headers[.accept])
+        let streamed = accepts.sse && (!accepts.json || call.mayProgress)
+        if let approval = call.approval {
+            // A role's approval first: on the call's own stream (with its progress), or waited for
+            // here before the call goes on as it would have.
+            if streamed, call.held == nil {
+                let queue = call.leg.session.makeQueue()
+                Task { if await approval(.response(queue, interim: true)) { call.forward(to: queue, streamed: true, timeout: timeout) } }
+                return SSEEncoder.response(queue: queue)
+            }
+            let waiting = call.leg.session.makeQueue()
+            if await !approval(.response(waiting, interim: false)) {
+                while case .message(let reply) = await waiting.next() {
+                    guard (try? JSONRPC.parse(reply))?["method"] == nil else { continue }  // progress: the POST is JSON
+                    return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply)))
+                }
+                return Response(status: .accepted)
+            }
+        }
         if let held = call.held {
             call.forward(to: held.queue, streamed: false, timeout: timeout)
             return await respond(held, on: call.leg)
         }
-        let accepts = AcceptedReplies(request.headers[.accept])
-        let streamed = accepts.sse && (!accepts.json || call.mayProgress)
         let queue = call.leg.session.makeQueue()
         call.forward(to: queue, streamed: streamed, timeout: timeout)
         if streamed { return SSEEncoder.response(queue: queue) }

@@ -41,6 +41,9 @@ struct ModernExchange: Sendable {
         /// Set when the server may ask the client something during the call (`HeldCall`): the
         /// reply goes to its queue, and the POST waits there.
         var held: HeldCall? = nil
+        /// Set when the call waits for a role's approval first (`CallGuard.approve`): true once
+        /// approved; else it answered the call on the target it was given.
+        var approval: (@Sendable (SessionStateMachine.Target) async -> Bool)? = nil
 
         /// Hands the call to the leg; its reply (or the gateway's answer in its place) goes to `queue`.
         func forward(to queue: MessageQueue, streamed: Bool, timeout: TimeAmount) {
@@ -161,11 +164,13 @@ struct ModernExchange: Sendable {
         case .refuse(let reply):
             return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
         }
+        var waitsForRoles: ApprovalQuestion?
         if let question = ApprovalQuestion(policy: caller.policy, server: server, method: modern.method, params: params) {
             switch approval(modern, question, params: params, caller: caller, server: server, leg: leg, origin: origin, hooks: admitted) {
             case .answer(let answer): return .answer(answer)
-            case .forward(let approved):
+            case .forward(let approved, let roles):
                 if approved != params { (params, rewritten) = (approved, true) }
+                waitsForRoles = roles
             }
         }
         // No working account at an `oauth` server: the refusal reads this request's own envelope
@@ -213,6 +218,13 @@ struct ModernExchange: Sendable {
             leg: leg, bytes: forwarded, upstreamID: upstreamID,
             clientID: clientID, method: method, params: params, hooks: hooks, errorCode: errorCode,
             mayProgress: params["_meta"]?["progressToken"] != nil)
+        if let question = waitsForRoles {
+            let (guardian, session, progressToken) = (gateway.callGuard, leg.session, params["_meta"]?["progressToken"])
+            call.approval = { target in
+                await guardian.approve(question, origin, caller: caller, server: server, session: session, id: clientID, on: target,
+                                       replyTarget: target, hooks: hooks, progressToken: progressToken)
+            }
+        }
         if relays {
             let held = HeldCall(queue: leg.session.makeQueue(), method: method, digest: RequestStateSeal.digest(method: method, params: params),
                                 upstreamID: upstreamID, clientID: clientID, user: caller.userName, credential: Self.identity(caller.credential),
