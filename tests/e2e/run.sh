@@ -86,7 +86,6 @@ if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn,
     run_suite "aggregated endpoints (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_aggregate_sdk1.py
     run_suite "single sign-on (MCP SDK 1.x, oidc-provider-mock)" "$MCP1_VENV/bin/python" test_sso_sdk1.py
     run_suite "per-user credentials (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_user_secrets_sdk1.py
-    run_suite "approval (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_approval_sdk1.py
     run_suite "a 2026-07-28 server (MCP SDK 1.x client, SDK 2.x server)" "$MCP1_VENV/bin/python" test_modern_upstream_sdk1.py
     if ensure_package nginx /usr/sbin/nginx && ensure_package wrk /usr/bin/wrk; then
         run_suite "replicas behind nginx, round-robin (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_replicas_sdk1.py
@@ -100,6 +99,7 @@ if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn,
     if ensure_chromium; then
         run_suite "dashboard (Chromium, Selenium)" "$MCP1_VENV/bin/python" test_dashboard.py
         run_suite "connected accounts (MCP SDK 1.x, Authlib, Chromium)" "$MCP1_VENV/bin/python" test_connected_accounts_sdk1.py
+        run_suite "approval (MCP SDK 1.x, Chromium)" "$MCP1_VENV/bin/python" test_approval_sdk1.py
     else
         echo "== dashboard (Chromium, Selenium): FAILED (could not install chromium and chromium-driver)"
         failed+=("dashboard (Chromium, Selenium)")

@@ -1,11 +1,15 @@
 """End-to-end: approval enforced by the gateway (`approve` rules), with the official MCP Python SDK 1.x.
 
-Run with the 1.x venv:  cd tests/e2e && ../../.venv-mcp1/bin/python test_approval_sdk1.py -v
+Run with the 1.x venv (chromium and chromium-driver installed for the browser test):
+  cd tests/e2e && ../../.venv-mcp1/bin/python test_approval_sdk1.py -v
 
 acme/remote is remote_upstream.py (FastMCP over Streamable HTTP), which records every tool it runs:
 the proof that nothing ran unapproved. Its `shout` needs the caller's approval (`by: "caller"`,
-`text` redacted in the question, 2 s to answer); `secret_admin` needs a role's, which this version
-does not ask for, so it is refused. The SDK client's real elicitation callback answers the
+`text` redacted in the question, 2 s to answer); `secret_admin` needs the approval of someone
+holding role admin in acme (ada), on the dashboard, within 6 s: approved there (plain HTTP, and in
+headless Chromium) it runs once, denied or left it does not; the caller's own call is never offered
+to them, a POST without the CSRF token or by a user without the role in acme (oli) is refused, and a
+progress token gets progress while the call waits. The SDK client's real elicitation callback answers the
 gateway's form: accept with approve true runs the call; decline, approve false, an answer that is
 not the form's, and no answer in time each end in a tool error saying so, with nothing run; a
 client that declared no elicitation is refused (-32602). A raw 2026-07-28 client gets the question
@@ -325,6 +329,47 @@ class ApprovalTest(GatewayTestCase):
         reasons = [r["reason"] for r in self.approvals("allow") + self.approvals("deny")]
         self.assertIn("approval: asked again: the requestState was used already of eve (the caller)", reasons)
         self.assertIn("approval: asked again: the requestState was for another call of eve (the caller)", reasons)
+
+
+class BrowserApprovalTest(ApprovalTest):
+    """An approver in headless Chromium: signs in with a key, sees the waiting call, approves one and denies another."""
+
+    def test_an_approver_in_a_browser_approves_and_denies(self):
+        from dashboard_browser import start_chromium
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        driver = start_chromium()
+        self.addCleanup(driver.quit)
+        wait = WebDriverWait(driver, WAIT, poll_frequency=0.05, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+        driver.get(self.gateway.base + "/ui/signin")
+        wait.until(lambda d: d.find_element(By.ID, "key")).send_keys(ADMIN)
+        driver.find_element(By.ID, "signin-key").click()
+        wait.until(lambda d: d.current_url == self.gateway.base + "/ui/")
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "a[href='/ui/approvals']")).click()
+        wait.until(lambda d: d.find_element(By.ID, "no-approvals"))
+        for button, expected in (("approve", "the admin secret is 42"), ("deny", "denied by ada (role admin)")):
+            done = self.call_in_background("secret_admin", {})
+            # The page reloads itself every 2 s: the call appears without a click.
+            row = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#approvals-table tbody tr"))
+            self.assertIn("eve", row.text)
+            self.assertIn("secret_admin", row.text)
+            wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#approvals-table button." + button)).click()
+            wait.until(lambda d: d.find_elements(By.ID, "no-approvals"))
+            result = done()
+            self.assertIn(expected, result.content[0].text, result)
+        self.assertEqual(len(self.ran("secret_admin")), 1)
+
+    # Only the browser case runs in this class.
+    test_an_approved_call_runs_once = None
+    test_a_declined_call_never_runs = None
+    test_a_client_that_cannot_be_asked_is_refused = None
+    test_the_aggregated_endpoints_ask_too = None
+    test_someone_holding_the_role_approves_or_denies_on_the_dashboard = None
+    test_the_caller_never_approves_their_own_call_and_time_runs_out = None
+    test_a_2026_07_28_client_approves_through_the_retry = None
+    test_a_2026_07_28_call_waits_for_the_role_too = None
 
 
 if __name__ == "__main__":
