@@ -114,6 +114,7 @@ if $mcp2_ready; then
     run_suite "authorization (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_authz_sdk2.py
     run_suite "aggregated endpoints (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_aggregate_sdk2.py
     run_suite "a 2026-07-28 server (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_modern_upstream_sdk2.py
+    run_suite "approval (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_approval_sdk2.py
 else
     echo "== MCP SDK 2.x: FAILED (could not set up $MCP2_VENV)"
     failed+=("MCP SDK 2.x (venv)")

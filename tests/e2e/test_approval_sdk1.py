@@ -277,6 +277,7 @@ class ApprovalTest(GatewayTestCase):
             self.assertEqual(answer["id"], 1)
             self.assertIn(expected, answer["result"]["content"][0]["text"], answer)
             self.assertEqual(answer["result"].get("isError", False), decision == "deny", answer)
+            self.assertEqual(answer["result"]["resultType"], "complete", answer)
         self.assertEqual(len(self.ran("secret_admin")), 1)
 
     def modern(self, arguments, capabilities=None, state=None, answer=None, tool="shout"):
@@ -324,6 +325,7 @@ class ApprovalTest(GatewayTestCase):
         status, first = self.modern({"text": "no"})
         status, declined = self.modern({"text": "no"}, state=first["result"]["requestState"], answer={"action": "decline"})
         self.assertTrue(declined["result"]["isError"], declined)
+        self.assertEqual(declined["result"]["resultType"], "complete", declined)
         self.assertIn("the approval was declined by eve", declined["result"]["content"][0]["text"])
         self.assertEqual(len(self.ran("shout")), 1)
         reasons = [r["reason"] for r in self.approvals("allow") + self.approvals("deny")]

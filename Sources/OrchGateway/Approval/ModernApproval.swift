@@ -3,6 +3,16 @@ import HTTPTypes
 import OrchJSON
 import OrchPolicy
 
+enum ModernApproval {
+    /// A result of the gateway's own as 2026-07-28 answers it: `resultType: "complete"`.
+    static func complete(_ reply: JSONValue) -> JSONValue {
+        guard case .object(var object) = reply, case .object(var result)? = object["result"] else { return reply }
+        result["resultType"] = .string("complete")
+        object["result"] = .object(result)
+        return .object(object)
+    }
+}
+
 extension ModernExchange {
     /// What a 2026-07-28 call under an `approve` rule comes to before it is forwarded.
     enum ApprovalVerdict: Sendable {
@@ -69,7 +79,7 @@ extension ModernExchange {
                     case .declined(let reason):
                         guardian.auditApproval(question, origin, caller, server, leg.session, decision: .deny, "approval: \(reason) by \(caller.userName) (the caller)")
                         guardian.metrics.approval(outcome: "declined")
-                        let result = question.declinedResult(id: modern.id, reason + " by \(caller.userName)")
+                        let result = ModernApproval.complete(question.declinedResult(id: modern.id, reason + " by \(caller.userName)"))
                         hooks.outcome?(.replied(result))
                         return .answer(Answer(status: .ok, body: result))
                     }
