@@ -257,6 +257,34 @@ class ApprovalTest(GatewayTestCase):
         self.assertEqual(self.ran("secret_admin"), [])
         self.assertEqual(os.listdir(store), [], "the pending call's file stayed")
 
+    def test_a_cancelled_call_leaves_the_list_and_never_runs(self):
+        ada = self.sign_in(ADMIN)
+        headers = {"Authorization": "Bearer " + CALLER, "Content-Type": "application/json", "Accept": "application/json"}
+
+        def post(message, session=None):
+            extra = {"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"} if session else {}
+            return fetch(self.gateway.url("remote"), method="POST", data=json.dumps(message).encode(), headers=dict(headers, **extra))
+        status, response, _ = post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}})
+        session = response["Mcp-Session-Id"]
+        post({"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
+        outcome = {}
+        thread = threading.Thread(target=lambda: outcome.setdefault("answer", post(
+            {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "secret_admin", "arguments": {}}}, session)))
+        thread.start()
+        page, call, token = self.waiting(ada)
+        status, _, _ = post({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7, "reason": "changed my mind"}}, session)
+        self.assertEqual(status, 202)
+        thread.join(WAIT)
+        status, _, body = outcome["answer"]
+        self.assertEqual(json.loads(body)["error"]["code"], -32800, body)
+        status, _, page = ada.get(self.gateway.base + "/ui/approvals")
+        self.assertIn('id="no-approvals"', page)
+        status, _, _ = ada.post(self.gateway.base + "/ui/approvals/decide", {"id": call, "decision": "approve", "csrf": token})
+        self.assertEqual(status, 404)
+        time.sleep(0.5)
+        self.assertEqual(self.ran("secret_admin"), [])
+
     def csrf_of(self, browser):
         from test_connected_accounts_sdk1 import csrf
         return csrf(browser.get(self.gateway.base + "/ui/approvals")[2])
@@ -372,6 +400,7 @@ class BrowserApprovalTest(ApprovalTest):
     test_the_caller_never_approves_their_own_call_and_time_runs_out = None
     test_a_2026_07_28_client_approves_through_the_retry = None
     test_a_2026_07_28_call_waits_for_the_role_too = None
+    test_a_cancelled_call_leaves_the_list_and_never_runs = None
 
 
 if __name__ == "__main__":

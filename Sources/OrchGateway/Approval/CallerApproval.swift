@@ -44,6 +44,17 @@ extension CallGuard {
         _ question: ApprovalQuestion, _ origin: RequestOrigin, caller: Caller, server: ResolvedServer, session: MCPSession, id: JSONValue,
         on target: SessionStateMachine.Target, replyTarget: SessionStateMachine.Target, hooks: ReplyHooks, progressToken: JSONValue? = nil
     ) async -> Bool {
+        session.holdForApproval(id)
+        defer { session.releaseApprovalHold(id) }
+        /// The caller cancelled or went away: nothing runs, and a JSON POST is told so.
+        func abandon() -> Bool {
+            hooks.outcome?(.failed(.stopped("the caller went away before the approval")))
+            if case .response(let queue, let interim) = replyTarget {
+                if !interim { _ = queue.push(MCPSession.encode(JSONRPC.error(id: id, code: JSONRPC.requestCancelled, "request cancelled by the client"))) }
+                queue.finish()
+            }
+            return false
+        }
         func decline(_ why: String) -> Bool {
             let result = question.declinedResult(id: id, why)
             hooks.outcome?(.replied(result))
@@ -61,6 +72,11 @@ extension CallGuard {
             case let reply? where reply["error"] != nil: .declined("refused by the client (\(reply["error"]?["message"]?.stringValue ?? "an error"))")
             case let reply?: ApprovalQuestion.read(reply["result"])
             }
+            if session.cancelledWhileHeld(id) {
+                auditApproval(question, origin, caller, server, session, decision: .deny, "approval: the caller cancelled the call; it does not run")
+                metrics.approval(outcome: "abandoned")
+                return abandon()
+            }
             switch answer {
             case .approved:
                 auditApproval(question, origin, caller, server, session, decision: .allow, "approval: \(caller.userName) (the caller) approved")
@@ -72,13 +88,11 @@ extension CallGuard {
             }
         }
         for (role, rule) in question.roleRules {
-            switch await waitForRole(question, role: role, rule: rule, origin, caller: caller, server: server, session: session, on: target,
+            switch await waitForRole(question, role: role, rule: rule, origin, caller: caller, server: server, session: session, id: id, on: target,
                                      replyTarget: replyTarget, progressToken: progressToken) {
             case .approved: continue
             case .declined(let why): return decline(why)
-            case .abandoned:
-                hooks.outcome?(.failed(.stopped("the caller went away before the approval")))
-                return false
+            case .abandoned: return abandon()
             }
         }
         return true
@@ -89,11 +103,11 @@ extension CallGuard {
     /// Puts the call on the dashboard's list for someone holding `role` in the server's org (a
     /// sealed file in `gateway.approvals`, seen by every replica sharing it) and waits for the
     /// decision, at most the rule's `timeoutSeconds`, sending a progress notification every 2 s
-    /// when the caller sent a `progressToken`. A caller that goes away (the session ends, or the
-    /// call's stream closes) takes the call off the list.
+    /// when the caller sent a `progressToken`. A caller that goes away (the session ends, the
+    /// call's stream closes, or it cancels the request) takes the call off the list.
     func waitForRole(
         _ question: ApprovalQuestion, role: String, rule: ApprovalRule, _ origin: RequestOrigin, caller: Caller, server: ResolvedServer,
-        session: MCPSession, on target: SessionStateMachine.Target, replyTarget: SessionStateMachine.Target, progressToken: JSONValue?
+        session: MCPSession, id: JSONValue, on target: SessionStateMachine.Target, replyTarget: SessionStateMachine.Target, progressToken: JSONValue?
     ) async -> RoleAnswer {
         let store = approvals(caller.policy)
         let now = Int64(clock.now().timeIntervalSince1970)
@@ -121,8 +135,8 @@ extension CallGuard {
                 return decision.approved ? .approved : .declined("denied by \(decision.by) (role \(role))")
             }
             let gone = if case .response(let queue, _) = replyTarget { queue.isEnded } else { false }
-            if session.isEnded || gone {
-                auditApproval(question, origin, caller, server, session, decision: .deny, "approval: the caller went away; the call does not run (call \(pending.id))")
+            if session.isEnded || gone || session.cancelledWhileHeld(id) {
+                auditApproval(question, origin, caller, server, session, decision: .deny, "approval: the caller cancelled or went away; the call does not run (call \(pending.id))")
                 metrics.approval(outcome: "abandoned")
                 return .abandoned
             }

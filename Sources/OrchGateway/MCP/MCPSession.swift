@@ -57,6 +57,9 @@ final class MCPSession: Sendable {
     /// requests in the middle of a call, so calls are answered as SSE streams.
     private let clientTakesRequests = Atomic<Bool>(false)
     private let clientTakesForms = Atomic<Bool>(false)
+    /// Requests held for an approval before they are forwarded, by key: whether the client has
+    /// cancelled each since.
+    private let approvalHolds = Mutex<[String: Bool]>([:])
     private let onEnd: @Sendable (MCPSession, UpstreamError) -> Void
     private let tapSlot = Mutex<(any ServerMessageTap)?>(nil)
     /// Set when the session speaks 2026-07-28 to its server: the envelope its requests carry
@@ -224,6 +227,12 @@ final class MCPSession: Sendable {
         clientTakesForms.store(elicitation.map { $0.isEmpty || $0["form"] != nil } ?? false, ordering: .relaxed)
     }
 
+    /// Holds request `id` for an approval: a `notifications/cancelled` for it is noted until `release`.
+    func holdForApproval(_ id: JSONValue) { approvalHolds.withLock { $0[JSONRPC.key(id)] = false } }
+    /// Whether the client cancelled request `id` while it was held.
+    func cancelledWhileHeld(_ id: JSONValue) -> Bool { approvalHolds.withLock { $0[JSONRPC.key(id)] ?? false } }
+    func releaseApprovalHold(_ id: JSONValue) { _ = approvalHolds.withLock { $0.removeValue(forKey: JSONRPC.key(id)) } }
+
     /// Whether the client declared form-mode elicitation at initialize: the gateway may ask it.
     var declaresElicitation: Bool { clientTakesForms.load(ordering: .relaxed) }
 
@@ -286,6 +295,7 @@ final class MCPSession: Sendable {
         }
         let now = NIODeadline.now()
         if method == "notifications/cancelled", let requestID = params["requestId"] {
+            approvalHolds.withLock { holds in if holds[JSONRPC.key(requestID)] != nil { holds[JSONRPC.key(requestID)] = true } }
             if let (request, queue, finish) = machine.withLock({ $0.cancelled(key: JSONRPC.key(requestID), now: now) }) {
                 request.hooks.outcome?(.failed(.stopped("cancelled by the client")))
                 if let queue, finish {
