@@ -61,6 +61,20 @@ def start_chromium():
     return driver
 
 
+def signed_in_chromium(test, base, key):
+    """A headless Chromium (quit at `test`'s cleanup) signed in to the dashboard at `base` with
+    `key`, and a wait on it: (driver, wait). The wait tries again on elements of a page the
+    browser is leaving, which go stale."""
+    driver = start_chromium()
+    test.addCleanup(driver.quit)
+    wait = WebDriverWait(driver, WAIT, poll_frequency=0.05, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    driver.get(base + "/ui/signin")
+    wait.until(lambda d: d.find_element(By.ID, "key")).send_keys(key)
+    driver.find_element(By.ID, "signin-key").click()
+    wait.until(lambda d: d.current_url == base + "/ui/")
+    return driver, wait
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None

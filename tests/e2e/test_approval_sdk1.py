@@ -18,6 +18,7 @@ the same state again or a forged one are asked again), a decline runs nothing, a
 without elicitation is refused (-32021). The aggregated endpoints (/orgs/acme/mcp, /mcp) ask the
 same way. Each question and answer is audited.
 """
+import contextlib
 import datetime
 import json
 import os
@@ -30,6 +31,7 @@ import unittest
 
 import anyio
 from mcp import ClientSession, types
+from mcp.client.sse import sse_client
 from mcp.shared.exceptions import McpError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,18 +60,28 @@ class ApprovalTest(GatewayTestCase):
     def ran(self, tool):
         return [r for r in self.upstream.records() if r["kind"] == "tool" and r["name"] == tool]
 
-    def call(self, tool, arguments, answer=None, url=None, key=CALLER):
-        """Calls `tool` in a session whose elicitation callback is `answer` (None: none declared):
-        (the result or the McpError's error, the questions asked)."""
+    def call(self, tool, arguments, answer=None, url=None, key=CALLER, sse=False):
+        """Calls `tool` in a session whose elicitation callback is `answer` (None: none declared),
+        over Streamable HTTP or legacy SSE: (the result or the McpError's error, the questions asked)."""
         asked = []
 
         async def elicit(context, params):
             asked.append(params)
             return await answer(params)
 
+        @contextlib.asynccontextmanager
+        async def streams():
+            headers = {"Authorization": "Bearer " + key}
+            if sse:
+                async with sse_client(self.gateway.url("remote", "sse"), headers=headers, timeout=WAIT, sse_read_timeout=WAIT * 10,
+                                      httpx_client_factory=self.http_client_factory) as (read, write):
+                    yield read, write
+            else:
+                async with open_streamable_http(url or self.gateway.url("remote"), headers, self.http_client_factory) as (read, write, _):
+                    yield read, write
+
         async def run():
-            async with open_streamable_http(url or self.gateway.url("remote"), {"Authorization": "Bearer " + key},
-                                            self.http_client_factory) as (read, write, _):
+            async with streams() as (read, write):
                 async with ClientSession(read, write, read_timeout_seconds=datetime.timedelta(seconds=WAIT),
                                          elicitation_callback=elicit if answer else None) as session:
                     await session.initialize()
@@ -106,6 +118,15 @@ class ApprovalTest(GatewayTestCase):
         self.assertEqual([r["reason"] for r in self.approvals("allow")], ["approval: eve (the caller) approved"])
         status, _, metrics = fetch(self.gateway.base + "/metrics")
         self.assertIn('orch_approvals_total{outcome="approved"} 1', metrics)
+
+    def test_legacy_sse_sessions_are_asked_too(self):
+        result, asked = self.call("shout", {"text": "old"}, self.answering("decline"), sse=True)
+        self.assertTrue(result.isError, result)
+        self.assertEqual(len(asked), 1)
+        self.assertEqual(self.ran("shout"), [])
+        result, asked = self.call("shout", {"text": "old"}, self.answering("accept", {"approve": True}), sse=True)
+        self.assertEqual(result.content[0].text, "OLD!", result)
+        self.assertEqual(len(self.ran("shout")), 1)
 
     def test_a_declined_call_never_runs(self):
         cases = [
@@ -365,18 +386,10 @@ class BrowserApprovalTest(ApprovalTest):
     """An approver in headless Chromium: signs in with a key, sees the waiting call, approves one and denies another."""
 
     def test_an_approver_in_a_browser_approves_and_denies(self):
-        from dashboard_browser import start_chromium
-        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from dashboard_browser import signed_in_chromium
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
 
-        driver = start_chromium()
-        self.addCleanup(driver.quit)
-        wait = WebDriverWait(driver, WAIT, poll_frequency=0.05, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
-        driver.get(self.gateway.base + "/ui/signin")
-        wait.until(lambda d: d.find_element(By.ID, "key")).send_keys(ADMIN)
-        driver.find_element(By.ID, "signin-key").click()
-        wait.until(lambda d: d.current_url == self.gateway.base + "/ui/")
+        driver, wait = signed_in_chromium(self, self.gateway.base, ADMIN)
         wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "a[href='/ui/approvals']")).click()
         wait.until(lambda d: d.find_element(By.ID, "no-approvals"))
         for button, expected in (("approve", "the admin secret is 42"), ("deny", "denied by ada (role admin)")):
@@ -401,6 +414,7 @@ class BrowserApprovalTest(ApprovalTest):
     test_a_2026_07_28_client_approves_through_the_retry = None
     test_a_2026_07_28_call_waits_for_the_role_too = None
     test_a_cancelled_call_leaves_the_list_and_never_runs = None
+    test_legacy_sse_sessions_are_asked_too = None
 
 
 if __name__ == "__main__":

@@ -433,19 +433,10 @@ class BrowserConnectTest(ConnectedAccountsTest):
     """The connect flow in headless Chromium: sign in with a key, Connect, the provider's form, back."""
 
     def test_each_user_connects_and_reaches_the_server_as_themselves(self):
-        from dashboard_browser import start_chromium
-        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from dashboard_browser import signed_in_chromium
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
 
-        driver = start_chromium()
-        self.addCleanup(driver.quit)
-        # Elements of a page the browser is leaving go stale: the condition is tried again.
-        wait = WebDriverWait(driver, WAIT, poll_frequency=0.05, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
-        driver.get(self.gateway.base + "/ui/signin")
-        wait.until(lambda d: d.find_element(By.ID, "key")).send_keys(ADMIN)
-        driver.find_element(By.ID, "signin-key").click()
-        wait.until(lambda d: d.current_url == self.gateway.base + "/ui/")
+        driver, wait = signed_in_chromium(self, self.gateway.base, ADMIN)
         driver.get(self.gateway.base + "/ui/connections")
         wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "form[action='/ui/connections/connect'] button")).click()
         wait.until(lambda d: d.current_url.startswith(self.oauth.issuer + "/authorize"))
