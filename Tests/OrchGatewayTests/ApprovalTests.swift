@@ -77,3 +77,15 @@ private func pending(_ id: String = ApprovalStore.newID(), created: Int64 = 100,
     #expect(a.pending(other) == nil)
     #expect(a.pending("../../etc/passwd") == nil && !ApprovalStore.isID("ABC"))
 }
+
+@Test func anApprovalStateIsTakenOnceByWhicheverReplicaSharesTheFolder() {
+    let a = store()
+    let b = store(folder: a.folder)
+    #expect(a.firstUse("orch1.state-one", expires: 500, now: 100))
+    #expect(!b.firstUse("orch1.state-one", expires: 500, now: 101))
+    #expect(!a.firstUse("orch1.state-one", expires: 500, now: 102))
+    #expect(b.firstUse("orch1.state-two", expires: 500, now: 103))
+    // The record names the state by its digest, never the state itself.
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: a.folder + "/used")) ?? []
+    #expect(names.count == 2 && names.allSatisfy { $0.count == 64 && !$0.contains("state") })
+}

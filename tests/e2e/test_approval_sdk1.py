@@ -18,6 +18,7 @@ the same state again or a forged one are asked again), a decline runs nothing, a
 without elicitation is refused (-32021). The aggregated endpoints (/orgs/acme/mcp, /mcp) ask the
 same way. Each question and answer is audited.
 """
+import base64
 import contextlib
 import datetime
 import json
@@ -53,9 +54,14 @@ class ApprovalTest(GatewayTestCase):
             "approve": [{"tools": ["shout"], "by": "caller", "timeoutSeconds": 2, "redact": ["text"]},
                         {"tools": ["secret_admin"], "by": "role:admin", "timeoutSeconds": 6}],
         }}, extra_allow=["remote"])
+        if getattr(self, "state_key", None):
+            document["gateway"]["stateKey"] = "${env:ORCH_STATE_KEY}"
         self.document = document
-        self.env = {"UPSTREAM_KEY": self.key}
+        self.env = self.policy_env()
         super().setUp()
+
+    def policy_env(self):
+        return {"UPSTREAM_KEY": self.key}
 
     def ran(self, tool):
         return [r for r in self.upstream.records() if r["kind"] == "tool" and r["name"] == tool]
@@ -173,20 +179,21 @@ class ApprovalTest(GatewayTestCase):
 
     # --- a role's approval, on the dashboard ---------------------------------------------------------
 
-    def sign_in(self, key):
+    def sign_in(self, key, base=None):
         from test_connected_accounts_sdk1 import Browser, csrf
         browser = Browser()
-        status, _, page = browser.get(self.gateway.base + "/ui/signin")
-        status, _, _ = browser.post(self.gateway.base + "/ui/signin", {"key": key, "csrf": csrf(page)})
+        base = base or self.gateway.base
+        status, _, page = browser.get(base + "/ui/signin")
+        status, _, _ = browser.post(base + "/ui/signin", {"key": key, "csrf": csrf(page)})
         self.assertEqual(status, 303)
         return browser
 
-    def waiting(self, browser, timeout=WAIT):
+    def waiting(self, browser, timeout=WAIT, base=None):
         """The approvals page once a call waits on it: (page, call id, CSRF token)."""
         from test_connected_accounts_sdk1 import csrf
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status, _, page = browser.get(self.gateway.base + "/ui/approvals")
+            status, _, page = browser.get((base or self.gateway.base) + "/ui/approvals")
             self.assertEqual(status, 200, page)
             found = re.search(r'id="approval-([0-9a-f]{32})"', page)
             if found:
@@ -329,7 +336,7 @@ class ApprovalTest(GatewayTestCase):
             self.assertEqual(answer["result"]["resultType"], "complete", answer)
         self.assertEqual(len(self.ran("secret_admin")), 1)
 
-    def modern(self, arguments, capabilities=None, state=None, answer=None, tool="shout"):
+    def modern(self, arguments, capabilities=None, state=None, answer=None, tool="shout", base=None):
         """A raw 2026-07-28 tools/call of `tool`: (HTTP status, JSON answer)."""
         params = {"name": tool, "arguments": arguments,
                   "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -339,7 +346,8 @@ class ApprovalTest(GatewayTestCase):
             params["requestState"] = state
             params["inputResponses"] = {"approve": answer}
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}).encode()
-        status, _, text = fetch(self.gateway.url("remote"), method="POST", data=body, headers={
+        url = (base + "/orgs/%s/servers/remote/mcp" % ORG) if base else self.gateway.url("remote")
+        status, _, text = fetch(url, method="POST", data=body, headers={
             "Authorization": "Bearer " + CALLER, "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
             "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": tool})
         return status, json.loads(text)
@@ -380,6 +388,50 @@ class ApprovalTest(GatewayTestCase):
         reasons = [r["reason"] for r in self.approvals("allow") + self.approvals("deny")]
         self.assertIn("approval: asked again: the requestState was used already of eve (the caller)", reasons)
         self.assertIn("approval: asked again: the requestState was for another call of eve (the caller)", reasons)
+
+
+class ReplicaApprovalTest(ApprovalTest):
+    """Two replicas on one folder and one stateKey: a call waiting on one is decided on the other,
+    and a 2026-07-28 approval state taken on one is not taken again on the other."""
+
+    def setUp(self):
+        self.state_key = base64.b64encode(secrets.token_bytes(32)).decode()
+        super().setUp()
+
+    def policy_env(self):
+        return {"UPSTREAM_KEY": self.key, "ORCH_STATE_KEY": self.state_key}
+
+    def test_an_approver_on_another_replica_decides_and_a_state_is_taken_once(self):
+        from orchserver import OrchServer
+        other = OrchServer(self.gateway.path, env=self.policy_env())
+        self.addCleanup(other.stop)
+        ada = self.sign_in(ADMIN, base=other.base)
+        done = self.call_in_background("secret_admin", {})
+        page, call, token = self.waiting(ada, base=other.base)
+        status, _, _ = ada.post(other.base + "/ui/approvals/decide", {"id": call, "decision": "approve", "csrf": token})
+        self.assertEqual(status, 303)
+        result = done()
+        self.assertEqual(result.content[0].text, "the admin secret is 42", result)
+        # The retry's state, taken here, is asked again there.
+        status, first = self.modern({"text": "once"})
+        yes = {"action": "accept", "content": {"approve": True}}
+        status, done_here = self.modern({"text": "once"}, state=first["result"]["requestState"], answer=yes)
+        self.assertEqual(done_here["result"]["content"][0]["text"], "ONCE!", done_here)
+        status, there = self.modern({"text": "once"}, state=first["result"]["requestState"], answer=yes, base=other.base)
+        self.assertEqual(there["result"]["resultType"], "input_required", there)
+        self.assertEqual(len(self.ran("shout")), 1)
+
+    # Only the replica case runs in this class.
+    test_an_approved_call_runs_once = None
+    test_a_declined_call_never_runs = None
+    test_a_client_that_cannot_be_asked_is_refused = None
+    test_the_aggregated_endpoints_ask_too = None
+    test_someone_holding_the_role_approves_or_denies_on_the_dashboard = None
+    test_the_caller_never_approves_their_own_call_and_time_runs_out = None
+    test_a_2026_07_28_client_approves_through_the_retry = None
+    test_a_2026_07_28_call_waits_for_the_role_too = None
+    test_a_cancelled_call_leaves_the_list_and_never_runs = None
+    test_legacy_sse_sessions_are_asked_too = None
 
 
 class BrowserApprovalTest(ApprovalTest):

@@ -1,11 +1,13 @@
 import Foundation
 import OrchJSON
+import OrchPolicy
 
 /// Calls waiting for a role's approval, and the decisions on them, with no database: one sealed
 /// file per call in `FOLDER/pending/ID`, and its decision in `FOLDER/decisions/ID` (`StateFiles`),
 /// under a key derived from `gateway.stateKey` for this use, each bound to its id. Every replica
 /// that shares the folder and the key sees every pending call (an approver on any of them may
-/// decide it), and the replica holding the call sees the decision.
+/// decide it), and the replica holding the call sees the decision. The 2026-07-28 approval states
+/// taken are recorded there too, so that each is taken once whichever replica a retry reaches.
 struct ApprovalStore: Sendable {
     let folder: String
     private let seal: StateSeal
@@ -101,6 +103,30 @@ struct ApprovalStore: Sendable {
             case .integer(let at)? = value["at"]
         else { return nil }
         return Decision(approved: approved, by: by, at: at)
+    }
+
+    /// True the first time `state` (a 2026-07-28 approval's `requestState`) is taken by any replica
+    /// sharing the folder: a file named by the state's digest is made exclusively in
+    /// `FOLDER/used/`, holding when the state expires; spent ones are swept now and then.
+    func firstUse(_ state: String, expires: Int64, now: Int64) -> Bool {
+        let used = folder + "/used"
+        if StateFiles.makeFolder(used) != nil { return false }
+        if UInt8.random(in: 0...63) == 0 { sweep(used, now: now) }
+        let name = Hex.encode(Crypto.sha256(Array(state.utf8)))
+        let fd = open(used + "/" + name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }  // taken already (EEXIST), or not writable: never twice
+        let text = Array("\(expires)\n".utf8)
+        _ = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        return true
+    }
+
+    /// Removes the used-state files whose states have expired.
+    private func sweep(_ used: String, now: Int64) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: used)) ?? [] {
+            let path = used + "/" + name
+            if let text = StateFiles.read(path), let expires = Int64(text), expires < now { try? StateFiles.remove(path) }
+        }
     }
 
     /// The call is over (decided, timed out, or its caller went away): both files go.

@@ -32,7 +32,8 @@ extension ModernExchange {
     /// The caller's approval of a 2026-07-28 call, asked as `input_required` with a sealed
     /// `requestState` bound to a hash of the exact call (the caller, the key, the server, the name
     /// and arguments) and expiring after the rule's `timeoutSeconds`; the retry's
-    /// `inputResponses.approve` is the answer, taken once: the same state again, or a retry with
+    /// `inputResponses.approve` is the answer, taken once by any replica sharing `gateway.approvals`
+    /// (and by this one even without it): the same state again, or a retry with
     /// other arguments, is asked again. A client whose envelope declares no elicitation is refused
     /// with -32021 naming it.
     func approval(
@@ -65,7 +66,9 @@ extension ModernExchange {
                     why = "asked again: the requestState was for another call"
                 } else if binding.expires < now {
                     why = "asked again: the requestState has expired"
-                } else if !gateway.usedApprovalStates.firstUse(state, expires: binding.expires, now: now) {
+                } else if !gateway.usedApprovalStates.firstUse(state, expires: binding.expires, now: now)
+                    || !gateway.approvalStore(caller.policy).firstUse(state, expires: binding.expires, now: now)
+                {
                     why = "asked again: the requestState was used already"
                 } else {
                     var forwarded = params
