@@ -64,7 +64,7 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
                 // Asked on the call's own stream (or the session's), forwarded only once approved.
                 Task { [guardian] in
                     guard await guardian.approve(question, origin, caller: caller, server: server, session: session, id: id,
-                                             on: streamed ? target : .sessionStream, replyTarget: target, hooks: hooks,
+                                                 on: streamed ? target : .sessionStream, replyTarget: target, hooks: hooks,
                                                  progressToken: params["_meta"]?["progressToken"])
                     else { return }
                     session.forward(request: bytes, id: id, method: method, params: params, target: target, timeout: timeout, hooks: hooks)

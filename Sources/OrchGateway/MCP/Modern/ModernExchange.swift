@@ -164,6 +164,13 @@ struct ModernExchange: Sendable {
         case .refuse(let reply):
             return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
         }
+        // No working account at an `oauth` server: the refusal reads this request's own envelope
+        // (a client that declared URL elicitation is asked to connect by URL).
+        if let refusal = gateway.accountRefusal(caller.policy, server.id, user: caller.userName, method: modern.method) {
+            let reply = refusal.reply(id: modern.id, params: modern.params, urlElicitation: false)
+            admitted.outcome?(.replied(reply))
+            return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
+        }
         var waitsForRoles: ApprovalQuestion?
         if let question = ApprovalQuestion(policy: caller.policy, server: server, method: modern.method, params: params) {
             switch approval(modern, question, params: params, caller: caller, server: server, leg: leg, origin: origin, hooks: admitted) {
@@ -172,13 +179,6 @@ struct ModernExchange: Sendable {
                 if approved != params { (params, rewritten) = (approved, true) }
                 waitsForRoles = roles
             }
-        }
-        // No working account at an `oauth` server: the refusal reads this request's own envelope
-        // (a client that declared URL elicitation is asked to connect by URL).
-        if let refusal = gateway.accountRefusal(caller.policy, server.id, user: caller.userName, method: modern.method) {
-            let reply = refusal.reply(id: modern.id, params: modern.params, urlElicitation: false)
-            admitted.outcome?(.replied(reply))
-            return .answer(Answer(status: ModernErrorStatus.status(forCode: reply["error"]?["code"]?.integerValue ?? 0), body: reply))
         }
         if relays, case .string(let state)? = params["requestState"] {
             switch resume(modern, state: state, params: params, caller: caller, server: server, leg: leg) {
