@@ -390,6 +390,18 @@ class ApprovalTest(GatewayTestCase):
         self.assertIn("approval: asked again: the requestState was for another call of eve (the caller)", reasons)
 
 
+def only(*names):
+    """A class decorator: of the tests it inherits, only its own `names` run in it."""
+    def keep(cls):
+        for base in cls.__mro__[1:]:
+            for name in vars(base):
+                if name.startswith("test_") and name not in names:
+                    setattr(cls, name, None)
+        return cls
+    return keep
+
+
+@only("test_an_approver_on_another_replica_decides_and_a_state_is_taken_once")
 class ReplicaApprovalTest(ApprovalTest):
     """Two replicas on one folder and one stateKey: a call waiting on one is decided on the other,
     and a 2026-07-28 approval state taken on one is not taken again on the other."""
@@ -421,19 +433,9 @@ class ReplicaApprovalTest(ApprovalTest):
         self.assertEqual(there["result"]["resultType"], "input_required", there)
         self.assertEqual(len(self.ran("shout")), 1)
 
-    # Only the replica case runs in this class.
-    test_an_approved_call_runs_once = None
-    test_a_declined_call_never_runs = None
-    test_a_client_that_cannot_be_asked_is_refused = None
-    test_the_aggregated_endpoints_ask_too = None
-    test_someone_holding_the_role_approves_or_denies_on_the_dashboard = None
-    test_the_caller_never_approves_their_own_call_and_time_runs_out = None
-    test_a_2026_07_28_client_approves_through_the_retry = None
-    test_a_2026_07_28_call_waits_for_the_role_too = None
-    test_a_cancelled_call_leaves_the_list_and_never_runs = None
-    test_legacy_sse_sessions_are_asked_too = None
 
 
+@only("test_an_approver_in_a_browser_approves_and_denies")
 class BrowserApprovalTest(ApprovalTest):
     """An approver in headless Chromium: signs in with a key, sees the waiting call, approves one and denies another."""
 
@@ -456,17 +458,6 @@ class BrowserApprovalTest(ApprovalTest):
             self.assertIn(expected, result.content[0].text, result)
         self.assertEqual(len(self.ran("secret_admin")), 1)
 
-    # Only the browser case runs in this class.
-    test_an_approved_call_runs_once = None
-    test_a_declined_call_never_runs = None
-    test_a_client_that_cannot_be_asked_is_refused = None
-    test_the_aggregated_endpoints_ask_too = None
-    test_someone_holding_the_role_approves_or_denies_on_the_dashboard = None
-    test_the_caller_never_approves_their_own_call_and_time_runs_out = None
-    test_a_2026_07_28_client_approves_through_the_retry = None
-    test_a_2026_07_28_call_waits_for_the_role_too = None
-    test_a_cancelled_call_leaves_the_list_and_never_runs = None
-    test_legacy_sse_sessions_are_asked_too = None
 
 
 if __name__ == "__main__":
