@@ -160,7 +160,7 @@ private let refusal = AccountRefusal(user: "bob", server: "acme/tickets", why: "
     let elicitation = try #require(reply["error"]?["data"]?["elicitations"]?.arrayValue?.first)
     #expect(elicitation["mode"] == "url" && elicitation["url"] == "https://orch.example/ui/connections")
     #expect(elicitation["elicitationId"] == .string(refusal.elicitationID))
-    #expect(refusal.completion["params"]?["elicitationId"] == .string(refusal.elicitationID))
+    #expect(AccountRefusal.completion(user: "bob", server: "acme/tickets")["params"]?["elicitationId"] == .string(refusal.elicitationID))
     // The same user and server: the same id; another user: another.
     #expect(AccountRefusal(user: "bob", server: "acme/tickets", why: "is broken (x)", connectURL: "").elicitationID == refusal.elicitationID)
     #expect(AccountRefusal(user: "ann", server: "acme/tickets", why: "", connectURL: "").elicitationID != refusal.elicitationID)

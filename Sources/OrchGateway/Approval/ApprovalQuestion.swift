@@ -71,12 +71,12 @@ struct ApprovalQuestion: Sendable {
     }
 
     /// The result a declined call gets: a tool error saying who declined and why.
-    func declinedResult(id: JSONValue, _ why: String) -> JSONValue {
-        ["jsonrpc": "2.0", "id": id, "result": [
-            "content": [["type": "text", "text": .string("The call of \(server) \(tool) did not run: the approval was \(why).")]],
-            "isError": true,
-        ]]
+    func declined(_ why: String) -> JSONObject {
+        ["content": [["type": "text", "text": .string("The call of \(server) \(tool) did not run: the approval was \(why).")]], "isError": true]
     }
+
+    /// `declined` as the reply to request `id`.
+    func declinedResult(id: JSONValue, _ why: String) -> JSONValue { ["jsonrpc": "2.0", "id": id, "result": .object(declined(why))] }
 }
 
 extension ApprovalQuestion {

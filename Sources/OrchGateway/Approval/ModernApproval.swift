@@ -3,16 +3,6 @@ import HTTPTypes
 import OrchJSON
 import OrchPolicy
 
-enum ModernApproval {
-    /// A result of the gateway's own as 2026-07-28 answers it: `resultType: "complete"`.
-    static func complete(_ reply: JSONValue) -> JSONValue {
-        guard case .object(var object) = reply, case .object(var result)? = object["result"] else { return reply }
-        result["resultType"] = .string("complete")
-        object["result"] = .object(result)
-        return .object(object)
-    }
-}
-
 extension ModernExchange {
     /// What a 2026-07-28 call under an `approve` rule comes to before it is forwarded.
     enum ApprovalVerdict: Sendable {
@@ -82,7 +72,9 @@ extension ModernExchange {
                     case .declined(let reason):
                         guardian.auditApproval(question, origin, caller, server, leg.session, decision: .deny, "approval: \(reason) by \(caller.userName) (the caller)")
                         guardian.metrics.approval(outcome: "declined")
-                        let result = ModernApproval.complete(question.declinedResult(id: modern.id, reason + " by \(caller.userName)"))
+                        let stamp = ModernResultStamp(ttlBound: CacheTTL(gateway.catalog.ttl), serverInfo: nil)
+                        let declined = stamp.apply(to: question.declined(reason + " by \(caller.userName)"), method: modern.method)
+                        let result: JSONValue = ["jsonrpc": "2.0", "id": modern.id, "result": .object(declined)]
                         hooks.outcome?(.replied(result))
                         return .answer(Answer(status: .ok, body: result))
                     }

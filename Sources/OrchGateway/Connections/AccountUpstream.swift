@@ -16,7 +16,11 @@ extension AccountRefusal {
 
     /// The id of the URL elicitation that asks the user to connect, the same for every refusal of
     /// this user and server, so `notifications/elicitation/complete` names it once connected.
-    var elicitationID: String { "orch-connect-" + String(Hex.encode(Crypto.sha256(user + "\n" + server)).prefix(24)) }
+    var elicitationID: String { Self.elicitationID(user: user, server: server) }
+
+    static func elicitationID(user: String, server: String) -> String {
+        "orch-connect-" + String(Hex.encode(Crypto.sha256(user + "\n" + server)).prefix(24))
+    }
 
     private var elicitation: JSONObject {
         ["mode": "url", "elicitationId": .string(elicitationID), "url": .string(connectURL), "message": .string(message)]
@@ -48,9 +52,9 @@ extension AccountRefusal {
     /// The gateway's own error for a caller without a working account who cannot be asked by URL.
     static let notConnected: Int64 = -32010
 
-    /// What the gateway tells the client's session once the account is connected.
-    var completion: JSONValue {
-        ["jsonrpc": "2.0", "method": "notifications/elicitation/complete", "params": ["elicitationId": .string(elicitationID)]]
+    /// What the gateway tells `user`'s sessions at `server` once the account is connected.
+    static func completion(user: String, server: String) -> JSONValue {
+        ["jsonrpc": "2.0", "method": "notifications/elicitation/complete", "params": ["elicitationId": .string(elicitationID(user: user, server: server))]]
     }
 
     /// Whether a client's `initialize` params declare URL-mode elicitation.
@@ -74,7 +78,6 @@ final class AccountUpstream: Upstream {
         var remote: RemoteUpstream?
         var initialize: JSONObject?
         var urlElicitation = false
-        var events: UpstreamEvents?
     }
     private let state = Mutex(State())
 
@@ -92,10 +95,7 @@ final class AccountUpstream: Upstream {
     /// Whether the gateway still answers in the server's place.
     var isWaiting: Bool { state.withLock { $0.remote == nil } }
 
-    func start(_ events: UpstreamEvents) {
-        sink.set(events)
-        state.withLock { $0.events = events }
-    }
+    func start(_ events: UpstreamEvents) { sink.set(events) }
 
     func setReading(_ on: Bool) { state.withLock { $0.remote }?.setReading(on) }
 
@@ -115,7 +115,7 @@ final class AccountUpstream: Upstream {
         guard let parsed = (try? JSONRPC.parse(message)).flatMap(JSONRPCMessage.init) else { return }
         switch usable() {
         case .success:
-            if let remote = connect() { return remote.send(message) }
+            connect().send(message)
         case .failure(let refusal):
             if case .request(let id, let method, let params) = parsed { sink.receive(MCPSession.encode(answer(id: id, method: method, params: params, refusal))) }
         }
@@ -123,21 +123,21 @@ final class AccountUpstream: Upstream {
 
     /// The server, started now that the account works: it is told the client's `initialize`
     /// first, when the gateway answered one, and the client is not told its answer.
-    private func connect() -> RemoteUpstream? {
-        let (remote, initialize, events) = state.withLock { state -> (RemoteUpstream?, JSONObject?, UpstreamEvents?) in
-            if state.remote != nil { return (state.remote, nil, nil) }
-            guard let events = state.events else { return (nil, nil, nil) }
-            state.remote = makeRemote()
-            return (state.remote, state.initialize, events)
+    private func connect() -> RemoteUpstream {
+        let (remote, started, initialize) = state.withLock { state -> (RemoteUpstream, Bool, JSONObject?) in
+            if let remote = state.remote { return (remote, false, nil) }
+            let remote = makeRemote()
+            state.remote = remote
+            return (remote, true, state.initialize)
         }
-        guard let remote, let events else { return remote }
+        guard started else { return remote }
         let replayKey = JSONRPC.key(Self.replayID)
         remote.start(UpstreamEvents(
             receive: { [sink] bytes in
                 if initialize != nil, let reply = try? JSONRPC.parse(bytes), reply["method"] == nil, reply["id"].map(JSONRPC.key) == replayKey { return }
                 sink.receive(bytes)
             },
-            closed: events.closed))
+            closed: { [sink] in sink.closed($0) }))
         if let initialize {
             remote.send(MCPSession.encode(JSONRPC.request(id: Self.replayID, method: "initialize", params: initialize)))
             remote.send(MCPSession.encode(["jsonrpc": "2.0", "method": "notifications/initialized"]))

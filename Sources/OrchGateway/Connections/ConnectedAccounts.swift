@@ -51,9 +51,9 @@ final class ConnectedAccounts: Sendable {
         func refusal(_ why: String) -> AccountRefusal { AccountRefusal(user: user, server: server, why: why, connectURL: connectURL) }
     }
 
-    /// Whether the account's stored tokens are usable now, as far as the file says (a token that has
-    /// expired but can be refreshed is): no network.
-    func usable(_ account: Account) -> Result<Void, AccountRefusal> {
+    /// The account's stored tokens when they are usable now, as far as the file says (a token that
+    /// has expired but can be refreshed is): one read of the file, no network.
+    func stored(_ account: Account) -> Result<StoredConnection, AccountRefusal> {
         switch account.store.read(user: account.user, server: account.server) {
         case .none:
             return .failure(account.refusal("is not connected"))
@@ -65,16 +65,20 @@ final class ConnectedAccounts: Sendable {
         case .connection(let stored):
             if let broken = stored.broken { return .failure(account.refusal("is broken (\(broken))")) }
             if let expires = stored.expiresAt, expires <= account.now(), stored.refreshToken == nil { return .failure(account.refusal("has expired")) }
-            return .success(())
+            return .success(stored)
         }
     }
+
+    /// Whether the account's stored tokens are usable now (`stored`).
+    func usable(_ account: Account) -> Result<Void, AccountRefusal> { stored(account).map { _ in () } }
 
     /// The caller's access token for a call: the stored one, refreshed first when it is about to
     /// expire, or when `rejected` (the token the server just refused) is still the stored one.
     func token(_ account: Account, rejected: String? = nil) async -> Result<String, AccountRefusal> {
-        if case .failure(let refusal) = usable(account) { return .failure(refusal) }
-        guard case .connection(let stored) = account.store.read(user: account.user, server: account.server) else {
-            return .failure(account.refusal("is not connected"))
+        let stored: StoredConnection
+        switch self.stored(account) {
+        case .success(let found): stored = found
+        case .failure(let refusal): return .failure(refusal)
         }
         let expiring = stored.expiresAt.map { $0 - account.now() < Self.refreshMargin } ?? false
         if stored.accessToken != rejected, !expiring { return .success(stored.accessToken) }
@@ -185,10 +189,9 @@ extension Gateway {
 
     /// After `user` connected their account at `server` (`ORG/SERVER`): each of their sessions
     /// there is told the URL elicitation is complete, and that its lists may have changed.
-    func accountConnected(user: String, server: String, connectURL: String) {
-        let refusal = AccountRefusal(user: user, server: server, why: "", connectURL: connectURL)
+    func accountConnected(user: String, server: String) {
         for session in sessions.all where session.user == user && session.serverPath == server && !session.isEnded {
-            session.notify(refusal.completion)
+            session.notify(AccountRefusal.completion(user: user, server: server))
             for list in ["tools", "prompts", "resources"] {
                 session.notify(["jsonrpc": "2.0", "method": .string("notifications/\(list)/list_changed")])
             }

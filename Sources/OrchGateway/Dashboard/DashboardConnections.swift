@@ -135,7 +135,7 @@ struct DashboardConnections: Sendable {
             }
             gateway.auditor.record(context, request: request, caller: nil, decision: .allow, reason: "connected an account at \(state.server)", status: 200,
                                    started: .now, user: state.user)
-            gateway.accountConnected(user: state.user, server: state.server, connectURL: gateway.publicURL(for: policy) + "/ui/connections")
+            gateway.accountConnected(user: state.user, server: state.server)
             return finished("Connected", "Your account at \(state.server) is connected.", status: .ok, clearCookie)
         }
     }

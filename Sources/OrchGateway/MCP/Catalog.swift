@@ -337,9 +337,8 @@ extension Gateway {
             // Listed with the caller's own token, kept for their account as connected then.
             guard let user else { return .failure(.refused("a server of connected accounts is listed only with a user's own account")) }
             guard let account = account(policy, id, user: user) else { return .failure(.refused("connected accounts are off")) }
-            if case .failure(let refusal) = accounts.usable(account) { return .failure(.notConnected(refusal)) }
-            guard case .connection(let stored) = account.store.read(user: user, server: account.server) else { return .failure(.refused("not connected")) }
-            return .success((policy.server(id).spec, key + " account \(user) \(stored.connectedAt)"))
+            return accounts.stored(account).map { stored in (policy.server(id).spec, key + " account \(user) \(stored.connectedAt)") }
+                .mapError { .notConnected($0) }
         }
         guard !policy.server(id).spec.userSecrets.isEmpty else { return .success((policy.server(id).spec, key)) }
         guard let user else { return .failure(.refused("a per-user server is listed only with a user's own secrets")) }
