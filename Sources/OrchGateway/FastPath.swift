@@ -207,7 +207,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let accepts = AcceptedReplies(head.headerFields[.accept])
             // A call to approve first is the router's, which asks.
             guard method != "initialize", accepts.json, params["_meta"]?["progressToken"] == nil, !session.requestsClientMidCall,
-                ApprovalQuestion(policy: caller.policy, server: server, method: method, params: params) == nil
+                ApprovalQuestion(policy: caller.policy, server: server, method: method, params: params, asWritten: true) == nil
             else { return false }
             state = .answering(route: route, method: "POST", started: started)
             let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)
@@ -243,7 +243,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if case .request(_, let method, let params) = message,
             method == MCPMethod.subscriptionsListen.rawValue || params["_meta"]?["progressToken"] != nil || params["requestState"] != nil
                 || !ModernExchange.asks(params).isEmpty
-                || ApprovalQuestion(policy: caller.policy, server: server, method: method, params: params).map({ !$0.roleRules.isEmpty }) == true
+                || ApprovalQuestion(policy: caller.policy, server: server, method: method, params: params, asWritten: true).map({ !$0.roleRules.isEmpty }) == true
         {
             return false
         }
@@ -285,7 +285,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             params["_meta"]?["progressToken"] == nil,
             let (server, rewritten) = endpoint.knownRoute(method, params, caller, session),
             let member = session.startedMember(server), !member.requestsClientMidCall,
-            ApprovalQuestion(policy: caller.policy, server: server, method: method, params: rewritten) == nil
+            ApprovalQuestion(policy: caller.policy, server: server, method: method, params: rewritten, asWritten: true) == nil
         else { return false }
         state = .answering(route: target.pattern, method: "POST", started: started)
         let origin = RequestOrigin(remote: remote, method: "POST", path: target.path)

@@ -378,9 +378,12 @@ public enum OpenAPIDocument {
             description: "A server as the API shows it: never its command, env, URL, headers or secret values"),
         "ToolList": object(["tools": array(of: ref("Tool")), "errors": catalogErrors]),
         "Tool": object([
-            "server": serverPath, "name": ["type": "string"], "description": nullable("string"),
+            "server": serverPath, "name": string("The name clients see (the server's overrides may rename it); a call takes it"),
+            "upstreamName": string("The name the server lists it under, which policy rules, pins and the audit use"),
+            "description": nullable("string"),
             "inputSchema": nullable("object", "The tool's JSON Schema for its arguments"),
-        ]),
+            "pin": ["type": "string", "enum": ["pinned", "changed", "new"], "description": "Under gateway.pinning: whether the tool matches its pin"],
+        ], required: ["server", "name", "upstreamName", "description", "inputSchema"]),
         "PromptList": object(["prompts": array(of: ref("Prompt")), "errors": catalogErrors]),
         "Prompt": object([
             "server": serverPath, "name": ["type": "string"], "title": nullable("string"), "description": nullable("string"),

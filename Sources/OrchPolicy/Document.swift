@@ -212,6 +212,36 @@ public struct OrgSpec: Sendable, Hashable {
     public var members: [MemberSpec] = []
     public var teams: [TeamSpec] = []
     public var servers: [ServerSpec] = []
+    /// `"toolsets"`: curated bundles of the org's tools, each an endpoint of its own.
+    public var toolsets: [ToolsetSpec] = []
+
+    public func toolset(named name: String) -> ToolsetSpec? { toolsets.first { $0.name == name } }
+}
+
+/// One of an org's `toolsets`: tools of several of its servers behind
+/// `/orgs/ORG/toolsets/NAME/mcp`, named as on the org's endpoint (`PREFIX__NAME`). A toolset only
+/// narrows what a caller sees there: each tool is still decided per caller, on its upstream name.
+public struct ToolsetSpec: Sendable, Hashable {
+    /// `SERVER:GLOB`: the tools of one server of the org whose upstream names match.
+    public struct Entry: Sendable, Hashable {
+        public var server: String
+        public var tools: Glob
+    }
+
+    public var name: String
+    public var path: String
+    public var description: String?
+    public var tools: [Entry] = []
+
+    /// The servers it draws on, in the order first named.
+    public var servers: [String] {
+        tools.reduce(into: []) { names, entry in if !names.contains(entry.server) { names.append(entry.server) } }
+    }
+
+    /// Whether it holds `tool` (an upstream name) of `server`.
+    public func includes(server: String, tool: String) -> Bool {
+        tools.contains { $0.server == server && $0.tools.matches(tool) }
+    }
 }
 
 public struct MemberSpec: Sendable, Hashable {
@@ -270,6 +300,8 @@ public struct ServerSpec: Sendable, Hashable {
     public var oauth: OAuthSpec? = nil
     /// `"approve"`: tools that run only once a person approves each call, in orch.json's order.
     public var approve: [ApprovalRule] = []
+    /// `"overrides"`: its tools' names and descriptions as clients see them, and hidden tools.
+    public var overrides = ToolOverrides()
     /// The secrets its `env`, `headers` and `url` take from the calling user (`${user:NAME}`): a
     /// per-user server, whose `env`, `headers` and `url` values are then templates to render with
     /// the caller's values (`resolved`).

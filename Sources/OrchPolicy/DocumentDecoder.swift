@@ -338,7 +338,7 @@ struct DocumentDecoder {
     // MARK: orgs
 
     private mutating func decodeOrg(_ name: String, _ value: JSONNode, path: String) -> OrgSpec? {
-        guard let r = ObjectReader(value, path: path, known: ["displayName", "members", "teams", "servers"], log: &log) else { return nil }
+        guard let r = ObjectReader(value, path: path, known: ["displayName", "members", "teams", "servers", "toolsets"], log: &log) else { return nil }
         var org = OrgSpec(name: name, path: path, displayName: r.string("displayName", &log))
         if let members = r.required("members", &log) {
             if !members.isObject {
@@ -382,10 +382,40 @@ struct DocumentDecoder {
                 }
             }
         }
+        if let toolsets = r["toolsets"] {
+            for (toolset, value, at) in named(toolsets, path: r.at("toolsets"), what: "toolset") {
+                if let spec = decodeToolset(toolset, value, path: at, org: org) { org.toolsets.append(spec) }
+            }
+        }
         return org
     }
 
-    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers", "protocol", "stateful", "limits", "oauth", "approve"]
+    /// An org's toolset: `{description?, tools: ["SERVER:GLOB" | "SERVER", …]}`, each SERVER one of
+    /// the org's (a server broken above is not reported again).
+    private mutating func decodeToolset(_ name: String, _ value: JSONNode, path: String, org: OrgSpec) -> ToolsetSpec? {
+        guard let r = ObjectReader(value, path: path, known: ["description", "tools"], log: &log) else { return nil }
+        var spec = ToolsetSpec(name: name, path: path, description: r.string("description", &log))
+        guard let entries = r.strings("tools", required: true, &log) else { return nil }
+        if entries.isEmpty { log.error(r.at("tools"), "names no tool: list SERVER:GLOB entries (SERVER alone for all its tools)") }
+        for entry in entries {
+            let parts = entry.value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let (server, glob) = (parts[0], parts.count == 2 ? parts[1] : "*")
+            guard !server.isEmpty, !glob.isEmpty else {
+                log.error(entry.path, "\(JSONValue.string(entry.value).compact) is not SERVER:GLOB (a server of the org and a glob of its tools' upstream names)")
+                continue
+            }
+            guard org.servers.contains(where: { $0.name == server }) else {
+                if !brokenServers.contains("\(org.name)/\(server)") {
+                    log.error(entry.path, "no server \(server) in org \(org.name)" + PolicyLinker.whatExists(server, org.servers.map(\.name), what: "servers of org \(org.name)"))
+                }
+                continue
+            }
+            spec.tools.append(.init(server: server, tools: Glob(glob)))
+        }
+        return spec
+    }
+
+    static let serverKeys = ["description", "disabled", "timeoutSeconds", "prefix", "tools", "prompts", "resources", "command", "args", "env", "cwd", "url", "transport", "headers", "protocol", "stateful", "limits", "oauth", "approve", "overrides"]
 
     private mutating func decodeServer(_ name: String, org: String, _ value: JSONNode, path: String) -> ServerSpec? {
         guard let r = ObjectReader(value, path: path, known: Self.serverKeys, log: &log) else { return nil }
@@ -485,6 +515,7 @@ struct DocumentDecoder {
         spec.oauth = oauthSpec
         if let value = r["limits"] { spec.limits = serverLimits(value, path: r.at("limits")) }
         if let value = r["approve"] { spec.approve = approvalRules(value, path: r.at("approve")) }
+        if let value = r["overrides"] { spec.overrides = overrides(value, path: r.at("overrides")) }
         if let text = r.string("protocol", &log) {
             if let chosen = ServerSpec.UpstreamProtocol(rawValue: text) {
                 spec.upstreamProtocol = chosen
@@ -543,6 +574,48 @@ struct DocumentDecoder {
             rules.append(ApprovalRule(tools: globs, by: approver, timeoutSeconds: timeout ?? ApprovalRule.defaultTimeoutSeconds, redact: redact, path: at))
         }
         return rules
+    }
+
+    /// A server's `overrides`: `{tools: {NAME: {name?, description?, hidden?}}}`. An exposed name
+    /// must pass the name rule and meet no other exposed name of the server.
+    private mutating func overrides(_ value: JSONNode, path: String) -> ToolOverrides {
+        guard let r = ObjectReader(value, path: path, known: ["tools"], log: &log), let tools = r["tools"] else { return ToolOverrides() }
+        guard tools.isObject else {
+            log.error(r.at("tools"), "expected an object of tool names, found \(tools.typeDescription)")
+            return ToolOverrides()
+        }
+        var decoded: [String: ToolOverrides.Tool] = [:]
+        for (upstream, node) in tools.members {
+            let at = Path.member(r.at("tools"), upstream)
+            guard let t = ObjectReader(node, path: at, known: ["name", "description", "hidden"], log: &log) else { continue }
+            var tool = ToolOverrides.Tool(name: t.string("name", &log), description: t.string("description", &log),
+                                          hidden: t.bool("hidden", &log) ?? false, path: at)
+            if upstream.isEmpty { log.error(at, "names no tool: the key is the tool's name as its server lists it") }
+            if let name = tool.name, !ExposedName.isValid(name) {
+                log.error(t.at("name"), "\(JSONValue.string(name).compact) breaks the name rule clients hold tool names to: 1 to 64 characters of a-z, A-Z, 0-9, '_' and '-'")
+                tool.name = nil
+            }
+            if tool.hidden, t["name"] != nil || t["description"] != nil {
+                log.warning(at, "a hidden tool is neither listed nor callable: its name and description are never shown")
+            }
+            if t["name"] == nil, t["description"] == nil, t["hidden"] == nil {
+                log.warning(at, "changes nothing: give \"name\", \"description\" or \"hidden\"")
+            }
+            decoded[upstream] = tool
+        }
+        // Two tools may not be shown under one name: a rename meets another rename, or a tool kept
+        // under its own name.
+        var shown: [String: String] = [:]
+        for (upstream, tool) in decoded.sorted(by: { $0.key < $1.key }) where !tool.hidden {
+            let exposed = tool.name ?? upstream
+            if let other = shown[exposed] {
+                let (first, second) = other < upstream ? (other, upstream) : (upstream, other)
+                log.error((decoded[second] ?? tool).path, "tools \(first) and \(second) would both be shown as \(exposed): give each its own name")
+            } else {
+                shown[exposed] = upstream
+            }
+        }
+        return ToolOverrides(decoded)
     }
 
     /// A server's `limits`: `{concurrentCalls?, tools?: {GLOB: {callsPerMinute}}}`.

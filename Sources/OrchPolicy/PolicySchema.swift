@@ -144,6 +144,17 @@ public enum PolicySchema {
                     ],
                     "teams": named("team", "Team name to its members and roles."),
                     "servers": named("server", "Server name to how to reach it.", pattern: serverPattern),
+                    "toolsets": named("toolset", "Toolset name to its tools, served at /orgs/ORG/toolsets/NAME/mcp."),
+                ],
+            ],
+            "toolset": [
+                "type": "object", "required": ["tools"], "additionalProperties": false,
+                "properties": [
+                    "description": ["type": "string"],
+                    "tools": [
+                        "type": "array", "minItems": 1, "items": ["type": "string", "minLength": 1],
+                        "description": "SERVER:GLOB entries: tools of the org's servers by upstream name (* matches any run of characters); SERVER alone is all its tools. Each is still decided per caller.",
+                    ],
                 ],
             ],
             "team": [
@@ -199,6 +210,24 @@ public enum PolicySchema {
                                 "by": ["type": "string", "pattern": "^(caller|role:.+)$", "description": "caller, or role:NAME."],
                                 "timeoutSeconds": ["type": "integer", "minimum": 1, "maximum": 86400, "description": "How long a call waits for the answer (default 300); then it is declined."],
                                 "redact": ["type": "array", "items": ["type": "string"], "description": "Argument names whose values the question shows as •••."],
+                            ],
+                        ],
+                    ],
+                    "overrides": [
+                        "type": "object", "additionalProperties": false,
+                        "description": "How the server's tools are shown to clients, in every list of every endpoint; policy rules, pins and the audit keep the upstream names.",
+                        "properties": [
+                            "tools": [
+                                "type": "object",
+                                "description": "The tool's name as its server lists it, to what clients see instead.",
+                                "additionalProperties": [
+                                    "type": "object", "additionalProperties": false,
+                                    "properties": [
+                                        "name": ["type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$", "description": "The exposed name; a call by it is mapped back."],
+                                        "description": ["type": "string", "description": "The description clients and models see."],
+                                        "hidden": ["type": "boolean", "description": "Neither listed nor callable, for everyone."],
+                                    ],
+                                ],
                             ],
                         ],
                     ],

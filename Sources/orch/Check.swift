@@ -49,16 +49,20 @@ struct Check: ParsableCommand {
             throw ExitCode(2)
         }
         let result = PolicyCompiler.compile(bytes, options: CompileOptions(strict: strict))
+        // The servers' overrides against what their pins say they list, when the file is pinned.
+        let pinned = result.policy.map { Self.pinnedDiagnostics($0, beside: path, strict: strict) } ?? []
+        let diagnostics = result.diagnostics + pinned
+        let ok = result.ok && !pinned.contains { $0.severity == .error }
         if output == .github {
-            let positions = result.diagnostics.contains { $0.line == nil } ? PathPositions(bytes) : nil
-            for d in result.diagnostics { Console.out(GitHubAnnotation.line(d.located(in: positions), file: path)) }
+            let positions = diagnostics.contains { $0.line == nil } ? PathPositions(bytes) : nil
+            for d in diagnostics { Console.out(GitHubAnnotation.line(d.located(in: positions), file: path)) }
         }
         // With --secrets, who lacks which secret of the per-user servers they may reach (never a value).
         let missing = secrets ? result.policy.map { $0.missingSecrets(UserSecrets(settings: $0.settings, policyPath: path), at: Date()) } ?? [] : []
         if output == .json {
             var object: JSONObject = [
-                "ok": .bool(result.ok), "digest": .string(result.digest),
-                "diagnostics": .array(result.diagnostics.map(\.json)),
+                "ok": .bool(ok), "digest": .string(result.digest),
+                "diagnostics": .array(diagnostics.map(\.json)),
             ]
             if secrets {
                 object["secrets"] = .array(missing.map { m -> JSONValue in
@@ -68,24 +72,38 @@ struct Check: ParsableCommand {
             JSONValue.object(object).printLine()
         } else {
             if output == .text {
-                for d in result.diagnostics { Console.error(d.rendered(file: path)) }
+                for d in diagnostics { Console.error(d.rendered(file: path)) }
             }
             for m in missing {
                 let line = "\(m.server): \(m.user) may reach it but \(m.problem)"
                 if output == .github { Console.out("::warning file=\(path)::\(line)") } else { Console.error("\(path): secret: \(line)") }
             }
-            if let policy = result.policy {
+            if let policy = result.policy, ok {
                 let c = policy.counts
                 // Under github, stdout holds only workflow commands.
                 (output == .github ? Console.error : Console.out)("\(path): ok (\(Self.count(c.orgs, "org")), \(Self.count(c.users, "user")), \(Self.count(c.keys, "key")), \(Self.count(c.servers, "server")), \(Self.count(c.tests, "test")) passed) \(result.digest)")
             } else {
-                let errors = result.errors.count
+                let errors = diagnostics.filter { $0.severity == .error }.count
                 Console.error("\(path): \(errors) error\(errors == 1 ? "" : "s")")
             }
         }
         // The process ends next: a large policy is left to the exit rather than freed block by block.
         Check.leftForExit = result
-        if !result.ok || !missing.isEmpty { throw ExitCode(1) }
+        if !ok || !missing.isEmpty { throw ExitCode(1) }
+    }
+
+    /// `Policy.overrideDiagnostics` against the `orch.lock.json` beside `path`; none without one
+    /// (or with one that cannot be read, which `orch pin --check` reports).
+    static func pinnedDiagnostics(_ policy: Policy, beside path: String, strict: Bool) -> [Diagnostic] {
+        let lockPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(PinLock.fileName).path
+        guard policy.servers.contains(where: { !$0.spec.overrides.isEmpty }), let data = FileManager.default.contents(atPath: lockPath),
+            let lock = try? PinLock.parse(String(decoding: data, as: UTF8.self))
+        else { return [] }
+        return policy.overrideDiagnostics(against: lock).map { d in
+            var d = d
+            if strict { d.severity = .error }
+            return d
+        }
     }
 
     nonisolated(unsafe) private static var leftForExit: CompileResult? = nil

@@ -82,9 +82,13 @@ struct ApprovalQuestion: Sendable {
 extension ApprovalQuestion {
     /// The approval a request needs first: a `tools/call` of a tool under an `approve` rule of its
     /// server (the caller's rule first); nil for anything else.
-    init?(policy: Policy, server: ResolvedServer, method: String, params: JSONObject) {
-        guard method == MCPMethod.toolsCall.rawValue, case .string(let tool)? = params["name"] else { return nil }
-        let rules = policy.server(server.id).spec.approvals(tool: tool)
+    /// `asWritten`: the params as the client wrote them, whose tool name is an exposed one (the
+    /// server's `overrides`), mapped back first; otherwise they are the decided ones.
+    init?(policy: Policy, server: ResolvedServer, method: String, params: JSONObject, asWritten: Bool = false) {
+        guard method == MCPMethod.toolsCall.rawValue, case .string(var tool)? = params["name"] else { return nil }
+        let spec = policy.server(server.id).spec
+        if asWritten, case .tool(let upstream) = spec.overrides.call(tool) { tool = upstream }
+        let rules = spec.approvals(tool: tool)
         guard !rules.isEmpty else { return nil }
         self.init(server: server.path, tool: tool, arguments: params["arguments"]?.objectValue ?? [:], rules: rules)
     }

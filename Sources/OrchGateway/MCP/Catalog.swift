@@ -266,11 +266,17 @@ extension Gateway {
             let path = policy.serverPath(id)
             switch result {
             case .success(let listing):
+                let overrides = kind == .tool ? policy.server(id).spec.overrides : ToolOverrides()
                 for entry in listing.items(kind) {
                     guard let name = entry[kind == .resource ? "uri" : "name"]?.stringValue, let item = Item.named(kind, name),
-                        policy.decide(user: caller.user, server: id, item: item, key: caller.key, at: now).allowed
+                        policy.decide(user: caller.user, server: id, item: item, key: caller.key, at: now).allowed,
+                        let exposed = overrides.apply(entry)
                     else { continue }
-                    var shown = Self.catalogEntry(kind, entry, server: path)
+                    var shown = Self.catalogEntry(kind, exposed, server: path)
+                    if kind == .tool, case .object(var object) = shown {
+                        object["upstreamName"] = .string(name)
+                        shown = .object(object)
+                    }
                     if kind != .resource, pinCheck.mode != .off, case .object(var object) = shown {
                         object["pin"] = .string(pins.status(server: path, kind, entry).rawValue)
                         shown = .object(object)
@@ -405,7 +411,16 @@ extension Gateway {
             } catch {
                 outcome = .failure(.couldNotStart("\(error)"))
             }
-            if case .failure(let error) = outcome { self.logger.warning("cannot list \(path): \(error.detail)") }
+            switch outcome {
+            case .failure(let error):
+                self.logger.warning("cannot list \(path): \(error.detail)")
+            case .success(let listing):
+                // An override of a tool the server does not have changes nothing: said, never fatal.
+                let missing = spec.overrides.missing(from: Set(listing.tools.compactMap { $0["name"]?.stringValue }))
+                if !missing.isEmpty {
+                    self.logger.warning("\(path) lists no tool \(missing.joined(separator: ", ")) that its overrides name: check overrides.tools")
+                }
+            }
             return outcome
         }
     }

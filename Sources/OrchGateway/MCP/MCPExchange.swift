@@ -83,6 +83,23 @@ struct MCPExchange: Sendable {
             // server would read it in, whatever the spelling.
             var name = written
             var rewritten: JSONObject? = nil
+            if kind == .tool {
+                // A tool's exposed name is mapped back: the policy decides, and the server gets, the upstream name.
+                switch m.caller.policy.server(m.server.id).spec.overrides.call(written) {
+                case .tool(let upstream) where upstream != written:
+                    name = upstream
+                    rewritten = m.params
+                    rewritten?[param] = .string(upstream)
+                case .tool:
+                    break
+                case .hidden(let upstream):
+                    return refuse(m, JSONRPC.invalidParams, "Tool \(written) is not permitted for \(m.caller.userName) on \(m.server.path)",
+                                  reason: "\(upstream) is hidden by the server's overrides", item: Item(.tool, upstream))
+                case .renamed(let upstream, let exposed):
+                    return refuse(m, JSONRPC.invalidParams, "Tool \(written) is not permitted for \(m.caller.userName) on \(m.server.path)",
+                                  reason: "\(upstream) is exposed as \(exposed) by the server's overrides", item: Item(.tool, upstream))
+                }
+            }
             if kind == .resource {
                 switch ResourceURI.normalize(written) {
                 case .failure(let refusal):
@@ -101,7 +118,7 @@ struct MCPExchange: Sendable {
             if decision.allowed, let refusal = pinRefusal(m.server.path, kind, name) {
                 return refuse(m, JSONRPC.invalidParams, refusal, reason: refusal, item: item)
             }
-            let asWritten = rewritten == nil ? "" : " (decided in normal form; written \(JSONValue.string(written).compact))"
+            let asWritten = rewritten == nil ? "" : kind == .tool ? " (called as \(written))" : " (decided in normal form; written \(JSONValue.string(written).compact))"
             return decided(m, item, allowed: decision.allowed, reason: m.caller.policy.describe(decision.reason) + asWritten,
                            params: rewritten)
         case .completion:
@@ -179,10 +196,15 @@ struct MCPExchange: Sendable {
         case .items(let kind):
             guard let items = result[kind.plural]?.arrayValue else { return reply }
             let key = kind == .resource ? "uri" : "name"
-            result[kind.plural] = .array(items.filter { entry in
+            var kept = items.filter { entry in
                 guard let r = access, let name = entry[key]?.stringValue, let item = Item.named(kind, name) else { return false }
                 return r.policy.decide(user: r.user, server: r.server, item: item, key: r.key, at: now).allowed && pinAdmits(kind, entry)
-            })
+            }
+            // Decided and pinned on upstream names, then shown as the server's overrides say.
+            if kind == .tool, let r = access, case let overrides = r.policy.server(r.server).spec.overrides, !overrides.isEmpty {
+                kept = kept.compactMap(overrides.apply)
+            }
+            result[kind.plural] = .array(kept)
         case .templates:
             guard result["resourceTemplates"] != nil else { return reply }
             if let r = access, r.policy.grantsSome(.resource, user: r.user, server: r.server, key: r.key, at: now) { return reply }
