@@ -50,6 +50,7 @@ extension Gateway {
             let servers = self.reachableServers(caller).filter { policy.server($0).org == org }
             return Response.json(["servers": .array(servers.map { self.describe($0, policy) })])
         }
+        api.get("toolsets") { _, context in Response.json(self.toolsets(try context.requireCaller())) }
         api.get("tools") { request, context in try await self.catalogResponse(.tool, request, context) }
         api.get("prompts") { request, context in try await self.catalogResponse(.prompt, request, context) }
         api.get("resources") { request, context in try await self.catalogResponse(.resource, request, context) }
@@ -62,6 +63,28 @@ extension Gateway {
             }
             return Response.json(self.policyStatus())
         }
+    }
+
+    /// `/api/v1/toolsets`: the toolsets of the orgs the caller reaches servers in, each with its
+    /// endpoint and the servers of it the caller reaches (what each tool is then decided on).
+    func toolsets(_ caller: Caller) -> JSONValue {
+        let policy = caller.policy
+        let reachable = reachableServers(caller)
+        let base = publicURL(for: policy)
+        var listed: [JSONValue] = []
+        for org in policy.orgs where reachable.contains(where: { policy.org(policy.server($0).org).name == org.name }) {
+            for toolset in org.spec.toolsets {
+                let servers = toolset.servers.filter { name in reachable.contains { policy.serverPath($0) == "\(org.name)/\(name)" } }
+                let url = Endpoints.toolsetURL(publicURL: base, org: org.name, toolset: toolset.name)
+                listed.append([
+                    "org": .string(org.name), "name": .string(toolset.name), "description": .optional(toolset.description),
+                    "tools": .strings(toolset.tools.map { "\($0.server):\($0.tools)" }),
+                    "servers": .strings(servers.map { "\(org.name)/\($0)" }),
+                    "endpoints": ["streamableHttp": .string(url), "search": .string(url + "?tools=search")],
+                ])
+            }
+        }
+        return ["toolsets": .array(listed)]
     }
 
     /// Servers the caller's key may connect to, in file order.
@@ -124,9 +147,17 @@ extension Gateway {
                 throw GatewayError.notFound("no server \(text)")
             }
         }
+        let toolset = query.get("toolset")
+        let search = query.get("tools") == "search"
+        if toolset != nil || search, selected != nil || mode == .perServer {
+            throw GatewayError.badRequest("toolset= and tools=search are aggregated endpoints: leave out server= and mode=per-server")
+        }
+        if let toolset, policy.toolsetOrgs(toolset, reachable: reachable).isEmpty {
+            throw GatewayError.notFound("no toolset \(toolset)")
+        }
         let config = policy.clientConfig(
             user: caller.user, client: client, transport: transport, token: clientToken, reachable: reachable, servers: selected,
-            publicURL: publicURL(for: policy), mode: mode)
+            publicURL: publicURL(for: policy), mode: mode, toolset: toolset, search: search)
         // The document carries the caller's token: no cache may keep it.
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],

@@ -276,7 +276,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
                                   _ context: ChannelHandlerContext) -> Bool {
         let endpoint = AggregateEndpoint(gateway: gateway)
         guard case .success(let caller)? = gateway.authenticator.known(head.headerFields[.authorization]),
-            let session = try? endpoint.aggregate(head.headerFields[.mcpSessionID], caller, org: target.org),
+            let session = try? endpoint.aggregate(head.headerFields[.mcpSessionID], caller, view: AggregateView(org: target.org)),
             head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true,
             AcceptedReplies(head.headerFields[.accept]).json
         else { return false }

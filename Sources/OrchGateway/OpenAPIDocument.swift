@@ -198,6 +198,11 @@ public enum OpenAPIDocument {
                     "404": response("NotFound"),
                 ]),
         ],
+        "/api/v1/toolsets": [
+            "get": authenticated(
+                "listToolsets", "The toolsets of the orgs the caller's key reaches servers in, with their endpoints",
+                ["200": ok("Toolsets", ref("ToolsetList"))]),
+        ],
         "/api/v1/tools": ["get": catalog("listTools", "tool", "ToolList")],
         "/api/v1/prompts": ["get": catalog("listPrompts", "prompt", "PromptList")],
         "/api/v1/resources": ["get": catalog("listResources", "resource (and resource template)", "ResourceList")],
@@ -233,6 +238,16 @@ public enum OpenAPIDocument {
                         "name": "mode", "in": "query", "required": false,
                         "description": "`per-org`: one entry per org, at its aggregated endpoint /orgs/ORG/mcp; `per-server`: one per server (`server=` implies it)",
                         "schema": ["type": "string", "enum": ["per-org", "per-server"], "default": "per-org"],
+                    ],
+                    [
+                        "name": "toolset", "in": "query", "required": false,
+                        "description": "One entry at this toolset's endpoint /orgs/ORG/toolsets/NAME/mcp for each org the key reaches that has it (404 when none has)",
+                        "schema": ["type": "string", "pattern": .string(namePattern)],
+                    ],
+                    [
+                        "name": "tools", "in": "query", "required": false,
+                        "description": "`search`: the endpoints in search mode, which list find_tools and call_tool instead of every tool",
+                        "schema": ["type": "string", "enum": ["search"]],
                     ],
                 ],
                 [
@@ -275,8 +290,10 @@ public enum OpenAPIDocument {
     static let serverPath: JSONValue = ["type": "string", "pattern": .string(serverPathPattern), "description": "ORG/SERVER"]
     static let digest: JSONValue = ["type": "string", "pattern": "^sha256:[0-9a-f]{64}$", "description": "sha256: and the SHA-256 of the file's bytes"]
     static let count: JSONValue = ["type": "integer", "minimum": 0]
-    static let catalogErrors: JSONValue = array(of: object(["server": serverPath, "message": string("Why the server's lists could not be fetched")]),
-                                                "Servers whose lists could not be fetched")
+    static let catalogErrors: JSONValue = array(of: object([
+        "server": ["type": ["string", "null"], "pattern": .string(serverPathPattern), "description": "ORG/SERVER; null for a reason about the whole view"],
+        "message": string("Why the server's lists could not be fetched, or why the caller sees no tool"),
+    ]), "Servers whose lists could not be fetched, and why a view of tools is empty")
 
     static let clientSchemas: JSONObject = [
         "AuthorizationHeader": object(["Authorization": ["type": "string", "pattern": "^Bearer ."]]),
@@ -376,6 +393,17 @@ public enum OpenAPIDocument {
                 ]), "A per-user server's secrets, for the caller (only on /api/v1/servers, only for per-user servers)"),
             ], required: ["id", "org", "name", "description", "transport", "endpoints"],
             description: "A server as the API shows it: never its command, env, URL, headers or secret values"),
+        "ToolsetList": object(["toolsets": array(of: ref("Toolset"))]),
+        "Toolset": object(
+            [
+                "org": ["type": "string"], "name": ["type": "string"], "description": nullable("string"),
+                "tools": array(of: ["type": "string"], "SERVER:GLOB entries, on upstream tool names"),
+                "servers": array(of: serverPath, "The servers of the toolset the caller reaches"),
+                "endpoints": object([
+                    "streamableHttp": ["type": "string", "format": "uri", "description": "publicURL/orgs/ORG/toolsets/NAME/mcp"],
+                    "search": ["type": "string", "format": "uri", "description": "The same endpoint in search mode (?tools=search)"],
+                ]),
+            ], description: "A curated bundle of an org's tools behind one endpoint; each tool is still decided per caller"),
         "ToolList": object(["tools": array(of: ref("Tool")), "errors": catalogErrors]),
         "Tool": object([
             "server": serverPath, "name": string("The name clients see (the server's overrides may rename it); a call takes it"),
@@ -427,7 +455,7 @@ public enum OpenAPIDocument {
                 `Authorization: Bearer TOKEN`; /healthz, /readyz and /api/v1/openapi.json need none, /metrics none on \
                 loopback (else an admin's key, as `gateway.metrics` says). \
                 Errors are `{"error":{"code","message"}}`. The MCP endpoints (/orgs/{org}/servers/{server}/mcp, \
-                /sse, /messages and their /servers/{server}/… short forms; the aggregated /orgs/{org}/mcp, /sse, /messages and /mcp, /sse, /messages) \
+                /sse, /messages and their /servers/{server}/… short forms; the aggregated /orgs/{org}/mcp, /sse, /messages and /mcp, /sse, /messages; a toolset's /orgs/{org}/toolsets/{toolset}/mcp) \
                 speak JSON-RPC and are not described here.
                 """,
         ],

@@ -23,8 +23,11 @@ public struct ClientConfig: Sendable {
         public let org: String
         /// nil for the org's aggregated endpoint.
         public let server: String?
-        /// `publicURL` + `/orgs/ORG/mcp` or `/orgs/ORG/servers/SERVER/mcp` (or `/sse`).
+        /// `publicURL` + `/orgs/ORG/mcp` or `/orgs/ORG/servers/SERVER/mcp` (or `/sse`), or a
+        /// toolset's `/orgs/ORG/toolsets/NAME/mcp`.
         public let url: String
+        /// The toolset the entry is for.
+        public var toolset: String? = nil
     }
 
     public let mode: ClientConfigMode
@@ -90,18 +93,31 @@ extension Policy {
     /// server of `servers` (default: all of `reachable`). A selection of servers is always per
     /// server. Entry names are chosen among all of `reachable`, so a server keeps its name
     /// whichever subset is asked for.
+    /// `toolset`: one entry per org of `reachable` that has a toolset of that name, at its endpoint
+    /// (named NAME, or ORG-NAME when several orgs have it). `search`: the aggregated and toolset
+    /// endpoints in search mode (`?tools=search`); per server there is none.
     public func clientConfig(
         user: UserID, client: MCPClient, transport: ClientTransport = .streamableHTTP, token: ClientToken,
-        reachable: [ServerID], servers selected: [ServerID]? = nil, publicURL: String? = nil, mode: ClientConfigMode = .perOrg
+        reachable: [ServerID], servers selected: [ServerID]? = nil, publicURL: String? = nil, mode: ClientConfigMode = .perOrg,
+        toolset: String? = nil, search: Bool = false
     ) -> ClientConfig {
         let base = publicURL ?? settings.publicURL
+        let query = search ? "?tools=search" : ""
+        if let toolset {
+            let withIt = toolsetOrgs(toolset, reachable: reachable)
+            let entries = withIt.map { org in
+                ClientConfig.Entry(name: withIt.count == 1 ? toolset : "\(org)-\(toolset)", org: org, server: nil,
+                                   url: Endpoints.toolsetURL(publicURL: base, org: org, toolset: toolset) + query, toolset: toolset)
+            }
+            return ClientConfig(mode: .perOrg, client: client, transport: .streamableHTTP, token: token, user: users[user.index].name, entries: entries)
+        }
         if mode == .perOrg && selected == nil {
             var entries: [ClientConfig.Entry] = []
             for id in reachable {
                 let org = orgs[servers[id.index].org.index].name
                 guard !entries.contains(where: { $0.org == org }) else { continue }
                 let urls = Endpoints.orgURLs(publicURL: base, org: org)
-                entries.append(ClientConfig.Entry(name: org, org: org, server: nil, url: transport == .sse ? urls.sse : urls.streamableHTTP))
+                entries.append(ClientConfig.Entry(name: org, org: org, server: nil, url: (transport == .sse ? urls.sse : urls.streamableHTTP) + query))
             }
             return ClientConfig(mode: .perOrg, client: client, transport: transport, token: token, user: users[user.index].name, entries: entries)
         }
@@ -119,7 +135,58 @@ extension Policy {
     }
 }
 
+extension Policy {
+    /// The orgs of `reachable`, in file order, that have a toolset named `name`.
+    public func toolsetOrgs(_ name: String, reachable: [ServerID]) -> [String] {
+        var found: [String] = []
+        for id in reachable {
+            let org = orgs[servers[id.index].org.index]
+            if org.spec.toolset(named: name) != nil, !found.contains(org.name) { found.append(org.name) }
+        }
+        return found
+    }
+
+    /// Cursor takes an MCP server's name and each of its tool names together within
+    /// `cursorNameLimit` characters. For each entry of `config`, the tools past it: their names
+    /// from `lock` (what each server listed when pinned, shown as its overrides say and kept to a
+    /// toolset's), and without pins the servers whose names alone leave fewer than 16 characters.
+    public func cursorNameWarnings(_ config: ClientConfig, lock: PinLock?) -> [String] {
+        var warnings: [String] = []
+        for entry in config.entries {
+            let org = orgs.first { $0.name == entry.org }
+            let toolset = entry.toolset.flatMap { org?.spec.toolset(named: $0) }
+            for id in org?.servers ?? [] {
+                let server = servers[id.index]
+                if let only = entry.server, only != server.name { continue }
+                if let toolset, !toolset.servers.contains(server.name) { continue }
+                let head = entry.server == nil ? server.spec.exposedPrefix + ExposedName.separator : ""
+                guard let pinned = lock?.servers[serverPath(id)] else {
+                    let room = ClientConfig.cursorNameLimit - entry.name.count - head.count
+                    if room < 16 {
+                        warnings.append("cursor: \(entry.name) and \(head.isEmpty ? server.name : head)… leave \(max(room, 0)) characters for tool names within Cursor's \(ClientConfig.cursorNameLimit): shorten the server's prefix (or override long tool names)")
+                    }
+                    continue
+                }
+                for name in pinned.tools.keys.sorted() {
+                    guard toolset?.includes(server: server.name, tool: name) ?? true,
+                        let shown = server.spec.overrides.apply(["name": .string(name)])?["name"]?.stringValue,
+                        let exposed = head.isEmpty ? shown : ExposedName.make(prefix: server.spec.exposedPrefix, name: shown)
+                    else { continue }
+                    let length = entry.name.count + exposed.count
+                    if length > ClientConfig.cursorNameLimit {
+                        warnings.append("cursor: \(entry.name) + \(exposed) is \(length) characters, past Cursor's \(ClientConfig.cursorNameLimit): set a shorter prefix for \(serverPath(id)) or override the name of \(name)")
+                    }
+                }
+            }
+        }
+        return warnings
+    }
+}
+
 extension ClientConfig {
+    /// What Cursor holds an MCP server's name and a tool's name to, together.
+    public static let cursorNameLimit = 60
+
     /// Entry names for servers in order: `SERVER` when no other server in the list has that name,
     /// else `ORG-SERVER`. Should two names still collide (org `a` server `b-c` beside org `a-b`
     /// server `c`, or a server literally named like another's `ORG-SERVER`), later ones get `-2`,

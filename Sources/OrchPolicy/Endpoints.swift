@@ -11,6 +11,11 @@ public enum Endpoints {
         return (base + "/mcp", base + "/sse")
     }
 
+    /// A toolset's endpoint under `publicURL` (Streamable HTTP only).
+    public static func toolsetURL(publicURL: String, org: String, toolset: String) -> String {
+        publicURL + "/orgs/\(org)/toolsets/\(toolset)/mcp"
+    }
+
     /// The aggregated endpoints of one org under `publicURL`: every server of the org the caller
     /// reaches, behind one MCP server.
     public static func orgURLs(publicURL: String, org: String) -> (streamableHTTP: String, sse: String) {

@@ -42,6 +42,9 @@ struct ClientConfigCommand: ParsableCommand {
     @Option(name: .customLong("server"), help: ArgumentHelp("Only this server, ORG/SERVER (repeatable; entries per server).", valueName: "ORG/SERVER"))
     var servers: [String] = []
     @Flag(help: "One entry per server at its own endpoint, instead of one per org.") var perServer = false
+    @Option(help: ArgumentHelp("One entry at this toolset's endpoint (/orgs/ORG/toolsets/NAME/mcp) of each org the user reaches that has it.", valueName: "NAME"))
+    var toolset: String?
+    @Flag(help: "Search mode: the endpoints list find_tools and call_tool instead of every tool (for clients that cap tool counts).") var search = false
     @Option(help: ArgumentHelp("The gateway endpoint: streamable-http (/mcp) or sse (/sse).", valueName: "TRANSPORT"))
     var transport: String = ClientTransport.streamableHTTP.rawValue
     @Option(help: ArgumentHelp("List only what this key of the user may reach (its scope and expiry apply).", valueName: "ID"))
@@ -63,6 +66,9 @@ struct ClientConfigCommand: ParsableCommand {
         if let tokenEnv, !ClientToken.isValidVariable(tokenEnv) {
             throw ValidationError("--token-env \(tokenEnv) is not an environment variable name (letters, digits and '_', not starting with a digit)")
         }
+        if toolset != nil, perServer || !servers.isEmpty { throw ValidationError("--toolset is an endpoint of its own: leave out --per-server and --server") }
+        if toolset != nil, transport != ClientTransport.streamableHTTP.rawValue { throw ValidationError("a toolset's endpoint speaks streamable-http only") }
+        if search, perServer || !servers.isEmpty { throw ValidationError("--search applies to the aggregated and toolset endpoints: leave out --per-server and --server") }
         for s in servers {
             guard case .success(let target) = Target.parse(s), target.item == nil else {
                 throw ValidationError("--server \(s) is not ORG/SERVER")
@@ -114,9 +120,17 @@ struct ClientConfigCommand: ParsableCommand {
             case .failure(.unreachable(let text, let reason)): throw Self.fail("\(user) may not use \(text): \(reason)")
             }
         }
+        if let toolset, policy.toolsetOrgs(toolset, reachable: reachable).isEmpty {
+            throw Self.fail("no org \(user) reaches servers in has a toolset \(toolset) in \(loaded.path)")
+        }
         let config = policy.clientConfig(
             user: userID, client: MCPClient(rawValue: client)!, transport: ClientTransport(rawValue: transport)!,
-            token: token, reachable: reachable, servers: selected, mode: perServer ? .perServer : .perOrg)
+            token: token, reachable: reachable, servers: selected, mode: perServer ? .perServer : .perOrg, toolset: toolset, search: search)
+        if config.client == .cursor, !search {
+            let lockPath = URL(fileURLWithPath: loaded.path).deletingLastPathComponent().appendingPathComponent(PinLock.fileName).path
+            let lock = FileManager.default.contents(atPath: lockPath).flatMap { try? PinLock.parse(String(decoding: $0, as: UTF8.self)) }
+            for warning in policy.cursorNameWarnings(config, lock: lock) { Console.error("orch: warning: " + warning) }
+        }
         if let mergeInto {
             try Self.merge(config, into: mergeInto)
         } else {
@@ -124,6 +138,7 @@ struct ClientConfigCommand: ParsableCommand {
         }
         let hint = ["keys", "new"] + [file ?? options.config].compactMap { $0 } + ["--user", user, "--client", client]
             + (transport == ClientTransport.sse.rawValue ? ["--transport", transport] : []) + (perServer ? ["--per-server"] : [])
+            + (toolset.map { ["--toolset", $0] } ?? []) + (search ? ["--search"] : [])
             + ["--write"] + (mergeInto.map { ["--merge-into", $0] } ?? [])
         for line in Self.guidance(config, mint: hint, policyPath: loaded.path) { Console.error(line) }
     }

@@ -39,6 +39,8 @@ struct Keys: ParsableCommand {
         var client: String?
         @Option(help: ArgumentHelp("With --client: streamable-http (default) or sse.", valueName: "TRANSPORT")) var transport: String?
         @Flag(help: "With --client: one entry per server instead of one per org.") var perServer = false
+        @Option(help: ArgumentHelp("With --client: one entry at this toolset's endpoint of each org that has it.", valueName: "NAME")) var toolset: String?
+        @Flag(help: "With --client: the endpoints in search mode (find_tools and call_tool).") var search = false
         @Option(help: ArgumentHelp("With --client: merge the config into this client config file (created if missing) instead of printing it.", valueName: "FILE"))
         var mergeInto: String?
 
@@ -56,6 +58,8 @@ struct Keys: ParsableCommand {
                 if ClientTransport(rawValue: transport) == nil { throw ValidationError(ClientTransport.unknownMessage(transport)) }
             }
             if perServer && client == nil { throw ValidationError("--per-server goes with --client") }
+            if (toolset != nil || search) && client == nil { throw ValidationError("--toolset and --search go with --client") }
+            if (toolset != nil || search) && perServer { throw ValidationError("--toolset and --search are aggregated endpoints: leave out --per-server") }
             if mergeInto != nil && client == nil { throw ValidationError("--merge-into goes with --client") }
         }
 
@@ -125,7 +129,7 @@ struct Keys: ParsableCommand {
             let reachable = policy.reachableServers(user: user, scope: scope, at: Date())
             let transport = transport.flatMap(ClientTransport.init(rawValue:)) ?? .streamableHTTP
             return policy.clientConfig(user: user, client: client, transport: transport, token: .value(token), reachable: reachable,
-                                       mode: perServer ? .perServer : .perOrg)
+                                       mode: perServer ? .perServer : .perOrg, toolset: toolset, search: search)
         }
 
         static func defaultID(taken: Set<String>) -> String {

@@ -13,6 +13,8 @@ import Testing
     static let mcpRoutes: Set<String> = Set(["/orgs/{org}/servers/{server}", "/servers/{server}"].flatMap { base in
         ["POST \(base)/mcp", "GET \(base)/mcp", "DELETE \(base)/mcp", "GET \(base)/sse", "POST \(base)/messages"]
     } + ["/orgs/{org}", ""].flatMap { base in ["POST \(base)/mcp", "GET \(base)/mcp", "DELETE \(base)/mcp", "GET \(base)/sse", "POST \(base)/messages"] }
+        // A toolset's endpoint: Streamable HTTP only.
+        + ["POST", "GET", "DELETE"].map { "\($0) /orgs/{org}/toolsets/{toolset}/mcp" }
         // The metadata of each MCP endpoint (RFC 9728's path-suffixed form): MCP discovery, not REST.
         + ["GET /.well-known/oauth-protected-resource/**"])
 

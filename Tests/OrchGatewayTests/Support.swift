@@ -15,6 +15,7 @@ enum Tokens {
     static let alice = "orch_test-alice"
     static let bob = "orch_test-bob"
     static let bobCI = "orch_test-bob-ci"
+    static let carol = "orch_test-carol"
     static let carolExpired = "orch_test-carol-expired"
     static let dave = "orch_test-dave-disabled"
 

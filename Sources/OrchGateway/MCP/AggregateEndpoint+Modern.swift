@@ -16,8 +16,9 @@ extension AggregateEndpoint {
         _ request: Request, _ context: GatewayContext, _ caller: Caller, hasOrg: Bool, incoming: IncomingMessage?,
         started: ContinuousClock.Instant
     ) async throws -> Response {
-        let org = try scope(request, context, caller, hasOrg: hasOrg, method: incoming?.message.method ?? "message")
-        var members = HeldLegMembers(endpointView: gateway.heldAggregates.view(caller.credential, org: org), caller: caller, gateway: gateway)
+        let view = try scope(request, context, caller, hasOrg: hasOrg, method: incoming?.message.method ?? "message")
+        let org = view.org
+        var members = HeldLegMembers(endpointView: gateway.heldAggregates.view(caller.credential, view), caller: caller, gateway: gateway)
         let exchange = ModernExchange(gateway: gateway)
         let origin = RequestOrigin(context, request)
         let modern: ModernRequest
@@ -33,22 +34,37 @@ extension AggregateEndpoint {
             let stamped = ModernForwarding.reply(reply, id: modern.id, method: modern.method, stamp: stamp)
             return Response.json(stamped, status: ModernErrorStatus.status(forCode: stamped["error"]?["code"]?.integerValue ?? 0))
         }
+        var params = modern.params
+        if Self.searchMode(request), modern.method == "tools/list" { return answer(searchList(id: modern.id)) }
+        if Self.searchMode(request), modern.method == "tools/call" {
+            switch params["name"]?.stringValue {
+            case Self.findTools?:
+                return answer(await findTools(request, context, caller, members, id: modern.id, params: params))
+            case Self.callTool?:
+                guard let direct = Self.directCall(params) else {
+                    return answer(JSONRPC.error(id: modern.id, code: JSONRPC.invalidParams, "call_tool needs a string arguments.name"))
+                }
+                params = direct
+            default:
+                break
+            }
+        }
         if let list = List(modern.method) {
-            return answer(await merged(list, request, context, caller, members, id: modern.id, params: modern.params))
+            return answer(await merged(list, request, context, caller, members, id: modern.id, params: params))
         }
         switch modern.known {
         case .discover?:
             let count = members.scoped(caller).count
             gateway.auditor.record(origin, caller: caller, decision: .allow, reason: "\(count) server\(count == 1 ? "" : "s") behind \(members.endpoint)",
                           status: 200, started: started, org: org, mcpMethod: modern.method)
-            let result = DiscoverResult(capabilities: Self.modernCapabilities, instructions: instructions(members, caller),
+            let result = DiscoverResult(capabilities: view.toolsOnly ? ["tools": ["listChanged": true]] : Self.modernCapabilities, instructions: instructions(members, caller),
                                         serverInfo: Self.serverInfo, ttl: CacheTTL(gateway.catalog.ttl))
             return Response.json(["jsonrpc": "2.0", "id": modern.id, "result": .object(result.json)])
         case .subscriptionsListen?:
             return await listen(request, context, caller, members, modern, started: started)
         case .toolsCall?, .promptsGet?, .resourcesRead?, .complete?:
             let (server, rewritten): (ResolvedServer, JSONObject)
-            switch await route(request, context, caller, members, id: modern.id, method: modern.method, params: modern.params, started: started) {
+            switch await route(request, context, caller, members, id: modern.id, method: modern.method, params: params, started: started) {
             case .success(let found): (server, rewritten) = found
             case .failure(let refusal): return answer(refusal.reply)
             }
@@ -172,7 +188,10 @@ extension AggregateEndpoint {
             guard !parts.isEmpty else { return nil }
             return (scoped.org.map { $0 + ExposedName.separator } ?? "") + scoped.prefix + ": " + parts.joined(separator: " ")
         }
-        return lines.isEmpty ? nil : lines.joined(separator: "\n")
+        // A view without tools says why first.
+        let empty = gateway.emptyView(caller, servers: members.scoped(caller).map(\.server.id), toolset: members.view.toolset)
+        let text = Instructions.joined(empty, lines.joined(separator: "\n"))
+        return text.isEmpty ? nil : text
     }
 }
 

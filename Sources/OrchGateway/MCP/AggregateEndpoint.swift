@@ -51,7 +51,8 @@ struct AggregateEndpoint: MCPEndpoint {
         case .message(let message, let session): (incoming, sessionID) = (message, session)
         case .modern(let message): return try await modern(request, context, caller, hasOrg: hasOrg, incoming: message, started: started)
         }
-        let org = try scope(request, context, caller, hasOrg: hasOrg, method: incoming.message.method ?? "message")
+        let view = try scope(request, context, caller, hasOrg: hasOrg, method: incoming.message.method ?? "message")
+        let org = view.org
         let accepts = AcceptedReplies(request.headers[.accept])
         func reply(_ value: JSONValue) -> Response {
             accepts.json ? Response.json(value) : SSEEncoder.response(events: [MCPSession.encode(value)])
@@ -62,13 +63,13 @@ struct AggregateEndpoint: MCPEndpoint {
             case .success(let initialize): kept = initialize
             case .failure(let error): return Response.json(error.value, status: .badRequest)
             }
-            let sealed = recreation.sealedID(caller, endpoint: AggregateScope.endpoint(org: org), version: Self.version(params), params: params)
-            let session = try open(request, context, caller, org: org, started: started, method: "initialize", sealed: sealed)
+            let sealed = recreation.sealedID(caller, endpoint: view.endpoint, version: Self.version(params), params: params)
+            let session = try open(request, context, caller, view: view, started: started, method: "initialize", sealed: sealed)
             var response = reply(initialized(session, caller, id: id, params: params, kept: kept))
             response.headers[.mcpSessionID] = session.id
             return response
         }
-        let session = try recreation.aggregate(sessionID, caller, org: org, request, context)
+        let session = try recreation.aggregate(sessionID, caller, view: view, request, context)
         session.touch()
         switch incoming.message {
         case .notification(let method, let params):
@@ -98,6 +99,23 @@ struct AggregateEndpoint: MCPEndpoint {
         _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: AggregateSession, id: JSONValue, method: String,
         params: JSONObject, transport: Transport, started: ContinuousClock.Instant, reply: (JSONValue) -> Response
     ) async -> Response {
+        var (method, params) = (method, params)
+        if Self.searchMode(request) {
+            switch (method, params["name"]?.stringValue) {
+            case ("tools/list", _):
+                session.listed(.tool)
+                return reply(searchList(id: id))
+            case ("tools/call", Self.findTools?):
+                return reply(await findTools(request, context, caller, session, id: id, params: params))
+            case ("tools/call", Self.callTool?):
+                guard let direct = Self.directCall(params) else {
+                    return reply(JSONRPC.error(id: id, code: JSONRPC.invalidParams, "call_tool needs a string arguments.name"))
+                }
+                params = direct
+            default:
+                break
+            }
+        }
         if let list = List(method) {
             session.listed(Self.kind(list))
             return reply(await merged(list, request, context, caller, session, id: id, params: params))
@@ -121,9 +139,10 @@ struct AggregateEndpoint: MCPEndpoint {
 
     /// A new aggregated session for the caller (no server starts yet), in a slot of its key's on
     /// the endpoint (429 past `maxSessionsPerKey`).
-    private func open(_ request: Request, _ context: GatewayContext, _ caller: Caller, org: String?, started: ContinuousClock.Instant,
+    private func open(_ request: Request, _ context: GatewayContext, _ caller: Caller, view: AggregateView, started: ContinuousClock.Instant,
                       method: String, sealed: (id: String, expires: Int64)? = nil) throws -> AggregateSession {
-        let session = AggregateSession(gateway: gateway, caller: caller, org: org, id: sealed?.id, sealedUntil: sealed?.expires ?? 0)
+        let org = view.org
+        let session = AggregateSession(gateway: gateway, caller: caller, view: view, id: sealed?.id, sealedUntil: sealed?.expires ?? 0)
         do {
             try gateway.aggregates.insert(session, limit: caller.policy.settings.limits.maxSessionsPerKey)
         } catch .perKeyServer(let limit), .processes(let limit) {
@@ -135,7 +154,7 @@ struct AggregateEndpoint: MCPEndpoint {
         }
         let count = session.scoped(caller).count
         gateway.auditor.record(context, request: request, caller: caller, decision: .allow,
-                      reason: "\(count) server\(count == 1 ? "" : "s") behind \(org.map { "/orgs/\($0)" } ?? "")/mcp",
+                      reason: "\(count) server\(count == 1 ? "" : "s") behind \(view.endpoint)",
                       status: 200, started: started, org: org, session: session.id, mcpMethod: method)
         return session
     }
@@ -144,12 +163,15 @@ struct AggregateEndpoint: MCPEndpoint {
     /// capability a server behind it may have, and what orch.json says of each server.
     private func initialized(_ session: AggregateSession, _ caller: Caller, id: JSONValue, params: JSONObject, kept: ClientInitialize) -> JSONValue {
         session.keep(kept)
-        var result: JSONObject = [
-            "protocolVersion": .string(Self.version(params)),
-            "capabilities": [
+        let capabilities: JSONObject = session.view.toolsOnly
+            ? ["tools": ["listChanged": true], "logging": [:]]
+            : [
                 "tools": ["listChanged": true], "prompts": ["listChanged": true],
                 "resources": ["listChanged": true, "subscribe": true], "completions": [:], "logging": [:],
-            ],
+            ]
+        var result: JSONObject = [
+            "protocolVersion": .string(Self.version(params)),
+            "capabilities": .object(capabilities),
             "serverInfo": .object(Self.serverInfo),
         ]
         if let instructions = instructions(session, caller) { result["instructions"] = .string(instructions) }
@@ -180,17 +202,21 @@ struct AggregateEndpoint: MCPEndpoint {
         } else {
             cursors = nil
         }
+        // A toolset's endpoint serves tools only.
+        if session.view.toolsOnly, list != .tools { return ["jsonrpc": "2.0", "id": id, "result": [.init(list.field): []]] }
         let scoped = session.scoped(caller).filter { cursors == nil || cursors?[$0.server.path] != nil }
         let servers = scoped.map(\.server)
         let pages = await withTaskGroup(of: (Int, Result<JSONObject, UpstreamError>).self) { group in
-            for (index, server) in servers.enumerated() {
+            for (index, entry) in scoped.enumerated() {
+                let server = entry.server
                 group.addTask {
                     let timeout = resolver.callTimeout(caller, server)
                     do {
                         let member = try await session.member(server, request, context, timeout: timeout)
                         var askParams: JSONObject = [:]
                         if let cursor = cursors?[server.path] { askParams["cursor"] = .string(cursor) }
-                        let transform = gateway.callGuard.replyFilter(list == .templates ? .templates : .items(Self.kind(list)), member.access)
+                        var transform = gateway.callGuard.replyFilter(list == .templates ? .templates : .items(Self.kind(list)), member.access)
+                        if let globs = entry.tools { transform = { [transform] in transform(Self.keeping($0, tools: globs)) } }
                         let reply = await session.ask(member, method: list.method, params: askParams, timeout: timeout, transform: transform)
                         if let error = reply["error"] {
                             // A server without this kind of item offers none.
@@ -232,9 +258,24 @@ struct AggregateEndpoint: MCPEndpoint {
                 break
             }
         }
+        let failing = zip(scoped, pages).compactMap { entry, page -> String? in
+            if case .failure? = page { return entry.server.path } else { return nil }
+        }
+        if list == .tools, items.isEmpty, cursors == nil, !failing.isEmpty {
+            session.log(.warning, "No tools here right now: \(failing.joined(separator: ", ")) \(failing.count == 1 ? "is" : "are") failing; the tools come back when \(failing.count == 1 ? "it answers" : "they answer") again")
+        }
         var result: JSONObject = [list.field: .array(items)]
         if !next.isEmpty { result["nextCursor"] = .string(Self.encodeCursor(next)) }
         return ["jsonrpc": "2.0", "id": id, "result": .object(result)]
+    }
+
+    /// A server's `tools/list` reply with only the tools whose upstream names match `globs` (a
+    /// toolset's), before the policy's filter and the server's overrides apply.
+    static func keeping(_ reply: JSONValue, tools globs: [Glob]) -> JSONValue {
+        guard case .object(var object) = reply, case .object(var result)? = object["result"], let tools = result["tools"]?.arrayValue else { return reply }
+        result["tools"] = .array(tools.filter { tool in tool["name"]?.stringValue.map { name in globs.contains { $0.matches(name) } } ?? false })
+        object["result"] = .object(result)
+        return .object(object)
     }
 
     /// An item of a server's list under its exposed name or URI; nil (and a log message) for a
@@ -296,10 +337,13 @@ struct AggregateEndpoint: MCPEndpoint {
     /// listing to tell, or names nothing of this session.
     func knownRoute(_ method: String, _ params: JSONObject, _ caller: Caller, _ session: any AggregateMembers) -> (ResolvedServer, JSONObject)? {
         var rewritten = params
+        // A toolset's endpoint routes calls of its own tools only.
+        if session.view.toolsOnly, method != "tools/call" { return nil }
         switch method {
         case "tools/call", "prompts/get":
             let kind: ItemKind = method == "tools/call" ? .tool : .prompt
             guard let name = params["name"]?.stringValue, let (server, original) = lookUp(name, kind, caller, session) else { return nil }
+            if kind == .tool, session.view.toolsOnly, !holds(server, tool: original, caller, session) { return nil }
             rewritten["name"] = .string(original)
             return (server, rewritten)
         case "resources/read", "resources/subscribe", "resources/unsubscribe":
@@ -324,6 +368,15 @@ struct AggregateEndpoint: MCPEndpoint {
         default:
             return nil
         }
+    }
+
+    /// Whether the view holds `server`'s tool that its member lists as `name` (an override's
+    /// exposed name is mapped back to the upstream name a toolset names). A hidden or renamed
+    /// upstream name is left to the policy's decision, which refuses it with its reason.
+    func holds(_ server: ResolvedServer, tool name: String, _ caller: Caller, _ session: any AggregateMembers) -> Bool {
+        guard let entry = session.scoped(caller).first(where: { $0.server.path == server.path }) else { return false }
+        guard case .tool(let upstream) = caller.policy.server(server.id).spec.overrides.call(name) else { return true }
+        return entry.holds(tool: upstream)
     }
 
     /// The kind of item a method names by exposed name (a tool or prompt), which a listing may
@@ -438,12 +491,20 @@ struct AggregateEndpoint: MCPEndpoint {
 
     /// Every page of a merged list, for the names it makes known to the session.
     func listAll(_ list: List, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: any AggregateMembers) async {
+        _ = await allPages(list, request, context, caller, session)
+    }
+
+    /// The items of every page of a merged list (at most 100 pages).
+    func allPages(_ list: List, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: any AggregateMembers) async -> [JSONValue] {
         var params: JSONObject = [:]
+        var items: [JSONValue] = []
         for _ in 0..<100 {
             let page = await merged(list, request, context, caller, session, id: "orch-lookup", params: params)
-            guard let cursor = page["result"]?["nextCursor"] else { return }
+            items += page["result"]?[list.field]?.arrayValue ?? []
+            guard let cursor = page["result"]?["nextCursor"] else { break }
             params["cursor"] = cursor
         }
+        return items
     }
 
     /// A name that needed no mapping names its server by its head (`PREFIX__`, `ORG__PREFIX__`):
@@ -471,12 +532,12 @@ struct AggregateEndpoint: MCPEndpoint {
     func get(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let caller = try context.requireCaller()
         try resolver.checkProtocolVersion(request)
-        let org = try scope(request, context, caller, hasOrg: hasOrg, method: "GET stream")
+        let view = try scope(request, context, caller, hasOrg: hasOrg, method: "GET stream")
         guard let sessionID = request.headers[.mcpSessionID] else {
             throw GatewayError(.methodNotAllowed, code: "bad_request", "no stream without a session: send initialize first, then GET with its Mcp-Session-Id",
                                headers: [.allow: "POST, DELETE"])
         }
-        let session = try recreation.aggregate(sessionID, caller, org: org, request, context)
+        let session = try recreation.aggregate(sessionID, caller, view: view, request, context)
         guard AcceptedReplies(request.headers[.accept]).sse else {
             throw GatewayError(.notAcceptable, code: "bad_request", "the GET stream needs Accept: text/event-stream")
         }
@@ -488,8 +549,8 @@ struct AggregateEndpoint: MCPEndpoint {
 
     func delete(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let caller = try context.requireCaller()
-        let org = try scope(request, context, caller, hasOrg: hasOrg, method: "DELETE")
-        try recreation.endAggregate(request.headers[.mcpSessionID], caller, org: org)
+        let view = try scope(request, context, caller, hasOrg: hasOrg, method: "DELETE")
+        try recreation.endAggregate(request.headers[.mcpSessionID], caller, view: view)
         return Response(status: .noContent)
     }
 
@@ -500,12 +561,12 @@ struct AggregateEndpoint: MCPEndpoint {
     func stream(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let started = ContinuousClock.now
         let caller = try context.requireCaller()
-        let org = try scope(request, context, caller, hasOrg: hasOrg, method: "GET sse")
-        let session = try open(request, context, caller, org: org, started: started, method: "GET sse")
+        let view = try scope(request, context, caller, hasOrg: hasOrg, method: "GET sse")
+        let session = try open(request, context, caller, view: view, started: started, method: "GET sse")
         let queue = MessageQueue()
         guard let generation = session.attachStream(queue) else { throw GatewayError.unknownSession("connect again") }
         context.channel.closeFuture.whenComplete { _ in queue.hangUp() }
-        let endpoint = "\(org.map { "/orgs/\($0)" } ?? "")/messages?sessionId=\(session.id)"
+        let endpoint = "\(view.endpoint.dropLast(4))/messages?sessionId=\(session.id)"
         return SSEEncoder.response(queue: queue, first: SSEEncoder.event(Array(endpoint.utf8), name: "endpoint")) {
             session.streamClosed(generation: generation)
             // The legacy stream is the session: when the client hangs up, it ends.
@@ -518,8 +579,8 @@ struct AggregateEndpoint: MCPEndpoint {
     func messages(_ request: Request, _ context: GatewayContext, hasOrg: Bool) async throws -> Response {
         let started = ContinuousClock.now
         let caller = try context.requireCaller()
-        let org = try scope(request, context, caller, hasOrg: hasOrg, method: "POST messages")
-        let session = try aggregate(request.uri.queryParameters.get("sessionId").map { String($0) }, caller, org: org)
+        let view = try scope(request, context, caller, hasOrg: hasOrg, method: "POST messages")
+        let session = try aggregate(request.uri.queryParameters.get("sessionId").map { String($0) }, caller, view: view)
         session.touch()
         let incoming: IncomingMessage
         switch try await IncomingMessage.read(request, limit: gateway.maxBodyBytes) {
@@ -552,10 +613,11 @@ struct AggregateEndpoint: MCPEndpoint {
 
     // MARK: scope and session
 
-    /// The org of `/orgs/{org}/mcp` (nil for `/mcp`), if the caller reaches some server there; a
-    /// 404 like a missing org's otherwise (the audit log has the reason).
-    func scope(_ request: Request, _ context: GatewayContext, _ caller: Caller, hasOrg: Bool, method: String) throws -> String? {
-        guard hasOrg else { return nil }
+    /// The endpoint a request is on: `/mcp`, or `/orgs/{org}/mcp` (and `/orgs/{org}/toolsets/{name}/mcp`)
+    /// if the caller reaches some server of the org, and the toolset is the org's; a 404 like a
+    /// missing org's otherwise (the audit log has the reason).
+    func scope(_ request: Request, _ context: GatewayContext, _ caller: Caller, hasOrg: Bool, method: String) throws -> AggregateView {
+        guard hasOrg else { return AggregateView(org: nil) }
         let org = context.parameters.get("org") ?? ""
         let policy = caller.policy
         let reaches = gateway.reachableServers(caller).contains { policy.org(policy.server($0).org).name == org }
@@ -564,12 +626,18 @@ struct AggregateEndpoint: MCPEndpoint {
                           status: 404, started: .now, org: org, mcpMethod: method)
             throw GatewayError.notFound("no org \(org)")
         }
-        return org
+        guard let toolset = context.parameters.get("toolset") else { return AggregateView(org: org) }
+        guard policy.orgs.contains(where: { $0.name == org && $0.spec.toolset(named: toolset) != nil }) else {
+            gateway.auditor.record(context, request: request, caller: caller, decision: .deny, reason: "org \(org) has no toolset \(toolset)",
+                          status: 404, started: .now, org: org, mcpMethod: method)
+            throw GatewayError.notFound("no toolset \(toolset) in org \(org)")
+        }
+        return AggregateView(org: org, toolset: toolset)
     }
 
-    func aggregate(_ id: String?, _ caller: Caller, org: String?) throws -> AggregateSession {
+    func aggregate(_ id: String?, _ caller: Caller, view: AggregateView) throws -> AggregateSession {
         guard let id else { throw GatewayError.badRequest("missing Mcp-Session-Id header: send initialize first") }
-        guard let session = gateway.aggregates.session(id), session.org == org, !session.isEnded,
+        guard let session = gateway.aggregates.session(id), session.view == view, !session.isEnded,
             session.binding.admits(caller)
         else { throw GatewayError.unknownSession() }
         return session

@@ -10,8 +10,8 @@ import Synchronization
 /// A handshake-era client has an `AggregateSession` (its members are sessions of its own); a
 /// 2026-07-28 client has its key's `HeldLegMembers` (the key's held legs, one per server).
 protocol AggregateMembers: Sendable {
-    /// The org of `/orgs/{org}/mcp`; nil on `/mcp`, where names carry their org.
-    var org: String? { get }
+    /// Which aggregated endpoint.
+    var view: AggregateView { get }
     /// The aggregated session, for the audit log (none in 2026-07-28).
     var sessionID: String? { get }
     var names: AggregateNames { get }
@@ -28,8 +28,11 @@ protocol AggregateMembers: Sendable {
 }
 
 extension AggregateMembers {
+    /// The org of `/orgs/{org}/mcp` (and of its toolsets); nil on `/mcp`, where names carry their org.
+    var org: String? { view.org }
+
     /// The endpoint the members are behind.
-    var endpoint: String { AggregateScope.endpoint(org: org) }
+    var endpoint: String { view.endpoint }
 
     /// A request of the gateway's own on `member`, under `id`, its reply taken from a queue of its own.
     func ask(_ member: MCPSession, id: JSONValue, method: String, params: JSONObject, timeout: TimeAmount,
@@ -45,13 +48,30 @@ extension AggregateMembers {
     }
 }
 
-/// The servers an aggregated endpoint's scope (one org, or every org) holds for a caller, worked
-/// out once per policy and credential: every list and call is routed through them (a key's expiry
-/// is checked on every request before this).
-final class AggregateScope: Sendable {
-    /// `/orgs/ORG/mcp`, or `/mcp` without an org.
-    static func endpoint(org: String?) -> String { org.map { "/orgs/\($0)/mcp" } ?? "/mcp" }
+/// Which aggregated endpoint a request is on: every org's (`/mcp`), one org's (`/orgs/ORG/mcp`), or
+/// one toolset of an org (`/orgs/ORG/toolsets/NAME/mcp`, its tools only).
+struct AggregateView: Hashable, Sendable {
+    let org: String?
+    let toolset: String?
 
+    init(org: String?, toolset: String? = nil) {
+        self.org = org
+        self.toolset = org == nil ? nil : toolset
+    }
+
+    var endpoint: String {
+        guard let org else { return "/mcp" }
+        return toolset.map { "/orgs/\(org)/toolsets/\($0)/mcp" } ?? "/orgs/\(org)/mcp"
+    }
+
+    /// A toolset's endpoint serves tools only.
+    var toolsOnly: Bool { toolset != nil }
+}
+
+/// The servers an aggregated endpoint's scope (one org, every org, or a toolset) holds for a
+/// caller, worked out once per policy and credential: every list and call is routed through them
+/// (a key's expiry is checked on every request before this).
+final class AggregateScope: Sendable {
     /// A server of the scope, and how its names and URIs begin.
     struct Server: Sendable {
         let server: ResolvedServer
@@ -60,25 +80,40 @@ final class AggregateScope: Sendable {
         let prefix: String
         /// `ORG__PREFIX__` or `PREFIX__`: what its names start with.
         let head: String
+        /// On a toolset's endpoint, the globs of the upstream tool names it holds of this server.
+        let tools: [Glob]?
+
+        /// Whether the view holds the server's tool `upstream` (every tool, outside a toolset).
+        func holds(tool upstream: String) -> Bool { tools?.contains { $0.matches(upstream) } ?? true }
     }
 
-    let org: String?
+    let view: AggregateView
     private let cache = Mutex<(policy: Policy, caller: Credential, servers: [Server])?>(nil)
 
-    init(org: String?) { self.org = org }
+    init(_ view: AggregateView) { self.view = view }
 
     func servers(_ caller: Caller, gateway: Gateway) -> [Server] {
         let policy = caller.policy
         if let cached = cache.withLock({ $0 }), cached.policy === policy, cached.caller == caller.credential { return cached.servers }
         let resolver = gateway.resolver
+        let org = view.org
+        let toolset = view.toolset.flatMap { name in
+            policy.orgs.first { $0.name == org }?.spec.toolset(named: name)
+        }
         let servers = gateway.reachableServers(caller).compactMap { id -> Server? in
             let server = policy.server(id)
             let orgName = policy.org(server.org).name
             guard org == nil || org == orgName, let resolved = resolver.find(caller, org: orgName, name: server.name) else { return nil }
+            var globs: [Glob]? = nil
+            if view.toolset != nil {
+                // A toolset gone in a reload holds nothing.
+                globs = toolset?.tools.filter { $0.server == server.name }.map(\.tools) ?? []
+                if globs?.isEmpty == true { return nil }
+            }
             let orgPart = org == nil ? orgName : nil
             let prefix = server.spec.exposedPrefix
             return Server(server: resolved, org: orgPart, prefix: prefix,
-                          head: (orgPart.map { $0 + ExposedName.separator } ?? "") + prefix + ExposedName.separator)
+                          head: (orgPart.map { $0 + ExposedName.separator } ?? "") + prefix + ExposedName.separator, tools: globs)
         }
         cache.withLock { $0 = (policy, caller.credential, servers) }
         return servers
@@ -111,6 +146,22 @@ extension Policy {
 /// read when a call names one.
 final class AggregateNames: Sendable {
     private let tables = Mutex((tools: ExposedNames(), prompts: ExposedNames()))
+    /// Search mode's index of the tools list, for the policy it was made under.
+    private let search = Mutex<(policy: Policy, made: ContinuousClock.Instant, index: SearchIndex)?>(nil)
+
+    func searchIndex(policy: Policy, maxAge: Duration) -> SearchIndex? {
+        search.withLock { kept in
+            guard let kept, kept.policy === policy, ContinuousClock.now - kept.made < maxAge else { return nil }
+            return kept.index
+        }
+    }
+
+    func keep(_ index: SearchIndex, policy: Policy) {
+        search.withLock { $0 = (policy, .now, index) }
+    }
+
+    /// A tools list changed: the next search lists again.
+    func forgetSearch() { search.withLock { $0 = nil } }
 
     func expose(_ name: String, _ kind: ItemKind, server: String, org: String?, prefix: String) -> String? {
         tables.withLock { tables in

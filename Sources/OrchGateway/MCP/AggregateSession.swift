@@ -18,8 +18,7 @@ final class AggregateSession: AggregateMembers {
     let id: String
     /// The key or sign-in the session (and each member) is bound to.
     let binding: SessionBinding
-    /// The org of `/orgs/{org}/mcp`; nil on `/mcp`, where names carry their org.
-    let org: String?
+    let view: AggregateView
     let user: String
 
     /// A member's start is the future of the request that runs it, which the others wait on.
@@ -32,15 +31,15 @@ final class AggregateSession: AggregateMembers {
 
     /// `id`: the sealed one (`SessionRecreation`), good until `sealedUntil`; none for a legacy SSE
     /// session, whose id only names its stream.
-    init(gateway: Gateway, caller: Caller, org: String?, id: String? = nil, sealedUntil: Int64 = 0) {
+    init(gateway: Gateway, caller: Caller, view: AggregateView, id: String? = nil, sealedUntil: Int64 = 0) {
         self.id = id ?? Hex.encode(Crypto.randomBytes(16))
         self.sealedUntil = sealedUntil
         self.gateway = gateway
         self.state = Mutex(AggregateStateMachine(now: .now()))
         self.binding = SessionBinding(caller)
-        self.org = org
+        self.view = view
         self.user = caller.userName
-        self.scope = AggregateScope(org: org)
+        self.scope = AggregateScope(view)
     }
 
     private let scope: AggregateScope
@@ -328,7 +327,8 @@ final class AggregateSession: AggregateMembers {
 
     /// Tells the client a merged list changed: the servers behind the session (and a reload) may
     /// say so at once, and the client hears it once until it lists again.
-    private func listChanged(_ kind: ItemKind) {
+    func listChanged(_ kind: ItemKind) {
+        if kind == .tool { names.forgetSearch() }
         guard state.withLock({ $0.listChanged(kind) }) else { return }
         deliver(MCPSession.encode(["jsonrpc": "2.0", "method": .string("notifications/\(kind.plural)/list_changed")]))
     }
@@ -424,6 +424,12 @@ final class AggregateTable: Sendable {
                     session.end("its user \(session.user) was removed, disabled or no longer signs in so, by a policy reload")
                 }
             } else {
+                // A view the reload empties says why.
+                if let reason = Gateway.emptyView(change.new, session.binding.credential, user: session.user, view: session.view, at: change.at),
+                    change.old.map({ Gateway.emptyView($0, session.binding.credential, user: session.user, view: session.view, at: change.at) == nil }) ?? true
+                {
+                    session.log(.warning, reason)
+                }
                 session.notifyListsChanged()
             }
         }

@@ -297,6 +297,10 @@ extension Gateway {
                 errors.append(["server": .string(path), "message": .string(Self.catalogFailure(error, processLimit: limit))])
             }
         }
+        // An empty view of tools says why, from the policy.
+        if kind == .tool, items.isEmpty, let reason = emptyView(caller, servers: servers) {
+            errors.insert(["server": servers.count == 1 ? .string(policy.serverPath(servers[0])) : nil, "message": .string(reason)], at: 0)
+        }
         var body: JSONObject = [kind.plural: .array(items)]
         if kind == .resource { body["resourceTemplates"] = .array(templates) }
         body["errors"] = .array(errors)

@@ -30,5 +30,12 @@ struct MCPRoutes: Sendable {
             group.get("sse") { request, context in try await aggregate.stream(request, context, hasOrg: hasOrg) }
             group.post("messages") { request, context in try await aggregate.messages(request, context, hasOrg: hasOrg) }
         }
+        // A toolset of an org: Streamable HTTP only, in either era.
+        let toolsets = router.group("orgs/{org}/toolsets/{toolset}").add(middleware: auth)
+        toolsets.post("mcp") { request, context in
+            try await EventLoopExecutor.run(on: context.channel.eventLoop) { try await aggregate.post(request, context, hasOrg: true) }
+        }
+        toolsets.get("mcp") { request, context in try await aggregate.get(request, context, hasOrg: true) }
+        toolsets.delete("mcp") { request, context in try await aggregate.delete(request, context, hasOrg: true) }
     }
 }

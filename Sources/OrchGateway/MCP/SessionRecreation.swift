@@ -115,9 +115,9 @@ struct SessionRecreation: Sendable {
     }
 
     /// DELETE on an aggregated endpoint, as `end(_:_:_:)` for a server's.
-    func endAggregate(_ id: String?, _ caller: Caller, org: String?) throws {
-        try end(id, endpoint: AggregateScope.endpoint(org: org), caller, held: { gateway.aggregates.session($0) != nil }) {
-            let session = try AggregateEndpoint(gateway: gateway).aggregate(id, caller, org: org)
+    func endAggregate(_ id: String?, _ caller: Caller, view: AggregateView) throws {
+        try end(id, endpoint: view.endpoint, caller, held: { gateway.aggregates.session($0) != nil }) {
+            let session = try AggregateEndpoint(gateway: gateway).aggregate(id, caller, view: view)
             session.end("the client ended the session (DELETE)")
             return session.sealedUntil
         }
@@ -138,10 +138,10 @@ struct SessionRecreation: Sendable {
     /// the one held here, or one re-created from the id. Nothing starts: its members start as
     /// requests need them, with the client's `initialize` from the id. An endpoint that reaches a
     /// `"stateful": true` server refuses it (404), as a server's endpoint does.
-    func aggregate(_ id: String?, _ caller: Caller, org: String?, _ request: Request, _ context: GatewayContext) throws -> AggregateSession {
+    func aggregate(_ id: String?, _ caller: Caller, view: AggregateView, _ request: Request, _ context: GatewayContext) throws -> AggregateSession {
         let endpoint = AggregateEndpoint(gateway: gateway)
-        guard let id, gateway.aggregates.session(id) == nil else { return try endpoint.aggregate(id, caller, org: org) }
-        let path = AggregateScope.endpoint(org: org)
+        guard let id, gateway.aggregates.session(id) == nil else { return try endpoint.aggregate(id, caller, view: view) }
+        let (path, org) = (view.endpoint, view.org)
         func refuse(_ reason: String) -> GatewayError { refusal(reason, request, context, caller, org: org, server: nil) }
         let claims: SealedSession
         switch self.claims(id, caller, endpoint: path) {
@@ -149,11 +149,11 @@ struct SessionRecreation: Sendable {
         case .failure(let refusal): throw refuse(refusal.reason)
         }
         let policy = caller.policy
-        if let stateful = AggregateScope(org: org).servers(caller, gateway: gateway).first(where: { policy.server($0.server.id).spec.stateful }) {
+        if let stateful = AggregateScope(view).servers(caller, gateway: gateway).first(where: { policy.server($0.server.id).spec.stateful }) {
             throw refuse("\(path) reaches \(stateful.server.path), which is stateful: its sessions stay on the replica that opened them")
         }
         guard case .success(let kept) = ClientInitialize.keep(claims.initializeParams, id: .null) else { throw refuse("its initialize does not fit") }
-        let session = AggregateSession(gateway: gateway, caller: caller, org: org, id: id, sealedUntil: claims.expires)
+        let session = AggregateSession(gateway: gateway, caller: caller, view: view, id: id, sealedUntil: claims.expires)
         session.keep(kept)
         let held: AggregateSession
         do {
@@ -168,7 +168,7 @@ struct SessionRecreation: Sendable {
                                    reason: "session re-created from its id (opened by another replica, or before a restart or an idle end)",
                                    status: 200, started: .now, org: org, session: id, mcpMethod: "initialize")
         }
-        return try endpoint.aggregate(held.id, caller, org: org)
+        return try endpoint.aggregate(held.id, caller, view: view)
     }
 
     /// A re-creation refused, audited with its reason: 404 (the client initializes again), or 502

@@ -91,7 +91,9 @@ struct StreamableHTTPEndpoint: MCPEndpoint {
             return Self.initializeFailure(id: id, error, server: server)
         }
         switch result {
-        case .opened(let reply):
+        case .opened(let opened):
+            // A caller who may see no tool here is told why.
+            let reply = Instructions.adding(gateway.emptyView(caller, servers: [server.id]), to: opened)
             let version = (try? JSONRPC.parse(reply))?["result"]?["protocolVersion"]?.stringValue ?? JSONRPC.latestVersion
             recreation.seal(session, caller, endpoint: server.path, version: version, params: params)
             gateway.auditor.record(context, request: request, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason) + session.secretsNote, status: 200,

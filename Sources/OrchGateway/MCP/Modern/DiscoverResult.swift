@@ -6,7 +6,7 @@ import OrchJSON
 struct DiscoverResult: Sendable, Equatable {
     /// The endpoint's capabilities (for the aggregated endpoint, the union of its servers').
     let capabilities: JSONObject
-    let instructions: String?
+    var instructions: String?
     /// `name`, `version` and the optional fields of an MCP `Implementation`.
     let serverInfo: JSONObject
     /// How long a client may keep the answer: the catalog's bound.

@@ -15,7 +15,7 @@ struct HeldLegMembers: AggregateMembers {
     /// What the client declared a server may ask it (`ModernExchange.asks`): its legs are of that kind.
     var asks = ""
 
-    var org: String? { endpointView.scope.org }
+    var view: AggregateView { endpointView.scope.view }
     var sessionID: String? { nil }
     var names: AggregateNames { endpointView.names }
 
@@ -62,7 +62,7 @@ final class HeldAggregates: Sendable {
 
     struct Key: Hashable, Sendable {
         let credential: Credential
-        let org: String?
+        let view: AggregateView
     }
 
     private struct State {
@@ -75,10 +75,10 @@ final class HeldAggregates: Sendable {
 
     init(limit: Int = 4096) { self.limit = limit }
 
-    func view(_ credential: Credential, org: String?) -> View {
+    func view(_ credential: Credential, _ endpoint: AggregateView) -> View {
         state.withLock { state in
             state.clock += 1
-            let key = Key(credential: credential, org: org)
+            let key = Key(credential: credential, view: endpoint)
             if let kept = state.views[key] {
                 state.views[key] = (kept.view, state.clock)
                 return kept.view
@@ -88,7 +88,7 @@ final class HeldAggregates: Sendable {
             {
                 state.views[oldest] = nil
             }
-            let view = View(scope: AggregateScope(org: org))
+            let view = View(scope: AggregateScope(endpoint))
             state.views[key] = (view, state.clock)
             return view
         }

@@ -141,7 +141,8 @@ struct ModernExchange: Sendable {
         case .discover?:
             gateway.auditor.record(origin, caller: caller, decision: .allow, reason: caller.policy.describe(server.decision.reason),
                           status: 200, started: started, org: server.org, server: server.name, session: leg.session.id, mcpMethod: modern.method)
-            let result = ModernForwarding.discover(leg.initialized, ttl: CacheTTL(gateway.catalog.ttl))
+            var result = ModernForwarding.discover(leg.initialized, ttl: CacheTTL(gateway.catalog.ttl))
+            if let empty = gateway.emptyView(caller, servers: [server.id]) { result.instructions = Instructions.joined(empty, result.instructions) }
             return .answer(Answer(status: .ok, body: ["jsonrpc": "2.0", "id": modern.id, "result": .object(result.json)]))
         default:
             break
