@@ -285,6 +285,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             params["_meta"]?["progressToken"] == nil,
             let (server, rewritten) = endpoint.knownRoute(method, params, caller, session),
             let member = session.startedMember(server), !member.requestsClientMidCall,
+            gateway.health.waiting(UpstreamHealth.Key(server: server.path, credential: caller.credential)) == nil,
             ApprovalQuestion(policy: caller.policy, server: server, method: method, params: rewritten, asWritten: true) == nil
         else { return false }
         state = .answering(route: target.pattern, method: "POST", started: started)

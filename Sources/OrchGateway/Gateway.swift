@@ -34,6 +34,8 @@ public final class Gateway: Sendable {
     let legs = HeldLegs()
     /// The exposed names of each key's 2026-07-28 use of an aggregated endpoint.
     let heldAggregates = HeldAggregates()
+    /// The servers failing on the aggregated and toolset endpoints, per credential, and their retries.
+    let health = UpstreamHealth()
     /// The era each server speaks, as orch.json says or as it answered `server/discover`.
     let eras = UpstreamEras()
     /// Seals relayed questions' `requestState` and legacy session ids: with `gateway.stateKey`,

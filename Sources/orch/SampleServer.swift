@@ -28,6 +28,9 @@ struct SampleServerCommand: ParsableCommand {
         "Give a tool another description, as a server that changes its tools would (repeatable).", valueName: "TOOL=TEXT"))
     var descriptions: [String] = []
 
+    @Option(help: "Also offer this many generated tools (tool_00001 …, each with a description of its own words): a test aid for large lists.")
+    var generatedTools = 0
+
     @Flag(help: "Also offer env_hash, which answers the SHA-256 of an environment variable's value (never the value): a test aid for per-user secrets.")
     var envTool = false
 
@@ -51,6 +54,7 @@ struct SampleServerCommand: ParsableCommand {
         }
         var server = SampleServer(pageSize: pageSize, descriptions: overrides, envTool: envTool, askTool: askTool && !modern)
         server.sessionTool = sessionTool
+        server.generated = (0..<max(0, generatedTools)).map(SampleServer.generatedTool)
         if let versions { server.versions = versions.split(separator: ",").map(String.init) }
         var modernServer = ModernSampleServer(server: server)
         while let line = readLine(strippingNewline: true) {
@@ -73,6 +77,8 @@ struct SampleServer {
     var askTool = false
     /// `--session-tool`: session_info is offered too.
     var sessionTool = false
+    /// `--generated-tools`: offered after the others; a call answers its own name.
+    var generated: [JSONValue] = []
     /// The versions it negotiates (`--versions`).
     var versions = Self.allVersions
     /// What `initialize` said, and the `notifications/initialized` that followed (session_info).
@@ -115,6 +121,23 @@ struct SampleServer {
 
     static let notePrefix = "notes://note/"
     static let readme = "The orch sample server keeps notes in memory: write_note and delete_note change them, and each note reads as notes://note/NAME."
+
+    /// Words the generated tools' descriptions are made of, so that each reads differently.
+    static let generatedWords = [
+        "issue", "branch", "deploy", "invoice", "ticket", "calendar", "message", "report", "schema", "bucket", "cluster", "query",
+        "customer", "order", "payment", "image", "video", "document", "folder", "user", "team", "project", "metric", "alert",
+    ]
+    static let generatedVerbs = ["create", "list", "update", "delete", "search", "export", "archive", "summarize"]
+
+    /// The `index`th generated tool: `tool_NNNNN`, "Verb the noun of the other noun."
+    static func generatedTool(_ index: Int) -> JSONValue {
+        let verb = generatedVerbs[index % generatedVerbs.count]
+        let noun = generatedWords[(index / generatedVerbs.count) % generatedWords.count]
+        let other = generatedWords[(index / (generatedVerbs.count * generatedWords.count) + index) % generatedWords.count]
+        let name = "tool_" + String(repeating: "0", count: max(0, 5 - String(index).count)) + String(index)
+        return tool(name, "\(verb.prefix(1).uppercased() + verb.dropFirst()) the \(noun) of a \(other) (generated tool \(index)).",
+                    ["id": ["type": "string"]], required: [])
+    }
 
     static func tool(_ name: String, _ description: String, _ properties: JSONObject, required: [String]) -> JSONValue {
         [
@@ -160,7 +183,7 @@ struct SampleServer {
         case "ping", "logging/setLevel":
             return [Self.result(id: id, [:])]
         case "tools/list":
-            let tools = (Self.tools + (envTool ? [Self.envHashTool] : []) + (askTool ? [Self.askTool] : []) + (sessionTool ? [Self.sessionInfoTool] : [])).map { tool -> JSONValue in
+            let tools = (Self.tools + (envTool ? [Self.envHashTool] : []) + (askTool ? [Self.askTool] : []) + (sessionTool ? [Self.sessionInfoTool] : []) + generated).map { tool -> JSONValue in
                 guard case .object(var object) = tool, let name = object["name"]?.stringValue, let text = descriptions[name] else { return tool }
                 object["description"] = .string(text)
                 return .object(object)
@@ -261,6 +284,8 @@ struct SampleServer {
             Self.result(id: id, ["content": [["type": "text", "text": .string(s)]], "isError": .bool(error)])
         }
         switch name {
+        case _ where name.hasPrefix("tool_") && generated.contains(where: { $0["name"]?.stringValue == name }):
+            return [text(name)]
         case "echo":
             guard let value = arguments["text"]?.stringValue else { return [text("echo needs a string \"text\"", error: true)] }
             if let delay = arguments["delayMs"]?.integerValue, delay > 0 { usleep(UInt32(min(delay, 60_000)) * 1000) }

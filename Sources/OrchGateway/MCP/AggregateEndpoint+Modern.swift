@@ -69,11 +69,11 @@ extension AggregateEndpoint {
             case .failure(let refusal): return answer(refusal.reply)
             }
             let leg: HeldLeg
+            if let refusal = failing(server, caller, id: modern.id, method: modern.method, request, context, members) { return answer(refusal) }
             do {
                 leg = try await members.leg(server, request, context)
             } catch {
-                let message = (error as? UpstreamError)?.message ?? (error as? GatewayError)?.message ?? "\(error)"
-                return answer(JSONRPC.error(id: modern.id, code: JSONRPC.internalError, "the server \(server.path) is unavailable: \(message)"))
+                return answer(unavailable(server, caller, error, id: modern.id))
             }
             let routed = ModernRequest(version: modern.version, clientCapabilities: modern.clientCapabilities, clientInfo: modern.clientInfo,
                                        method: modern.method, id: modern.id, params: rewritten)

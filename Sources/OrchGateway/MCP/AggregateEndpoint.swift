@@ -211,32 +211,68 @@ struct AggregateEndpoint: MCPEndpoint {
                 let server = entry.server
                 group.addTask {
                     let timeout = resolver.callTimeout(caller, server)
-                    do {
-                        let member = try await session.member(server, request, context, timeout: timeout)
-                        var askParams: JSONObject = [:]
-                        if let cursor = cursors?[server.path] { askParams["cursor"] = .string(cursor) }
-                        var transform = gateway.callGuard.replyFilter(list == .templates ? .templates : .items(Self.kind(list)), member.access)
-                        if let globs = entry.tools { transform = { [transform] in transform(Self.keeping($0, tools: globs)) } }
-                        let reply = await session.ask(member, method: list.method, params: askParams, timeout: timeout, transform: transform)
-                        if let error = reply["error"] {
-                            // A server without this kind of item offers none.
-                            if error["code"] == .integer(JSONRPC.methodNotFound) { return (index, .success([:])) }
-                            return (index, .failure(.refused(error["message"]?.stringValue ?? "an error")))
-                        }
-                        return (index, .success(reply["result"]?.objectValue ?? [:]))
-                    } catch let error as UpstreamError {
-                        return (index, .failure(error))
-                    } catch let error as GatewayError {
-                        return (index, .failure(.refused(error.message)))
-                    } catch {
-                        return (index, .failure(.refused("\(error)")))
+                    // A server failing for the caller is left out at once until its retry is due.
+                    if let failing = gateway.health.waiting(UpstreamHealth.Key(server: server.path, credential: caller.credential)) {
+                        return (index, .failure(.refused(Self.failingMessage(failing))))
                     }
+                    let page = await Self.page(of: list, session, server, entry, cursor: cursors?[server.path], request, context,
+                                               timeout: timeout, gateway: gateway)
+                    switch page {
+                    case .success: gateway.federationAnswered(server, caller)
+                    case .failure(let error): gateway.federationFailed(server, caller, error)
+                    }
+                    return (index, page)
                 }
             }
             var pages = [Result<JSONObject, UpstreamError>?](repeating: nil, count: servers.count)
             for await (index, page) in group { pages[index] = page }
             return pages
         }
+        return mergedReply(list, request, context, caller, session, id: id, scoped: scoped, pages: pages, cursors: cursors)
+    }
+
+    /// What a failing server's calls and lists are told while its retry is not due.
+    /// `withReason`: the upstream's own words, which the REST API never shows (they may name a
+    /// command or a host).
+    static func failingMessage(_ failing: UpstreamHealth.Failing, withReason: Bool = true) -> String {
+        let wait = max(0, (failing.retryAt - .now).components.seconds)
+        return "it is failing\(withReason ? " (\(failing.reason))" : ""); the gateway retries it in \(wait) s"
+    }
+
+    /// One server's page of a merged list, filtered for the caller (and to a toolset's tools).
+    private static func page(
+        of list: List, _ session: any AggregateMembers, _ server: ResolvedServer, _ entry: AggregateScope.Server, cursor: String?,
+        _ request: Request, _ context: GatewayContext, timeout: TimeAmount, gateway: Gateway
+    ) async -> Result<JSONObject, UpstreamError> {
+                    do {
+                        let member = try await session.member(server, request, context, timeout: timeout)
+                        var askParams: JSONObject = [:]
+                        if let cursor { askParams["cursor"] = .string(cursor) }
+                        var transform = gateway.callGuard.replyFilter(list == .templates ? .templates : .items(Self.kind(list)), member.access)
+                        if let globs = entry.tools { transform = { [transform] in transform(Self.keeping($0, tools: globs)) } }
+                        let reply = await session.ask(member, method: list.method, params: askParams, timeout: timeout, transform: transform)
+                        if let error = reply["error"] {
+                            // A server without this kind of item offers none.
+                            if error["code"] == .integer(JSONRPC.methodNotFound) { return .success([:]) }
+                            return .failure(.refused(error["message"]?.stringValue ?? "an error"))
+                        }
+                        return .success(reply["result"]?.objectValue ?? [:])
+                    } catch let error as UpstreamError {
+                        return .failure(error)
+                    } catch let error as GatewayError {
+                        // The gateway's own refusal (a limit, the session ended): not the server failing.
+                        return .failure(.stopped(error.message))
+                    } catch {
+                        return .failure(.refused("\(error)"))
+                    }
+    }
+
+    /// The merged answer from each server's page: items under exposed names, the failing servers
+    /// left out (logged, audited, and told to the client), and the cursor of those with more.
+    private func mergedReply(
+        _ list: List, _ request: Request, _ context: GatewayContext, _ caller: Caller, _ session: any AggregateMembers, id: JSONValue,
+        scoped: [AggregateScope.Server], pages: [Result<JSONObject, UpstreamError>?], cursors: [String: String]?
+    ) -> JSONValue {
         var items: [JSONValue] = []
         var next: [String: String] = [:]
         for (entry, page) in zip(scoped, pages) {
@@ -445,11 +481,11 @@ struct AggregateEndpoint: MCPEndpoint {
         }
         let timeout = resolver.callTimeout(caller, server)
         let member: MCPSession
+        if let refusal = failing(server, caller, id: id, method: method, request, context, session) { return reply(refusal) }
         do {
             member = try await session.member(server, request, context, timeout: timeout)
         } catch {
-            let message = (error as? UpstreamError)?.message ?? (error as? GatewayError)?.message ?? "\(error)"
-            return reply(JSONRPC.error(id: id, code: JSONRPC.internalError, "the server \(server.path) is unavailable: \(message)"))
+            return reply(unavailable(server, caller, error, id: id))
         }
         let hooks: ReplyHooks
         var forwarded = rewritten
@@ -487,6 +523,26 @@ struct AggregateEndpoint: MCPEndpoint {
         return await session.forward(bytes, to: member, id: id, method: method, params: forwarded, sink: sink, timeout: timeout, hooks: hooks,
                                      approve: approve)
             ?? Response(status: .accepted)
+    }
+
+    /// The refusal of a call to a server failing for the caller while its retry is not due
+    /// (audited): a clear upstream error, at once.
+    func failing(
+        _ server: ResolvedServer, _ caller: Caller, id: JSONValue, method: String, _ request: Request, _ context: GatewayContext,
+        _ session: any AggregateMembers
+    ) -> JSONValue? {
+        guard let failing = gateway.health.waiting(UpstreamHealth.Key(server: server.path, credential: caller.credential)) else { return nil }
+        let message = "the server \(server.path) is unavailable: \(Self.failingMessage(failing))"
+        gateway.auditor.record(context, request: request, caller: caller, decision: .error, reason: message, status: 200, started: .now,
+                               org: server.org, server: server.name, session: session.sessionID, mcpMethod: method)
+        return JSONRPC.error(id: id, code: JSONRPC.internalError, message)
+    }
+
+    /// The answer to a call whose server could not be started or reached (which makes it failing).
+    func unavailable(_ server: ResolvedServer, _ caller: Caller, _ error: any Error, id: JSONValue) -> JSONValue {
+        if let error = error as? UpstreamError { gateway.federationFailed(server, caller, error) }
+        let message = (error as? UpstreamError)?.message ?? (error as? GatewayError)?.message ?? "\(error)"
+        return JSONRPC.error(id: id, code: JSONRPC.internalError, "the server \(server.path) is unavailable: \(message)")
     }
 
     /// Every page of a merged list, for the names it makes known to the session.

@@ -71,14 +71,15 @@ final class Catalog: Sendable {
 
     /// `cacheKey` names the server and the policy it comes from, so a reload that changes the
     /// server's command or URL is never answered from the old one's cache.
-    func listing(cacheKey: String, fetch: @escaping @Sendable () async -> Outcome) async -> Outcome {
+    /// `fresh`: a kept outcome is not used (a fetch in flight still is).
+    func listing(cacheKey: String, fresh mustFetch: Bool = false, fetch: @escaping @Sendable () async -> Outcome) async -> Outcome {
         enum Step { case done(Outcome), wait, fetch }
         let now = ContinuousClock.now
         let step = cache.withLock { cache -> Step in
             switch cache[cacheKey] {
             case .fetched(let at, let outcome)?:
                 let fresh = if case .success = outcome { now - at < ttl } else { now - at < failureTTL }
-                if fresh { return .done(outcome) }
+                if fresh, !mustFetch { return .done(outcome) }
             case .inFlight?:
                 return .wait
             case nil:
@@ -295,6 +296,11 @@ extension Gateway {
             case .failure(let error):
                 let limit = policy.settings.limits.maxUpstreamProcesses
                 errors.append(["server": .string(path), "message": .string(Self.catalogFailure(error, processLimit: limit))])
+                continue
+            }
+            // Listed here, yet failing for the caller on the aggregated endpoints (left out there until it answers).
+            if let failing = health.waiting(UpstreamHealth.Key(server: path, credential: caller.credential)) {
+                errors.append(["server": .string(path), "message": .string("left out of the aggregated and toolset endpoints: " + AggregateEndpoint.failingMessage(failing, withReason: false))])
             }
         }
         // An empty view of tools says why, from the policy.
@@ -382,7 +388,7 @@ extension Gateway {
     /// One server's listing from the catalog; a fetch takes one of the gateway's process slots.
     /// A per-user server is listed with `user`'s own secrets, and kept for that user and those
     /// values only; without a user it is not listed.
-    func catalogListing(_ policy: Policy, _ id: ServerID, user: String? = nil) async -> Catalog.Outcome {
+    func catalogListing(_ policy: Policy, _ id: ServerID, user: String? = nil, fresh: Bool = false) async -> Catalog.Outcome {
         let path = policy.serverPath(id)
         let spec: ServerSpec, cacheKey: String
         switch catalogSource(policy, id, user: user) {
@@ -392,7 +398,7 @@ extension Gateway {
         let timeout = Duration.seconds(spec.timeoutSeconds ?? policy.settings.limits.callTimeoutSeconds)
         let processLimit = policy.settings.limits.maxUpstreamProcesses
         let usesProcess = if case .stdio = spec.transport { true } else { false }
-        return await catalog.listing(cacheKey: cacheKey) {
+        return await catalog.listing(cacheKey: cacheKey, fresh: fresh) {
             if usesProcess {
                 guard self.sessions.reserveProcess(limit: processLimit) else {
                     return .failure(.refused(Self.processLimitMessage(processLimit)))

@@ -227,6 +227,7 @@ struct SessionTicker: Service {
             while !Task.isCancelled {
                 try? await Task.sleep(for: tick)
                 let now = NIODeadline.now()
+                gateway.retryFailingUpstreams()
                 let sessions = gateway.sessions.all
                 let time = gateway.clock.now()
                 for session in sessions {

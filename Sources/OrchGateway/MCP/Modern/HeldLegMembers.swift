@@ -96,6 +96,11 @@ final class HeldAggregates: Sendable {
 
     var count: Int { state.withLock { $0.views.count } }
 
+    /// The views of `credential`, on every endpoint.
+    func views(of credential: Credential) -> [View] {
+        state.withLock { $0.views.filter { $0.key.credential == credential }.map(\.value.view) }
+    }
+
     /// After a reload: the views of credentials that no longer name a user go; every other view's
     /// scope is worked out again on its next use (it is kept per policy).
     func apply(_ change: PolicyChange) {
