@@ -133,5 +133,10 @@ private func emptyViewPolicy() -> String {
         #expect(config["mcpServers"]?["basics"]?["url"]?.stringValue?.hasSuffix("/orgs/acme/toolsets/basics/mcp?tools=search") == true, "\(config)")
         let unknown = try await client.execute(uri: "/api/v1/client-config?client=cursor&toolset=nope", method: .get, headers: bearer(Tokens.bob)) { $0.status }
         #expect(unknown == .notFound)
+        // The dashboard's servers page lists them under their org.
+        let browser = try await signIn(client, Tokens.bob)
+        let page = try await client.execute(uri: "/ui/", method: .get, headers: browser.header) { String(buffer: $0.body) }
+        #expect(page.contains(#"data-toolset="acme/basics""#), "\(page)")
+        #expect(page.contains("/orgs/acme/toolsets/basics/mcp?tools=search"))
     }
 }

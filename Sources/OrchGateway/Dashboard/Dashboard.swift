@@ -199,7 +199,15 @@ struct Dashboard: Sendable {
             if let index = orgs.firstIndex(where: { $0.name == org }) { orgs[index].servers.append(entry) } else { orgs.append((org, [entry])) }
         }
         let values: [[String: Any]] = orgs.map { org in
-            ["name": org.name, "servers": org.servers, "endpoint": Endpoints.orgURLs(publicURL: publicURL, org: org.name).streamableHTTP]
+            let toolsets: [[String: Any]] = (policy.orgs.first { $0.name == org.name }?.spec.toolsets ?? []).map { toolset in
+                [
+                    "org": org.name, "name": toolset.name, "description": toolset.description ?? "",
+                    "tools": toolset.tools.map { "\($0.server):\($0.tools)" }.joined(separator: ", "),
+                    "endpoint": Endpoints.toolsetURL(publicURL: publicURL, org: org.name, toolset: toolset.name),
+                ]
+            }
+            return ["name": org.name, "servers": org.servers, "endpoint": Endpoints.orgURLs(publicURL: publicURL, org: org.name).streamableHTTP,
+                    "hasToolsets": !toolsets.isEmpty, "toolsets": toolsets]
         }
         return ("servers", ["title": "Servers", "navServers": true, "orgs": values])
     }

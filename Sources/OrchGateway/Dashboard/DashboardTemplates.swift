@@ -98,6 +98,19 @@ enum DashboardTemplates {
             </li>
           {{/servers}}
           </ul>
+          {{#hasToolsets}}
+          <h3 id="toolsets-{{name}}">Toolsets</h3>
+          <ul class="toolsets" aria-labelledby="toolsets-{{name}}">
+          {{#toolsets}}
+            <li class="card toolset" data-toolset="{{org}}/{{name}}">
+              <h4>{{name}}</h4>
+              {{#description}}<p class="description">{{description}}</p>{{/description}}
+              <p class="tools">{{tools}}</p>
+              <p class="endpoint"><code>{{endpoint}}</code> (search mode: <code>{{endpoint}}?tools=search</code>)</p>
+            </li>
+          {{/toolsets}}
+          </ul>
+          {{/hasToolsets}}
         </section>
         {{/orgs}}
         {{> foot}}
