@@ -84,6 +84,7 @@ if ensure_venv "$MCP1_VENV" "import mcp.client.sse, mcp.server.fastmcp, uvicorn,
     run_suite "interactive (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_interactive_sdk1.py
     run_suite "authorization (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_authz_sdk1.py
     run_suite "aggregated endpoints (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_aggregate_sdk1.py
+    run_suite "tool views: overrides, toolsets, search, healing (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_tool_views_sdk1.py
     run_suite "single sign-on (MCP SDK 1.x, oidc-provider-mock)" "$MCP1_VENV/bin/python" test_sso_sdk1.py
     run_suite "per-user credentials (MCP SDK 1.x)" "$MCP1_VENV/bin/python" test_user_secrets_sdk1.py
     run_suite "a 2026-07-28 server (MCP SDK 1.x client, SDK 2.x server)" "$MCP1_VENV/bin/python" test_modern_upstream_sdk1.py
@@ -113,6 +114,7 @@ if $mcp2_ready; then
     run_suite "MCP SDK 2.x" "$MCP2_VENV/bin/python" test_mcp_sdk2.py
     run_suite "authorization (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_authz_sdk2.py
     run_suite "aggregated endpoints (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_aggregate_sdk2.py
+    run_suite "tool views: overrides, toolsets, search, healing (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_tool_views_sdk2.py
     run_suite "a 2026-07-28 server (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_modern_upstream_sdk2.py
     run_suite "approval (MCP SDK 2.x)" "$MCP2_VENV/bin/python" test_approval_sdk2.py
 else
