@@ -1,13 +1,15 @@
 -- wrk script: `tools/call echo` on one MCP session, a distinct JSON-RPC id per request.
 -- Environment: MCP_SESSION (the Mcp-Session-Id), MCP_TOKEN (bearer token, may be empty), MCP_TOOL
 -- (the tool's name, default echo: `SERVER__echo` on an aggregated endpoint), MCP_MODERN (when set:
--- MCP 2026-07-28, no session, each call with its envelope and routing headers).
+-- MCP 2026-07-28, no session, each call with its envelope and routing headers), MCP_ARGUMENTS (the
+-- call's arguments as JSON, default {"text":"benchmark"}).
 -- A call counts as failed unless it is answered HTTP 200 with a JSON-RPC result: an HTTP 202 with
 -- an empty body (no reply at all), an error reply, a timeout or a socket error are all failures.
 -- Prints `p50_us`, `p99_us` and `failed_calls N (…)` lines; bench/check-wrk.sh reads them.
 local counter = 0
 local threads = {}
 local tool = os.getenv("MCP_TOOL") or "echo"
+local arguments = os.getenv("MCP_ARGUMENTS") or '{"text":"benchmark"}'
 local modern = (os.getenv("MCP_MODERN") or "") ~= ""
 local envelope = modern and
   ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}' or ""
@@ -38,7 +40,7 @@ end
 function request()
   counter = counter + 1
   local body = '{"jsonrpc":"2.0","id":' .. (offset + counter) ..
-    ',"method":"tools/call","params":{"name":"' .. tool .. '","arguments":{"text":"benchmark"}' .. envelope .. '}}'
+    ',"method":"tools/call","params":{"name":"' .. tool .. '","arguments":' .. arguments .. envelope .. '}}'
   return wrk.format(nil, nil, nil, body)
 end
 

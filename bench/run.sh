@@ -109,6 +109,10 @@ write_section "$section"
 section=$(bench/aggregate.sh)
 write_section "$section"
 
+# Section: search mode, find_tools over 5,000 permitted tools.
+section=$(bench/search.sh)
+write_section "$section"
+
 # Section: single sign-on, a JWT next to a key.
 section=$(bench/sso.sh)
 write_section "$section"

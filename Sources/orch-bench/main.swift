@@ -1,5 +1,5 @@
 // Measures what the policy costs per request: compile time of a file, `decide` and token lookup.
-// Usage: orch-bench ORCH_JSON TOKENS_TXT; orch-bench seal (SealBench.swift)
+// Usage: orch-bench ORCH_JSON TOKENS_TXT; orch-bench seal (SealBench.swift); orch-bench search N (SearchBench.swift)
 import Foundation
 import OrchJSON
 import OrchPolicy
@@ -9,8 +9,12 @@ if arguments.count == 2, arguments[1] == "seal" {
     sealBench()
     exit(0)
 }
+if arguments.count == 3, arguments[1] == "search", let count = Int(arguments[2]) {
+    searchBench(count)
+    exit(0)
+}
 guard arguments.count == 3 else {
-    FileHandle.standardError.write(Data("usage: orch-bench ORCH_JSON TOKENS_TXT | orch-bench seal\n".utf8))
+    FileHandle.standardError.write(Data("usage: orch-bench ORCH_JSON TOKENS_TXT | orch-bench seal | orch-bench search N\n".utf8))
     exit(2)
 }
 let bytes = try PolicyFileError.read(arguments[1])
