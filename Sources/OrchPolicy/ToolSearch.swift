@@ -56,7 +56,9 @@ public struct ToolSearch: Sendable {
             terms.append(word)
             if terms.count == Self.maxQueryTerms { break }
         }
-        var scores: [Int: Double] = [:]
+        // Scores by entry index, and the entries any term touched.
+        var scores = [Double](repeating: 0, count: entries.count)
+        var touched: [Int] = []
         let total = Double(entries.count)
         for term in terms {
             guard let list = postings[term] else { continue }
@@ -66,11 +68,21 @@ public struct ToolSearch: Sendable {
                 let tf = Double(count)
                 let relative: Double = Double(lengths[entry]) / averageLength
                 let damping: Double = Self.k1 * (1 - Self.b + Self.b * relative)
-                scores[entry, default: 0] += idf * (tf * (Self.k1 + 1) / (tf + damping))
+                if scores[entry] == 0 { touched.append(entry) }
+                scores[entry] += idf * (tf * (Self.k1 + 1) / (tf + damping))
             }
         }
-        let ranked = scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-        return ranked.prefix(limit).map { entries[$0.key] }
+        // The best `limit`, kept in order as the touched entries go by (no sort of them all).
+        func better(_ a: Int, _ b: Int) -> Bool { scores[a] != scores[b] ? scores[a] > scores[b] : a < b }
+        var best: [Int] = []
+        best.reserveCapacity(limit + 1)
+        for entry in touched where best.count < limit || better(entry, best[best.count - 1]) {
+            var at = best.count
+            while at > 0, better(entry, best[at - 1]) { at -= 1 }
+            best.insert(entry, at: at)
+            if best.count > limit { best.removeLast() }
+        }
+        return best.map { entries[$0] }
     }
 
     /// The words of `text`: ASCII letter and digit runs, lower-cased, split where a lower-case

@@ -79,39 +79,35 @@ struct MCPExchange: Sendable {
                 return refuse(m, JSONRPC.invalidParams, "\(m.method) needs a string params.\(param)",
                               reason: "\(m.method) without a string params.\(param)")
             }
-            // A resource is decided, and forwarded, by the normal form of its URI: the form a
-            // server would read it in, whatever the spelling.
+            // What the policy decides, and the server gets: a tool's upstream name (an exposed one is
+            // mapped back through the server's overrides), a resource's URI in its normal form (the
+            // form a server would read it in, whatever the spelling).
             var name = written
-            var rewritten: JSONObject? = nil
-            if kind == .tool {
-                // A tool's exposed name is mapped back: the policy decides, and the server gets, the upstream name.
+            switch kind {
+            case .tool:
+                let unknown = "Tool \(written) is not permitted for \(m.caller.userName) on \(m.server.path)"
                 switch m.caller.policy.server(m.server.id).spec.overrides.call(written) {
-                case .tool(let upstream) where upstream != written:
-                    name = upstream
-                    rewritten = m.params
-                    rewritten?[param] = .string(upstream)
-                case .tool:
-                    break
+                case .tool(let upstream): name = upstream
                 case .hidden(let upstream):
-                    return refuse(m, JSONRPC.invalidParams, "Tool \(written) is not permitted for \(m.caller.userName) on \(m.server.path)",
-                                  reason: "\(upstream) is hidden by the server's overrides", item: Item(.tool, upstream))
+                    return refuse(m, JSONRPC.invalidParams, unknown, reason: "\(upstream) is hidden by the server's overrides", item: Item(.tool, upstream))
                 case .renamed(let upstream, let exposed):
-                    return refuse(m, JSONRPC.invalidParams, "Tool \(written) is not permitted for \(m.caller.userName) on \(m.server.path)",
-                                  reason: "\(upstream) is exposed as \(exposed) by the server's overrides", item: Item(.tool, upstream))
+                    return refuse(m, JSONRPC.invalidParams, unknown, reason: "\(upstream) is exposed as \(exposed) by the server's overrides",
+                                  item: Item(.tool, upstream))
                 }
-            }
-            if kind == .resource {
+            case .resource:
                 switch ResourceURI.normalize(written) {
                 case .failure(let refusal):
                     let message = "Resource URI \(JSONValue.string(written).compact) is refused: \(refusal)"
                     return refuse(m, JSONRPC.invalidParams, message, reason: message, item: Item(kind, written))
-                case .success(let uri) where uri != written:
-                    name = uri
-                    rewritten = m.params
-                    rewritten?[param] = .string(uri)
-                case .success:
-                    break
+                case .success(let uri): name = uri
                 }
+            case .prompt:
+                break
+            }
+            var rewritten: JSONObject? = nil
+            if name != written {
+                rewritten = m.params
+                rewritten?[param] = .string(name)
             }
             let item = Item(kind, name)
             let decision = m.caller.policy.decide(user: m.caller.user, server: m.server.id, item: item, key: m.caller.key, at: m.now)
