@@ -40,7 +40,8 @@ import Testing
         #expect(!second.items.contains { $0.hasPrefix("flaky__") })
         #expect(ContinuousClock.now - started < .seconds(1))
         let call = try await client.aggregate("tools/call", #"{"name":"flaky__echo","arguments":{"text":"x"}}"#, id: 40, session: session, token: Tokens.alice)
-        #expect(call["error"]?["message"]?.stringValue?.hasPrefix("the server acme/flaky is unavailable: it is failing") == true, "\(call)")
+        // "it is failing …" while the retry waits; the start's own failure once the retry is due.
+        #expect(call["error"]?["message"]?.stringValue?.hasPrefix("the server acme/flaky is unavailable: ") == true, "\(call)")
         let api = try await client.execute(uri: "/api/v1/tools", method: .get, headers: bearer(Tokens.alice)) { try JSONValue.parse(String(buffer: $0.body)) }
         #expect(api["errors"]?.arrayValue?.contains { $0["server"] == "acme/flaky" } == true, "\(api)")
 
@@ -60,16 +61,17 @@ import Testing
 }
 
 @Test func aServerThatNeverAnswersHoldsUpTheListForItsTimeoutOnlyThenNotAtAll() async throws {
-    let silent = #", "silent": { "command": "/bin/sh", "args": ["-c", "exec sleep 60"], "timeoutSeconds": 1 }"#
+    let silent = #", "silent": { "command": "/bin/sh", "args": ["-c", "exec sleep 60"], "timeoutSeconds": 3 }"#
     let g = try TestGateway(json: mcpPolicyJSON(extraServers: silent))
     try await g.test { client in
         let session = try await client.openSession("/orgs/acme/mcp", token: Tokens.alice)
         var started = ContinuousClock.now
         let first = try await client.mergedList("tools/list", "tools", "name", session: session, token: Tokens.alice)
         #expect(first.items.contains("notes__echo") && !first.items.contains { $0.hasPrefix("silent__") })
-        #expect(ContinuousClock.now - started < .seconds(4))
+        #expect(ContinuousClock.now - started < .seconds(8))
         started = .now
         _ = try await client.mergedList("tools/list", "tools", "name", session: session, token: Tokens.alice)
-        #expect(ContinuousClock.now - started < .milliseconds(900))
+        // Waiting for it again would take its 3 s timeout.
+        #expect(ContinuousClock.now - started < .seconds(2))
     }
 }

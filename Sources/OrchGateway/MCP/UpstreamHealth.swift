@@ -40,11 +40,11 @@ final class UpstreamHealth: Sendable {
         return .seconds(seconds)
     }
 
-    /// The server's failure for the credential while its retry is not due yet; nil when it may be
-    /// tried now.
+    /// The server's failure for the credential while its retry is not due yet or is running; nil
+    /// when it may be tried now.
     func waiting(_ key: Key) -> Failing? {
         failing.withLock { all in
-            guard let entry = all[key], ContinuousClock.now < entry.retryAt else { return nil }
+            guard let entry = all[key], entry.retrying || ContinuousClock.now < entry.retryAt else { return nil }
             return entry
         }
     }
