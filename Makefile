@@ -85,7 +85,7 @@ fuzz-deps:
 
 # Every fuzz target (Fuzz/run.sh) for FUZZ_SECONDS each; http drives the orch built here. Exits
 # non-zero on a crash, hang or broken property, naming the file that holds the input
-# (.build-fuzz/crashes/TARGET/). See README, "Fuzzing and sanitizers".
+# (.build-fuzz/crashes/TARGET/). See CONTRIBUTING.md, "Fuzzing and sanitizers".
 fuzz: build fuzz-deps
 	ORCH_BIN=$(CURDIR)/$(ORCH) FUZZ_SECONDS=$(FUZZ_SECONDS) Fuzz/run.sh
 

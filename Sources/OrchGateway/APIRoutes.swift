@@ -147,11 +147,10 @@ extension Gateway {
                 throw GatewayError.notFound("no server \(text)")
             }
         }
+        // A toolset is one endpoint of its own: it wins over server= and mode=. Search mode is the
+        // aggregated and toolset endpoints'; per server there is none, and it changes nothing.
         let toolset = query.get("toolset")
         let search = query.get("tools") == "search"
-        if toolset != nil || search, selected != nil || mode == .perServer {
-            throw GatewayError.badRequest("toolset= and tools=search are aggregated endpoints: leave out server= and mode=per-server")
-        }
         if let toolset, policy.toolsetOrgs(toolset, reachable: reachable).isEmpty {
             throw GatewayError.notFound("no toolset \(toolset)")
         }

@@ -241,12 +241,12 @@ public enum OpenAPIDocument {
                     ],
                     [
                         "name": "toolset", "in": "query", "required": false,
-                        "description": "One entry at this toolset's endpoint /orgs/ORG/toolsets/NAME/mcp for each org the key reaches that has it (404 when none has)",
+                        "description": "One entry at this toolset's endpoint /orgs/ORG/toolsets/NAME/mcp for each org the key reaches that has it (404 when none has); it wins over server= and mode=",
                         "schema": ["type": "string", "pattern": .string(namePattern)],
                     ],
                     [
                         "name": "tools", "in": "query", "required": false,
-                        "description": "`search`: the endpoints in search mode, which list find_tools and call_tool instead of every tool",
+                        "description": "`search`: the aggregated and toolset endpoints in search mode, which list find_tools and call_tool instead of every tool (per server it changes nothing)",
                         "schema": ["type": "string", "enum": ["search"]],
                     ],
                 ],

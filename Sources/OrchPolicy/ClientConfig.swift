@@ -102,7 +102,7 @@ extension Policy {
         toolset: String? = nil, search: Bool = false
     ) -> ClientConfig {
         let base = publicURL ?? settings.publicURL
-        let query = search ? "?tools=search" : ""
+        let query = search ? "?tools=search" : ""  // not on a server's own endpoint
         if let toolset {
             let withIt = toolsetOrgs(toolset, reachable: reachable)
             let entries = withIt.map { org in
