@@ -75,6 +75,7 @@ test: deps fuzz-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter OrchGatewayTests
 	$(SWIFT) test --skip-build --skip OrchGatewayTests
+	ORCH_BIN=$(CURDIR)/$(ORCH) python3 tests/docs/check_docs.py
 	ORCH_BIN=$(CURDIR)/$(ORCH) tests/e2e/run.sh
 	SOAK_SECONDS=20 ORCH_BIN=$(CURDIR)/$(ORCH) bench/soak/run.sh
 	ORCH_BIN=$(CURDIR)/$(ORCH) FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) Fuzz/run.sh --core http

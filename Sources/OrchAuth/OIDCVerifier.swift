@@ -46,7 +46,7 @@ public struct TokenRefusal: Error, Sendable, Hashable {
 }
 
 /// Verifies bearer tokens that are not orch keys as JWTs of the issuers in `auth.oidc`
-/// (README, "Single sign-on"): an asymmetric signature only (`none` and HMAC are refused before
+/// (docs/guide/single-sign-on.md): an asymmetric signature only (`none` and HMAC are refused before
 /// any key is looked at, so no algorithm confusion), by a key of the issuer's JWKS found by `kid`;
 /// the exact `iss`; an `aud` that names the gateway's resource (or the issuer's `audiences`);
 /// `exp` and `nbf` with a small leeway; the issuer's required scopes; and exactly one user.

@@ -8,7 +8,7 @@ import Synchronization
 /// gateway has seen of each server's tools and prompts against it. Under `gateway.pinning` `warn`
 /// or `enforce`, a listed tool or prompt whose definition no longer matches its pin, or that has
 /// none, is logged, audited and counted once per definition; under `enforce` it is also left out
-/// of lists and refused on call (README, "Tool pinning").
+/// of lists and refused on call (docs/guide/reviewing-changes.md, "Tool pinning").
 public final class PinStore: Sendable {
     private struct State {
         var lock: PinLock?

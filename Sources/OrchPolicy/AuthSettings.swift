@@ -1,6 +1,6 @@
 public import Foundation
 
-/// orch.json's `auth`: single sign-on with OIDC identity providers (README, "Single sign-on").
+/// orch.json's `auth`: single sign-on with OIDC identity providers (docs/guide/single-sign-on.md).
 /// Tokens they issue are accepted beside orch keys; each maps to exactly one user of the file.
 public struct AuthSettings: Sendable, Hashable {
     /// The URL tokens must name in `aud` (RFC 8707 resource indicator); nil: `publicURL`.

@@ -1,6 +1,6 @@
 import OrchJSON
 
-/// The six clients' document shapes, exactly as the README's "Client configs" gives them. Each entry is built
+/// The six clients' document shapes, exactly as the "Client configs" of docs/guide/clients.md gives them. Each entry is built
 /// from the entry's name and gateway URL and the token text: nothing else goes in.
 enum ClientConfigFormat {
     static func document(_ config: ClientConfig) -> JSONValue {

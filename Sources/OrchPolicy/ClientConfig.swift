@@ -10,7 +10,7 @@ public enum ClientConfigMode: String, Sendable, CaseIterable {
     case perServer = "per-server"
 }
 
-/// A ready-to-paste MCP client configuration for one user (README, "Client configs"): one entry per
+/// A ready-to-paste MCP client configuration for one user (docs/guide/clients.md, "Client configs"): one entry per
 /// org the user belongs to (or, per server, one per server the user may reach), each pointing at
 /// the gateway's endpoint with `Authorization: Bearer TOKEN`. It is built from names and the
 /// public URL only, so no upstream command, argument, env value, header or URL can reach it.
@@ -58,7 +58,7 @@ public enum ServerSelectionError: Error, Sendable, Hashable {
 
 extension Policy {
     /// The servers `user` may connect to at `time`, in file order: the server-level decision of
-    /// docs/orch-json.md "Decisions", with `key` (its scope and expiry) when one is given, narrowed further
+    /// docs/reference/orch-json.md "Decisions", with `key` (its scope and expiry) when one is given, narrowed further
     /// by `scope` when given (the scope of a key being minted, not yet in the file).
     public func reachableServers(user: UserID, key: KeyID? = nil, scope: [ScopeGlob]? = nil, at time: Date) -> [ServerID] {
         servers.map(\.id).filter { id in

@@ -1,4 +1,4 @@
-/// An MCP client whose configuration file orch can write (README, "Client configs").
+/// An MCP client whose configuration file orch can write (docs/guide/clients.md, "Client configs").
 public enum MCPClient: String, CaseIterable, Sendable, Hashable {
     case cline
     case claudeCode = "claude-code"
@@ -7,7 +7,7 @@ public enum MCPClient: String, CaseIterable, Sendable, Hashable {
     case windsurf
     case claudeDesktop = "claude-desktop"
 
-    /// The valid names, comma-separated, in the order the README lists them.
+    /// The valid names, comma-separated, in the order docs/guide/clients.md lists them.
     public static var validNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
 
     /// The message for a client name orch does not know, shared by the CLI and the REST API.
@@ -28,7 +28,7 @@ public enum MCPClient: String, CaseIterable, Sendable, Hashable {
         }
     }
 
-    /// Where the client reads its servers from, for guidance text (README, "Client configs").
+    /// Where the client reads its servers from, for guidance text (docs/guide/clients.md, "Client configs").
     public var configLocation: String {
         switch self {
         case .cline: "cline_mcp_settings.json (MCP Servers → Configure in Cline)"

@@ -3,7 +3,7 @@ public import OrchJSON
 
 /// `orch.lock.json`: what each server's tools and prompts looked like when they were pinned
 /// (`orch pin`), so that a server that changes a tool's name, description or schema under its
-/// users is noticed (README, "Tool pinning").
+/// users is noticed (docs/guide/reviewing-changes.md, "Tool pinning").
 ///
 /// ```json
 /// {"version": 1, "servers": {"acme/notes": {"pinnedAt": "2026-11-26T10:00:00Z",

@@ -1,7 +1,7 @@
 public import OrchJSON
 
 extension PolicyDiff {
-    /// For tools; the shape is documented in README.md (`orch diff`). Every member is always
+    /// For tools; the shape is documented in docs/guide/reviewing-changes.md (`orch diff`). Every member is always
     /// present, null where there is no value.
     public var json: JSONValue {
         [

@@ -2,7 +2,7 @@ public import Foundation
 import Glibc
 
 /// The users' own secrets that `${user:NAME}` in a server's `env`, `headers` or `url` stands for
-/// (README, "Per-user credentials"): one file per secret, `FOLDER/USER/NAME`, readable by its owner
+/// (docs/guide/secrets-and-accounts.md, "Per-user credentials"): one file per secret, `FOLDER/USER/NAME`, readable by its owner
 /// only (mode 0600 or stricter, as ssh wants of a private key). A file's value is its content
 /// without one trailing newline. Values are secrets: no message here ever holds one.
 public struct UserSecrets: Sendable {

@@ -14,7 +14,7 @@ struct ClientConfigCommand: ParsableCommand {
             per server (named SERVER, or ORG-SERVER when the user reaches servers of that name in \
             several orgs) at the server's own endpoint. Each points at the gateway's publicURL with \
             `Authorization: Bearer TOKEN`. No upstream command, argument, env, header or URL is ever \
-            written. Where each client keeps its file: README.md, "Client configs".
+            written. Where each client keeps its file: docs/guide/clients.md, "Client configs".
 
             The token: --token-stdin reads it from standard input and writes it in; --token-env VAR \
             writes the client's reference to environment variable VAR instead (VS Code always asks \

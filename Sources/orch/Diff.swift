@@ -29,7 +29,7 @@ struct Diff: ParsableCommand {
 
     @OptionGroup var options: ConfigOption
     @Flag(help: "Print Markdown for a pull-request comment.") var markdown = false
-    @Flag(help: "Print JSON (the shape is in README.md).") var json = false
+    @Flag(help: "Print JSON (the shape is in docs/guide/reviewing-changes.md, under orch diff).") var json = false
     @Flag(help: "Exit 1 when anyone gains access.") var failOnGrant = false
     @Argument(help: ArgumentHelp("The old version: a file or git:REV.", valueName: "OLD")) var old: String
     @Argument(help: ArgumentHelp("The new version: a file or git:REV (default: FILE).", valueName: "NEW")) var new: String?

@@ -16,7 +16,7 @@ struct Orch: AsyncParsableCommand {
         subcommands: [Check.self, Can.self, Explain.self, Diff.self, Fmt.self, Keys.self, ClientConfigCommand.self, Pin.self, Schema.self, OpenAPI.self, Serve.self, SampleServerCommand.self]
     )
 
-    /// Runs the command, mapping argument errors to exit status 2 as the README's "Exit status" says
+    /// Runs the command, mapping argument errors to exit status 2 as "Exit status" of docs/guide/writing-orch-json.md says
     /// (ArgumentParser's own default is 64).
     static func main() async {
         do {

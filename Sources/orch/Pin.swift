@@ -5,7 +5,7 @@ import OrchGateway
 import OrchJSON
 import OrchPolicy
 
-/// `orch pin`: writes or checks `orch.lock.json` beside orch.json (README, "Tool pinning").
+/// `orch pin`: writes or checks `orch.lock.json` beside orch.json (docs/guide/reviewing-changes.md, "Tool pinning").
 struct Pin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pin what each server's tools and prompts look like, or check them against the pins.",

@@ -2,7 +2,7 @@ import Foundation
 import OrchPolicy
 import Testing
 
-/// docs/orch-json.md "Decisions", steps 1-3 and the deny/allow part of step 4, on the design's example.
+/// docs/reference/orch-json.md "Decisions", steps 1-3 and the deny/allow part of step 4, on the design's example.
 enum Example {
     static let json = """
         {

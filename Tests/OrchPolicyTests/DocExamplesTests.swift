@@ -2,7 +2,7 @@ import Foundation
 import OrchPolicy
 import Testing
 
-/// The diagnostics quoted in docs/orch-json.md, each block tied to the inputs that print it.
+/// The diagnostics quoted in docs/reference/orch-json.md, each block tied to the inputs that print it.
 ///
 /// A block is preceded by `<!-- example: INPUT … -->`; each INPUT is `NAME.json` (a file in
 /// `DocExamples/`) or `spaces:N` (N spaces, for a file too large to keep), and the block is their
@@ -10,7 +10,7 @@ import Testing
 /// without its place; a syntax error keeps `:LINE:COL`.
 struct DocExample: Sendable, CustomTestStringConvertible {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let page = root.appendingPathComponent("docs/orch-json.md")
+    static let page = root.appendingPathComponent("docs/reference/orch-json.md")
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("DocExamples")
     static let marker = "<!-- example: "
 
@@ -83,7 +83,7 @@ struct DocError: Error, CustomStringConvertible {
         for example in examples.reversed() {
             let actual = try example.actual()
             #expect(actual == example.expected, """
-                docs/orch-json.md line \(example.lines.lowerBound + 1), example \(example.inputs.joined(separator: " ")): \
+                docs/reference/orch-json.md line \(example.lines.lowerBound + 1), example \(example.inputs.joined(separator: " ")): \
                 the block differs from what orch prints.
                 docs:
                 \(example.expected.joined(separator: "\n"))
@@ -111,7 +111,7 @@ struct DocError: Error, CustomStringConvertible {
             let block = page[(start + 1)..<i]
             guard !block.isEmpty, block.allSatisfy({ $0.contains(diagnostic) }) else { continue }
             #expect(start > 0 && page[start - 1].hasPrefix(DocExample.marker),
-                    "docs/orch-json.md line \(start + 1): a block of diagnostics without <!-- example: NAME.json --> right before it")
+                    "docs/reference/orch-json.md line \(start + 1): a block of diagnostics without <!-- example: NAME.json --> right before it")
         }
     }
 
@@ -120,7 +120,7 @@ struct DocError: Error, CustomStringConvertible {
         let files = try FileManager.default.contentsOfDirectory(atPath: DocExample.folder.path).filter { $0.hasSuffix(".json") }
         #expect(!files.isEmpty)
         for file in files.sorted() {
-            #expect(used.contains(file), "DocExamples/\(file) is not named by any <!-- example: … --> in docs/orch-json.md")
+            #expect(used.contains(file), "DocExamples/\(file) is not named by any <!-- example: … --> in docs/reference/orch-json.md")
         }
     }
 }

@@ -3,7 +3,7 @@ import OrchPolicy
 import Testing
 
 // Prompts and resources as targets: whole-server rules, rules of one kind, `SERVER:*`, deny rules,
-// the server's filters of each kind and key scopes (docs/orch-json.md, "Rules").
+// the server's filters of each kind and key scopes (docs/reference/orch-json.md, "Rules").
 
 enum Items {
     static let json = """

@@ -3,7 +3,7 @@ import OrchPolicy
 import Testing
 
 /// Many random small policies, every user × server × tool × key × time decided by `Policy.decide`
-/// and by `Reference.decide` (docs/orch-json.md "Decisions" read literally). Each case is one seed; a failure prints the
+/// and by `Reference.decide` (docs/reference/orch-json.md "Decisions" read literally). Each case is one seed; a failure prints the
 /// seed and the policy, and `RandomPolicy.make(seed:)` rebuilds it.
 enum RandomDecisions {
     static let baseSeed: UInt64 = 0x6F72_6368_2D70_6F6C
@@ -143,7 +143,7 @@ extension RandomDecisions {
     static func report(_ list: [String], of findings: Findings, what: String) {
         guard !list.isEmpty else { return }
         Issue.record("""
-            \(list.count) of \(findings.decisions) decisions \(what) docs/orch-json.md "Decisions"; the first:
+            \(list.count) of \(findings.decisions) decisions \(what) docs/reference/orch-json.md "Decisions"; the first:
             \(list.prefix(6).joined(separator: "\n"))
             \(findings.header)
             """)

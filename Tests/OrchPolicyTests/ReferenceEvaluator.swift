@@ -1,6 +1,6 @@
 import Foundation
 
-// A second, deliberately simple reading of docs/orch-json.md "Decisions", written from the text alone. It
+// A second, deliberately simple reading of docs/reference/orch-json.md "Decisions", written from the text alone. It
 // shares no code with OrchPolicy: its own model, its own glob matcher, no indexes, no caching.
 
 /// A generated orch.json, as plain data. `RandomPolicy.json` writes it out as the file.
@@ -20,7 +20,7 @@ struct ModelPolicy {
     var users: [User] = []
 }
 
-/// Why the reference evaluator decided as it did: the step of docs/orch-json.md "Decisions" that answered.
+/// Why the reference evaluator decided as it did: the step of docs/reference/orch-json.md "Decisions" that answered.
 enum ExpectedReason: Equatable, CustomStringConvertible {
     case unknownUser, userDisabled, unknownKey, keyNotOfUser, keyExpired
     case unknownServer, serverDisabled, notMember
@@ -136,7 +136,7 @@ enum Reference {
         case token(String)
     }
 
-    /// docs/orch-json.md "Decisions", steps 1 to 5, in order.
+    /// docs/reference/orch-json.md "Decisions", steps 1 to 5, in order.
     static func decide(_ model: ModelPolicy, user name: String, org orgName: String, server serverName: String,
                        item: String?, key choice: KeyChoice, at now: Date) -> ExpectedReason {
         // 1. The user exists and is not disabled; a key is one of theirs and not expired.

@@ -2,7 +2,7 @@ import Foundation
 import OrchPolicy
 import Testing
 
-// docs/orch-json.md "Decisions": key scopes (end of step 4 and step 5), server-level targets (step 5),
+// docs/reference/orch-json.md "Decisions": key scopes (end of step 4 and step 5), server-level targets (step 5),
 // globs and org-relative server globs.
 
 @Test func keyScopeNarrowsToolAccess() throws {

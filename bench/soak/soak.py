@@ -85,7 +85,7 @@ THREAD_SLACK = 2
 SETTLE_MAX_SECONDS = 60           # idle-out (4 s + 5 s tick) + stop sequences (3 s) + slack
 # Hostile-client bounds.
 CLOSE_SLACK_SECONDS = 3.0         # a guarded socket must be closed within its limit + this
-# A body must arrive at 1 KiB/s after a grace of requestHeadSeconds (README "Limits"): one dripped
+# A body must arrive at 1 KiB/s after a grace of requestHeadSeconds (docs/guide/operations.md, "Limits"): one dripped
 # a byte every 0.5 s is cut at about requestHeadSeconds.
 SLOW_BODY_GRACE_SECONDS = REQUEST_HEAD_SECONDS
 # What an aggregated session keeps of initialize (capabilities, clientInfo, protocolVersion).
@@ -94,13 +94,13 @@ KEPT_INITIALIZE_BYTES = 16384
 RSS_PEAK_ALLOWED_MIB = 160
 IMMEDIATE_CLOSE_SECONDS = 1.0     # "closed at once" (past maxConnectionsPerClient)
 GIVE_UP_SECONDS = 30.0            # a guarded socket still open then is closed by the soak itself
-# Audit throttle (README "Audit log"): 20 records per address per 10 s, plus one summary record.
+# Audit throttle (docs/guide/operations.md, "Audit log"): 20 records per address per 10 s, plus one summary record.
 AUDIT_LIMIT, AUDIT_WINDOW_SECONDS = 20, 10
 # The longest audit line a record can be: ts ~34 B, policy ~83 B, 11 client-controlled fields of
 # at most 256 B plus a "…[+N bytes]" marker (~23 B) and the field name (~16 B) = 11 × 295 B,
 # reason 512 B + marker + name, status and ms ~40 B, braces and newline: 3,952 B. Rounded up.
 MAX_AUDIT_LINE = 4096
-# SIGTERM: every upstream stops within its 3 s sequence, all in parallel (README); in-flight
+# SIGTERM: every upstream stops within its 3 s sequence, all in parallel (docs/guide/operations.md); in-flight
 # requests finish first. 10 s leaves 7 s for the HTTP server's own shutdown on a loaded machine.
 SIGTERM_EXIT_BOUND = 10.0
 
@@ -355,7 +355,7 @@ class Reply:
 class Client:
     """One keep-alive HTTP/1.1 connection (reopened when closed), from `source`. Like any
     well-behaved client's pool, it does not reuse a connection idle for longer than half the
-    gateway's requestHeadSeconds, past which the gateway may close it (README "Limits")."""
+    gateway's requestHeadSeconds, past which the gateway may close it (docs/guide/operations.md, "Limits")."""
 
     def __init__(self, port, source=WELL, timeout=60):
         self.port, self.source, self.timeout = port, source, timeout
@@ -1244,7 +1244,7 @@ def slow_reader(phase, hold=6.0):
                 session.delete()      # its GET stream kept it open: it must still be there
             elif n % 4 == 0:
                 # A POST stream is not an open stream: once the reply is queued the session has
-                # nothing pending, and may idle out (README) while the client does not read.
+                # nothing pending, and may idle out (docs/guide/operations.md) while the client does not read.
                 reply = client.request("DELETE", combo.path, None, session.headers())
                 stats.inc("requests: mcp")
                 if reply.status == 404:
@@ -1785,7 +1785,7 @@ def sigterm_phase(gateway, stats, digests, variants):
         stats.violation("audit file not complete JSON lines after SIGTERM", "%d bad, ends with newline %s: %r" % (len(bad), ends_ok, bad[:2]))
     late = stats.counts["after SIGTERM: sessions opened on new connections"] - before["after SIGTERM: sessions opened on new connections"]
     if late:
-        stats.violation("the gateway accepted connections and opened sessions after SIGTERM (README: SIGTERM stops accepting)",
+        stats.violation("the gateway accepted connections and opened sessions after SIGTERM (docs/guide/operations.md: SIGTERM stops accepting)",
                         "%d sessions opened on connections made 0.1-%.1f s after the signal; the shutdown never ends such "
                         "sessions (bench/soak/repro.py session-after-sigterm)"
                         % (late, stats.maxima.get("after SIGTERM: last session opened on new connections (s after the signal)", 0)))

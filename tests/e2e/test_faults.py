@@ -285,7 +285,7 @@ class FaultTestCase(unittest.TestCase):
         if message_pattern:
             self.assertRegex(error["message"], message_pattern, "error message: %s" % reply)
         if data_code:
-            # README / docs/decisions.md: a failed initialize's error carries the gateway's error code.
+            # docs/guide/operations.md / docs/decisions.md: a failed initialize's error carries the gateway's error code.
             self.assertEqual((error.get("data") or {}).get("code"), data_code, "error.data.code: %s" % reply)
         return error
 

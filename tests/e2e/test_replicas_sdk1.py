@@ -1,5 +1,5 @@
 """End-to-end: three `orch serve` replicas sharing a gateway.stateKey behind a real nginx with
-samples/nginx/round-robin.conf, no session affinity (docs/replicas.md).
+samples/nginx/round-robin.conf, no session affinity (docs/guide/replicas.md).
 
 Run with the 1.x venv:  .venv-mcp1/bin/python tests/e2e/test_replicas_sdk1.py
 The official MCP Python SDK 1.x (`mcp<2`) client makes 200 calls in one Streamable HTTP session

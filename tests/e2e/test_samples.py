@@ -1,4 +1,4 @@
-"""End-to-end checks of the deployment samples against the built orch (README, "Deployment").
+"""End-to-end checks of the deployment samples against the built orch (docs/guide/deployment.md).
 
 - samples/systemd/orch.service: its hardening directives; `systemd-analyze verify` and an offline
   `systemd-analyze security` score where systemd-analyze exists; what its ExecReload (SIGHUP) does

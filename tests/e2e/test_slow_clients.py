@@ -42,7 +42,7 @@ MEASURE_SECONDS = 14.0    # spans the moment the gateway cuts the first sockets 
 INTERVAL = 0.05           # between two measured requests of one prober
 P99_BOUND = 0.100
 PROBE_TIMEOUT = 3.0       # a probe that gets no answer counts as this long
-# The documented bounds (README "Limits"), default requestHeadSeconds 10, plus slack for a loaded machine.
+# The documented bounds (docs/guide/operations.md, "Limits"), default requestHeadSeconds 10, plus slack for a loaded machine.
 REQUEST_HEAD_SECONDS = 10
 SILENCE_SECONDS = 5
 SLACK = 3.0

@@ -1,7 +1,7 @@
 import FuzzKit
 import OrchPolicy
 
-/// `${env:…}` expansion against a second reading of docs/orch-json.md, on Unicode scalars.
+/// `${env:…}` expansion against a second reading of docs/reference/orch-json.md, on Unicode scalars.
 enum EnvTarget {
     static let target = FuzzTarget("env", "EnvExpansion.expand against a reference reading of the docs", check: check)
     static let environment = ["A": "x", "HOME": "/home/u", "EMPTY": "", "D": "$", "B_2": "}", "_": "u"]

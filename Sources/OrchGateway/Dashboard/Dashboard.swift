@@ -6,7 +6,7 @@ import NIOCore
 import OrchJSON
 import OrchPolicy
 
-/// The web dashboard under `/ui/` (README, "The dashboard"): each person's servers, tools, client
+/// The web dashboard under `/ui/` (docs/guide/dashboard.md): each person's servers, tools, client
 /// configs and keys; the gateway's state for admins. It shows and explains the policy, never edits
 /// it, and is built on the same snapshot and decisions as the REST API. Sign-in exchanges a key
 /// (or an `auth.oidc` sign-in) for an `orch_session` cookie; every state-changing request carries

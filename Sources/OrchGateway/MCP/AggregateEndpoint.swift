@@ -8,7 +8,7 @@ import OrchPolicy
 /// The aggregated endpoints over Streamable HTTP: `/orgs/{org}/mcp` (the servers of one org the
 /// key may reach) and `/mcp` (every org). The gateway answers `initialize`, `ping` and the lists
 /// itself; every item's method is routed to its server's member session and decided there exactly
-/// as on that server's own endpoint (README, "One endpoint for every server").
+/// as on that server's own endpoint (docs/guide/clients.md, "One endpoint for every server").
 struct AggregateEndpoint: MCPEndpoint {
     let gateway: Gateway
 

@@ -3,7 +3,7 @@ import Hummingbird
 import OrchJSON
 import OrchPolicy
 
-/// How the gateway treats each method a client sends (README, "What each MCP method may do").
+/// How the gateway treats each method a client sends (docs/guide/operations.md, "What each MCP method may do").
 enum MethodRule: Equatable {
     /// Forwarded as it is.
     case forward
