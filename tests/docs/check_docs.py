@@ -16,13 +16,20 @@
 4. docs/reference/orch-json.md names every field of `orch schema` (as `name`), and
    docs/reference/errors-and-audit.md every HTTP error code of the OpenAPI document, every
    JSON-RPC error code and audit field and decision the sources define.
+5. The README's first ten minutes run: its shell blocks against `orch serve` of the demo orch.json
+   (on a free port), each `#   {…}` answer they show printed as shown, and the client config they
+   show equal to what `orch client-config` prints (curl installed with apt-get when missing).
 Exits 1 listing every problem.
 """
 import json
 import os
 import re
 import shlex
+import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 import sys
 import tempfile
 
@@ -366,6 +373,69 @@ def check_orch_json_page():
             problems.append("docs/reference/orch-json.md does not name the field %s of `orch schema`" % field)
 
 
+def ensure_curl():
+    if shutil.which("curl"):
+        return True
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=False)
+    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "curl"], check=False)
+    return shutil.which("curl") is not None
+
+
+def section(text, heading):
+    start = text.index(heading)
+    end = text.find("\n## ", start + len(heading))
+    return text[start:end if end >= 0 else len(text)]
+
+
+def check_first_ten_minutes():
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    part = section(readme, "## The first ten minutes")
+    shell = [body for kind, body in re.findall(r"^```(\w*)\n(.*?)^```", part, re.M | re.S) if kind == "sh" and body.strip() != "make run"]
+    shown = [json.loads(body) for kind, body in re.findall(r"^```(\w*)\n(.*?)^```", part, re.M | re.S) if kind == "json"]
+    if not shell:
+        problems.append("README.md: The first ten minutes has no shell block to run")
+        return
+    if not ensure_curl():
+        problems.append("README.md: curl is needed to run The first ten minutes, and apt-get could not install it")
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tempfile.TemporaryFile()
+    serve = subprocess.Popen([ORCH, "serve", "--listen", "127.0.0.1:%d" % port, os.path.join(ROOT, "orch.json")], cwd=ROOT,
+                             stdout=log, stderr=log, env=dict(os.environ, ORCH_BIN=ORCH))  # as make run serves it
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/readyz" % port, timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        script = "set -euo pipefail\n" + "\n".join(shell)
+        script = script.replace("localhost:8080", "127.0.0.1:%d" % port)
+        # `orch can` exits 1 when a decision says no, as the README's example means it to.
+        script = re.sub(r"^(\.build/debug/orch can .*)$", r"\1 || test $? -eq 1", script, flags=re.M)
+        script = script.replace(".build/debug/orch", shlex.quote(ORCH))
+        run = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        if run.returncode != 0:
+            problems.append("README.md: The first ten minutes fails (exit %d):\n%s%s" % (run.returncode, run.stdout[-2000:], run.stderr[-2000:]))
+            return
+        for expected in re.findall(r"^#   (\{.*\})$", "\n".join(shell), re.M):
+            if expected not in run.stdout:
+                problems.append("README.md: The first ten minutes shows %s, but the gateway answered:\n%s" % (expected, run.stdout[-2000:]))
+        printed = [json.loads(m) for m in re.findall(r"^\{\n.*?^\}$", run.stdout, re.M | re.S)]
+        for document in shown:
+            if document not in printed:
+                problems.append("README.md: The first ten minutes shows a client config that orch client-config does not print")
+    finally:
+        serve.terminate()
+        try:
+            serve.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+
+
 def main():
     write = "--write-cli" in sys.argv[1:]
     if not os.access(ORCH, os.X_OK):
@@ -376,6 +446,7 @@ def main():
     check_examples()
     check_errors_page()
     check_orch_json_page()
+    check_first_ten_minutes()
     for problem in problems:
         print("docs: " + problem, file=sys.stderr)
     if problems:
