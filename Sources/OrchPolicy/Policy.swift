@@ -216,6 +216,8 @@ public final class Policy: Sendable {
     /// A server's `limits`, read in place: every `tools/call` asks, and a copy of the whole
     /// `Server` costs more than the answer.
     public func limits(of id: ServerID) -> ServerLimits { servers[id.index].spec.limits }
+    /// A server's `timeoutSeconds`, read in place (on every call).
+    public func timeoutSeconds(of id: ServerID) -> Int? { servers[id.index].spec.timeoutSeconds }
 
     /// `ORG/SERVER` of a server.
     public func serverPath(_ id: ServerID) -> String {

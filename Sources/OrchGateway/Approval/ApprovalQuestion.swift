@@ -86,9 +86,8 @@ extension ApprovalQuestion {
     /// server's `overrides`), mapped back first; otherwise they are the decided ones.
     init?(policy: Policy, server: ResolvedServer, method: String, params: JSONObject, asWritten: Bool = false) {
         guard method == MCPMethod.toolsCall.rawValue, case .string(var tool)? = params["name"] else { return nil }
-        let spec = policy.server(server.id).spec
-        if asWritten, case .tool(let upstream) = spec.overrides.call(tool) { tool = upstream }
-        let rules = spec.approvals(tool: tool)
+        if asWritten, case .tool(let upstream) = policy.toolCall(tool, server: server.id) { tool = upstream }
+        let rules = policy.approvals(tool: tool, server: server.id)
         guard !rules.isEmpty else { return nil }
         self.init(server: server.path, tool: tool, arguments: params["arguments"]?.objectValue ?? [:], rules: rules)
     }

@@ -181,7 +181,7 @@ extension Gateway {
     /// forwarded: their account does not work (as its file says), and it is not a request the
     /// gateway answers in the server's place; nil otherwise.
     func accountRefusal(_ policy: Policy, _ id: ServerID, user: String, method: String) -> AccountRefusal? {
-        guard policy.server(id).spec.oauth != nil, !AccountUpstream.answered.contains(method), let account = account(policy, id, user: user),
+        guard policy.usesConnectedAccounts(id), !AccountUpstream.answered.contains(method), let account = account(policy, id, user: user),
             case .failure(let refusal) = accounts.usable(account)
         else { return nil }
         return refusal

@@ -86,7 +86,7 @@ struct MCPExchange: Sendable {
             switch kind {
             case .tool:
                 let unknown = "Tool \(written) is not permitted for \(m.caller.userName) on \(m.server.path)"
-                switch m.caller.policy.server(m.server.id).spec.overrides.call(written) {
+                switch m.caller.policy.toolCall(written, server: m.server.id) {
                 case .tool(let upstream): name = upstream
                 case .hidden(let upstream):
                     return refuse(m, JSONRPC.invalidParams, unknown, reason: "\(upstream) is hidden by the server's overrides", item: Item(.tool, upstream))

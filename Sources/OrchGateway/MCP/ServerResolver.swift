@@ -101,7 +101,7 @@ struct ServerResolver: Sendable {
 
     /// The timeout for one request to this server.
     func callTimeout(_ caller: Caller, _ server: ResolvedServer) -> TimeAmount {
-        .seconds(Int64(caller.policy.server(server.id).spec.timeoutSeconds ?? caller.policy.settings.limits.callTimeoutSeconds))
+        .seconds(Int64(caller.policy.timeoutSeconds(of: server.id) ?? caller.policy.settings.limits.callTimeoutSeconds))
     }
 }
 
