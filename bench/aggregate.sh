@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/check-wrk.sh
+. bench/mcp-session.sh
 orch=${ORCH_BIN:-$PWD/.build/release/orch}
 duration=${BENCH_SECONDS:-10}
 work=$(mktemp -d)
@@ -21,19 +22,6 @@ cat > "$work/orch.json" <<JSON
 JSON
 ORCH_LOG_LEVEL=warning $orch serve "$work/orch.json" 2>"$work/orch.log" &
 for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:18085/healthz && break; sleep 0.1; done
-
-# Opens a session: initialize, then notifications/initialized. Prints the session id.
-open_session() {
-  local sid
-  sid=$(curl -s -D - -o /dev/null -X POST "$1" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-    -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
-    | tr -d '\r' | awk 'tolower($1) == "mcp-session-id:" {print $2}')
-  curl -s -o /dev/null -X POST "$1" -H "Authorization: Bearer $token" -H "Mcp-Session-Id: $sid" \
-    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-    -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-  echo "$sid"
-}
 
 run_wrk() {  # url tool -> wrk output file
   local sid; sid=$(open_session "$1")

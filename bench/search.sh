@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/check-wrk.sh
+. bench/mcp-session.sh
 orch=${ORCH_BIN:-$PWD/.build/release/orch}
 bench=${ORCH_BENCH_BIN:-$PWD/.build/release/orch-bench}
 duration=${BENCH_SECONDS:-10}
@@ -29,11 +30,7 @@ post() {  # session body -> reply body
   curl -s -X POST "$url" -H "Authorization: Bearer $token" ${1:+-H "Mcp-Session-Id: $1"} \
     -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$2"
 }
-sid=$(curl -s -D - -o /dev/null -X POST "$url" -H "Authorization: Bearer $token" \
-  -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-  -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
-  | tr -d '\r' | awk 'tolower($1) == "mcp-session-id:" {print $2}')
-post "$sid" '{"jsonrpc":"2.0","method":"notifications/initialized"}' > /dev/null
+sid=$(open_session "$url")
 query='{"query":"summarize the invoice of a customer","limit":10}'
 call='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"find_tools","arguments":'"$query"'}}'
 # The first call lists all five servers (every page) and builds the index.

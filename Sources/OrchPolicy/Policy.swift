@@ -219,6 +219,28 @@ public final class Policy: Sendable {
     /// A server's `timeoutSeconds`, read in place (on every call).
     public func timeoutSeconds(of id: ServerID) -> Int? { servers[id.index].spec.timeoutSeconds }
 
+    // What every call reads of its server's spec, read in place: `server(id).spec` would copy the
+    // whole spec across the module boundary, field by field.
+
+    /// A server's `overrides.tools`.
+    public func toolOverrides(of id: ServerID) -> ToolOverrides { servers[id.index].spec.overrides }
+
+    /// What `name`, as a client writes it in `tools/call` to `server`, stands for under the
+    /// server's overrides: read in place, on every call (a server without overrides answers at once).
+    public func toolCall(_ name: String, server: ServerID) -> ToolOverrides.Call {
+        servers[server.index].spec.overrides.call(name)
+    }
+
+    /// A server's `approve` rules for `tool` (the caller's first), read in place: asked on every
+    /// call, and none for most servers.
+    public func approvals(tool: String, server: ServerID) -> [ApprovalRule] {
+        servers[server.index].spec.approve.isEmpty ? [] : servers[server.index].spec.approvals(tool: tool)
+    }
+
+    /// Whether a server's calls carry each user's connected account (`oauth`), read in place.
+    public func usesConnectedAccounts(_ server: ServerID) -> Bool { servers[server.index].spec.oauth != nil }
+
+
     /// `ORG/SERVER` of a server.
     public func serverPath(_ id: ServerID) -> String {
         let server = servers[id.index]

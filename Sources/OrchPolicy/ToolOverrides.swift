@@ -77,30 +77,9 @@ public struct ToolOverrides: Sendable, Hashable {
     public func missing(from listed: Set<String>) -> [String] {
         tools.keys.filter { !listed.contains($0) }.sorted()
     }
-
-    /// Every name clients see for the overridden tools (renamed or kept), with the upstream names
-    /// of renamed ones: what an upstream tool's own name must not meet.
-    public var exposedNames: Set<String> {
-        Set(tools.compactMap { upstream, tool in tool.hidden ? nil : (tool.name ?? upstream) })
-    }
 }
 
 extension Policy {
-    /// What `name`, as a client writes it in `tools/call` to `server`, stands for under the
-    /// server's overrides: read in place, on every call (a server without overrides answers at once).
-    public func toolCall(_ name: String, server: ServerID) -> ToolOverrides.Call {
-        servers[server.index].spec.overrides.call(name)
-    }
-
-    /// A server's `approve` rules for `tool` (the caller's first), read in place: asked on every
-    /// call, and none for most servers.
-    public func approvals(tool: String, server: ServerID) -> [ApprovalRule] {
-        servers[server.index].spec.approve.isEmpty ? [] : servers[server.index].spec.approvals(tool: tool)
-    }
-
-    /// Whether a server's calls carry each user's connected account (`oauth`), read in place.
-    public func usesConnectedAccounts(_ server: ServerID) -> Bool { servers[server.index].spec.oauth != nil }
-
     /// What the pins (`orch.lock.json`, each server's tools as last listed) say of the servers'
     /// overrides: an override of a tool the server did not list is a warning; a tool shown under
     /// a name that a pinned tool of the same server keeps as its own is an error (two tools would

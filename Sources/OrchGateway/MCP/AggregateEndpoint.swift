@@ -411,7 +411,7 @@ struct AggregateEndpoint: MCPEndpoint {
     /// upstream name is left to the policy's decision, which refuses it with its reason.
     func holds(_ server: ResolvedServer, tool name: String, _ caller: Caller, _ session: any AggregateMembers) -> Bool {
         guard let entry = session.scoped(caller).first(where: { $0.server.path == server.path }) else { return false }
-        guard case .tool(let upstream) = caller.policy.server(server.id).spec.overrides.call(name) else { return true }
+        guard case .tool(let upstream) = caller.policy.toolCall(name, server: server.id) else { return true }
         return entry.holds(tool: upstream)
     }
 

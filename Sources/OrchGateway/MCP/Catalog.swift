@@ -267,7 +267,7 @@ extension Gateway {
             let path = policy.serverPath(id)
             switch result {
             case .success(let listing):
-                let overrides = kind == .tool ? policy.server(id).spec.overrides : ToolOverrides()
+                let overrides = kind == .tool ? policy.toolOverrides(of: id) : ToolOverrides()
                 for entry in listing.items(kind) {
                     guard let name = entry[kind == .resource ? "uri" : "name"]?.stringValue, let item = Item.named(kind, name),
                         policy.decide(user: caller.user, server: id, item: item, key: caller.key, at: now).allowed,

@@ -197,7 +197,7 @@ struct MCPExchange: Sendable {
                 return r.policy.decide(user: r.user, server: r.server, item: item, key: r.key, at: now).allowed && pinAdmits(kind, entry)
             }
             // Decided and pinned on upstream names, then shown as the server's overrides say.
-            if kind == .tool, let r = access, case let overrides = r.policy.server(r.server).spec.overrides, !overrides.isEmpty {
+            if kind == .tool, let r = access, case let overrides = r.policy.toolOverrides(of: r.server), !overrides.isEmpty {
                 kept = kept.compactMap(overrides.apply)
             }
             result[kind.plural] = .array(kept)
