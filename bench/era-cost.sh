@@ -2,7 +2,7 @@
 # Part of `make bench`: what one tools/call costs orch in CPU, on a handshake-era session and in
 # MCP 2026-07-28 (no session; the key's held upstream session), under the same wrk load: orch's
 # user + system time over the run (from /proc) divided by the calls answered. Three rounds, the
-# two eras in turn, medians reported. With BASE_BIN, the session's calls are measured with that
+# two eras in turn, medians reported; a ratio is the median of the rounds' own. With BASE_BIN, the session's calls are measured with that
 # binary too (an earlier build), for a before/after row. Prints a BENCHMARKS.md section; exits 1
 # (FAILED, no figure) when any call failed (bench/check-wrk.sh).
 set -euo pipefail
@@ -70,8 +70,20 @@ fi
 median() { python3 -c "import statistics, sys; print('%.${2}f' % statistics.median(float(l.split()[$1]) for l in open(sys.argv[1])))" "$3"; }
 legacy_rps=$(median 0 0 "$work/legacy"); legacy_us=$(median 1 1 "$work/legacy")
 modern_rps=$(median 0 0 "$work/modern"); modern_us=$(median 1 1 "$work/modern")
-ratio=$(python3 -c "print('%.2f' % ($modern_rps / $legacy_rps))")
-cpu_ratio=$(python3 -c "print('%.2f' % ($modern_us / $legacy_us))")
+# The ratios are the medians of each round's own (the two eras of a round run back to back, so a
+# drift of the machine's speed between rounds cancels out); the rounds' range is shown beside them.
+pairs() {  # column -> "median min max" of modern/legacy over the rounds
+  python3 - "$1" "$work/legacy" "$work/modern" <<'PY'
+import statistics, sys
+column = int(sys.argv[1])
+legacy = [float(line.split()[column]) for line in open(sys.argv[2])]
+modern = [float(line.split()[column]) for line in open(sys.argv[3])]
+ratios = [m / l for l, m in zip(legacy, modern)]
+print('%.2f %.2f %.2f' % (statistics.median(ratios), min(ratios), max(ratios)))
+PY
+}
+read -r ratio ratio_min ratio_max <<< "$(pairs 0)"
+read -r cpu_ratio cpu_min cpu_max <<< "$(pairs 1)"
 base_row=""
 if [ -n "$base" ]; then
   base_rps=$(median 0 0 "$work/base"); base_us=$(median 1 1 "$work/base")
@@ -84,7 +96,7 @@ cat <<MD
 
 Command: \`bench/era-cost.sh\` (in \`make bench\`), $(date -u +%Y-%m-%d), release build. \`tools/call echo\` through orch to
 the stdio sample server under \`wrk -t2 -c16 -d${seconds}s\` (\`bench/mcp-call.lua\`; \`MCP_MODERN\` for 2026-07-28: no
-session, the envelope and routing headers on every call), the two eras in turn, $rounds rounds, medians. CPU is orch's
+session, the envelope and routing headers on every call), the two eras in turn, $rounds rounds, medians (a ratio is the median of the rounds' own). CPU is orch's
 user + system time over the run (\`/proc/PID/stat\`) divided by the calls answered. Every call of every run answered
 200 with a result. Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr).
 With \`BASE_BIN\`, the earlier build's session rounds run after this build's, not in turn with them.
@@ -92,7 +104,7 @@ With \`BASE_BIN\`, the earlier build's session rounds run after this build's, no
 | calls | calls/s | orch CPU per call (µs) | |
 | --- | --- | --- | --- |
 | on a session (2025-06-18) | $legacy_rps | $legacy_us | |
-| MCP 2026-07-28 | $modern_rps | $modern_us | **${ratio}×** the session's calls/s, **${cpu_ratio}×** its CPU (target: within 10%) |
+| MCP 2026-07-28 | $modern_rps | $modern_us | **${ratio}×** the session's calls/s (rounds: $ratio_min–$ratio_max), **${cpu_ratio}×** its CPU (rounds: $cpu_min–$cpu_max; target: within 10%) |
 $base_row
 <!-- eras:end -->
 MD

@@ -131,7 +131,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A request whose `MCP-Protocol-Version` is not of the handshake era: read as 2026-07-28.
     private static func namesModernVersion(_ head: HTTPRequest) -> Bool {
-        head.headerFields[.mcpProtocolVersion].map { !ModernProtocol.isLegacy($0) } ?? false
+        head.headerFields.first(.mcpProtocolVersion).map { !ModernProtocol.isLegacy($0) } ?? false
     }
 
     /// `/orgs/ORG/servers/SERVER/mcp` or `/servers/SERVER/mcp`, an aggregated endpoint
@@ -373,5 +373,14 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // Outside a read cycle: the router's channel takes what was passed on at read-complete.
         context.fireChannelReadComplete()
+    }
+}
+
+extension HTTPFields {
+    /// The first value of the field `name`, read without joining it with repeats (as the
+    /// subscript does, into a new string).
+    func first(_ name: HTTPField.Name) -> String? {
+        for field in self where field.name == name { return field.value }
+        return nil
     }
 }

@@ -108,8 +108,15 @@ public enum JSONMemberScanner {
 
     /// Whether `member`'s name is `key` as written (a name written with escapes is not matched).
     public static func isNamed(_ member: Member, _ key: String, in bytes: [UInt8]) -> Bool {
-        guard key.utf8.count == member.name.count else { return false }
-        return key.utf8.withContiguousStorageIfAvailable { bytes[member.name].elementsEqual($0) } ?? bytes[member.name].elementsEqual(key.utf8)
+        let count = member.name.count
+        guard key.utf8.count == count else { return false }
+        return key.utf8.withContiguousStorageIfAvailable { name in
+            bytes.withUnsafeBufferPointer { buffer in
+                var offset = 0
+                while offset < count, buffer[member.name.lowerBound + offset] == name[offset] { offset += 1 }
+                return offset == count
+            }
+        } ?? bytes[member.name].elementsEqual(key.utf8)
     }
 
     /// The member of `members` named `key`, when exactly one is.
@@ -134,6 +141,12 @@ public enum JSONMemberScanner {
                 (found, cut[index]) = (true, true)
             }
         }
+        return removals(cutting: cut, from: members)
+    }
+
+    /// The edits that remove the members of `members` whose place in `cut` is true, each run of
+    /// them with the comma after it or, at the end, the one before.
+    static func removals(cutting cut: [Bool], from members: [Member]) -> [Edit] {
         var edits: [Edit] = []
         var index = 0
         while index < members.count {

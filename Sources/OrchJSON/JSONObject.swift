@@ -78,4 +78,11 @@ extension JSONObject {
         self.values = values
         self.rebuildIndex()
     }
+
+    /// Puts `value` under `key` (not among the keys yet) at `position` in the order.
+    mutating func insert(_ value: JSONValue, forKey key: String, at position: Int) {
+        keys.insert(key, at: position)
+        values.insert(value, at: position)
+        if index != nil || keys.count > Self.indexThreshold { rebuildIndex() }
+    }
 }

@@ -20,59 +20,122 @@ public struct JSONSetAside: Sendable {
     /// - Parameters:
     ///   - keys: the names of the members to set aside (none present is nil: nothing to gain).
     ///   - path: the top-level member names that lead to their object, one level each.
+    ///
+    /// When the set-aside members are all of their object's (a 2026-07-28 `_meta` that holds the
+    /// envelope alone), the object goes too: the cuts take its member out of the one above, and
+    /// the rest has no such member (nor one to parse).
     public init?(_ bytes: [UInt8], limits: JSONParseLimits, keys: [String], at path: [String]) {
-        guard bytes.count <= limits.maxBytes, let top = JSONMemberScanner.members(in: bytes) else { return nil }
-        var members = top
+        guard bytes.count <= limits.maxBytes, keys.count <= 64, let top = JSONMemberScanner.members(in: bytes) else { return nil }
+        // Down the path: each step's place among its parent's members (`parent`), then its own members.
+        var (members, parent, place) = (top, top, -1)
         for step in path {
-            guard let named = JSONMemberScanner.only(step, in: members, bytes), bytes[named.value.lowerBound] == UInt8(ascii: "{"),
-                let inner = JSONMemberScanner.members(in: bytes, within: named.value)
+            guard let index = Self.onlyIndex(step, in: members, bytes), bytes[members[index].value.lowerBound] == UInt8(ascii: "{"),
+                let inner = JSONMemberScanner.members(in: bytes, within: members[index].value)
             else { return nil }
-            members = inner
+            (parent, place, members) = (members, index, inner)
         }
-        guard let cuts = JSONMemberScanner.memberRemovals(keys, at: [], in: bytes, top: members), !cuts.isEmpty else { return nil }
-        // The values set aside, by their place among the object's members.
-        var asideValues = [JSONValue?](repeating: nil, count: members.count)
+        // Which key each member is, if it is one (each at most once).
+        var aside: [(place: Int, key: Int)] = []
+        var seen: UInt64 = 0
+        for (index, member) in members.enumerated() {
+            guard let key = keys.firstIndex(where: { JSONMemberScanner.isNamed(member, $0, in: bytes) }) else { continue }
+            guard seen & (1 << key) == 0 else { return nil }
+            seen |= 1 << key
+            aside.append((index, key))
+        }
+        guard !aside.isEmpty else { return nil }
+        var (names, values) = ([String](), [JSONValue]())
+        names.reserveCapacity(aside.count)
+        values.reserveCapacity(aside.count)
         let depth = limits.maxDepth - path.count - 1
-        for (index, member) in members.enumerated() where keys.contains(where: { JSONMemberScanner.isNamed(member, $0, in: bytes) }) {
-            guard let value = Self.read(bytes[member.value], limits: limits, maxDepth: depth) else { return nil }
-            asideValues[index] = value
+        for (index, key) in aside {
+            guard let value = Self.read(bytes[members[index].value], limits: limits, maxDepth: depth) else { return nil }
+            names.append(keys[key])
+            values.append(value)
         }
-        guard case .object(var document)? = try? JSONValue.parse(JSONMemberScanner.applying(cuts, to: bytes), limits: limits),
-            let placed = Self.placing(asideValues, keys: keys, among: members, in: bytes, into: &document, at: path[...])
-        else { return nil }
-        (self.value, self.top, self.cuts) = (.object(placed), top, cuts)
+        let whole = !path.isEmpty && aside.count == members.count
+        let cuts: [JSONMemberScanner.Edit]
+        if whole {
+            var cut = [Bool](repeating: false, count: parent.count)
+            cut[place] = true
+            cuts = JSONMemberScanner.removals(cutting: cut, from: parent)
+        } else {
+            var cut = [Bool](repeating: false, count: members.count)
+            for (index, _) in aside { cut[index] = true }
+            cuts = JSONMemberScanner.removals(cutting: cut, from: members)
+        }
+        guard case .object(var document)? = try? JSONValue.parse(JSONMemberScanner.applying(cuts, to: bytes), limits: limits) else { return nil }
+        let placed: Bool
+        if whole {
+            let object = JSONValue.object(JSONObject(uniqueKeys: names, values: values))
+            placed = Self.inserting(object, named: path[path.count - 1], at: place, among: parent.count, into: &document, at: path.dropLast())
+        } else {
+            placed = Self.placing(aside.map(\.place), names: names, values: values, among: members.count, into: &document, at: path[...])
+        }
+        guard placed else { return nil }
+        (self.value, self.top, self.cuts) = (.object(document), top, cuts)
     }
 
-    /// `document` with the set-aside values back in their places in the object at `path`; nil when
-    /// that object is not there, or holds a set-aside key already (written with escapes, so the
-    /// scanner did not cut it: the whole document repeats the key).
+    /// The one member of `members` named `key`, by its place; nil when none or more than one is.
+    private static func onlyIndex(_ key: String, in members: [JSONMemberScanner.Member], _ bytes: [UInt8]) -> Int? {
+        var found: Int?
+        for index in members.indices where JSONMemberScanner.isNamed(members[index], key, in: bytes) {
+            guard found == nil else { return nil }
+            found = index
+        }
+        return found
+    }
+
+    /// `document` with the set-aside values (`names`, `values`, at `places` among `count` members)
+    /// back in their places in the object at `path`; false when that object is not there, or holds
+    /// a set-aside key already (written with escapes, so the scanner did not cut it: the whole
+    /// document repeats the key).
     private static func placing(
-        _ aside: [JSONValue?], keys: [String], among members: [JSONMemberScanner.Member], in bytes: [UInt8],
-        into document: inout JSONObject, at path: ArraySlice<String>
-    ) -> JSONObject? {
+        _ places: [Int], names: [String], values: [JSONValue], among count: Int, into document: inout JSONObject, at path: ArraySlice<String>
+    ) -> Bool {
         guard let step = path.first else {
-            guard document.count + aside.count(where: { $0 != nil }) == members.count, !keys.contains(where: { document[$0] != nil }) else { return nil }
-            var (names, values) = ([String](), [JSONValue]())
-            names.reserveCapacity(members.count)
-            values.reserveCapacity(members.count)
-            var rest = 0
-            for index in members.indices {
-                if let value = aside[index] {
-                    names.append(String(decoding: bytes[members[index].name], as: UTF8.self))
-                    values.append(value)
+            guard document.count + places.count == count, !names.contains(where: { document[$0] != nil }) else { return false }
+            var (allNames, allValues) = ([String](), [JSONValue]())
+            allNames.reserveCapacity(count)
+            allValues.reserveCapacity(count)
+            var (rest, aside) = (0, 0)
+            for index in 0..<count {
+                if aside < places.count, places[aside] == index {
+                    allNames.append(names[aside])
+                    allValues.append(values[aside])
+                    aside += 1
                 } else {
-                    names.append(document.keys[rest])
-                    values.append(document.values[rest])
+                    allNames.append(document.keys[rest])
+                    allValues.append(document.values[rest])
                     rest += 1
                 }
             }
-            return JSONObject(uniqueKeys: names, values: values)
+            document = JSONObject(uniqueKeys: allNames, values: allValues)
+            return true
         }
-        guard case .object(var inner)? = document[step] else { return nil }
+        return descending(step, into: &document) { placing(places, names: names, values: values, among: count, into: &$0, at: path.dropFirst()) }
+    }
+
+    /// `document` with `value` under `name` at `place` (among `count` members) in the object at
+    /// `path`; false when that object is not there or has the name already (written with escapes).
+    private static func inserting(
+        _ value: JSONValue, named name: String, at place: Int, among count: Int, into document: inout JSONObject, at path: ArraySlice<String>
+    ) -> Bool {
+        guard let step = path.first else {
+            guard document.count + 1 == count, document[name] == nil else { return false }
+            document.insert(value, forKey: name, at: place)
+            return true
+        }
+        return descending(step, into: &document) { inserting(value, named: name, at: place, among: count, into: &$0, at: path.dropFirst()) }
+    }
+
+    /// `change` made to the object under `step` of `document`, in place; false when there is none.
+    private static func descending(_ step: String, into document: inout JSONObject, _ change: (inout JSONObject) -> Bool) -> Bool {
+        guard case .object(var inner)? = document[step] else { return false }
         document[step] = .null  // so that `inner` is the only reference and changes in place
-        guard let placed = placing(aside, keys: keys, among: members, in: bytes, into: &inner, at: path.dropFirst()) else { return nil }
-        document[step] = .object(placed)
-        return document
+        guard change(&inner) else { return false }
+        document[step] = .object(inner)
+        return true
     }
 
     /// A set-aside value from its bytes: a string of printable ASCII without escapes and an empty

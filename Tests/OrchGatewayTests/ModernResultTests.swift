@@ -168,7 +168,7 @@ func aCacheableResultIsPrivateAndKeptNoLongerThanUpstreamOrBound(_ row: TTLRow) 
 @Test func aSplicedReplyKeepsTheUpstreamsBytesButTheIDAndResultType() throws {
     let bytes = Array(#"{"jsonrpc":"2.0", "id" : "orch-7","result":{"content":[{"type":"text","text":"id: \"orch-7\" {}"}],"isError":false}}"#.utf8)
     let value = try JSONValue.parse(bytes)
-    let spliced = try #require(ModernForwarding.splicedReply(bytes, value, id: 42, method: "tools/call"))
+    let spliced = try #require(ModernForwarding.splicedReply(bytes, value, id: 42, method: .toolsCall))
     let text = String(decoding: spliced, as: UTF8.self)
     #expect(text == #"{"jsonrpc":"2.0", "id" : 42,"result":{"resultType":"complete","content":[{"type":"text","text":"id: \"orch-7\" {}"}],"isError":false}}"#)
     // The same members as rewriting the value and encoding it (in another order).
@@ -180,20 +180,20 @@ func aCacheableResultIsPrivateAndKeptNoLongerThanUpstreamOrBound(_ row: TTLRow) 
     #expect(parsed["result"]?.objectValue?.count == rewritten["result"]?.objectValue?.count)
     // An empty result, and an error whose code stays.
     let empty = Array(#"{"id":"orch-1","jsonrpc":"2.0","result":{}}"#.utf8)
-    #expect(ModernForwarding.splicedReply(empty, try JSONValue.parse(empty), id: "a", method: "tools/call").map { String(decoding: $0, as: UTF8.self) }
+    #expect(ModernForwarding.splicedReply(empty, try JSONValue.parse(empty), id: "a", method: .toolsCall).map { String(decoding: $0, as: UTF8.self) }
             == #"{"id":"a","jsonrpc":"2.0","result":{"resultType":"complete"}}"#)
     let error = Array(#"{"jsonrpc":"2.0","id":"orch-2","error":{"code":-32603,"message":"x"}}"#.utf8)
-    #expect(ModernForwarding.splicedReply(error, try JSONValue.parse(error), id: 3, method: "tools/call").map { String(decoding: $0, as: UTF8.self) }
+    #expect(ModernForwarding.splicedReply(error, try JSONValue.parse(error), id: 3, method: .toolsCall).map { String(decoding: $0, as: UTF8.self) }
             == #"{"jsonrpc":"2.0","id":3,"error":{"code":-32603,"message":"x"}}"#)
     // Declined: cache fields to stamp, a resultType already, a code the era changes, an id written with escapes.
     let list = Array(#"{"jsonrpc":"2.0","id":"orch-3","result":{"tools":[]}}"#.utf8)
-    #expect(ModernForwarding.splicedReply(list, try JSONValue.parse(list), id: 1, method: "tools/list") == nil)
+    #expect(ModernForwarding.splicedReply(list, try JSONValue.parse(list), id: 1, method: .toolsList) == nil)
     let typed = Array(#"{"jsonrpc":"2.0","id":"orch-4","result":{"resultType":"complete"}}"#.utf8)
-    #expect(ModernForwarding.splicedReply(typed, try JSONValue.parse(typed), id: 1, method: "tools/call") == nil)
+    #expect(ModernForwarding.splicedReply(typed, try JSONValue.parse(typed), id: 1, method: .toolsCall) == nil)
     let missing = Array(#"{"jsonrpc":"2.0","id":"orch-5","error":{"code":-32002,"message":"Resource not found"}}"#.utf8)
-    #expect(ModernForwarding.splicedReply(missing, try JSONValue.parse(missing), id: 1, method: "resources/read") == nil)
+    #expect(ModernForwarding.splicedReply(missing, try JSONValue.parse(missing), id: 1, method: .resourcesRead) == nil)
     let escaped = Array(#"{"jsonrpc":"2.0","\u0069d":"orch-6","result":{}}"#.utf8)
-    #expect(ModernForwarding.splicedReply(escaped, try JSONValue.parse(escaped), id: 1, method: "tools/call") == nil)
+    #expect(ModernForwarding.splicedReply(escaped, try JSONValue.parse(escaped), id: 1, method: .toolsCall) == nil)
 }
 
 @Test func aSplicedRequestCarriesTheLegsIDAndEverythingElseAsWritten() throws {

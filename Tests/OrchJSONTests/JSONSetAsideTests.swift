@@ -27,6 +27,10 @@ private func apart(_ text: String, maxDepth: Int = 128) -> JSONSetAside? {
         #"{"id":1,"params":{"_meta":{"\#(pv)":"v"}}}"#,
         #"{"id":1,"params":{"_meta":{"\#(pv)":"v","z":1}}}"#,
         #"{"id":1,"params":{"_meta":{"z":1,"\#(info)":"i"}}}"#,
+        // The envelope all of `_meta`: first, between, last or alone in params, and empty params around it.
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"v","\#(caps)":{}},"name":"t"}}"#,
+        #"{"id":1,"params":{"name":"t", "_meta" : { "\#(caps)" : {"roots":{}} , "\#(pv)":"v" } , "arguments":{}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(info)":{"name":"c"}}}}"#,
     ]
     for text in documents {
         let bytes = Array(text.utf8)
@@ -38,7 +42,9 @@ private func apart(_ text: String, maxDepth: Int = 128) -> JSONSetAside? {
         let rest = try JSONValue.parse(JSONMemberScanner.applying(read.cuts, to: bytes), limits: limits)
         var meta = try #require(whole["params"]?["_meta"]?.objectValue)
         for key in [pv, caps, info] { meta[key] = nil }
-        #expect(rest["params"]?["_meta"] == .object(meta), "\(text)")
+        // A `_meta` that held the envelope alone goes with it.
+        #expect(rest["params"]?["_meta"] == (meta.isEmpty ? nil : .object(meta)), "\(text)")
+        #expect(rest["params"]?.objectValue?.count == whole["params"]?.objectValue.map { $0.count - (meta.isEmpty ? 1 : 0) })
         #expect(rest["id"] == whole["id"])
     }
 }
@@ -57,6 +63,8 @@ private func apart(_ text: String, maxDepth: Int = 128) -> JSONSetAside? {
         #"{"id":1,"params":{"_meta":{"\#(pv)":"a","io.modelcontextprotocol/protocolVersio\u006e":"b"}}}"#,
         #"{"id":1,"params":{"_meta":{"\#(pv)":"a"},"_meta":{}}}"#,
         #"{"id":1,"params":{"_meta":{"\#(pv)":"a"},"_m\u0065ta":{}}}"#,
+        #"{"id":1,"params":{"_m\u0065ta":{},"_meta":{"\#(pv)":"a","\#(caps)":{}}}}"#,
+        #"{"id":1,"params":{"_meta":{"\#(pv)":"a","\#(caps)":{}}},"id":2}"#,
         #"{"id":1,"params":{"_meta":{"\#(pv)":"a"}},"params":{}}"#,
         // A step written with escapes is not the path.
         #"{"id":1,"p\u0061rams":{"_meta":{"\#(pv)":"a"}}}"#,

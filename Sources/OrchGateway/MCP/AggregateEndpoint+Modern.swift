@@ -76,7 +76,7 @@ extension AggregateEndpoint {
                 return answer(unavailable(server, caller, error, id: modern.id))
             }
             let routed = ModernRequest(version: modern.version, clientCapabilities: modern.clientCapabilities, clientInfo: modern.clientInfo,
-                                       method: modern.method, id: modern.id, params: rewritten)
+                                       method: modern.method, id: modern.id, params: rewritten, known: modern.known)
             // The body is renamed, so it is encoded again rather than forwarded as it came.
             switch exchange.decide(routed, request: [], caller: caller, server: server, leg: leg, origin: origin, started: started) {
             case .answer(let answer): return ModernExchange.response(answer)

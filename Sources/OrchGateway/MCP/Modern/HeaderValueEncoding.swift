@@ -19,10 +19,9 @@ enum HeaderValueEncoding {
     /// The value a header carries, or nil for a malformed sentinel (bad or non-canonical base64, or
     /// bytes that are not UTF-8), so that a corrupt header never matches a body value by accident.
     static func decode(_ header: String) -> String? {
+        guard header.utf8.count >= prefix.count + suffix.count, header.utf8.starts(with: prefix) else { return header }
         let bytes = Array(header.utf8)
-        guard bytes.count >= prefix.count + suffix.count, bytes.starts(with: prefix), bytes.suffix(suffix.count).elementsEqual(suffix) else {
-            return header
-        }
+        guard bytes.suffix(suffix.count).elementsEqual(suffix) else { return header }
         let payload = String(decoding: bytes[prefix.count..<(bytes.count - suffix.count)], as: UTF8.self)
         // Only the canonical form (what an encoder writes) is read: re-encoding must give it back.
         guard let decoded = Data(base64Encoded: payload), decoded.base64EncodedString() == payload else { return nil }

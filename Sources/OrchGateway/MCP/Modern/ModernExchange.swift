@@ -195,12 +195,12 @@ struct ModernExchange: Sendable {
         }
         let upstreamID = leg.nextID()
         let stamp = ModernResultStamp(ttlBound: CacheTTL(gateway.catalog.ttl), serverInfo: nil)
-        let (clientID, method) = (modern.id, modern.method)
+        let (clientID, method, known) = (modern.id, modern.method, modern.known)
         let errorCode = ErrorCode()
         let filter = admitted.transform
         let hooks = ReplyHooks(
             rewrite: { reply, bytes in
-                if filter == nil, let kept = ModernForwarding.splicedReply(bytes, reply, id: clientID, method: method) {
+                if filter == nil, let kept = ModernForwarding.splicedReply(bytes, reply, id: clientID, method: known) {
                     errorCode.record(reply)
                     return kept
                 }

@@ -6,19 +6,39 @@ enum ModernForwarding {
     /// The client's request as it goes upstream on a held leg: its bytes as they came, with
     /// `upstreamID` in place of its id, and for a handshake-era server (`cutsEnvelope`) the envelope
     /// taken out of `params._meta` (such a server's session has its version and capabilities from
-    /// `initialize`, and Python SDK 2.x servers refuse the envelope on it); a 2026-07-28 server
-    /// gets the envelope as the client wrote it. Made in one copy; `read` is the body as
-    /// `envelopeApart` read it, when it could (its members and cuts are not looked for again). Nil
-    /// when the id is not found once as written or the envelope cannot be cut (then the message is
-    /// encoded again).
+    /// `initialize`, and Python SDK 2.x servers refuse the envelope on it), `_meta` with it when it
+    /// held nothing else; a 2026-07-28 server gets the envelope as the client wrote it. Made in one
+    /// copy; `read` is the body as `envelopeApart` read it, when the adapter did (its members and
+    /// cuts are not looked for again). Nil when the id is not found once as written or the envelope
+    /// cannot be cut (then the message is encoded again).
     static func splicedRequest(_ bytes: [UInt8], upstreamID: JSONValue, cutsEnvelope: Bool, read: JSONSetAside? = nil) -> [UInt8]? {
-        guard let top = read?.top ?? JSONMemberScanner.members(in: bytes), let id = JSONMemberScanner.only("id", in: top, bytes) else { return nil }
-        var edits = [JSONMemberScanner.Edit(id.value, MCPSession.encode(upstreamID))]
-        if cutsEnvelope {
-            guard let cuts = read?.cuts ?? JSONMemberScanner.memberRemovals(envelopeKeys, at: ["params", "_meta"], in: bytes, top: top) else { return nil }
-            edits += cuts
+        let read = read ?? (cutsEnvelope ? envelopeApart(bytes) : nil)
+        guard !cutsEnvelope || read != nil, let top = read?.top ?? JSONMemberScanner.members(in: bytes),
+            let id = JSONMemberScanner.only("id", in: top, bytes)
+        else { return nil }
+        var edits = [JSONMemberScanner.Edit(id.value, encoded(upstreamID))]
+        if cutsEnvelope, let read {
+            edits.reserveCapacity(1 + read.cuts.count)
+            edits.append(contentsOf: read.cuts)
         }
         return JSONMemberScanner.applying(edits, to: bytes)
+    }
+
+    /// A request id as JSON: an integer, or a string of printable ASCII that needs no escape (as
+    /// the gateway's own ids and most clients' are), written directly; anything else encoded.
+    static func encoded(_ id: JSONValue) -> [UInt8] {
+        switch id {
+        case .integer(let number):
+            return Array(String(number).utf8)
+        case .string(let text) where text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }):
+            var bytes: [UInt8] = [UInt8(ascii: "\"")]
+            bytes.reserveCapacity(text.utf8.count + 2)
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return bytes
+        default:
+            return MCPSession.encode(id)
+        }
     }
 
     /// A 2026-07-28 request's body with its envelope set aside while the rest is parsed (the
@@ -32,12 +52,13 @@ enum ModernForwarding {
     /// The envelope's keys in a request's `params._meta`.
     static let envelopeKeys = [ModernProtocol.MetaKey.protocolVersion, ModernProtocol.MetaKey.clientCapabilities, ModernProtocol.MetaKey.clientInfo]
 
-    /// A 2026-07-28 request's params for a server of the handshake era, the envelope taken out.
+    /// A 2026-07-28 request's params for a server of the handshake era, the envelope taken out
+    /// (and `_meta` with it when it held nothing else, as `splicedRequest` cuts it).
     static func withoutEnvelope(_ params: JSONObject) -> JSONObject {
         guard case .object(var meta)? = params["_meta"] else { return params }
         for key in envelopeKeys { meta[key] = nil }
         var params = params
-        params["_meta"] = .object(meta)
+        params["_meta"] = meta.isEmpty ? nil : .object(meta)
         return params
     }
 
@@ -45,11 +66,11 @@ enum ModernForwarding {
     /// `id`, when its bytes can be kept: a result the era adds only `resultType` to (no cache fields
     /// to stamp, no `resultType` already), or an error whose code stays, with the client's id in
     /// place. Nil otherwise (then `reply` rewrites the value and it is encoded again).
-    static func splicedReply(_ bytes: [UInt8], _ value: JSONValue, id: JSONValue, method: String) -> [UInt8]? {
+    static func splicedReply(_ bytes: [UInt8], _ value: JSONValue, id: JSONValue, method: MCPMethod?) -> [UInt8]? {
         let result = value["result"]?.objectValue
         if let result {
-            guard MCPMethod(rawValue: method)?.hasCacheFields != true, result["resultType"] == nil else { return nil }
-        } else if value["error"] == nil || (method == MCPMethod.resourcesRead.rawValue && value["error"]?["code"] == .integer(resourceNotFound)) {
+            guard method?.hasCacheFields != true, result["resultType"] == nil else { return nil }
+        } else if value["error"] == nil || (method == .resourcesRead && value["error"]?["code"] == .integer(resourceNotFound)) {
             return nil
         }
         // The reply was parsed strictly, so no name is written twice: with its id before its result
@@ -58,7 +79,7 @@ enum ModernForwarding {
         guard let members = early.flatMap({ JSONMemberScanner.only("id", in: $0, bytes) == nil ? nil : $0 }) ?? JSONMemberScanner.members(in: bytes),
             let replyID = JSONMemberScanner.only("id", in: members, bytes)
         else { return nil }
-        var edits = [JSONMemberScanner.Edit(replyID.value, MCPSession.encode(id))]
+        var edits = [JSONMemberScanner.Edit(replyID.value, encoded(id))]
         if let result {
             guard let written = JSONMemberScanner.only("result", in: members, bytes), bytes[written.value.lowerBound] == UInt8(ascii: "{") else { return nil }
             let at = written.value.lowerBound + 1

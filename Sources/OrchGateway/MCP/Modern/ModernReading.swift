@@ -85,7 +85,7 @@ enum ModernReading: Sendable, Equatable {
         if let known, known.isRemovedInModernEra { return .failure(.removedMethod(method)) }
         return .success(ModernRequest(
             version: header, clientCapabilities: envelope[ModernProtocol.MetaKey.clientCapabilities] ?? .null,
-            clientInfo: envelope[ModernProtocol.MetaKey.clientInfo], method: method, id: id, params: params))
+            clientInfo: envelope[ModernProtocol.MetaKey.clientInfo], method: method, id: id, params: params, known: known))
     }
 
     private static func unsupported(_ version: String, _ served: [String]) -> ModernRefusal? {

@@ -14,6 +14,13 @@ struct ModernRequest: Sendable, Equatable {
     /// The request's params, `_meta` included.
     let params: JSONObject
 
-    /// The method, when it is one whose handling the era changes.
-    var known: MCPMethod? { MCPMethod(rawValue: method) }
+    /// The method, when it is one whose handling the era changes (read once, with the request).
+    let known: MCPMethod?
+
+    init(version: String, clientCapabilities: JSONValue, clientInfo: JSONValue?, method: String, id: JSONValue, params: JSONObject,
+         known: MCPMethod?? = nil) {
+        (self.version, self.clientCapabilities, self.clientInfo) = (version, clientCapabilities, clientInfo)
+        (self.method, self.id, self.params) = (method, id, params)
+        self.known = known ?? MCPMethod(rawValue: method)
+    }
 }
