@@ -47,17 +47,25 @@ public enum JSONMemberScanner {
 
     /// `bytes` with `edits` (whose ranges do not overlap) made, in one copy.
     public static func applying(_ edits: [Edit], to bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + edits.reduce(0) { $0 + $1.text.count })
-        var position = 0
-        let inOrder = zip(edits, edits.dropFirst()).allSatisfy { $0.range.lowerBound <= $1.range.lowerBound }
-        for edit in inOrder ? edits : edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
-            out.append(contentsOf: bytes[position..<edit.range.lowerBound])
-            out.append(contentsOf: edit.text)
-            position = edit.range.upperBound
+        var inOrder = true
+        var added = 0
+        for index in edits.indices {
+            added += edits[index].text.count
+            if index > 0, edits[index - 1].range.lowerBound > edits[index].range.lowerBound { inOrder = false }
         }
-        out.append(contentsOf: bytes[position...])
-        return out
+        let edits = inOrder ? edits : edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound })
+        return bytes.withUnsafeBufferPointer { buffer in
+            var out: [UInt8] = []
+            out.reserveCapacity(buffer.count + added)
+            var position = 0
+            for edit in edits {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[position..<edit.range.lowerBound]))
+                out.append(contentsOf: edit.text)
+                position = edit.range.upperBound
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[position...]))
+            return out
+        }
     }
 
     /// `bytes` (a JSON object) without the members named in `keys` of the object found by following
@@ -103,6 +111,25 @@ public enum JSONMemberScanner {
         bytes.withUnsafeBufferPointer { buffer in
             var name = stop
             return name.withUTF8 { Scan(bytes: buffer).members(within: 0..<buffer.count, stoppingAt: $0) }
+        }
+    }
+
+    /// The members of the top-level object (`levels[0]`) and of each object down `path` (top-level
+    /// member names, one level each: `levels[i + 1]` are the members of the object under `path[i]`,
+    /// which is the member at `places[i]` of `levels[i]`), read in one pass: a step's value is read
+    /// as the object it must be rather than skipped and read again. Nil where `members(in:)` and
+    /// then `members(in:within:)` of each step would be, or a step is not found exactly once, as an
+    /// object, under its plain name.
+    static func members(in bytes: [UInt8], along path: [String]) -> (levels: [[Member]], places: [Int])? {
+        bytes.withUnsafeBufferPointer { buffer in
+            let scan = Scan(bytes: buffer)
+            var start = 0
+            scan.skipWhitespace(&start, end: buffer.count)
+            guard start < buffer.count, buffer[start] == UInt8(ascii: "{") else { return nil }
+            var levels = [[Member]](repeating: [], count: path.count + 1)
+            var places = [Int](repeating: -1, count: path.count)
+            guard scan.object(from: start, along: path[...], depth: 0, levels: &levels, places: &places) != nil else { return nil }
+            return (levels, places)
         }
     }
 
@@ -247,6 +274,66 @@ public enum JSONMemberScanner {
                 guard bytes[offset] == UInt8(ascii: ",") else { return nil }
                 offset += 1
             }
+        }
+
+        /// Reads the object whose brace is at `start` into `levels[depth]`, and the object under
+        /// `path`'s first step (which must be there once) on into the next levels; the offset after
+        /// its closing brace, or nil.
+        func object(from start: Int, along path: ArraySlice<String>, depth: Int, levels: inout [[Member]], places: inout [Int]) -> Int? {
+            let end = bytes.count
+            var offset = start + 1
+            var members: [Member] = []
+            members.reserveCapacity(8)
+            let step = path.first
+            var stepFound = false
+            while true {
+                skipWhitespace(&offset, end: end)
+                guard offset < end else { return nil }
+                if bytes[offset] == UInt8(ascii: "}"), members.isEmpty { break }
+                guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
+                let close = stringEnd(from: offset, end: end)
+                guard close < end else { return nil }
+                let name = (offset + 1)..<close
+                let value: Range<Int>
+                if let step, isNamed(name, step) {
+                    var valueStart = close + 1
+                    skipWhitespace(&valueStart, end: end)
+                    guard !stepFound, valueStart < end, bytes[valueStart] == UInt8(ascii: ":") else { return nil }
+                    valueStart += 1
+                    skipWhitespace(&valueStart, end: end)
+                    guard valueStart < end, bytes[valueStart] == UInt8(ascii: "{") else { return nil }
+                    stepFound = true
+                    places[depth] = members.count
+                    guard let after = object(from: valueStart, along: path.dropFirst(), depth: depth + 1, levels: &levels, places: &places) else {
+                        return nil
+                    }
+                    value = valueStart..<after
+                } else {
+                    guard let range = valueRange(after: close + 1, end: end) else { return nil }
+                    value = range
+                }
+                members.append((name, value))
+                offset = value.upperBound
+                skipWhitespace(&offset, end: end)
+                guard offset < end else { return nil }
+                if bytes[offset] == UInt8(ascii: "}") { break }
+                guard bytes[offset] == UInt8(ascii: ",") else { return nil }
+                offset += 1
+            }
+            guard step == nil || stepFound else { return nil }
+            levels[depth] = members
+            return offset + 1
+        }
+
+        /// Whether the name at `range` is `key` as written.
+        func isNamed(_ range: Range<Int>, _ key: String) -> Bool {
+            let count = range.count
+            guard key.utf8.count == count else { return false }
+            return key.utf8.withContiguousStorageIfAvailable { name in
+                var offset = 0
+                while offset < count, bytes[range.lowerBound + offset] == name[offset] { offset += 1 }
+                return offset == count
+            } ?? UnsafeBufferPointer(rebasing: bytes[range]).elementsEqual(key.utf8)
         }
 
         /// The range of the value after the colon that follows a key ending at `offset`.

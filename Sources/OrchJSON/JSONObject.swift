@@ -81,8 +81,13 @@ extension JSONObject {
 
     /// Puts `value` under `key` (not among the keys yet) at `position` in the order.
     mutating func insert(_ value: JSONValue, forKey key: String, at position: Int) {
-        keys.insert(key, at: position)
-        values.insert(value, at: position)
+        if position == keys.count {
+            keys.append(key)
+            values.append(value)
+        } else {
+            keys.insert(key, at: position)
+            values.insert(value, at: position)
+        }
         if index != nil || keys.count > Self.indexThreshold { rebuildIndex() }
     }
 }

@@ -25,15 +25,12 @@ public struct JSONSetAside: Sendable {
     /// envelope alone), the object goes too: the cuts take its member out of the one above, and
     /// the rest has no such member (nor one to parse).
     public init?(_ bytes: [UInt8], limits: JSONParseLimits, keys: [String], at path: [String]) {
-        guard bytes.count <= limits.maxBytes, keys.count <= 64, let top = JSONMemberScanner.members(in: bytes) else { return nil }
-        // Down the path: each step's place among its parent's members (`parent`), then its own members.
-        var (members, parent, place) = (top, top, -1)
-        for step in path {
-            guard let index = Self.onlyIndex(step, in: members, bytes), bytes[members[index].value.lowerBound] == UInt8(ascii: "{"),
-                let inner = JSONMemberScanner.members(in: bytes, within: members[index].value)
-            else { return nil }
-            (parent, place, members) = (members, index, inner)
+        guard bytes.count <= limits.maxBytes, keys.count <= 64, let (levels, places) = JSONMemberScanner.members(in: bytes, along: path) else {
+            return nil
         }
+        // The object's members, and its place among its parent's (`parent`).
+        let (top, members) = (levels[0], levels[path.count])
+        let (parent, place) = path.isEmpty ? (top, -1) : (levels[path.count - 1], places[path.count - 1])
         // Which key each member is, if it is one (each at most once).
         var aside: [(place: Int, key: Int)] = []
         var seen: UInt64 = 0
@@ -74,16 +71,6 @@ public struct JSONSetAside: Sendable {
         }
         guard placed else { return nil }
         (self.value, self.top, self.cuts) = (.object(document), top, cuts)
-    }
-
-    /// The one member of `members` named `key`, by its place; nil when none or more than one is.
-    private static func onlyIndex(_ key: String, in members: [JSONMemberScanner.Member], _ bytes: [UInt8]) -> Int? {
-        var found: Int?
-        for index in members.indices where JSONMemberScanner.isNamed(members[index], key, in: bytes) {
-            guard found == nil else { return nil }
-            found = index
-        }
-        return found
     }
 
     /// `document` with the set-aside values (`names`, `values`, at `places` among `count` members)

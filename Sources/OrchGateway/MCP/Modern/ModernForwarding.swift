@@ -16,11 +16,10 @@ enum ModernForwarding {
         guard !cutsEnvelope || read != nil, let top = read?.top ?? JSONMemberScanner.members(in: bytes),
             let id = JSONMemberScanner.only("id", in: top, bytes)
         else { return nil }
-        var edits = [JSONMemberScanner.Edit(id.value, encoded(upstreamID))]
-        if cutsEnvelope, let read {
-            edits.reserveCapacity(1 + read.cuts.count)
-            edits.append(contentsOf: read.cuts)
-        }
+        var edits: [JSONMemberScanner.Edit] = []
+        edits.reserveCapacity(1 + (read?.cuts.count ?? 0))
+        edits.append(JSONMemberScanner.Edit(id.value, encoded(upstreamID)))
+        if cutsEnvelope, let read { edits.append(contentsOf: read.cuts) }
         return JSONMemberScanner.applying(edits, to: bytes)
     }
 
@@ -29,11 +28,25 @@ enum ModernForwarding {
     static func encoded(_ id: JSONValue) -> [UInt8] {
         switch id {
         case .integer(let number):
-            return Array(String(number).utf8)
-        case .string(let text) where text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }):
-            var bytes: [UInt8] = [UInt8(ascii: "\"")]
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(20)
+            if number < 0 { bytes.append(UInt8(ascii: "-")) }
+            let start = bytes.count
+            var rest = number.magnitude
+            repeat {
+                bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+                rest /= 10
+            } while rest > 0
+            bytes[start...].reverse()
+            return bytes
+        case .string(let text):
+            var bytes: [UInt8] = []
             bytes.reserveCapacity(text.utf8.count + 2)
-            bytes.append(contentsOf: text.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            for byte in text.utf8 {
+                guard byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") else { return MCPSession.encode(id) }
+                bytes.append(byte)
+            }
             bytes.append(UInt8(ascii: "\""))
             return bytes
         default:
@@ -79,7 +92,9 @@ enum ModernForwarding {
         guard let members = early.flatMap({ JSONMemberScanner.only("id", in: $0, bytes) == nil ? nil : $0 }) ?? JSONMemberScanner.members(in: bytes),
             let replyID = JSONMemberScanner.only("id", in: members, bytes)
         else { return nil }
-        var edits = [JSONMemberScanner.Edit(replyID.value, encoded(id))]
+        var edits: [JSONMemberScanner.Edit] = []
+        edits.reserveCapacity(2)
+        edits.append(JSONMemberScanner.Edit(replyID.value, encoded(id)))
         if let result {
             guard let written = JSONMemberScanner.only("result", in: members, bytes), bytes[written.value.lowerBound] == UInt8(ascii: "{") else { return nil }
             let at = written.value.lowerBound + 1

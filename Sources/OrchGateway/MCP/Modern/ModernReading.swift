@@ -61,14 +61,15 @@ enum ModernReading: Sendable, Equatable {
     ) -> Result<ModernRequest, ModernRefusal> {
         if let repeated = routing.repeated { return .failure(.headerMismatch(.duplicatedRoutingHeader(repeated))) }
         guard case .object(let envelope) = params["_meta"] else { return .failure(.envelopeNotAnObject) }
-        if envelope[ModernProtocol.MetaKey.protocolVersion] == nil || envelope[ModernProtocol.MetaKey.clientCapabilities] == nil {
+        let (version, capabilities) = (envelope[ModernProtocol.MetaKey.protocolVersion], envelope[ModernProtocol.MetaKey.clientCapabilities])
+        guard let version, let capabilities else {
             let missing = [ModernProtocol.MetaKey.protocolVersion, ModernProtocol.MetaKey.clientCapabilities].filter { envelope[$0] == nil }
             return .failure(.missingEnvelopeKeys(missing))
         }
         let known = MCPMethod(rawValue: method)
 
         // A header is always a string, so an envelope version of any other type never matches it.
-        guard let header = routing.protocolVersion, envelope[ModernProtocol.MetaKey.protocolVersion] == .string(header) else {
+        guard let header = routing.protocolVersion, version == .string(header) else {
             return .failure(.headerMismatch(.protocolVersion))
         }
         if routing.method != method { return .failure(.headerMismatch(.method)) }
@@ -84,7 +85,7 @@ enum ModernReading: Sendable, Equatable {
         }
         if let known, known.isRemovedInModernEra { return .failure(.removedMethod(method)) }
         return .success(ModernRequest(
-            version: header, clientCapabilities: envelope[ModernProtocol.MetaKey.clientCapabilities] ?? .null,
+            version: header, clientCapabilities: capabilities,
             clientInfo: envelope[ModernProtocol.MetaKey.clientInfo], method: method, id: id, params: params, known: known))
     }
 
