@@ -171,6 +171,15 @@ public enum JSONMemberScanner {
         return removals(cutting: cut, from: members)
     }
 
+    /// The edit that removes the members `run` of `members`, with the comma after them or, when
+    /// they end the object, the one before.
+    static func removal(of run: ClosedRange<Int>, from members: [Member]) -> Edit {
+        let first = members[run.lowerBound].name.lowerBound - 1
+        if run.upperBound + 1 < members.count { return Edit(first..<(members[run.upperBound + 1].name.lowerBound - 1)) }
+        if run.lowerBound > 0 { return Edit(members[run.lowerBound - 1].value.upperBound..<members[run.upperBound].value.upperBound) }
+        return Edit(first..<members[run.upperBound].value.upperBound)
+    }
+
     /// The edits that remove the members of `members` whose place in `cut` is true, each run of
     /// them with the comma after it or, at the end, the one before.
     static func removals(cutting cut: [Bool], from members: [Member]) -> [Edit] {
@@ -180,14 +189,7 @@ public enum JSONMemberScanner {
             guard cut[index] else { index += 1; continue }
             var last = index
             while last + 1 < members.count, cut[last + 1] { last += 1 }
-            let first = members[index].name.lowerBound - 1
-            if last + 1 < members.count {
-                edits.append(Edit(first..<(members[last + 1].name.lowerBound - 1)))
-            } else if index > 0 {
-                edits.append(Edit(members[index - 1].value.upperBound..<members[last].value.upperBound))
-            } else {
-                edits.append(Edit(first..<members[last].value.upperBound))
-            }
+            edits.append(removal(of: index...last, from: members))
             index = last + 1
         }
         return edits

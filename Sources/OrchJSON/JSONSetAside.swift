@@ -25,40 +25,32 @@ public struct JSONSetAside: Sendable {
     /// envelope alone), the object goes too: the cuts take its member out of the one above, and
     /// the rest has no such member (nor one to parse).
     public init?(_ bytes: [UInt8], limits: JSONParseLimits, keys: [String], at path: [String]) {
-        guard bytes.count <= limits.maxBytes, keys.count <= 64, let (levels, places) = JSONMemberScanner.members(in: bytes, along: path) else {
+        guard bytes.count <= limits.maxBytes, keys.count <= 64, let (levels, steps) = JSONMemberScanner.members(in: bytes, along: path) else {
             return nil
         }
         // The object's members, and its place among its parent's (`parent`).
         let (top, members) = (levels[0], levels[path.count])
-        let (parent, place) = path.isEmpty ? (top, -1) : (levels[path.count - 1], places[path.count - 1])
-        // Which key each member is, if it is one (each at most once).
-        var aside: [(place: Int, key: Int)] = []
+        let (parent, place) = path.isEmpty ? (top, -1) : (levels[path.count - 1], steps[path.count - 1])
+        // The members that are keys (each at most once): their places, names and values.
+        var (places, names, values) = ([Int](), [String](), [JSONValue]())
         var seen: UInt64 = 0
+        let depth = limits.maxDepth - path.count - 1
         for (index, member) in members.enumerated() {
             guard let key = keys.firstIndex(where: { JSONMemberScanner.isNamed(member, $0, in: bytes) }) else { continue }
-            guard seen & (1 << key) == 0 else { return nil }
+            guard seen & (1 << key) == 0, let value = Self.read(bytes[member.value], limits: limits, maxDepth: depth) else { return nil }
             seen |= 1 << key
-            aside.append((index, key))
-        }
-        guard !aside.isEmpty else { return nil }
-        var (names, values) = ([String](), [JSONValue]())
-        names.reserveCapacity(aside.count)
-        values.reserveCapacity(aside.count)
-        let depth = limits.maxDepth - path.count - 1
-        for (index, key) in aside {
-            guard let value = Self.read(bytes[members[index].value], limits: limits, maxDepth: depth) else { return nil }
+            places.append(index)
             names.append(keys[key])
             values.append(value)
         }
-        let whole = !path.isEmpty && aside.count == members.count
+        guard !places.isEmpty else { return nil }
+        let whole = !path.isEmpty && places.count == members.count
         let cuts: [JSONMemberScanner.Edit]
         if whole {
-            var cut = [Bool](repeating: false, count: parent.count)
-            cut[place] = true
-            cuts = JSONMemberScanner.removals(cutting: cut, from: parent)
+            cuts = [JSONMemberScanner.removal(of: place...place, from: parent)]
         } else {
             var cut = [Bool](repeating: false, count: members.count)
-            for (index, _) in aside { cut[index] = true }
+            for index in places { cut[index] = true }
             cuts = JSONMemberScanner.removals(cutting: cut, from: members)
         }
         guard case .object(var document)? = try? JSONValue.parse(JSONMemberScanner.applying(cuts, to: bytes), limits: limits) else { return nil }
@@ -67,7 +59,7 @@ public struct JSONSetAside: Sendable {
             let object = JSONValue.object(JSONObject(uniqueKeys: names, values: values))
             placed = Self.inserting(object, named: path[path.count - 1], at: place, among: parent.count, into: &document, at: path.dropLast())
         } else {
-            placed = Self.placing(aside.map(\.place), names: names, values: values, among: members.count, into: &document, at: path[...])
+            placed = Self.placing(places, names: names, values: values, among: members.count, into: &document, at: path[...])
         }
         guard placed else { return nil }
         (self.value, self.top, self.cuts) = (.object(document), top, cuts)
