@@ -100,6 +100,8 @@ write_section "$section"
 # Section: one call's CPU in each MCP era.
 section=$(ORCH_BIN=$PWD/$orch bench/era-cost.sh)
 write_section "$section"
+section=$(ORCH_BIN=$PWD/$orch bench/era-instructions.sh)
+write_section "$section"
 
 # Section: replicas behind nginx (round-robin), re-creating a session, sealing its id.
 section=$(python3 bench/replicas.py "$PWD/$orch" "$PWD/.build/release/orch-bench" "${BENCH_SECONDS:-10}")

@@ -123,7 +123,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             head.method == (route.api == nil ? .post : .get),
             route.api != nil || fields.contains(.mcpSessionID) || (route.server != nil && Self.namesModernVersion(head))
         else { return nil }
-        if let length = head.headerFields[.contentLength].flatMap(Int.init), length > gateway.maxBodyBytes { return nil }
+        if let length = head.headerFields.value(.contentLength).flatMap(Int.init), length > gateway.maxBodyBytes { return nil }
         // A host the gateway does not answer to: the router refuses it.
         if let settings = gateway.store.policy?.settings, !HostCheck.allows(head.authority, settings) { return nil }
         return route
@@ -131,7 +131,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A request whose `MCP-Protocol-Version` is not of the handshake era: read as 2026-07-28.
     private static func namesModernVersion(_ head: HTTPRequest) -> Bool {
-        head.headerFields.first(.mcpProtocolVersion).map { !ModernProtocol.isLegacy($0) } ?? false
+        head.headerFields.value(.mcpProtocolVersion).map { !ModernProtocol.isLegacy($0) } ?? false
     }
 
     /// `/orgs/ORG/servers/SERVER/mcp` or `/servers/SERVER/mcp`, an aggregated endpoint
@@ -147,31 +147,50 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let pattern: String
 
         init?(_ target: String) {
-            guard !target.utf8.contains(UInt8(ascii: "%")) else { return nil }
-            let path = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(target[..<$0]) } ?? target
-            let segments = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-            func text(_ index: Int) -> String { String(Substring(segments[index])) }
-            func equals(_ index: Int, _ word: StaticString) -> Bool {
-                segments[index].elementsEqual(UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
-            }
-            if segments.count == 6, segments[0].isEmpty, equals(1, "orgs"), equals(3, "servers"), equals(5, "mcp"),
-                !segments[2].isEmpty, !segments[4].isEmpty
-            {
-                (org, server, pattern) = (text(2), text(4), "/orgs/{org}/servers/{server}/mcp")
-            } else if segments.count == 4, segments[0].isEmpty, equals(1, "servers"), equals(3, "mcp"), !segments[2].isEmpty {
-                (org, server, pattern) = (nil, text(2), "/servers/{server}/mcp")
-            } else if segments.count == 4, segments[0].isEmpty, equals(1, "orgs"), equals(3, "mcp"), !segments[2].isEmpty {
-                (org, server, pattern) = (text(2), nil, "/orgs/{org}/mcp")
-            } else if segments.count == 2, segments[0].isEmpty, equals(1, "mcp") {
-                (org, server, pattern) = (nil, nil, "/mcp")
-            } else if segments.count == 4, segments[0].isEmpty, equals(1, "api"), equals(2, "v1"), equals(3, "me") {
-                (api, pattern) = (.me, "/api/v1/me")
-            } else if segments.count == 4, segments[0].isEmpty, equals(1, "api"), equals(2, "v1"), equals(3, "servers") {
-                (api, pattern) = (.servers, "/api/v1/servers")
-            } else {
+            var target = target
+            guard let read = target.withUTF8(Self.read) else { return nil }
+            (org, server, api, pattern) = (read.org, read.server, read.api, read.pattern)
+            path = read.pathEnd < target.utf8.count ? String(decoding: target.utf8.prefix(read.pathEnd), as: UTF8.self) : target
+        }
+
+        /// The route of a request target's bytes (its path up to `?` split at each `/`, in place), or
+        /// nil for another path or one with a `%` anywhere.
+        private static func read(_ bytes: UnsafeBufferPointer<UInt8>)
+            -> (org: String?, server: String?, api: CallerBodies.Kind?, pattern: String, pathEnd: Int)?
+        {
+            guard !bytes.contains(UInt8(ascii: "%")) else { return nil }
+            let end = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
+            // No route has more than six segments: at most seven are read.
+            return withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: 7) { segments in
+                var (count, start) = (0, 0)
+                for offset in 0..<end where bytes[offset] == UInt8(ascii: "/") {
+                    guard count < 6 else { return nil }
+                    segments[count] = start..<offset
+                    (count, start) = (count + 1, offset + 1)
+                }
+                segments[count] = start..<end
+                count += 1
+                func text(_ index: Int) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[segments[index]]), as: UTF8.self) }
+                func equals(_ index: Int, _ word: StaticString) -> Bool {
+                    UnsafeBufferPointer(rebasing: bytes[segments[index]])
+                        .elementsEqual(UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
+                }
+                guard segments[0].isEmpty else { return nil }
+                if count == 6, equals(1, "orgs"), equals(3, "servers"), equals(5, "mcp"), !segments[2].isEmpty, !segments[4].isEmpty {
+                    return (text(2), text(4), nil, "/orgs/{org}/servers/{server}/mcp", end)
+                } else if count == 4, equals(1, "servers"), equals(3, "mcp"), !segments[2].isEmpty {
+                    return (nil, text(2), nil, "/servers/{server}/mcp", end)
+                } else if count == 4, equals(1, "orgs"), equals(3, "mcp"), !segments[2].isEmpty {
+                    return (text(2), nil, nil, "/orgs/{org}/mcp", end)
+                } else if count == 2, equals(1, "mcp") {
+                    return (nil, nil, nil, "/mcp", end)
+                } else if count == 4, equals(1, "api"), equals(2, "v1"), equals(3, "me") {
+                    return (nil, nil, .me, "/api/v1/me", end)
+                } else if count == 4, equals(1, "api"), equals(2, "v1"), equals(3, "servers") {
+                    return (nil, nil, .servers, "/api/v1/servers", end)
+                }
                 return nil
             }
-            self.path = path
         }
     }
 
@@ -184,10 +203,10 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if let kind = target.api { return answerAPI(kind, head, target, started) }
         guard let name = target.server else { return answerAggregated(head, target, body, started, context) }
         if !head.headerFields.contains(.mcpSessionID) { return answerModern(head, target, name: name, body, started, context) }
-        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields[.authorization]),
+        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields.value(.authorization)),
             let server = resolver.find(caller, org: target.org, name: name),
-            let session = try? resolver.session(head.headerFields[.mcpSessionID], server, caller),
-            head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true
+            let session = try? resolver.session(head.headerFields.value(.mcpSessionID), server, caller),
+            head.headerFields.value(.mcpProtocolVersion).map(JSONRPC.supportedVersions.contains) ?? true
         else { return false }
         let bytes = Array(body.readableBytesView)
         guard let value = try? JSONRPC.parse(bytes), let message = JSONRPCMessage(value) else { return false }
@@ -204,7 +223,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             session.forward(notification: bytes, method: nil, params: [:])
             respond(.accepted, json: nil)
         case .request(let id, let method, let params):
-            let accepts = AcceptedReplies(head.headerFields[.accept])
+            let accepts = AcceptedReplies(head.headerFields.value(.accept))
             // A call to approve first is the router's, which asks.
             guard method != "initialize", accepts.json, params["_meta"]?["progressToken"] == nil, !session.requestsClientMidCall,
                 ApprovalQuestion(policy: caller.policy, server: server, method: method, params: params, asWritten: true) == nil
@@ -229,8 +248,8 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// opened) goes to the router.
     private func answerModern(_ head: HTTPRequest, _ target: Route, name: String, _ body: ByteBuffer, _ started: ContinuousClock.Instant,
                               _ context: ChannelHandlerContext) -> Bool {
-        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields[.authorization]),
-            AcceptedReplies(head.headerFields[.accept]).json,
+        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields.value(.authorization)),
+            AcceptedReplies(head.headerFields.value(.accept)).json,
             let server = resolver.find(caller, org: target.org, name: name),
             let leg = gateway.legs.openLeg(ModernExchange.legKey(caller, server))
         else { return false }
@@ -275,10 +294,10 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func answerAggregated(_ head: HTTPRequest, _ target: Route, _ body: ByteBuffer, _ started: ContinuousClock.Instant,
                                   _ context: ChannelHandlerContext) -> Bool {
         let endpoint = AggregateEndpoint(gateway: gateway)
-        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields[.authorization]),
-            let session = try? endpoint.aggregate(head.headerFields[.mcpSessionID], caller, view: AggregateView(org: target.org)),
-            head.headerFields[.mcpProtocolVersion].map(JSONRPC.supportedVersions.contains) ?? true,
-            AcceptedReplies(head.headerFields[.accept]).json
+        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields.value(.authorization)),
+            let session = try? endpoint.aggregate(head.headerFields.value(.mcpSessionID), caller, view: AggregateView(org: target.org)),
+            head.headerFields.value(.mcpProtocolVersion).map(JSONRPC.supportedVersions.contains) ?? true,
+            AcceptedReplies(head.headerFields.value(.accept)).json
         else { return false }
         let bytes = Array(body.readableBytesView)
         guard let value = try? JSONRPC.parse(bytes), case .request(let id, let method, let params)? = JSONRPCMessage(value),
@@ -305,7 +324,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// `GET /api/v1/me` or `/api/v1/servers` of an authenticated caller: the body the router
     /// serves, kept per key. A refused token goes to the router, which answers and audits it.
     private func answerAPI(_ kind: CallerBodies.Kind, _ head: HTTPRequest, _ target: Route, _ started: ContinuousClock.Instant) -> Bool {
-        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields[.authorization])
+        guard case .success(let caller)? = gateway.authenticator.known(head.headerFields.value(.authorization))
         else { return false }
         state = .answering(route: target.pattern, method: "GET", started: started)
         respond(.ok, body: gateway.callerBody(kind, caller))
@@ -377,10 +396,14 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
 }
 
 extension HTTPFields {
-    /// The first value of the field `name`, read without joining it with repeats (as the
-    /// subscript does, into a new string).
-    func first(_ name: HTTPField.Name) -> String? {
-        for field in self where field.name == name { return field.value }
-        return nil
+    /// The value of the field `name` as the subscript reads it (repeats joined with commas), without
+    /// the subscript's cost for a field that comes once: it builds the joined string even then.
+    func value(_ name: HTTPField.Name) -> String? {
+        var found: String?
+        for field in self where field.name == name {
+            guard found == nil else { return self[name] }
+            found = field.value
+        }
+        return found
     }
 }

@@ -103,33 +103,58 @@ public enum JSONMemberScanner {
         }
     }
 
-    /// The members of the top-level object in order up to the first named `stop` as written, whose
-    /// value is not read past its first byte (its range is that byte alone): for a document already
-    /// parsed strictly (no key written twice), where what follows that value is not needed. Nil when
-    /// it is not an object this reads that far.
-    public static func members(in bytes: [UInt8], stoppingAt stop: String) -> [Member]? {
-        bytes.withUnsafeBufferPointer { buffer in
-            var name = stop
-            return name.withUTF8 { Scan(bytes: buffer).members(within: 0..<buffer.count, stoppingAt: $0) }
-        }
-    }
-
     /// The members of the top-level object (`levels[0]`) and of each object down `path` (top-level
-    /// member names, one level each: `levels[i + 1]` are the members of the object under `path[i]`,
-    /// which is the member at `places[i]` of `levels[i]`), read in one pass: a step's value is read
-    /// as the object it must be rather than skipped and read again. Nil where `members(in:)` and
-    /// then `members(in:within:)` of each step would be, or a step is not found exactly once, as an
-    /// object, under its plain name.
-    static func members(in bytes: [UInt8], along path: [String]) -> (levels: [[Member]], places: [Int])? {
+    /// member names, one level each: `levels[i + 1]` are the members of the object under `path[i]`),
+    /// read in one pass: a step's value is read as the object it must be rather than skipped and
+    /// read again; `place` is the last step's among its parent's members. Nil where `members(in:)`
+    /// and then `members(in:within:)` of each step would be, or a step is not found exactly once,
+    /// as an object, under its plain name.
+    static func members(in bytes: [UInt8], along path: [String]) -> (levels: [[Member]], place: Int)? {
         bytes.withUnsafeBufferPointer { buffer in
             let scan = Scan(bytes: buffer)
             var start = 0
             scan.skipWhitespace(&start, end: buffer.count)
             guard start < buffer.count, buffer[start] == UInt8(ascii: "{") else { return nil }
             var levels = [[Member]](repeating: [], count: path.count + 1)
-            var places = [Int](repeating: -1, count: path.count)
-            guard scan.object(from: start, along: path[...], depth: 0, levels: &levels, places: &places) != nil else { return nil }
-            return (levels, places)
+            var place = -1
+            guard scan.object(from: start, along: path[...], depth: 0, levels: &levels, place: &place) != nil else { return nil }
+            return (levels, place)
+        }
+    }
+
+    /// For a reply already parsed strictly (no name written twice): the range of its top-level `id`
+    /// value and the offset of its top-level `result` value's first byte (nil without one), read in
+    /// one pass that stops at `result` when `id` came before it (as servers write them). Nil when it
+    /// is not an object this reads that far, or has no `id` as written.
+    public static func idAndResult(in bytes: [UInt8]) -> (id: Range<Int>, result: Int?)? {
+        bytes.withUnsafeBufferPointer { buffer -> (id: Range<Int>, result: Int?)? in
+            let scan = Scan(bytes: buffer)
+            let end = buffer.count
+            var offset = 0
+            scan.skipWhitespace(&offset, end: end)
+            guard offset < end, buffer[offset] == UInt8(ascii: "{") else { return nil }
+            offset += 1
+            var (id, result): (Range<Int>?, Int?) = (nil, nil)
+            while true {
+                scan.skipWhitespace(&offset, end: end)
+                guard offset < end, buffer[offset] == UInt8(ascii: "\"") else { return nil }
+                let close = scan.stringEnd(from: offset, end: end)
+                guard close < end, let value = scan.valueRange(after: close + 1, end: end, stoppingAtObject: id != nil && scan.isNamed((offset + 1)..<close, "result"))
+                else { return nil }
+                if scan.isNamed((offset + 1)..<close, "id") {
+                    id = value
+                } else if scan.isNamed((offset + 1)..<close, "result") {
+                    result = value.lowerBound
+                    if let id { return (id, result) }
+                }
+                offset = value.upperBound
+                scan.skipWhitespace(&offset, end: end)
+                guard offset < end else { return nil }
+                if buffer[offset] == UInt8(ascii: "}") { break }
+                guard buffer[offset] == UInt8(ascii: ",") else { return nil }
+                offset += 1
+            }
+            return id.map { ($0, result) }
         }
     }
 
@@ -242,7 +267,7 @@ public enum JSONMemberScanner {
 
         /// Every member of the object that begins `bounds`, in order; nil when it is not an object
         /// this reads to its end.
-        func members(within bounds: Range<Int>, stoppingAt stop: UnsafeBufferPointer<UInt8>? = nil) -> [Member]? {
+        func members(within bounds: Range<Int>) -> [Member]? {
             let end = bounds.upperBound
             var offset = bounds.lowerBound
             skipWhitespace(&offset, end: end)
@@ -257,16 +282,6 @@ public enum JSONMemberScanner {
                 guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
                 let close = stringEnd(from: offset, end: end)
                 guard close < end else { return nil }
-                if let stop, close - offset - 1 == stop.count, UnsafeBufferPointer(rebasing: bytes[(offset + 1)..<close]).elementsEqual(stop) {
-                    var start = close + 1
-                    skipWhitespace(&start, end: end)
-                    guard start < end, bytes[start] == UInt8(ascii: ":") else { return nil }
-                    start += 1
-                    skipWhitespace(&start, end: end)
-                    guard start < end else { return nil }
-                    members.append(((offset + 1)..<close, start..<(start + 1)))
-                    return members
-                }
                 guard let value = valueRange(after: close + 1, end: end) else { return nil }
                 members.append(((offset + 1)..<close, value))
                 offset = value.upperBound
@@ -279,9 +294,9 @@ public enum JSONMemberScanner {
         }
 
         /// Reads the object whose brace is at `start` into `levels[depth]`, and the object under
-        /// `path`'s first step (which must be there once) on into the next levels; the offset after
-        /// its closing brace, or nil.
-        func object(from start: Int, along path: ArraySlice<String>, depth: Int, levels: inout [[Member]], places: inout [Int]) -> Int? {
+        /// `path`'s first step (which must be there once) on into the next levels, the last step's
+        /// place into `place`; the offset after its closing brace, or nil.
+        func object(from start: Int, along path: ArraySlice<String>, depth: Int, levels: inout [[Member]], place: inout Int) -> Int? {
             let end = bytes.count
             var offset = start + 1
             var members: [Member] = []
@@ -305,8 +320,8 @@ public enum JSONMemberScanner {
                     skipWhitespace(&valueStart, end: end)
                     guard valueStart < end, bytes[valueStart] == UInt8(ascii: "{") else { return nil }
                     stepFound = true
-                    places[depth] = members.count
-                    guard let after = object(from: valueStart, along: path.dropFirst(), depth: depth + 1, levels: &levels, places: &places) else {
+                    if path.count == 1 { place = members.count }
+                    guard let after = object(from: valueStart, along: path.dropFirst(), depth: depth + 1, levels: &levels, place: &place) else {
                         return nil
                     }
                     value = valueStart..<after
@@ -338,14 +353,16 @@ public enum JSONMemberScanner {
             } ?? UnsafeBufferPointer(rebasing: bytes[range]).elementsEqual(key.utf8)
         }
 
-        /// The range of the value after the colon that follows a key ending at `offset`.
-        func valueRange(after offset: Int, end limit: Int) -> Range<Int>? {
+        /// The range of the value after the colon that follows a key ending at `offset`; with
+        /// `stoppingAtObject`, an object's range is its first byte alone (it is not read).
+        func valueRange(after offset: Int, end limit: Int, stoppingAtObject: Bool = false) -> Range<Int>? {
             var start = offset
             skipWhitespace(&start, end: limit)
             guard start < limit, bytes[start] == UInt8(ascii: ":") else { return nil }
             start += 1
             skipWhitespace(&start, end: limit)
             guard start < limit else { return nil }
+            if stoppingAtObject, bytes[start] == UInt8(ascii: "{") { return start..<(start + 1) }
             switch bytes[start] {
             case UInt8(ascii: "\""):
                 let end = stringEnd(from: start, end: limit)

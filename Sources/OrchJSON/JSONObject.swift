@@ -79,6 +79,16 @@ extension JSONObject {
         self.rebuildIndex()
     }
 
+    /// Makes `change` to the object under `key` in place (while it runs, the only reference to that
+    /// object is its argument, so nothing is copied); false when there is no object under `key`, or
+    /// `change` gives false.
+    mutating func changingObject(under key: String, _ change: (inout JSONObject) -> Bool) -> Bool {
+        guard let position = position(of: key), case .object(var inner) = values[position] else { return false }
+        values[position] = .null
+        defer { values[position] = .object(inner) }
+        return change(&inner)
+    }
+
     /// Puts `value` under `key` (not among the keys yet) at `position` in the order.
     mutating func insert(_ value: JSONValue, forKey key: String, at position: Int) {
         if position == keys.count {

@@ -25,14 +25,17 @@ public struct JSONSetAside: Sendable {
     /// envelope alone), the object goes too: the cuts take its member out of the one above, and
     /// the rest has no such member (nor one to parse).
     public init?(_ bytes: [UInt8], limits: JSONParseLimits, keys: [String], at path: [String]) {
-        guard bytes.count <= limits.maxBytes, keys.count <= 64, let (levels, steps) = JSONMemberScanner.members(in: bytes, along: path) else {
+        guard bytes.count <= limits.maxBytes, keys.count <= 64, let (levels, place) = JSONMemberScanner.members(in: bytes, along: path) else {
             return nil
         }
         // The object's members, and its place among its parent's (`parent`).
         let (top, members) = (levels[0], levels[path.count])
-        let (parent, place) = path.isEmpty ? (top, -1) : (levels[path.count - 1], steps[path.count - 1])
+        let parent = levels[path.isEmpty ? 0 : path.count - 1]
         // The members that are keys (each at most once): their places, names and values.
         var (places, names, values) = ([Int](), [String](), [JSONValue]())
+        places.reserveCapacity(keys.count)
+        names.reserveCapacity(keys.count)
+        values.reserveCapacity(keys.count)
         var seen: UInt64 = 0
         let depth = limits.maxDepth - path.count - 1
         for (index, member) in members.enumerated() {
@@ -92,7 +95,7 @@ public struct JSONSetAside: Sendable {
             document = JSONObject(uniqueKeys: allNames, values: allValues)
             return true
         }
-        return descending(step, into: &document) { placing(places, names: names, values: values, among: count, into: &$0, at: path.dropFirst()) }
+        return document.changingObject(under: step) { placing(places, names: names, values: values, among: count, into: &$0, at: path.dropFirst()) }
     }
 
     /// `document` with `value` under `name` at `place` (among `count` members) in the object at
@@ -105,16 +108,7 @@ public struct JSONSetAside: Sendable {
             document.insert(value, forKey: name, at: place)
             return true
         }
-        return descending(step, into: &document) { inserting(value, named: name, at: place, among: count, into: &$0, at: path.dropFirst()) }
-    }
-
-    /// `change` made to the object under `step` of `document`, in place; false when there is none.
-    private static func descending(_ step: String, into document: inout JSONObject, _ change: (inout JSONObject) -> Bool) -> Bool {
-        guard case .object(var inner)? = document[step] else { return false }
-        document[step] = .null  // so that `inner` is the only reference and changes in place
-        guard change(&inner) else { return false }
-        document[step] = .object(inner)
-        return true
+        return document.changingObject(under: step) { inserting(value, named: name, at: place, among: count, into: &$0, at: path.dropFirst()) }
     }
 
     /// A set-aside value from its bytes: a string of printable ASCII without escapes and an empty

@@ -102,17 +102,25 @@ private func apart(_ text: String, maxDepth: Int = 128) -> JSONSetAside? {
     #expect(apart(deeper, maxDepth: 10) == nil)
 }
 
-/// Members read up to a name: the rest of the document is not read, and the stop's value is its first byte.
-@Test func membersReadUpToANameStopAtItsValue() throws {
-    let bytes = Array(#"{"jsonrpc":"2.0", "id" : 5 , "result" : {"unfinished"#.utf8)
-    let members = try #require(JSONMemberScanner.members(in: bytes, stoppingAt: "result"))
-    #expect(members.map { String(decoding: bytes[$0.name], as: UTF8.self) } == ["jsonrpc", "id", "result"])
-    #expect(String(decoding: bytes[members[1].value], as: UTF8.self) == "5")
-    #expect(String(decoding: bytes[members[2].value], as: UTF8.self) == "{")
-    // Without the name, the whole object is read (and this one is cut short).
-    #expect(JSONMemberScanner.members(in: bytes, stoppingAt: "error") == nil)
-    let whole = Array(#"{"result":{"a":1},"id":2}"#.utf8)
-    #expect(JSONMemberScanner.members(in: whole, stoppingAt: "id")?.count == 2)
-    #expect(JSONMemberScanner.members(in: whole, stoppingAt: "resul")?.count == 2)
-    #expect(JSONMemberScanner.members(in: Array(#"{"result" 1}"#.utf8), stoppingAt: "result") == nil)
+/// A reply's id and result are found in one pass, which stops at the result's brace when the id came first.
+@Test func aRepliesIDAndResultAreFoundInOnePass() throws {
+    func read(_ text: String) -> (id: String, result: String?)? {
+        let bytes = Array(text.utf8)
+        return JSONMemberScanner.idAndResult(in: bytes).map { found in
+            (String(decoding: bytes[found.id], as: UTF8.self), found.result.map { String(decoding: bytes[$0...], as: UTF8.self) })
+        }
+    }
+    // Id first: the result is not read (this one is cut short after its brace).
+    let early = try #require(read(#"{"jsonrpc":"2.0", "id" : 5 , "result" : {"unfinished"#))
+    #expect(early.id == "5" && early.result == #"{"unfinished"#)
+    // Result first: read past, to the id.
+    let late = try #require(read(#" { "result" : {"a":[1,{"id":2}]} , "id":"x\"y" } "#))
+    #expect(late.id == #""x\"y""# && late.result?.hasPrefix(#"{"a":"#) == true)
+    // An error reply has no result; a result that is no object is still where it is.
+    #expect(read(#"{"jsonrpc":"2.0","error":{"code":-1},"id":null}"#).map { $0.id == "null" && $0.result == nil } == true)
+    #expect(read(#"{"id":1,"result":7}"#)?.result == "7}")
+    // No id as written (escaped, nested, absent), or not an object this reads.
+    for text in [#"{"\u0069d":1,"result":{}}"#, #"{"result":{"id":1}}"#, #"{"jsonrpc":"2.0"}"#, #"[{"id":1}]"#, #"{"id" 1}"#, #"{"id":1 "result":{}}"#, ""] {
+        #expect(read(text) == nil, "\(text)")
+    }
 }

@@ -73,7 +73,7 @@ final class HeldLeg: Sendable, ServerMessageTap {
 
     /// A fresh id for a request forwarded on this leg.
     func nextID() -> JSONValue {
-        .string("orch-\(requests.wrappingAdd(1, ordering: .relaxed).newValue)")
+        .string("orch-" + String(requests.wrappingAdd(1, ordering: .relaxed).newValue))
     }
 
     /// Whether the server offers `resources/subscribe`, which the listen streams' resource

@@ -194,7 +194,7 @@ struct ModernExchange: Sendable {
             }
         }
         let upstreamID = leg.nextID()
-        let stamp = ModernResultStamp(ttlBound: CacheTTL(gateway.catalog.ttl), serverInfo: nil)
+        let ttl = gateway.catalog.ttl
         let (clientID, method, known) = (modern.id, modern.method, modern.known)
         let errorCode = ErrorCode()
         let filter = admitted.transform
@@ -204,6 +204,7 @@ struct ModernExchange: Sendable {
                     errorCode.record(reply)
                     return kept
                 }
+                let stamp = ModernResultStamp(ttlBound: CacheTTL(ttl), serverInfo: nil)
                 let answer = ModernForwarding.reply(filter?(reply) ?? reply, id: clientID, method: method, stamp: stamp)
                 errorCode.record(answer)
                 return MCPSession.encode(answer)

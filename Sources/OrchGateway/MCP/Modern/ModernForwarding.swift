@@ -28,27 +28,31 @@ enum ModernForwarding {
     static func encoded(_ id: JSONValue) -> [UInt8] {
         switch id {
         case .integer(let number):
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(20)
-            if number < 0 { bytes.append(UInt8(ascii: "-")) }
-            let start = bytes.count
-            var rest = number.magnitude
-            repeat {
-                bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
-                rest /= 10
-            } while rest > 0
-            bytes[start...].reverse()
-            return bytes
-        case .string(let text):
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(text.utf8.count + 2)
-            bytes.append(UInt8(ascii: "\""))
-            for byte in text.utf8 {
-                guard byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") else { return MCPSession.encode(id) }
-                bytes.append(byte)
+            // Digits from the last, into room for Int64.min's twenty characters.
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+                var (start, rest) = (20, number.magnitude)
+                repeat {
+                    start -= 1
+                    digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                } while rest > 0
+                if number < 0 {
+                    start -= 1
+                    digits[start] = UInt8(ascii: "-")
+                }
+                return Array(UnsafeBufferPointer(rebasing: digits[start...]))
             }
-            bytes.append(UInt8(ascii: "\""))
-            return bytes
+        case .string(let text):
+            let plain = text.utf8.withContiguousStorageIfAvailable { characters -> [UInt8]? in
+                for byte in characters where byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return nil }
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(characters.count + 2)
+                bytes.append(UInt8(ascii: "\""))
+                bytes.append(contentsOf: characters)
+                bytes.append(UInt8(ascii: "\""))
+                return bytes
+            }
+            return (plain ?? nil) ?? MCPSession.encode(id)
         default:
             return MCPSession.encode(id)
         }
@@ -88,17 +92,13 @@ enum ModernForwarding {
         }
         // The reply was parsed strictly, so no name is written twice: with its id before its result
         // (as servers write them), the result is not read past its brace.
-        let early = result == nil ? nil : JSONMemberScanner.members(in: bytes, stoppingAt: "result")
-        guard let members = early.flatMap({ JSONMemberScanner.only("id", in: $0, bytes) == nil ? nil : $0 }) ?? JSONMemberScanner.members(in: bytes),
-            let replyID = JSONMemberScanner.only("id", in: members, bytes)
-        else { return nil }
+        guard let (replyID, written) = JSONMemberScanner.idAndResult(in: bytes) else { return nil }
         var edits: [JSONMemberScanner.Edit] = []
         edits.reserveCapacity(2)
-        edits.append(JSONMemberScanner.Edit(replyID.value, encoded(id)))
+        edits.append(JSONMemberScanner.Edit(replyID, encoded(id)))
         if let result {
-            guard let written = JSONMemberScanner.only("result", in: members, bytes), bytes[written.value.lowerBound] == UInt8(ascii: "{") else { return nil }
-            let at = written.value.lowerBound + 1
-            edits.append(JSONMemberScanner.Edit(at..<at, result.isEmpty ? resultTypeMember : resultTypeMemberAndComma))
+            guard let written, bytes[written] == UInt8(ascii: "{") else { return nil }
+            edits.append(JSONMemberScanner.Edit((written + 1)..<(written + 1), result.isEmpty ? resultTypeMember : resultTypeMemberAndComma))
         }
         return JSONMemberScanner.applying(edits, to: bytes)
     }
