@@ -150,7 +150,12 @@ extension Gateway {
         // A toolset is one endpoint of its own: it wins over server= and mode=. Search mode is the
         // aggregated and toolset endpoints'; per server there is none, and it changes nothing.
         let toolset = query.get("toolset")
-        let search = query.get("tools") == "search"
+        let search: Bool
+        switch query.get("tools") {
+        case nil: search = false
+        case "search": search = true
+        case let other?: throw GatewayError.badRequest("unknown tools \"\(other)\"; valid: search")
+        }
         if let toolset, policy.toolsetOrgs(toolset, reachable: reachable).isEmpty {
             throw GatewayError.notFound("no toolset \(toolset)")
         }

@@ -133,6 +133,13 @@ private func emptyViewPolicy() -> String {
         #expect(config["mcpServers"]?["basics"]?["url"]?.stringValue?.hasSuffix("/orgs/acme/toolsets/basics/mcp?tools=search") == true, "\(config)")
         let unknown = try await client.execute(uri: "/api/v1/client-config?client=cursor&toolset=nope", method: .get, headers: bearer(Tokens.bob)) { $0.status }
         #expect(unknown == .notFound)
+        // tools= takes search alone: anything else, empty included, is refused rather than read as absent.
+        for tools in ["", "all", "Search"] {
+            let refused = try await client.execute(uri: "/api/v1/client-config?client=cursor&tools=\(tools)", method: .get, headers: bearer(Tokens.bob)) {
+                ($0.status, String(buffer: $0.body))
+            }
+            #expect(refused.0 == .badRequest && refused.1.contains("valid: search"), "\(tools): \(refused)")
+        }
         // The dashboard's servers page lists them under their org.
         let browser = try await signIn(client, Tokens.bob)
         let page = try await client.execute(uri: "/ui/", method: .get, headers: browser.header) { String(buffer: $0.body) }
