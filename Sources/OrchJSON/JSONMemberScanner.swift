@@ -139,13 +139,14 @@ public enum JSONMemberScanner {
                 scan.skipWhitespace(&offset, end: end)
                 guard offset < end, buffer[offset] == UInt8(ascii: "\"") else { return nil }
                 let close = scan.stringEnd(from: offset, end: end)
-                guard close < end, let value = scan.valueRange(after: close + 1, end: end, stoppingAtObject: id != nil && scan.isNamed((offset + 1)..<close, "result"))
-                else { return nil }
-                if scan.isNamed((offset + 1)..<close, "id") {
-                    id = value
-                } else if scan.isNamed((offset + 1)..<close, "result") {
+                guard close < end else { return nil }
+                let isResult = scan.isNamed((offset + 1)..<close, "result")
+                guard let value = scan.valueRange(after: close + 1, end: end, stoppingAtObject: id != nil && isResult) else { return nil }
+                if isResult {
                     result = value.lowerBound
                     if let id { return (id, result) }
+                } else if scan.isNamed((offset + 1)..<close, "id") {
+                    id = value
                 }
                 offset = value.upperBound
                 scan.skipWhitespace(&offset, end: end)

@@ -52,7 +52,8 @@ enum ModernForwarding {
                 bytes.append(UInt8(ascii: "\""))
                 return bytes
             }
-            return (plain ?? nil) ?? MCPSession.encode(id)
+            if case let bytes?? = plain { return bytes }
+            return MCPSession.encode(id)
         default:
             return MCPSession.encode(id)
         }

@@ -18,9 +18,8 @@ struct ModernRequest: Sendable, Equatable {
     let known: MCPMethod?
 
     init(version: String, clientCapabilities: JSONValue, clientInfo: JSONValue?, method: String, id: JSONValue, params: JSONObject,
-         known: MCPMethod?? = nil) {
+         known: MCPMethod?) {
         (self.version, self.clientCapabilities, self.clientInfo) = (version, clientCapabilities, clientInfo)
-        (self.method, self.id, self.params) = (method, id, params)
-        self.known = known ?? MCPMethod(rawValue: method)
+        (self.method, self.id, self.params, self.known) = (method, id, params, known)
     }
 }
