@@ -119,10 +119,13 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let fields = head.headerFields
         guard head.method == .post || head.method == .get, fields.contains(.authorization),
             !fields.contains(.origin), !fields.contains(.connection), !fields.contains(.expect),
-            let route = head.path.flatMap(Route.init),
-            head.method == (route.api == nil ? .post : .get),
-            route.api != nil || fields.contains(.mcpSessionID) || (route.server != nil && Self.namesModernVersion(head))
+            var route = head.path.flatMap(Route.init),
+            head.method == (route.api == nil ? .post : .get)
         else { return nil }
+        if route.api == nil {
+            route.hasSession = fields.contains(.mcpSessionID)
+            guard route.hasSession || (route.server != nil && Self.namesModernVersion(head)) else { return nil }
+        }
         if let length = head.headerFields.value(.contentLength).flatMap(Int.init), length > gateway.maxBodyBytes { return nil }
         // A host the gateway does not answer to: the router refuses it.
         if let settings = gateway.store.policy?.settings, !HostCheck.allows(head.authority, settings) { return nil }
@@ -141,6 +144,8 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         var org: String? = nil
         var server: String? = nil
         var api: CallerBodies.Kind? = nil
+        /// An MCP request with an `Mcp-Session-Id` (false on the API routes).
+        var hasSession = false
         /// The path without its query, for the audit log.
         let path: String
         /// The route's pattern, for metrics.
@@ -202,7 +207,7 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if gateway.store.policy?.settings.limits.perUser.requestsPerMinute != nil { return false }
         if let kind = target.api { return answerAPI(kind, head, target, started) }
         guard let name = target.server else { return answerAggregated(head, target, body, started, context) }
-        if !head.headerFields.contains(.mcpSessionID) { return answerModern(head, target, name: name, body, started, context) }
+        if !target.hasSession { return answerModern(head, target, name: name, body, started, context) }
         guard case .success(let caller)? = gateway.authenticator.known(head.headerFields.value(.authorization)),
             let server = resolver.find(caller, org: target.org, name: name),
             let session = try? resolver.session(head.headerFields.value(.mcpSessionID), server, caller),

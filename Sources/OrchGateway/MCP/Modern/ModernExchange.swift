@@ -151,9 +151,10 @@ struct ModernExchange: Sendable {
         var rewritten = false
         // A handshake-era server may ask this client something: its questions are relayed.
         let relays = !leg.asks.isEmpty && !leg.session.speaksModernUpstream
-        let approvalRetry = params["requestState"]?.stringValue.flatMap { RequestStateSeal(gateway.stateSeal(caller.policy)).open($0) }?.heldCall
+        let requestState = params["requestState"]
+        let approvalRetry = requestState?.stringValue.flatMap { RequestStateSeal(gateway.stateSeal(caller.policy)).open($0) }?.heldCall
             == Self.approvalState
-        if !relays, !approvalRetry, params["requestState"] != nil, !leg.session.speaksModernUpstream {
+        if !relays, !approvalRetry, requestState != nil, !leg.session.speaksModernUpstream {
             return .answer(refusedState(modern, "no question of the server's is waiting for it", origin, caller, server, leg, started))
         }
         let admitted: ReplyHooks

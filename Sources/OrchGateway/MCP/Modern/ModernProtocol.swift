@@ -40,10 +40,11 @@ extension HTTPField.Name {
 /// The MCP methods whose handling differs by era. Methods not named here (tasks, extensions, a
 /// server's own) are read like any other and decided as usual.
 enum MCPMethod: String, Sendable, CaseIterable {
+    // `init(rawValue:)` compares the cases in this order: the most common comes first.
+    case toolsCall = "tools/call"
     case discover = "server/discover"
     case subscriptionsListen = "subscriptions/listen"
     case toolsList = "tools/list"
-    case toolsCall = "tools/call"
     case promptsList = "prompts/list"
     case promptsGet = "prompts/get"
     case resourcesList = "resources/list"
