@@ -111,7 +111,7 @@ cat <<MD
 ## MCP eras: one tools/call in CPU, handshake-era session against 2026-07-28
 
 Command: \`bench/era-cost.sh\` (in \`make bench\`), $(date -u +%Y-%m-%d), release build. \`tools/call echo\` through orch to
-the stdio sample server under \`wrk -t2 -c16 -d${seconds}s\` (\`bench/mcp-call.lua\`; \`MCP_MODERN\` for 2026-07-28: no
+the stdio sample server under \`wrk -t2 -c16 -d${seconds}s\`${MCP_DELAY_MS:+ (each connection pausing $MCP_DELAY_MS ms after each reply)} (\`bench/mcp-call.lua\`; \`MCP_MODERN\` for 2026-07-28: no
 session, the envelope and routing headers on every call), the two eras in turn, $rounds rounds, medians (a ratio is the median of the rounds' own). CPU is orch's
 user + system time over the run (\`/proc/PID/stat\`) divided by the calls answered; the upstream's is its sample servers'
 (orch's children), wrk's is bash's \`time\` of it. Every call of every run answered

@@ -6,7 +6,8 @@
 # counted ones. Instruction counts do not move with the machine's load, as CPU time does on this
 # shared machine (bench/era-cost.sh). With BASE_BIN, the session's calls are counted with that binary
 # too (an earlier build), for a before/after row. Prints a BENCHMARKS.md section; exits 1 when any
-# call failed.
+# call failed. CALLGRIND_OPTS are passed to callgrind (say "--cache-sim=yes --branch-sim=yes"): every
+# event it then counts is written to stderr per call, beside the instructions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 orch=${ORCH_BIN:-$PWD/.build/release/orch}
@@ -34,14 +35,16 @@ count() {  # era [binary: orch or base] -> instructions per call
   "users": { "b": { "keys": [ { "id": "k", "sha256": "$(printf %s "$token" | sha256sum | cut -d' ' -f1)" } ] } } }
 JSON
   (cd "$work/$label" && ORCH_LOG_LEVEL=warning LD_PRELOAD="$work/sigsuspend.so" \
-    exec valgrind --tool=callgrind --callgrind-out-file="$work/$label/callgrind.out" "$binary" serve orch.json 2>"$work/$label/valgrind.log") &
+    exec valgrind --tool=callgrind ${CALLGRIND_OPTS:-} --callgrind-out-file="$work/$label/callgrind.out" "$binary" serve orch.json 2>"$work/$label/valgrind.log") &
   local pid=$!
   for _ in $(seq 600); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
   python3 bench/era_instructions.py "$1" $port "$token" "$calls" "$pid" >/dev/null || { echo "FAILED: a $1 call failed" >&2; exit 1; }
   kill "$pid"; wait "$pid" 2>/dev/null || true
   local dump
   dump=$(ls "$work/$label"/callgrind.out.* | head -1)
-  awk -v n="$calls" '/^(summary|totals):/ {print int($2 / n); exit}' "$dump"
+  awk -v n="$calls" -v label="$label" '/^events:/ {split($0, names, " ")}
+    /^(summary|totals):/ {if (NF > 2) {line = label ":"; for (i = 2; i <= NF; i++) line = line " " names[i] " " int($i / n); print line > "/dev/stderr"}
+      print int($2 / n); exit}' "$dump"
 }
 session=$(count session)
 modern=$(count modern)

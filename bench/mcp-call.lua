@@ -2,7 +2,8 @@
 -- Environment: MCP_SESSION (the Mcp-Session-Id), MCP_TOKEN (bearer token, may be empty), MCP_TOOL
 -- (the tool's name, default echo: `SERVER__echo` on an aggregated endpoint), MCP_MODERN (when set:
 -- MCP 2026-07-28, no session, each call with its envelope and routing headers), MCP_ARGUMENTS (the
--- call's arguments as JSON, default {"text":"benchmark"}).
+-- call's arguments as JSON, default {"text":"benchmark"}), MCP_DELAY_MS (when set: each connection pauses
+-- that long after each reply, for a load below the machine's capacity).
 -- A call counts as failed unless it is answered HTTP 200 with a JSON-RPC result: an HTTP 202 with
 -- an empty body (no reply at all), an error reply, a timeout or a socket error are all failures.
 -- Prints `p50_us`, `p99_us` and `failed_calls N (…)` lines; bench/check-wrk.sh reads them.
@@ -62,4 +63,9 @@ function done(summary, latency, requests)
   io.write(string.format("p50_us %d\np99_us %d\n", latency:percentile(50), latency:percentile(99)))
   io.write(string.format("failed_calls %d (of %d: %d without a reply body, %d timeouts, %d other socket errors)\n",
     bad + socket, summary.requests, without_body, e.timeout, e.connect + e.read + e.write))
+end
+
+local pause = tonumber(os.getenv("MCP_DELAY_MS") or "")
+if pause then
+  function delay() return pause end
 end

@@ -80,7 +80,7 @@ python3 - "$1" <<'PY'
 import re, sys
 section = sys.argv[1]
 text = open("BENCHMARKS.md").read()
-name = re.search(r"<!-- (\w+):start -->", section).group(1)
+name = re.escape(re.search(r"<!-- ([\w-]+):start -->", section).group(1))
 pattern = re.compile(r"<!-- %s:start -->.*?<!-- %s:end -->" % (name, name), re.S)
 text = pattern.sub(lambda m: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
 open("BENCHMARKS.md", "w").write(text)
