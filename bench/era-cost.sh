@@ -58,7 +58,7 @@ measure() {
   local requests rps wrk_user wrk_system
   requests=$(awk '/requests in/ {print $1}' "$out")
   rps=$(sed -n 's/^Requests\/sec: *//p' "$out")
-  read -r wrk_user wrk_system < "$work/wrk.time"
+  read -r wrk_user wrk_system < <(tail -1 "$work/wrk.time")  # time's line comes after anything wrk wrote there
   python3 -c "print('%s %.1f %.1f %.1f' % ($rps, ($after - $before) * 1e6 / $requests, ($up_after - $up_before) * 1e6 / $requests,
     ($wrk_user + $wrk_system) * 1e6 / $requests))" >> "$work/$1"
 }
