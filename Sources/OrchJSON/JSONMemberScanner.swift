@@ -73,21 +73,8 @@ public enum JSONMemberScanner {
     /// as it was. Nil when a step of the path is not found exactly once as an object, or a key to
     /// remove is written more than once; a key that is absent is nothing to remove.
     public static func removingMembers(_ keys: [String], at path: [String], in bytes: [UInt8]) -> [UInt8]? {
-        memberRemovals(keys, at: path, in: bytes).map { $0.isEmpty ? bytes : applying($0, to: bytes) }
-    }
-
-    /// The edits that remove the members named in `keys` from the object at `path`, as
-    /// `removingMembers` says (nil where it is nil), to be made with others in one copy. `top`,
-    /// when given, is the document's members as `members(in:)` read them already.
-    public static func memberRemovals(_ keys: [String], at path: [String], in bytes: [UInt8], top: [Member]? = nil) -> [Edit]? {
-        guard var members = top ?? members(in: bytes) else { return nil }
-        for step in path {
-            guard let named = only(step, in: members, bytes), bytes[named.value.lowerBound] == UInt8(ascii: "{"),
-                let inner = Self.members(in: bytes, within: named.value)
-            else { return nil }
-            members = inner
-        }
-        return removals(of: keys, from: members, in: bytes)
+        guard let (levels, _) = members(in: bytes, along: path), let edits = removals(of: keys, from: levels[path.count], in: bytes) else { return nil }
+        return edits.isEmpty ? bytes : applying(edits, to: bytes)
     }
 
     /// A member of an object: the range of its name (inside the quotes) and of its value.
@@ -117,7 +104,7 @@ public enum JSONMemberScanner {
             guard start < buffer.count, buffer[start] == UInt8(ascii: "{") else { return nil }
             var levels = [[Member]](repeating: [], count: path.count + 1)
             var place = -1
-            guard scan.object(from: start, along: path[...], depth: 0, levels: &levels, place: &place) != nil else { return nil }
+            guard scan.object(from: start, end: buffer.count, along: path[...], depth: 0, levels: &levels, place: &place) != nil else { return nil }
             return (levels, place)
         }
     }
@@ -161,15 +148,7 @@ public enum JSONMemberScanner {
 
     /// Whether `member`'s name is `key` as written (a name written with escapes is not matched).
     public static func isNamed(_ member: Member, _ key: String, in bytes: [UInt8]) -> Bool {
-        let count = member.name.count
-        guard key.utf8.count == count else { return false }
-        return key.utf8.withContiguousStorageIfAvailable { name in
-            bytes.withUnsafeBufferPointer { buffer in
-                var offset = 0
-                while offset < count, buffer[member.name.lowerBound + offset] == name[offset] { offset += 1 }
-                return offset == count
-            }
-        } ?? bytes[member.name].elementsEqual(key.utf8)
+        bytes.withUnsafeBufferPointer { Scan(bytes: $0).isNamed(member.name, key) }
     }
 
     /// The member of `members` named `key`, when exactly one is.
@@ -269,36 +248,19 @@ public enum JSONMemberScanner {
         /// Every member of the object that begins `bounds`, in order; nil when it is not an object
         /// this reads to its end.
         func members(within bounds: Range<Int>) -> [Member]? {
-            let end = bounds.upperBound
-            var offset = bounds.lowerBound
-            skipWhitespace(&offset, end: end)
-            guard offset < end, bytes[offset] == UInt8(ascii: "{") else { return nil }
-            offset += 1
-            var members: [Member] = []
-            members.reserveCapacity(8)
-            while true {
-                skipWhitespace(&offset, end: end)
-                guard offset < end else { return nil }
-                if bytes[offset] == UInt8(ascii: "}"), members.isEmpty { return members }
-                guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
-                let close = stringEnd(from: offset, end: end)
-                guard close < end else { return nil }
-                guard let value = valueRange(after: close + 1, end: end) else { return nil }
-                members.append(((offset + 1)..<close, value))
-                offset = value.upperBound
-                skipWhitespace(&offset, end: end)
-                guard offset < end else { return nil }
-                if bytes[offset] == UInt8(ascii: "}") { return members }
-                guard bytes[offset] == UInt8(ascii: ",") else { return nil }
-                offset += 1
-            }
+            var start = bounds.lowerBound
+            skipWhitespace(&start, end: bounds.upperBound)
+            guard start < bounds.upperBound, bytes[start] == UInt8(ascii: "{") else { return nil }
+            var (levels, place) = ([[Member]](repeating: [], count: 1), -1)
+            guard object(from: start, end: bounds.upperBound, along: [], depth: 0, levels: &levels, place: &place) != nil else { return nil }
+            return levels[0]
         }
 
-        /// Reads the object whose brace is at `start` into `levels[depth]`, and the object under
-        /// `path`'s first step (which must be there once) on into the next levels, the last step's
-        /// place into `place`; the offset after its closing brace, or nil.
-        func object(from start: Int, along path: ArraySlice<String>, depth: Int, levels: inout [[Member]], place: inout Int) -> Int? {
-            let end = bytes.count
+        /// Reads the object whose brace is at `start` (and which ends before `end`) into
+        /// `levels[depth]`, and the object under `path`'s first step (which must be there once) on
+        /// into the next levels, the last step's place into `place`; the offset after its closing
+        /// brace, or nil.
+        func object(from start: Int, end: Int, along path: ArraySlice<String>, depth: Int, levels: inout [[Member]], place: inout Int) -> Int? {
             var offset = start + 1
             var members: [Member] = []
             members.reserveCapacity(8)
@@ -322,7 +284,7 @@ public enum JSONMemberScanner {
                     guard valueStart < end, bytes[valueStart] == UInt8(ascii: "{") else { return nil }
                     stepFound = true
                     if path.count == 1 { place = members.count }
-                    guard let after = object(from: valueStart, along: path.dropFirst(), depth: depth + 1, levels: &levels, place: &place) else {
+                    guard let after = object(from: valueStart, end: end, along: path.dropFirst(), depth: depth + 1, levels: &levels, place: &place) else {
                         return nil
                     }
                     value = valueStart..<after

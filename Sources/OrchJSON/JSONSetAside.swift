@@ -31,84 +31,54 @@ public struct JSONSetAside: Sendable {
         // The object's members, and its place among its parent's (`parent`).
         let (top, members) = (levels[0], levels[path.count])
         let parent = levels[path.isEmpty ? 0 : path.count - 1]
-        // The members that are keys (each at most once): their places, names and values.
-        var (places, names, values) = ([Int](), [String](), [JSONValue]())
-        places.reserveCapacity(keys.count)
-        names.reserveCapacity(keys.count)
-        values.reserveCapacity(keys.count)
+        // The members that are keys (each at most once), in their order.
+        var aside: [Aside] = []
+        aside.reserveCapacity(keys.count)
         var seen: UInt64 = 0
         let depth = limits.maxDepth - path.count - 1
         for (index, member) in members.enumerated() {
             guard let key = keys.firstIndex(where: { JSONMemberScanner.isNamed(member, $0, in: bytes) }) else { continue }
             guard seen & (1 << key) == 0, let value = Self.read(bytes[member.value], limits: limits, maxDepth: depth) else { return nil }
             seen |= 1 << key
-            places.append(index)
-            names.append(keys[key])
-            values.append(value)
+            aside.append((index, keys[key], value))
         }
-        guard !places.isEmpty else { return nil }
-        let whole = !path.isEmpty && places.count == members.count
+        guard !aside.isEmpty else { return nil }
+        let whole = !path.isEmpty && aside.count == members.count
         let cuts: [JSONMemberScanner.Edit]
         if whole {
             cuts = [JSONMemberScanner.removal(of: place...place, from: parent)]
         } else {
             var cut = [Bool](repeating: false, count: members.count)
-            for index in places { cut[index] = true }
+            for member in aside { cut[member.place] = true }
             cuts = JSONMemberScanner.removals(cutting: cut, from: members)
         }
         guard case .object(var document)? = try? JSONValue.parse(JSONMemberScanner.applying(cuts, to: bytes), limits: limits) else { return nil }
         let placed: Bool
         if whole {
-            let object = JSONValue.object(JSONObject(uniqueKeys: names, values: values))
-            placed = Self.inserting(object, named: path[path.count - 1], at: place, among: parent.count, into: &document, at: path.dropLast())
+            let object = JSONValue.object(JSONObject(uniqueKeys: aside.map(\.name), values: aside.map(\.value)))
+            placed = Self.placing(CollectionOfOne((place, path[path.count - 1], object)), among: parent.count, into: &document, at: path.dropLast())
         } else {
-            placed = Self.placing(places, names: names, values: values, among: members.count, into: &document, at: path[...])
+            placed = Self.placing(aside, among: members.count, into: &document, at: path[...])
         }
         guard placed else { return nil }
         (self.value, self.top, self.cuts) = (.object(document), top, cuts)
     }
 
-    /// `document` with the set-aside values (`names`, `values`, at `places` among `count` members)
-    /// back in their places in the object at `path`; false when that object is not there, or holds
-    /// a set-aside key already (written with escapes, so the scanner did not cut it: the whole
-    /// document repeats the key).
-    private static func placing(
-        _ places: [Int], names: [String], values: [JSONValue], among count: Int, into document: inout JSONObject, at path: ArraySlice<String>
-    ) -> Bool {
-        guard let step = path.first else {
-            guard document.count + places.count == count, !names.contains(where: { document[$0] != nil }) else { return false }
-            var (allNames, allValues) = ([String](), [JSONValue]())
-            allNames.reserveCapacity(count)
-            allValues.reserveCapacity(count)
-            var (rest, aside) = (0, 0)
-            for index in 0..<count {
-                if aside < places.count, places[aside] == index {
-                    allNames.append(names[aside])
-                    allValues.append(values[aside])
-                    aside += 1
-                } else {
-                    allNames.append(document.keys[rest])
-                    allValues.append(document.values[rest])
-                    rest += 1
-                }
-            }
-            document = JSONObject(uniqueKeys: allNames, values: allValues)
-            return true
-        }
-        return document.changingObject(under: step) { placing(places, names: names, values: values, among: count, into: &$0, at: path.dropFirst()) }
-    }
+    /// A member set aside: its place among its object's members, its name and its value.
+    private typealias Aside = (place: Int, name: String, value: JSONValue)
 
-    /// `document` with `value` under `name` at `place` (among `count` members) in the object at
-    /// `path`; false when that object is not there or has the name already (written with escapes).
-    private static func inserting(
-        _ value: JSONValue, named name: String, at place: Int, among count: Int, into document: inout JSONObject, at path: ArraySlice<String>
-    ) -> Bool {
+    /// `document` with the members `aside` (in the order of their places, among `count` members)
+    /// back in their places in the object at `path`; false when that object is not there, or holds
+    /// one of their names already (written with escapes, so the scanner did not cut it: the whole
+    /// document repeats the name).
+    private static func placing(_ aside: some Collection<Aside>, among count: Int, into document: inout JSONObject, at path: ArraySlice<String>) -> Bool {
         guard let step = path.first else {
-            guard document.count + 1 == count, document[name] == nil else { return false }
-            document.insert(value, forKey: name, at: place)
+            guard document.count + aside.count == count, !aside.contains(where: { document[$0.name] != nil }) else { return false }
+            // In the order of their places, each goes where it was: the members before it are all there.
+            for member in aside { document.insert(member.value, forKey: member.name, at: member.place) }
             return true
         }
-        return document.changingObject(under: step) { inserting(value, named: name, at: place, among: count, into: &$0, at: path.dropFirst()) }
+        return document.changingObject(under: step) { placing(aside, among: count, into: &$0, at: path.dropFirst()) }
     }
 
     /// A set-aside value from its bytes: a string of printable ASCII without escapes and an empty

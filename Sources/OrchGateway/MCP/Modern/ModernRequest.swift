@@ -16,10 +16,4 @@ struct ModernRequest: Sendable, Equatable {
 
     /// The method, when it is one whose handling the era changes (read once, with the request).
     let known: MCPMethod?
-
-    init(version: String, clientCapabilities: JSONValue, clientInfo: JSONValue?, method: String, id: JSONValue, params: JSONObject,
-         known: MCPMethod?) {
-        (self.version, self.clientCapabilities, self.clientInfo) = (version, clientCapabilities, clientInfo)
-        (self.method, self.id, self.params, self.known) = (method, id, params, known)
-    }
 }
