@@ -28,7 +28,7 @@ private let info: JSONObject = ["name": "mcp-orch", "version": "1.2.3"]
 
 @Test func discoverListsEveryVersionTheGatewaySpeaksModernFirst() {
     #expect(ModernProtocol.discoverableVersions.first == "2026-07-28")
-    #expect(Set(ModernProtocol.discoverableVersions.dropFirst()) == JSONRPC.supportedVersions)
+    #expect(Array(ModernProtocol.discoverableVersions.dropFirst()) == JSONRPC.supportedVersions)
 }
 
 @Test func aTTLIsWholeMillisecondsAndNeverNegative() {

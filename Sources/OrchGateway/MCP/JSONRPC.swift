@@ -89,8 +89,9 @@ enum JSONRPC {
         error(id: id, code: methodNotFound, "Method not found: server/discover (use initialize)")
     }
 
-    /// Protocol versions the gateway speaks downstream (MCP-Protocol-Version header).
-    static let supportedVersions: Set<String> = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
+    /// Protocol versions the gateway speaks downstream (MCP-Protocol-Version header), newest first:
+    /// a list, since a few short strings are compared faster than one is hashed (each request asks).
+    static let supportedVersions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
     /// The newest of them (the versions are dates).
     static let latestVersion = supportedVersions.max()!
 }

@@ -71,9 +71,11 @@ final class HeldLeg: Sendable, ServerMessageTap {
                         method: "notifications/cancelled", params: params)
     }
 
-    /// A fresh id for a request forwarded on this leg.
+    /// A fresh id for a request forwarded on this leg: a number, which no other request on a leg
+    /// has (the gateway's own are strings that begin `orch-`), and which is written, matched and
+    /// keyed without building a string.
     func nextID() -> JSONValue {
-        .string("orch-" + String(requests.wrappingAdd(1, ordering: .relaxed).newValue))
+        .integer(Int64(requests.wrappingAdd(1, ordering: .relaxed).newValue))
     }
 
     /// Whether the server offers `resources/subscribe`, which the listen streams' resource
