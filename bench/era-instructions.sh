@@ -7,7 +7,8 @@
 # shared machine (bench/era-cost.sh). With BASE_BIN, the session's calls are counted with that binary
 # too (an earlier build), for a before/after row. Prints a BENCHMARKS.md section; exits 1 when any
 # call failed. CALLGRIND_OPTS are passed to callgrind (say "--cache-sim=yes --branch-sim=yes"): every
-# event it then counts is written to stderr per call, beside the instructions.
+# event it then counts is written to stderr per call, beside the instructions. With CALLGRIND_KEEP=DIR,
+# each run's dump is copied to DIR/LABEL.out (session, modern, sessionbase) for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 orch=${ORCH_BIN:-$PWD/.build/release/orch}
@@ -42,6 +43,7 @@ JSON
   kill "$pid"; wait "$pid" 2>/dev/null || true
   local dump
   dump=$(ls "$work/$label"/callgrind.out.* | head -1)
+  [ -z "${CALLGRIND_KEEP:-}" ] || { mkdir -p "$CALLGRIND_KEEP"; cp "$dump" "$CALLGRIND_KEEP/$label.out"; }
   awk -v n="$calls" -v label="$label" '/^events:/ {split($0, names, " ")}
     /^(summary|totals):/ {if (NF > 2) {line = label ":"; for (i = 2; i <= NF; i++) line = line " " names[i] " " int($i / n); print line > "/dev/stderr"}
       print int($2 / n); exit}' "$dump"

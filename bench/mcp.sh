@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Part of `make bench`: `tools/call echo` through orch (Streamable HTTP → stdio sample-server) and,
 # in the same run, through the Python mcp-proxy in front of the same stdio command; plus orch's
-# added latency over calling the stdio server directly. Prints a BENCHMARKS.md section.
+# added latency over calling the stdio server directly. orch's session and MCP 2026-07-28 calls run in
+# BENCH_ROUNDS rounds (default 3) of BENCH_ROUND_SECONDS each (default 5), the two eras in turn, so
+# that the machine's drift falls on both: medians are reported, and a ratio is the median of the
+# rounds' own. Prints a BENCHMARKS.md section.
 # Exits 1, printing FAILED and no rate, when any call failed (bench/check-wrk.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/check-wrk.sh
 orch=${ORCH_BIN:-$PWD/.build/release/orch}
 duration=${BENCH_SECONDS:-10}
+rounds=${BENCH_ROUNDS:-3}
+round_seconds=${BENCH_ROUND_SECONDS:-5}
 venv=.venv-bench
 [ -x $venv/bin/mcp-proxy ] || { python3 -m venv $venv; $venv/bin/pip install -q mcp-proxy; }
 work=$(mktemp -d)
@@ -41,36 +46,57 @@ open_session() {
 }
 
 run_wrk() {  # url session token connections -> wrk output file (session "modern": MCP 2026-07-28, no session)
+  local seconds=${6:-$duration}
   if [ "$2" = modern ]; then
-    MCP_MODERN=1 MCP_TOKEN=$3 wrk -t"$(( $4 < 2 ? 1 : 2 ))" -c"$4" -d"${duration}s" -s bench/mcp-call.lua "$1" > "$5"
+    MCP_MODERN=1 MCP_TOKEN=$3 wrk -t"$(( $4 < 2 ? 1 : 2 ))" -c"$4" -d"${seconds}s" -s bench/mcp-call.lua "$1" > "$5"
   else
-    MCP_SESSION=$2 MCP_TOKEN=$3 wrk -t"$(( $4 < 2 ? 1 : 2 ))" -c"$4" -d"${duration}s" -s bench/mcp-call.lua "$1" > "$5"
+    MCP_SESSION=$2 MCP_TOKEN=$3 wrk -t"$(( $4 < 2 ? 1 : 2 ))" -c"$4" -d"${seconds}s" -s bench/mcp-call.lua "$1" > "$5"
   fi
 }
 orch_url=http://127.0.0.1:18083/orgs/bench/servers/echo/mcp
 proxy_url=http://127.0.0.1:18084/mcp
-run_wrk $orch_url "$(open_session $orch_url $token)" $token 16 "$work/orch.txt"
+sid=$(open_session $orch_url $token)
+# The first 2026-07-28 call opens the key's held upstream session: before the rounds.
+run_wrk $orch_url modern $token 1 "$work/warm.txt" 1
+for round in $(seq "$rounds"); do
+  run_wrk $orch_url "$sid" $token 16 "$work/orch.$round.txt" "$round_seconds"
+  run_wrk $orch_url modern $token 16 "$work/modern.$round.txt" "$round_seconds"
+  # One connection, one call at a time: latency without queueing.
+  run_wrk $orch_url "$sid" $token 1 "$work/orch1.$round.txt" "$round_seconds"
+  run_wrk $orch_url modern $token 1 "$work/modern1.$round.txt" "$round_seconds"
+done
 run_wrk $proxy_url "$(open_session $proxy_url "")" "" 16 "$work/proxy.txt"
-# One connection, one call at a time: latency without queueing.
-run_wrk $orch_url "$(open_session $orch_url $token)" $token 1 "$work/orch1.txt"
-# The same calls in MCP 2026-07-28: the first opens the key's held upstream session.
-run_wrk $orch_url modern $token 16 "$work/modern.txt"
-run_wrk $orch_url modern $token 1 "$work/modern1.txt"
-require_clean "$work/orch.txt" "$work/proxy.txt" "$work/orch1.txt" "$work/modern.txt" "$work/modern1.txt"
+require_clean "$work/warm.txt" "$work/proxy.txt" "$work"/orch.*.txt "$work"/modern.*.txt "$work"/orch1.*.txt "$work"/modern1.*.txt
 direct=$(python3 bench/stdio_direct.py "$orch" 20000)
 
 rps() { sed -n 's/^Requests\/sec: *//p' "$1"; }
 pct() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
-orch_rps=$(rps "$work/orch.txt"); proxy_rps=$(rps "$work/proxy.txt")
+# The median over the rounds of a figure read by `$1` (rps, or pct with a key) from the files of `$2`.
+median() {
+  local reader=$1 prefix=$2; shift 2
+  for round in $(seq "$rounds"); do $reader "$work/$prefix.$round.txt" "$@"; done | python3 -c "import statistics, sys; print('%g' % statistics.median(float(l) for l in sys.stdin))"
+}
+# "median min max" over the rounds of modern's figure over the session's (`$1`: rps or pct p50_us, less `$2`).
+ratios() {
+  for round in $(seq "$rounds"); do
+    if [ "$1" = rps ]; then echo "$(rps "$work/orch.$round.txt") $(rps "$work/modern.$round.txt")"
+    else echo "$(($(pct "$work/orch1.$round.txt" p50_us) - $2)) $(($(pct "$work/modern1.$round.txt" p50_us) - $2))"; fi
+  done | python3 -c "
+import statistics, sys
+r = [float(m) / float(l) for l, m in (line.split() for line in sys.stdin)]
+print('%.2f %.2f %.2f' % (statistics.median(r), min(r), max(r)))"
+}
+orch_rps=$(median rps orch); proxy_rps=$(rps "$work/proxy.txt")
 ratio=$(python3 -c "print('%.1f' % ($orch_rps / $proxy_rps))")
 direct_p50=$(echo "$direct" | awk '$1 == "p50_us" {print $2}')
-orch1_p50=$(pct "$work/orch1.txt" p50_us)
+orch1_p50=$(median pct orch1 p50_us)
 added=$((orch1_p50 - direct_p50))
-modern_rps=$(rps "$work/modern.txt")
+modern_rps=$(median rps modern)
 modern_ratio=$(python3 -c "print('%.1f' % ($modern_rps / $proxy_rps))")
-modern_vs_legacy=$(python3 -c "print('%.2f' % ($modern_rps / $orch_rps))")
-modern1_p50=$(pct "$work/modern1.txt" p50_us)
+read -r modern_vs_legacy rps_min rps_max <<< "$(ratios rps)"
+modern1_p50=$(median pct modern1 p50_us)
 modern_added=$((modern1_p50 - direct_p50))
+read -r added_ratio added_min added_max <<< "$(ratios p50 "$direct_p50")"
 ok_calls=$(grep '"decision":"allow"' "$work/audit.jsonl" | grep -c '"tool":"echo"' || true)
 
 cat <<MD
@@ -79,20 +105,23 @@ cat <<MD
 
 Command: \`make bench\` (\`bench/mcp.sh\`), $(date -u +%Y-%m-%d), release build. Both proxies front the same stdio
 command (\`orch sample-server\`) on one MCP session over Streamable HTTP; wrk (\`bench/mcp-call.lua\`, a new
-JSON-RPC id per call) runs on the same machine. mcp-proxy $($venv/bin/pip show mcp-proxy 2>/dev/null | awk '/^Version/ {print $2}') (Python), default options.
+JSON-RPC id per call) runs on the same machine. mcp-proxy $($venv/bin/pip show mcp-proxy 2>/dev/null | awk '/^Version/ {print $2}') (Python), default options, \`-d${duration}s\`.
+orch's figures are medians of $rounds rounds of \`-d${round_seconds}s\`, the session's and 2026-07-28's in turn (a ratio is
+the median of the rounds' own, their range beside it).
 
 | measurement | orch | mcp-proxy | target |
 | --- | --- | --- | --- |
-| calls/s (\`wrk -t2 -c16 -d${duration}s\`) | $orch_rps | $proxy_rps | orch ≥ 20 × mcp-proxy: **${ratio}x** |
-| p50 / p99 under that load (µs) | $(pct "$work/orch.txt" p50_us) / $(pct "$work/orch.txt" p99_us) | $(pct "$work/proxy.txt" p50_us) / $(pct "$work/proxy.txt" p99_us) | |
-| failed calls (not HTTP 200 with a result, or a socket error) | $(wrk_failures "$work/orch.txt") | $(wrk_failures "$work/proxy.txt") | 0 (any other fails the run) |
-| MCP 2026-07-28 calls/s (same load, no session) | $modern_rps | | within 10% of the session's: **${modern_vs_legacy}×**; vs mcp-proxy **${modern_ratio}x** |
-| 2026-07-28 p50 / p99 under that load (µs) | $(pct "$work/modern.txt" p50_us) / $(pct "$work/modern.txt" p99_us) | | |
-| 2026-07-28 failed calls | $(wrk_failures "$work/modern.txt") | | 0 |
+| calls/s (\`wrk -t2 -c16\`) | $orch_rps | $proxy_rps | orch ≥ 20 × mcp-proxy: **${ratio}x** |
+| p50 / p99 under that load (µs) | $(median pct orch p50_us) / $(median pct orch p99_us) | $(pct "$work/proxy.txt" p50_us) / $(pct "$work/proxy.txt" p99_us) | |
+| failed calls (not HTTP 200 with a result, or a socket error) | 0 | $(wrk_failures "$work/proxy.txt") | 0 (any other fails the run) |
+| MCP 2026-07-28 calls/s (same load, no session) | $modern_rps | | within 10% of the session's: **${modern_vs_legacy}×** (rounds: $rps_min–$rps_max); vs mcp-proxy **${modern_ratio}x** |
+| 2026-07-28 p50 / p99 under that load (µs) | $(median pct modern p50_us) / $(median pct modern p99_us) | | |
+| 2026-07-28 failed calls | 0 | | 0 |
 
 Added latency, one call at a time: orch p50 $orch1_p50 µs (\`wrk -t1 -c1\`) against $direct_p50 µs for the same call
 written straight to the server's stdin and read from its stdout (\`bench/stdio_direct.py\`, 20,000 calls):
-**$added µs added** (target < 100 µs); in MCP 2026-07-28, p50 $modern1_p50 µs: **$modern_added µs added**. Every allowed call was
+**$added µs added** (target < 100 µs); in MCP 2026-07-28, p50 $modern1_p50 µs: **$modern_added µs added**, **${added_ratio}×** the
+session's (rounds: $added_min–$added_max; target: within 10%). Every allowed call was
 audited ($ok_calls audit records).
 <!-- mcp:end -->
 MD

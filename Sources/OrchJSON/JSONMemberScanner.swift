@@ -48,22 +48,39 @@ public enum JSONMemberScanner {
     /// `bytes` with `edits` (whose ranges do not overlap) made, in one copy.
     public static func applying(_ edits: [Edit], to bytes: [UInt8]) -> [UInt8] {
         var inOrder = true
-        var added = 0
-        for index in edits.indices {
-            added += edits[index].text.count
-            if index > 0, edits[index - 1].range.lowerBound > edits[index].range.lowerBound { inOrder = false }
-        }
-        let edits = inOrder ? edits : edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound })
+        for index in edits.indices.dropFirst() where edits[index - 1].range.lowerBound > edits[index].range.lowerBound { inOrder = false }
+        return applying(inOrder ? edits : edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }), to: bytes, replacing: nil)
+    }
+
+    /// `bytes` with `edits` (in the order of their ranges, which do not overlap each other or
+    /// `replaced`) made, and the bytes of `replaced` replaced by what `write` appends (at most
+    /// `room` bytes are reserved for it), in one copy: what is written goes straight into it.
+    /// Inlinable, so that it is specialized for its caller's edits and writer.
+    @inlinable
+    public static func applying(
+        _ edits: some Collection<Edit>, to bytes: [UInt8], replacing replaced: Range<Int>?, room: Int = 0, with write: (inout [UInt8]) -> Void = { _ in }
+    ) -> [UInt8] {
+        var added = room
+        for edit in edits { added += edit.text.count }
         return bytes.withUnsafeBufferPointer { buffer in
             var out: [UInt8] = []
             out.reserveCapacity(buffer.count + added)
             var position = 0
+            var pending = replaced
+            func copy(upTo end: Int) {
+                if let range = pending, range.lowerBound <= end {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[position..<range.lowerBound]))
+                    write(&out)
+                    (position, pending) = (range.upperBound, nil)
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[position..<end]))
+            }
             for edit in edits {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[position..<edit.range.lowerBound]))
+                copy(upTo: edit.range.lowerBound)
                 out.append(contentsOf: edit.text)
                 position = edit.range.upperBound
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[position...]))
+            copy(upTo: buffer.count)
             return out
         }
     }

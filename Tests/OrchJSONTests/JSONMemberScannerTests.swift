@@ -28,6 +28,19 @@ import Testing
     #expect(JSONMemberScanner.applying([], to: bytes) == bytes)
 }
 
+@Test func aRangeReplacedByAWriterGoesInItsPlaceAmongTheEdits() {
+    let bytes = Array("abcdef".utf8)
+    let edits = [JSONMemberScanner.Edit(1..<2), JSONMemberScanner.Edit(4..<4, Array("+".utf8))]
+    func spliced(_ replaced: Range<Int>) -> String {
+        String(decoding: JSONMemberScanner.applying(edits, to: bytes, replacing: replaced, room: 2) { $0.append(contentsOf: Array("XY".utf8)) }, as: UTF8.self)
+    }
+    #expect(spliced(0..<1) == "XYcd+ef")  // before every edit
+    #expect(spliced(2..<4) == "aXY+ef")  // between them, up to the insertion
+    #expect(spliced(5..<6) == "acd+eXY")  // after them, at the end
+    #expect(spliced(6..<6) == "acd+efXY")  // an insertion at the very end
+    #expect(String(decoding: JSONMemberScanner.applying(EmptyCollection(), to: bytes, replacing: 3..<3) { $0.append(0x2D) }, as: UTF8.self) == "abc-def")
+}
+
 @Test func scalarsAreWrittenAsJanssonWritesThem() {
     for value: JSONValue in [0, -12, 9_007_199_254_740_993, true, false, .null, "plain id", "", "quote\"d", "back\\slash", "tab\t", "é", "\u{7F}"] {
         let janssonWritten = JSONValue.array([value]).compact

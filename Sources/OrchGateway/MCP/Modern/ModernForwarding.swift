@@ -16,20 +16,24 @@ enum ModernForwarding {
         guard !cutsEnvelope || read != nil, let top = read?.top ?? JSONMemberScanner.members(in: bytes),
             let id = JSONMemberScanner.only("id", in: top, bytes)
         else { return nil }
-        var edits: [JSONMemberScanner.Edit] = []
-        edits.reserveCapacity(1 + (read?.cuts.count ?? 0))
-        edits.append(JSONMemberScanner.Edit(id.value, encoded(upstreamID)))
-        if cutsEnvelope, let read { edits.append(contentsOf: read.cuts) }
-        return JSONMemberScanner.applying(edits, to: bytes)
+        let cuts = cutsEnvelope ? read?.cuts ?? [] : []
+        return JSONMemberScanner.applying(cuts, to: bytes, replacing: id.value, room: maxWritten(upstreamID)) { write(upstreamID, into: &$0) }
     }
 
     /// A request id as JSON: an integer, or a string of printable ASCII that needs no escape (as
     /// the gateway's own ids and most clients' are), written directly; anything else encoded.
     static func encoded(_ id: JSONValue) -> [UInt8] {
+        var bytes: [UInt8] = []
+        write(id, into: &bytes)
+        return bytes
+    }
+
+    /// Appends `id` as `encoded` gives it to `out`.
+    static func write(_ id: JSONValue, into out: inout [UInt8]) {
         switch id {
         case .integer(let number):
             // Digits from the last, into room for Int64.min's twenty characters.
-            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
                 var (start, rest) = (20, number.magnitude)
                 repeat {
                     start -= 1
@@ -40,23 +44,27 @@ enum ModernForwarding {
                     start -= 1
                     digits[start] = UInt8(ascii: "-")
                 }
-                return Array(UnsafeBufferPointer(rebasing: digits[start...]))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
             }
-        case .string(let text):
-            let plain = text.utf8.withContiguousStorageIfAvailable { characters -> [UInt8]? in
-                for byte in characters where byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return nil }
-                var bytes: [UInt8] = []
-                bytes.reserveCapacity(characters.count + 2)
-                bytes.append(UInt8(ascii: "\""))
-                bytes.append(contentsOf: characters)
-                bytes.append(UInt8(ascii: "\""))
-                return bytes
+        case .string(var text):
+            // withUTF8 gives a small string's bytes too (a contiguous view of the UTF-8 would not).
+            let plain = text.withUTF8 { characters -> Bool in
+                for byte in characters where byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+                out.append(UInt8(ascii: "\""))
+                out.append(contentsOf: characters)
+                out.append(UInt8(ascii: "\""))
+                return true
             }
-            if case let bytes?? = plain { return bytes }
-            return MCPSession.encode(id)
+            if !plain { out.append(contentsOf: MCPSession.encode(id)) }
         default:
-            return MCPSession.encode(id)
+            out.append(contentsOf: MCPSession.encode(id))
         }
+    }
+
+    /// The room `write` takes for an integer or a plain string id (others grow the buffer).
+    private static func maxWritten(_ id: JSONValue) -> Int {
+        if case .string(let text) = id { return text.utf8.count + 2 }
+        return 20
     }
 
     /// A 2026-07-28 request's body with its envelope set aside while the rest is parsed (the
@@ -94,14 +102,10 @@ enum ModernForwarding {
         // The reply was parsed strictly, so no name is written twice: with its id before its result
         // (as servers write them), the result is not read past its brace.
         guard let (replyID, written) = JSONMemberScanner.idAndResult(in: bytes) else { return nil }
-        var edits: [JSONMemberScanner.Edit] = []
-        edits.reserveCapacity(2)
-        edits.append(JSONMemberScanner.Edit(replyID, encoded(id)))
-        if let result {
-            guard let written, bytes[written] == UInt8(ascii: "{") else { return nil }
-            edits.append(JSONMemberScanner.Edit((written + 1)..<(written + 1), result.isEmpty ? resultTypeMember : resultTypeMemberAndComma))
-        }
-        return JSONMemberScanner.applying(edits, to: bytes)
+        guard let result else { return JSONMemberScanner.applying(EmptyCollection(), to: bytes, replacing: replyID, room: maxWritten(id)) { write(id, into: &$0) } }
+        guard let written, bytes[written] == UInt8(ascii: "{") else { return nil }
+        let stamp = JSONMemberScanner.Edit((written + 1)..<(written + 1), result.isEmpty ? resultTypeMember : resultTypeMemberAndComma)
+        return JSONMemberScanner.applying(CollectionOfOne(stamp), to: bytes, replacing: replyID, room: maxWritten(id)) { write(id, into: &$0) }
     }
 
     /// `"resultType":"complete"` as the first member of a result, alone or followed by others.
