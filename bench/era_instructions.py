@@ -5,23 +5,18 @@ import http.client
 import subprocess
 import sys
 
+from era_calls import ENVELOPE, MODERN_HEADERS, PATH, body, headers as call_headers, open_session
+
 era, port, token, calls, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
 WARM = 300
-path = "/orgs/bench/servers/echo/mcp"
 connection = http.client.HTTPConnection("127.0.0.1", port)
-headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+headers = call_headers(token)
 envelope = ""
 if era == "modern":
-    headers.update({"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "echo"})
-    envelope = ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
+    headers.update(MODERN_HEADERS)
+    envelope = ENVELOPE
 else:
-    connection.request("POST", path, '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
-                       '"capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}', headers)
-    reply = connection.getresponse()
-    reply.read()
-    headers["Mcp-Session-Id"] = reply.getheader("Mcp-Session-Id")
-    connection.request("POST", path, '{"jsonrpc":"2.0","method":"notifications/initialized"}', headers)
-    connection.getresponse().read()
+    open_session(connection, headers)
 
 failed = 0
 
@@ -29,8 +24,7 @@ failed = 0
 def run(count, first):
     global failed
     for i in range(count):
-        body = '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"text":"benchmark"}%s}}' % (first + i, envelope)
-        connection.request("POST", path, body, headers)
+        connection.request("POST", PATH, body(first + i, envelope), headers)
         reply = connection.getresponse()
         data = reply.read()
         if reply.status != 200 or b'"result"' not in data:

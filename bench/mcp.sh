@@ -68,6 +68,8 @@ done
 run_wrk $proxy_url "$(open_session $proxy_url "")" "" 16 "$work/proxy.txt"
 require_clean "$work/warm.txt" "$work/proxy.txt" "$work"/orch.*.txt "$work"/modern.*.txt "$work"/orch1.*.txt "$work"/modern1.*.txt
 direct=$(python3 bench/stdio_direct.py "$orch" 20000)
+pairs=${BENCH_PAIRS:-5000}
+paired=$(python3 bench/era_pairs.py 18083 "$token" "$pairs")
 
 rps() { sed -n 's/^Requests\/sec: *//p' "$1"; }
 pct() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
@@ -97,6 +99,8 @@ read -r modern_vs_legacy rps_min rps_max <<< "$(ratios rps)"
 modern1_p50=$(median pct modern1 p50_us)
 modern_added=$((modern1_p50 - direct_p50))
 read -r added_ratio added_min added_max <<< "$(ratios p50 "$direct_p50")"
+paired_difference=$(echo "$paired" | awk '$1 == "difference_us" {print $2}')
+paired_ratio=$(python3 -c "print('%.2f' % (($added + $paired_difference) / $added))")
 ok_calls=$(grep '"decision":"allow"' "$work/audit.jsonl" | grep -c '"tool":"echo"' || true)
 
 cat <<MD
@@ -121,7 +125,10 @@ the median of the rounds' own, their range beside it).
 Added latency, one call at a time: orch p50 $orch1_p50 µs (\`wrk -t1 -c1\`) against $direct_p50 µs for the same call
 written straight to the server's stdin and read from its stdout (\`bench/stdio_direct.py\`, 20,000 calls):
 **$added µs added** (target < 100 µs); in MCP 2026-07-28, p50 $modern1_p50 µs: **$modern_added µs added**, **${added_ratio}×** the
-session's (rounds: $added_min–$added_max; target: within 10%). Every allowed call was
+session's (rounds: $added_min–$added_max). The eras interleaved call by call instead, one connection each
+(\`bench/era_pairs.py\`, $pairs pairs, Python's http.client: p50 $(echo "$paired" | awk '$1 == "session_p50_us" {print $2}') and $(echo "$paired" | awk '$1 == "modern_p50_us" {print $2}') µs), a 2026-07-28
+call took **$paired_difference µs** longer than the session's call beside it (the median of the pairs' differences):
+**${paired_ratio}×** the session's added latency (target: within 10%). Every allowed call was
 audited ($ok_calls audit records).
 <!-- mcp:end -->
 MD
