@@ -174,6 +174,9 @@ public final class Gateway: Sendable {
     /// Live sessions with a client stream attached (for tests).
     var sessionsWithStream: Int { sessions.all.filter(\.hasStream).count }
 
+    /// Questions of the gateway's own that wait for a session's client to answer (for tests).
+    var questionsAwaitingAnswer: Int { sessions.all.map(\.questionsAwaitingAnswer).reduce(0, +) }
+
     /// The pids of the live sessions' upstream processes (for tests).
     public var upstreamPIDs: [Int32] { sessions.all.compactMap { $0.upstream?.pid } }
 

@@ -154,7 +154,8 @@ private func firstText(_ reply: JSONValue) -> String? { reply["result"]?["conten
                                           body: ByteBuffer(string: #"{"jsonrpc":"2.0","id":"call-1","method":"tools/call","params":{"name":"ask_name","arguments":{}}}"#)) {
             String(buffer: $0.body)
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // The answer goes once the question waits for it (sent before, it would answer nothing).
+        #expect(try await waitFor { g.gateway.questionsAwaitingAnswer == 1 })
         let answer = #"{"jsonrpc":"2.0","id":"orch-input-1","result":{"action":"accept","content":{"name":"ada"}}}"#
         #expect(try await client.mcp(path: modernPath, token: Tokens.alice, session: session, answer).status == .accepted)
         let frames = try await stream.split(separator: "\n").filter { $0.hasPrefix("data: ") }.compactMap { try? JSONValue.parse(String($0.dropFirst(6))) }

@@ -370,6 +370,9 @@ final class MCPSession: Sendable {
         }
     }
 
+    /// The gateway's own questions to the client that wait for its answer (for tests).
+    var questionsAwaitingAnswer: Int { awaitedAnswers.withLock { $0.count } }
+
     /// The client's input timeout under the running policy.
     var inputTimeout: Duration { .seconds(access.current?.policy.settings.limits.inputTimeoutSeconds ?? 300) }
 
