@@ -101,6 +101,8 @@ modern_added=$((modern1_p50 - direct_p50))
 read -r added_ratio added_min added_max <<< "$(ratios p50 "$direct_p50")"
 paired_difference=$(echo "$paired" | awk '$1 == "difference_us" {print $2}')
 paired_ratio=$(python3 -c "print('%.2f' % (($added + $paired_difference) / $added))")
+# Failed calls over every round's file of `$1` (require_clean stopped the run at any).
+failures() { for f in "$work/$1".*.txt; do wrk_failures "$f"; done | awk '{sum += $1} END {print sum + 0}'; }
 ok_calls=$(grep '"decision":"allow"' "$work/audit.jsonl" | grep -c '"tool":"echo"' || true)
 
 cat <<MD
@@ -117,10 +119,10 @@ the median of the rounds' own, their range beside it).
 | --- | --- | --- | --- |
 | calls/s (\`wrk -t2 -c16\`) | $orch_rps | $proxy_rps | orch ≥ 20 × mcp-proxy: **${ratio}x** |
 | p50 / p99 under that load (µs) | $(median pct orch p50_us) / $(median pct orch p99_us) | $(pct "$work/proxy.txt" p50_us) / $(pct "$work/proxy.txt" p99_us) | |
-| failed calls (not HTTP 200 with a result, or a socket error) | 0 | $(wrk_failures "$work/proxy.txt") | 0 (any other fails the run) |
+| failed calls (not HTTP 200 with a result, or a socket error) | $(($(failures orch) + $(failures orch1))) | $(wrk_failures "$work/proxy.txt") | 0 (any other fails the run) |
 | MCP 2026-07-28 calls/s (same load, no session) | $modern_rps | | within 10% of the session's: **${modern_vs_legacy}×** (rounds: $rps_min–$rps_max); vs mcp-proxy **${modern_ratio}x** |
 | 2026-07-28 p50 / p99 under that load (µs) | $(median pct modern p50_us) / $(median pct modern p99_us) | | |
-| 2026-07-28 failed calls | 0 | | 0 |
+| 2026-07-28 failed calls | $(($(failures modern) + $(failures modern1))) | | 0 |
 
 Added latency, one call at a time: orch p50 $orch1_p50 µs (\`wrk -t1 -c1\`) against $direct_p50 µs for the same call
 written straight to the server's stdin and read from its stdout (\`bench/stdio_direct.py\`, 20,000 calls):

@@ -227,7 +227,8 @@ func aCacheableResultIsPrivateAndKeptNoLongerThanUpstreamOrBound(_ row: TTLRow) 
 @Test func anIDWrittenDirectlyIsTheIDAsEncoded() throws {
     let ids: [JSONValue] = [0, 7, -1, 42, .integer(Int64.max), .integer(Int64.min), "orch-12", "", "a b", "q\"uote", "back\\slash", "é", "tab\t", 1.5, .null]
     for id in ids {
-        let written = ModernForwarding.encoded(id)
+        var written: [UInt8] = []
+        ModernForwarding.write(id, into: &written)
         #expect(try JSONValue.parse(written) == id, "\(id)")
         if case .integer = id { #expect(written == MCPSession.encode(id), "\(id)") }
         if case .string(let text) = id, text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {

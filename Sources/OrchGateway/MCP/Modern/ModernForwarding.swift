@@ -16,19 +16,18 @@ enum ModernForwarding {
         guard !cutsEnvelope || read != nil, let top = read?.top ?? JSONMemberScanner.members(in: bytes),
             let id = JSONMemberScanner.only("id", in: top, bytes)
         else { return nil }
-        let cuts = cutsEnvelope ? read?.cuts ?? [] : []
-        return JSONMemberScanner.applying(cuts, to: bytes, replacing: id.value, room: maxWritten(upstreamID)) { write(upstreamID, into: &$0) }
+        return splicing(bytes, id: upstreamID, at: id.value, cutsEnvelope ? read?.cuts ?? [] : [])
     }
 
-    /// A request id as JSON: an integer, or a string of printable ASCII that needs no escape (as
-    /// the gateway's own ids and most clients' are), written directly; anything else encoded.
-    static func encoded(_ id: JSONValue) -> [UInt8] {
-        var bytes: [UInt8] = []
-        write(id, into: &bytes)
-        return bytes
+    /// `bytes` with `id` written in place of `range` and `edits` made, in one copy.
+    private static func splicing(_ bytes: [UInt8], id: JSONValue, at range: Range<Int>, _ edits: some Collection<JSONMemberScanner.Edit>) -> [UInt8] {
+        // Room for an integer's twenty characters or a plain string and its quotes (others grow it).
+        let room = if case .string(let text) = id { text.utf8.count + 2 } else { 20 }
+        return JSONMemberScanner.applying(edits, to: bytes, replacing: range, room: room) { write(id, into: &$0) }
     }
 
-    /// Appends `id` as `encoded` gives it to `out`.
+    /// Appends a request id as JSON to `out`: an integer, or a string of printable ASCII that needs
+    /// no escape (as most clients' are), written directly; anything else encoded.
     static func write(_ id: JSONValue, into out: inout [UInt8]) {
         switch id {
         case .integer(let number):
@@ -59,12 +58,6 @@ enum ModernForwarding {
         default:
             out.append(contentsOf: MCPSession.encode(id))
         }
-    }
-
-    /// The room `write` takes for an integer or a plain string id (others grow the buffer).
-    private static func maxWritten(_ id: JSONValue) -> Int {
-        if case .string(let text) = id { return text.utf8.count + 2 }
-        return 20
     }
 
     /// A 2026-07-28 request's body with its envelope set aside while the rest is parsed (the
@@ -102,10 +95,10 @@ enum ModernForwarding {
         // The reply was parsed strictly, so no name is written twice: with its id before its result
         // (as servers write them), the result is not read past its brace.
         guard let (replyID, written) = JSONMemberScanner.idAndResult(in: bytes) else { return nil }
-        guard let result else { return JSONMemberScanner.applying(EmptyCollection(), to: bytes, replacing: replyID, room: maxWritten(id)) { write(id, into: &$0) } }
+        guard let result else { return splicing(bytes, id: id, at: replyID, EmptyCollection()) }
         guard let written, bytes[written] == UInt8(ascii: "{") else { return nil }
         let stamp = JSONMemberScanner.Edit((written + 1)..<(written + 1), result.isEmpty ? resultTypeMember : resultTypeMemberAndComma)
-        return JSONMemberScanner.applying(CollectionOfOne(stamp), to: bytes, replacing: replyID, room: maxWritten(id)) { write(id, into: &$0) }
+        return splicing(bytes, id: id, at: replyID, CollectionOfOne(stamp))
     }
 
     /// `"resultType":"complete"` as the first member of a result, alone or followed by others.
