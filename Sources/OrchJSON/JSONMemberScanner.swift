@@ -219,7 +219,7 @@ public enum JSONMemberScanner {
 
     /// The reading of one document, over its bytes in place (no copy, no bounds checks past the
     /// limits each step is given).
-    private struct Scan {
+    struct Scan {
         let bytes: UnsafeBufferPointer<UInt8>
 
         /// The values named by `names` of the object that begins `bounds` (after any whitespace).

@@ -6,7 +6,7 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
 
     public private(set) var keys: [String] = []
     public private(set) var values: [JSONValue] = []
-    private var index: [String: Int]? = nil
+    @usableFromInline var index: [String: Int]? = nil
 
     private static let indexThreshold = 12
 
@@ -20,13 +20,18 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     public var endIndex: Int { keys.count }
     public subscript(position: Int) -> Element { (keys[position], values[position]) }
 
+    /// Inlinable, as the getter is: a lookup in a message's small objects is a few comparisons,
+    /// which a call across the module would cost more than. A key of another length is passed over
+    /// without comparing its characters.
+    @inlinable
     public func position(of key: String) -> Int? {
         if let index { return index[key] }
-        return keys.firstIndex(of: key)
+        let count = key.utf8.count
+        return keys.firstIndex { $0.utf8.count == count && $0 == key }
     }
 
     public subscript(key: String) -> JSONValue? {
-        get { position(of: key).map { values[$0] } }
+        @inlinable get { position(of: key).map { values[$0] } }
         set {
             if let i = position(of: key) {
                 if let newValue {

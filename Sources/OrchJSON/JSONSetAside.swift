@@ -12,56 +12,160 @@
 public struct JSONSetAside: Sendable {
     /// The whole document, as `JSONValue.parse(_:limits:)` reads it.
     public let value: JSONValue
-    /// The document's top-level members, as `JSONMemberScanner.members(in:)` reads them.
-    public let top: [JSONMemberScanner.Member]
+    /// The range of the document's top-level `id` value (a JSON-RPC message's, which a forwarder
+    /// replaces), when exactly one member is so named as written.
+    public let id: Range<Int>?
     /// The edits that take the set-aside members (and their commas) out of the bytes.
     public let cuts: [JSONMemberScanner.Edit]
 
     /// - Parameters:
     ///   - keys: the names of the members to set aside (none present is nil: nothing to gain).
-    ///   - path: the top-level member names that lead to their object, one level each.
+    ///   - path: the top-level member names that lead to their object, one level each (at least one).
     ///
     /// When the set-aside members are all of their object's (a 2026-07-28 `_meta` that holds the
     /// envelope alone), the object goes too: the cuts take its member out of the one above, and
-    /// the rest has no such member (nor one to parse).
+    /// the rest has no such member. The document is read in one pass that keeps only what this
+    /// needs (no level's members are listed); an object with more than 64 members at the path's
+    /// end is not read so.
     public init?(_ bytes: [UInt8], limits: JSONParseLimits, keys: [String], at path: [String]) {
-        guard bytes.count <= limits.maxBytes, keys.count <= 64, let (levels, place) = JSONMemberScanner.members(in: bytes, along: path) else {
-            return nil
-        }
-        // The object's members, and its place among its parent's (`parent`).
-        let (top, members) = (levels[0], levels[path.count])
-        let parent = levels[path.isEmpty ? 0 : path.count - 1]
-        // The members that are keys (each at most once), in their order.
-        var aside: [Aside] = []
-        aside.reserveCapacity(keys.count)
-        var seen: UInt64 = 0
-        let depth = limits.maxDepth - path.count - 1
-        for (index, member) in members.enumerated() {
-            guard let key = keys.firstIndex(where: { JSONMemberScanner.isNamed(member, $0, in: bytes) }) else { continue }
-            guard seen & (1 << key) == 0, let value = Self.read(bytes[member.value], limits: limits, maxDepth: depth) else { return nil }
-            seen |= 1 << key
-            aside.append((index, keys[key], value))
-        }
-        guard !aside.isEmpty else { return nil }
-        let whole = !path.isEmpty && aside.count == members.count
-        let cuts: [JSONMemberScanner.Edit]
-        if whole {
-            cuts = [JSONMemberScanner.removal(of: place...place, from: parent)]
-        } else {
-            var cut = [Bool](repeating: false, count: members.count)
-            for member in aside { cut[member.place] = true }
-            cuts = JSONMemberScanner.removals(cutting: cut, from: members)
-        }
-        guard case .object(var document)? = try? JSONValue.parse(JSONMemberScanner.applying(cuts, to: bytes), limits: limits) else { return nil }
+        guard !path.isEmpty, bytes.count <= limits.maxBytes, keys.count <= 64 else { return nil }
+        var reading = Reading(keys: keys, path: path, limits: limits)
+        guard bytes.withUnsafeBufferPointer({ reading.read($0) }), !reading.names.isEmpty else { return nil }
+        let whole = reading.kept == 0
+        let cuts = whole ? reading.removal.map { [$0] } : reading.edits
+        guard let cuts, case .object(var document)? = try? JSONValue.parse(JSONMemberScanner.applying(cuts, to: bytes), limits: limits) else { return nil }
         let placed: Bool
         if whole {
-            let object = JSONValue.object(JSONObject(uniqueKeys: aside.map(\.name), values: aside.map(\.value)))
-            placed = Self.placing(CollectionOfOne((place, path[path.count - 1], object)), among: parent.count, into: &document, at: path.dropLast())
+            let object = JSONValue.object(JSONObject(uniqueKeys: reading.names, values: reading.values))
+            placed = Self.placing(CollectionOfOne((reading.place, path[path.count - 1], object)), among: reading.parentCount, into: &document,
+                                  at: path.dropLast())
         } else {
-            placed = Self.placing(aside, among: members.count, into: &document, at: path[...])
+            var aside: [Aside] = []
+            for place in 0..<64 where reading.places & (1 << place) != 0 {
+                aside.append((place, reading.names[aside.count], reading.values[aside.count]))
+            }
+            placed = Self.placing(aside, among: reading.kept + reading.names.count, into: &document, at: path[...])
         }
         guard placed else { return nil }
-        (self.value, self.top, self.cuts) = (.object(document), top, cuts)
+        (value, id, self.cuts) = (.object(document), reading.ids == 1 ? reading.id : nil, cuts)
+    }
+
+    /// The document read once, in place, keeping only what the set-aside needs of each level: no
+    /// level's members are listed.
+    private struct Reading {
+        let keys: [String]
+        let path: [String]
+        let limits: JSONParseLimits
+        /// The top-level members named `id`, and the value of the last.
+        var ids = 0
+        var id: Range<Int>?
+        /// The set-aside members of the object at the end of the path: their places among its
+        /// members (one bit each; a place past 63 is not read), names and values, in order.
+        var places: UInt64 = 0
+        var names: [String] = []
+        var values: [JSONValue] = []
+        /// How many of its members stay, and the edits that take the others out with their commas.
+        var kept = 0
+        var edits: [JSONMemberScanner.Edit] = []
+        /// The object's place among its parent's members, their count, and the edit that takes it
+        /// out of its parent with a comma.
+        var place = 0
+        var parentCount = 0
+        var removal: JSONMemberScanner.Edit?
+
+        mutating func read(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+            let scan = JSONMemberScanner.Scan(bytes: buffer)
+            var start = 0
+            scan.skipWhitespace(&start, end: buffer.count)
+            guard start < buffer.count, buffer[start] == UInt8(ascii: "{") else { return false }
+            return object(scan, at: start, depth: 0) != nil
+        }
+
+        /// Reads the object whose brace is at `start`, level `depth` of the path (the object to set
+        /// members of aside at `path.count`); the offset after its closing brace, or nil when it is
+        /// not an object this reads to its end, a step is not found exactly once as an object under
+        /// its plain name, or a key is written twice.
+        private mutating func object(_ scan: JSONMemberScanner.Scan, at start: Int, depth: Int) -> Int? {
+            let bytes = scan.bytes
+            let end = bytes.count
+            let isLast = depth == path.count
+            let isParent = depth == path.count - 1
+            let step = isLast ? nil : path[depth]
+            var offset = start + 1
+            var (count, stepFound, previousEnd, stepQuote) = (0, false, 0, -1)
+            // At the last level: the keys seen, the opening quote of the run of set-aside members
+            // being read, and where the last member that stays ends.
+            var (seen, run, keptEnd): (UInt64, Int, Int) = (0, -1, -1)
+            while true {
+                scan.skipWhitespace(&offset, end: end)
+                guard offset < end else { return nil }
+                if bytes[offset] == UInt8(ascii: "}"), count == 0 { break }
+                guard bytes[offset] == UInt8(ascii: "\""), count < 64 || !isLast else { return nil }
+                let close = scan.stringEnd(from: offset, end: end)
+                guard close < end else { return nil }
+                let name = (offset + 1)..<close
+                if stepQuote >= 0 {
+                    // The step's member is followed by this one: it goes with the comma after it.
+                    removal = JSONMemberScanner.Edit(stepQuote..<offset)
+                    stepQuote = -1
+                }
+                let value: Range<Int>
+                if let step, scan.isNamed(name, step) {
+                    var valueStart = close + 1
+                    scan.skipWhitespace(&valueStart, end: end)
+                    guard !stepFound, valueStart < end, bytes[valueStart] == UInt8(ascii: ":") else { return nil }
+                    valueStart += 1
+                    scan.skipWhitespace(&valueStart, end: end)
+                    guard valueStart < end, bytes[valueStart] == UInt8(ascii: "{"), let after = object(scan, at: valueStart, depth: depth + 1) else {
+                        return nil
+                    }
+                    stepFound = true
+                    value = valueStart..<after
+                    if isParent {
+                        // Last or alone: with the comma before it, or by itself.
+                        removal = JSONMemberScanner.Edit(count > 0 ? previousEnd..<after : offset..<after)
+                        (stepQuote, place) = (offset, count)
+                    }
+                } else {
+                    guard let range = scan.valueRange(after: close + 1, end: end) else { return nil }
+                    value = range
+                    if depth == 0, scan.isNamed(name, "id") { (ids, id) = (ids + 1, range) }
+                }
+                if isLast {
+                    if let key = keys.firstIndex(where: { scan.isNamed(name, $0) }) {
+                        let depth = limits.maxDepth - path.count - 1
+                        guard seen & (1 << key) == 0, let read = JSONSetAside.read(UnsafeBufferPointer(rebasing: bytes[value]), limits: limits, maxDepth: depth)
+                        else { return nil }
+                        seen |= 1 << key
+                        if names.isEmpty {
+                            names.reserveCapacity(keys.count)
+                            values.reserveCapacity(keys.count)
+                        }
+                        names.append(keys[key])
+                        values.append(read)
+                        places |= 1 << count
+                        if run < 0 { run = offset }
+                    } else {
+                        // A run of set-aside members before this one goes up to its name.
+                        if run >= 0 { edits.append(JSONMemberScanner.Edit(run..<offset)) }
+                        (run, keptEnd, kept) = (-1, value.upperBound, kept + 1)
+                    }
+                }
+                count += 1
+                (previousEnd, offset) = (value.upperBound, value.upperBound)
+                scan.skipWhitespace(&offset, end: end)
+                guard offset < end else { return nil }
+                if bytes[offset] == UInt8(ascii: "}") { break }
+                guard bytes[offset] == UInt8(ascii: ",") else { return nil }
+                offset += 1
+            }
+            guard step == nil || stepFound else { return nil }
+            // A run that ends the object goes from where the last member that stays ends (with the
+            // comma before it); when none stays, the object's member goes instead (`removal`).
+            if isLast, run >= 0, keptEnd >= 0 { edits.append(JSONMemberScanner.Edit(keptEnd..<previousEnd)) }
+            if isParent { parentCount = count }
+            return offset + 1
+        }
     }
 
     /// A member set aside: its place among its object's members, its name and its value.
@@ -83,7 +187,7 @@ public struct JSONSetAside: Sendable {
 
     /// A set-aside value from its bytes: a string of printable ASCII without escapes and an empty
     /// object directly, anything else parsed (nested within `maxDepth`); nil when it does not parse.
-    private static func read(_ slice: ArraySlice<UInt8>, limits: JSONParseLimits, maxDepth: Int) -> JSONValue? {
+    private static func read(_ slice: UnsafeBufferPointer<UInt8>, limits: JSONParseLimits, maxDepth: Int) -> JSONValue? {
         if slice.count >= 2, slice.first == UInt8(ascii: "\""), slice.last == UInt8(ascii: "\"") {
             let inner = slice.dropFirst().dropLast()
             if inner.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {

@@ -37,7 +37,8 @@ private func apart(_ text: String, maxDepth: Int = 128) -> JSONSetAside? {
         let whole = try JSONValue.parse(bytes, limits: limits)
         let read = try #require(apart(text), "\(text)")
         #expect(read.value == whole, "\(text)")
-        #expect(read.top.count == whole.objectValue?.count)
+        // The id as written, for a forwarder to replace.
+        #expect(read.id.flatMap { try? JSONValue.parse(Array(bytes[$0]), limits: limits) } == whole["id"], "\(text)")
         // The cuts leave the document without the envelope, every other byte as written.
         let rest = try JSONValue.parse(JSONMemberScanner.applying(read.cuts, to: bytes), limits: limits)
         var meta = try #require(whole["params"]?["_meta"]?.objectValue)

@@ -8,15 +8,15 @@ enum ModernForwarding {
     /// taken out of `params._meta` (such a server's session has its version and capabilities from
     /// `initialize`, and Python SDK 2.x servers refuse the envelope on it), `_meta` with it when it
     /// held nothing else; a 2026-07-28 server gets the envelope as the client wrote it. Made in one
-    /// copy; `read` is the body as `envelopeApart` read it, when the adapter did (its members and
+    /// copy; `read` is the body as `envelopeApart` read it, when the adapter did (its id and
     /// cuts are not looked for again). Nil when the id is not found once as written or the envelope
     /// cannot be cut (then the message is encoded again).
     static func splicedRequest(_ bytes: [UInt8], upstreamID: JSONValue, cutsEnvelope: Bool, read: JSONSetAside? = nil) -> [UInt8]? {
         let read = read ?? (cutsEnvelope ? envelopeApart(bytes) : nil)
-        guard !cutsEnvelope || read != nil, let top = read?.top ?? JSONMemberScanner.members(in: bytes),
-            let id = JSONMemberScanner.only("id", in: top, bytes)
+        guard !cutsEnvelope || read != nil,
+            let id = read?.id ?? JSONMemberScanner.members(in: bytes).flatMap({ JSONMemberScanner.only("id", in: $0, bytes)?.value })
         else { return nil }
-        return splicing(bytes, id: upstreamID, at: id.value, cutsEnvelope ? read?.cuts ?? [] : [])
+        return splicing(bytes, id: upstreamID, at: id, cutsEnvelope ? read?.cuts ?? [] : [])
     }
 
     /// `bytes` with `id` written in place of `range` and `edits` made, in one copy.
