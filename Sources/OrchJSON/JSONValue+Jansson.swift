@@ -46,7 +46,10 @@ extension JSONValue {
         case JSON_OBJECT:
             var keys: [String] = []
             var values: [JSONValue] = []
-            let count = json_object_size(value)
+            // Room for one member more: an object that gains one (a request's `params` given its
+            // envelope back by `JSONSetAside`) does not grow its storage; an empty one takes none.
+            let size = json_object_size(value)
+            let count = size == 0 ? 0 : size + 1
             keys.reserveCapacity(count)
             values.reserveCapacity(count)
             var iterator = json_object_iter(value)
