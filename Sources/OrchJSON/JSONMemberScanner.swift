@@ -327,8 +327,18 @@ public enum JSONMemberScanner {
             let count = range.count
             guard key.utf8.count == count else { return false }
             return key.utf8.withContiguousStorageIfAvailable { name in
+                // Eight bytes at a time (a 2026-07-28 envelope's keys are forty long), then the rest.
+                guard let here = bytes.baseAddress, let there = name.baseAddress else { return count == 0 }
+                let (mine, theirs) = (UnsafeRawPointer(here + range.lowerBound), UnsafeRawPointer(there))
                 var offset = 0
-                while offset < count, bytes[range.lowerBound + offset] == name[offset] { offset += 1 }
+                while offset + 8 <= count {
+                    guard mine.loadUnaligned(fromByteOffset: offset, as: UInt64.self) == theirs.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                    else { return false }
+                    offset += 8
+                }
+                while offset < count, mine.load(fromByteOffset: offset, as: UInt8.self) == theirs.load(fromByteOffset: offset, as: UInt8.self) {
+                    offset += 1
+                }
                 return offset == count
             } ?? UnsafeBufferPointer(rebasing: bytes[range]).elementsEqual(key.utf8)
         }
@@ -383,10 +393,34 @@ public enum JSONMemberScanner {
         /// The offset of the quote that closes the string opening at `start` (or the end of input).
         func stringEnd(from start: Int, end limit: Int) -> Int {
             var offset = start + 1
-            while offset < limit, bytes[offset] != UInt8(ascii: "\"") {
-                offset += bytes[offset] == UInt8(ascii: "\\") ? 2 : 1
+            guard let base = bytes.baseAddress else { return limit }
+            let raw = UnsafeRawPointer(base)
+            while offset < limit {
+                // Eight bytes at a time while eight are left, to the first quote or backslash.
+                while offset + 8 <= limit {
+                    let marks = Self.quotesAndBackslashes(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
+                    if marks != 0 {
+                        offset += marks.trailingZeroBitCount >> 3
+                        break
+                    }
+                    offset += 8
+                }
+                guard offset < limit else { break }
+                switch bytes[offset] {
+                case UInt8(ascii: "\""): return offset
+                case UInt8(ascii: "\\"): offset += 2
+                default: offset += 1
+                }
             }
-            return min(offset, limit)
+            return limit
+        }
+
+        /// A word whose lowest set bit is the high bit of the first of `word`'s bytes (in memory
+        /// order) that is a quote or a backslash; zero when none is. (Bits above it may be set
+        /// falsely, by the subtraction's borrow: only the lowest is read.)
+        private static func quotesAndBackslashes(_ word: UInt64) -> UInt64 {
+            func zeroBytes(_ x: UInt64) -> UInt64 { (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 }
+            return zeroBytes(word ^ 0x2222_2222_2222_2222) | zeroBytes(word ^ 0x5C5C_5C5C_5C5C_5C5C)
         }
     }
 }

@@ -94,3 +94,44 @@ import Testing
     #expect(JSONMemberScanner.members(in: Array(#"{"a":1"#.utf8)) == nil)
     #expect(JSONMemberScanner.members(in: Array(#"[1]"#.utf8)) == nil)
 }
+
+/// Strings of every length around the scanner's eight-byte steps, with quotes and backslashes
+/// escaped anywhere in them (a backslash last in a word, an escaped quote first in the next): each
+/// member's name and value are read where the parser reads them, and names of every length match
+/// exactly their own.
+@Test func stringsOfEveryLengthAndEscapeAreReadToTheirClosingQuote() throws {
+    var random = ScannerRandom(seed: 0x5EED)
+    let alphabet = Array("ab\"\\/ é{}[],:".unicodeScalars)
+    func text(_ length: Int) -> String {
+        String(String.UnicodeScalarView((0..<length).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }))
+    }
+    for round in 0..<400 {
+        let keys = (0..<(1 + round % 5)).map { index in "k\(index)" + text(Int(random.next() % 40)) }
+        let values = keys.map { _ in JSONValue.string(text(Int(random.next() % 40))) }
+        let object = JSONValue.object(JSONObject(zip(keys, values)))
+        let bytes = Array(object.compact.utf8)
+        let members = try #require(JSONMemberScanner.members(in: bytes), "\(String(decoding: bytes, as: UTF8.self))")
+        #expect(members.count == keys.count)
+        for (member, (key, value)) in zip(members, zip(keys, values)) {
+            let name = try JSONValue.parse(Array(bytes[(member.name.lowerBound - 1)...member.name.upperBound]), limits: JSONParseLimits(maxDepth: 8, exactNumbers: true))
+            #expect(name == .string(key))
+            #expect(try JSONValue.parse(Array(bytes[member.value]), limits: JSONParseLimits(maxDepth: 8, exactNumbers: true)) == value)
+            // A name without escapes matches itself as written, and nothing one character shorter.
+            let written = String(decoding: bytes[member.name], as: UTF8.self)
+            #expect(JSONMemberScanner.isNamed(member, written, in: bytes))
+            #expect(!JSONMemberScanner.isNamed(member, String(written.dropLast()), in: bytes))
+        }
+    }
+}
+
+private struct ScannerRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
