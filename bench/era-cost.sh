@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Part of `make bench`: what one tools/call costs orch in CPU, on a handshake-era session and in
 # MCP 2026-07-28 (no session; the key's held upstream session), under the same wrk load: orch's
-# user + system time over the run (from /proc) divided by the calls answered. Three rounds, the
-# two eras in turn, medians reported; a ratio is the median of the rounds' own. With BASE_BIN, the session's calls are measured with that
-# binary too (an earlier build), for a before/after row. Prints a BENCHMARKS.md section; exits 1
-# (FAILED, no figure) when any call failed (bench/check-wrk.sh).
+# user + system time over the run (from /proc) divided by the calls answered. BENCH_ROUNDS rounds
+# (default 4), the two eras in turn, each first in every other round, medians reported; a ratio is
+# the median of the rounds' own. With BASE_BIN, the session's calls are measured with that binary
+# too (an earlier build), for a before/after row. Prints a BENCHMARKS.md section; exits 1 (FAILED,
+# no figure) when any call failed (bench/check-wrk.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/check-wrk.sh
 orch=${ORCH_BIN:-$PWD/.build/release/orch}
 base=${BASE_BIN:-}
 seconds=${BENCH_SECONDS:-6}
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-4}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 token="orch_$(head -c 32 /dev/urandom | base64 | tr "+/" "-_" | tr -d "=\n")"  # made per run
@@ -66,9 +67,10 @@ measure() {
 serve "$orch"
 sid=$(session)
 MCP_MODERN=1 MCP_TOKEN=$token wrk -t1 -c1 -d1s -s bench/mcp-call.lua "$url" > /dev/null  # opens the held session
-for _ in $(seq "$rounds"); do
-  measure legacy "$sid"
-  measure modern modern
+# The session's first in odd rounds, 2026-07-28's in even ones: neither always runs after the other.
+for round in $(seq "$rounds"); do
+  if [ $((round % 2)) = 1 ]; then measure legacy "$sid"; measure modern modern
+  else measure modern modern; measure legacy "$sid"; fi
 done
 kill "$(cat "$work/pid")"; wait "$(cat "$work/pid")" 2>/dev/null || true
 if [ -n "$base" ]; then
@@ -112,7 +114,7 @@ cat <<MD
 
 Command: \`bench/era-cost.sh\` (in \`make bench\`), $(date -u +%Y-%m-%d), release build. \`tools/call echo\` through orch to
 the stdio sample server under \`wrk -t2 -c16 -d${seconds}s\`${MCP_DELAY_MS:+ (each connection pausing $MCP_DELAY_MS ms after each reply)} (\`bench/mcp-call.lua\`; \`MCP_MODERN\` for 2026-07-28: no
-session, the envelope and routing headers on every call), the two eras in turn, $rounds rounds, medians (a ratio is the median of the rounds' own). CPU is orch's
+session, the envelope and routing headers on every call), the two eras in turn (each first in every other round), $rounds rounds, medians (a ratio is the median of the rounds' own). CPU is orch's
 user + system time over the run (\`/proc/PID/stat\`) divided by the calls answered; the upstream's is its sample servers'
 (orch's children), wrk's is bash's \`time\` of it. Every call of every run answered
 200 with a result. Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr).

@@ -2,8 +2,8 @@
 # Part of `make bench`: `tools/call echo` through orch (Streamable HTTP → stdio sample-server) and,
 # in the same run, through the Python mcp-proxy in front of the same stdio command; plus orch's
 # added latency over calling the stdio server directly. orch's session and MCP 2026-07-28 calls run in
-# BENCH_ROUNDS rounds (default 3) of BENCH_ROUND_SECONDS each (default 5), the two eras in turn, so
-# that the machine's drift falls on both: medians are reported, and a ratio is the median of the
+# BENCH_ROUNDS rounds (default 4) of BENCH_ROUND_SECONDS each (default 5), the two eras in turn (each
+# first in every other round), so that the machine's drift falls on both: medians are reported, and a ratio is the median of the
 # rounds' own. Prints a BENCHMARKS.md section.
 # Exits 1, printing FAILED and no rate, when any call failed (bench/check-wrk.sh).
 set -euo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 . bench/check-wrk.sh
 orch=${ORCH_BIN:-$PWD/.build/release/orch}
 duration=${BENCH_SECONDS:-10}
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-4}
 round_seconds=${BENCH_ROUND_SECONDS:-5}
 venv=.venv-bench
 [ -x $venv/bin/mcp-proxy ] || { python3 -m venv $venv; $venv/bin/pip install -q mcp-proxy; }
@@ -58,12 +58,20 @@ proxy_url=http://127.0.0.1:18084/mcp
 sid=$(open_session $orch_url $token)
 # The first 2026-07-28 call opens the key's held upstream session: before the rounds.
 run_wrk $orch_url modern $token 1 "$work/warm.txt" 1
+# The eras in turn, the session's first in odd rounds and 2026-07-28's in even ones, so that
+# neither always runs after the other (in whatever state the machine is left by the run before).
 for round in $(seq "$rounds"); do
-  run_wrk $orch_url "$sid" $token 16 "$work/orch.$round.txt" "$round_seconds"
-  run_wrk $orch_url modern $token 16 "$work/modern.$round.txt" "$round_seconds"
+  eras="orch modern"
+  [ $((round % 2)) = 1 ] || eras="modern orch"
+  for era in $eras; do
+    if [ $era = orch ]; then run_wrk $orch_url "$sid" $token 16 "$work/orch.$round.txt" "$round_seconds"
+    else run_wrk $orch_url modern $token 16 "$work/modern.$round.txt" "$round_seconds"; fi
+  done
   # One connection, one call at a time: latency without queueing.
-  run_wrk $orch_url "$sid" $token 1 "$work/orch1.$round.txt" "$round_seconds"
-  run_wrk $orch_url modern $token 1 "$work/modern1.$round.txt" "$round_seconds"
+  for era in $eras; do
+    if [ $era = orch ]; then run_wrk $orch_url "$sid" $token 1 "$work/orch1.$round.txt" "$round_seconds"
+    else run_wrk $orch_url modern $token 1 "$work/modern1.$round.txt" "$round_seconds"; fi
+  done
 done
 run_wrk $proxy_url "$(open_session $proxy_url "")" "" 16 "$work/proxy.txt"
 require_clean "$work/warm.txt" "$work/proxy.txt" "$work"/orch.*.txt "$work"/modern.*.txt "$work"/orch1.*.txt "$work"/modern1.*.txt
@@ -112,7 +120,7 @@ cat <<MD
 Command: \`make bench\` (\`bench/mcp.sh\`), $(date -u +%Y-%m-%d), release build. Both proxies front the same stdio
 command (\`orch sample-server\`) on one MCP session over Streamable HTTP; wrk (\`bench/mcp-call.lua\`, a new
 JSON-RPC id per call) runs on the same machine. mcp-proxy $($venv/bin/pip show mcp-proxy 2>/dev/null | awk '/^Version/ {print $2}') (Python), default options, \`-d${duration}s\`.
-orch's figures are medians of $rounds rounds of \`-d${round_seconds}s\`, the session's and 2026-07-28's in turn (a ratio is
+orch's figures are medians of $rounds rounds of \`-d${round_seconds}s\`, the session's and 2026-07-28's in turn, each first in every other round (a ratio is
 the median of the rounds' own, their range beside it).
 
 | measurement | orch | mcp-proxy | target |
