@@ -4,7 +4,9 @@ goes first alternates), WARM pairs uncounted, then PAIRS timed. Whatever the mac
 pair it does to the other, so the median of the pairs' differences is what the era costs, where runs of one
 era after the other differ by more than that from one minute to the next on a shared machine. Prints
 `difference_us`, `session_p50_us` and `modern_p50_us` lines; exits 1 if any call failed.
-Arguments: port token pairs."""
+Each era's upstream is opened from its own connection (the session by `initialize` on it; the held
+session of MODERN_TOKEN's key, which has none yet, by its first warm call), so both have their stdio
+pipes on their connection's event loop. Arguments: port token pairs [modern_token, default token]."""
 import http.client
 import socket
 import statistics
@@ -14,6 +16,7 @@ import time
 from era_calls import ENVELOPE, MODERN_HEADERS, PATH, body, headers, open_session
 
 port, token, pairs = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+modern_token = sys.argv[4] if len(sys.argv) > 4 else token
 WARM = 300
 
 
@@ -27,7 +30,7 @@ def connection():
 session, modern = connection(), connection()
 session_headers = headers(token)
 open_session(session, session_headers)
-modern_headers = dict(headers(token), **MODERN_HEADERS)
+modern_headers = dict(headers(modern_token), **MODERN_HEADERS)
 
 
 def call(c, call_headers, number, envelope):

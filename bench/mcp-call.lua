@@ -4,6 +4,10 @@
 -- MCP 2026-07-28, no session, each call with its envelope and routing headers), MCP_ARGUMENTS (the
 -- call's arguments as JSON, default {"text":"benchmark"}), MCP_DELAY_MS (when set: each connection pauses
 -- that long after each reply, for a load below the machine's capacity).
+-- MCP_OPEN (when set, with no MCP_SESSION): the connection opens its own session first (initialize,
+-- then notifications/initialized, neither counted as a call), so that the session's stdio pipes live on
+-- that connection's event loop, as a 2026-07-28 key's held session does when its first call opens it;
+-- for one connection (`-c1`) only.
 -- A call counts as failed unless it is answered HTTP 200 with a JSON-RPC result: an HTTP 202 with
 -- an empty body (no reply at all), an error reply, a timeout or a socket error are all failures.
 -- Prints `p50_us`, `p99_us` and `failed_calls N (…)` lines; bench/check-wrk.sh reads them.
@@ -12,6 +16,9 @@ local threads = {}
 local tool = os.getenv("MCP_TOOL") or "echo"
 local arguments = os.getenv("MCP_ARGUMENTS") or '{"text":"benchmark"}'
 local modern = (os.getenv("MCP_MODERN") or "") ~= ""
+local opens = (os.getenv("MCP_OPEN") or "") ~= ""
+-- With MCP_OPEN: "initialize", "initialized" (its notification sent), then "calls".
+local phase = opens and "initialize" or "calls"
 local envelope = modern and
   ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}' or ""
 -- Per thread (each wrk thread runs this script in its own Lua state).
@@ -32,13 +39,19 @@ function init(args)
     wrk.headers["Mcp-Method"] = "tools/call"
     wrk.headers["Mcp-Name"] = tool
   else
-    wrk.headers["Mcp-Session-Id"] = os.getenv("MCP_SESSION")
+    if not opens then wrk.headers["Mcp-Session-Id"] = os.getenv("MCP_SESSION") end
   end
   local token = os.getenv("MCP_TOKEN")
   if token and token ~= "" then wrk.headers["Authorization"] = "Bearer " .. token end
 end
 
 function request()
+  if phase == "initialize" then
+    return wrk.format(nil, nil, nil, '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18",' ..
+      '"capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}')
+  elseif phase == "initialized" then
+    return wrk.format(nil, nil, nil, '{"jsonrpc":"2.0","method":"notifications/initialized"}')
+  end
   counter = counter + 1
   local body = '{"jsonrpc":"2.0","id":' .. (offset + counter) ..
     ',"method":"tools/call","params":{"name":"' .. tool .. '","arguments":' .. arguments .. envelope .. '}}'
@@ -46,6 +59,16 @@ function request()
 end
 
 function response(status, headers, body)
+  if phase == "initialize" then
+    wrk.headers["Mcp-Session-Id"] = headers["Mcp-Session-Id"] or headers["mcp-session-id"]
+    phase = wrk.headers["Mcp-Session-Id"] and "initialized" or "calls"
+    if phase == "calls" then failed = failed + 1 end
+    return
+  elseif phase == "initialized" then
+    phase = "calls"
+    if status ~= 202 then failed = failed + 1 end
+    return
+  end
   if status ~= 200 or not body:find('"result"', 1, true) then
     failed = failed + 1
     if body == "" then empty = empty + 1 end

@@ -18,12 +18,24 @@ venv=.venv-bench
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-token="orch_$(head -c 32 /dev/urandom | base64 | tr "+/" "-_" | tr -d "=\n")"  # made per run
+new_token() { echo "orch_$(head -c 32 /dev/urandom | base64 | tr "+/" "-_" | tr -d "=\n")"; }  # made per run
+token=$(new_token)
+# A key of its own for each round's one-at-a-time 2026-07-28 run and for bench/era_pairs.py's: its first
+# call opens the key's held session from that run's one connection, whose event loop the session's stdio
+# pipes then share, as a one-at-a-time session run opens its own session (MCP_OPEN). A connection on
+# another loop than its upstream's pipes pays two wake-ups of the other loop per call in either era, and
+# which loop a connection gets is the accept order's: without this, one era could get them and not the other.
+keys="{ \"id\": \"k\", \"sha256\": \"$(printf %s "$token" | sha256sum | cut -d' ' -f1)\" }"
+for round in $(seq "$rounds") pairs; do
+  declare "token_$round=$(new_token)"
+  name="token_$round"
+  keys="$keys, { \"id\": \"m$round\", \"sha256\": \"$(printf %s "${!name}" | sha256sum | cut -d' ' -f1)\" }"
+done
 cat > "$work/orch.json" <<JSON
 { "version": 1, "gateway": { "listen": "127.0.0.1:18083", "audit": "audit.jsonl" },
   "roles": { "user": { "allow": ["echo"] } },
   "orgs": { "bench": { "members": { "b": "user" }, "servers": { "echo": { "command": "$orch", "args": ["sample-server"] } } } },
-  "users": { "b": { "keys": [ { "id": "k", "sha256": "$(printf %s $token | sha256sum | cut -d' ' -f1)" } ] } } }
+  "users": { "b": { "keys": [ $keys ] } } }
 JSON
 ORCH_LOG_LEVEL=warning $orch serve "$work/orch.json" 2>"$work/orch.log" &
 $venv/bin/mcp-proxy --port 18084 --host 127.0.0.1 "$orch" sample-server >"$work/proxy.log" 2>&1 &
@@ -45,10 +57,14 @@ open_session() {
   echo "$sid"
 }
 
-run_wrk() {  # url session token connections -> wrk output file (session "modern": MCP 2026-07-28, no session)
+# url session token connections -> wrk output file (session "modern": MCP 2026-07-28, no session; "open":
+# the one connection opens a session of its own first)
+run_wrk() {
   local seconds=${6:-$duration}
   if [ "$2" = modern ]; then
     MCP_MODERN=1 MCP_TOKEN=$3 wrk -t"$(( $4 < 2 ? 1 : 2 ))" -c"$4" -d"${seconds}s" -s bench/mcp-call.lua "$1" > "$5"
+  elif [ "$2" = open ]; then
+    MCP_OPEN=1 MCP_TOKEN=$3 wrk -t1 -c1 -d"${seconds}s" -s bench/mcp-call.lua "$1" > "$5"
   else
     MCP_SESSION=$2 MCP_TOKEN=$3 wrk -t"$(( $4 < 2 ? 1 : 2 ))" -c"$4" -d"${seconds}s" -s bench/mcp-call.lua "$1" > "$5"
   fi
@@ -67,24 +83,27 @@ for round in $(seq "$rounds"); do
     if [ $era = orch ]; then run_wrk $orch_url "$sid" $token 16 "$work/orch.$round.txt" "$round_seconds"
     else run_wrk $orch_url modern $token 16 "$work/modern.$round.txt" "$round_seconds"; fi
   done
-  # One connection, one call at a time: latency without queueing.
+  # One connection, one call at a time: latency without queueing, each era's upstream opened from it.
   for era in $eras; do
-    if [ $era = orch ]; then run_wrk $orch_url "$sid" $token 1 "$work/orch1.$round.txt" "$round_seconds"
-    else run_wrk $orch_url modern $token 1 "$work/modern1.$round.txt" "$round_seconds"; fi
+    if [ $era = orch ]; then run_wrk $orch_url open $token 1 "$work/orch1.$round.txt" "$round_seconds"
+    else name="token_$round"; run_wrk $orch_url modern "${!name}" 1 "$work/modern1.$round.txt" "$round_seconds"; fi
   done
 done
 run_wrk $proxy_url "$(open_session $proxy_url "")" "" 16 "$work/proxy.txt"
 require_clean "$work/warm.txt" "$work/proxy.txt" "$work"/orch.*.txt "$work"/modern.*.txt "$work"/orch1.*.txt "$work"/modern1.*.txt
 direct=$(python3 bench/stdio_direct.py "$orch" 20000)
 pairs=${BENCH_PAIRS:-5000}
-paired=$(python3 bench/era_pairs.py 18083 "$token" "$pairs")
+paired=$(python3 bench/era_pairs.py 18083 "$token" "$pairs" "$token_pairs")
 
 rps() { sed -n 's/^Requests\/sec: *//p' "$1"; }
 pct() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
 # The median over the rounds of a figure read by `$1` (rps, or pct with a key) from the files of `$2`.
 median() {
   local reader=$1 prefix=$2; shift 2
-  for round in $(seq "$rounds"); do $reader "$work/$prefix.$round.txt" "$@"; done | python3 -c "import statistics, sys; print('%g' % statistics.median(float(l) for l in sys.stdin))"
+  # Latencies in whole µs (the median of an even count of rounds can fall between two).
+  local format="%g"
+  [ "$reader" = rps ] || format="%.0f"
+  for round in $(seq "$rounds"); do $reader "$work/$prefix.$round.txt" "$@"; done | python3 -c "import statistics, sys; print('$format' % statistics.median(float(l) for l in sys.stdin))"
 }
 # "median min max" over the rounds of modern's figure over the session's (`$1`: rps or pct p50_us, less `$2`).
 ratios() {
@@ -132,7 +151,8 @@ the median of the rounds' own, their range beside it).
 | 2026-07-28 p50 / p99 under that load (µs) | $(median pct modern p50_us) / $(median pct modern p99_us) | | |
 | 2026-07-28 failed calls | $(($(failures modern) + $(failures modern1))) | | 0 |
 
-Added latency, one call at a time: orch p50 $orch1_p50 µs (\`wrk -t1 -c1\`) against $direct_p50 µs for the same call
+Added latency, one call at a time: orch p50 $orch1_p50 µs (\`wrk -t1 -c1\`, each era's upstream opened from that
+connection, so that its pipes share its event loop) against $direct_p50 µs for the same call
 written straight to the server's stdin and read from its stdout (\`bench/stdio_direct.py\`, 20,000 calls):
 **$added µs added** (target < 100 µs); in MCP 2026-07-28, p50 $modern1_p50 µs: **$modern_added µs added**, **${added_ratio}×** the
 session's (rounds: $added_min–$added_max). The eras interleaved call by call instead, one connection each
