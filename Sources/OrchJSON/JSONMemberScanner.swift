@@ -278,38 +278,47 @@ public enum JSONMemberScanner {
         /// into the next levels, the last step's place into `place`; the offset after its closing
         /// brace, or nil.
         func object(from start: Int, end: Int, along path: ArraySlice<String>, depth: Int, levels: inout [[Member]], place: inout Int) -> Int? {
-            var offset = start + 1
             var members: [Member] = []
             members.reserveCapacity(8)
             let step = path.first
             var stepFound = false
-            while true {
-                skipWhitespace(&offset, end: end)
-                guard offset < end else { return nil }
-                if bytes[offset] == UInt8(ascii: "}"), members.isEmpty { break }
-                guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
-                let close = stringEnd(from: offset, end: end)
-                guard close < end else { return nil }
-                let name = (offset + 1)..<close
+            let after = walkMembers(from: start, end: end) { name, afterName in
                 let value: Range<Int>
                 if let step, isNamed(name, step) {
-                    var valueStart = close + 1
-                    skipWhitespace(&valueStart, end: end)
-                    guard !stepFound, valueStart < end, bytes[valueStart] == UInt8(ascii: ":") else { return nil }
-                    valueStart += 1
-                    skipWhitespace(&valueStart, end: end)
-                    guard valueStart < end, bytes[valueStart] == UInt8(ascii: "{") else { return nil }
+                    guard !stepFound, let brace = objectValue(after: afterName, end: end) else { return nil }
                     stepFound = true
                     if path.count == 1 { place = members.count }
-                    guard let after = object(from: valueStart, end: end, along: path.dropFirst(), depth: depth + 1, levels: &levels, place: &place) else {
+                    guard let close = object(from: brace, end: end, along: path.dropFirst(), depth: depth + 1, levels: &levels, place: &place) else {
                         return nil
                     }
-                    value = valueStart..<after
+                    value = brace..<close
                 } else {
-                    guard let range = valueRange(after: close + 1, end: end) else { return nil }
+                    guard let range = valueRange(after: afterName, end: end) else { return nil }
                     value = range
                 }
                 members.append((name, value))
+                return value
+            }
+            guard let after, step == nil || stepFound else { return nil }
+            levels[depth] = members
+            return after
+        }
+
+        /// Walks the members of the object whose brace is at `start` (and which ends before `end`):
+        /// `member` is given each one's name (inside its quotes) and the offset after the name's
+        /// closing quote, and gives the range of its value, or nil when the object is not one to
+        /// read on. The offset after the object's closing brace, or nil.
+        func walkMembers(from start: Int, end: Int, _ member: (_ name: Range<Int>, _ afterName: Int) -> Range<Int>?) -> Int? {
+            var offset = start + 1
+            var first = true
+            while true {
+                skipWhitespace(&offset, end: end)
+                guard offset < end else { return nil }
+                if bytes[offset] == UInt8(ascii: "}"), first { break }
+                guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
+                let close = stringEnd(from: offset, end: end)
+                guard close < end, let value = member((offset + 1)..<close, close + 1) else { return nil }
+                first = false
                 offset = value.upperBound
                 skipWhitespace(&offset, end: end)
                 guard offset < end else { return nil }
@@ -317,9 +326,18 @@ public enum JSONMemberScanner {
                 guard bytes[offset] == UInt8(ascii: ",") else { return nil }
                 offset += 1
             }
-            guard step == nil || stepFound else { return nil }
-            levels[depth] = members
             return offset + 1
+        }
+
+        /// The offset of the brace of the value after the colon that follows a name ending at
+        /// `offset`, when that value is an object; nil otherwise.
+        func objectValue(after offset: Int, end: Int) -> Int? {
+            var start = offset
+            skipWhitespace(&start, end: end)
+            guard start < end, bytes[start] == UInt8(ascii: ":") else { return nil }
+            start += 1
+            skipWhitespace(&start, end: end)
+            return start < end && bytes[start] == UInt8(ascii: "{") ? start : nil
         }
 
         /// Whether the name at `range` is `key` as written.

@@ -91,43 +91,31 @@ public struct JSONSetAside: Sendable {
             let isLast = depth == path.count
             let isParent = depth == path.count - 1
             let step = isLast ? nil : path[depth]
-            var offset = start + 1
             var (count, stepFound, previousEnd, stepQuote) = (0, false, 0, -1)
             // At the last level: the keys seen, the opening quote of the run of set-aside members
             // being read, and where the last member that stays ends.
             var (seen, run, keptEnd): (UInt64, Int, Int) = (0, -1, -1)
-            while true {
-                scan.skipWhitespace(&offset, end: end)
-                guard offset < end else { return nil }
-                if bytes[offset] == UInt8(ascii: "}"), count == 0 { break }
-                guard bytes[offset] == UInt8(ascii: "\""), count < 64 || !isLast else { return nil }
-                let close = scan.stringEnd(from: offset, end: end)
-                guard close < end else { return nil }
-                let name = (offset + 1)..<close
+            let after = scan.walkMembers(from: start, end: end) { name, afterName in
+                let quote = name.lowerBound - 1
+                guard count < 64 || !isLast else { return nil }
                 if stepQuote >= 0 {
                     // The step's member is followed by this one: it goes with the comma after it.
-                    removal = JSONMemberScanner.Edit(stepQuote..<offset)
+                    removal = JSONMemberScanner.Edit(stepQuote..<quote)
                     stepQuote = -1
                 }
                 let value: Range<Int>
                 if let step, scan.isNamed(name, step) {
-                    var valueStart = close + 1
-                    scan.skipWhitespace(&valueStart, end: end)
-                    guard !stepFound, valueStart < end, bytes[valueStart] == UInt8(ascii: ":") else { return nil }
-                    valueStart += 1
-                    scan.skipWhitespace(&valueStart, end: end)
-                    guard valueStart < end, bytes[valueStart] == UInt8(ascii: "{"), let after = object(scan, at: valueStart, depth: depth + 1) else {
-                        return nil
-                    }
+                    guard !stepFound, let brace = scan.objectValue(after: afterName, end: end), let close = object(scan, at: brace, depth: depth + 1)
+                    else { return nil }
                     stepFound = true
-                    value = valueStart..<after
+                    value = brace..<close
                     if isParent {
                         // Last or alone: with the comma before it, or by itself.
-                        removal = JSONMemberScanner.Edit(count > 0 ? previousEnd..<after : offset..<after)
-                        (stepQuote, place) = (offset, count)
+                        removal = JSONMemberScanner.Edit(count > 0 ? previousEnd..<close : quote..<close)
+                        (stepQuote, place) = (quote, count)
                     }
                 } else {
-                    guard let range = scan.valueRange(after: close + 1, end: end) else { return nil }
+                    guard let range = scan.valueRange(after: afterName, end: end) else { return nil }
                     value = range
                     if depth == 0, scan.isNamed(name, "id") { (ids, id) = (ids + 1, range) }
                 }
@@ -144,27 +132,23 @@ public struct JSONSetAside: Sendable {
                         names.append(keys[key])
                         values.append(read)
                         places |= 1 << count
-                        if run < 0 { run = offset }
+                        if run < 0 { run = quote }
                     } else {
                         // A run of set-aside members before this one goes up to its name.
-                        if run >= 0 { edits.append(JSONMemberScanner.Edit(run..<offset)) }
+                        if run >= 0 { edits.append(JSONMemberScanner.Edit(run..<quote)) }
                         (run, keptEnd, kept) = (-1, value.upperBound, kept + 1)
                     }
                 }
                 count += 1
-                (previousEnd, offset) = (value.upperBound, value.upperBound)
-                scan.skipWhitespace(&offset, end: end)
-                guard offset < end else { return nil }
-                if bytes[offset] == UInt8(ascii: "}") { break }
-                guard bytes[offset] == UInt8(ascii: ",") else { return nil }
-                offset += 1
+                previousEnd = value.upperBound
+                return value
             }
-            guard step == nil || stepFound else { return nil }
+            guard let after, step == nil || stepFound else { return nil }
             // A run that ends the object goes from where the last member that stays ends (with the
             // comma before it); when none stays, the object's member goes instead (`removal`).
             if isLast, run >= 0, keptEnd >= 0 { edits.append(JSONMemberScanner.Edit(keptEnd..<previousEnd)) }
             if isParent { parentCount = count }
-            return offset + 1
+            return after
         }
     }
 
